@@ -1,0 +1,27 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "nncc",
+    products: [
+        .executable(name: "nncc", targets: ["nncc"]),
+        .library(name: "NNCC", targets: ["NNCC"]),
+        .library(name: "NNCCRuntime", targets: ["NNCCRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        // The compiler as a library: frontend → IR → passes → schedule → codegen → toolchain.
+        .target(name: "NNCC", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // dlopen loader and typed Swift API over a generated library.
+        .target(name: "NNCCRuntime", dependencies: ["NNCC"]),
+        // Thin command line over the library.
+        .executableTarget(name: "nncc", dependencies: [
+            "NNCC", "NNCCRuntime",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "NNCCTests", dependencies: ["NNCC", "NNCCRuntime"], exclude: ["Fixtures"]),
+    ]
+)

@@ -1,0 +1,141 @@
+/// The exported functions of c-abi.md: lifetime, parameters, weights files,
+/// forward. Every one checks its arguments and writes nothing on failure.
+enum ApiEmitter {
+    static func functions(_ g: Graph, ctx: EmitContext, prefix p: String, forwardCalls: [String],
+                          training: TrainingCode?) -> String {
+        let outputs = g.outputs.enumerated().map { j, o in
+            "    memcpy(ys[\(j)], \(ctx.value(o)), (size_t)nb * \(g.nodes[o].size) * sizeof(float));"
+        }.joined(separator: "\n")
+        let o0 = g.outputs[0]
+        let firstOutput = "    memcpy(y, \(ctx.value(o0)), (size_t)nb * \(g.nodes[o0].size) * sizeof(float));"
+        let outputSizes = g.outputs.map { "\(g.nodes[$0].size), " }.joined()
+        return """
+            /* ---- API ---------------------------------------------------------------- */
+            \(p)_ctx *\(p)_create(void) {
+                size_t floats = (size_t)\(p)_PARAM_FLOATS + \(p)_PACKED_FLOATS + \(p)_ARENA_FLOATS\(training == nil ? "" : " + \(p)_TRAIN_FLOATS");
+                \(p)_ctx *c = calloc(1, sizeof *c);
+                float *block = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+                if (!c || !block) { free(c); free(block); return NULL; }
+                memset(block, 0, floats * sizeof(float));
+                c->params = block;
+                c->packed = c->params + \(p)_PARAM_FLOATS;
+                c->arena = c->packed + \(p)_PACKED_FLOATS;
+                \(training == nil ? "" : "\(p)_train_init(c, c->arena + \(p)_ARENA_FLOATS);")
+                \(p)_init_params(c->params, \(g.seed)ull);
+                \(p)_pack(c);
+                return c;
+            }
+
+            void \(p)_destroy(\(p)_ctx *c) {
+                if (!c) return;
+                free(c->params);
+                free(c);
+            }
+
+            const char *\(p)_param_name(int i) { return i >= 0 && i < \(p)_NUM_PARAMS ? \(p)_names[i] : NULL; }
+
+            int \(p)_param_shape(int i, int64_t dims[4]) {
+                if (!dims) return NN_ERR_NULL;
+                if (i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
+                for (int d = 0; d < 4; d++) dims[d] = \(p)_dims[i][d];
+                return \(p)_ranks[i];
+            }
+
+            static size_t \(p)_param_count(int i) {
+                size_t n = 1;
+                for (int d = 0; d < \(p)_ranks[i]; d++) n *= (size_t)\(p)_dims[i][d];
+                return n;
+            }
+
+            int \(p)_get_param(const \(p)_ctx *c, int i, float *out) {
+                if (!c || !out) return NN_ERR_NULL;
+                if (i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
+                memcpy(out, c->params + \(p)_offsets[i], \(p)_param_count(i) * sizeof(float));
+                return NN_OK;
+            }
+
+            int \(p)_set_param(\(p)_ctx *c, int i, const float *in) {
+                if (!c || !in) return NN_ERR_NULL;
+                if (i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
+                memcpy(c->params + \(p)_offsets[i], in, \(p)_param_count(i) * sizeof(float));
+                \(p)_pack(c);
+                return NN_OK;
+            }
+
+            int \(p)_load_weights(\(p)_ctx *c, const char *path) {
+                if (!c || !path) return NN_ERR_NULL;
+                float *dst[\(p)_NUM_PARAMS + 1];
+                for (int i = 0; i < \(p)_NUM_PARAMS; i++) dst[i] = c->params + \(p)_offsets[i];
+                int rc = nn_st_load(path, \(p)_NUM_PARAMS, \(p)_names, \(p)_ranks, \(p)_dims, dst);
+                if (rc == NN_OK) \(p)_pack(c);
+                return rc;
+            }
+
+            int \(p)_save_weights(const \(p)_ctx *c, const char *path) {
+                if (!c || !path) return NN_ERR_NULL;
+                const float *src[\(p)_NUM_PARAMS + 1];
+                for (int i = 0; i < \(p)_NUM_PARAMS; i++) src[i] = c->params + \(p)_offsets[i];
+                return nn_st_save(path, \(p)_NUM_PARAMS, \(p)_names, \(p)_ranks, \(p)_dims, src);
+            }
+
+            static const int \(p)_output_sizes[\(p)_NUM_OUTPUTS] = {\(outputSizes)};
+
+            int \(p)_output_size(int i) { return i >= 0 && i < \(p)_NUM_OUTPUTS ? \(p)_output_sizes[i] : NN_ERR_INDEX; }
+
+            int \(p)_info(int what) {
+                switch (what) {
+                case 0: return \(p)_MAX_BATCH;
+                case 1: return \(p)_INPUT_SIZE;
+                case 2: return \(p)_OUTPUT_SIZE;
+                case 3: return \(p)_NUM_PARAMS;
+                case 4: return \(p)_NUM_OUTPUTS;
+                case 5: return \(training == nil ? 0 : 1);
+                default: return NN_ERR_INDEX;
+                }
+            }
+
+            /* Inference over nb examples: every layer's kernel in order. */
+            static void \(p)_run(\(p)_ctx *c, const float *x, int nb) {
+                (void)x;
+            \(forwardCalls.map { "    " + $0 }.joined(separator: "\n"))
+            }
+
+            int \(p)_forward_all(\(p)_ctx *c, const float *x, float *const *ys, int nb) {
+                if (!c || !x || !ys) return NN_ERR_NULL;
+                for (int i = 0; i < \(p)_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
+                if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
+                \(p)_run(c, x, nb);
+            \(outputs)
+                return NN_OK;
+            }
+
+            int \(p)_forward(\(p)_ctx *c, const float *x, float *y, int nb) {
+                if (!c || !x || !y) return NN_ERR_NULL;
+                if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
+                \(p)_run(c, x, nb);
+            \(firstOutput)
+                return NN_OK;
+            }
+
+            const char *\(p)_strerror(int code) {
+                switch (code) {
+                case NN_OK: return "ok";
+                case NN_ERR_NULL: return "a required pointer argument is NULL";
+                case NN_ERR_BATCH: return "batch size outside 1..\(g.maxBatch) (the library's MAX_BATCH)";
+                case NN_ERR_OPEN: return "cannot open, read or write the weights file";
+                case NN_ERR_FORMAT: return "malformed safetensors file";
+                case NN_ERR_MISSING: return "a parameter tensor is missing from the weights file";
+                case NN_ERR_SHAPE: return "a tensor in the weights file has the wrong shape or dtype (F32 expected)";
+                case NN_ERR_EXTRA: return "the weights file holds a tensor that is not a parameter of this model";
+                case NN_ERR_INDEX: return "parameter or output index out of range";
+                case NN_ERR_NOMEM: return "out of memory";
+                case NN_ERR_NOTRAIN: return "this library was built without --train";
+                case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
+                case NN_ERR_NONFINITE: return "the loss is not finite (NaN or infinity); try a lower learning rate";
+                default: return "unknown error code";
+                }
+            }
+
+            """
+    }
+}

@@ -1,0 +1,92 @@
+/// What a per-op printer knows while emitting one node's kernel: the graph,
+/// the schedule, where parameters and packed weights live, and the C
+/// expression of every value's buffer.
+struct EmitContext {
+    let graph: Graph
+    let schedule: Schedule
+    /// Float offset of each parameter (PyTorch layout) in `c->params`.
+    let paramOffsets: [String: Int]
+    /// Float offset of each node's packed weights in `c->packed`.
+    var packedOffsets: [Int: Int] = [:]
+
+    init(graph: Graph, schedule: Schedule) {
+        self.graph = graph
+        self.schedule = schedule
+        var offsets = [String: Int](), at = 0
+        for p in graph.params {
+            offsets[p.name] = at
+            at += (p.size + 15) / 16 * 16  // each tensor 64-byte aligned
+        }
+        paramOffsets = offsets
+        paramFloats = at
+    }
+
+    let paramFloats: Int
+
+    /// `c->params + N` for a parameter of the node's layer, e.g. `param(n, "weight")`.
+    func param(_ node: Node, _ suffix: String) -> String {
+        param(named: "\(node.name).\(suffix)")
+    }
+
+    func param(named name: String) -> String {
+        guard let off = paramOffsets[name] else { preconditionFailure("no parameter \(name)") }
+        return "c->params + \(off)"
+    }
+
+    func hasParam(_ node: Node, _ suffix: String) -> Bool { paramOffsets["\(node.name).\(suffix)"] != nil }
+
+    func packed(_ i: Int) -> String { "c->packed + \(packedOffsets[i] ?? 0)" }
+
+    /// The C expression of node `i`'s result buffer inside `forward`.
+    func value(_ i: Int) -> String {
+        switch graph.nodes[graph.storageRoot(i)].storage {
+        case .input: return "x"
+        case let .arena(offset): return "c->arena + \(offset)"
+        case .unplanned, .view: preconditionFailure("value \(i) has no storage; run planMemory first")
+        }
+    }
+
+    func scratch(_ i: Int) -> String { "c->arena + \(graph.nodes[i].scratchOffset ?? 0)" }
+
+    /// Header comment of a kernel: the layer it implements and its shapes.
+    func banner(_ i: Int, _ what: String) -> String {
+        let n = graph.nodes[i]
+        let ins = n.inputs.map { CSyntax.list(graph.nodes[$0].shape) }.joined(separator: ", ")
+        return "/* layer \"\(CSyntax.comment(n.name))\" (\(CSyntax.comment(n.origin))): \(what)\n"
+            + "   per example \(ins) -> \(CSyntax.list(n.shape)); batch nb <= \(graph.maxBatch) */"
+    }
+
+    /// Kernel function name: node index, op and shape, e.g. `k3_dense_784x512_relu`.
+    func kernelName(_ i: Int, _ op: String) -> String {
+        let n = graph.nodes[i]
+        var name = "k\(i)_\(op)_\(CSyntax.shape(n.shape))"
+        if let act = n.epilogue { name += "_" + CSyntax.identifier(act.name) }
+        return name
+    }
+}
+
+/// The C that one node contributes: a kernel definition, the statement
+/// that calls it from forward, and weight packing run after every load.
+struct KernelCode {
+    var definition: String
+    var call: String
+    var packing: String = ""
+}
+
+/// C code and argument for an activation in the epilogue.
+extension Activation {
+    var cCode: String {
+        switch self {
+        case .relu: return "NN_ACT_RELU"
+        case .sigmoid: return "NN_ACT_SIGMOID"
+        case .tanh: return "NN_ACT_TANH"
+        case .gelu: return "NN_ACT_GELU"
+        case .leakyRelu: return "NN_ACT_LEAKY_RELU"
+        case .identity: return "NN_ACT_NONE"
+        }
+    }
+    var alpha: Float {
+        if case let .leakyRelu(a) = self { return a }
+        return 0
+    }
+}

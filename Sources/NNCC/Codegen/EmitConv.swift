@@ -1,0 +1,74 @@
+/// conv2d: per image and group, im2col into packed panels (scratch), then
+/// GEMM of the filters [F/g, C/g·kh·kw] with it, bias and activation fused.
+enum ConvEmitter {
+    struct Dims {
+        var c: Int, h: Int, w: Int, f: Int, oh: Int, ow: Int, groups: Int, conv: Conv2D
+        var cg: Int { c / groups }
+        var fg: Int { f / groups }
+        var k: Int { cg * conv.kernel.0 * conv.kernel.1 }
+        var n: Int { oh * ow }
+    }
+
+    static func dims(_ g: Graph, _ i: Int) -> Dims {
+        let node = g.nodes[i], x = g.nodes[node.inputs[0]].shape
+        guard case let .conv2d(conv) = node.op else { preconditionFailure("not a conv2d") }
+        return Dims(c: x[0], h: x[1], w: x[2], f: conv.filters, oh: node.shape[1], ow: node.shape[2],
+                    groups: conv.groups, conv: conv)
+    }
+
+    /// Filters (folded when a batchnorm follows) then the bias.
+    static func packedFloats(_ ctx: EmitContext, _ i: Int) -> Int {
+        let d = dims(ctx.graph, i)
+        return d.f * d.k + d.f
+    }
+
+    /// The im2col panels of one group of one image.
+    static func scratchFloats(_ g: Graph, _ i: Int, schedule: Schedule) -> Int {
+        let d = dims(g, i)
+        return d.k * schedule.padded(d.n)
+    }
+
+    static func emit(_ ctx: EmitContext, _ i: Int) -> KernelCode {
+        let node = ctx.graph.nodes[i], d = dims(ctx.graph, i), c = d.conv, p = c.pads
+        let act = node.epilogue ?? .identity
+        let name = ctx.kernelName(i, "conv\(c.kernel.0)x\(c.kernel.1)")
+        var what = "conv2d \(d.c)->\(d.f) kernel \(c.kernel.0)x\(c.kernel.1) stride \(c.stride.0),\(c.stride.1) "
+            + "pad \(p.top),\(p.left),\(p.bottom),\(p.right) dilation \(c.dilation.0),\(c.dilation.1) groups \(d.groups)"
+        if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
+        if let a = node.epilogue { what += ", fused \(a.name)" }
+        let shape = "{\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), "
+            + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
+        let body = ctx.schedule.reference
+            ? "nn_conv_naive(xg, s, \(d.fg), w + (size_t)g * \(d.fg * d.k), w + \(d.f * d.k) + g * \(d.fg), \(act.cCode), \(CSyntax.float(act.alpha)), yg);"
+            : """
+            nn_im2col_panels(xg, s, col);
+                        nn_epilogue e = {w + \(d.f * d.k) + g * \(d.fg), 2, 0, \(act.cCode), \(CSyntax.float(act.alpha))};
+                        nn_gemm(\(d.fg), \(d.n), \(d.k), w + (size_t)g * \(d.fg * d.k), \(d.k), col, yg, \(d.n), e);
+            """
+        let definition = """
+            \(ctx.banner(i, what))
+            static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict col) {
+                const nn_conv_shape s = \(shape);
+                (void)col;
+                for (int b = 0; b < nb; b++)
+                    for (int g = 0; g < \(d.groups); g++) {
+                        const float *xg = x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w);
+                        float *yg = y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n);
+                        \(body)
+                    }
+            }
+            """
+        let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.packed(i)), \(ctx.value(i)), \(ctx.scratch(i)));"
+        let bias = ctx.hasParam(node, "bias") ? ctx.param(node, "bias") : "NULL"
+        var packing = """
+                /* layer "\(CSyntax.comment(node.name))": conv2d weight [\(d.f), \(d.cg), \(c.kernel.0), \(c.kernel.1)] is the GEMM's A as is */
+                memcpy(\(ctx.packed(i)), \(ctx.param(node, "weight")), \(d.f * d.k) * sizeof(float));
+                nn_pack_bias(\(d.f), \(d.f), \(bias), \(ctx.packed(i)) + \(d.f * d.k));
+            """
+        if let bn = node.foldedBatchNorm {
+            packing += "\n" + DenseEmitter.foldCall(ctx, bn: bn, channels: d.f, k: d.k, weights: ctx.packed(i),
+                                                    packedColumns: false, bias: "\(ctx.packed(i)) + \(d.f * d.k)")
+        }
+        return KernelCode(definition: definition, call: call, packing: packing)
+    }
+}

@@ -1,0 +1,57 @@
+/// maxpool2d, avgpool2d (padding counted as zeros, as PyTorch's default
+/// count_include_pad) and global_avgpool2d, as direct loops per plane.
+enum PoolEmitter {
+    static func emit(_ ctx: EmitContext, _ i: Int) -> KernelCode {
+        let node = ctx.graph.nodes[i], x = ctx.graph.nodes[node.inputs[0]].shape
+        let planes = x[0], h = x[1], w = x[2]
+        let call = { (name: String) in "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.value(i)));" }
+        switch node.op {
+        case .globalAvgPool:
+            let name = ctx.kernelName(i, "global_avgpool")
+            return KernelCode(definition: """
+                \(ctx.banner(i, "global average pool over \(h)x\(w)"))
+                static void \(name)(int nb, const float *restrict x, float *restrict y) {
+                    for (size_t p = 0; p < (size_t)nb * \(planes); p++) {
+                        float s = 0;
+                        for (int i = 0; i < \(h * w); i++) s += x[p * \(h * w) + i];
+                        y[p] = s * (1.0f / \(h * w));
+                    }
+                }
+                """, call: call(name))
+        case let .maxPool(pool), let .avgPool(pool):
+            let isMax: Bool
+            if case .maxPool = node.op { isMax = true } else { isMax = false }
+            let oh = node.shape[1], ow = node.shape[2]
+            let name = ctx.kernelName(i, isMax ? "maxpool\(pool.size.0)x\(pool.size.1)" : "avgpool\(pool.size.0)x\(pool.size.1)")
+            let start = isMax ? "-INFINITY" : "0.0f"
+            let combine = isMax ? "v = xv > v ? xv : v;" : "v += xv;"
+            let finish = isMax ? "v" : "v * (1.0f / \(pool.size.0 * pool.size.1))"
+            return KernelCode(definition: """
+                \(ctx.banner(i, "\(isMax ? "max" : "average") pool \(pool.size.0)x\(pool.size.1) stride \(pool.stride.0),\(pool.stride.1) pad \(pool.padding.0),\(pool.padding.1)"))
+                static void \(name)(int nb, const float *restrict x, float *restrict y) {
+                    for (size_t p = 0; p < (size_t)nb * \(planes); p++) {
+                        const float *xp = x + p * \(h * w);
+                        float *yp = y + p * \(oh * ow);
+                        for (int oh = 0; oh < \(oh); oh++)
+                            for (int ow = 0; ow < \(ow); ow++) {
+                                float v = \(start);
+                                for (int i = 0; i < \(pool.size.0); i++) {
+                                    int ih = oh * \(pool.stride.0) - \(pool.padding.0) + i;
+                                    if (ih < 0 || ih >= \(h)) continue;
+                                    for (int j = 0; j < \(pool.size.1); j++) {
+                                        int iw = ow * \(pool.stride.1) - \(pool.padding.1) + j;
+                                        if (iw < 0 || iw >= \(w)) continue;
+                                        float xv = xp[ih * \(w) + iw];
+                                        \(combine)
+                                    }
+                                }
+                                yp[oh * \(ow) + ow] = \(finish);
+                            }
+                    }
+                }
+                """, call: call(name))
+        default:
+            preconditionFailure("not a pool")
+        }
+    }
+}

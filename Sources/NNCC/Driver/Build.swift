@@ -1,0 +1,66 @@
+import Foundation
+
+/// What `nncc compile` leaves in its output folder, or the cache holds.
+public struct BuildProducts {
+    public var directory: URL
+    public var name: String
+    public var graph: Graph
+    public var library: URL { directory.appendingPathComponent("lib\(name).so") }
+    public var source: URL { directory.appendingPathComponent("\(name).c") }
+    public var header: URL { directory.appendingPathComponent("\(name).h") }
+    public var manifest: URL { directory.appendingPathComponent("\(name).manifest.json") }
+}
+
+public enum Builder {
+    /// Writes NAME.c, NAME.h, NAME.manifest.json and libNAME.so into `dir`.
+    /// Each file is written to a temporary name and renamed, so a failure
+    /// (gcc's included) leaves no partial output behind.
+    public static func build(_ model: LoadedModel, options: CompileOptions, into dir: URL) throws -> BuildProducts {
+        let (lib, g) = try Pipeline.generate(model, options: options)
+        return try write(lib, graph: g, model: model, options: options, into: dir)
+    }
+
+    /// The library for a model from the cache, compiling it at most once. The
+    /// key hashes the generated C, the gcc flags and gcc's version.
+    public static func cached(_ model: LoadedModel, options: CompileOptions) throws -> BuildProducts {
+        let (lib, g) = try Pipeline.generate(model, options: options)
+        let flags = try GCC.sharedObjectArguments(source: "x.c", output: "x.so", options: gccOptions(options)).dropFirst()
+        let key = SHA256.hex(lib.source + "\u{0}" + flags.joined(separator: " ") + "\u{0}" + (try GCC.version()))
+        let dir = try BuildCache().directory(key: String(key.prefix(32)), marker: "lib\(g.name).so") { tmp in
+            _ = try write(lib, graph: g, model: model, options: options, into: tmp)
+        }
+        return BuildProducts(directory: dir, name: g.name, graph: g)
+    }
+
+    static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads) }
+
+    static func write(_ lib: GeneratedLibrary, graph g: Graph, model: LoadedModel, options: CompileOptions,
+                      into dir: URL) throws -> BuildProducts {
+        let products = BuildProducts(directory: dir, name: g.name, graph: g)
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        } catch {
+            throw NNCCError(file: dir.path, "cannot create the output directory: \(error.localizedDescription)")
+        }
+        // gcc writes to a temporary .so that is renamed only on success.
+        let tmpLib = dir.appendingPathComponent(".lib\(g.name).so.tmp-\(UUID().uuidString)")
+        let tmpSource = dir.appendingPathComponent(".\(g.name).c.tmp-\(UUID().uuidString).c")
+        try AtomicFile.write(Data(lib.source.utf8), to: tmpSource.path)
+        defer {
+            try? FileManager.default.removeItem(at: tmpSource)
+            try? FileManager.default.removeItem(at: tmpLib)
+        }
+        let argv = try GCC.sharedObjectArguments(source: tmpSource.path, output: tmpLib.path,
+                                                 options: gccOptions(options))
+        try GCC.run(argv)
+        let shownArgv = argv.map { $0 == tmpSource.path ? products.source.path : $0 == tmpLib.path ? products.library.path : $0 }
+        let manifest = Manifest.json(g, lib: lib, model: model, options: options, gcc: shownArgv)
+        try AtomicFile.write(Data(lib.source.utf8), to: products.source.path)
+        try AtomicFile.write(Data(lib.header.utf8), to: products.header.path)
+        try AtomicFile.write(Data(manifest.utf8), to: products.manifest.path)
+        guard rename(tmpLib.path, products.library.path) == 0 else {
+            throw NNCCError(file: products.library.path, "cannot write the library: \(String(cString: strerror(errno)))")
+        }
+        return products
+    }
+}

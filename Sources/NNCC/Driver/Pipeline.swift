@@ -1,0 +1,105 @@
+import Foundation
+
+/// The compiler's stages in order: decode and shape-check the model, run
+/// the passes (one pure function each), plan memory, emit C.
+public struct CompileOptions: Equatable {
+    /// Largest batch the library accepts; nil: 1, or train.batch_size with `train`.
+    public var maxBatch: Int?
+    public var train = false
+    public var target: Target = .native
+    public var threads = 1
+    /// Emit the naive reference kernels (tests compare them with the tiled ones).
+    public var reference = false
+    /// Overrides the model's name as the C symbol prefix.
+    public var name: String?
+
+    public init(maxBatch: Int? = nil, train: Bool = false, target: Target = .native, threads: Int = 1,
+                reference: Bool = false, name: String? = nil) {
+        self.maxBatch = maxBatch
+        self.train = train
+        self.target = target
+        self.threads = threads
+        self.reference = reference
+        self.name = name
+    }
+
+    public var schedule: Schedule {
+        var s = Schedule.forTarget(target)
+        s.reference = reference
+        s.threads = threads
+        return s
+    }
+}
+
+public enum Stage: String, CaseIterable { case parsed, fused, training, planned }
+
+/// A model read from disk: its shape-checked graph and the weights file it names.
+public struct LoadedModel {
+    public var path: String
+    public var graph: Graph
+    public var weightsPath: String?
+}
+
+public enum Pipeline {
+    /// Reads a model description and infers shapes; errors name file and JSON path.
+    public static func load(_ path: String, name: String? = nil) throws -> LoadedModel {
+        let decoded = try ModelDecoder.load(path: path)
+        var g = try inferShapes(decoded.graph, file: path)
+        if let name {
+            try ModelDecoder.validateName(name) { NNCCError(path: "--name", $0) }
+            g.name = name
+        }
+        return LoadedModel(path: path, graph: g, weightsPath: decoded.weightsPath)
+    }
+
+    /// The inference passes, in order, each Graph → Graph.
+    public static let inferencePasses: [(name: String, run: (Graph) -> Graph)] = [
+        ("remove_identities", removeIdentities),
+        ("fold_batchnorm", foldBatchNorm),
+        ("fuse_epilogue", fuseEpilogue),
+    ]
+
+    /// Runs the passes and memory planning; `trace` sees the graph after each.
+    public static func lower(_ g: Graph, options: CompileOptions, trace: (String, Graph) -> Void = { _, _ in }) throws
+        -> Graph {
+        var g = g
+        trace("parsed", g)
+        if options.train {
+            throw NNCCError("training builds (--train) are not implemented yet")
+        }
+        for pass in inferencePasses {
+            g = pass.run(g)
+            try verify(g)
+            trace(pass.name, g)
+        }
+        let batch = options.maxBatch ?? (options.train ? g.train?.batchSize ?? 1 : 1)
+        guard (1...65536).contains(batch) else { throw NNCCError(path: "--batch", "expected 1 to 65536, found \(batch)") }
+        let schedule = options.schedule
+        g = planMemory(g, maxBatch: batch) { schedule.scratchFloats($0, $1, maxBatch: $2) }
+        try verify(g)
+        trace("planned", g)
+        return g
+    }
+
+    /// The IR as `nncc ir --stage` shows it.
+    public static func ir(_ model: LoadedModel, stage: Stage, options: CompileOptions) throws -> String {
+        var shown = ""
+        _ = try lower(model.graph, options: options) { name, g in
+            switch stage {
+            case .parsed where name == "parsed", .fused where name == "fuse_epilogue", .planned where name == "planned":
+                shown = printIR(g)
+            default: break
+            }
+        }
+        if shown.isEmpty { throw NNCCError(path: "--stage", "stage \(stage.rawValue) is not available for this build") }
+        return shown
+    }
+
+    /// Emits the C library for a model.
+    public static func generate(_ model: LoadedModel, options: CompileOptions) throws -> (GeneratedLibrary, Graph) {
+        let g = try lower(model.graph, options: options)
+        let lib = LibraryEmitter.emit(g, schedule: options.schedule,
+                                      origin: URL(fileURLWithPath: model.path).lastPathComponent)
+        return (lib, g)
+    }
+}

@@ -1,0 +1,106 @@
+/// Typed access to a JSON object with errors that carry the JSON path,
+/// e.g. `layers[3].kernel_size: expected a positive integer or [kh, kw]`.
+struct Fields {
+    let file: String
+    let path: String
+    let pairs: [(String, JSON)]
+
+    init(_ value: JSON, file: String, path: String) throws {
+        guard case let .object(p) = value else {
+            throw NNCCError(file: file, path: path.isEmpty ? nil : path, "expected an object, found \(value.kindName)")
+        }
+        self.file = file
+        self.path = path
+        self.pairs = p
+    }
+
+    func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func fail(_ key: String, _ message: String) -> NNCCError {
+        NNCCError(file: file, path: sub(key), message)
+    }
+
+    func has(_ key: String) -> Bool { pairs.contains { $0.0 == key } }
+    func raw(_ key: String) -> JSON? { pairs.first { $0.0 == key }?.1 }
+
+    /// Rejects keys the format does not define: a typo must not be a silent default.
+    func onlyKeys(_ allowed: [String], what: String) throws {
+        for (k, _) in pairs where !allowed.contains(k) {
+            throw fail(k, "unknown key for \(what); expected one of: \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    func required(_ key: String) throws -> JSON {
+        guard let v = raw(key) else { throw NNCCError(file: file, path: path.isEmpty ? nil : path, "missing required key \"\(key)\"") }
+        return v
+    }
+
+    func int(_ key: String, default d: Int? = nil, min lo: Int = Int.min, max hi: Int = Int.max) throws -> Int {
+        guard let v = raw(key) else {
+            if let d { return d }
+            _ = try required(key)
+            return 0
+        }
+        return try Fields.int(v, lo: lo, hi: hi) { self.fail(key, $0) }
+    }
+
+    static func int(_ v: JSON, lo: Int, hi: Int, fail: (String) -> NNCCError) throws -> Int {
+        let want = lo == 1 ? "a positive integer" : lo == 0 ? "a non-negative integer" : "an integer"
+        guard case let .number(x, isInteger) = v, isInteger, x.magnitude < 1e15 else {
+            throw fail("expected \(want), found \(v.kindName)")
+        }
+        let i = Int(x)
+        guard i >= lo else { throw fail("expected \(want), found \(i)") }
+        guard i <= hi else { throw fail("expected at most \(hi), found \(i)") }
+        return i
+    }
+
+    func float(_ key: String, default d: Float? = nil, min lo: Float = -.infinity, max hi: Float = .infinity,
+               openMax: Bool = false) throws -> Float {
+        guard let v = raw(key) else {
+            if let d { return d }
+            _ = try required(key)
+            return 0
+        }
+        guard case let .number(x, _) = v else { throw fail(key, "expected a number, found \(v.kindName)") }
+        let f = Float(x)
+        guard f.isFinite, f >= lo, openMax ? f < hi : f <= hi else {
+            throw fail(key, "expected a number in [\(lo), \(hi)\(openMax ? ")" : "]"), found \(x)")
+        }
+        return f
+    }
+
+    func bool(_ key: String, default d: Bool) throws -> Bool {
+        guard let v = raw(key) else { return d }
+        guard case let .bool(b) = v else { throw fail(key, "expected true or false, found \(v.kindName)") }
+        return b
+    }
+
+    func string(_ key: String, default d: String? = nil) throws -> String {
+        guard let v = raw(key) else {
+            if let d { return d }
+            _ = try required(key)
+            return ""
+        }
+        guard case let .string(s) = v else { throw fail(key, "expected a string, found \(v.kindName)") }
+        return s
+    }
+
+    /// An int or a pair `[a, b]`, as PyTorch's `_pair`.
+    func pair(_ key: String, default d: (Int, Int)? = nil, min lo: Int, what: String) throws -> (Int, Int) {
+        guard let v = raw(key) else {
+            if let d { return d }
+            _ = try required(key)
+            return (0, 0)
+        }
+        let want = "expected \(what) or [\(what == "a positive integer" ? "a, b" : "a, b")]"
+        if case .number = v {
+            let i = try Fields.int(v, lo: lo, hi: 1 << 20) { _ in fail(key, want) }
+            return (i, i)
+        }
+        guard case let .array(items) = v, items.count == 2 else { throw fail(key, want) }
+        let a = try Fields.int(items[0], lo: lo, hi: 1 << 20) { _ in fail(key, want) }
+        let b = try Fields.int(items[1], lo: lo, hi: 1 << 20) { _ in fail(key, want) }
+        return (a, b)
+    }
+}

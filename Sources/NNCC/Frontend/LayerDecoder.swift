@@ -1,0 +1,128 @@
+/// Decodes one entry of `layers` into an op. Attributes are checked against
+/// the layer table of the format; unknown attributes are errors.
+enum LayerDecoder {
+    static let common = ["type", "name", "inputs"]
+
+    /// The op and, for `activation` on dense/conv2d, the activation op that follows it.
+    static func decode(_ f: Fields) throws -> (Op, Op?) {
+        let type = try f.string("type")
+        func keys(_ k: [String]) throws { try f.onlyKeys(common + k, what: "a \(type) layer") }
+        switch type {
+        case "dense":
+            try keys(["units", "bias", "activation"])
+            return (.dense(units: try f.int("units", min: 1, max: 1 << 20), bias: try f.bool("bias", default: true)),
+                    try activation(f))
+        case "conv2d":
+            try keys(["filters", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "activation"])
+            let conv = Conv2D(
+                filters: try f.int("filters", min: 1, max: 1 << 16),
+                kernel: try f.pair("kernel_size", min: 1, what: "a positive integer"),
+                stride: try f.pair("stride", default: (1, 1), min: 1, what: "a positive integer"),
+                padding: try convPadding(f),
+                dilation: try f.pair("dilation", default: (1, 1), min: 1, what: "a positive integer"),
+                groups: try f.int("groups", default: 1, min: 1, max: 1 << 16),
+                bias: try f.bool("bias", default: true))
+            return (.conv2d(conv), try activation(f))
+        case "maxpool2d", "avgpool2d":
+            try keys(["pool_size", "stride", "padding"])
+            let size = try f.pair("pool_size", min: 1, what: "a positive integer")
+            let pool = Pool2D(size: size,
+                              stride: try f.pair("stride", default: size, min: 1, what: "a positive integer"),
+                              padding: try f.pair("padding", default: (0, 0), min: 0, what: "a non-negative integer"))
+            // PyTorch's limit: padding at most half the window, so no window is all padding.
+            guard pool.padding.0 * 2 <= size.0, pool.padding.1 * 2 <= size.1 else {
+                throw f.fail("padding", "expected at most half of pool_size (\(size.0), \(size.1))")
+            }
+            return (type == "maxpool2d" ? .maxPool(pool) : .avgPool(pool), nil)
+        case "global_avgpool2d":
+            try keys([])
+            return (.globalAvgPool, nil)
+        case "flatten":
+            try keys([])
+            return (.reshape([-1]), nil)
+        case "reshape":
+            try keys(["shape"])
+            guard case let .array(items) = try f.required("shape"), !items.isEmpty, items.count <= 3 else {
+                throw f.fail("shape", "expected an array of 1 to 3 integers (one may be -1)")
+            }
+            let dims = try items.enumerated().map { j, v in
+                try Fields.int(v, lo: -1, hi: 1 << 24) { NNCCError(file: f.file, path: "\(f.sub("shape"))[\(j)]", $0) }
+            }
+            guard !dims.contains(0), dims.filter({ $0 == -1 }).count <= 1 else {
+                throw f.fail("shape", "expected positive dimensions and at most one -1")
+            }
+            return (.reshape(dims), nil)
+        case "relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "identity":
+            try keys([])
+            return (try activationOp(type, alpha: 0.01, fail: { f.fail("type", $0) }), nil)
+        case "leaky_relu":
+            try keys(["alpha"])
+            return (.activation(.leakyRelu(alpha: try f.float("alpha", default: 0.01))), nil)
+        case "dropout":
+            try keys(["rate"])
+            return (.dropout(rate: try f.float("rate", min: 0, max: 1, openMax: true)), nil)
+        case "batchnorm":
+            try keys(["eps", "momentum"])
+            return (.batchNorm(eps: try f.float("eps", default: 1e-5, min: 0),
+                               momentum: try f.float("momentum", default: 0.1, min: 0, max: 1)), nil)
+        case "rnn", "lstm", "gru":
+            try keys(type == "rnn" ? ["units", "activation", "return_sequences"] : ["units", "return_sequences"])
+            var cell: CellKind = type == "lstm" ? .lstm : type == "gru" ? .gru : .rnnTanh
+            if type == "rnn" {
+                switch try f.string("activation", default: "tanh") {
+                case "tanh": cell = .rnnTanh
+                case "relu": cell = .rnnRelu
+                case let other: throw f.fail("activation", "expected \"tanh\" or \"relu\", found \"\(other)\"")
+                }
+            }
+            return (.recurrent(Recurrent(cell: cell, units: try f.int("units", min: 1, max: 1 << 16),
+                                         returnSequences: try f.bool("return_sequences", default: false))), nil)
+        case "add":
+            try keys([])
+            return (.add, nil)
+        case "concat":
+            try keys(["axis"])
+            return (.concat(axis: try f.int("axis", default: 0, min: -3, max: 2)), nil)
+        default:
+            throw f.fail("type", "unknown layer type \"\(type)\"; expected one of: dense, conv2d, maxpool2d, avgpool2d, "
+                + "global_avgpool2d, flatten, reshape, relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, gelu, "
+                + "identity, dropout, batchnorm, rnn, lstm, gru, add, concat")
+        }
+    }
+
+    static func convPadding(_ f: Fields) throws -> Conv2D.Padding {
+        guard let v = f.raw("padding") else { return .explicit(0, 0) }
+        if case let .string(s) = v {
+            switch s {
+            case "same": return .same
+            case "valid": return .valid
+            default: throw f.fail("padding", "expected an integer, [ph, pw], \"same\" or \"valid\", found \"\(s)\"")
+            }
+        }
+        let p = try f.pair("padding", min: 0, what: "a non-negative integer, \"same\", \"valid\"")
+        return .explicit(p.0, p.1)
+    }
+
+    static func activation(_ f: Fields) throws -> Op? {
+        guard f.has("activation") else { return nil }
+        let name = try f.string("activation")
+        if name == "none" { return nil }
+        return try activationOp(name, alpha: 0.01) { f.fail("activation", $0) }
+    }
+
+    static func activationOp(_ name: String, alpha: Float, fail: (String) -> NNCCError) throws -> Op {
+        switch name {
+        case "relu": return .activation(.relu)
+        case "sigmoid": return .activation(.sigmoid)
+        case "tanh": return .activation(.tanh)
+        case "gelu": return .activation(.gelu)
+        case "identity": return .activation(.identity)
+        case "leaky_relu": return .activation(.leakyRelu(alpha: alpha))
+        case "softmax": return .softmax
+        case "log_softmax": return .logSoftmax
+        default:
+            throw fail("expected an activation (relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, gelu, identity), "
+                + "found \"\(name)\"")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// Reads a format-1 model description into an IR graph whose shapes are not
+/// yet inferred. Every error names the file and the JSON path.
+public enum ModelDecoder {
+    /// Where the weights file named by the model lives, resolved against the model's folder.
+    public struct Decoded {
+        public var graph: Graph
+        public var weightsPath: String?
+    }
+
+    public static func load(path: String) throws -> Decoded {
+        guard FileManager.default.fileExists(atPath: path) else { throw NNCCError(file: path, "file not found") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw NNCCError(file: path, "cannot read the file") }
+        guard data.count < 64 << 20 else { throw NNCCError(file: path, "model description larger than 64 MiB") }
+        return try decode(data, file: path)
+    }
+
+    public static func decode(_ data: Data, file: String) throws -> Decoded {
+        let json: JSON
+        do { json = try JSONReader.parse(data) } catch let e as JSONSyntaxError {
+            throw NNCCError(file: file, "malformed JSON at \(e)")
+        }
+        let top = try Fields(json, file: file, path: "")
+        try top.onlyKeys(["format", "name", "input", "layers", "outputs", "weights", "seed", "train"], what: "a model")
+        let format = try top.int("format")
+        guard format == 1 else { throw top.fail("format", "expected 1, found \(format)") }
+        let name = try top.string("name")
+        try validateName(name) { top.fail("name", $0) }
+
+        let input = try Fields(try top.required("input"), file: file, path: "input")
+        try input.onlyKeys(["shape"], what: "input")
+        let shape = try intList(input.raw("shape") ?? .null, path: "input.shape", file: file, lo: 1)
+        guard (1...3).contains(shape.count) else {
+            throw input.fail("shape", "expected 1 to 3 dimensions, found \(shape.count)")
+        }
+
+        guard case let .array(layerValues) = try top.required("layers"), !layerValues.isEmpty else {
+            throw top.fail("layers", "expected a non-empty array of layers")
+        }
+        var nodes = [Node(name: "input", op: .input, inputs: [], shape: shape, origin: "input")]
+        var index = ["input": 0]
+        for (i, lv) in layerValues.enumerated() {
+            let f = try Fields(lv, file: file, path: "layers[\(i)]")
+            let layerName = try f.string("name", default: String(i))
+            guard !layerName.isEmpty, layerName != "input" else {
+                throw f.fail("name", "expected a non-empty name other than \"input\"")
+            }
+            guard index[layerName] == nil else { throw f.fail("name", "duplicate layer name \"\(layerName)\"") }
+            var inputs = [nodes.count - 1]
+            if let iv = f.raw("inputs") {
+                guard case let .array(names) = iv, !names.isEmpty else {
+                    throw f.fail("inputs", "expected a non-empty array of layer names")
+                }
+                inputs = try names.enumerated().map { j, nv in
+                    guard case let .string(s) = nv, let k = index[s] else {
+                        throw NNCCError(file: file, path: "\(f.path).inputs[\(j)]",
+                                        "expected the name of an earlier layer or \"input\"")
+                    }
+                    return k
+                }
+            }
+            let (op, activation) = try LayerDecoder.decode(f)
+            nodes.append(Node(name: layerName, op: op, inputs: inputs, origin: f.path))
+            // `activation` on dense/conv2d parses as its own node; fusion merges it back.
+            if let act = activation {
+                nodes.append(Node(name: layerName + "/activation", op: act, inputs: [nodes.count - 1],
+                                  origin: f.sub("activation")))
+            }
+            index[layerName] = nodes.count - 1
+        }
+
+        var outputs = [nodes.count - 1]
+        if let ov = top.raw("outputs") {
+            guard case let .array(names) = ov, !names.isEmpty else {
+                throw top.fail("outputs", "expected a non-empty array of layer names")
+            }
+            outputs = try names.enumerated().map { j, nv in
+                guard case let .string(s) = nv, let k = index[s], k > 0 else {
+                    throw NNCCError(file: file, path: "outputs[\(j)]", "expected the name of a layer")
+                }
+                return k
+            }
+        }
+
+        var graph = Graph(name: name, nodes: nodes, outputs: outputs)
+        if top.has("seed") {
+            graph.seed = UInt64(try top.int("seed", min: 0))
+        }
+        if let tv = top.raw("train") { graph.train = try TrainDecoder.decode(tv, file: file) }
+        var weights: String?
+        if top.has("weights") {
+            let w = try top.string("weights")
+            guard !w.isEmpty else { throw top.fail("weights", "expected a file path") }
+            let base = URL(fileURLWithPath: file).deletingLastPathComponent()
+            weights = w.hasPrefix("/") ? w : base.appendingPathComponent(w).path
+        }
+        return Decoded(graph: graph, weightsPath: weights)
+    }
+
+    /// Model names become C symbol prefixes, so they must be C identifiers.
+    public static func validateName(_ name: String, fail: (String) -> NNCCError) throws {
+        let ok = !name.isEmpty && name.count <= 64 && name.utf8.enumerated().allSatisfy { i, c in
+            c == UInt8(ascii: "_") || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (i > 0 && c >= 48 && c <= 57)
+        }
+        guard ok else {
+            throw fail("expected a C identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters), found \"\(name)\"")
+        }
+    }
+
+    static func intList(_ v: JSON, path: String, file: String, lo: Int) throws -> [Int] {
+        guard case let .array(items) = v, !items.isEmpty else {
+            throw NNCCError(file: file, path: path, "expected a non-empty array of integers")
+        }
+        return try items.enumerated().map { j, x in
+            try Fields.int(x, lo: lo, hi: 1 << 24) { NNCCError(file: file, path: "\(path)[\(j)]", $0) }
+        }
+    }
+}

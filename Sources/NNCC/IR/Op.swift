@@ -1,0 +1,139 @@
+/// The closed set of operations of the IR. Layers of the model format map
+/// onto these one to one; passes switch over this enum.
+public enum Activation: Equatable, Hashable {
+    case relu, sigmoid, tanh, gelu, identity
+    case leakyRelu(alpha: Float)
+
+    public var name: String {
+        switch self {
+        case .relu: return "relu"
+        case .sigmoid: return "sigmoid"
+        case .tanh: return "tanh"
+        case .gelu: return "gelu"
+        case .identity: return "identity"
+        case let .leakyRelu(a): return "leaky_relu(\(a))"
+        }
+    }
+}
+
+public struct Conv2D: Equatable {
+    public var filters: Int
+    public var kernel: (Int, Int)
+    public var stride: (Int, Int)
+    /// Explicit padding; "same" and "valid" are resolved by shape inference.
+    public var padding: Padding
+    public var dilation: (Int, Int)
+    public var groups: Int
+    public var bias: Bool
+
+    public enum Padding: Equatable { case explicit(Int, Int), same, valid }
+
+    /// Padding as (top, left, bottom, right); "same" pads like PyTorch, the
+    /// odd pixel at the bottom/right.
+    public var pads: (top: Int, left: Int, bottom: Int, right: Int) {
+        switch padding {
+        case let .explicit(h, w): return (h, w, h, w)
+        case .valid: return (0, 0, 0, 0)
+        case .same:
+            let th = dilation.0 * (kernel.0 - 1), tw = dilation.1 * (kernel.1 - 1)
+            return (th / 2, tw / 2, th - th / 2, tw - tw / 2)
+        }
+    }
+
+    /// Output height and width for an input of `h` × `w`.
+    public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        let p = pads
+        let oh = (h + p.top + p.bottom - dilation.0 * (kernel.0 - 1) - 1) / stride.0 + 1
+        let ow = (w + p.left + p.right - dilation.1 * (kernel.1 - 1) - 1) / stride.1 + 1
+        return (oh, ow)
+    }
+
+    public static func == (a: Conv2D, b: Conv2D) -> Bool {
+        a.filters == b.filters && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding
+            && a.dilation == b.dilation && a.groups == b.groups && a.bias == b.bias
+    }
+}
+
+public struct Pool2D: Equatable {
+    public var size: (Int, Int)
+    public var stride: (Int, Int)
+    public var padding: (Int, Int)
+    public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        ((h + 2 * padding.0 - size.0) / stride.0 + 1, (w + 2 * padding.1 - size.1) / stride.1 + 1)
+    }
+    public static func == (a: Pool2D, b: Pool2D) -> Bool {
+        a.size == b.size && a.stride == b.stride && a.padding == b.padding
+    }
+}
+
+public enum CellKind: Equatable {
+    case rnnTanh, rnnRelu, lstm, gru
+    /// Rows of the stacked gate matrices per hidden unit.
+    public var gates: Int {
+        switch self {
+        case .rnnTanh, .rnnRelu: return 1
+        case .lstm: return 4
+        case .gru: return 3
+        }
+    }
+    public var name: String {
+        switch self {
+        case .rnnTanh: return "rnn_tanh"
+        case .rnnRelu: return "rnn_relu"
+        case .lstm: return "lstm"
+        case .gru: return "gru"
+        }
+    }
+}
+
+public struct Recurrent: Equatable {
+    public var cell: CellKind
+    public var units: Int
+    public var returnSequences: Bool
+}
+
+public enum Op: Equatable {
+    case input
+    case dense(units: Int, bias: Bool)
+    case conv2d(Conv2D)
+    case maxPool(Pool2D)
+    case avgPool(Pool2D)
+    case globalAvgPool
+    /// Flatten is a reshape to `[-1]`; the target may hold one -1.
+    case reshape([Int])
+    case activation(Activation)
+    case softmax
+    case logSoftmax
+    case dropout(rate: Float)
+    case batchNorm(eps: Float, momentum: Float)
+    case recurrent(Recurrent)
+    case add
+    case concat(axis: Int)
+
+    /// The name a user wrote for this op in the model file.
+    public var typeName: String {
+        switch self {
+        case .input: return "input"
+        case .dense: return "dense"
+        case .conv2d: return "conv2d"
+        case .maxPool: return "maxpool2d"
+        case .avgPool: return "avgpool2d"
+        case .globalAvgPool: return "global_avgpool2d"
+        case .reshape: return "reshape"
+        case let .activation(a): return a.name
+        case .softmax: return "softmax"
+        case .logSoftmax: return "log_softmax"
+        case .dropout: return "dropout"
+        case .batchNorm: return "batchnorm"
+        case let .recurrent(r): return r.cell.name
+        case .add: return "add"
+        case .concat: return "concat"
+        }
+    }
+
+    /// Ops whose output is their input's storage seen with another shape.
+    public var isView: Bool {
+        if case .reshape = self { return true }
+        return false
+    }
+}

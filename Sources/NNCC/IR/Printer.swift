@@ -1,0 +1,55 @@
+/// Prints the IR one node a line, as `nncc ir` shows it:
+/// `%3 = dense(units=10) %2 + relu  [10]  @arena+1024  "2" layers[2]`.
+public func printIR(_ g: Graph) -> String {
+    var out = "graph \(g.name)  input \(shapeText(g.input.shape))  outputs \(g.outputs.map { "%\($0)" }.joined(separator: ", "))\n"
+    for (i, n) in g.nodes.enumerated() {
+        var line = "  %\(i) = \(describe(n.op))"
+        if !n.inputs.isEmpty { line += " " + n.inputs.map { "%\($0)" }.joined(separator: ", ") }
+        if let bn = n.foldedBatchNorm { line += " + batchnorm(\"\(bn.name)\", folded)" }
+        if let act = n.epilogue { line += " + \(act.name)" }
+        line = line.padding(toLength: max(line.count, 52), withPad: " ", startingAt: 0)
+        line += "  \(shapeText(n.shape))"
+        switch n.storage {
+        case .unplanned: break
+        case .input: line += "  @input"
+        case let .arena(offset): line += "  @arena+\(offset)"
+        case let .view(of: k): line += "  @view(%\(k))"
+        }
+        if let s = n.scratchOffset { line += " scratch@\(s)" }
+        line += "  \"\(n.name)\""
+        out += line + "\n"
+    }
+    if !g.params.isEmpty {
+        out += "params (\(g.params.count) tensors, \(g.params.reduce(0) { $0 + $1.size }) floats)\n"
+        for p in g.params { out += "  \(p.name) \(shapeText(p.shape))\(p.trainable ? "" : " (state)")\n" }
+    }
+    if g.arenaFloats > 0 { out += "arena \(g.arenaFloats) floats (\(g.arenaFloats * 4) bytes) for batch \(g.maxBatch)\n" }
+    return out
+}
+
+func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+
+func describe(_ op: Op) -> String {
+    func pair(_ p: (Int, Int)) -> String { p.0 == p.1 ? "\(p.0)" : "\(p.0)x\(p.1)" }
+    switch op {
+    case .input: return "input"
+    case let .dense(units, bias): return "dense(units=\(units)\(bias ? "" : ", bias=false"))"
+    case let .conv2d(c):
+        var s = "conv2d(filters=\(c.filters), kernel=\(pair(c.kernel))"
+        if c.stride != (1, 1) { s += ", stride=\(pair(c.stride))" }
+        let p = c.pads
+        if p != (0, 0, 0, 0) { s += ", pad=\(p.top),\(p.left),\(p.bottom),\(p.right)" }
+        if c.dilation != (1, 1) { s += ", dilation=\(pair(c.dilation))" }
+        if c.groups != 1 { s += ", groups=\(c.groups)" }
+        if !c.bias { s += ", bias=false" }
+        return s + ")"
+    case let .maxPool(p), let .avgPool(p):
+        return "\(op.typeName)(size=\(pair(p.size)), stride=\(pair(p.stride)), pad=\(pair(p.padding)))"
+    case let .reshape(t): return "reshape(\(shapeText(t)))"
+    case let .dropout(rate): return "dropout(rate=\(rate))"
+    case let .batchNorm(eps, momentum): return "batchnorm(eps=\(eps), momentum=\(momentum))"
+    case let .recurrent(r): return "\(r.cell.name)(units=\(r.units)\(r.returnSequences ? ", sequences" : ""))"
+    case let .concat(axis): return "concat(axis=\(axis))"
+    default: return op.typeName
+    }
+}

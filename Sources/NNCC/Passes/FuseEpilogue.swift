@@ -1,0 +1,19 @@
+/// Fuses an elementwise activation into the preceding dense or conv2d, so the
+/// GEMM applies it while results are still in registers.
+public func fuseEpilogue(_ g: Graph) -> Graph {
+    var g = g
+    let users = g.users()
+    for i in g.nodes.indices {
+        guard case let .activation(act) = g.nodes[i].op, let p = g.nodes[i].inputs.first,
+              g.isPrivate(p, users: users), g.nodes[p].epilogue == nil
+        else { continue }
+        switch g.nodes[p].op {
+        case .dense, .conv2d:
+            g.nodes[p].epilogue = act
+            g.replaceUses(of: i, with: p)
+        default:
+            continue
+        }
+    }
+    return g.compacted()
+}

@@ -1,0 +1,133 @@
+/// Shape inference: fills every node's per-example shape and the parameter
+/// table, and rejects shape errors at compile time naming the layer.
+public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
+    var g = g
+    for i in 1..<g.nodes.count {
+        let n = g.nodes[i]
+        let ins = n.inputs.map { g.nodes[$0].shape }
+        func fail(_ msg: String) -> NNCCError {
+            NNCCError(file: file, path: n.origin, "\(n.op.typeName) layer \"\(n.name)\": \(msg)")
+        }
+        if case .add = n.op {} else if case .concat = n.op {} else if ins.count != 1 {
+            throw fail("expected exactly one input, found \(ins.count)")
+        }
+        g.nodes[i].shape = try outputShape(n.op, ins, fail: fail)
+        guard g.nodes[i].size <= 1 << 28 else { throw fail("result of \(g.nodes[i].size) floats per example is too large") }
+    }
+    g.params = parameterTable(g)
+    return g
+}
+
+func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -> [Int] {
+    let x = ins.first ?? []
+    func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+    func image() throws -> (Int, Int, Int) {
+        guard x.count == 3 else { throw fail("expected a [C, H, W] input, found \(shapeText(x))") }
+        return (x[0], x[1], x[2])
+    }
+    switch op {
+    case .input:
+        return x
+    case let .dense(units, _):
+        return Array(x.dropLast()) + [units]
+    case let .conv2d(c):
+        let (ch, h, w) = try image()
+        guard ch % c.groups == 0, c.filters % c.groups == 0 else {
+            throw fail("groups \(c.groups) must divide both the input channels \(ch) and filters \(c.filters)")
+        }
+        if c.padding == .same && (c.stride.0 != 1 || c.stride.1 != 1) {
+            throw fail("padding \"same\" needs stride 1 (as PyTorch)")
+        }
+        let p = c.pads
+        let ekh = c.dilation.0 * (c.kernel.0 - 1) + 1, ekw = c.dilation.1 * (c.kernel.1 - 1) + 1
+        guard ekh <= h + p.top + p.bottom, ekw <= w + p.left + p.right else {
+            throw fail("kernel \(ekh)×\(ekw) (dilated) is larger than the padded input "
+                + "\(h + p.top + p.bottom)×\(w + p.left + p.right)")
+        }
+        let (oh, ow) = c.outputSize(h, w)
+        return [c.filters, oh, ow]
+    case let .maxPool(p), let .avgPool(p):
+        let (ch, h, w) = try image()
+        let (oh, ow) = p.outputSize(h, w)
+        guard h + 2 * p.padding.0 >= p.size.0, w + 2 * p.padding.1 >= p.size.1, oh >= 1, ow >= 1 else {
+            throw fail("pool \(p.size.0)×\(p.size.1) leaves no output on a \(h)×\(w) input")
+        }
+        return [ch, oh, ow]
+    case .globalAvgPool:
+        return [try image().0]
+    case let .reshape(target):
+        let total = x.reduce(1, *)
+        let known = target.filter { $0 != -1 }.reduce(1, *)
+        if target.contains(-1) {
+            guard total % known == 0 else { throw fail("cannot reshape \(shapeText(x)) to \(shapeText(target))") }
+            return target.map { $0 == -1 ? total / known : $0 }
+        }
+        guard known == total else { throw fail("cannot reshape \(shapeText(x)) (\(total) values) to \(shapeText(target))") }
+        return target
+    case .activation, .softmax, .logSoftmax, .dropout:
+        return x
+    case .batchNorm:
+        return x
+    case let .recurrent(r):
+        guard x.count == 2 else { throw fail("expected a [T, F] sequence input, found \(shapeText(x))") }
+        return r.returnSequences ? [x[0], r.units] : [r.units]
+    case .add:
+        guard ins.count >= 2 else { throw fail("expected two or more inputs, found \(ins.count)") }
+        for s in ins where s != x {
+            throw fail("inputs have different shapes: \(ins.map(shapeText).joined(separator: " and "))")
+        }
+        return x
+    case let .concat(axis):
+        guard ins.count >= 2 else { throw fail("expected two or more inputs, found \(ins.count)") }
+        let a = axis < 0 ? axis + x.count : axis
+        guard a >= 0, a < x.count else { throw fail("axis \(axis) is out of range for rank \(x.count)") }
+        var out = x
+        out[a] = 0
+        for s in ins {
+            var t = s
+            guard s.count == x.count else { throw fail("inputs have different ranks: \(ins.map(shapeText).joined(separator: " and "))") }
+            out[a] += s[a]
+            t[a] = x[a]
+            guard t == x else {
+                throw fail("inputs differ outside axis \(axis): \(ins.map(shapeText).joined(separator: " and "))")
+            }
+        }
+        return out
+    }
+}
+
+/// The model's state tensors with PyTorch names, layouts and initialisers.
+func parameterTable(_ g: Graph) -> [ParamSpec] {
+    var out: [ParamSpec] = []
+    for n in g.nodes {
+        let x = n.inputs.first.map { g.nodes[$0].shape } ?? []
+        func add(_ p: String, _ shape: [Int], _ i: ParamInit, trainable: Bool = true) {
+            out.append(ParamSpec(name: "\(n.name).\(p)", shape: shape, initializer: i, trainable: trainable))
+        }
+        switch n.op {
+        case let .dense(units, bias):
+            let bound = 1 / Float(x.last!).squareRoot()
+            add("weight", [units, x.last!], .uniform(bound: bound))
+            if bias { add("bias", [units], .uniform(bound: bound)) }
+        case let .conv2d(c):
+            let fanIn = x[0] / c.groups * c.kernel.0 * c.kernel.1
+            let bound = 1 / Float(fanIn).squareRoot()
+            add("weight", [c.filters, x[0] / c.groups, c.kernel.0, c.kernel.1], .uniform(bound: bound))
+            if c.bias { add("bias", [c.filters], .uniform(bound: bound)) }
+        case .batchNorm:
+            add("weight", [x[0]], .constant(1))
+            add("bias", [x[0]], .constant(0))
+            add("running_mean", [x[0]], .constant(0), trainable: false)
+            add("running_var", [x[0]], .constant(1), trainable: false)
+        case let .recurrent(r):
+            let g = r.cell.gates * r.units, bound = 1 / Float(r.units).squareRoot()
+            add("weight_ih_l0", [g, x[1]], .uniform(bound: bound))
+            add("weight_hh_l0", [g, r.units], .uniform(bound: bound))
+            add("bias_ih_l0", [g], .uniform(bound: bound))
+            add("bias_hh_l0", [g], .uniform(bound: bound))
+        default:
+            break
+        }
+    }
+    return out
+}

@@ -1,0 +1,45 @@
+/// Memory planning: every intermediate result and kernel scratch buffer gets
+/// an offset in one arena owned by the context, sized for `maxBatch`.
+/// Buffers whose lifetimes do not overlap share memory (first fit).
+public func planMemory(_ g: Graph, maxBatch: Int, scratch: (Graph, Int, Int) -> Int) -> Graph {
+    var g = g
+    g.maxBatch = maxBatch
+    let align = 16  // floats: 64-byte alignment for vector loads
+    func rounded(_ n: Int) -> Int { (n + align - 1) / align * align }
+
+    // Last use of each storage root: views extend the life of what they view.
+    for i in g.nodes.indices {
+        if i == 0 { g.nodes[i].storage = .input; continue }
+        g.nodes[i].storage = g.nodes[i].op.isView ? .view(of: g.nodes[i].inputs[0]) : .unplanned
+    }
+    var lastUse = Array(g.nodes.indices)
+    for (i, n) in g.nodes.enumerated() {
+        for j in n.inputs { let r = g.storageRoot(j); lastUse[r] = max(lastUse[r], i) }
+    }
+    for o in g.outputs { lastUse[g.storageRoot(o)] = g.nodes.count }
+
+    var live: [(start: Int, end: Int, until: Int)] = []  // [start, end) floats, free after node `until`
+    var top = 0
+    func allocate(_ size: Int, until: Int) -> Int {
+        let need = rounded(size)
+        live.sort { $0.start < $1.start }
+        var at = 0
+        for b in live {
+            if b.start - at >= need { break }
+            at = max(at, b.end)
+        }
+        live.append((at, at + need, until))
+        top = max(top, at + need)
+        return at
+    }
+    for i in g.nodes.indices.dropFirst() {
+        live.removeAll { $0.until < i }
+        if case .unplanned = g.nodes[i].storage {
+            g.nodes[i].storage = .arena(offset: allocate(g.nodes[i].size * maxBatch, until: lastUse[i]))
+        }
+        let s = scratch(g, i, maxBatch)
+        if s > 0 { g.nodes[i].scratchOffset = allocate(s, until: i) }
+    }
+    g.arenaFloats = top
+    return g
+}

@@ -1,0 +1,236 @@
+import Foundation
+import NNCC
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+private typealias CreateFn = @convention(c) () -> UnsafeMutableRawPointer?
+private typealias DestroyFn = @convention(c) (UnsafeMutableRawPointer?) -> Void
+private typealias NameFn = @convention(c) (Int32) -> UnsafePointer<CChar>?
+private typealias ShapeFn = @convention(c) (Int32, UnsafeMutablePointer<Int64>?) -> Int32
+private typealias GetParamFn = @convention(c) (UnsafeRawPointer?, Int32, UnsafeMutablePointer<Float>?) -> Int32
+private typealias SetParamFn = @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<Float>?) -> Int32
+private typealias LoadFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Int32
+private typealias SaveFn = @convention(c) (UnsafeRawPointer?, UnsafePointer<CChar>?) -> Int32
+private typealias ForwardFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32) -> Int32
+private typealias ForwardAllFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, UnsafePointer<UnsafeMutablePointer<Float>?>?, Int32) -> Int32
+private typealias TrainStepFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, UnsafeRawPointer?, Int32, UnsafeMutablePointer<Float>?) -> Int32
+private typealias SetLRFn = @convention(c) (UnsafeMutableRawPointer?, Float) -> Void
+private typealias IntFn = @convention(c) (Int32) -> Int32
+
+/// One generated library loaded with dlopen. The handle is never closed:
+/// OpenMP worker threads may still run code from it, and contexts keep a
+/// strong reference to their library anyway.
+public final class ModelLibrary {
+    public let path: String
+    public let name: String
+    public let maxBatch: Int, inputSize: Int, outputSize: Int, numParams: Int, numOutputs: Int
+    /// Floats per example of each output.
+    public let outputSizes: [Int]
+    public var canTrain: Bool { trainStepFn != nil }
+
+    private let handle: UnsafeMutableRawPointer
+    fileprivate let createFn: CreateFn, destroyFn: DestroyFn
+    fileprivate let paramNameFn: NameFn, paramShapeFn: ShapeFn
+    fileprivate let getParamFn: GetParamFn, setParamFn: SetParamFn
+    fileprivate let loadFn: LoadFn, saveFn: SaveFn
+    fileprivate let forwardFn: ForwardFn, forwardAllFn: ForwardAllFn
+    fileprivate let strerrorFn: NameFn
+    fileprivate let trainStepFn: TrainStepFn?, setLRFn: SetLRFn?
+
+    public init(path: String, name: String) throws {
+        self.path = path
+        self.name = name
+        guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            let why = dlerror().map { String(cString: $0) } ?? "unknown error"
+            throw NNCCError(file: path, "cannot load library: \(why)")
+        }
+        handle = h
+
+        func optional<T>(_ suffix: String, _: T.Type) -> T? {
+            guard let p = dlsym(h, "\(name)_\(suffix)") else { return nil }
+            return unsafeBitCast(p, to: T.self)
+        }
+        func required<T>(_ suffix: String, _ t: T.Type) throws -> T {
+            guard let f = optional(suffix, t) else {
+                throw NNCCError(file: path, "symbol \(name)_\(suffix) not found: not an nncc library named '\(name)'")
+            }
+            return f
+        }
+        createFn = try required("create", CreateFn.self)
+        destroyFn = try required("destroy", DestroyFn.self)
+        paramNameFn = try required("param_name", NameFn.self)
+        paramShapeFn = try required("param_shape", ShapeFn.self)
+        getParamFn = try required("get_param", GetParamFn.self)
+        setParamFn = try required("set_param", SetParamFn.self)
+        loadFn = try required("load_weights", LoadFn.self)
+        saveFn = try required("save_weights", SaveFn.self)
+        forwardFn = try required("forward", ForwardFn.self)
+        forwardAllFn = try required("forward_all", ForwardAllFn.self)
+        strerrorFn = try required("strerror", NameFn.self)
+        trainStepFn = optional("train_step", TrainStepFn.self)
+        setLRFn = optional("set_lr", SetLRFn.self)
+        let info = try required("info", IntFn.self)
+        let outSize = try required("output_size", IntFn.self)
+
+        maxBatch = Int(info(0)); inputSize = Int(info(1)); outputSize = Int(info(2))
+        numParams = Int(info(3)); numOutputs = Int(info(4))
+        guard maxBatch >= 1, inputSize >= 1, outputSize >= 1, numParams >= 0, numOutputs >= 1 else {
+            throw NNCCError(file: path, "library reports an invalid geometry (max batch \(maxBatch), input \(inputSize), output \(outputSize), params \(numParams), outputs \(numOutputs))")
+        }
+        outputSizes = (0..<numOutputs).map { Int(outSize(Int32($0))) }
+        guard outputSizes.allSatisfy({ $0 >= 1 }), outputSizes[0] == outputSize else {
+            throw NNCCError(file: path, "library reports invalid output sizes \(outputSizes)")
+        }
+    }
+
+    public func makeContext() throws -> ModelContext {
+        guard let ctx = createFn() else { throw NNCCError(file: path, "out of memory") }
+        return ModelContext(library: self, ctx: ctx)
+    }
+
+    /// Converts a C return code into a thrown error carrying NAME_strerror's text.
+    fileprivate func check(_ code: Int32, file: String? = nil, _ what: String) throws {
+        guard code < 0 else { return }
+        let text = strerrorFn(code).map { String(cString: $0) } ?? "error \(code)"
+        throw NNCCError(file: file ?? path, "\(what): \(text)")
+    }
+}
+
+/// One NAME_ctx: parameters, optimizer state and activation arena. Not
+/// thread-safe; use one context per thread.
+public final class ModelContext {
+    public let library: ModelLibrary
+    private let ctx: UnsafeMutableRawPointer
+
+    fileprivate init(library: ModelLibrary, ctx: UnsafeMutableRawPointer) {
+        self.library = library
+        self.ctx = ctx
+    }
+
+    deinit { library.destroyFn(ctx) }
+
+    public func paramNames() -> [String] {
+        (0..<library.numParams).map { i in
+            library.paramNameFn(Int32(i)).map { String(cString: $0) } ?? "param\(i)"
+        }
+    }
+
+    /// The PyTorch shape of parameter i; [] when i is out of range.
+    public func paramShape(_ i: Int) -> [Int] {
+        guard (0..<library.numParams).contains(i) else { return [] }
+        var dims = [Int64](repeating: 0, count: 4)
+        let rank = dims.withUnsafeMutableBufferPointer { library.paramShapeFn(Int32(i), $0.baseAddress) }
+        guard rank >= 0, rank <= 4 else { return [] }
+        return dims.prefix(Int(rank)).map { Int($0) }
+    }
+
+    private func paramCount(_ i: Int) -> Int {
+        paramShape(i).reduce(1, *)
+    }
+
+    /// Parameter i in PyTorch layout; [] when i is out of range.
+    public func getParam(_ i: Int) -> [Float] {
+        guard (0..<library.numParams).contains(i) else { return [] }
+        var out = [Float](repeating: 0, count: paramCount(i))
+        let rc = out.withUnsafeMutableBufferPointer { library.getParamFn(ctx, Int32(i), $0.baseAddress) }
+        return rc < 0 ? [] : out
+    }
+
+    public func setParam(_ i: Int, _ data: [Float]) throws {
+        guard (0..<library.numParams).contains(i) else {
+            throw NNCCError(file: library.path, "parameter index \(i) out of range 0..<\(library.numParams)")
+        }
+        let n = paramCount(i)
+        guard data.count == n else {
+            throw NNCCError(file: library.path, path: paramNames()[i],
+                            "expected \(n) floats for shape \(paramShape(i)), got \(data.count)")
+        }
+        let rc = data.withUnsafeBufferPointer { library.setParamFn(ctx, Int32(i), $0.baseAddress) }
+        try library.check(rc, "set_param \(i)")
+    }
+
+    public func loadWeights(path: String) throws {
+        try library.check(library.loadFn(ctx, path), file: path, "cannot load weights")
+    }
+
+    public func saveWeights(path: String) throws {
+        try library.check(library.saveFn(ctx, path), file: path, "cannot save weights")
+    }
+
+    private func checkInput(_ x: UnsafeBufferPointer<Float>, batch: Int) throws {
+        guard (1...library.maxBatch).contains(batch) else {
+            throw NNCCError(file: library.path, "batch \(batch) outside 1...\(library.maxBatch)")
+        }
+        guard x.count == batch * library.inputSize, x.baseAddress != nil else {
+            throw NNCCError(file: library.path,
+                            "expected \(batch * library.inputSize) input floats (\(batch) x \(library.inputSize)), got \(x.count)")
+        }
+    }
+
+    /// batch*inputSize floats in, batch*outputSize floats (first output) out.
+    public func forward(_ x: UnsafeBufferPointer<Float>, batch: Int) throws -> [Float] {
+        try checkInput(x, batch: batch)
+        var y = [Float](repeating: 0, count: batch * library.outputSize)
+        let rc = y.withUnsafeMutableBufferPointer { library.forwardFn(ctx, x.baseAddress, $0.baseAddress, Int32(batch)) }
+        try library.check(rc, "forward")
+        return y
+    }
+
+    /// Every output, each batch*outputSizes[i] floats.
+    public func forwardAll(_ x: UnsafeBufferPointer<Float>, batch: Int) throws -> [[Float]] {
+        try checkInput(x, batch: batch)
+        let sizes = library.outputSizes.map { $0 * batch }
+        // One contiguous buffer carved into per-output pointers.
+        var flat = [Float](repeating: 0, count: sizes.reduce(0, +))
+        let rc = flat.withUnsafeMutableBufferPointer { buf -> Int32 in
+            var ptrs: [UnsafeMutablePointer<Float>?] = []
+            var offset = 0
+            for s in sizes { ptrs.append(buf.baseAddress! + offset); offset += s }
+            return ptrs.withUnsafeBufferPointer { library.forwardAllFn(ctx, x.baseAddress, $0.baseAddress, Int32(batch)) }
+        }
+        try library.check(rc, "forward")
+        var result: [[Float]] = []
+        var offset = 0
+        for s in sizes { result.append(Array(flat[offset..<offset + s])); offset += s }
+        return result
+    }
+
+    /// One optimizer step on integer class labels; returns the loss.
+    public func trainStep(_ x: UnsafeBufferPointer<Float>, labels: [Int32], batch: Int) throws -> Float {
+        try checkInput(x, batch: batch)
+        guard labels.count == batch else {
+            throw NNCCError(file: library.path, "expected \(batch) labels, got \(labels.count)")
+        }
+        // Out-of-range labels would index past the logits in C.
+        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= library.outputSize }) {
+            throw NNCCError(file: library.path, "label \(labels[bad]) of example \(bad) outside 0..<\(library.outputSize)")
+        }
+        return try labels.withUnsafeBytes { try step(x, $0.baseAddress, batch) }
+    }
+
+    /// One optimizer step on float targets (batch*outputSize); returns the loss.
+    public func trainStep(_ x: UnsafeBufferPointer<Float>, targets: [Float], batch: Int) throws -> Float {
+        try checkInput(x, batch: batch)
+        guard targets.count == batch * library.outputSize else {
+            throw NNCCError(file: library.path, "expected \(batch * library.outputSize) target floats, got \(targets.count)")
+        }
+        return try targets.withUnsafeBytes { try step(x, $0.baseAddress, batch) }
+    }
+
+    private func step(_ x: UnsafeBufferPointer<Float>, _ targets: UnsafeRawPointer?, _ batch: Int) throws -> Float {
+        guard let train = library.trainStepFn else {
+            throw NNCCError(file: library.path, "library \(library.name) was compiled without --train")
+        }
+        var loss: Float = 0
+        try library.check(train(ctx, x.baseAddress, targets, Int32(batch), &loss), "train_step")
+        return loss
+    }
+
+    /// No-op for libraries compiled without --train.
+    public func setLearningRate(_ lr: Float) {
+        library.setLRFn?(ctx, lr)
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import NNCC
+import NNCCRuntime
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run inference on every example of an .npy file.")
+    @Argument(help: "Model description (.json).") var model: String
+    @Option(help: "Inputs (.npy, float32, [N, ...input shape]).") var input: String
+    @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
+    @Option(help: "Write the outputs here (.npy; .npz writes every output) instead of printing them.") var output: String?
+    @OptionGroup var build: BuildFlags
+
+    func run() throws {
+        let session = try Session(modelPath: model, weights: weights,
+                                  options: try build.options(defaultBatch: defaultRunBatch))
+        let (x, n) = try readInputs(input, model: session.model)
+        let ys = try session.predictAll(x, count: n)
+        let g = session.products.graph
+        if let output {
+            if output.hasSuffix(".npz") {
+                try Npz.write(g.outputs.enumerated().map { j, o in
+                    (g.nodes[o].name, .float(Tensor(shape: [n] + g.nodes[o].shape, data: ys[j])))
+                }, to: output)
+            } else {
+                try NumPy.write(Tensor(shape: [n] + session.outputShape(), data: ys[0]), to: output)
+            }
+            return
+        }
+        let per = session.library.outputSize
+        let classifier = session.outputShape().count == 1 && per > 1
+        for e in 0..<n {
+            let row = ys[0][(e * per)..<((e + 1) * per)]
+            var line = "[\(e)] " + row.map { String(format: "%.6g", $0) }.joined(separator: " ")
+            if classifier, let best = row.indices.max(by: { row[$0] < row[$1] }) { line += "  argmax \(best - e * per)" }
+            print(line)
+        }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Golden-output comparison: exit 0 when every output matches the expected values, else 1.")
+    @Argument(help: "Model description (.json).") var model: String
+    @Option(help: "Inputs (.npy).") var input: String
+    @Option(help: "Expected outputs (.npy).") var expect: String
+    @Option(help: "Weights (.safetensors).") var weights: String?
+    @Option(help: "Relative tolerance.") var rtol: Double = 1e-4
+    @Option(help: "Absolute tolerance.") var atol: Double = 1e-5
+    @OptionGroup var build: BuildFlags
+
+    func run() throws {
+        guard rtol >= 0, atol >= 0, rtol.isFinite, atol.isFinite else { throw ValidationError("tolerances must be >= 0") }
+        let session = try Session(modelPath: model, weights: weights,
+                                  options: try build.options(defaultBatch: defaultRunBatch))
+        let (x, n) = try readInputs(input, model: session.model)
+        guard case let .float(want) = try NumPy.read(path: expect) else {
+            throw NNCCError(file: expect, "expected float32 values, found integers")
+        }
+        let shape = [n] + session.outputShape()
+        guard want.data.count == shape.reduce(1, *) else {
+            throw CheckFailed(message: "\(expect): expected shape \(shape), found \(want.shape)")
+        }
+        let got = try session.predict(x, count: n)
+        var worst = -1, worstRatio = 0.0, maxErr = 0.0
+        for i in got.indices {
+            let g = Double(got[i]), w = Double(want.data[i]), err = abs(g - w)
+            let ratio = g.isFinite ? err / (atol + rtol * abs(w)) : .infinity
+            maxErr = max(maxErr, err.isNaN ? .infinity : err)
+            if ratio > worstRatio || (ratio.isNaN && worst < 0) { worstRatio = ratio.isNaN ? .infinity : ratio; worst = i }
+        }
+        if worstRatio > 1 {
+            let idx = unravel(worst, shape)
+            throw CheckFailed(message: "mismatch: worst element \(idx): got \(got[worst]), expected \(want.data[worst]), "
+                + "abs error \(String(format: "%.3g", abs(Double(got[worst]) - Double(want.data[worst])))) "
+                + "> atol \(atol) + rtol \(rtol) × |expected| (\(count(got, want.data)) of \(got.count) elements out of tolerance)")
+        }
+        print("ok: \(got.count) values of \(n) examples match (max abs error \(String(format: "%.3g", maxErr)), rtol \(rtol), atol \(atol))")
+    }
+
+    func count(_ got: [Float], _ want: [Float]) -> Int {
+        zip(got, want).filter { g, w in
+            !(abs(Double(g) - Double(w)) <= atol + rtol * abs(Double(w)))
+        }.count
+    }
+
+    func unravel(_ i: Int, _ shape: [Int]) -> [Int] {
+        var rest = i, out = [Int]()
+        for d in shape.reversed() { out.insert(rest % d, at: 0); rest /= d }
+        return out
+    }
+}

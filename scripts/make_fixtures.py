@@ -1,0 +1,659 @@
+#!/usr/bin/env python3
+"""Generate the PyTorch reference fixtures in Tests/NNCCTests/Fixtures/torch/.
+
+usage: python3 scripts/make_fixtures.py [--out DIR] [--only NAME,...] [--check-golden DIR]
+
+Every case is defined below as a model description (the nncc model format,
+docs: /work/shared/spec/model-format.md) plus data sizes. The PyTorch model is
+built from that model.json by a small interpreter, so the fixtures test the
+format's semantics as written, not a hand-translated copy. See scripts/README.md
+for what every file holds. Needs torch and numpy; the tests that read the
+fixtures need neither.
+"""
+import argparse, json, math, os, re, shutil, struct, sys, warnings, zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(ROOT, "Tests", "NNCCTests", "Fixtures", "torch")
+STEPS = 10          # optimizer steps recorded in steps cases
+STEP_BATCHES = 4    # batches in the fixed dataset of a steps case
+
+
+# ----------------------------------------------------------------------------
+# safetensors / npy I/O
+
+def save_safetensors(path, tensors):
+    """Write {name: tensor} as F32 safetensors (hand-written unless the package exists)."""
+    arrs = {k: np.ascontiguousarray(v.detach().cpu().numpy() if torch.is_tensor(v) else v,
+                                    dtype="<f4") for k, v in tensors.items()}
+    try:
+        from safetensors.numpy import save_file
+    except ImportError:
+        save_file = None
+    if save_file is not None:
+        save_file(arrs, path)
+        return
+    head, off, blobs = {}, 0, []
+    for k in sorted(arrs):
+        b = arrs[k].tobytes()
+        head[k] = {"dtype": "F32", "shape": list(arrs[k].shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(head, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)          # align the data to 8 bytes, as the package does
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        head = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in head.items():
+        if k == "__metadata__":
+            continue
+        assert v["dtype"] == "F32", (path, k)
+        a, b = v["data_offsets"]
+        out[k] = np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"]).copy()
+    return out
+
+
+def f32(t):
+    return np.ascontiguousarray(t.detach().cpu().numpy().astype(np.float32))
+
+
+# ----------------------------------------------------------------------------
+# Interpreter: model.json -> torch module
+
+def pair(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else (v, v)
+
+
+def activation(name, x, alpha=0.01):
+    if name is None or name == "identity":
+        return x
+    if name == "relu":
+        return F.relu(x)
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "tanh":
+        return torch.tanh(x)
+    if name == "softmax":
+        return F.softmax(x, dim=-1)
+    if name == "log_softmax":
+        return F.log_softmax(x, dim=-1)
+    if name == "leaky_relu":
+        return F.leaky_relu(x, alpha)
+    if name == "gelu":
+        return F.gelu(x)                      # erf form (approximate='none')
+    raise ValueError("unknown activation %r" % name)
+
+
+ACTIVATIONS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "gelu", "identity"}
+
+
+class Net(nn.Module):
+    """An nn.Sequential-like module: children are named by layer name, so the
+    state_dict keys are the format's parameter names ("0.weight", "c1.bias")."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.plan = []                        # (name, layer, input names)
+        shape = tuple(spec["input"]["shape"])
+        probe = {"input": torch.zeros((2,) + shape)}
+        prev = "input"
+        self.training = False                 # the shape probe runs in inference mode
+        for i, L in enumerate(spec["layers"]):
+            name = L.get("name", str(i))
+            assert name not in probe, "duplicate layer name " + name
+            inputs = L.get("inputs", [prev])
+            xs = [probe[n] for n in inputs]
+            mod = self._module(L, xs)
+            if mod is not None:
+                self.add_module(name, mod)
+            self.plan.append((name, L, inputs))
+            with torch.no_grad():
+                if mod is not None:
+                    mod.eval()
+                probe[name] = self._layer(name, L, xs)
+            prev = name
+        self.train()
+        self.outputs = spec.get("outputs", [prev])
+        self.shapes = {k: tuple(v.shape[1:]) for k, v in probe.items()}
+
+    @staticmethod
+    def _module(L, xs):
+        t, x = L["type"], xs[0]
+        if t == "dense":
+            return nn.Linear(x.shape[-1], L["units"], bias=L.get("bias", True))
+        if t == "conv2d":
+            return nn.Conv2d(x.shape[1], L["filters"], pair(L["kernel_size"]), stride=pair(L.get("stride", 1)),
+                             padding=L["padding"] if isinstance(L.get("padding"), str) else pair(L.get("padding", 0)),
+                             dilation=pair(L.get("dilation", 1)), groups=L.get("groups", 1),
+                             bias=L.get("bias", True))
+        if t == "batchnorm":
+            cls = nn.BatchNorm2d if x.dim() == 4 else nn.BatchNorm1d
+            return cls(x.shape[1], eps=L.get("eps", 1e-5), momentum=L.get("momentum", 0.1))
+        if t == "rnn":
+            return nn.RNN(x.shape[-1], L["units"], nonlinearity=L.get("activation", "tanh"), batch_first=True)
+        if t == "lstm":
+            return nn.LSTM(x.shape[-1], L["units"], batch_first=True)
+        if t == "gru":
+            return nn.GRU(x.shape[-1], L["units"], batch_first=True)
+        return None
+
+    def _layer(self, name, L, xs):
+        t, x = L["type"], xs[0]
+        if t in ("dense", "conv2d"):
+            return activation(L.get("activation"), getattr(self, name)(x))
+        if t == "batchnorm":
+            return getattr(self, name)(x)
+        if t in ("rnn", "lstm", "gru"):
+            out, _ = getattr(self, name)(x)   # zero initial state
+            return out if L.get("return_sequences", False) else out[:, -1]
+        if t in ("maxpool2d", "avgpool2d"):
+            k = pair(L["pool_size"])
+            s = pair(L.get("stride", L["pool_size"]))
+            p = pair(L.get("padding", 0))
+            if t == "maxpool2d":
+                return F.max_pool2d(x, k, s, p)
+            return F.avg_pool2d(x, k, s, p, count_include_pad=True)
+        if t == "global_avgpool2d":
+            return x.mean(dim=(2, 3))
+        if t == "flatten":
+            return torch.flatten(x, 1)
+        if t == "reshape":
+            return x.reshape((x.shape[0],) + tuple(L["shape"]))
+        if t == "dropout":
+            return F.dropout(x, L["rate"], self.training)
+        if t == "leaky_relu":
+            return F.leaky_relu(x, L.get("alpha", 0.01))
+        if t in ACTIVATIONS:
+            return activation(t, x)
+        if t == "add":
+            y = xs[0]
+            for z in xs[1:]:
+                y = y + z
+            return y
+        if t == "concat":
+            a = L.get("axis", 0)
+            return torch.cat(xs, dim=a if a < 0 else a + 1)
+        raise ValueError("unknown layer type %r" % t)
+
+    def forward(self, x):
+        env = {"input": x}
+        for name, L, inputs in self.plan:
+            env[name] = self._layer(name, L, [env[n] for n in inputs])
+        return env
+
+    def output_layer(self):
+        name = self.outputs[0]
+        for n, L, inputs in self.plan:
+            if n == name:
+                return L, inputs
+        raise KeyError(name)
+
+    def params(self):
+        return {k: v for k, v in self.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+def loss_of(net, env, y, loss):
+    """The training loss, with the format's fused softmax / sigmoid rules."""
+    L, inputs = net.output_layer()
+    out = env[net.outputs[0]]
+    if loss == "cross_entropy":
+        logits = env[inputs[0]] if L["type"] == "softmax" else out
+        return F.cross_entropy(logits, y)
+    if loss == "mse":
+        return F.mse_loss(out, y)
+    if loss == "binary_cross_entropy":
+        if L["type"] == "sigmoid":
+            return F.binary_cross_entropy_with_logits(env[inputs[0]], y)
+        return F.binary_cross_entropy(out, y)
+    raise ValueError(loss)
+
+
+def optimizer_of(net, o):
+    ps = list(net.parameters())
+    if o["type"] == "sgd":
+        return torch.optim.SGD(ps, lr=o["lr"], momentum=o.get("momentum", 0.0),
+                               weight_decay=o.get("weight_decay", 0.0), nesterov=o.get("nesterov", False))
+    if o["type"] == "adam":
+        return torch.optim.Adam(ps, lr=o["lr"], betas=tuple(o.get("betas", (0.9, 0.999))),
+                                eps=o.get("eps", 1e-8), weight_decay=o.get("weight_decay", 0.0))
+    raise ValueError(o["type"])
+
+
+def load_params(net, tensors):
+    sd = net.state_dict()
+    for k in sd:
+        if k.endswith("num_batches_tracked"):
+            continue
+        sd[k] = torch.from_numpy(np.asarray(tensors[k]).copy())
+    net.load_state_dict(sd)
+
+
+# ----------------------------------------------------------------------------
+# Case definitions
+
+def D(units, **kw):
+    return dict(type="dense", units=units, **kw)
+
+
+def C(filters, k, **kw):
+    return dict(type="conv2d", filters=filters, kernel_size=k, **kw)
+
+
+def A(t, **kw):
+    return dict(type=t, **kw)
+
+
+SGD = {"type": "sgd", "lr": 0.1}
+SGDM = {"type": "sgd", "lr": 0.05, "momentum": 0.9}
+NEST = {"type": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.001, "nesterov": True}
+ADAM = {"type": "adam", "lr": 0.01}
+ADAMW = {"type": "adam", "lr": 0.005, "betas": [0.8, 0.99], "eps": 1e-7, "weight_decay": 0.01}
+
+CASES = []
+
+
+def case(name, shape, layers, loss=None, opt=SGD, bs=5, n_x=5, outputs=None, clip=0, steps=False):
+    CASES.append(dict(name=name, shape=shape, layers=layers, loss=loss, opt=opt, bs=bs, n_x=n_x,
+                      outputs=outputs, clip=clip, steps=steps))
+
+
+# -- dense and activations
+case("dense_nobias", [13], [D(7, bias=False), A("relu"), D(3, bias=False)], "mse", SGD, bs=5, n_x=1)
+for act, loss, opt, bs in [("relu", "cross_entropy", SGD, 3), ("sigmoid", "mse", SGDM, 4),
+                           ("tanh", "cross_entropy", NEST, 5), ("softmax", "mse", ADAM, 6),
+                           ("log_softmax", "cross_entropy", SGD, 7), ("leaky_relu", "cross_entropy", ADAM, 5),
+                           ("gelu", "mse", SGD, 3), ("identity", "mse", SGD, 4)]:
+    case("dense_act_" + act, [11], [D(6, activation=act), D(3)], loss, opt, bs=bs)
+case("dense_seq", [7, 5], [D(6, activation="tanh"), D(4, bias=False), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=5)
+case("act_layers_a", [10], [D(8), A("relu"), D(8), A("sigmoid"), D(8), A("tanh"), D(8), A("gelu"),
+                            A("identity"), D(3)], "mse", SGD, bs=5)
+case("act_layers_b", [10], [D(8), A("leaky_relu", alpha=0.2), D(8), A("leaky_relu"), D(6), A("log_softmax"),
+                            D(6), A("softmax"), D(3)], "cross_entropy", SGDM, bs=6)
+case("act_image", [3, 5, 7], [A("leaky_relu", alpha=0.2), C(4, 3, padding=1, activation="gelu"), A("tanh"),
+                              A("flatten"), D(3)], "mse", SGD, bs=3)
+
+# -- conv2d
+case("conv_k32", [2, 7, 11], [C(5, [3, 2]), A("relu"), A("flatten"), D(3)], "cross_entropy", SGD, bs=5)
+case("conv_stride2", [3, 13, 5], [C(4, 3, stride=2, padding=1), A("flatten"), D(3)], "cross_entropy", SGD, bs=4)
+case("conv_stride21_pad12", [2, 7, 11], [C(3, 3, stride=[2, 1], padding=[1, 2]), A("relu"), A("flatten"), D(4)],
+     "mse", SGD, bs=3)
+case("conv_same_odd", [3, 7, 11], [C(5, 3, padding="same", activation="relu"), C(3, 5, padding="same"),
+                                   A("flatten"), D(3)], "cross_entropy", SGDM, bs=5)
+case("conv_same_even", [2, 13, 5], [C(3, 4, padding="same"), C(3, [2, 3], padding="same", activation="tanh"),
+                                    A("flatten"), D(3)], "cross_entropy", SGD, bs=3)
+case("conv_valid", [3, 7, 11], [C(4, [3, 5], padding="valid"), A("flatten"), D(3)], "mse", SGD, bs=4)
+case("conv_dilation2", [2, 11, 7], [C(4, 3, dilation=2, padding=2), A("relu"),
+                                    C(3, 3, dilation=2, padding="same"), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=5)
+case("conv_groups2", [4, 7, 11], [C(6, 3, groups=2, padding=1, activation="relu"), C(4, [1, 3], groups=2),
+                                  A("flatten"), D(3)], "cross_entropy", SGD, bs=3)
+case("conv_depthwise", [5, 13, 5], [C(5, 3, groups=5, padding=1), A("relu"), C(10, 3, groups=5, stride=2),
+                                    C(7, 1), A("flatten"), D(3)], "cross_entropy", ADAM, bs=4)
+case("conv_nobias_act", [3, 7, 11], [C(6, 3, bias=False, activation="sigmoid"),
+                                     C(4, 2, bias=False, activation="leaky_relu"), A("flatten"), D(3)],
+     "mse", SGD, bs=5)
+case("conv_1x1_image", [3, 1, 1], [C(5, 1, activation="relu"), C(4, 1, bias=False), A("flatten"), D(2)],
+     "cross_entropy", SGD, bs=7, n_x=7)
+
+# -- pooling, flatten, reshape
+case("maxpool2", [3, 7, 11], [C(4, 3, padding=1), A("relu"), A("maxpool2d", pool_size=2), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=5)
+case("maxpool3_s2_p1", [2, 13, 5], [C(3, 3), A("maxpool2d", pool_size=3, stride=2, padding=1), A("flatten"), D(3)],
+     "mse", SGD, bs=3)
+case("avgpool2", [3, 7, 11], [C(4, 3), A("avgpool2d", pool_size=2), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=4)
+case("avgpool3_s2_p1", [2, 11, 7], [C(3, 3, padding=1), A("avgpool2d", pool_size=3, stride=2, padding=1),
+                                    A("flatten"), D(3)], "cross_entropy", SGD, bs=5)
+case("pool_rect", [2, 7, 11], [C(4, 3, padding=1, activation="relu"), A("maxpool2d", pool_size=[2, 3]), C(4, 1),
+                               A("avgpool2d", pool_size=[2, 3]), A("flatten"), D(3)], "cross_entropy", SGD, bs=3)
+case("global_avgpool", [5, 7, 11], [C(6, 3, padding=1, activation="relu"), A("global_avgpool2d"), D(3)],
+     "cross_entropy", SGD, bs=5)
+case("reshape_img", [30], [D(30), A("reshape", shape=[2, 3, -1]), C(3, 2), A("flatten"), D(3)], "mse", SGD, bs=4)
+case("reshape_seq", [12], [A("reshape", shape=[3, -1]), D(5), A("flatten"), D(2)], "cross_entropy", SGD, bs=3)
+
+# -- batchnorm
+case("bn_conv_fold", [3, 7, 11], [C(5, 3, padding=1), A("batchnorm"), A("relu"), A("maxpool2d", pool_size=2),
+                                  A("flatten"), D(3)], "cross_entropy", SGD, bs=5)
+case("bn_dense_fold", [9], [D(7), A("batchnorm"), A("relu"), D(3)], "cross_entropy", SGD, bs=6)
+case("bn_after_relu_img", [3, 13, 5], [C(4, 3, bias=False), A("relu"), A("batchnorm", eps=1e-3, momentum=0.3),
+                                       A("flatten"), D(3)], "mse", SGDM, bs=4)
+case("bn_after_relu_vec", [9], [D(7), A("relu"), A("batchnorm"), D(3)], "cross_entropy", ADAM, bs=7)
+case("bn_input", [6], [A("batchnorm", eps=1e-4, momentum=0.5), D(3)], "mse", SGD, bs=5)
+
+# -- dropout
+case("dropout_infer", [12], [D(10, activation="relu"), A("dropout", rate=0.5), D(3)], n_x=7)
+case("dropout_conv_infer", [3, 7, 11], [C(4, 3), A("dropout", rate=0.5), A("flatten"), D(3)], n_x=3)
+case("dropout_zero_train", [10], [D(8, activation="relu"), A("dropout", rate=0.0), D(3)],
+     "cross_entropy", SGD, bs=5)
+
+# -- recurrent
+case("rnn_tanh_last", [7, 3], [A("rnn", units=5), D(3)], "cross_entropy", SGD, bs=5)
+case("rnn_relu_seq", [7, 4], [A("rnn", units=6, activation="relu", return_sequences=True), D(3), A("flatten"), D(2)],
+     "mse", SGD, bs=3)
+case("rnn_t1", [1, 5], [A("rnn", units=4, activation="tanh"), D(2)], "mse", SGD, bs=4)
+case("lstm_last7", [7, 3], [A("lstm", units=5), D(3)], "cross_entropy", ADAM, bs=5)
+case("lstm_seq_out", [7, 3], [A("lstm", units=4, return_sequences=True)], "mse", SGD, bs=3)
+case("lstm_t1", [1, 6], [A("lstm", units=3, return_sequences=True), A("flatten"), D(2)], "cross_entropy", SGD, bs=4)
+case("gru_last7", [7, 4], [A("gru", units=5), D(3)], "cross_entropy", SGDM, bs=5)
+case("gru_seq_dense", [7, 3], [A("gru", units=6, return_sequences=True), D(4, activation="relu"), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=6)
+case("gru_t1", [1, 3], [A("gru", units=5, return_sequences=False), D(2)], "mse", SGD, bs=3)
+case("rnn_stack", [5, 4], [A("lstm", units=6, return_sequences=True), A("gru", units=5, return_sequences=True),
+                           A("rnn", units=4), D(3)], "cross_entropy", NEST, bs=4)
+
+# -- graphs (named layers, explicit inputs, fan-out)
+case("add2_fanout", [9], [D(6, name="a", inputs=["input"]), D(6, name="b", inputs=["input"]),
+                          A("add", name="sum", inputs=["a", "b"]), A("relu", name="act"), D(3, name="logits")],
+     "cross_entropy", SGD, bs=5, outputs=["logits"])
+case("add3_conv", [3, 7, 11], [C(4, 3, padding=1, activation="relu", name="stem"),
+                               C(4, 3, padding="same", name="a", inputs=["stem"]),
+                               C(4, 1, name="b", inputs=["stem"]),
+                               A("add", name="sum", inputs=["stem", "a", "b"]), A("relu", name="act"),
+                               A("global_avgpool2d", name="gap"), D(3, name="head")],
+     "cross_entropy", SGD, bs=4, outputs=["head"])
+case("resblock", [4, 7, 5], [C(4, 3, padding=1, bias=False, name="c1"), A("batchnorm", name="bn1"),
+                             A("relu", name="r1"), C(4, 3, padding=1, bias=False, name="c2"),
+                             A("batchnorm", name="bn2"), A("add", name="res", inputs=["bn2", "input"]),
+                             A("relu", name="out"), A("flatten", name="flat"), D(3, name="fc")],
+     "cross_entropy", SGD, bs=5)
+case("concat_channels", [3, 7, 11], [C(2, 3, padding=1, name="a", inputs=["input"]), C(3, 1, name="b", inputs=["input"]),
+                                     A("concat", axis=0, name="cat", inputs=["a", "b", "input"]),
+                                     A("maxpool2d", pool_size=2, name="pool"), A("flatten", name="flat"),
+                                     D(3, name="fc")], "cross_entropy", SGD, bs=3)
+case("concat_features", [9], [D(4, activation="tanh", name="a", inputs=["input"]),
+                              D(5, activation="relu", name="b", inputs=["input"]),
+                              A("concat", axis=-1, name="cat", inputs=["a", "b"]), D(3, name="fc")],
+     "mse", SGD, bs=5)
+case("concat_seq", [5, 3], [A("lstm", units=4, return_sequences=True, name="l", inputs=["input"]),
+                            A("gru", units=3, return_sequences=True, name="g", inputs=["input"]),
+                            A("concat", axis=-1, name="cat_f", inputs=["l", "g"]),
+                            D(7, name="d", inputs=["input"]),
+                            A("concat", axis=0, name="cat_t", inputs=["cat_f", "d"]),
+                            A("flatten", name="flat"), D(3, name="fc")], "cross_entropy", ADAM, bs=4)
+
+# -- losses
+case("ce_softmax", [11], [D(8, activation="relu"), D(5), A("softmax")], "cross_entropy", SGDM, bs=6)
+case("ce_softmax_conv", [2, 5, 7], [C(3, 3, activation="tanh"), A("flatten"), D(4), A("softmax")],
+     "cross_entropy", ADAMW, bs=5)
+case("bce_sigmoid", [7], [D(6, activation="tanh"), D(4), A("sigmoid")], "binary_cross_entropy", SGD, bs=5)
+case("bce_dense_sigmoid", [7], [D(6, activation="relu"), D(4, activation="sigmoid")], "binary_cross_entropy", SGD, bs=6)
+
+# -- optimizers
+case("opt_sgd_nesterov_wd", [10], [D(8, activation="tanh"), D(3)], "cross_entropy", NEST, bs=5)
+case("opt_adam", [10], [D(8, activation="tanh"), D(3)], "mse", ADAM, bs=4)
+case("opt_adam_wd_betas", [10], [D(8, activation="tanh"), D(3)], "cross_entropy", ADAMW, bs=7)
+case("clip_norm", [10], [D(8, activation="relu"), D(3)], "mse", {"type": "sgd", "lr": 0.2}, bs=5, clip=0.5)
+
+# -- multi-step training (losses.npy over 10 steps, 4 batches cycled)
+case("steps_lenet", [1, 13, 13], [C(4, 3, padding=1), A("relu"), A("maxpool2d", pool_size=2), C(6, 3), A("relu"),
+                                  A("maxpool2d", pool_size=2), A("flatten"), D(12), A("relu"), D(4)],
+     "cross_entropy", {"type": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0001}, bs=5, steps=True)
+case("steps_lstm", [7, 3], [A("lstm", units=6), D(3)], "cross_entropy", {"type": "adam", "lr": 0.02},
+     bs=3, steps=True)
+
+
+# ----------------------------------------------------------------------------
+# Generation
+
+def model_json(c):
+    m = {"format": 1, "name": c["name"], "input": {"shape": c["shape"]}, "layers": c["layers"]}
+    if c["outputs"]:
+        m["outputs"] = c["outputs"]
+    if c["loss"]:
+        t = {"loss": c["loss"], "optimizer": c["opt"], "batch_size": c["bs"],
+             "epochs": math.ceil(STEPS / STEP_BATCHES) if c["steps"] else 1, "shuffle": False}
+        if c["clip"]:
+            t["clip_grad_norm"] = c["clip"]
+        m["train"] = t
+    m["weights"] = "weights.safetensors"
+    return m
+
+
+def init_net(spec, g):
+    """PyTorch default init, then random batchnorm affine/running stats so
+    that inference through batchnorm is not the identity."""
+    net = Net(spec)
+    with torch.no_grad():
+        for mod in net.modules():
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                n = mod.num_features
+                mod.weight.copy_(0.5 + torch.rand(n, generator=g))
+                mod.bias.copy_(0.2 * torch.randn(n, generator=g))
+                mod.running_mean.copy_(0.2 * torch.randn(n, generator=g))
+                mod.running_var.copy_(0.5 + torch.rand(n, generator=g))
+    return net
+
+
+def targets(net, loss, n, g):
+    out_shape = net.shapes[net.outputs[0]]
+    if loss == "cross_entropy":
+        assert len(out_shape) == 1, "cross_entropy needs [classes] outputs"
+        return torch.randint(0, out_shape[0], (n,), generator=g, dtype=torch.int64)
+    if loss == "mse":
+        return 0.5 * torch.randn((n,) + out_shape, generator=g)
+    return torch.rand((n,) + out_shape, generator=g)
+
+
+def forward_out(net, x):
+    return net(x)[net.outputs[0]]
+
+
+def warn_adam(name, opt_spec, grads):
+    """Adam's first step is lr * g / (|g| + eps): a gradient that is ~0 only by
+    rounding would make the expected update depend on rounding noise."""
+    if opt_spec["type"] != "adam":
+        return
+    small = [k for k, v in grads.items() if ((v.abs() < 1e-7) & (v != 0)).any()]
+    if small:
+        print("  warning: %s: adam with near-zero gradients in %s" % (name, small), file=sys.stderr)
+
+
+def make_case(c, out_dir):
+    name = c["name"]
+    seed = zlib.crc32(name.encode()) & 0x7FFFFFFF
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    spec = model_json(c)
+    net = init_net(spec, g)
+    d = os.path.join(out_dir, name)
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    with open(os.path.join(d, "model.json"), "w") as f:
+        json.dump(spec, f, indent=1)
+        f.write("\n")
+    w0 = {k: v.clone() for k, v in net.params().items()}
+    save_safetensors(os.path.join(d, "weights.safetensors"), w0)
+
+    shape = tuple(c["shape"])
+    x = torch.randn((c["n_x"],) + shape, generator=g)
+    net.eval()
+    with torch.no_grad():
+        y = forward_out(net, x)
+    np.save(os.path.join(d, "x.npy"), f32(x))
+    np.save(os.path.join(d, "y.npy"), f32(y))
+    info = {"y": f32(y)}
+    if not c["loss"]:
+        return info
+
+    opt_spec = spec["train"]["optimizer"]
+    n_train = c["bs"] * (STEP_BATCHES if c["steps"] else 1)
+    xt = torch.randn((n_train,) + shape, generator=g)
+    yt = targets(net, c["loss"], n_train, g)
+    np.savez(os.path.join(d, "train.npz"), x=f32(xt), y=yt.numpy() if yt.dtype == torch.int64 else f32(yt))
+    net.train()
+    opt = optimizer_of(net, opt_spec)
+
+    if c["steps"]:
+        losses = []
+        for s in range(STEPS):
+            b = s % STEP_BATCHES
+            xb, yb = xt[b * c["bs"]:(b + 1) * c["bs"]], yt[b * c["bs"]:(b + 1) * c["bs"]]
+            opt.zero_grad()
+            loss = loss_of(net, net(xb), yb, c["loss"])
+            loss.backward()
+            if s == 0:
+                warn_adam(name, opt_spec, {k: p.grad for k, p in net.named_parameters()})
+            if c["clip"]:
+                nn.utils.clip_grad_norm_(net.parameters(), c["clip"])
+            opt.step()
+            losses.append(loss.item())
+        np.save(os.path.join(d, "losses.npy"), np.array(losses, np.float32))
+        save_safetensors(os.path.join(d, "after_steps.safetensors"), net.params())
+        info.update(losses=np.array(losses))
+        return info
+
+    xg = xt.clone().requires_grad_(True)
+    opt.zero_grad()
+    loss = loss_of(net, net(xg), yt, c["loss"])
+    loss.backward()
+    grads = {k: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for k, p in net.named_parameters()}
+    gnorm = math.sqrt(sum(float((v.double() ** 2).sum()) for v in grads.values()))
+    if c["clip"]:
+        assert gnorm > c["clip"] * 1.5, "clip case does not clip (norm %g)" % gnorm
+        nn.utils.clip_grad_norm_(net.parameters(), c["clip"])
+    opt.step()
+    save_safetensors(os.path.join(d, "grads.safetensors"), grads)
+    np.save(os.path.join(d, "dx.npy"), f32(xg.grad))
+    save_safetensors(os.path.join(d, "after.safetensors"), net.params())
+    with open(os.path.join(d, "loss.txt"), "w") as f:
+        f.write("%.8g\n" % loss.item())
+    warn_adam(name, opt_spec, grads)
+    info.update(loss=loss.item(), gnorm=gnorm, dx=f32(xg.grad), grads={k: f32(v) for k, v in grads.items()},
+                after={k: f32(v) for k, v in net.params().items()})
+    return info
+
+
+# ----------------------------------------------------------------------------
+# Checks
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def check_case(d, name):
+    """Re-read the written files and check them for consistency."""
+    errs = []
+    m = json.load(open(os.path.join(d, "model.json")))
+    if m.get("format") != 1:
+        errs.append("format")
+    if m.get("name") != name or not NAME_RE.match(name):
+        errs.append("name")
+    for f in os.listdir(d):
+        p = os.path.join(d, f)
+        if f.endswith(".npy"):
+            a = np.load(p)
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                errs.append("non-finite " + f)
+        elif f.endswith(".safetensors"):
+            for k, v in load_safetensors(p).items():
+                if not np.all(np.isfinite(v)):
+                    errs.append("non-finite %s:%s" % (f, k))
+        elif f == "train.npz":
+            t = np.load(p)
+            if not np.all(np.isfinite(t["x"])):
+                errs.append("non-finite train x")
+    # inference from the saved files reproduces y.npy
+    net = Net(m)
+    load_params(net, load_safetensors(os.path.join(d, m["weights"])))
+    net.eval()
+    with torch.no_grad():
+        y = forward_out(net, torch.from_numpy(np.load(os.path.join(d, "x.npy"))))
+    if not np.allclose(y.numpy(), np.load(os.path.join(d, "y.npy")), atol=1e-6, rtol=1e-6):
+        errs.append("y.npy not reproducible")
+    if not np.all(np.abs(np.load(os.path.join(d, "y.npy"))) < 1e3):
+        errs.append("large outputs")
+    return errs
+
+
+def replay_golden(gdir):
+    """Reproduce the golden cases with this interpreter (y, after-weights, loss)."""
+    bad = 0
+    for n in sorted(os.listdir(gdir)):
+        d = os.path.join(gdir, n)
+        if not os.path.isdir(d):
+            continue
+        m = json.load(open(os.path.join(d, "model.json")))
+        net = Net(m)
+        load_params(net, load_safetensors(os.path.join(d, m["weights"])))
+        net.eval()
+        with torch.no_grad():
+            y = forward_out(net, torch.from_numpy(np.load(os.path.join(d, "x.npy")))).numpy()
+        msg = ["y err %.1e" % np.abs(y - np.load(os.path.join(d, "y.npy"))).max()]
+        ok = np.allclose(y, np.load(os.path.join(d, "y.npy")), atol=1e-5, rtol=1e-4)
+        if os.path.exists(os.path.join(d, "after.safetensors")):
+            t = np.load(os.path.join(d, "train.npz"))
+            net.train()
+            opt = optimizer_of(net, m["train"]["optimizer"])
+            yt = torch.from_numpy(t["y"])
+            loss = loss_of(net, net(torch.from_numpy(t["x"])), yt, m["train"]["loss"])
+            loss.backward()
+            if m["train"].get("clip_grad_norm", 0):
+                nn.utils.clip_grad_norm_(net.parameters(), m["train"]["clip_grad_norm"])
+            opt.step()
+            exp = load_safetensors(os.path.join(d, "after.safetensors"))
+            got = {k: f32(v) for k, v in net.params().items()}
+            werr = max(float(np.abs(got[k] - exp[k]).max()) for k in exp)
+            lerr = abs(loss.item() - float(open(os.path.join(d, "loss.txt")).read()))
+            ok = ok and werr < 1e-5 and lerr < 1e-5 and set(got) == set(exp)
+            msg += ["after err %.1e" % werr, "loss err %.1e" % lerr]
+        bad += not ok
+        print("%-4s golden %s: %s" % ("ok" if ok else "FAIL", n, ", ".join(msg)))
+    return bad
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--only", help="comma list of case names")
+    ap.add_argument("--check-golden", metavar="DIR",
+                    help="first replay the golden cases in DIR with this interpreter")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", message="Using padding='same'")
+    if a.check_golden and replay_golden(a.check_golden):
+        sys.exit("golden replay failed")
+    names = [c["name"] for c in CASES]
+    assert len(set(names)) == len(names), "duplicate case names"
+    only = set(a.only.split(",")) if a.only else None
+    os.makedirs(a.out, exist_ok=True)
+    failed = 0
+    for c in CASES:
+        if only and c["name"] not in only:
+            continue
+        assert NAME_RE.match(c["name"]), c["name"]
+        info = make_case(c, a.out)
+        d = os.path.join(a.out, c["name"])
+        errs = check_case(d, c["name"])
+        size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+        if size > 200_000:
+            errs.append("folder is %d bytes" % size)
+        kind = "steps" if c["steps"] else ("train" if c["loss"] else "infer")
+        extra = ""
+        if "loss" in info:
+            extra = " loss %.4f |g| %.3f" % (info["loss"], info["gnorm"])
+        if "losses" in info:
+            extra = " losses %.4f -> %.4f" % (info["losses"][0], info["losses"][-1])
+        print("%-4s %-22s %-5s %6.1f KB%s%s" % ("ok" if not errs else "FAIL", c["name"], kind, size / 1024, extra,
+                                                 (" " + "; ".join(errs)) if errs else ""))
+        failed += bool(errs)
+    if failed:
+        sys.exit("%d case(s) failed their checks" % failed)
+
+
+if __name__ == "__main__":
+    main()

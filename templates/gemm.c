@@ -1,0 +1,138 @@
+/* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
+   A  M×K row-major, leading dimension lda (activations or weights).
+   Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
+      B[k][p*NN_NR + j] at Bp[(p*K + k)*NN_NR + j], zero padded past N,
+      so the micro-kernel streams it with aligned unit-stride vector loads.
+   C  M×N row-major, leading dimension ldc.
+   bias_mode 0 none, 1 per column (padded to a multiple of NN_NR), 2 per row.
+   accumulate adds A·B into C instead of overwriting it (before bias/act). */
+#define NN_NR (NN_VW * NN_NV)
+
+typedef struct {
+    const float *bias;
+    int bias_mode, accumulate, act;
+    float alpha;
+} nn_epilogue;
+
+/* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
+static inline __attribute__((always_inline)) void
+nn_micro(const int mr, int K, const float *restrict A, int lda, const float *restrict B,
+         float *restrict C, int ldc, int nc, const float *restrict bias, nn_epilogue e)
+{
+    nn_vf acc[NN_MR][NN_NV];
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < NN_NV; j++) acc[r][j] = nn_splat(0);
+    for (int k = 0; k < K; k++) {
+        nn_vf b[NN_NV];
+        for (int j = 0; j < NN_NV; j++) b[j] = nn_load(B + (size_t)k * NN_NR + j * NN_VW);
+        for (int r = 0; r < mr; r++) {
+            nn_vf a = nn_splat(A[(size_t)r * lda + k]);
+            for (int j = 0; j < NN_NV; j++) acc[r][j] += a * b[j];
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        float *c = C + (size_t)r * ldc;
+        for (int j = 0; j < NN_NV; j++) {
+            nn_vf v = acc[r][j];
+            if (e.bias_mode == 1) v += nn_load(bias + j * NN_VW);
+            if (e.bias_mode == 2) v += bias[r];
+            if (nc == NN_NR) {
+                if (e.accumulate) v += nn_load(c + j * NN_VW);
+                nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, v));
+            } else {
+                for (int i = 0; i < NN_VW && j * NN_VW + i < nc; i++) {
+                    float x = v[i] + (e.accumulate ? c[j * NN_VW + i] : 0.0f);
+                    c[j * NN_VW + i] = nn_act(e.act, e.alpha, x);
+                }
+            }
+        }
+    }
+}
+
+/* One out-of-line copy per row count, so every call site shares them. */
+#define NN_MICRO(R) \
+    static void nn_micro_##R(int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, \
+                             int ldc, int nc, const float *restrict bias, nn_epilogue e) \
+    { nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+NN_MICRO(1) NN_MICRO(2) NN_MICRO(3) NN_MICRO(4) NN_MICRO(5) NN_MICRO(6) NN_MICRO(7) NN_MICRO(8)
+#if NN_MR != 8
+#error "nn_gemm's edge dispatch assumes NN_MR == 8"
+#endif
+
+typedef void (*nn_micro_fn)(int, const float *restrict, int, const float *restrict, float *restrict, int, int,
+                            const float *restrict, nn_epilogue);
+NN_UNUSED static const nn_micro_fn nn_micro_table[NN_MR + 1] = {
+    0, nn_micro_1, nn_micro_2, nn_micro_3, nn_micro_4, nn_micro_5, nn_micro_6, nn_micro_7, nn_micro_8};
+
+NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int lda, const float *restrict Bp,
+                    float *restrict C, int ldc, nn_epilogue e)
+{
+    for (int p = 0; p * NN_NR < N; p++) {
+        const float *B = Bp + (size_t)p * K * NN_NR;
+        int nc = N - p * NN_NR < NN_NR ? N - p * NN_NR : NN_NR;
+        const float *colbias = e.bias_mode == 1 ? e.bias + p * NN_NR : e.bias;
+        for (int m = 0; m < M; m += NN_MR) {
+            int mr = M - m < NN_MR ? M - m : NN_MR;
+            const float *bias = e.bias_mode == 2 ? e.bias + m : colbias;
+            nn_micro_table[mr](K, A + (size_t)m * lda, lda, B, C + (size_t)m * ldc + p * NN_NR, ldc, nc, bias, e);
+        }
+    }
+}
+
+/* Packs B given as W[N][K] (PyTorch's Linear weight, B = Wᵀ) into panels. */
+NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, float *restrict Bp) {
+    for (int p = 0; p * NN_NR < N; p++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < NN_NR; j++) {
+                int n = p * NN_NR + j;
+                Bp[((size_t)p * K + k) * NN_NR + j] = n < N ? W[(size_t)n * K + k] : 0.0f;
+            }
+}
+
+/* Packs B given row-major as B[K][N] (leading dimension ldb) into panels. */
+NN_UNUSED static void nn_pack_rows(int K, int N, const float *restrict B, int ldb, float *restrict Bp) {
+    for (int p = 0; p * NN_NR < N; p++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < NN_NR; j++) {
+                int n = p * NN_NR + j;
+                Bp[((size_t)p * K + k) * NN_NR + j] = n < N ? B[(size_t)k * ldb + n] : 0.0f;
+            }
+}
+
+/* Reference: the same contract with a plain triple loop, for tests. */
+NN_UNUSED static void nn_gemm_naive(int M, int N, int K, const float *A, int lda, const float *Bp, float *C, int ldc,
+                          nn_epilogue e) {
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            float s = 0;
+            for (int k = 0; k < K; k++)
+                s += A[(size_t)m * lda + k] * Bp[((size_t)(n / NN_NR) * K + k) * NN_NR + n % NN_NR];
+            if (e.accumulate) s += C[(size_t)m * ldc + n];
+            if (e.bias_mode == 1) s += e.bias[n];
+            if (e.bias_mode == 2) s += e.bias[m];
+            C[(size_t)m * ldc + n] = nn_act(e.act, e.alpha, s);
+        }
+}
+
+/* Copies a bias into its padded slot (zeros when the layer has none). */
+NN_UNUSED static void nn_pack_bias(int N, int padded, const float *bias, float *restrict dst) {
+    for (int n = 0; n < padded; n++) dst[n] = bias && n < N ? bias[n] : 0.0f;
+}
+
+/* Inference batchnorm folded into the preceding layer: scale s = γ/√(σ²+ε),
+   weights ×s per output channel, bias (b−μ)·s+β. `col_stride` 0 scales
+   rows of a row-major A (conv filters); otherwise columns of packed panels. */
+NN_UNUSED static void nn_fold_bn(int channels, int K, float *restrict w, int packed_columns, float *restrict bias,
+                                 const float *gamma, const float *beta, const float *mean, const float *var,
+                                 float eps) {
+    for (int ch = 0; ch < channels; ch++) {
+        float s = gamma[ch] / sqrtf(var[ch] + eps);
+        for (int k = 0; k < K; k++) {
+            if (packed_columns)
+                w[((size_t)(ch / NN_NR) * K + k) * NN_NR + ch % NN_NR] *= s;
+            else
+                w[(size_t)ch * K + k] *= s;
+        }
+        bias[ch] = (bias[ch] - mean[ch]) * s + beta[ch];
+    }
+}
