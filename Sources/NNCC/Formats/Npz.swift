@@ -62,7 +62,7 @@ private struct ZipReader {
     let b: FormatIO.Bytes
     let file: String
 
-    struct Truncated: Error {}
+    struct Truncated: Error, CustomStringConvertible { var description: String { "the stream ends early" } }
     struct TooLong: Error {}
 
     func fail(_ member: String?, _ msg: String) -> NNCCError { NNCCError(file: file, path: member, msg) }
@@ -77,7 +77,7 @@ private struct ZipReader {
         }
         guard eocd >= 0, let disk = b.u16(eocd + 4), let cdDisk = b.u16(eocd + 6), let n16 = b.u16(eocd + 10),
               let size32 = b.u32(eocd + 12), let off32 = b.u32(eocd + 16) else {
-            throw fail(nil, "expected a zip archive (.npz), found no end-of-central-directory record")
+            throw fail(nil, "expected a zip archive (.npz), found no end-of-central-directory record (not a zip, or truncated)")
         }
         guard disk == 0, cdDisk == 0 else { throw fail(nil, "multi-disk zip archives are not supported") }
         var (entries, cdSize, cdOffset) = (UInt64(n16), UInt64(size32), UInt64(off32))
@@ -95,7 +95,7 @@ private struct ZipReader {
         }
         var p = Int(cdOffset)
         let cdEnd = p + Int(cdSize)
-        var out: [(String, Data)] = []
+        var list: [Member] = []
         for _ in 0..<Int(entries) {
             guard b.u32(p) == 0x0201_4B50, let flags = b.u16(p + 8), let method = b.u16(p + 10), let crc = b.u32(p + 16),
                   let c32 = b.u32(p + 20), let u32 = b.u32(p + 24), let nl = b.u16(p + 28), let xl = b.u16(p + 30),
@@ -109,9 +109,36 @@ private struct ZipReader {
             var (csize, usize, offset) = (UInt64(c32), UInt64(u32), UInt64(o32))
             try zip64Extra(extra, &usize, &csize, &offset, name: name)
             guard flags & 1 == 0 else { throw fail(name, "encrypted zip members are not supported") }
-            out.append((name, try extract(name, method: method, crc: crc, csize: csize, usize: usize, at: offset)))
+            list.append(try locate(name, method: method, crc: crc, csize: csize, usize: usize, at: offset))
         }
-        return out
+        // Members sharing bytes would let a small file inflate many times over: refuse overlaps.
+        let sorted = list.sorted { $0.start < $1.start }
+        for (a, next) in zip(sorted, sorted.dropFirst()) where a.start + a.count > next.start {
+            throw fail(next.name, "member data overlaps member \(a.name)")
+        }
+        return try list.map { ($0.name, try extract($0)) }
+    }
+
+    struct Member {
+        let name: String, method: UInt16, crc: UInt32, start: Int, count: Int, expected: Int
+    }
+
+    /// Finds a member's data through its local header and checks its sizes against the file.
+    func locate(_ name: String, method: UInt16, crc: UInt32, csize: UInt64, usize: UInt64, at offset: UInt64) throws -> Member {
+        guard offset <= UInt64(b.count), b.u32(Int(offset)) == 0x0403_4B50,
+              let nl = b.u16(Int(offset) + 26), let xl = b.u16(Int(offset) + 28) else {
+            throw fail(name, "corrupt local file header at offset \(offset)")
+        }
+        let start = Int(offset) + 30 + Int(nl) + Int(xl)
+        guard csize <= UInt64(b.count), b.has(start, Int(csize)) else {
+            throw fail(name, "member data (\(csize) bytes) runs past the end of the file")
+        }
+        // Deflate expands at most 1032:1; a larger claim is a lie (or a bomb).
+        let (maxSize, overflow) = csize.multipliedReportingOverflow(by: 1032)
+        guard method != 8 || (!overflow && usize <= maxSize + 64), usize <= UInt64(Int.max) else {
+            throw fail(name, "declared size \(usize) is impossible for \(csize) compressed bytes")
+        }
+        return Member(name: name, method: method, crc: crc, start: start, count: Int(csize), expected: Int(usize))
     }
 
     /// Replaces the 0xFFFFFFFF placeholders with the 64-bit values of the ZIP64 extra field (tag 1), in order.
@@ -138,32 +165,24 @@ private struct ZipReader {
         }
     }
 
-    func extract(_ name: String, method: UInt16, crc: UInt32, csize: UInt64, usize: UInt64, at offset: UInt64) throws -> Data {
-        guard offset <= UInt64(b.count), b.u32(Int(offset)) == 0x0403_4B50,
-              let nl = b.u16(Int(offset) + 26), let xl = b.u16(Int(offset) + 28) else {
-            throw fail(name, "corrupt local file header at offset \(offset)")
-        }
-        let start = Int(offset) + 30 + Int(nl) + Int(xl)
-        guard csize <= UInt64(b.count), b.has(start, Int(csize)), usize <= UInt64(Int.max) else {
-            throw fail(name, "member data (\(csize) bytes) runs past the end of the file")
-        }
-        let (count, expected) = (Int(csize), Int(usize))
+    func extract(_ m: Member) throws -> Data {
+        let (name, start, count, expected) = (m.name, m.start, m.count, m.expected)
         let content: Data
-        switch method {
+        switch m.method {
         case 0:
-            guard csize == usize, let d = b.data(start, count) else {
-                throw fail(name, "stored member has compressed size \(csize) but uncompressed size \(usize)")
+            guard count == expected, let d = b.data(start, count) else {
+                throw fail(name, "stored member has compressed size \(count) but uncompressed size \(expected)")
             }
             content = d
         case 8:
             content = try inflate(name, start: start, count: count, expected: expected)
         default:
-            throw fail(name, "expected a stored or deflated zip member, found compression method \(method)")
+            throw fail(name, "expected a stored or deflated zip member, found compression method \(m.method)")
         }
         guard content.count == expected else {
             throw fail(name, "expected \(expected) bytes after decompression, found \(content.count)")
         }
-        guard content.crc32(checksum: 0) == crc else { throw fail(name, "CRC-32 mismatch: the member is corrupt") }
+        guard content.crc32(checksum: 0) == m.crc else { throw fail(name, "CRC-32 mismatch: the member is corrupt") }
         return content
     }
 

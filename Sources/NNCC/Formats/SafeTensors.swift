@@ -43,6 +43,8 @@ public enum SafeTensors {
         let dataStart = 8 + n
         let dataLen = b.count - dataStart
         var out: [(name: String, tensor: Tensor)] = []
+        // Total of all tensors' bytes: aliased offsets could otherwise make a small file decode to terabytes.
+        var decoded = 0
         for (name, v) in entries where name != "__metadata__" {
             guard case .object = v else {
                 throw fail(name, "expected an object with dtype, shape and data_offsets, found \(v.kindName)")
@@ -54,7 +56,8 @@ public enum SafeTensors {
                 throw fail(name, "expected data_offsets [begin, end], found \(offsets.count) numbers")
             }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin <= end, end <= dataLen else {
+            guard begin <= end else { throw fail(name, "expected data_offsets [begin, end] with begin <= end, found [\(begin), \(end)]") }
+            guard end <= dataLen else {
                 throw fail(name, "data_offsets [\(begin), \(end)] lie outside the data section of \(dataLen) bytes")
             }
             guard let count = FormatIO.elementCount(shape) else {
@@ -64,9 +67,16 @@ public enum SafeTensors {
                 if dtype == "I64" && name.hasSuffix("num_batches_tracked") { continue }
                 throw fail(name, "expected dtype F32, found \(dtype)")
             }
-            guard let bytes = FormatIO.byteCount(count, 4), bytes == end - begin else {
-                throw fail(name, "shape \(FormatIO.show(shape)) needs \(count) F32 values, "
+            guard let bytes = FormatIO.byteCount(count, 4) else {
+                throw fail(name, "shape \(FormatIO.show(shape)) is too large")
+            }
+            guard bytes == end - begin else {
+                throw fail(name, "shape \(FormatIO.show(shape)) needs \(bytes) bytes of F32 data, "
                     + "but data_offsets [\(begin), \(end)] span \(end - begin) bytes")
+            }
+            decoded += bytes  // cannot overflow: each term is at most dataLen, checked below
+            guard decoded <= dataLen else {
+                throw fail(name, "tensors claim more than the \(dataLen) bytes of the data section: overlapping data_offsets are not supported")
             }
             guard let values = b.floats32(dataStart + begin, count) else {
                 throw fail(name, "data runs past the end of the file")
