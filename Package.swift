@@ -22,6 +22,8 @@ let package = Package(
             "NNCC", "NNCCRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Example Swift app: loads a compiled model through NNCCRuntime (built and run by the tests).
+        .executableTarget(name: "nncc-swift-example", dependencies: ["NNCCRuntime"], path: "examples/swift-app"),
         .testTarget(name: "NNCCTests", dependencies: ["NNCC", "NNCCRuntime"], exclude: ["Fixtures"]),
     ]
 )

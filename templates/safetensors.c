@@ -1,7 +1,6 @@
-/* ---- nncc template: safetensors weight loading and saving ----------------------------------------------
- * Included textually into every generated library (after stdio/stdlib/string/stdint/math). Everything is
- * static and prefixed nn_, with no global mutable state, so it is thread safe. The file is untrusted input:
- * every read is bounds checked and every size computation is overflow checked. */
+/* ---- nncc template: safetensors weight loading and saving. Included textually into every generated library
+ * (after stdio/stdlib/string/stdint/math); everything is static, prefixed nn_, with no global mutable state.
+ * The file is untrusted input: every read is bounds checked, every size computation overflow checked. */
 #include <limits.h>
 #include <time.h>
 
@@ -147,9 +146,7 @@ static NN_UNUSED int nn_js_skip(nn_js_t *s, int depth) {
     return 1;
 }
 
-static NN_UNUSED int nn_js_is(const char *k, size_t kl, const char *lit) {
-    return kl == strlen(lit) && memcmp(k, lit, kl) == 0;
-}
+static NN_UNUSED int nn_js_is(const char *k, size_t kl, const char *lit) { return kl == strlen(lit) && !memcmp(k, lit, kl); }
 
 /* ---- safetensors header ---- */
 /* One tensor entry. dims holds the first 4 dimensions; rank may be larger (then it can only mismatch). */
@@ -325,24 +322,18 @@ done:
 typedef struct { char *p; size_t len, cap; int oom; } nn_sb_t;
 
 static NN_UNUSED void nn_sb_put(nn_sb_t *b, const char *s, size_t n) {
-    size_t cap = b->cap ? b->cap : 256;
     char *p;
-    if (b->oom) return;
-    while (cap - b->len < n) {
-        if (cap > SIZE_MAX / 2) { b->oom = 1; return; }
-        cap *= 2;
-    }
-    if (cap != b->cap) {
-        if (!(p = (char *)realloc(b->p, cap))) { b->oom = 1; return; }
+    if (b->oom || n > SIZE_MAX / 4 - b->len) { b->oom = 1; return; }
+    if (n > b->cap - b->len) { /* grow geometrically */
+        if (!(p = (char *)realloc(b->p, 2 * (b->len + n)))) { b->oom = 1; return; }
         b->p = p;
-        b->cap = cap;
+        b->cap = 2 * (b->len + n);
     }
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
 
 static NN_UNUSED void nn_sb_str(nn_sb_t *b, const char *s) { nn_sb_put(b, s, strlen(s)); }
-
 /* Appends the text before, then v in decimal. */
 static NN_UNUSED void nn_sb_u64(nn_sb_t *b, const char *before, uint64_t v) {
     char t[24];

@@ -63,6 +63,15 @@ enum ElementwiseEmitter {
                 """, call: "\(name)(nb, \(ins.joined(separator: ", ")), \(y));")
         case let .concat(axis):
             return concat(ctx, i, axis: axis)
+        case .dropout:
+            // Only training builds keep dropout; their inference forward copies.
+            let name = ctx.kernelName(i, "dropout_inference")
+            return KernelCode(definition: """
+                \(ctx.banner(i, "dropout at inference: identity"))
+                static void \(name)(int nb, const float *restrict x, float *restrict y) {
+                    memcpy(y, x, (size_t)nb * \(size) * sizeof(float));
+                }
+                """, call: "\(name)(nb, \(x), \(y));")
         default:
             preconditionFailure("not an elementwise op: \(node.op)")
         }

@@ -18,9 +18,8 @@ enum OpEmitter {
         case .conv2d: return ConvEmitter.emit(ctx, i)
         case .maxPool, .avgPool, .globalAvgPool: return PoolEmitter.emit(ctx, i)
         case .recurrent: return RecurrentEmitter.emit(ctx, i)
-        case .activation, .softmax, .logSoftmax, .batchNorm, .add, .concat: return ElementwiseEmitter.emit(ctx, i)
-        case .dropout:
-            preconditionFailure("dropout reaches inference codegen; removeIdentities must run first")
+        case .activation, .softmax, .logSoftmax, .batchNorm, .add, .concat, .dropout:
+            return ElementwiseEmitter.emit(ctx, i)
         }
     }
 }

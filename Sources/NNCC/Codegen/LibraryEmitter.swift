@@ -9,7 +9,7 @@ public struct GeneratedLibrary {
 }
 
 public enum LibraryEmitter {
-    public static func emit(_ g: Graph, schedule: Schedule, origin: String, training: TrainingCode? = nil)
+    public static func emit(_ g: Graph, schedule: Schedule, origin: String, training train: Bool = false)
         -> GeneratedLibrary {
         var ctx = EmitContext(graph: g, schedule: schedule)
         var packedAt = 0
@@ -17,8 +17,14 @@ public enum LibraryEmitter {
             let n = OpEmitter.packedFloats(ctx, i)
             if n > 0 { ctx.packedOffsets[i] = packedAt; packedAt += (n + 15) / 16 * 16 }
         }
-        let kernels = g.nodes.indices.compactMap { OpEmitter.emit(ctx, $0) }
+        var calls = [Int: String]()
+        let kernels = g.nodes.indices.compactMap { i -> KernelCode? in
+            let k = OpEmitter.emit(ctx, i)
+            calls[i] = k?.call
+            return k
+        }
         let p = g.name
+        let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, prefix: p) : nil
         let api = Interface(graph: g, prefix: p, canTrain: training != nil)
 
         var c = """
@@ -32,6 +38,7 @@ public enum LibraryEmitter {
 
             """
         c += Templates.prologue + "\n" + Templates.gemm + "\n" + Templates.conv + "\n" + Templates.safetensors + "\n"
+        if training != nil { c += Templates.train + "\n" + Templates.recurrent_train + "\n" }
         c += api.declarations + "\n"
         c += parameterTable(g, ctx: ctx, prefix: p)
         c += """
@@ -39,6 +46,7 @@ public enum LibraryEmitter {
             #define \(p)_PARAM_FLOATS \(max(ctx.paramFloats, 16))
             #define \(p)_PACKED_FLOATS \(max(packedAt, 16))
             #define \(p)_ARENA_FLOATS \(max(g.arenaFloats, 16))
+            \(training?.kernels ?? "")
 
             /* One allocation holds everything a context owns; forward allocates nothing. */
             struct \(p)_ctx {

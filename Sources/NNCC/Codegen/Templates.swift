@@ -281,10 +281,9 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
 """#
 
     static let safetensors = #"""
-/* ---- nncc template: safetensors weight loading and saving ----------------------------------------------
- * Included textually into every generated library (after stdio/stdlib/string/stdint/math). Everything is
- * static and prefixed nn_, with no global mutable state, so it is thread safe. The file is untrusted input:
- * every read is bounds checked and every size computation is overflow checked. */
+/* ---- nncc template: safetensors weight loading and saving. Included textually into every generated library
+ * (after stdio/stdlib/string/stdint/math); everything is static, prefixed nn_, with no global mutable state.
+ * The file is untrusted input: every read is bounds checked, every size computation overflow checked. */
 #include <limits.h>
 #include <time.h>
 
@@ -430,9 +429,7 @@ static NN_UNUSED int nn_js_skip(nn_js_t *s, int depth) {
     return 1;
 }
 
-static NN_UNUSED int nn_js_is(const char *k, size_t kl, const char *lit) {
-    return kl == strlen(lit) && memcmp(k, lit, kl) == 0;
-}
+static NN_UNUSED int nn_js_is(const char *k, size_t kl, const char *lit) { return kl == strlen(lit) && !memcmp(k, lit, kl); }
 
 /* ---- safetensors header ---- */
 /* One tensor entry. dims holds the first 4 dimensions; rank may be larger (then it can only mismatch). */
@@ -608,24 +605,18 @@ done:
 typedef struct { char *p; size_t len, cap; int oom; } nn_sb_t;
 
 static NN_UNUSED void nn_sb_put(nn_sb_t *b, const char *s, size_t n) {
-    size_t cap = b->cap ? b->cap : 256;
     char *p;
-    if (b->oom) return;
-    while (cap - b->len < n) {
-        if (cap > SIZE_MAX / 2) { b->oom = 1; return; }
-        cap *= 2;
-    }
-    if (cap != b->cap) {
-        if (!(p = (char *)realloc(b->p, cap))) { b->oom = 1; return; }
+    if (b->oom || n > SIZE_MAX / 4 - b->len) { b->oom = 1; return; }
+    if (n > b->cap - b->len) { /* grow geometrically */
+        if (!(p = (char *)realloc(b->p, 2 * (b->len + n)))) { b->oom = 1; return; }
         b->p = p;
-        b->cap = cap;
+        b->cap = 2 * (b->len + n);
     }
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
 
 static NN_UNUSED void nn_sb_str(nn_sb_t *b, const char *s) { nn_sb_put(b, s, strlen(s)); }
-
 /* Appends the text before, then v in decimal. */
 static NN_UNUSED void nn_sb_u64(nn_sb_t *b, const char *before, uint64_t v) {
     char t[24];
@@ -704,6 +695,471 @@ done:
     free(tmp);
     free(h.p);
     return rc;
+}
+"""#
+
+    static let train = #"""
+/* ---- training kernels: losses, backward of every layer, optimizers ------
+   Backward kernels ACCUMULATE into gradient buffers (+=): train_step zeroes
+   every gradient first, so fan-out sums its contributions for free. */
+
+/* a[i] += s * b[i], the inner loop of most backward kernels. */
+static inline void nn_axpy(int n, float s, const float *restrict b, float *restrict a) {
+    for (int i = 0; i < n; i++) a[i] += s * b[i];
+}
+
+/* Dot product with vector accumulators: gcc will not reorder a scalar float
+   sum (that would change rounding), so the vectorization is spelled out. */
+static inline float nn_dot(int n, const float *restrict a, const float *restrict b) {
+    nn_vf acc = nn_splat(0);
+    int i = 0;
+    for (; i + NN_VW <= n; i += NN_VW) acc += nn_load(a + i) * nn_load(b + i);
+    float s = 0;
+    for (int j = 0; j < NN_VW; j++) s += acc[j];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* d act(z)/dz from the activation's output y (relu, sigmoid, tanh, leaky
+   relu with alpha > 0) or, for gelu, from its input z. */
+static inline float nn_act_grad(int act, float alpha, float z, float y) {
+    switch (act) {
+    case NN_ACT_RELU: return y > 0 ? 1.0f : 0.0f;
+    case NN_ACT_SIGMOID: return y * (1.0f - y);
+    case NN_ACT_TANH: return 1.0f - y * y;
+    case NN_ACT_LEAKY_RELU: return z > 0 ? 1.0f : alpha;
+    case NN_ACT_GELU: {
+        float cdf = 0.5f * (1.0f + erff(z * 0.70710678118654752f));
+        return cdf + z * 0.39894228040143268f * expf(-0.5f * z * z);
+    }
+    default: return 1.0f;
+    }
+}
+
+/* Standalone activation: dx += dy · act'(x). */
+NN_UNUSED static void nn_act_backward(size_t n, int act, float alpha, const float *x, const float *y,
+                                      const float *dy, float *dx) {
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * nn_act_grad(act, alpha, x[i], y[i]);
+}
+
+/* Fused epilogue: dz = dy · act'(y) in place (leaky relu reads y's sign). */
+NN_UNUSED static void nn_epilogue_backward(size_t n, int act, float alpha, const float *y, float *dz) {
+    if (act == NN_ACT_NONE) return;
+    for (size_t i = 0; i < n; i++) dz[i] *= nn_act_grad(act, alpha, y[i], y[i]);
+}
+
+/* dense y = x·Wᵀ + b over R rows: dW += dzᵀ·x, db += Σ dz, dx += dz·W. */
+NN_UNUSED static void nn_dense_backward(int R, int K, int N, const float *restrict x, const float *restrict W,
+                                        const float *restrict dz, float *restrict dx, float *restrict dW,
+                                        float *restrict db) {
+    for (int n = 0; n < N; n++) {
+        float *dw = dW + (size_t)n * K;
+        float sb = 0;
+        for (int r = 0; r < R; r++) {
+            float g = dz[(size_t)r * N + n];
+            sb += g;
+            if (g != 0.0f) nn_axpy(K, g, x + (size_t)r * K, dw);
+        }
+        if (db) db[n] += sb;
+    }
+    if (dx)
+        for (int r = 0; r < R; r++)
+            for (int n = 0; n < N; n++) {
+                float g = dz[(size_t)r * N + n];
+                if (g != 0.0f) nn_axpy(K, g, W + (size_t)n * K, dx + (size_t)r * K);
+            }
+}
+
+/* im2col of one image and group as plain rows: col[k][n], K×N. */
+NN_UNUSED static void nn_im2col_rows(const float *restrict x, nn_conv_shape s, float *restrict col) {
+    const int N = s.OH * s.OW;
+    for (int c = 0; c < s.C; c++)
+        for (int i = 0; i < s.kh; i++)
+            for (int j = 0; j < s.kw; j++, col += N)
+                for (int oh = 0; oh < s.OH; oh++) {
+                    int ih = oh * s.sh - s.pt + i * s.dh;
+                    for (int ow = 0; ow < s.OW; ow++) {
+                        int iw = ow * s.sw - s.pl + j * s.dw;
+                        int inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
+                        col[oh * s.OW + ow] = inside ? x[((size_t)c * s.H + ih) * s.W + iw] : 0.0f;
+                    }
+                }
+}
+
+/* The adjoint of im2col: dx += the columns scattered back to their pixels. */
+NN_UNUSED static void nn_col2im_add(const float *restrict col, nn_conv_shape s, float *restrict dx) {
+    const int N = s.OH * s.OW;
+    for (int c = 0; c < s.C; c++)
+        for (int i = 0; i < s.kh; i++)
+            for (int j = 0; j < s.kw; j++, col += N)
+                for (int oh = 0; oh < s.OH; oh++) {
+                    int ih = oh * s.sh - s.pt + i * s.dh;
+                    if (ih < 0 || ih >= s.H) continue;
+                    for (int ow = 0; ow < s.OW; ow++) {
+                        int iw = ow * s.sw - s.pl + j * s.dw;
+                        if (iw >= 0 && iw < s.W) dx[((size_t)c * s.H + ih) * s.W + iw] += col[oh * s.OW + ow];
+                    }
+                }
+}
+
+/* conv2d of one image and group (F filters of K = C·kh·kw taps over N
+   pixels): dW += dz·colᵀ, db += Σ dz, dx += col2im(Wᵀ·dz). */
+NN_UNUSED static void nn_conv_backward(const float *restrict x, nn_conv_shape s, int F, const float *restrict W,
+                                       const float *restrict dz, float *restrict dx, float *restrict dW,
+                                       float *restrict db, float *restrict col, float *restrict dcol) {
+    const int N = s.OH * s.OW, K = s.C * s.kh * s.kw;
+    nn_im2col_rows(x, s, col);
+    for (int f = 0; f < F; f++) {
+        const float *g = dz + (size_t)f * N;
+        if (db) {
+            float sb = 0;
+            for (int n = 0; n < N; n++) sb += g[n];
+            db[f] += sb;
+        }
+        for (int k = 0; k < K; k++) dW[(size_t)f * K + k] += nn_dot(N, g, col + (size_t)k * N);
+    }
+    if (!dx) return;
+    memset(dcol, 0, (size_t)K * N * sizeof(float));
+    for (int k = 0; k < K; k++)
+        for (int f = 0; f < F; f++) {
+            float w = W[(size_t)f * K + k];
+            if (w != 0.0f) nn_axpy(N, w, dz + (size_t)f * N, dcol + (size_t)k * N);
+        }
+    nn_col2im_add(dcol, s, dx);
+}
+
+/* Pools over one plane. Max routes the gradient to the first maximum of
+   each window, as PyTorch does; average spreads it over the window. */
+NN_UNUSED static void nn_pool_backward(int is_max, const float *restrict x, int H, int W, int kh, int kw, int sh,
+                                       int sw, int ph, int pw, int OH, int OW, const float *restrict dy,
+                                       float *restrict dx) {
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            float g = dy[oh * OW + ow];
+            int best = -1;
+            float v = -INFINITY;
+            for (int i = 0; i < kh; i++) {
+                int ih = oh * sh - ph + i;
+                if (ih < 0 || ih >= H) continue;
+                for (int j = 0; j < kw; j++) {
+                    int iw = ow * sw - pw + j;
+                    if (iw < 0 || iw >= W) continue;
+                    if (is_max) {
+                        float xv = x[ih * W + iw];
+                        if (best < 0 || xv > v || xv != xv) { v = xv; best = ih * W + iw; }
+                    } else {
+                        dx[ih * W + iw] += g / (float)(kh * kw);
+                    }
+                }
+            }
+            if (is_max && best >= 0) dx[best] += g;
+        }
+}
+
+/* softmax / log_softmax over rows of L: dx += y·(dy − Σ dy·y), or
+   dx += dy − softmax·Σ dy for log_softmax (y holds log-probabilities). */
+NN_UNUSED static void nn_softmax_backward(int is_log, size_t rows, int L, const float *y, const float *dy,
+                                          float *dx) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * L, *gr = dy + r * L;
+        float *dr = dx + r * L;
+        float s = 0;
+        for (int j = 0; j < L; j++) s += is_log ? gr[j] : gr[j] * yr[j];
+        for (int j = 0; j < L; j++) dr[j] += is_log ? gr[j] - expf(yr[j]) * s : yr[j] * (gr[j] - s);
+    }
+}
+
+/* batchnorm in training mode over channel ch of nb examples (inner floats
+   each): batch mean and biased variance normalise; mean and 1/σ are saved
+   for backward, and the unbiased variance for the running statistics. */
+NN_UNUSED static void nn_bn_train_forward(int nb, int C, int inner, const float *x, const float *gamma,
+                                          const float *beta, float eps, float *y, float *mean_out,
+                                          float *invstd_out, float *var_unbiased_out) {
+    const double n = (double)nb * inner;
+    for (int ch = 0; ch < C; ch++) {
+        double s = 0, ss = 0;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) s += xc[i];
+        }
+        double mean = s / n;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) { double d = xc[i] - mean; ss += d * d; }
+        }
+        double var = ss / n;
+        float invstd = (float)(1.0 / sqrt(var + eps));
+        mean_out[ch] = (float)mean;
+        invstd_out[ch] = invstd;
+        var_unbiased_out[ch] = n > 1 ? (float)(ss / (n - 1)) : (float)var;
+        float sc = gamma[ch] * invstd, sh = beta[ch] - (float)mean * sc;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner;
+            float *yc = y + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) yc[i] = xc[i] * sc + sh;
+        }
+    }
+}
+
+/* dγ += Σ dy·x̂, dβ += Σ dy, dx += γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)). */
+NN_UNUSED static void nn_bn_backward(int nb, int C, int inner, const float *x, const float *gamma,
+                                     const float *mean, const float *invstd, const float *dy, float *dx,
+                                     float *dgamma, float *dbeta) {
+    const float n = (float)nb * inner;
+    for (int ch = 0; ch < C; ch++) {
+        float sg = 0, sgx = 0;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) { sg += gc[i]; sgx += gc[i] * (xc[i] - mean[ch]) * invstd[ch]; }
+        }
+        dgamma[ch] += sgx;
+        dbeta[ch] += sg;
+        if (!dx) continue;
+        float k = gamma[ch] * invstd[ch];
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
+            float *dc = dx + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) {
+                float xhat = (xc[i] - mean[ch]) * invstd[ch];
+                dc[i] += k * (gc[i] - sg / n - xhat * sgx / n);
+            }
+        }
+    }
+}
+
+/* ---- losses: the mean over the batch; each writes d loss / d source ---- */
+
+/* cross entropy of logits [nb, C] against int32 labels. */
+NN_UNUSED static float nn_cross_entropy(int nb, int C, const float *z, const int32_t *labels, float *dz) {
+    double total = 0;
+    for (int b = 0; b < nb; b++) {
+        const float *zr = z + (size_t)b * C;
+        float m = zr[0], s = 0;
+        for (int j = 1; j < C; j++) m = zr[j] > m ? zr[j] : m;
+        for (int j = 0; j < C; j++) s += expf(zr[j] - m);
+        float lse = m + logf(s);
+        total += lse - zr[labels[b]];
+        for (int j = 0; j < C; j++) dz[(size_t)b * C + j] += (expf(zr[j] - lse) - (j == labels[b])) / nb;
+    }
+    return (float)(total / nb);
+}
+
+/* mean squared error over every element. */
+NN_UNUSED static float nn_mse(size_t n, const float *y, const float *t, float *dy) {
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = y[i] - t[i];
+        total += (double)d * d;
+        dy[i] += 2.0f * d / (float)n;
+    }
+    return (float)(total / n);
+}
+
+/* binary cross entropy from logits (a final sigmoid folded in, stable). */
+NN_UNUSED static float nn_bce_logits(size_t n, const float *z, const float *t, float *dz) {
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        float zi = z[i];
+        total += (zi > 0 ? zi : 0) - zi * t[i] + log1pf(expf(-fabsf(zi)));
+        dz[i] += (nn_sigmoid(zi) - t[i]) / (float)n;
+    }
+    return (float)(total / n);
+}
+
+/* binary cross entropy of probabilities, logs clamped at −100 as PyTorch. */
+NN_UNUSED static float nn_bce(size_t n, const float *p, const float *t, float *dp) {
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        float lp = logf(p[i]), lq = logf(1.0f - p[i]);
+        lp = lp < -100.0f ? -100.0f : lp;
+        lq = lq < -100.0f ? -100.0f : lq;
+        total -= t[i] * lp + (1.0f - t[i]) * lq;
+        float den = (1.0f - p[i]) * p[i];
+        dp[i] += (p[i] - t[i]) / (den > 1e-12f ? den : 1e-12f) / (float)n;
+    }
+    return (float)(total / n);
+}
+
+/* ---- optimizers, PyTorch's update rules --------------------------------- */
+
+/* Scales every gradient so their global L2 norm is at most max_norm. */
+NN_UNUSED static void nn_clip_grad_norm(size_t n, float *g, float max_norm) {
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    float coef = max_norm / ((float)sqrt(ss) + 1e-6f);
+    if (coef < 1.0f)
+        for (size_t i = 0; i < n; i++) g[i] *= coef;
+}
+
+/* SGD with weight decay, momentum (buffer starts as the first gradient)
+   and Nesterov. */
+NN_UNUSED static void nn_sgd(size_t n, float *p, const float *g, float *buf, float lr, float momentum, float wd,
+                   int nesterov, int first) {
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + wd * p[i];
+        if (momentum != 0.0f) {
+            buf[i] = first ? d : momentum * buf[i] + d;
+            d = nesterov ? d + momentum * buf[i] : buf[i];
+        }
+        p[i] -= lr * d;
+    }
+}
+
+/* Adam with bias correction; step counts from 1. */
+NN_UNUSED static void nn_adam(size_t n, float *p, const float *g, float *m, float *v, float lr, float b1, float b2, float eps,
+                    float wd, long step) {
+    float bc1 = 1.0f - powf(b1, (float)step), bc2 = 1.0f - powf(b2, (float)step);
+    float step_size = lr / bc1, sq = sqrtf(bc2);
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + wd * p[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * d;
+        v[i] = b2 * v[i] + (1.0f - b2) * d * d;
+        p[i] -= step_size * m[i] / (sqrtf(v[i]) / sq + eps);
+    }
+}
+
+/* Inverted dropout: keep with probability 1 − rate and scale by 1/(1 − rate);
+   the mask (0 or the scale) is kept for backward. */
+NN_UNUSED static void nn_dropout_train(size_t n, const float *x, float *y, float *mask, float rate, uint64_t *rng) {
+    const float keep = 1.0f / (1.0f - rate);
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = nn_rng_uniform(rng) < rate ? 0.0f : keep;
+        y[i] = x[i] * mask[i];
+    }
+}
+"""#
+
+    static let recurrent_train = #"""
+/* ---- rnn / lstm / gru in training mode: forward that keeps what backward
+   needs, and backpropagation through time --------------------------------
+   cell: 0 rnn tanh, 1 rnn relu, 2 lstm (gates i, f, g, o), 3 gru (r, z, n).
+   Saved per example and step: gates after their activations [T, G], h [T, H],
+   the lstm cell [T, H], and gru's hidden n-part W_hn·h + b_hn [T, H]. */
+typedef struct { int cell, T, F, H, G, seq; } nn_rnn_shape;
+
+/* packed: W_ih panels, input bias, W_hh panels, recurrent bias, as the
+   inference kernel packs them; gp is G padded to whole panels. */
+NN_UNUSED static void nn_rnn_train_forward(nn_rnn_shape s, int nb, const float *restrict x, const float *restrict packed,
+                                           int gp, float *restrict y, float *restrict gates, float *restrict hs,
+                                           float *restrict cs, float *restrict hn, float *restrict hg) {
+    const int T = s.T, F = s.F, H = s.H, G = s.G;
+    const float *whh = packed + (size_t)F * gp + gp, *bh = whh + (size_t)H * gp;
+    nn_epilogue ex = {packed + (size_t)F * gp, 1, 0, NN_ACT_NONE, 0.0f};
+    nn_gemm(nb * T, G, F, x, F, packed, gates, G, ex);
+    for (int t = 0; t < T; t++) {
+        if (s.cell == 3) {
+            if (t > 0) {
+                nn_epilogue eh = {bh, 1, 0, NN_ACT_NONE, 0.0f};
+                nn_gemm(nb, G, H, hs + (size_t)(t - 1) * H, T * H, whh, hg, G, eh);
+            } else {
+                for (int b = 0; b < nb; b++) memcpy(hg + (size_t)b * G, bh, (size_t)G * sizeof(float));
+            }
+        } else if (t > 0) {
+            nn_epilogue eh = {NULL, 0, 1, NN_ACT_NONE, 0.0f};
+            nn_gemm(nb, G, H, hs + (size_t)(t - 1) * H, T * H, whh, gates + (size_t)t * G, T * G, eh);
+        }
+        for (int b = 0; b < nb; b++) {
+            float *p = gates + ((size_t)b * T + t) * G;
+            float *h = hs + ((size_t)b * T + t) * H;
+            const float *hp = t > 0 ? h - H : NULL;
+            for (int j = 0; j < H; j++) {
+                if (s.cell == 0) { p[j] = tanhf(p[j]); h[j] = p[j]; }
+                else if (s.cell == 1) { p[j] = p[j] > 0 ? p[j] : 0.0f; h[j] = p[j]; }
+                else if (s.cell == 2) {
+                    float *c = cs + ((size_t)b * T + t) * H;
+                    p[j] = nn_sigmoid(p[j]);
+                    p[H + j] = nn_sigmoid(p[H + j]);
+                    p[2 * H + j] = tanhf(p[2 * H + j]);
+                    p[3 * H + j] = nn_sigmoid(p[3 * H + j]);
+                    c[j] = p[H + j] * (t > 0 ? c[j - H] : 0.0f) + p[j] * p[2 * H + j];
+                    h[j] = p[3 * H + j] * tanhf(c[j]);
+                } else {
+                    const float *q = hg + (size_t)b * G;
+                    float *hnb = hn + ((size_t)b * T + t) * H;
+                    p[j] = nn_sigmoid(p[j] + q[j]);
+                    p[H + j] = nn_sigmoid(p[H + j] + q[H + j]);
+                    hnb[j] = q[2 * H + j];
+                    p[2 * H + j] = tanhf(p[2 * H + j] + p[j] * hnb[j]);
+                    h[j] = (1.0f - p[H + j]) * p[2 * H + j] + p[H + j] * (hp ? hp[j] : 0.0f);
+                }
+            }
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        if (s.seq) memcpy(y + (size_t)b * T * H, hs + (size_t)b * T * H, (size_t)T * H * sizeof(float));
+        else memcpy(y + (size_t)b * H, hs + ((size_t)b * T + T - 1) * H, (size_t)H * sizeof(float));
+    }
+}
+
+/* Backpropagation through time. Wih [G][F] and Whh [G][H] in PyTorch
+   layout; scratch: dP [nb, T, G] input-side and dPh [nb, G] hidden-side
+   pre-activation gradients, dh and dc [nb, H] carried to the step before. */
+NN_UNUSED static void nn_rnn_backward(nn_rnn_shape s, int nb, const float *restrict x, const float *restrict Wih,
+                                      const float *restrict Whh, const float *restrict gates, const float *restrict hs,
+                                      const float *restrict cs, const float *restrict hn, const float *restrict dy,
+                                      float *restrict dx, float *restrict dWih, float *restrict dWhh,
+                                      float *restrict dbih, float *restrict dbhh, float *restrict dP,
+                                      float *restrict dPh, float *restrict dh, float *restrict dc) {
+    const int T = s.T, F = s.F, H = s.H, G = s.G;
+    memset(dh, 0, (size_t)nb * H * sizeof(float));
+    memset(dc, 0, (size_t)nb * H * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        for (int b = 0; b < nb; b++) {
+            float *dhb = dh + (size_t)b * H;
+            if (s.seq) nn_axpy(H, 1.0f, dy + ((size_t)b * T + t) * H, dhb);
+            else if (t == T - 1) nn_axpy(H, 1.0f, dy + (size_t)b * H, dhb);
+            const float *p = gates + ((size_t)b * T + t) * G;
+            const float *hp = t > 0 ? hs + ((size_t)b * T + t - 1) * H : NULL;
+            float *dp = dP + ((size_t)b * T + t) * G, *dph = dPh + (size_t)b * G;
+            for (int j = 0; j < H; j++) {
+                float g = dhb[j];
+                if (s.cell == 0) { dp[j] = g * (1.0f - p[j] * p[j]); dph[j] = dp[j]; dhb[j] = 0; }
+                else if (s.cell == 1) { dp[j] = p[j] > 0 ? g : 0.0f; dph[j] = dp[j]; dhb[j] = 0; }
+                else if (s.cell == 2) {
+                    const float *c = cs + ((size_t)b * T + t) * H;
+                    float i = p[j], f = p[H + j], gg = p[2 * H + j], o = p[3 * H + j];
+                    float tc = tanhf(c[j]), cp = t > 0 ? c[j - H] : 0.0f;
+                    float dcj = g * o * (1.0f - tc * tc) + dc[(size_t)b * H + j];
+                    dp[j] = dcj * gg * i * (1.0f - i);
+                    dp[H + j] = dcj * cp * f * (1.0f - f);
+                    dp[2 * H + j] = dcj * i * (1.0f - gg * gg);
+                    dp[3 * H + j] = g * tc * o * (1.0f - o);
+                    dc[(size_t)b * H + j] = dcj * f;
+                    for (int k = 0; k < 4; k++) dph[k * H + j] = dp[k * H + j];
+                    dhb[j] = 0;
+                } else {
+                    float r = p[j], z = p[H + j], n = p[2 * H + j];
+                    float hnj = hn[((size_t)b * T + t) * H + j], hpj = hp ? hp[j] : 0.0f;
+                    float dpn = g * (1.0f - z) * (1.0f - n * n);
+                    dp[j] = dpn * hnj * r * (1.0f - r);
+                    dp[H + j] = g * (hpj - n) * z * (1.0f - z);
+                    dp[2 * H + j] = dpn;
+                    dph[j] = dp[j];
+                    dph[H + j] = dp[H + j];
+                    dph[2 * H + j] = dpn * r;
+                    dhb[j] = g * z;
+                }
+            }
+        }
+        for (int b = 0; b < nb; b++) nn_axpy(G, 1.0f, dPh + (size_t)b * G, dbhh);
+        if (t == 0) continue;
+        for (int b = 0; b < nb; b++)
+            for (int g = 0; g < G; g++) {
+                float v = dPh[(size_t)b * G + g];
+                if (v == 0.0f) continue;
+                nn_axpy(H, v, Whh + (size_t)g * H, dh + (size_t)b * H);
+                nn_axpy(H, v, hs + ((size_t)b * T + t - 1) * H, dWhh + (size_t)g * H);
+            }
+    }
+    for (size_t r = 0; r < (size_t)nb * T; r++) {
+        const float *dp = dP + r * G;
+        nn_axpy(G, 1.0f, dp, dbih);
+        for (int g = 0; g < G; g++) {
+            if (dp[g] == 0.0f) continue;
+            nn_axpy(F, dp[g], x + r * F, dWih + (size_t)g * F);
+            if (dx) nn_axpy(F, dp[g], Wih + (size_t)g * F, dx + r * F);
+        }
+    }
 }
 """#
 

@@ -52,30 +52,37 @@ public enum Pipeline {
         return LoadedModel(path: path, graph: g, weightsPath: decoded.weightsPath)
     }
 
-    /// The inference passes, in order, each Graph → Graph.
-    public static let inferencePasses: [(name: String, run: (Graph) -> Graph)] = [
-        ("remove_identities", removeIdentities),
-        ("fold_batchnorm", foldBatchNorm),
-        ("fuse_epilogue", fuseEpilogue),
-    ]
+    /// The passes, in order, each Graph → Graph. Training keeps batchnorm
+    /// unfolded (it uses batch statistics) and dropout live.
+    public static func passes(training: Bool) -> [(name: String, run: (Graph) throws -> Graph)] {
+        if training {
+            return [
+                ("remove_identities", { removeIdentities($0, training: true) }),
+                ("fuse_epilogue", { fuseEpilogue($0, training: true) }),
+                ("training", { try differentiate($0) }),
+            ]
+        }
+        return [
+            ("remove_identities", { removeIdentities($0) }),
+            ("fold_batchnorm", foldBatchNorm),
+            ("fuse_epilogue", { fuseEpilogue($0) }),
+        ]
+    }
 
     /// Runs the passes and memory planning; `trace` sees the graph after each.
     public static func lower(_ g: Graph, options: CompileOptions, trace: (String, Graph) -> Void = { _, _ in }) throws
         -> Graph {
         var g = g
         trace("parsed", g)
-        if options.train {
-            throw NNCCError("training builds (--train) are not implemented yet")
-        }
-        for pass in inferencePasses {
-            g = pass.run(g)
+        for pass in passes(training: options.train) {
+            g = try pass.run(g)
             try verify(g)
             trace(pass.name, g)
         }
         let batch = options.maxBatch ?? (options.train ? g.train?.batchSize ?? 1 : 1)
         guard (1...65536).contains(batch) else { throw NNCCError(path: "--batch", "expected 1 to 65536, found \(batch)") }
         let schedule = options.schedule
-        g = planMemory(g, maxBatch: batch) { schedule.scratchFloats($0, $1, maxBatch: $2) }
+        g = planMemory(g, maxBatch: batch, keepAll: options.train) { schedule.scratchFloats($0, $1, maxBatch: $2) }
         try verify(g)
         trace("planned", g)
         return g
@@ -86,7 +93,8 @@ public enum Pipeline {
         var shown = ""
         _ = try lower(model.graph, options: options) { name, g in
             switch stage {
-            case .parsed where name == "parsed", .fused where name == "fuse_epilogue", .planned where name == "planned":
+            case .parsed where name == "parsed", .fused where name == "fuse_epilogue", .training where name == "training",
+                 .planned where name == "planned":
                 shown = printIR(g)
             default: break
             }
@@ -97,9 +105,11 @@ public enum Pipeline {
 
     /// Emits the C library for a model.
     public static func generate(_ model: LoadedModel, options: CompileOptions) throws -> (GeneratedLibrary, Graph) {
-        let g = try lower(model.graph, options: options)
+        let g: Graph
+        do { g = try lower(model.graph, options: options) } catch let e as NNCCError { throw e.inFile(model.path) }
         let lib = LibraryEmitter.emit(g, schedule: options.schedule,
-                                      origin: URL(fileURLWithPath: model.path).lastPathComponent)
+                                      origin: URL(fileURLWithPath: model.path).lastPathComponent,
+                                      training: options.train)
         return (lib, g)
     }
 }

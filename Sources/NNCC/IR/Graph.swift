@@ -107,6 +107,8 @@ public struct Graph: Equatable {
     public var params: [ParamSpec] = []
     public var seed: UInt64 = 0
     public var train: TrainConfig?
+    /// Set by autodiff in training builds.
+    public var gradients: GradientPlan?
     /// Largest batch the planned arena holds, and its size in floats.
     public var maxBatch = 1
     public var arenaFloats = 0

@@ -23,6 +23,11 @@ public func printIR(_ g: Graph) -> String {
         out += "params (\(g.params.count) tensors, \(g.params.reduce(0) { $0 + $1.size }) floats)\n"
         for p in g.params { out += "  \(p.name) \(shapeText(p.shape))\(p.trainable ? "" : " (state)")\n" }
     }
+    if let gp = g.gradients {
+        let how = gp.input == .output ? "" : gp.input == .logits ? " (logits)" : " (logits of the final sigmoid)"
+        out += "loss \(gp.loss.rawValue) of %\(gp.source)\(how)\n"
+        out += "backward " + gp.order.map { "∂%\($0) \(g.nodes[$0].op.typeName)" }.joined(separator: " → ") + "\n"
+    }
     if g.arenaFloats > 0 { out += "arena \(g.arenaFloats) floats (\(g.arenaFloats * 4) bytes) for batch \(g.maxBatch)\n" }
     return out
 }

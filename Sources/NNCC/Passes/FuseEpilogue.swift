@@ -1,12 +1,18 @@
 /// Fuses an elementwise activation into the preceding dense or conv2d, so the
-/// GEMM applies it while results are still in registers.
-public func fuseEpilogue(_ g: Graph) -> Graph {
+/// GEMM applies it while results are still in registers. For training only
+/// activations whose derivative follows from their output are fused (not
+/// gelu), and never the model's output, where the loss may want the logits.
+public func fuseEpilogue(_ g: Graph, training: Bool = false) -> Graph {
     var g = g
     let users = g.users()
     for i in g.nodes.indices {
         guard case let .activation(act) = g.nodes[i].op, let p = g.nodes[i].inputs.first,
               g.isPrivate(p, users: users), g.nodes[p].epilogue == nil
         else { continue }
+        if training {
+            if act == .gelu || g.outputs.contains(i) { continue }
+            if case let .leakyRelu(alpha) = act, alpha <= 0 { continue }
+        }
         switch g.nodes[p].op {
         case .dense, .conv2d:
             g.nodes[p].epilogue = act

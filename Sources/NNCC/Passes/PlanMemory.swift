@@ -1,7 +1,8 @@
 /// Memory planning: every intermediate result and kernel scratch buffer gets
 /// an offset in one arena owned by the context, sized for `maxBatch`.
 /// Buffers whose lifetimes do not overlap share memory (first fit).
-public func planMemory(_ g: Graph, maxBatch: Int, scratch: (Graph, Int, Int) -> Int) -> Graph {
+/// Training keeps every result (`keepAll`): backward reads them.
+public func planMemory(_ g: Graph, maxBatch: Int, keepAll: Bool = false, scratch: (Graph, Int, Int) -> Int) -> Graph {
     var g = g
     g.maxBatch = maxBatch
     let align = 16  // floats: 64-byte alignment for vector loads
@@ -17,6 +18,7 @@ public func planMemory(_ g: Graph, maxBatch: Int, scratch: (Graph, Int, Int) -> 
         for j in n.inputs { let r = g.storageRoot(j); lastUse[r] = max(lastUse[r], i) }
     }
     for o in g.outputs { lastUse[g.storageRoot(o)] = g.nodes.count }
+    if keepAll { lastUse = lastUse.map { _ in g.nodes.count } }
 
     var live: [(start: Int, end: Int, until: Int)] = []  // [start, end) floats, free after node `until`
     var top = 0

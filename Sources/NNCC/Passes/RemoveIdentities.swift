@@ -1,10 +1,10 @@
-/// Inference only: dropout and identity layers compute nothing, so their
-/// users read the operand directly.
-public func removeIdentities(_ g: Graph) -> Graph {
+/// Identity layers, and at inference dropout, compute nothing, so their
+/// users read the operand directly. Training keeps dropout.
+public func removeIdentities(_ g: Graph, training: Bool = false) -> Graph {
     var g = g
     for i in g.nodes.indices {
         switch g.nodes[i].op {
-        case .dropout, .activation(.identity):
+        case .dropout where !training, .activation(.identity):
             g.replaceUses(of: i, with: g.nodes[i].inputs[0])
         default:
             continue

@@ -1,0 +1,82 @@
+# nncc: build, test and show the compiler. `make` alone builds it.
+#
+#   make demo    release build, compile + run the example MLP from the CLI,
+#                a C program and the benchmark
+#   make test    debug build, then the whole test suite
+#
+# Every target does its own set-up (SwiftPM fetches the two dependencies);
+# nothing outside this folder is read except the optional conformance suite.
+
+SWIFT   ?= swift
+# gcc unless CC is set on the command line or in the environment.
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+PYTHON  ?= python3
+NNCC    := .build/release/nncc
+OUT     := out
+
+# Compiled libraries are cached by hash; keep the cache inside the build
+# folder so that neither the demo nor the tests write to ~/.cache.
+export NNCC_CACHE ?= $(CURDIR)/.build/nncc-cache
+TEST_CACHE := $(CURDIR)/.build/nncc-test-cache
+
+CONFORMANCE := ../shared/conformance/run.py
+
+.DEFAULT_GOAL := build
+.PHONY: build test demo generated templates bench conformance clean
+
+build:
+	$(SWIFT) build -c release
+
+# The tests run the nncc executable and the example apps from the folder
+# of the test bundle (.build/debug), so the debug products must exist first.
+test:
+	$(SWIFT) build
+	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test
+
+demo: build
+	@mkdir -p $(OUT)
+	@echo "== nncc compile examples/mlp.json -o $(OUT)/mlp"
+	$(NNCC) compile examples/mlp.json -o $(OUT)/mlp
+	@echo
+	@echo "== nncc run examples/mlp.json --input examples/mlp_x.npy"
+	$(NNCC) run examples/mlp.json --input examples/mlp_x.npy
+	@echo
+	@echo "== C app (examples/c-app/main.c) linked against $(OUT)/mlp/libmlp.so"
+	$(PYTHON) -c "import numpy as np; np.load('examples/mlp_x.npy').astype('<f4').tofile('$(OUT)/mlp/mlp_x.f32')"
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -I $(OUT)/mlp examples/c-app/main.c \
+		-L $(OUT)/mlp -lmlp -Wl,-rpath,$(CURDIR)/$(OUT)/mlp -o $(OUT)/mlp/mlp-app
+	$(OUT)/mlp/mlp-app examples/mlp.safetensors $(OUT)/mlp/mlp_x.f32
+	@echo
+	@echo "== nncc bench examples/mlp.json"
+	$(NNCC) bench examples/mlp.json --batch 1
+	$(NNCC) bench examples/mlp.json --batch 128
+
+# generated/NAME.{c,h} for every example model, as `--target portable` at the
+# default batch emits them (a test compares them with a fresh emission).
+generated: build
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	rm -f generated/*.c generated/*.h && \
+	for model in examples/*.json; do \
+		stem=$$(basename "$$model" .json); \
+		$(NNCC) compile "$$model" --target portable -o "$$tmp/$$stem" > /dev/null || exit 1; \
+		cp "$$tmp/$$stem"/*.c "generated/$$stem.c" && cp "$$tmp/$$stem"/*.h "generated/$$stem.h" || exit 1; \
+		echo "generated/$$stem.c, generated/$$stem.h"; \
+	done
+
+templates:
+	$(PYTHON) scripts/embed_templates.py
+
+bench: build
+	$(PYTHON) bench/run.py --nncc $(CURDIR)/$(NNCC)
+
+conformance: build
+	@if [ -f $(CONFORMANCE) ]; then \
+		$(PYTHON) $(CONFORMANCE) --nncc $(CURDIR)/$(NNCC); \
+	else \
+		echo "conformance suite absent ($(CONFORMANCE) not found); skipped"; \
+	fi
+
+clean:
+	rm -rf .build $(OUT)

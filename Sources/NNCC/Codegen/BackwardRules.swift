@@ -1,0 +1,106 @@
+/// One gradient rule per op: the C statements that, given ∂result in the
+/// node's gradient buffer, add ∂operand into the operands' buffers (those
+/// that need one) and ∂parameter into the parameter gradients.
+enum BackwardRules {
+    static func emit(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String {
+        let g = ctx.graph, node = g.nodes[i]
+        let x = node.inputs.first.map { ctx.value($0) } ?? "x", y = ctx.value(i)
+        let dy = t.gradPointer(g, i)!
+        let dx = node.inputs.first.flatMap { t.gradPointer(g, $0) } ?? "NULL"
+        let n = "(size_t)nb * \(node.size)"
+        func grad(_ suffix: String) -> String { ctx.param(node, suffix).replacingOccurrences(of: "c->params", with: "c->grads") }
+        func optionalGrad(_ suffix: String) -> String { ctx.hasParam(node, suffix) ? grad(suffix) : "NULL" }
+        let head = "    /* ∂ layer \"\(CSyntax.comment(node.name))\" (\(CSyntax.comment(node.origin))): \(node.op.typeName) */\n"
+        var epilogue = ""
+        if let act = node.epilogue {
+            epilogue = "    nn_epilogue_backward(\(n), \(act.cCode), \(CSyntax.float(act.alpha)), \(y), \(dy));\n"
+        }
+        switch node.op {
+        case .dense:
+            let d = DenseEmitter.dims(ctx, i)
+            return head + epilogue + "    nn_dense_backward(nb * \(d.rows), \(d.k), \(d.n), \(x), \(ctx.param(node, "weight")), \(dy), \(dx), \(grad("weight")), \(optionalGrad("bias")));\n"
+        case let .conv2d(c):
+            let d = ConvEmitter.dims(g, i), p = c.pads
+            let dxg = dx == "NULL" ? "NULL" : "\(dx) + ((size_t)b * \(d.c) + (size_t)gr * \(d.cg)) * \(d.h * d.w)"
+            let db = ctx.hasParam(node, "bias") ? "\(grad("bias")) + gr * \(d.fg)" : "NULL"
+            return head + epilogue + """
+                    {
+                        const nn_conv_shape s = {\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), \(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)};
+                        for (int b = 0; b < nb; b++)
+                            for (int gr = 0; gr < \(d.groups); gr++)
+                                nn_conv_backward(\(x) + ((size_t)b * \(d.c) + (size_t)gr * \(d.cg)) * \(d.h * d.w), s, \(d.fg),
+                                                 \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dy) + ((size_t)b * \(d.f) + (size_t)gr * \(d.fg)) * \(d.n),
+                                                 \(dxg), \(grad("weight")) + (size_t)gr * \(d.fg * d.k), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dcol")));
+                    }
+
+                """
+        case let .maxPool(p), let .avgPool(p):
+            let xs = g.nodes[node.inputs[0]].shape
+            let isMax: Int
+            if case .maxPool = node.op { isMax = 1 } else { isMax = 0 }
+            return head + """
+                    for (size_t p = 0; p < (size_t)nb * \(xs[0]); p++)
+                        nn_pool_backward(\(isMax), \(x) + p * \(xs[1] * xs[2]), \(xs[1]), \(xs[2]), \(p.size.0), \(p.size.1), \(p.stride.0), \(p.stride.1), \(p.padding.0), \(p.padding.1), \(node.shape[1]), \(node.shape[2]), \(dy) + p * \(node.shape[1] * node.shape[2]), \(dx) + p * \(xs[1] * xs[2]));
+
+                """
+        case .globalAvgPool:
+            let hw = g.nodes[node.inputs[0]].size / node.size
+            return head + "    for (size_t p = 0; p < \(n); p++) for (int i = 0; i < \(hw); i++) (\(dx))[p * \(hw) + i] += (\(dy))[p] * (1.0f / \(hw));\n"
+        case let .activation(act):
+            return head + "    nn_act_backward(\(n), \(act.cCode), \(CSyntax.float(act.alpha)), \(x), \(y), \(dy), \(dx));\n"
+        case .softmax, .logSoftmax:
+            let last = node.shape.last!
+            return head + "    nn_softmax_backward(\(node.op == .logSoftmax ? 1 : 0), (size_t)nb * \(node.size / last), \(last), \(y), \(dy), \(dx));\n"
+        case .dropout:
+            return head + "    for (size_t i = 0; i < \(n); i++) (\(dx))[i] += (\(dy))[i] * (\(t.savedPointer(i, "mask")))[i];\n"
+        case .batchNorm:
+            let ch = node.shape[0]
+            return head + "    nn_bn_backward(nb, \(ch), \(node.size / ch), \(x), \(ctx.param(node, "weight")), \(t.savedPointer(i, "mean")), \(t.savedPointer(i, "invstd")), \(dy), \(dx), \(grad("weight")), \(grad("bias")));\n"
+        case .reshape:
+            return ""  // a view: its gradient buffer is its operand's
+        case .add:
+            return head + node.inputs.compactMap { t.gradPointer(g, $0) }.map {
+                "    for (size_t i = 0; i < \(n); i++) (\($0))[i] += (\(dy))[i];\n"
+            }.joined()
+        case let .concat(axis):
+            let a = axis < 0 ? axis + node.shape.count : axis
+            let outer = node.shape[..<a].reduce(1, *), inner = node.shape[(a + 1)...].reduce(1, *)
+            var s = head, at = 0
+            for k in node.inputs {
+                let chunk = g.nodes[k].shape[a] * inner, total = g.nodes[k].size
+                if let dk = t.gradPointer(g, k) {
+                    s += """
+                            for (int b = 0; b < nb; b++)
+                                for (int o = 0; o < \(outer); o++)
+                                    nn_axpy(\(chunk), 1.0f, \(dy) + (size_t)b * \(node.size) + (size_t)o * \(node.size / outer) + \(at), \(dk) + (size_t)b * \(total) + (size_t)o * \(chunk));
+
+                        """
+                }
+                at += chunk
+            }
+            return s
+        case .recurrent:
+            return head + "    nn_rnn_backward(\(RecurrentTraining.shape(g, i)), nb, \(x), \(ctx.param(node, "weight_ih_l0")), \(ctx.param(node, "weight_hh_l0")), "
+                + "\(t.savedPointer(i, "gates")), \(t.savedPointer(i, "hs")), \(t.savedPointer(i, "cs")), \(t.savedPointer(i, "hn")), \(dy), \(dx), "
+                + "\(grad("weight_ih_l0")), \(grad("weight_hh_l0")), \(grad("bias_ih_l0")), \(grad("bias_hh_l0")), "
+                + "\(t.savedPointer(i, "dP")), \(t.savedPointer(i, "dPh")), \(t.savedPointer(i, "dh")), \(t.savedPointer(i, "dc")));\n"
+        case .input:
+            return ""
+        }
+    }
+}
+
+/// The recurrent kernels' shape literal shared by training forward and backward.
+enum RecurrentTraining {
+    static func shape(_ g: Graph, _ i: Int) -> String {
+        let d = RecurrentEmitter.dims(g, i)
+        let cell: Int
+        switch d.r.cell {
+        case .rnnTanh: cell = 0
+        case .rnnRelu: cell = 1
+        case .lstm: cell = 2
+        case .gru: cell = 3
+        }
+        return "(nn_rnn_shape){\(cell), \(d.t), \(d.f), \(d.h), \(d.g), \(d.r.returnSequences ? 1 : 0)}"
+    }
+}

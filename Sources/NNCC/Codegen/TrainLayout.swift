@@ -1,0 +1,54 @@
+/// Where training state lives in the context's training block: parameter
+/// gradients and optimizer state (same offsets as the parameters), one
+/// gradient buffer per result that needs one, and what each layer saves in
+/// its forward pass for backward.
+struct TrainLayout {
+    private(set) var floats = 0
+    let paramFloats: Int
+    /// Gradient buffer of each storage root that needs a gradient.
+    var grad: [Int: Int] = [:]
+    /// Per node: named saved buffers (dropout mask, batch statistics, gate history) and scratch.
+    var saved: [Int: [String: Int]] = [:]
+
+    init(_ g: Graph, ctx: EmitContext, schedule: Schedule) {
+        paramFloats = ctx.paramFloats
+        floats = 3 * paramFloats  // gradients, momentum or Adam's m, Adam's v
+        let plan = g.gradients!
+        let B = g.maxBatch
+        for i in g.nodes.indices where plan.needsGrad[i] || i == plan.source {
+            let root = g.storageRoot(i)
+            if grad[root] == nil { grad[root] = take(g.nodes[root].size * B) }
+        }
+        for (i, n) in g.nodes.enumerated() {
+            switch n.op {
+            case .dropout:
+                saved[i] = ["mask": take(n.size * B)]
+            case .batchNorm:
+                let c = n.shape[0]
+                saved[i] = ["mean": take(c), "invstd": take(c), "var": take(c)]
+            case .conv2d where plan.needsGrad[i]:
+                let d = ConvEmitter.dims(g, i)
+                saved[i] = ["col": take(d.k * d.n), "dcol": take(d.k * d.n)]
+            case .recurrent:
+                let d = RecurrentEmitter.dims(g, i)
+                saved[i] = ["gates": take(B * d.t * d.g), "hs": take(B * d.t * d.h), "cs": take(B * d.t * d.h),
+                            "hn": take(B * d.t * d.h), "hg": take(B * d.g), "dP": take(B * d.t * d.g),
+                            "dPh": take(B * d.g), "dh": take(B * d.h), "dc": take(B * d.h)]
+            default:
+                break
+            }
+        }
+    }
+
+    private mutating func take(_ n: Int) -> Int {
+        let at = floats
+        floats += (n + 15) / 16 * 16
+        return at
+    }
+
+    func gradPointer(_ g: Graph, _ i: Int) -> String? {
+        grad[g.storageRoot(i)].map { "c->train + \($0)" }
+    }
+
+    func savedPointer(_ i: Int, _ name: String) -> String { "c->train + \(saved[i]![name]!)" }
+}

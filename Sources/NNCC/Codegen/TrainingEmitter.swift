@@ -1,0 +1,126 @@
+/// Emits NAME_train_step: forward in training mode (dropout masks, batch
+/// statistics, saved gate history), the loss, every gradient rule in
+/// reverse order, gradient clipping, the optimizer update and repacking.
+enum TrainingEmitter {
+    static func emit(_ ctx: EmitContext, inferenceCalls: [Int: String], prefix p: String) -> TrainingCode {
+        let g = ctx.graph, plan = g.gradients!, train = g.train!
+        let t = TrainLayout(g, ctx: ctx, schedule: ctx.schedule)
+        let trainable = g.params.filter(\.trainable)
+        let o = train.optimizer
+
+        let forward = g.nodes.indices.dropFirst().compactMap { i in forwardCall(ctx, t, i) ?? inferenceCalls[i] }
+        let zeroGrads = t.grad.keys.sorted().map { root in
+            "    memset(c->train + \(t.grad[root]!), 0, (size_t)nb * \(g.nodes[root].size) * sizeof(float));"
+        }
+        let backward = plan.order.map { BackwardRules.emit(ctx, t, $0) }.joined()
+        let source = ctx.value(plan.source), dSource = t.gradPointer(g, plan.source)!
+        let outSize = g.nodes[plan.source].size
+        let lossCall: String
+        switch (plan.loss, plan.input) {
+        case (.crossEntropy, _): lossCall = "nn_cross_entropy(nb, \(outSize), \(source), labels, \(dSource))"
+        case (.mse, _): lossCall = "nn_mse((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
+        case (.binaryCrossEntropy, .sigmoidLogits): lossCall = "nn_bce_logits((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
+        case (.binaryCrossEntropy, _): lossCall = "nn_bce((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
+        }
+        let update: String
+        switch o.kind {
+        case .sgd:
+            update = "nn_sgd(\(p)_train_counts[i], c->params + off, c->grads + off, c->opt1 + off, c->lr, \(CSyntax.float(o.momentum)), \(CSyntax.float(o.weightDecay)), \(o.nesterov ? 1 : 0), c->step == 0);"
+        case .adam:
+            update = "nn_adam(\(p)_train_counts[i], c->params + off, c->grads + off, c->opt1 + off, c->opt2 + off, c->lr, \(CSyntax.float(o.betas.0)), \(CSyntax.float(o.betas.1)), \(CSyntax.float(o.eps)), \(CSyntax.float(o.weightDecay)), c->step + 1);"
+        }
+        var runningStats = ""
+        for (i, n) in g.nodes.enumerated() {
+            guard case let .batchNorm(_, momentum) = n.op else { continue }
+            runningStats += """
+                    for (int ch = 0; ch < \(n.shape[0]); ch++) {  /* running statistics of "\(CSyntax.comment(n.name))" */
+                        (\(ctx.param(n, "running_mean")))[ch] = \(CSyntax.float(1 - momentum)) * (\(ctx.param(n, "running_mean")))[ch] + \(CSyntax.float(momentum)) * (\(t.savedPointer(i, "mean")))[ch];
+                        (\(ctx.param(n, "running_var")))[ch] = \(CSyntax.float(1 - momentum)) * (\(ctx.param(n, "running_var")))[ch] + \(CSyntax.float(momentum)) * (\(t.savedPointer(i, "var")))[ch];
+                    }
+
+                """
+        }
+        let labelCheck = plan.loss == .crossEntropy
+            ? "    for (int b = 0; b < nb; b++) if (labels[b] < 0 || labels[b] >= \(outSize)) return NN_ERR_LABEL;\n"
+            : "    (void)labels;\n"
+
+        let defines = """
+            #define \(p)_TRAIN_FLOATS \(t.floats)
+            static void \(p)_train_init(\(p)_ctx *c, float *block);
+            """
+        let fields = """
+                float *train;   /* training block: gradients, optimizer state, saved activations */
+                float *grads;   /* parameter gradients, same offsets as params */
+                float *opt1;    /* momentum buffer, or Adam's first moment */
+                float *opt2;    /* Adam's second moment */
+                uint64_t rng;   /* dropout masks */
+                long step;      /* optimizer steps taken */
+                float lr;
+
+            """
+        let functions = """
+            /* ---- training ------------------------------------------------------------ */
+            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
+            static const size_t \(p)_train_counts[\(trainable.count + 1)] = {\(trainable.map { "\($0.size), " }.joined())0};
+
+            static void \(p)_train_init(\(p)_ctx *c, float *block) {
+                c->train = block;
+                c->grads = block;
+                c->opt1 = block + \(t.paramFloats);
+                c->opt2 = block + \(2 * t.paramFloats);
+                c->rng = \(g.seed)ull ^ 0x6E6E63636472ull;
+                c->step = 0;
+                c->lr = \(CSyntax.float(o.lr));
+            }
+
+            void \(p)_set_lr(\(p)_ctx *c, float lr) { if (c) c->lr = lr; }
+
+            /* Forward in training mode: dropout draws masks, batchnorm uses batch statistics. */
+            static void \(p)_train_forward(\(p)_ctx *c, const float *x, int nb) {
+                (void)x;
+            \(forward.map { "    " + $0 }.joined(separator: "\n"))
+            }
+
+            /* One optimizer step on a batch: \(plan.loss.rawValue) loss, \(o.kind.rawValue) update. */
+            int \(p)_train_step(\(p)_ctx *c, const float *x, const void *targets, int nb, float *loss) {
+                if (!c || !x || !targets || !loss) return NN_ERR_NULL;
+                if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
+                const int32_t *labels = (const int32_t *)targets;
+            \(labelCheck)    \(p)_train_forward(c, x, nb);
+                memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
+            \(zeroGrads.joined(separator: "\n"))
+                float L = \(lossCall);
+                if (!isfinite(L)) return NN_ERR_NONFINITE;
+            \(backward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
+                    size_t off = \(p)_train_offsets[i];
+                    \(update)
+                }
+            \(runningStats)    c->step++;
+                \(p)_pack(c);
+                *loss = L;
+                return NN_OK;
+            }
+
+            """
+        return TrainingCode(contextFields: fields, functions: functions, kernels: defines)
+    }
+
+    /// The training-mode kernel call where it differs from inference.
+    static func forwardCall(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String? {
+        let g = ctx.graph, n = g.nodes[i]
+        let x = n.inputs.first.map { ctx.value($0) } ?? "x", y = ctx.value(i)
+        switch n.op {
+        case let .dropout(rate):
+            return "nn_dropout_train((size_t)nb * \(n.size), \(x), \(y), \(t.savedPointer(i, "mask")), \(CSyntax.float(rate)), &c->rng);"
+        case let .batchNorm(eps, _):
+            let ch = n.shape[0]
+            return "nn_bn_train_forward(nb, \(ch), \(n.size / ch), \(x), \(ctx.param(n, "weight")), \(ctx.param(n, "bias")), \(CSyntax.float(eps)), \(y), \(t.savedPointer(i, "mean")), \(t.savedPointer(i, "invstd")), \(t.savedPointer(i, "var")));"
+        case .recurrent:
+            let d = RecurrentEmitter.dims(g, i)
+            return "nn_rnn_train_forward(\(RecurrentTraining.shape(g, i)), nb, \(x), \(ctx.packed(i)), \(ctx.schedule.padded(d.g)), \(y), "
+                + "\(t.savedPointer(i, "gates")), \(t.savedPointer(i, "hs")), \(t.savedPointer(i, "cs")), \(t.savedPointer(i, "hn")), \(t.savedPointer(i, "hg")));"
+        default:
+            return nil
+        }
+    }
+}

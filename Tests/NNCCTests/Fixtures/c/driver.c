@@ -1,0 +1,203 @@
+/* driver.c: exercises a generated nncc library through its C interface alone.
+ *
+ * Build (SanitizerTests.swift does this):
+ *   gcc -std=c11 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+ *       -DMODEL=NAME -include NAME.h driver.c NAME.c -lm
+ * and, to count allocations, without sanitizers:
+ *   gcc ... -DCOUNT_MALLOC -DMODEL=NAME -include NAME.h driver.c NAME.c -lm \
+ *       -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+ *
+ * Usage: driver WEIGHTS.safetensors X.f32 Y.f32 COUNT SAVE.safetensors
+ *   X.f32 / Y.f32 are raw native floats: COUNT examples of input / expected first output.
+ * Reports on stdout only (stderr belongs to the sanitizers); exit 0 when every check passes. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define M(f) CAT(MODEL, f) /* M(forward) -> NAME_forward */
+#define STR_(a) #a
+#define STR(a) STR_(a)
+
+#define IN M(INPUT_SIZE)
+#define OUT M(OUTPUT_SIZE)
+#define MAXB M(MAX_BATCH)
+
+/* The library's codes for these errors (NN_ERR_NULL, NN_ERR_BATCH, NN_ERR_OPEN in the generated C). */
+#define ERR_NULL (-1)
+#define ERR_BATCH (-2)
+#define ERR_OPEN (-3)
+
+static int failures;
+
+#define CHECK(cond, ...)                                              \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            failures++;                                               \
+            printf("FAIL line %d: %s: ", __LINE__, #cond);            \
+            printf(__VA_ARGS__);                                      \
+            printf("\n");                                             \
+        }                                                             \
+    } while (0)
+
+#ifdef COUNT_MALLOC
+/* Every allocation call while `counting` is set is counted (linker --wrap). */
+static volatile int counting;
+static volatile long allocations;
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__real_aligned_alloc(size_t, size_t);
+int __real_posix_memalign(void **, size_t, size_t);
+void *__wrap_malloc(size_t n) { if (counting) allocations++; return __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t s) { if (counting) allocations++; return __real_calloc(n, s); }
+void *__wrap_realloc(void *p, size_t n) { if (counting) allocations++; return __real_realloc(p, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { if (counting) allocations++; return __real_aligned_alloc(a, n); }
+int __wrap_posix_memalign(void **p, size_t a, size_t n) { if (counting) allocations++; return __real_posix_memalign(p, a, n); }
+#endif
+
+static float *read_floats(const char *path, size_t n) {
+    float *p = malloc(n * sizeof(float) + 1);
+    FILE *f = fopen(path, "rb");
+    size_t got = f && p ? fread(p, sizeof(float), n + 1, f) : 0;
+    if (f) fclose(f);
+    if (got != n) {
+        printf("FAIL: %s: expected %zu floats, read %zu\n", path, n, got);
+        exit(3);
+    }
+    return p;
+}
+
+/* Compares n floats at atol 1e-4, rtol 1e-3 (the conformance tolerance); reports the first mismatch. */
+static void compare(const char *what, const float *got, const float *want, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float err = fabsf(got[i] - want[i]);
+        if (!(err <= 1e-4f + 1e-3f * fabsf(want[i]))) {
+            failures++;
+            printf("FAIL %s: element %zu: got %.8g, want %.8g\n", what, i, (double)got[i], (double)want[i]);
+            return;
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc != 6) {
+        printf("usage: driver WEIGHTS X.f32 Y.f32 COUNT SAVE\n");
+        return 2;
+    }
+    const char *weights = argv[1], *save = argv[5];
+    int count = atoi(argv[4]);
+    if (count < 1) { printf("bad COUNT\n"); return 2; }
+    float *x = read_floats(argv[2], (size_t)count * IN);
+    float *want = read_floats(argv[3], (size_t)count * OUT);
+
+    CHECK(M(info)(0) == MAXB && M(info)(1) == IN && M(info)(2) == OUT && M(info)(3) == M(NUM_PARAMS), "info");
+    CHECK(M(output_size)(0) == OUT, "output_size(0) = %d", M(output_size)(0));
+
+    M(ctx) *ctx = M(create)();
+    CHECK(ctx != NULL, "create");
+    if (!ctx) return 1;
+    CHECK(M(load_weights)(ctx, "/nonexistent/nncc/weights.safetensors") == ERR_OPEN, "missing file");
+    CHECK(M(load_weights)(ctx, NULL) == ERR_NULL, "NULL path");
+    CHECK(M(load_weights)(NULL, weights) == ERR_NULL, "NULL ctx");
+    int rc = M(load_weights)(ctx, weights);
+    CHECK(rc == 0, "load_weights: %d %s", rc, M(strerror)(rc));
+
+    float *xb = malloc((size_t)MAXB * IN * sizeof(float)), *yb = malloc((size_t)MAXB * OUT * sizeof(float));
+    float *wantb = malloc((size_t)MAXB * OUT * sizeof(float)), *y1 = malloc((size_t)OUT * sizeof(float));
+    float *yb2 = malloc((size_t)MAXB * OUT * sizeof(float));
+    if (!xb || !yb || !wantb || !y1 || !yb2) { printf("out of memory\n"); return 3; }
+
+    /* batch 1, every example */
+    for (int i = 0; i < count; i++) {
+        rc = M(forward)(ctx, x + (size_t)i * IN, y1, 1);
+        CHECK(rc == 0, "forward batch 1: %d %s", rc, M(strerror)(rc));
+        compare("batch 1 vs y.npy", y1, want + (size_t)i * OUT, OUT);
+    }
+    /* max batch: the examples cycled */
+    for (int b = 0; b < MAXB; b++) {
+        memcpy(xb + (size_t)b * IN, x + (size_t)(b % count) * IN, IN * sizeof(float));
+        memcpy(wantb + (size_t)b * OUT, want + (size_t)(b % count) * OUT, OUT * sizeof(float));
+    }
+    rc = M(forward)(ctx, xb, yb, MAXB);
+    CHECK(rc == 0, "forward max batch: %d %s", rc, M(strerror)(rc));
+    compare("max batch vs y.npy", yb, wantb, (size_t)MAXB * OUT);
+
+    /* every output through forward_all; output 0 must equal forward's */
+    {
+        float *ys[M(NUM_OUTPUTS)];
+        for (int j = 0; j < M(NUM_OUTPUTS); j++) ys[j] = malloc((size_t)MAXB * M(output_size)(j) * sizeof(float));
+        rc = M(forward_all)(ctx, xb, ys, MAXB);
+        CHECK(rc == 0, "forward_all: %d", rc);
+        CHECK(memcmp(ys[0], yb, (size_t)MAXB * OUT * sizeof(float)) == 0, "forward_all output 0 != forward");
+        CHECK(M(forward_all)(ctx, xb, NULL, 1) == ERR_NULL, "forward_all NULL ys");
+        for (int j = 0; j < M(NUM_OUTPUTS); j++) free(ys[j]);
+    }
+
+    /* bad arguments: the right code, and nothing written */
+    for (int i = 0; i < OUT; i++) y1[i] = 777.0f;
+    CHECK(M(forward)(ctx, x, y1, 0) == ERR_BATCH, "batch 0");
+    CHECK(M(forward)(ctx, x, y1, -1) == ERR_BATCH, "batch -1");
+    CHECK(M(forward)(ctx, xb, yb2, MAXB + 1) == ERR_BATCH, "batch MAX+1");
+    CHECK(M(forward)(NULL, x, y1, 1) == ERR_NULL, "NULL ctx");
+    CHECK(M(forward)(ctx, NULL, y1, 1) == ERR_NULL, "NULL x");
+    CHECK(M(forward)(ctx, x, NULL, 1) == ERR_NULL, "NULL y");
+    for (int i = 0; i < OUT; i++) CHECK(y1[i] == 777.0f, "a failed forward wrote y[%d]", i);
+    CHECK(M(strerror)(ERR_BATCH) && strlen(M(strerror)(ERR_BATCH)) > 0, "strerror");
+    CHECK(M(param_name)(-1) == NULL && M(param_name)(M(NUM_PARAMS)) == NULL, "param_name out of range");
+
+#ifdef COUNT_MALLOC
+    /* forward allocates nothing: 10 calls at batch 1 and max batch */
+    allocations = 0;
+    counting = 1;
+    for (int k = 0; k < 5; k++) {
+        rc = M(forward)(ctx, x, y1, 1);
+        rc |= M(forward)(ctx, xb, yb, MAXB);
+    }
+    counting = 0;
+    CHECK(rc == 0, "forward while counting");
+    CHECK(allocations == 0, "forward allocated %ld times in 10 calls", allocations);
+    printf("allocations during 10 forward calls: %ld\n", allocations);
+    /* the counter works: one allocation while counting is seen */
+    counting = 1;
+    void *volatile probe = malloc(16);
+    counting = 0;
+    free(probe);
+    CHECK(allocations == 1, "malloc wrapper inactive (%ld counted)", allocations);
+#endif
+
+    /* save, load into a fresh context: identical parameters and outputs */
+    rc = M(save_weights)(ctx, save);
+    CHECK(rc == 0, "save_weights: %d %s", rc, M(strerror)(rc));
+    CHECK(M(save_weights)(NULL, save) == ERR_NULL, "save NULL ctx");
+    M(ctx) *ctx2 = M(create)();
+    CHECK(ctx2 != NULL, "create 2");
+    if (ctx2) {
+        rc = M(load_weights)(ctx2, save);
+        CHECK(rc == 0, "load saved weights: %d %s", rc, M(strerror)(rc));
+        for (int i = 0; i < M(NUM_PARAMS); i++) {
+            int64_t dims[4];
+            int rank = M(param_shape)(i, dims);
+            size_t n = 1;
+            for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
+            float *p1 = malloc(n * sizeof(float) + 4), *p2 = malloc(n * sizeof(float) + 4);
+            CHECK(M(get_param)(ctx, i, p1) == 0 && M(get_param)(ctx2, i, p2) == 0, "get_param %d", i);
+            CHECK(memcmp(p1, p2, n * sizeof(float)) == 0, "param %d (%s) differs after save/load", i, M(param_name)(i));
+            free(p1);
+            free(p2);
+        }
+        rc = M(forward)(ctx2, xb, yb2, MAXB);
+        CHECK(rc == 0, "forward after reload: %d", rc);
+        CHECK(memcmp(yb, yb2, (size_t)MAXB * OUT * sizeof(float)) == 0, "outputs differ after save/load");
+        M(destroy)(ctx2);
+    }
+    M(destroy)(ctx);
+    M(destroy)(NULL);
+    free(x); free(want); free(xb); free(yb); free(yb2); free(wantb); free(y1);
+    printf("driver %s: %d failures\n", STR(MODEL), failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,153 @@
+/* gemm_test.c: the tiled GEMM and im2col kernels against their naive references.
+ *
+ * Not compilable alone: ReferenceKernelTests.swift prepends
+ *   #define NN_VW .. / NN_NV .. / NN_MR 8, Templates.prologue, Templates.gemm, Templates.conv
+ * so this file sees nn_gemm, nn_gemm_naive, nn_pack_rows, nn_pack_transposed, nn_pack_bias,
+ * nn_im2col_panels and nn_conv_naive exactly as generated libraries embed them.
+ *
+ * Checks, printing each failure and exiting 1 if any:
+ *  - nn_gemm == nn_gemm_naive for M, N, K in {1,2,7,9,13,31,33,65,100} x bias mode x accumulate x activation,
+ *    with lda > K and ldc > N; guard cells around C (padding columns, rows past M) must stay untouched;
+ *  - nn_pack_transposed(W) == nn_pack_rows(Wᵀ);
+ *  - nn_im2col_panels + nn_gemm == nn_conv_naive on odd conv shapes (prime H/W, stride, dilation, padding). */
+
+#define TG_GUARD 12345.0f
+
+static uint64_t tg_rng = 42;
+static float tg_uniform(void) { return 2.0f * nn_rng_uniform(&tg_rng) - 1.0f; }
+static void tg_fill(float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = tg_uniform();
+}
+
+static int tg_failures, tg_cases;
+
+static int tg_close(float got, float want) {
+    float err = fabsf(got - want);
+    return err <= 1e-5f + 1e-4f * fabsf(want); /* false for NaN */
+}
+
+static void tg_fail(const char *what) {
+    if (++tg_failures <= 30) printf("FAIL %s\n", what);
+}
+
+static void *tg_alloc(size_t floats) {
+    void *p = malloc((floats + 16) * sizeof(float));
+    if (!p) { printf("out of memory\n"); exit(2); }
+    return p;
+}
+
+static const int tg_sizes[] = {1, 2, 7, 9, 13, 31, 33, 65, 100};
+#define TG_NSIZES ((int)(sizeof tg_sizes / sizeof tg_sizes[0]))
+
+static void tg_gemm_case(int M, int N, int K, int bias_mode, int accumulate, int act) {
+    char what[200];
+    int lda = K + 3, ldc = N + 5, panels = (N + NN_NR - 1) / NN_NR, nbias = panels * NN_NR;
+    float *A = tg_alloc((size_t)M * lda), *B = tg_alloc((size_t)K * N), *W = tg_alloc((size_t)N * K);
+    float *Bp = tg_alloc((size_t)panels * K * NN_NR), *Bt = tg_alloc((size_t)panels * K * NN_NR);
+    float *bias = tg_alloc((size_t)(nbias > M ? nbias : M));
+    size_t csize = (size_t)(M + 2) * ldc;
+    float *C1 = tg_alloc(csize), *C2 = tg_alloc(csize);
+    tg_fill(A, (size_t)M * lda);
+    tg_fill(B, (size_t)K * N);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) W[(size_t)n * K + k] = B[(size_t)k * N + n];
+    nn_pack_rows(K, N, B, N, Bp);
+    nn_pack_transposed(N, K, W, Bt);
+    tg_cases++;
+    if (memcmp(Bp, Bt, (size_t)panels * K * NN_NR * sizeof(float)) != 0) {
+        snprintf(what, sizeof what, "pack_transposed != pack_rows for N=%d K=%d", N, K);
+        tg_fail(what);
+    }
+    float raw[128];
+    tg_fill(raw, 128);
+    if (bias_mode == 1) nn_pack_bias(N, nbias, raw, bias);
+    else for (int m = 0; m < M; m++) bias[m] = tg_uniform();
+    /* Random C inside [M, N], guards elsewhere (padding columns and two rows past M). */
+    for (size_t i = 0; i < csize; i++) {
+        int r = (int)(i / (size_t)ldc), c = (int)(i % (size_t)ldc);
+        C1[i] = r < M && c < N ? tg_uniform() : TG_GUARD;
+    }
+    memcpy(C2, C1, csize * sizeof(float));
+    nn_epilogue e = {bias_mode ? bias : NULL, bias_mode, accumulate, act, 0.1f};
+    nn_gemm(M, N, K, A, lda, Bp, C1, ldc, e);
+    nn_gemm_naive(M, N, K, A, lda, Bp, C2, ldc, e);
+    tg_cases++;
+    for (size_t i = 0; i < csize; i++) {
+        int r = (int)(i / (size_t)ldc), c = (int)(i % (size_t)ldc);
+        int inside = r < M && c < N;
+        if (inside ? !tg_close(C1[i], C2[i]) : C1[i] != TG_GUARD) {
+            snprintf(what, sizeof what, "gemm M=%d N=%d K=%d bias=%d acc=%d act=%d at [%d][%d]: tiled %.8g, naive %.8g%s",
+                     M, N, K, bias_mode, accumulate, act, r, c, (double)C1[i], (double)C2[i],
+                     inside ? "" : " (guard cell overwritten)");
+            tg_fail(what);
+            break;
+        }
+    }
+    free(A); free(B); free(W); free(Bp); free(Bt); free(bias); free(C1); free(C2);
+}
+
+typedef struct { int C, H, W, F, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw; } tg_conv;
+
+static void tg_conv_case(tg_conv v, int with_bias, int act) {
+    char what[240];
+    nn_conv_shape s = {v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
+    s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
+    s.OW = (v.W + v.pl + v.pr - v.dw * (v.kw - 1) - 1) / v.sw + 1;
+    int N = s.OH * s.OW, K = v.C * v.kh * v.kw, panels = (N + NN_NR - 1) / NN_NR;
+    float *x = tg_alloc((size_t)v.C * v.H * v.W), *w = tg_alloc((size_t)v.F * K), *bias = tg_alloc((size_t)v.F);
+    float *Bp = tg_alloc((size_t)panels * K * NN_NR), *y1 = tg_alloc((size_t)v.F * N), *y2 = tg_alloc((size_t)v.F * N);
+    float *zeros = tg_alloc((size_t)v.F);
+    tg_fill(x, (size_t)v.C * v.H * v.W);
+    tg_fill(w, (size_t)v.F * K);
+    tg_fill(bias, (size_t)v.F);
+    for (int f = 0; f < v.F; f++) zeros[f] = 0.0f;
+    nn_im2col_panels(x, s, Bp);
+    nn_epilogue e = {with_bias ? bias : zeros, 2, 0, act, 0.1f};
+    nn_gemm(v.F, N, K, w, K, Bp, y1, N, e);
+    nn_conv_naive(x, s, v.F, w, with_bias ? bias : NULL, act, 0.1f, y2);
+    tg_cases++;
+    for (int i = 0; i < v.F * N; i++)
+        if (!tg_close(y1[i], y2[i])) {
+            snprintf(what, sizeof what,
+                     "conv C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d bias=%d act=%d at %d: "
+                     "im2col+gemm %.8g, naive %.8g",
+                     v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw, with_bias, act, i,
+                     (double)y1[i], (double)y2[i]);
+            tg_fail(what);
+            break;
+        }
+    free(x); free(w); free(bias); free(Bp); free(y1); free(y2); free(zeros);
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0); /* failures stay visible if a bad kernel corrupts the heap */
+    for (int a = 0; a < TG_NSIZES; a++)
+        for (int b = 0; b < TG_NSIZES; b++)
+            for (int c = 0; c < TG_NSIZES; c++)
+                for (int bias_mode = 0; bias_mode <= 2; bias_mode++)
+                    for (int acc = 0; acc <= 1; acc++) {
+                        /* every activation on small shapes; none, relu and one transcendental on the rest */
+                        int small = tg_sizes[a] * tg_sizes[b] * tg_sizes[c] <= 10000;
+                        for (int act = NN_ACT_NONE; act <= NN_ACT_LEAKY_RELU; act++)
+                            if (small || act <= NN_ACT_RELU || act == (a + b + c) % 4 + 2)
+                                tg_gemm_case(tg_sizes[a], tg_sizes[b], tg_sizes[c], bias_mode, acc, act);
+                    }
+    static const tg_conv convs[] = {
+        /* C  H   W   F  kh kw sh sw pt pl pb pr dh dw */
+        {1, 7, 7, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1},
+        {3, 11, 13, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {2, 13, 7, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
+        {4, 17, 19, 33, 5, 3, 2, 1, 2, 1, 2, 1, 2, 1},
+        {3, 5, 3, 7, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},
+        {5, 23, 29, 3, 4, 4, 2, 2, 1, 1, 2, 2, 1, 1},  /* even kernel, "same"-like asymmetric padding */
+        {1, 31, 37, 17, 7, 5, 3, 2, 3, 2, 3, 2, 1, 2},
+        {6, 3, 5, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2},    /* dilated kernel larger than the image */
+        {2, 37, 11, 65, 2, 2, 1, 1, 0, 1, 1, 0, 3, 1},
+    };
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
+        for (int with_bias = 0; with_bias <= 1; with_bias++)
+            for (int act = NN_ACT_NONE; act <= NN_ACT_LEAKY_RELU; act++) tg_conv_case(convs[i], with_bias, act);
+    printf("gemm_test (NN_VW %d, NN_NV %d, NN_MR %d): %d checks, %d failures\n", NN_VW, NN_NV, NN_MR, tg_cases,
+           tg_failures);
+    return tg_failures ? 1 : 0;
+}

@@ -1,0 +1,125 @@
+import Foundation
+import XCTest
+@testable import NNCC
+
+/// The generated C on its own, outside Swift: Fixtures/c/driver.c drives NAME.c
+/// through NAME.h (create, load_weights, forward at batch 1 and max batch,
+/// argument errors, save/load round trip, destroy) under AddressSanitizer,
+/// UndefinedBehaviorSanitizer and LeakSanitizer, then again in a plain build
+/// with malloc wrapped to prove forward allocates nothing.
+final class SanitizerTests: XCTestCase {
+    nonisolated(unsafe) static var cache: (dir: URL, previous: String?)?
+    var tmp: URL!
+
+    override class func setUp() {
+        super.setUp()
+        cache = FixtureKit.useTempCache("nncc-sanitizer-cache")
+    }
+
+    override class func tearDown() {
+        if let c = cache { FixtureKit.restoreCache(c) }
+        cache = nil
+        super.tearDown()
+    }
+
+    override func setUpWithError() throws {
+        tmp = FixtureKit.makeTempDir("nncc-sanitizer")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: tmp)
+    }
+
+    static let driver = FixtureKit.root.appendingPathComponent("c/driver.c")
+    static let maxBatch = 6
+    static let strict = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g"]
+    static let sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+    static let wrap = ["-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign"]
+
+    /// Generates NAME.c/.h for a fixture, writes raw x/y floats, builds `driver.c` against it under the
+    /// sanitizers and with the malloc counter, runs both, and returns the problems found.
+    func drive(_ fixture: URL, target: Target = .native) throws -> [String] {
+        let model = try Pipeline.load(fixture.appendingPathComponent("model.json").path)
+        let (lib, graph) = try Pipeline.generate(model, options: CompileOptions(maxBatch: Self.maxBatch, target: target))
+        let name = graph.name
+        let dir = tmp.appendingPathComponent(name, isDirectory: true)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let source = dir.appendingPathComponent("\(name).c"), header = dir.appendingPathComponent("\(name).h")
+        try lib.source.write(to: source, atomically: true, encoding: .utf8)
+        try lib.header.write(to: header, atomically: true, encoding: .utf8)
+
+        let x = try FixtureKit.floats(fixture.appendingPathComponent("x.npy"))
+        let y = try FixtureKit.floats(fixture.appendingPathComponent("y.npy"))
+        let xFile = dir.appendingPathComponent("x.f32"), yFile = dir.appendingPathComponent("y.f32")
+        try x.data.withUnsafeBytes { try Data($0).write(to: xFile) }
+        try y.data.withUnsafeBytes { try Data($0).write(to: yFile) }
+        guard let weights = model.weightsPath else { return ["fixture has no weights file"] }
+        let args = [weights, xFile.path, yFile.path, String(x.shape[0]), dir.appendingPathComponent("saved.safetensors").path]
+
+        // The native build's vectors need the host ISA, as in the library build; portable must not.
+        let march = target == .native ? ["-march=native"] : []
+        let common = Self.strict + march + ["-DMODEL=\(name)", "-include", header.path, "-o"]
+        let cc = try GCC.path()
+        var problems: [String] = []
+
+        let asan = dir.appendingPathComponent("driver_asan").path
+        try GCC.run([cc] + common + [asan] + Self.sanitize + [Self.driver.path, source.path, "-lm"])
+        let r = try FixtureKit.run(asan, args, environment: [
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86",
+            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+        ], in: dir)
+        if r.status != 0 || !r.stderr.isEmpty || !r.stdout.contains(": 0 failures") {
+            problems.append("sanitizer build: exit \(r.status)\n\(r.stdout)\(r.stderr.prefix(6000))")
+        }
+
+        let counted = dir.appendingPathComponent("driver_count").path
+        try GCC.run([cc] + common + [counted, "-DCOUNT_MALLOC", Self.driver.path, source.path, "-lm"] + Self.wrap)
+        let c = try FixtureKit.run(counted, args, in: dir)
+        if c.status != 0 || !c.stdout.contains("allocations during 10 forward calls: 0\n") {
+            problems.append("malloc-counting build: exit \(c.status)\n\(c.stdout)\(c.stderr)")
+        }
+        return problems
+    }
+
+    func check(_ root: URL, _ name: String, target: Target = .native, file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            let problems = try drive(root.appendingPathComponent(name, isDirectory: true), target: target)
+            if !problems.isEmpty { XCTFail("\(name):\n" + problems.joined(separator: "\n"), file: file, line: line) }
+        } catch {
+            XCTFail("\(name): \(error)", file: file, line: line)
+        }
+    }
+
+    // Each test: the library's C alone is clean under ASan/UBSan/LSan (exit 0, empty stderr), matches y.npy at
+    // atol 1e-4, rtol 1e-3 at batch 1 and max batch 6, rejects batch 0/-1/7 with NN_ERR_BATCH and NULL
+    // pointers with NN_ERR_NULL writing nothing, round-trips weights exactly through save/load, and makes
+    // zero malloc/calloc/realloc/aligned_alloc/posix_memalign calls in 10 forward calls.
+
+    /// Dense layers with fused relu (golden dense_relu).
+    func testDense() { check(FixtureKit.golden, "dense_relu") }
+
+    /// conv2d with a batchnorm folded into it.
+    func testConvBatchNorm() { check(FixtureKit.torch, "bn_conv_fold") }
+
+    /// Padded, strided max pooling; and the golden LeNet-like conv/pool/dense stack.
+    func testPooling() {
+        check(FixtureKit.torch, "maxpool3_s2_p1")
+        check(FixtureKit.golden, "lenet_like")
+    }
+
+    /// A residual block (conv, bn, add of the input) and a channel concat.
+    func testAddAndConcatGraphs() {
+        check(FixtureKit.torch, "resblock")
+        check(FixtureKit.torch, "concat_channels")
+    }
+
+    /// LSTM returning every step's h; and lstm + gru + concat over sequences.
+    func testRecurrent() {
+        check(FixtureKit.torch, "lstm_seq_out")
+        check(FixtureKit.torch, "concat_seq")
+    }
+
+    /// The portable target's C builds with the strict flags and no -march (c-abi.md: self-contained C11
+    /// that compiles into any program), and passes the same checks.
+    func testPortableTarget() { check(FixtureKit.torch, "bn_conv_fold", target: .portable) }
+}
