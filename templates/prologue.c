@@ -43,13 +43,53 @@ static inline float nn_act(int act, float alpha, float x) {
     }
 }
 
-/* Activation over a vector; relu stays in registers, the others go through
-   the scalar function lane by lane (gcc unrolls this). */
+/* exp on a whole vector (Cephes' expf scheme): x = n·ln2 + r, |r| ≤ ln2/2,
+   e^r by a degree-6 polynomial, 2^n put into the exponent bits. Relative
+   error about 2e-7 over the clamped range [-87.3, 88.7]. */
+static inline nn_vf nn_vexp(nn_vf x) {
+    x = nn_vmax(x, nn_splat(-87.3f));
+    x = -nn_vmax(-x, nn_splat(-88.7f));
+    nn_vf fn = x * 1.44269504088896341f + 0.5f;
+    nn_vi n = __builtin_convertvector(fn, nn_vi);
+    nn_vf nf = __builtin_convertvector(n, nn_vf);
+    n -= (nn_vi)(nf > fn) & 1;  /* floor, also for negative x */
+    nf = __builtin_convertvector(n, nn_vf);
+    nn_vf r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    nn_vf p = nn_splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    nn_vi bits = (n + 127) << 23;
+    return p * (nn_vf)bits;
+}
+
+static inline nn_vf nn_vsigmoid(nn_vf x) { return 1.0f / (1.0f + nn_vexp(-x)); }
+
+/* tanh(x) = 1 − 2/(e^{2x} + 1): no cancellation for large |x|, absolute
+   error below 1e-7 near 0. */
+static inline nn_vf nn_vtanh(nn_vf x) { return 1.0f - 2.0f / (nn_vexp(x + x) + 1.0f); }
+
+/* Activation over a vector; gelu (erf) goes lane by lane. */
 static inline nn_vf nn_vact(int act, float alpha, nn_vf v) {
-    if (act == NN_ACT_NONE) return v;
-    if (act == NN_ACT_RELU) return nn_vmax(v, nn_splat(0));
-    for (int i = 0; i < NN_VW; i++) v[i] = nn_act(act, alpha, v[i]);
-    return v;
+    switch (act) {
+    case NN_ACT_NONE: return v;
+    case NN_ACT_RELU: return nn_vmax(v, nn_splat(0));
+    case NN_ACT_SIGMOID: return nn_vsigmoid(v);
+    case NN_ACT_TANH: return nn_vtanh(v);
+    default:
+        for (int i = 0; i < NN_VW; i++) v[i] = nn_act(act, alpha, v[i]);
+        return v;
+    }
+}
+
+/* In place over n floats: whole vectors, then the scalar tail. */
+static inline void nn_act_n(int act, float alpha, float *p, int n) {
+    int i = 0;
+    for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, nn_load(p + i)));
+    for (; i < n; i++) p[i] = nn_act(act, alpha, p[i]);
 }
 
 /* Deterministic generator for parameter initialisation (SplitMix64). */

@@ -30,26 +30,29 @@ NN_UNUSED static void nn_rnn_train_forward(nn_rnn_shape s, int nb, const float *
             float *p = gates + ((size_t)b * T + t) * G;
             float *h = hs + ((size_t)b * T + t) * H;
             const float *hp = t > 0 ? h - H : NULL;
-            for (int j = 0; j < H; j++) {
-                if (s.cell == 0) { p[j] = tanhf(p[j]); h[j] = p[j]; }
-                else if (s.cell == 1) { p[j] = p[j] > 0 ? p[j] : 0.0f; h[j] = p[j]; }
-                else if (s.cell == 2) {
-                    float *c = cs + ((size_t)b * T + t) * H;
-                    p[j] = nn_sigmoid(p[j]);
-                    p[H + j] = nn_sigmoid(p[H + j]);
-                    p[2 * H + j] = tanhf(p[2 * H + j]);
-                    p[3 * H + j] = nn_sigmoid(p[3 * H + j]);
+            if (s.cell <= 1) {
+                memcpy(h, p, (size_t)H * sizeof(float));
+                nn_act_n(s.cell == 0 ? NN_ACT_TANH : NN_ACT_RELU, 0.0f, h, H);
+                memcpy(p, h, (size_t)H * sizeof(float));
+            } else if (s.cell == 2) {
+                float *c = cs + ((size_t)b * T + t) * H;
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, p, 2 * H);
+                nn_act_n(NN_ACT_TANH, 0.0f, p + 2 * H, H);
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, p + 3 * H, H);
+                for (int j = 0; j < H; j++) {
                     c[j] = p[H + j] * (t > 0 ? c[j - H] : 0.0f) + p[j] * p[2 * H + j];
-                    h[j] = p[3 * H + j] * tanhf(c[j]);
-                } else {
-                    const float *q = hg + (size_t)b * G;
-                    float *hnb = hn + ((size_t)b * T + t) * H;
-                    p[j] = nn_sigmoid(p[j] + q[j]);
-                    p[H + j] = nn_sigmoid(p[H + j] + q[H + j]);
-                    hnb[j] = q[2 * H + j];
-                    p[2 * H + j] = tanhf(p[2 * H + j] + p[j] * hnb[j]);
-                    h[j] = (1.0f - p[H + j]) * p[2 * H + j] + p[H + j] * (hp ? hp[j] : 0.0f);
+                    h[j] = c[j];
                 }
+                nn_act_n(NN_ACT_TANH, 0.0f, h, H);
+                for (int j = 0; j < H; j++) h[j] *= p[3 * H + j];
+            } else {
+                const float *q = hg + (size_t)b * G;
+                float *hnb = hn + ((size_t)b * T + t) * H;
+                for (int j = 0; j < 2 * H; j++) p[j] += q[j];
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, p, 2 * H);
+                for (int j = 0; j < H; j++) { hnb[j] = q[2 * H + j]; p[2 * H + j] += p[j] * hnb[j]; }
+                nn_act_n(NN_ACT_TANH, 0.0f, p + 2 * H, H);
+                for (int j = 0; j < H; j++) h[j] = (1.0f - p[H + j]) * p[2 * H + j] + p[H + j] * (hp ? hp[j] : 0.0f);
             }
         }
     }

@@ -12,9 +12,13 @@ struct BuildFlags: ParsableArguments {
     @Option(help: "native (-march=native) or portable.") var target: Target = .native
     @Option(help: "OpenMP threads for the kernels.") var threads: Int = 1
 
-    func options(train: Bool = false, defaultBatch: Int? = nil, name: String? = nil) throws -> CompileOptions {
+    func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
         if let b = batch, !(1...65536).contains(b) { throw ValidationError("--batch must be in 1...65536") }
+    }
+
+    func options(train: Bool = false, defaultBatch: Int? = nil, name: String? = nil) throws -> CompileOptions {
+        try validate()
         return CompileOptions(maxBatch: batch ?? defaultBatch, train: train, target: target, threads: threads, name: name)
     }
 }

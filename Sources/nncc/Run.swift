@@ -20,7 +20,8 @@ struct Run: ParsableCommand {
         if let output {
             if output.hasSuffix(".npz") {
                 try Npz.write(g.outputs.enumerated().map { j, o in
-                    (g.nodes[o].name, .float(Tensor(shape: [n] + g.nodes[o].shape, data: ys[j])))
+                    (g.outputNames.indices.contains(j) ? g.outputNames[j] : g.nodes[o].name,
+                     .float(Tensor(shape: [n] + g.nodes[o].shape, data: ys[j])))
                 }, to: output)
             } else {
                 try NumPy.write(Tensor(shape: [n] + session.outputShape(), data: ys[0]), to: output)
@@ -64,10 +65,10 @@ struct Check: ParsableCommand {
         let got = try session.predict(x, count: n)
         var worst = -1, worstRatio = 0.0, maxErr = 0.0
         for i in got.indices {
-            let g = Double(got[i]), w = Double(want.data[i]), err = abs(g - w)
-            let ratio = g.isFinite ? err / (atol + rtol * abs(w)) : .infinity
-            maxErr = max(maxErr, err.isNaN ? .infinity : err)
-            if ratio > worstRatio || (ratio.isNaN && worst < 0) { worstRatio = ratio.isNaN ? .infinity : ratio; worst = i }
+            let ratio = errorRatio(Double(got[i]), Double(want.data[i]))
+            let err = abs(Double(got[i]) - Double(want.data[i]))
+            maxErr = max(maxErr, ratio == 0 ? 0 : err.isFinite ? err : .infinity)
+            if ratio > worstRatio { worstRatio = ratio; worst = i }
         }
         if worstRatio > 1 {
             let idx = unravel(worst, shape)
@@ -78,10 +79,15 @@ struct Check: ParsableCommand {
         print("ok: \(got.count) values of \(n) examples match (max abs error \(String(format: "%.3g", maxErr)), rtol \(rtol), atol \(atol))")
     }
 
+    /// Error over tolerance; NaN matches only NaN, other non-finite disagreements are infinitely bad.
+    func errorRatio(_ g: Double, _ w: Double) -> Double {
+        if (g.isNaN && w.isNaN) || g == w { return 0 }
+        let err = abs(g - w)
+        return err.isFinite ? err / (atol + rtol * abs(w)) : .infinity
+    }
+
     func count(_ got: [Float], _ want: [Float]) -> Int {
-        zip(got, want).filter { g, w in
-            !(abs(Double(g) - Double(w)) <= atol + rtol * abs(Double(w)))
-        }.count
+        zip(got, want).filter { errorRatio(Double($0), Double($1)) > 1 }.count
     }
 
     func unravel(_ i: Int, _ shape: [Int]) -> [Int] {

@@ -86,6 +86,12 @@ enum FixtureKit {
         return (status, (try? String(contentsOf: out, encoding: .utf8)) ?? "", (try? String(contentsOf: err, encoding: .utf8)) ?? "")
     }
 
+    /// An error's text cut to a few lines, so one case's gcc log cannot bury the others in a summary.
+    static func brief(_ error: Error, lines: Int = 6) -> String {
+        let all = "\(error)".split(separator: "\n", omittingEmptySubsequences: false)
+        return all.prefix(lines).joined(separator: "\n") + (all.count > lines ? "\n  ... (\(all.count - lines) more lines)" : "")
+    }
+
     static func makeTempDir(_ prefix: String) -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)",
                                                                                  isDirectory: true)
@@ -148,7 +154,7 @@ final class GoldenTests: XCTestCase {
                     failed.append("\(name): \(problem)")
                 }
             } catch {
-                failed.append("\(name): threw \(error)")
+                failed.append("\(name): threw \(FixtureKit.brief(error))")
             }
         }
         return (cases.count, failed)

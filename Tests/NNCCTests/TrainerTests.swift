@@ -216,8 +216,8 @@ final class TrainerTests: XCTestCase {
         p.shearDegrees = 45
         let s = sq.apply(p, to: img)
         XCTAssertEqual(Array(s[3..<6]), [4, 5, 6])
-        XCTAssertEqual(s[0], 0)  // top row shifts by one pixel: zero fill enters
-        XCTAssertEqual(Array(s[1..<3]), [1, 2])
+        XCTAssertEqual(Array(s[0..<3]), [2, 3, 0])  // the top row moves one pixel left, zero fill enters
+        XCTAssertEqual(Array(s[6..<9]), [0, 7, 8])  // the bottom row one pixel right
     }
 
     func testCropShiftMovesPixels() {

@@ -96,7 +96,7 @@ enum ApiEmitter {
 
             /* Inference over nb examples: every layer's kernel in order. */
             static void \(p)_run(\(p)_ctx *c, const float *x, int nb) {
-                (void)x;
+                (void)c; (void)x; (void)nb;
             \(forwardCalls.map { "    " + $0 }.joined(separator: "\n"))
             }
 

@@ -54,30 +54,34 @@ enum RecurrentEmitter {
                           \(gemm)(nb, \(G), \(H), \(hPrev), \(ldh), w + \(offWhh), xg + (size_t)t * \(G), \(T * G), eh);
                       }
               """
+        // Gate activations run over whole gate blocks with vector exp.
         let update: String
         switch d.r.cell {
         case .rnnTanh, .rnnRelu:
-            let act = d.r.cell == .rnnTanh ? "tanhf(p[j])" : "(p[j] > 0 ? p[j] : 0.0f)"
-            update = "for (int j = 0; j < \(H); j++) h[j] = \(act);"
+            update = """
+                memcpy(h, p, \(H) * sizeof(float));
+                            nn_act_n(\(d.r.cell == .rnnTanh ? "NN_ACT_TANH" : "NN_ACT_RELU"), 0.0f, h, \(H));
+                """
         case .lstm:
             update = """
-                for (int j = 0; j < \(H); j++) {
-                                float ig = nn_sigmoid(p[j]), fg = nn_sigmoid(p[\(H) + j]);
-                                float gg = tanhf(p[\(2 * H) + j]), og = nn_sigmoid(p[\(3 * H) + j]);
-                                float cj = fg * cs[j] + ig * gg;
-                                cs[j] = cj;
-                                h[j] = og * tanhf(cj);
-                            }
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, p, \(2 * H));         /* i, f */
+                            nn_act_n(NN_ACT_TANH, 0.0f, p + \(2 * H), \(H));    /* g */
+                            nn_act_n(NN_ACT_SIGMOID, 0.0f, p + \(3 * H), \(H)); /* o */
+                            for (int j = 0; j < \(H); j++) { cs[j] = p[\(H) + j] * cs[j] + p[j] * p[\(2 * H) + j]; h[j] = cs[j]; }
+                            nn_act_n(NN_ACT_TANH, 0.0f, h, \(H));
+                            for (int j = 0; j < \(H); j++) h[j] *= p[\(3 * H) + j];
                 """
         case .gru:
             update = """
                 const float *q = hg + (size_t)b * \(G);
                             const float *hp_row = t > 0 ? \(hPrev) + (size_t)b * \(ldh) : h;
+                            for (int j = 0; j < \(2 * H); j++) p[j] += q[j];
+                            nn_act_n(NN_ACT_SIGMOID, 0.0f, p, \(2 * H));         /* r, z */
+                            for (int j = 0; j < \(H); j++) p[\(2 * H) + j] += p[j] * q[\(2 * H) + j];
+                            nn_act_n(NN_ACT_TANH, 0.0f, p + \(2 * H), \(H));    /* n */
                             for (int j = 0; j < \(H); j++) {
-                                float r = nn_sigmoid(p[j] + q[j]), z = nn_sigmoid(p[\(H) + j] + q[\(H) + j]);
-                                float n = tanhf(p[\(2 * H) + j] + r * q[\(2 * H) + j]);
-                                float hp = t > 0 ? hp_row[j] : 0.0f;
-                                h[j] = (1.0f - z) * n + z * hp;
+                                float z = p[\(H) + j], hp = t > 0 ? hp_row[j] : 0.0f;
+                                h[j] = (1.0f - z) * p[\(2 * H) + j] + z * hp;
                             }
                 """
         }
@@ -95,7 +99,7 @@ enum RecurrentEmitter {
                 for (int t = 0; t < \(T); t++) {
                     \(recurrent)
                     for (int b = 0; b < nb; b++) {
-                        const float *p = xg + ((size_t)b * \(T) + t) * \(G);
+                        float *p = xg + ((size_t)b * \(T) + t) * \(G);
                         float *h = \(hOut) + (size_t)b * \(seq ? T * H : H);
                         float *cs = cell + (size_t)b * \(H);
                         (void)cs;

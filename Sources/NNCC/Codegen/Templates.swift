@@ -48,13 +48,53 @@ static inline float nn_act(int act, float alpha, float x) {
     }
 }
 
-/* Activation over a vector; relu stays in registers, the others go through
-   the scalar function lane by lane (gcc unrolls this). */
+/* exp on a whole vector (Cephes' expf scheme): x = n·ln2 + r, |r| ≤ ln2/2,
+   e^r by a degree-6 polynomial, 2^n put into the exponent bits. Relative
+   error about 2e-7 over the clamped range [-87.3, 88.7]. */
+static inline nn_vf nn_vexp(nn_vf x) {
+    x = nn_vmax(x, nn_splat(-87.3f));
+    x = -nn_vmax(-x, nn_splat(-88.7f));
+    nn_vf fn = x * 1.44269504088896341f + 0.5f;
+    nn_vi n = __builtin_convertvector(fn, nn_vi);
+    nn_vf nf = __builtin_convertvector(n, nn_vf);
+    n -= (nn_vi)(nf > fn) & 1;  /* floor, also for negative x */
+    nf = __builtin_convertvector(n, nn_vf);
+    nn_vf r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    nn_vf p = nn_splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    nn_vi bits = (n + 127) << 23;
+    return p * (nn_vf)bits;
+}
+
+static inline nn_vf nn_vsigmoid(nn_vf x) { return 1.0f / (1.0f + nn_vexp(-x)); }
+
+/* tanh(x) = 1 − 2/(e^{2x} + 1): no cancellation for large |x|, absolute
+   error below 1e-7 near 0. */
+static inline nn_vf nn_vtanh(nn_vf x) { return 1.0f - 2.0f / (nn_vexp(x + x) + 1.0f); }
+
+/* Activation over a vector; gelu (erf) goes lane by lane. */
 static inline nn_vf nn_vact(int act, float alpha, nn_vf v) {
-    if (act == NN_ACT_NONE) return v;
-    if (act == NN_ACT_RELU) return nn_vmax(v, nn_splat(0));
-    for (int i = 0; i < NN_VW; i++) v[i] = nn_act(act, alpha, v[i]);
-    return v;
+    switch (act) {
+    case NN_ACT_NONE: return v;
+    case NN_ACT_RELU: return nn_vmax(v, nn_splat(0));
+    case NN_ACT_SIGMOID: return nn_vsigmoid(v);
+    case NN_ACT_TANH: return nn_vtanh(v);
+    default:
+        for (int i = 0; i < NN_VW; i++) v[i] = nn_act(act, alpha, v[i]);
+        return v;
+    }
+}
+
+/* In place over n floats: whole vectors, then the scalar tail. */
+static inline void nn_act_n(int act, float alpha, float *p, int n) {
+    int i = 0;
+    for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, nn_load(p + i)));
+    for (; i < n; i++) p[i] = nn_act(act, alpha, p[i]);
 }
 
 /* Deterministic generator for parameter initialisation (SplitMix64). */
@@ -1062,26 +1102,29 @@ NN_UNUSED static void nn_rnn_train_forward(nn_rnn_shape s, int nb, const float *
             float *p = gates + ((size_t)b * T + t) * G;
             float *h = hs + ((size_t)b * T + t) * H;
             const float *hp = t > 0 ? h - H : NULL;
-            for (int j = 0; j < H; j++) {
-                if (s.cell == 0) { p[j] = tanhf(p[j]); h[j] = p[j]; }
-                else if (s.cell == 1) { p[j] = p[j] > 0 ? p[j] : 0.0f; h[j] = p[j]; }
-                else if (s.cell == 2) {
-                    float *c = cs + ((size_t)b * T + t) * H;
-                    p[j] = nn_sigmoid(p[j]);
-                    p[H + j] = nn_sigmoid(p[H + j]);
-                    p[2 * H + j] = tanhf(p[2 * H + j]);
-                    p[3 * H + j] = nn_sigmoid(p[3 * H + j]);
+            if (s.cell <= 1) {
+                memcpy(h, p, (size_t)H * sizeof(float));
+                nn_act_n(s.cell == 0 ? NN_ACT_TANH : NN_ACT_RELU, 0.0f, h, H);
+                memcpy(p, h, (size_t)H * sizeof(float));
+            } else if (s.cell == 2) {
+                float *c = cs + ((size_t)b * T + t) * H;
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, p, 2 * H);
+                nn_act_n(NN_ACT_TANH, 0.0f, p + 2 * H, H);
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, p + 3 * H, H);
+                for (int j = 0; j < H; j++) {
                     c[j] = p[H + j] * (t > 0 ? c[j - H] : 0.0f) + p[j] * p[2 * H + j];
-                    h[j] = p[3 * H + j] * tanhf(c[j]);
-                } else {
-                    const float *q = hg + (size_t)b * G;
-                    float *hnb = hn + ((size_t)b * T + t) * H;
-                    p[j] = nn_sigmoid(p[j] + q[j]);
-                    p[H + j] = nn_sigmoid(p[H + j] + q[H + j]);
-                    hnb[j] = q[2 * H + j];
-                    p[2 * H + j] = tanhf(p[2 * H + j] + p[j] * hnb[j]);
-                    h[j] = (1.0f - p[H + j]) * p[2 * H + j] + p[H + j] * (hp ? hp[j] : 0.0f);
+                    h[j] = c[j];
                 }
+                nn_act_n(NN_ACT_TANH, 0.0f, h, H);
+                for (int j = 0; j < H; j++) h[j] *= p[3 * H + j];
+            } else {
+                const float *q = hg + (size_t)b * G;
+                float *hnb = hn + ((size_t)b * T + t) * H;
+                for (int j = 0; j < 2 * H; j++) p[j] += q[j];
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, p, 2 * H);
+                for (int j = 0; j < H; j++) { hnb[j] = q[2 * H + j]; p[2 * H + j] += p[j] * hnb[j]; }
+                nn_act_n(NN_ACT_TANH, 0.0f, p + 2 * H, H);
+                for (int j = 0; j < H; j++) h[j] = (1.0f - p[H + j]) * p[2 * H + j] + p[H + j] * (hp ? hp[j] : 0.0f);
             }
         }
     }

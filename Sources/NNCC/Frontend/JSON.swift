@@ -203,7 +203,10 @@ public struct JSONReader {
             while pos < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[pos]) { pos += 1 }
             return pos - s
         }
-        guard digits() > 0 else { throw error("invalid number") }
+        let intStart = pos
+        let intDigits = digits()
+        guard intDigits > 0 else { throw error("invalid number") }
+        if intDigits > 1 && bytes[intStart] == UInt8(ascii: "0") { throw error("invalid number: leading zero") }
         if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
             pos += 1; isInteger = false
             guard digits() > 0 else { throw error("invalid number: digits expected after '.'") }

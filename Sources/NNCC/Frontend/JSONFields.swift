@@ -87,13 +87,14 @@ struct Fields {
     }
 
     /// An int or a pair `[a, b]`, as PyTorch's `_pair`.
-    func pair(_ key: String, default d: (Int, Int)? = nil, min lo: Int, what: String) throws -> (Int, Int) {
+    func pair(_ key: String, default d: (Int, Int)? = nil, min lo: Int, what: String, names: String = "a, b") throws
+        -> (Int, Int) {
         guard let v = raw(key) else {
             if let d { return d }
             _ = try required(key)
             return (0, 0)
         }
-        let want = "expected \(what) or [\(what == "a positive integer" ? "a, b" : "a, b")]"
+        let want = "expected \(what) or [\(names)]"
         if case .number = v {
             let i = try Fields.int(v, lo: lo, hi: 1 << 20) { _ in fail(key, want) }
             return (i, i)

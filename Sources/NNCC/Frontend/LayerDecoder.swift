@@ -16,7 +16,7 @@ enum LayerDecoder {
             try keys(["filters", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "activation"])
             let conv = Conv2D(
                 filters: try f.int("filters", min: 1, max: 1 << 16),
-                kernel: try f.pair("kernel_size", min: 1, what: "a positive integer"),
+                kernel: try f.pair("kernel_size", min: 1, what: "a positive integer", names: "kh, kw"),
                 stride: try f.pair("stride", default: (1, 1), min: 1, what: "a positive integer"),
                 padding: try convPadding(f),
                 dilation: try f.pair("dilation", default: (1, 1), min: 1, what: "a positive integer"),
@@ -99,7 +99,7 @@ enum LayerDecoder {
             default: throw f.fail("padding", "expected an integer, [ph, pw], \"same\" or \"valid\", found \"\(s)\"")
             }
         }
-        let p = try f.pair("padding", min: 0, what: "a non-negative integer, \"same\", \"valid\"")
+        let p = try f.pair("padding", min: 0, what: "a non-negative integer, \"same\", \"valid\"", names: "ph, pw")
         return .explicit(p.0, p.1)
     }
 

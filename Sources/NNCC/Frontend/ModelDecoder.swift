@@ -71,6 +71,7 @@ public enum ModelDecoder {
         }
 
         var outputs = [nodes.count - 1]
+        var outputNames = [index.first { $0.value == nodes.count - 1 }?.key ?? nodes[nodes.count - 1].name]
         if let ov = top.raw("outputs") {
             guard case let .array(names) = ov, !names.isEmpty else {
                 throw top.fail("outputs", "expected a non-empty array of layer names")
@@ -79,11 +80,18 @@ public enum ModelDecoder {
                 guard case let .string(s) = nv, let k = index[s], k > 0 else {
                     throw NNCCError(file: file, path: "outputs[\(j)]", "expected the name of a layer")
                 }
+                guard !names[..<j].contains(nv) else {
+                    throw NNCCError(file: file, path: "outputs[\(j)]", "layer \"\(s)\" is listed twice")
+                }
                 return k
             }
         }
 
+        if case let .array(names)? = top.raw("outputs") {
+            outputNames = names.compactMap { if case let .string(s) = $0 { return s } else { return nil } }
+        }
         var graph = Graph(name: name, nodes: nodes, outputs: outputs)
+        graph.outputNames = outputNames
         if top.has("seed") {
             graph.seed = UInt64(try top.int("seed", min: 0))
         }

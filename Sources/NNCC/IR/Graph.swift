@@ -104,6 +104,8 @@ public struct Graph: Equatable {
     public var name: String
     public var nodes: [Node]
     public var outputs: [Int]
+    /// The layer names the model gives its outputs (kept when passes rewire them).
+    public var outputNames: [String] = []
     public var params: [ParamSpec] = []
     public var seed: UInt64 = 0
     public var train: TrainConfig?

@@ -125,7 +125,7 @@ public enum Op: Equatable {
         case .logSoftmax: return "log_softmax"
         case .dropout: return "dropout"
         case .batchNorm: return "batchnorm"
-        case let .recurrent(r): return r.cell.name
+        case let .recurrent(r): return r.cell == .lstm ? "lstm" : r.cell == .gru ? "gru" : "rnn"
         case .add: return "add"
         case .concat: return "concat"
         }

@@ -22,11 +22,11 @@ public struct Schedule: Equatable {
         self.threads = threads
     }
 
-    /// The widest vectors the target has: the host's for `native`, 8 floats
-    /// (split by gcc into what baseline x86-64 has) for `portable`.
+    /// The widest vectors the target has: the host's for `native`, 4 floats
+    /// (SSE, which every x86-64 has) for `portable`.
     public static func forTarget(_ target: Target) -> Schedule {
         switch target {
-        case .portable: return Schedule(vectorWidth: 8)
+        case .portable: return Schedule(vectorWidth: 4)
         case .native: return Schedule(vectorWidth: hostVectorWidth)
         }
     }

@@ -163,6 +163,7 @@ int main(int argc, char **argv) {
     CHECK(allocations == 0, "forward allocated %ld times in 10 calls", allocations);
     printf("allocations during 10 forward calls: %ld\n", allocations);
     /* the counter works: one allocation while counting is seen */
+    allocations = 0;
     counting = 1;
     void *volatile probe = malloc(16);
     counting = 0;
