@@ -67,7 +67,10 @@ NN_UNUSED static const nn_micro_fn nn_micro_table[NN_MR + 1] = {
 NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int lda, const float *restrict Bp,
                     float *restrict C, int ldc, nn_epilogue e)
 {
-    for (int p = 0; p * NN_NR < N; p++) {
+    const int panels = (N + NN_NR - 1) / NN_NR;
+    /* Panels are independent: with threads, each takes a share of them. */
+    NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1 && (long)M * N * K >= 65536))
+    for (int p = 0; p < panels; p++) {
         const float *B = Bp + (size_t)p * K * NN_NR;
         int nc = N - p * NN_NR < NN_NR ? N - p * NN_NR : NN_NR;
         const float *colbias = e.bias_mode == 1 ? e.bias + p * NN_NR : e.bias;

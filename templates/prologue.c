@@ -8,6 +8,21 @@
 
 #define NN_UNUSED __attribute__((unused))
 
+/* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
+   vanish, so -Wunknown-pragmas stays quiet. */
+#ifndef NN_THREADS
+#define NN_THREADS 1
+#endif
+#define NN_STR(x) #x
+#ifdef _OPENMP
+#include <omp.h>
+#define NN_OMP(args) _Pragma(NN_STR(omp args))
+#define NN_THREAD_ID() omp_get_thread_num()
+#else
+#define NN_OMP(args)
+#define NN_THREAD_ID() 0
+#endif
+
 /* NN_VW floats per vector register; chosen by nncc for the target and
    defined before this prologue. GCC vector extensions let gcc emit the
    widest instructions the target has without intrinsics. */

@@ -46,7 +46,7 @@ struct EmitContext {
         }
     }
 
-    func scratch(_ i: Int) -> String { "c->arena + \(graph.nodes[i].scratchOffset ?? 0)" }
+    func scratch(_ i: Int) -> String { graph.nodes[i].scratchOffset.map { "c->arena + \($0)" } ?? "NULL" }
 
     /// Header comment of a kernel: the layer it implements and its shapes.
     func banner(_ i: Int, _ what: String) -> String {

@@ -22,10 +22,9 @@ enum ConvEmitter {
         return d.f * d.k + d.f
     }
 
-    /// The im2col panels of one group of one image.
+    /// One im2col panel (K × panel width) per thread.
     static func scratchFloats(_ g: Graph, _ i: Int, schedule: Schedule) -> Int {
-        let d = dims(g, i)
-        return d.k * schedule.padded(d.n)
+        dims(g, i).k * schedule.panelWidth * schedule.threads
     }
 
     static func emit(_ ctx: EmitContext, _ i: Int) -> KernelCode {
@@ -38,24 +37,35 @@ enum ConvEmitter {
         if let a = node.epilogue { what += ", fused \(a.name)" }
         let shape = "{\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), "
             + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
-        let body = ctx.schedule.reference
-            ? "nn_conv_naive(xg, s, \(d.fg), w + (size_t)g * \(d.fg * d.k), w + \(d.f * d.k) + g * \(d.fg), \(act.cCode), \(CSyntax.float(act.alpha)), yg);"
+        let nr = ctx.schedule.panelWidth, panels = (d.n + nr - 1) / nr
+        let xg = "x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w)"
+        let yg = "y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n)"
+        let loops = ctx.schedule.reference
+            ? """
+                for (int b = 0; b < nb; b++)
+                        for (int g = 0; g < \(d.groups); g++)
+                            nn_conv_naive(\(xg), s, \(d.fg), w + (size_t)g * \(d.fg * d.k), w + \(d.f * d.k) + g * \(d.fg), \(act.cCode), \(CSyntax.float(act.alpha)), \(yg));
+                """
             : """
-            nn_im2col_panels(xg, s, col);
-                        nn_epilogue e = {w + \(d.f * d.k) + g * \(d.fg), 2, 0, \(act.cCode), \(CSyntax.float(act.alpha))};
-                        nn_gemm(\(d.fg), \(d.n), \(d.k), w + (size_t)g * \(d.fg * d.k), \(d.k), col, yg, \(d.n), e);
-            """
+                /* Every (image, pixel panel) pair is independent: threads share them out. */
+                    NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
+                    for (int t = 0; t < nb * \(panels); t++) {
+                        const int b = t / \(panels), p = t % \(panels);
+                        float *panel = col + (size_t)NN_THREAD_ID() * \(d.k * nr);
+                        for (int g = 0; g < \(d.groups); g++) {
+                            nn_im2col_panel(\(xg), s, p, panel);
+                            nn_epilogue e = {w + \(d.f * d.k) + g * \(d.fg), 2, 0, \(act.cCode), \(CSyntax.float(act.alpha))};
+                            const int nc = \(d.n) - p * \(nr) < \(nr) ? \(d.n) - p * \(nr) : \(nr);
+                            nn_gemm(\(d.fg), nc, \(d.k), w + (size_t)g * \(d.fg * d.k), \(d.k), panel, \(yg) + p * \(nr), \(d.n), e);
+                        }
+                    }
+                """
         let definition = """
             \(ctx.banner(i, what))
             static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict col) {
                 const nn_conv_shape s = \(shape);
                 (void)col;
-                for (int b = 0; b < nb; b++)
-                    for (int g = 0; g < \(d.groups); g++) {
-                        const float *xg = x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w);
-                        float *yg = y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n);
-                        \(body)
-                    }
+                \(loops)
             }
             """
         let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.packed(i)), \(ctx.value(i)), \(ctx.scratch(i)));"

@@ -35,6 +35,7 @@ public enum LibraryEmitter {
             #define NN_VW \(schedule.vectorWidth)
             #define NN_NV \(schedule.vectorsPerRow)
             #define NN_MR \(schedule.rowsPerTile)
+            #define NN_THREADS \(schedule.threads)
 
             """
         c += Templates.prologue + "\n" + Templates.gemm + "\n" + Templates.conv + "\n" + Templates.safetensors + "\n"
