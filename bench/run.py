@@ -1,23 +1,21 @@
 #!/usr/bin/env python3
 """Benchmark nncc against ONNX Runtime and PyTorch eager, one thread each.
 
-For every bench/models/*.json: random weights (seed fixed per model) built by the
-JSON -> PyTorch interpreter in scripts/make_fixtures.py, saved as safetensors for
-nncc and exported to ONNX (opset 17, dynamic batch) for ONNX Runtime. Cases:
-inference at batch 1 and at train.batch_size, and one training step at
-train.batch_size (nncc vs PyTorch). Median and p90 latency in microseconds, nncc
-GFLOP/s against the machine's peak single-thread FMA rate (bench/peak.c), compile
-times, and output cross-checks (nncc vs ORT / PyTorch to 1e-3).
-
-Peers: `pip install torch onnxruntime onnx`. A missing peer is skipped; without
-torch the weights come from nncc's own seeded initialisation.
+For every bench/models/*.json: seeded random weights from the JSON -> PyTorch
+interpreter in scripts/make_fixtures.py, saved as safetensors for nncc and
+exported to ONNX (opset 17, dynamic batch) for ONNX Runtime. Cases: inference at
+batch 1 and at train.batch_size, one training step at train.batch_size (nncc vs
+PyTorch). Median and p90 latency, nncc GFLOP/s against the peak single-thread FMA
+rate (bench/peak.c), compile times, and nncc's outputs checked against ORT and
+PyTorch (1e-3). Peers: `pip install torch onnxruntime onnx`; a missing one is
+skipped (without torch, nncc alone runs on its own seeded initial weights).
 
 usage: bench/run.py [--nncc PATH] [--models mlp,lstm] [--seconds S] [--markdown PATH]
 """
 import os
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
-import argparse, ctypes, glob, importlib, importlib.util, json, platform, re, shutil
+import argparse, contextlib, ctypes, glob, importlib, importlib.util, json, platform, re
 import subprocess, sys, tempfile, time, warnings, zlib
 import numpy as np
 
@@ -31,16 +29,15 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def sh(cmd, **kw):
+def sh(cmd):
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, **kw).stdout.strip()
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
     except OSError:
         return ""
 
 
-# ---------------------------------------------------------------- peers
-
 def load_peers():
+    """{"torch", "fx" (make_fixtures), "ort"} for what is importable, and notes on the rest."""
     peers, notes = {}, []
     try:
         import torch
@@ -49,27 +46,25 @@ def load_peers():
         spec = importlib.util.spec_from_file_location("make_fixtures", os.path.join(ROOT, "scripts", "make_fixtures.py"))
         fx = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(fx)
-        peers["torch"], peers["fx"] = torch, fx
-    except Exception as e:  # ImportError, or the interpreter failing to load
-        notes.append("PyTorch skipped (%s); `pip install torch` to compare. Weights from nncc's seeded init." % e)
+        peers.update(torch=torch, fx=fx)
+    except Exception as e:
+        notes.append("PyTorch skipped (%s): `pip install torch`; weights from nncc's seeded init" % e)
     try:
         import onnxruntime
         if "torch" not in peers:
-            raise ImportError("needs torch to export the ONNX model")
+            raise ImportError("the ONNX export needs torch")
         peers["ort"] = onnxruntime
     except Exception as e:
-        notes.append("ONNX Runtime skipped (%s); `pip install onnxruntime onnx` to compare." % e)
+        notes.append("ONNX Runtime skipped (%s): `pip install onnxruntime onnx`" % e)
     return peers, notes
 
 
-# ---------------------------------------------------------------- timing
-
 def measure(fns, seconds, min_runs=20, rounds=4):
-    """Time single calls of every fn in fns ({peer: fn}), interleaved in rounds so
-    that a change in machine load hits every peer alike, until each has run
-    >= seconds and >= min_runs after warm-up. Returns {peer: (median, p90)} in us."""
+    """Time single calls of each {peer: fn}, interleaved in rounds so that load changes hit
+    every peer alike, until each has >= seconds and >= min_runs after warm-up.
+    Returns {peer: (median us, p90 us)}."""
     clock, samples = time.perf_counter_ns, {k: [] for k in fns}
-    for fn in fns.values():                                   # warm-up
+    for fn in fns.values():
         t_end, n = time.perf_counter() + min(0.2, seconds / 2), 0
         while n < 3 or time.perf_counter() < t_end:
             fn()
@@ -81,35 +76,29 @@ def measure(fns, seconds, min_runs=20, rounds=4):
                 t0 = clock()
                 fn()
                 s.append(clock() - t0)
-    return {k: (float(np.median(np.array(s) / 1e3)), float(np.percentile(np.array(s) / 1e3, 90)))
-            for k, s in samples.items()}
+    return {k: (float(np.median(s)) / 1e3, float(np.percentile(s, 90)) / 1e3) for k, s in samples.items()}
 
-
-# ---------------------------------------------------------------- nncc
 
 class NnccLib:
-    """ctypes binding of DIR/libNAME.so (c-abi.md)."""
+    """ctypes binding of DIR/libNAME.so (see /work/shared/spec/c-abi.md)."""
 
     def __init__(self, so, name):
-        self.lib = lib = ctypes.CDLL(so)
-        f = lambda s, res, *args: self._fn(name + "_" + s, res, args)
+        lib = ctypes.CDLL(so)
+
+        def f(sym, res, *args):
+            fn = getattr(lib, name + "_" + sym)
+            fn.restype, fn.argtypes = res, list(args)
+            return fn
         self.strerror = f("strerror", ctypes.c_char_p, ctypes.c_int)
-        self.create = f("create", P)
         self.destroy = f("destroy", None, P)
         self.load = f("load_weights", ctypes.c_int, P, ctypes.c_char_p)
         self.save = f("save_weights", ctypes.c_int, P, ctypes.c_char_p)
         self.forward = f("forward", ctypes.c_int, P, P, P, ctypes.c_int)
         if hasattr(lib, name + "_train_step"):
             self.train_step = f("train_step", ctypes.c_int, P, P, P, ctypes.c_int, ctypes.POINTER(ctypes.c_float))
-        ctx = self.create()
-        if not ctx:
+        self.ctx = P(f("create", P)() or 0)
+        if not self.ctx.value:
             raise RuntimeError(name + "_create returned NULL")
-        self.ctx = P(ctx)
-
-    def _fn(self, sym, res, args):
-        fn = getattr(self.lib, sym)
-        fn.restype, fn.argtypes = res, list(args)
-        return fn
 
     def check(self, rc, what):
         if rc != 0:
@@ -117,100 +106,99 @@ class NnccLib:
 
 
 def nncc_compile(nncc, model, out, batch, train, cache):
+    """Compiles into out with a cold cache; returns the wall time (gcc included)."""
     cmd = [nncc, "compile", model, "-o", out, "--batch", str(batch)] + (["--train"] if train else [])
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, NNCC_CACHE=cache))
-    dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise RuntimeError("%s failed:\n%s" % (" ".join(cmd), (p.stdout + p.stderr).strip()))
-    return dt
+    return time.perf_counter() - t0
 
 
-# ---------------------------------------------------------------- one model
+def compare(what, peer, y, ref):
+    err, top = float(np.abs(y - ref).max()), float(np.abs(ref).max())
+    ok = bool(np.all(np.isfinite(y))) and err <= TOL * max(1.0, top)
+    return ("ok" if ok else "WARNING", "%s: nncc vs %s max abs diff %.2e (|y| max %.3g)" % (what, peer, err, top))
 
-def bench_model(path, args, peers, tmp, peak):
+
+def ort_session(ort, torch, fx, net, x, path):
+    class Out(torch.nn.Module):        # the interpreter returns every layer's output; keep the first output
+        def __init__(self, n):
+            super().__init__()
+            self.n = n
+
+        def forward(self, t):
+            return fx.forward_out(self.n, t)
+    net.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Out(net), (torch.from_numpy(x),), path, opset_version=17, dynamo=False,
+                          input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}})
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def bench_model(path, args, peers, tmp):
     spec = json.load(open(path))
     name, tr = spec["name"], spec["train"]
     B, d = tr["batch_size"], os.path.join(tmp, spec["name"])
-    os.makedirs(d)
+    log("[%s] compiling (--batch %d, then --train --batch %d)" % (name, B, B))
     cache = os.path.join(tmp, "cache")
-    log("[%s] compiling (inference --batch %d, then --train)" % (name, B))
-    ct = {"infer": nncc_compile(args.nncc, path, os.path.join(d, "inf"), B, False, cache),
-          "train": nncc_compile(args.nncc, path, os.path.join(d, "train"), B, True, cache)}
-    man = json.load(open(os.path.join(d, "inf", name + ".manifest.json")))
+    ct = {k: nncc_compile(args.nncc, path, os.path.join(d, k), B, k == "train", cache) for k in ("infer", "train")}
+    man = json.load(open(os.path.join(d, "infer", name + ".manifest.json")))
     flops, out_size = man["flops_per_example"], int(np.prod(man["outputs"][0]["shape"]))
-    inf = NnccLib(os.path.join(d, "inf", "lib%s.so" % name), name)
-    trn = NnccLib(os.path.join(d, "train", "lib%s.so" % name), name)
+    inf, trn = (NnccLib(os.path.join(d, k, "lib%s.so" % name), name) for k in ("infer", "train"))
 
     seed = zlib.crc32(name.encode()) & 0x7FFFFFFF
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((B,) + tuple(spec["input"]["shape"])).astype(np.float32)
     labels = rng.integers(0, out_size, B).astype(np.int32)
-    wpath = os.path.join(d, "weights.safetensors")
-    torch, fx, ort = peers.get("torch"), peers.get("fx"), peers.get("ort")
-    net = None
+    wpath = os.path.join(d, "weights.safetensors").encode()
+    torch, fx, ort, net, sess = peers.get("torch"), peers.get("fx"), peers.get("ort"), None, None
     if torch is not None:
         torch.manual_seed(seed)
-        net = fx.init_net(spec, torch.Generator().manual_seed(seed + 1))  # random batchnorm stats too
-        fx.save_safetensors(wpath, net.params())                       # state_dict names, no num_batches_tracked
+        net = fx.init_net(spec, torch.Generator().manual_seed(seed + 1))   # random batchnorm statistics too
+        fx.save_safetensors(wpath.decode(), net.params())                 # state_dict names, F32
     else:
-        inf.check(inf.save(inf.ctx, wpath.encode()), "save_weights")
+        inf.check(inf.save(inf.ctx, wpath), "save_weights")
     for lib in (inf, trn):
-        lib.check(lib.load(lib.ctx, wpath.encode()), "load_weights")
-
-    sess = None
+        lib.check(lib.load(lib.ctx, wpath), "load_weights")
     if ort is not None:
-        class Out(torch.nn.Module):
-            def __init__(self, n):
-                super().__init__()
-                self.n = n
-
-            def forward(self, t):
-                return fx.forward_out(self.n, t)
-        net.eval()
-        onnx_path = os.path.join(d, name + ".onnx")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Out(net), (torch.from_numpy(x),), onnx_path, opset_version=17, dynamo=False,
-                              input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}})
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        sess = ort_session(ort, torch, fx, net, x, os.path.join(d, name + ".onnx"))
 
     rows, checks = [], []
-    for case, b in (("infer", 1), ("infer", B), ("train", B)):
-        label = "%s b=%d" % ("inference" if case == "infer" else "train step", b)
-        log("[%s] %s" % (name, label))
-        xb, lb = np.ascontiguousarray(x[:b]), np.ascontiguousarray(labels[:b])
-        r = {"model": name, "case": label, "kind": case, "batch": b}
-        if case == "infer":
+    for kind, b in (("infer", 1), ("infer", B), ("train", B)):
+        what = "%s %s b=%d" % (name, "inference" if kind == "infer" else "train step", b)
+        log("[%s]" % what)
+        xb, lb, fns = np.ascontiguousarray(x[:b]), np.ascontiguousarray(labels[:b]), {}
+        xp = P(xb.ctypes.data)
+        if kind == "infer":
             y = np.zeros((b, out_size), np.float32)
-            xp, yp, fwd, ctx = P(xb.ctypes.data), P(y.ctypes.data), inf.forward, inf.ctx
+            yp, fwd, ctx = P(y.ctypes.data), inf.forward, inf.ctx
             inf.check(fwd(ctx, xp, yp, b), "forward")
-            r["nncc"] = measure(lambda: fwd(ctx, xp, yp, b), args.seconds)
+            fns["nncc"] = lambda: fwd(ctx, xp, yp, b)
             if sess is not None:
-                yo = np.zeros((b, out_size), np.float32)
-                io = sess.io_binding()
+                yo, io = np.zeros_like(y), sess.io_binding()
                 io.bind_cpu_input("x", xb)
                 io.bind_output("y", "cpu", 0, np.float32, list(yo.shape), yo.ctypes.data)
                 sess.run_with_iobinding(io)
-                r["ort"] = measure(lambda: sess.run_with_iobinding(io), args.seconds)
-                checks.append(compare(name, label, "ORT", y, yo))
+                checks.append(compare(what, "ORT", y, yo))
+                fns["ort"] = lambda: sess.run_with_iobinding(io)
             if net is not None:
                 net.eval()
                 xt = torch.from_numpy(xb)
                 with torch.inference_mode():
-                    yt = fx.forward_out(net, xt).numpy().reshape(b, -1).copy()
-                    r["torch"] = measure(lambda: fx.forward_out(net, xt), args.seconds)
-                checks.append(compare(name, label, "PyTorch", y, yt))
+                    checks.append(compare(what, "PyTorch", y, fx.forward_out(net, xt).numpy().reshape(b, -1)))
+                fns["torch"] = lambda: fx.forward_out(net, xt)
         else:
-            loss = ctypes.c_float(0.0)
-            xp, lp, lref, step, ctx = P(xb.ctypes.data), P(lb.ctypes.data), ctypes.byref(loss), trn.train_step, trn.ctx
+            loss, lp, step, ctx = ctypes.c_float(0.0), P(lb.ctypes.data), trn.train_step, trn.ctx
+            lref = ctypes.byref(loss)
             trn.check(step(ctx, xp, lp, b, lref), "train_step")
-            first = loss.value                                  # loss at the initial weights
-            r["nncc"] = measure(lambda: step(ctx, xp, lp, b, lref), args.seconds)
+            first = loss.value                                   # the loss at the initial weights
+            fns["nncc"] = lambda: step(ctx, xp, lp, b, lref)
             if net is not None:
                 net.train()
                 opt = fx.optimizer_of(net, tr["optimizer"])
@@ -218,107 +206,62 @@ def bench_model(path, args, peers, tmp, peak):
 
                 def pt_step():
                     opt.zero_grad()
-                    l = fx.loss_of(net, net(xt), yt, tr["loss"])
-                    l.backward()
+                    loss = fx.loss_of(net, net(xt), yt, tr["loss"])
+                    loss.backward()
                     opt.step()
-                    return l
-                pt_first = pt_step().item()
-                r["torch"] = measure(pt_step, args.seconds)
+                    return loss
+                ref = pt_step().item()
+                fns["torch"] = pt_step
                 dropout = any(L["type"] == "dropout" for L in spec["layers"])
-                ok = dropout or abs(first - pt_first) <= TOL * max(1.0, abs(pt_first))
-                checks.append(("ok" if ok else "WARNING", "%s %s: first-step loss nncc %.6f, PyTorch %.6f%s" % (
-                    name, label, first, pt_first, " (dropout masks differ: not compared)" if dropout else "")))
-        k = 3 if case == "train" else 1                          # backward ~ 2x forward
-        r["gflops"] = k * flops * b / (r["nncc"][0] * 1e3)
-        r["peak"] = 100.0 * r["gflops"] / peak if peak else None
+                ok = dropout or abs(first - ref) <= TOL * max(1.0, abs(ref))
+                checks.append(("ok" if ok else "WARNING", "%s: first-step loss nncc %.6f, PyTorch %.6f%s" % (
+                    what, first, ref, " (dropout masks differ: not compared)" if dropout else "")))
+        with (torch.inference_mode() if torch is not None and kind == "infer" else contextlib.nullcontext()):
+            r = measure(fns, args.seconds)
+        r.update(model=name, case=what.split(" ", 1)[1], kind=kind, batch=b,
+                 gflops=(3 if kind == "train" else 1) * flops * b / (r["nncc"][0] * 1e3))  # backward ~ 2x forward
         rows.append(r)
     for lib in (inf, trn):
         lib.destroy(lib.ctx)
     return rows, checks, ct
 
 
-def compare(name, label, peer, y, ref):
-    err = float(np.abs(y - ref).max())
-    scale = max(1.0, float(np.abs(ref).max()))
-    ok = np.all(np.isfinite(y)) and err <= TOL * scale
-    return ("ok" if ok else "WARNING", "%s %s: nncc vs %s max abs diff %.2e (|ref| max %.3g)" % (
-        name, label, peer, err, float(np.abs(ref).max())))
-
-
 # ---------------------------------------------------------------- report
-
-def machine(peers, peak, nncc):
-    cpu = sh(["lscpu"])
-    get = lambda k: (re.search(r"^%s:\s*(.+)$" % k, cpu, re.M) or [None, "?"])[1]
-    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    vers = ["Python %s" % platform.python_version(), "NumPy %s" % np.__version__]
-    for key, label in (("torch", "PyTorch"), ("ort", "ONNX Runtime")):
-        if key in peers:
-            vers.append("%s %s" % (label, peers[key].__version__))
-    try:
-        vers.append("onnx %s" % importlib.import_module("onnx").__version__)
-    except ImportError:
-        pass
-    git = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    dirty = " (working tree modified)" if sh(["git", "-C", ROOT, "status", "--porcelain", "Sources"]) else ""
-    return ["- CPU: %s (family %s, model %s), %d logical cores, %s; AVX-512: %s" % (
-                get("Model name"), get("CPU family"), get("Model"), os.cpu_count(), get("Hypervisor vendor") != "?"
-                and "VM (%s)" % get("Hypervisor vendor") or "bare metal", "yes" if " avx512f" in flags else "no"),
-            "- Peak single-thread FMA (bench/peak.c): %s" % ("%.1f GFLOP/s" % peak if peak else "unavailable"),
-            "- %s; nncc %s, commit %s%s; %s" % (sh(["gcc", "--version"]).splitlines()[0],
-                                               sh([nncc, "--version"]), git, dirty, ", ".join(vers)),
-            "- one thread everywhere: nncc single-threaded build, torch.set_num_threads(1), "
-            "ORT intra/inter-op 1, sequential"]
-
 
 def fmt(v, f="%.1f"):
     return f % v if v is not None else "–"
 
 
-def table(rows):
+def table(rows, peak):
     out = ["| model | case | nncc µs | ORT µs | ORT/nncc | PyTorch µs | PyTorch/nncc | nncc GFLOP/s | % of peak |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        n = r["nncc"][0]
-        o, t = r.get("ort", (None,))[0], r.get("torch", (None,))[0]
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %.2f | %s |" % (
+        n, o, t = r["nncc"][0], r.get("ort", (None,))[0], r.get("torch", (None,))[0]
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %.1f | %s |" % (
             r["model"], r["case"], fmt(n), fmt(o), fmt(o and o / n, "%.2f×"), fmt(t), fmt(t and t / n, "%.2f×"),
-            r["gflops"], fmt(r["peak"], "%.1f%%")))
-    out += ["", "p90 latency (µs), same order:", "",
-            "| model | case | nncc | ORT | PyTorch |", "|---|---|---:|---:|---:|"]
-    for r in rows:
-        out.append("| %s | %s | %s | %s | %s |" % (r["model"], r["case"], fmt(r["nncc"][1]),
-                                                   fmt(r.get("ort", (0, None))[1]), fmt(r.get("torch", (0, None))[1])))
+            r["gflops"], fmt(peak and 100 * r["gflops"] / peak, "%.0f%%")))
+    out += ["", "p90 latency (µs), same rows:", "", "| model | case | nncc | ORT | PyTorch |", "|---|---|---:|---:|---:|"]
+    out += ["| %s | %s | %s | %s | %s |" % (r["model"], r["case"], fmt(r["nncc"][1]), fmt(r.get("ort", (0, None))[1]),
+                                           fmt(r.get("torch", (0, None))[1])) for r in rows]
     return out
 
 
 def targets(rows, ctimes):
-    """The goals in docs/performance.md, evaluated on this run."""
-    out = []
-
-    def goal(text, vals):
-        vals = [v for v in vals if v[1] is not None]
-        if not vals:
-            return out.append("- %s: not measured" % text)
-        met = all(ok for _, _, ok in vals)
-        out.append("- %s: **%s** (%s)" % (text, "met" if met else "not met", ", ".join(s for s, _, _ in vals)))
-
-    def ratio(model, kind, b1, peer, need):
-        for r in rows:
-            if r["model"] == model and r["kind"] == kind and (r["batch"] == 1) == b1 and peer in r:
-                q = r[peer][0] / r["nncc"][0]
-                return ("%s %.2f×" % (model, q), q, q >= need)
-        return ("%s –" % model, None, False)
-    ms = sorted({r["model"] for r in rows})
-    goal("inference b=1 ≥ 2× faster than ORT on lenet5, lstm", [ratio(m, "infer", True, "ort", 2) for m in ms
-                                                                   if m in ("lenet5", "lstm")])
-    goal("inference b=1 no slower than ORT on mlp, cnn_bn", [ratio(m, "infer", True, "ort", 1) for m in ms
-                                                              if m in ("mlp", "cnn_bn")])
-    goal("inference at the train batch no slower than ORT", [ratio(m, "infer", False, "ort", 1) for m in ms])
-    goal("train step ≥ 2× faster than PyTorch", [ratio(m, "train", False, "torch", 2) for m in ms])
-    goal("compile ≤ 3 s each", [("%s %.2f/%.2f s" % (m, c["infer"], c["train"]), 0, max(c.values()) <= 3)
-                                 for m, c in sorted(ctimes.items())])
-    return out
+    """The goals of docs/performance.md, evaluated on this run."""
+    def goal(text, kind, b1, peer, need, models=None):
+        got = [(r["model"], r[peer][0] / r["nncc"][0]) for r in rows if r["kind"] == kind and
+               (r["batch"] == 1) == b1 and peer in r and (models is None or r["model"] in models)]
+        if not got:
+            return "- %s: not measured" % text
+        return "- %s: **%s** (%s)" % (text, "met" if all(q >= need for _, q in got) else "not met",
+                                      ", ".join("%s %.2f×" % g for g in got))
+    ok = all(max(c.values()) <= 3 for c in ctimes.values())
+    return [goal("inference b=1 ≥ 2× faster than ORT on lenet5 and lstm", "infer", True, "ort", 2, ("lenet5", "lstm")),
+            goal("inference b=1 no slower than ORT on mlp and cnn_bn", "infer", True, "ort", 1, ("mlp", "cnn_bn")),
+            goal("inference at the train batch no slower than ORT", "infer", False, "ort", 1),
+            goal("train step ≥ 2× faster than PyTorch", "train", False, "torch", 2),
+            "- compile ≤ 3 s each: **%s** (slowest %.2f s)" % (
+                "met" if ok else "not met", max([max(c.values()) for c in ctimes.values()] or [0]))]
 
 
 def peak_gflops(tmp):
@@ -326,21 +269,42 @@ def peak_gflops(tmp):
     p = subprocess.run(["gcc", "-O2", "-march=native", "-ffp-contract=fast", os.path.join(HERE, "peak.c"), "-o", exe],
                        capture_output=True, text=True)
     if p.returncode != 0:
-        log("peak.c did not compile: " + p.stderr.strip())
+        log("bench: peak.c did not compile: " + p.stderr.strip())
         return None
-    vals = [float(sh([exe]) or 0) for _ in range(3)]   # best of 3: other load only lowers it
-    return max(vals) or None
+    return max(float(sh([exe]) or 0) for _ in range(3)) or None    # best of 3: load only lowers it
+
+
+def machine(peers, peak, nncc):
+    cpu = sh(["lscpu"])
+    get = lambda k: (re.search(r"^%s:\s*(.+)$" % k, cpu, re.M) or [None, "?"])[1]
+    vers = ["Python " + platform.python_version(), "NumPy " + np.__version__]
+    vers += ["%s %s" % (l, peers[k].__version__) for k, l in (("torch", "PyTorch"), ("ort", "ONNX Runtime")) if k in peers]
+    try:
+        vers.append("onnx " + importlib.import_module("onnx").__version__)
+    except ImportError:
+        pass
+    git = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    dirty = " + uncommitted changes" if sh(["git", "-C", ROOT, "status", "--porcelain", "Sources"]) else ""
+    avx512 = " avx512f" in (open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else "")
+    return ["- CPU: %s (family %s, model %s), %d cores, %s, AVX-512 %s" % (
+                get("Model name"), get("CPU family"), get("Model"), os.cpu_count(),
+                "VM (%s)" % get("Hypervisor vendor") if "Hypervisor" in cpu else "bare metal", "yes" if avx512 else "no"),
+            "- peak single-thread FMA rate (bench/peak.c, best of 6): %s" % fmt(peak, "%.1f GFLOP/s"),
+            "- %s; nncc %s (commit %s%s)" % ((sh(["gcc", "--version"]) or "gcc ?").splitlines()[0],
+                                            sh([nncc, "--version"]), git, dirty),
+            "- " + ", ".join(vers),
+            "- one thread each: nncc without --threads, torch.set_num_threads(1), ORT intra/inter-op 1, sequential"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nncc", default=os.path.join(ROOT, ".build", "release", "nncc"))
-    ap.add_argument("--models", help="comma-separated model names (default: all in bench/models)")
-    ap.add_argument("--seconds", type=float, default=0.5, help="minimum timed seconds per measurement (>= 20 runs)")
+    ap.add_argument("--models", help="comma-separated model names (default: every bench/models/*.json)")
+    ap.add_argument("--seconds", type=float, default=0.5, help="minimum timed seconds per measurement (and >= 20 runs)")
     ap.add_argument("--markdown", metavar="PATH", help="also write the report to PATH")
     args = ap.parse_args()
     if not os.path.exists(args.nncc):
-        log("bench: %s missing; running `swift build -c release`" % args.nncc)
+        log("bench: %s missing: swift build -c release" % args.nncc)
         if subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT).returncode or not os.path.exists(args.nncc):
             sys.exit("bench: could not build nncc")
     args.nncc = os.path.abspath(args.nncc)
@@ -350,35 +314,32 @@ def main():
         models = [m for m in models if os.path.splitext(os.path.basename(m))[0] in keep]
     if not models:
         sys.exit("bench: no models selected")
-
     peers, notes = load_peers()
     for n in notes:
         log("bench: " + n)
-    load0 = os.getloadavg()
-    rows, checks, ctimes, failed = [], [], {}, []
+
+    load0, rows, checks, ctimes, failed = os.getloadavg(), [], [], {}, []
     with tempfile.TemporaryDirectory(prefix="nncc-bench-") as tmp:
         peak = peak_gflops(tmp)
         for m in models:
             try:
-                r, c, ct = bench_model(m, args, peers, tmp, peak)
-                rows += r
-                checks += c
-                ctimes[r[0]["model"]] = ct
+                r, c, ct = bench_model(m, args, peers, tmp)
+                rows, checks, ctimes[r[0]["model"]] = rows + r, checks + c, ct
             except Exception as e:
                 failed.append("%s: %s" % (os.path.basename(m), e))
                 log("bench: %s failed: %s" % (m, e))
+        peak = max(peak or 0, peak_gflops(tmp) or 0) or None
     load1 = os.getloadavg()
 
-    rep = ["# nncc benchmark", "", "Median latency over ≥ %.2g s and ≥ 20 runs after warm-up; ratios > 1× mean nncc "
-           "is faster. Training counts 3× the forward FLOPs." % args.seconds, ""]
-    rep += table(rows)
-    rep += ["", "## Compile time (`nncc compile`, gcc included, cold cache)", "",
-            "| model | inference --batch B | --train --batch B |", "|---|---:|---:|"]
+    rep = ["# nncc benchmark", "", "Median latency over ≥ %g s and ≥ 20 runs after warm-up, the peers interleaved; a "
+           "ratio above 1× means nncc is faster. A train step counts 3× the forward FLOPs." % args.seconds, ""]
+    rep += table(rows, peak)
+    rep += ["", "Compile time (`nncc compile`, gcc included, cold cache):", "",
+            "| model | --batch B | --train --batch B |", "|---|---:|---:|"]
     rep += ["| %s | %.2f s | %.2f s |" % (m, c["infer"], c["train"]) for m, c in sorted(ctimes.items())]
-    rep += ["", "## Targets", ""] + targets(rows, ctimes)
-    rep += ["", "## Checks", ""] + ["- %s: %s" % c for c in checks] + ["- FAILED %s" % f for f in failed]
-    rep += ["- " + n for n in notes]
-    rep += ["", "## Machine", ""] + machine(peers, peak, args.nncc)
+    rep += ["", "Targets:", ""] + targets(rows, ctimes)
+    rep += ["", "Checks:", ""] + ["- %s: %s" % c for c in checks] + ["- FAILED " + f for f in failed]
+    rep += ["- " + n for n in notes] + ["", "Machine:", ""] + machine(peers, peak, args.nncc)
     rep += ["- load average (1/5/15 min): %.2f %.2f %.2f at start, %.2f %.2f %.2f at end" % (load0 + load1)]
     text = "\n".join(rep) + "\n"
     print(text, end="")
@@ -386,7 +347,7 @@ def main():
         with open(args.markdown, "w") as f:
             f.write(text)
     if any(c[0] != "ok" for c in checks):
-        log("bench: WARNING: some outputs disagree (see Checks)")
+        log("bench: WARNING: nncc's outputs disagree with a peer (see Checks)")
     sys.exit(1 if failed else 0)
 
 

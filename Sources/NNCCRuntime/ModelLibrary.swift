@@ -38,7 +38,7 @@ public final class ModelLibrary {
     fileprivate let loadFn: LoadFn, saveFn: SaveFn
     fileprivate let forwardFn: ForwardFn, forwardAllFn: ForwardAllFn
     fileprivate let strerrorFn: NameFn
-    fileprivate let trainStepFn: TrainStepFn?, setLRFn: SetLRFn?
+    fileprivate let trainStepFn: TrainStepFn?, setLRFn: SetLRFn?, getGradFn: GetParamFn?
 
     public init(path: String, name: String) throws {
         self.path = path
@@ -72,6 +72,7 @@ public final class ModelLibrary {
         strerrorFn = try required("strerror", NameFn.self)
         trainStepFn = optional("train_step", TrainStepFn.self)
         setLRFn = optional("set_lr", SetLRFn.self)
+        getGradFn = optional("get_grad", GetParamFn.self)
         let info = try required("info", IntFn.self)
         let outSize = try required("output_size", IntFn.self)
 
@@ -136,6 +137,15 @@ public final class ModelContext {
         guard (0..<library.numParams).contains(i) else { return [] }
         var out = [Float](repeating: 0, count: paramCount(i))
         let rc = out.withUnsafeMutableBufferPointer { library.getParamFn(ctx, Int32(i), $0.baseAddress) }
+        return rc < 0 ? [] : out
+    }
+
+    /// Gradient of the last train step's loss w.r.t. parameter i, as the
+    /// update used it (after clipping), PyTorch layout; [] without --train.
+    public func getGrad(_ i: Int) -> [Float] {
+        guard let f = library.getGradFn, (0..<library.numParams).contains(i) else { return [] }
+        var out = [Float](repeating: 0, count: paramCount(i))
+        let rc = out.withUnsafeMutableBufferPointer { f(ctx, Int32(i), $0.baseAddress) }
         return rc < 0 ? [] : out
     }
 

@@ -50,6 +50,8 @@ struct Interface {
                    targets: \(lossTargets) */
                 int         \(p)_train_step(\(p)_ctx *, const float *x, const void *targets, int batch, float *loss);
                 void        \(p)_set_lr(\(p)_ctx *, float lr);
+                /* Gradient of the last step's loss w.r.t. parameter i, as the update used it (after clipping). */
+                int         \(p)_get_grad(const \(p)_ctx *, int i, float *out);
 
                 """
         }

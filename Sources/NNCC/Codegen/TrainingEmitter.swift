@@ -75,6 +75,13 @@ enum TrainingEmitter {
 
             void \(p)_set_lr(\(p)_ctx *c, float lr) { if (c) c->lr = lr; }
 
+            int \(p)_get_grad(const \(p)_ctx *c, int i, float *out) {
+                if (!c || !out) return NN_ERR_NULL;
+                if (i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
+                memcpy(out, c->grads + \(p)_offsets[i], \(p)_param_count(i) * sizeof(float));
+                return NN_OK;
+            }
+
             /* Forward in training mode: dropout draws masks, batchnorm uses batch statistics. */
             static void \(p)_train_forward(\(p)_ctx *c, const float *x, int nb) {
                 (void)x;
