@@ -52,6 +52,15 @@ demo: build
 	@echo "== nncc bench examples/mlp.json"
 	$(NNCC) bench examples/mlp.json --batch 1
 	$(NNCC) bench examples/mlp.json --batch 128
+	@echo
+	@echo "== nncc train examples/digits_cnn.json: the generated C trains a CNN on UCI digits"
+	@start=$$(date +%s); \
+	$(NNCC) train examples/digits_cnn.json --data examples/digits/train.npz --val examples/digits/test.npz \
+		--save $(OUT)/digits_cnn.safetensors --log $(OUT)/digits_cnn.csv --plot $(OUT)/digits_cnn_loss.svg && \
+	echo "trained in $$(( $$(date +%s) - start )) s (compile included); loss curve: $(OUT)/digits_cnn_loss.svg"
+	@echo
+	@echo "== nncc eval examples/digits_cnn.json on the 360 held-out digits"
+	$(NNCC) eval examples/digits_cnn.json --data examples/digits/test.npz --weights $(OUT)/digits_cnn.safetensors
 
 # generated/NAME.{c,h} for every example model, as `--target portable` at the
 # default batch emits them (a test compares them with a fresh emission).

@@ -286,8 +286,8 @@ def machine(peers, peak, nncc):
     git = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
     dirty = " + uncommitted changes" if sh(["git", "-C", ROOT, "status", "--porcelain", "Sources"]) else ""
     avx512 = " avx512f" in (open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else "")
-    return ["- CPU: %s (family %s, model %s), %d cores, %s, AVX-512 %s" % (
-                get("Model name"), get("CPU family"), get("Model"), os.cpu_count(),
+    return ["- CPU: %s (family %s, model %s), %d cores, L2 %s, L3 %s, %s, AVX-512 %s" % (
+                get("Model name"), get("CPU family"), get("Model"), os.cpu_count(), get("L2 cache"), get("L3 cache"),
                 "VM (%s)" % get("Hypervisor vendor") if "Hypervisor" in cpu else "bare metal", "yes" if avx512 else "no"),
             "- peak single-thread FMA rate (bench/peak.c, best of 6): %s" % fmt(peak, "%.1f GFLOP/s"),
             "- %s; nncc %s (commit %s%s)" % ((sh(["gcc", "--version"]) or "gcc ?").splitlines()[0],

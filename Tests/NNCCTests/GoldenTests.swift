@@ -67,8 +67,8 @@ enum FixtureKit {
     static func run(_ exe: String, _ args: [String], environment: [String: String]? = nil, in dir: URL) throws
         -> (status: Int32, stdout: String, stderr: String) {
         let out = dir.appendingPathComponent("stdout-\(UUID().uuidString)"), err = dir.appendingPathComponent("stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
