@@ -18,19 +18,26 @@ enum BackwardRules {
         switch node.op {
         case .dense:
             let d = DenseEmitter.dims(ctx, i)
-            return head + epilogue + "    nn_dense_backward(nb * \(d.rows), \(d.k), \(d.n), \(x), \(ctx.param(node, "weight")), \(dy), \(dx), \(grad("weight")), \(optionalGrad("bias")));\n"
+            if ctx.schedule.reference {
+                return head + epilogue + "    nn_dense_backward(nb * \(d.rows), \(d.k), \(d.n), \(x), \(ctx.param(node, "weight")), \(dy), \(dx), \(grad("weight")), \(optionalGrad("bias")));\n"
+            }
+            return head + epilogue + "    nn_dense_backward_gemm(nb * \(d.rows), \(d.k), \(d.n), \(x), \(DenseEmitter.rowPanels(ctx, i)), \(dy), \(dx), \(grad("weight")), \(optionalGrad("bias")), \(t.savedPointer(i, "dzT")), \(t.savedPointer(i, "xp")));\n"
         case let .conv2d(c):
             let d = ConvEmitter.dims(g, i), p = c.pads
             let dxg = dx == "NULL" ? "NULL" : "\(dx) + ((size_t)b * \(d.c) + (size_t)gr * \(d.cg)) * \(d.h * d.w)"
             let db = ctx.hasParam(node, "bias") ? "\(grad("bias")) + gr * \(d.fg)" : "NULL"
+            let xg = "\(x) + ((size_t)b * \(d.c) + (size_t)gr * \(d.cg)) * \(d.h * d.w)"
+            let dzg = "\(dy) + ((size_t)b * \(d.f) + (size_t)gr * \(d.fg)) * \(d.n)"
+            let dWg = "\(grad("weight")) + (size_t)gr * \(d.fg * d.k)"
+            let convCall = ctx.schedule.reference
+                ? "nn_conv_backward(\(xg), s, \(d.fg), \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "colT")));"
+                : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "colT")), \(t.savedPointer(i, "dzp")));"
             return head + epilogue + """
                     {
                         const nn_conv_shape s = {\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), \(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)};
                         for (int b = 0; b < nb; b++)
                             for (int gr = 0; gr < \(d.groups); gr++)
-                                nn_conv_backward(\(x) + ((size_t)b * \(d.c) + (size_t)gr * \(d.cg)) * \(d.h * d.w), s, \(d.fg),
-                                                 \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dy) + ((size_t)b * \(d.f) + (size_t)gr * \(d.fg)) * \(d.n),
-                                                 \(dxg), \(grad("weight")) + (size_t)gr * \(d.fg * d.k), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dcol")));
+                                \(convCall)
                     }
 
                 """

@@ -8,6 +8,8 @@ struct EmitContext {
     let paramOffsets: [String: Int]
     /// Float offset of each node's packed weights in `c->packed`.
     var packedOffsets: [Int: Int] = [:]
+    /// Training builds also pack the operands of the backward GEMMs.
+    var training = false
 
     init(graph: Graph, schedule: Schedule) {
         self.graph = graph

@@ -16,10 +16,16 @@ enum ConvEmitter {
                     groups: conv.groups, conv: conv)
     }
 
-    /// Filters (folded when a batchnorm follows) then the bias.
+    /// Filters (folded when a batchnorm follows) then the bias; training
+    /// builds add each group's Wᵀ [K][F/g], the A of ∂col = Wᵀ·∂z.
     static func packedFloats(_ ctx: EmitContext, _ i: Int) -> Int {
         let d = dims(ctx.graph, i)
-        return d.f * d.k + d.f
+        return d.f * d.k + d.f + (ctx.training ? d.f * d.k : 0)
+    }
+
+    static func transposed(_ ctx: EmitContext, _ i: Int) -> String {
+        let d = dims(ctx.graph, i)
+        return "\(ctx.packed(i)) + \(d.f * d.k + d.f)"
     }
 
     /// One im2col panel (K × panel width) per thread.
@@ -78,6 +84,10 @@ enum ConvEmitter {
         if let bn = node.foldedBatchNorm {
             packing += "\n" + DenseEmitter.foldCall(ctx, bn: bn, channels: d.f, k: d.k, weights: ctx.packed(i),
                                                     packedColumns: false, bias: "\(ctx.packed(i)) + \(d.f * d.k)")
+        }
+        if ctx.training {
+            packing += "\n    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
+                + "        nn_transpose(\(d.fg), \(d.k), \(ctx.param(node, "weight")) + (size_t)g * \(d.fg * d.k), \(transposed(ctx, i)) + (size_t)g * \(d.fg * d.k));"
         }
         return KernelCode(definition: definition, call: call, packing: packing)
     }

@@ -6,10 +6,22 @@ enum DenseEmitter {
         return (x.dropLast().reduce(1, *), x.last!, n.shape.last!)
     }
 
-    /// Weights packed as Wᵀ panels, then the bias padded to whole panels.
+    /// Weights packed as Wᵀ panels, then the bias padded to whole panels;
+    /// training builds add W's rows as panels, the B of ∂x = ∂z·W.
     static func packedFloats(_ ctx: EmitContext, _ i: Int) -> Int {
         let d = dims(ctx, i)
-        return d.k * ctx.schedule.padded(d.n) + ctx.schedule.padded(d.n)
+        return d.k * ctx.schedule.padded(d.n) + ctx.schedule.padded(d.n) + (ctx.training ? rowPanelsFloats(ctx, i) : 0)
+    }
+
+    static func rowPanelsFloats(_ ctx: EmitContext, _ i: Int) -> Int {
+        let d = dims(ctx, i)
+        return d.n * ctx.schedule.padded(d.k)
+    }
+
+    /// Where the training build's row panels of W start in the node's packed block.
+    static func rowPanels(_ ctx: EmitContext, _ i: Int) -> String {
+        let d = dims(ctx, i)
+        return "\(ctx.packed(i)) + \(d.k * ctx.schedule.padded(d.n) + ctx.schedule.padded(d.n))"
     }
 
     static func emit(_ ctx: EmitContext, _ i: Int) -> KernelCode {
@@ -37,6 +49,9 @@ enum DenseEmitter {
         if let bn = node.foldedBatchNorm {
             packing += "\n" + foldCall(ctx, bn: bn, channels: d.n, k: d.k, weights: ctx.packed(i), packedColumns: true,
                                        bias: "\(ctx.packed(i)) + \(d.k * np)")
+        }
+        if ctx.training {
+            packing += "\n    nn_pack_rows(\(d.n), \(d.k), \(ctx.param(node, "weight")), \(d.k), \(rowPanels(ctx, i)));  /* for ∂x */"
         }
         return KernelCode(definition: definition, call: call, packing: packing)
     }

@@ -12,6 +12,7 @@ public enum LibraryEmitter {
     public static func emit(_ g: Graph, schedule: Schedule, origin: String, training train: Bool = false)
         -> GeneratedLibrary {
         var ctx = EmitContext(graph: g, schedule: schedule)
+        ctx.training = train
         var packedAt = 0
         for i in g.nodes.indices {
             let n = OpEmitter.packedFloats(ctx, i)

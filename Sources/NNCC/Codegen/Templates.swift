@@ -1102,6 +1102,52 @@ NN_UNUSED static void nn_dropout_train(size_t n, const float *x, float *y, float
         y[i] = x[i] * mask[i];
     }
 }
+
+/* ---- backward through the packed GEMM (the tiled twins of the above) --- */
+
+/* dense: dx += dz·W with W's rows pre-packed as panels (wrows, by the
+   packing step); dW += dzᵀ·x with dz transposed and x packed per call. */
+NN_UNUSED static void nn_dense_backward_gemm(int R, int K, int N, const float *restrict x, const float *restrict wrows,
+                                             const float *restrict dz, float *restrict dx, float *restrict dW,
+                                             float *restrict db, float *restrict dzT, float *restrict xp) {
+    const nn_epilogue add = {NULL, 0, 1, NN_ACT_NONE, 0.0f};
+    if (dx) nn_gemm(R, K, N, dz, N, wrows, dx, K, add);
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) dzT[(size_t)n * R + r] = dz[(size_t)r * N + n];
+    nn_pack_rows(R, K, x, K, xp);
+    nn_gemm(N, K, R, dzT, R, xp, dW, K, add);
+    if (db)
+        for (int r = 0; r < R; r++) nn_axpy(N, 1.0f, dz + (size_t)r * N, db);
+}
+
+/* conv2d, one image and group: dW += dz·colᵀ (col transposed into panels),
+   dcol = Wᵀ·dz (Wᵀ pre-packed as wt [K][F], dz packed per call), then col2im. */
+NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
+                                            const float *restrict dz, float *restrict dx, float *restrict dW,
+                                            float *restrict db, float *restrict col, float *restrict colT,
+                                            float *restrict dzp) {
+    const int N = s.OH * s.OW, K = s.C * s.kh * s.kw;
+    const nn_epilogue add = {NULL, 0, 1, NN_ACT_NONE, 0.0f}, set = {NULL, 0, 0, NN_ACT_NONE, 0.0f};
+    nn_im2col_rows(x, s, col);
+    nn_pack_transposed(K, N, col, colT);
+    nn_gemm(F, K, N, dz, N, colT, dW, K, add);
+    if (db)
+        for (int f = 0; f < F; f++) {
+            float sb = 0;
+            for (int n = 0; n < N; n++) sb += dz[(size_t)f * N + n];
+            db[f] += sb;
+        }
+    if (!dx) return;
+    nn_pack_rows(F, N, dz, N, dzp);
+    nn_gemm(K, N, F, wt, F, dzp, col, N, set);
+    nn_col2im_add(col, s, dx);
+}
+
+/* Wᵀ of one group's filters, [K][F], for the dcol GEMM. */
+NN_UNUSED static void nn_transpose(int rows, int cols, const float *restrict a, float *restrict t) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) t[(size_t)c * rows + r] = a[(size_t)r * cols + c];
+}
 """#
 
     static let recurrent_train = #"""

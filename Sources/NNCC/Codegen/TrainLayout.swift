@@ -28,7 +28,11 @@ struct TrainLayout {
                 saved[i] = ["mean": take(c), "invstd": take(c), "var": take(c)]
             case .conv2d where plan.needsGrad[i]:
                 let d = ConvEmitter.dims(g, i)
-                saved[i] = ["col": take(d.k * d.n), "dcol": take(d.k * d.n)]
+                saved[i] = ["col": take(d.k * d.n), "colT": take(schedule.padded(d.k) * d.n),
+                            "dzp": take(d.fg * schedule.padded(d.n))]
+            case .dense where plan.needsGrad[i]:
+                let d = DenseEmitter.dims(ctx, i)
+                saved[i] = ["dzT": take(B * d.rows * d.n), "xp": take(B * d.rows * schedule.padded(d.k))]
             case .recurrent:
                 let d = RecurrentEmitter.dims(g, i)
                 saved[i] = ["gates": take(B * d.t * d.g), "hs": take(B * d.t * d.h), "cs": take(B * d.t * d.h),
