@@ -14,6 +14,14 @@ typedef struct {
    enough to stay in L1 while every filter row block multiplies it. The
    panel's pixels form runs along output rows; for each tap a run reads the
    input with stride sw (contiguous for sw = 1), zero outside the image. */
+/* Copies a short run with vector moves; gcc would turn a plain loop into a
+   memcpy call, which costs more than the copy at these lengths. */
+static inline void nn_copy_short(float *restrict o, const float *restrict x, int n) {
+    int k = 0;
+    for (; k + NN_VW <= n; k += NN_VW) nn_store(o + k, nn_load(x + k));
+    for (; k < n; k++) o[k] = x[k];
+}
+
 NN_UNUSED static void nn_im2col_panel(const float *restrict x, nn_conv_shape s, int p, float *restrict out) {
     const int N = s.OH * s.OW;
     int run_at[NN_NR + 1], run_oh[NN_NR + 1], run_ow[NN_NR + 1], runs = 0;
@@ -32,7 +40,7 @@ NN_UNUSED static void nn_im2col_panel(const float *restrict x, nn_conv_shape s, 
                     float *o = out + run_at[r];
                     const int len = run_at[r + 1] - run_at[r];
                     const int ih = run_oh[r] * s.sh - s.pt + i * s.dh;
-                    if (ih < 0 || ih >= s.H) { memset(o, 0, (size_t)len * sizeof(float)); continue; }
+                    if (ih < 0 || ih >= s.H) { for (int k = 0; k < len; k++) o[k] = 0.0f; continue; }
                     const float *row = xc + (size_t)ih * s.W;
                     const int iw0 = run_ow[r] * s.sw - s.pl + j * s.dw;
                     /* Pixels k with 0 <= iw0 + k·sw < W are inside: [lo, hi). */
@@ -42,7 +50,8 @@ NN_UNUSED static void nn_im2col_panel(const float *restrict x, nn_conv_shape s, 
                     hi = hi < len ? hi : len;
                     hi = hi > lo ? hi : lo;
                     for (int k = 0; k < lo; k++) o[k] = 0.0f;
-                    if (s.sw == 1) memcpy(o + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                    /* Runs are short (one output row at most): an inline loop beats a libc call. */
+                    if (s.sw == 1) nn_copy_short(o + lo, row + iw0 + lo, hi - lo);
                     else for (int k = lo; k < hi; k++) o[k] = row[iw0 + k * s.sw];
                     for (int k = hi; k < len; k++) o[k] = 0.0f;
                 }

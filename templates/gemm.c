@@ -22,7 +22,30 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
     nn_vf acc[NN_MR][NN_NV];
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < NN_NV; j++) acc[r][j] = nn_splat(0);
-    for (int k = 0; k < K; k++) {
+    int k = 0;
+    if (mr <= 2) {
+        /* Few rows give too few independent FMA chains to hide the FMA
+           latency: split K four ways and add the partial sums at the end. */
+        nn_vf part[3][2][NN_NV];
+        for (int u = 0; u < 3; u++)
+            for (int r = 0; r < mr; r++)
+                for (int j = 0; j < NN_NV; j++) part[u][r][j] = nn_splat(0);
+        for (; k + 4 <= K; k += 4) {
+            for (int r = 0; r < mr; r++) {
+                const float *a = A + (size_t)r * lda + k;
+                for (int j = 0; j < NN_NV; j++) {
+                    const float *b = B + (size_t)k * NN_NR + j * NN_VW;
+                    acc[r][j] += nn_splat(a[0]) * nn_load(b);
+                    part[0][r][j] += nn_splat(a[1]) * nn_load(b + NN_NR);
+                    part[1][r][j] += nn_splat(a[2]) * nn_load(b + 2 * NN_NR);
+                    part[2][r][j] += nn_splat(a[3]) * nn_load(b + 3 * NN_NR);
+                }
+            }
+        }
+        for (int r = 0; r < mr; r++)
+            for (int j = 0; j < NN_NV; j++) acc[r][j] += (part[0][r][j] + part[1][r][j]) + part[2][r][j];
+    }
+    for (; k < K; k++) {
         nn_vf b[NN_NV];
         for (int j = 0; j < NN_NV; j++) b[j] = nn_load(B + (size_t)k * NN_NR + j * NN_VW);
         for (int r = 0; r < mr; r++) {

@@ -69,18 +69,20 @@ NN_UNUSED static void nn_dense_backward(int R, int K, int N, const float *restri
             }
 }
 
-/* im2col of one image and group as plain rows: col[k][n], K×N. */
+/* im2col of one image and group as plain rows: col[k][n], K×N; each
+   output row of a tap reads one input row (contiguous for stride 1). */
 NN_UNUSED static void nn_im2col_rows(const float *restrict x, nn_conv_shape s, float *restrict col) {
-    const int N = s.OH * s.OW;
     for (int c = 0; c < s.C; c++)
         for (int i = 0; i < s.kh; i++)
-            for (int j = 0; j < s.kw; j++, col += N)
-                for (int oh = 0; oh < s.OH; oh++) {
-                    int ih = oh * s.sh - s.pt + i * s.dh;
+            for (int j = 0; j < s.kw; j++)
+                for (int oh = 0; oh < s.OH; oh++, col += s.OW) {
+                    const int ih = oh * s.sh - s.pt + i * s.dh;
+                    if (ih < 0 || ih >= s.H) { memset(col, 0, (size_t)s.OW * sizeof(float)); continue; }
+                    const float *row = x + ((size_t)c * s.H + ih) * s.W;
+                    const int iw0 = j * s.dw - s.pl;
                     for (int ow = 0; ow < s.OW; ow++) {
-                        int iw = ow * s.sw - s.pl + j * s.dw;
-                        int inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
-                        col[oh * s.OW + ow] = inside ? x[((size_t)c * s.H + ih) * s.W + iw] : 0.0f;
+                        const int iw = iw0 + ow * s.sw;
+                        col[ow] = iw >= 0 && iw < s.W ? row[iw] : 0.0f;
                     }
                 }
 }
@@ -344,17 +346,18 @@ NN_UNUSED static void nn_dense_backward_gemm(int R, int K, int N, const float *r
         for (int r = 0; r < R; r++) nn_axpy(N, 1.0f, dz + (size_t)r * N, db);
 }
 
-/* conv2d, one image and group: dW += dz·colᵀ (col transposed into panels),
+/* conv2d, one image and group: dWᵀ += col·dzᵀ (col straight from im2col,
+   dz transposed into panels; the caller adds dWᵀ into dW once per step),
    dcol = Wᵀ·dz (Wᵀ pre-packed as wt [K][F], dz packed per call), then col2im. */
 NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
-                                            const float *restrict dz, float *restrict dx, float *restrict dW,
-                                            float *restrict db, float *restrict col, float *restrict colT,
+                                            const float *restrict dz, float *restrict dx, float *restrict dWt,
+                                            float *restrict db, float *restrict col, float *restrict dzT,
                                             float *restrict dzp) {
     const int N = s.OH * s.OW, K = s.C * s.kh * s.kw;
     const nn_epilogue add = {NULL, 0, 1, NN_ACT_NONE, 0.0f}, set = {NULL, 0, 0, NN_ACT_NONE, 0.0f};
     nn_im2col_rows(x, s, col);
-    nn_pack_transposed(K, N, col, colT);
-    nn_gemm(F, K, N, dz, N, colT, dW, K, add);
+    nn_pack_transposed(F, N, dz, dzT);
+    nn_gemm(K, F, N, col, N, dzT, dWt, F, add);
     if (db)
         for (int f = 0; f < F; f++) {
             float sb = 0;
@@ -365,6 +368,12 @@ NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_sha
     nn_pack_rows(F, N, dz, N, dzp);
     nn_gemm(K, N, F, wt, F, dzp, col, N, set);
     nn_col2im_add(col, s, dx);
+}
+
+/* dW [F][K] += dWᵀ [K][F]. */
+NN_UNUSED static void nn_add_transposed(int F, int K, const float *restrict dWt, float *restrict dW) {
+    for (int f = 0; f < F; f++)
+        for (int k = 0; k < K; k++) dW[(size_t)f * K + k] += dWt[(size_t)k * F + f];
 }
 
 /* Wᵀ of one group's filters, [K][F], for the dcol GEMM. */

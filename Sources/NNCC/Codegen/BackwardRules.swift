@@ -30,15 +30,20 @@ enum BackwardRules {
             let dzg = "\(dy) + ((size_t)b * \(d.f) + (size_t)gr * \(d.fg)) * \(d.n)"
             let dWg = "\(grad("weight")) + (size_t)gr * \(d.fg * d.k)"
             let convCall = ctx.schedule.reference
-                ? "nn_conv_backward(\(xg), s, \(d.fg), \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "colT")));"
-                : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "colT")), \(t.savedPointer(i, "dzp")));"
+                ? "nn_conv_backward(\(xg), s, \(d.fg), \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dcol")));"
+                : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(t.savedPointer(i, "dWt")) + (size_t)gr * \(d.fg * d.k), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dzT")), \(t.savedPointer(i, "dzp")));"
+            let dWt = t.savedPointer(i, "dWt")
+            let (before, after) = ctx.schedule.reference ? ("", "") : (
+                "        memset(\(dWt), 0, \(d.f * d.k) * sizeof(float));\n",
+                "        for (int gr = 0; gr < \(d.groups); gr++)\n"
+                    + "            nn_add_transposed(\(d.fg), \(d.k), \(dWt) + (size_t)gr * \(d.fg * d.k), \(grad("weight")) + (size_t)gr * \(d.fg * d.k));\n")
             return head + epilogue + """
                     {
                         const nn_conv_shape s = {\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), \(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)};
-                        for (int b = 0; b < nb; b++)
+                \(before)        for (int b = 0; b < nb; b++)
                             for (int gr = 0; gr < \(d.groups); gr++)
                                 \(convCall)
-                    }
+                \(after)    }
 
                 """
         case let .maxPool(p), let .avgPool(p):

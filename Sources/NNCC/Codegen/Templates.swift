@@ -162,7 +162,30 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
     nn_vf acc[NN_MR][NN_NV];
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < NN_NV; j++) acc[r][j] = nn_splat(0);
-    for (int k = 0; k < K; k++) {
+    int k = 0;
+    if (mr <= 2) {
+        /* Few rows give too few independent FMA chains to hide the FMA
+           latency: split K four ways and add the partial sums at the end. */
+        nn_vf part[3][2][NN_NV];
+        for (int u = 0; u < 3; u++)
+            for (int r = 0; r < mr; r++)
+                for (int j = 0; j < NN_NV; j++) part[u][r][j] = nn_splat(0);
+        for (; k + 4 <= K; k += 4) {
+            for (int r = 0; r < mr; r++) {
+                const float *a = A + (size_t)r * lda + k;
+                for (int j = 0; j < NN_NV; j++) {
+                    const float *b = B + (size_t)k * NN_NR + j * NN_VW;
+                    acc[r][j] += nn_splat(a[0]) * nn_load(b);
+                    part[0][r][j] += nn_splat(a[1]) * nn_load(b + NN_NR);
+                    part[1][r][j] += nn_splat(a[2]) * nn_load(b + 2 * NN_NR);
+                    part[2][r][j] += nn_splat(a[3]) * nn_load(b + 3 * NN_NR);
+                }
+            }
+        }
+        for (int r = 0; r < mr; r++)
+            for (int j = 0; j < NN_NV; j++) acc[r][j] += (part[0][r][j] + part[1][r][j]) + part[2][r][j];
+    }
+    for (; k < K; k++) {
         nn_vf b[NN_NV];
         for (int j = 0; j < NN_NV; j++) b[j] = nn_load(B + (size_t)k * NN_NR + j * NN_VW);
         for (int r = 0; r < mr; r++) {
@@ -298,6 +321,14 @@ typedef struct {
    enough to stay in L1 while every filter row block multiplies it. The
    panel's pixels form runs along output rows; for each tap a run reads the
    input with stride sw (contiguous for sw = 1), zero outside the image. */
+/* Copies a short run with vector moves; gcc would turn a plain loop into a
+   memcpy call, which costs more than the copy at these lengths. */
+static inline void nn_copy_short(float *restrict o, const float *restrict x, int n) {
+    int k = 0;
+    for (; k + NN_VW <= n; k += NN_VW) nn_store(o + k, nn_load(x + k));
+    for (; k < n; k++) o[k] = x[k];
+}
+
 NN_UNUSED static void nn_im2col_panel(const float *restrict x, nn_conv_shape s, int p, float *restrict out) {
     const int N = s.OH * s.OW;
     int run_at[NN_NR + 1], run_oh[NN_NR + 1], run_ow[NN_NR + 1], runs = 0;
@@ -316,7 +347,7 @@ NN_UNUSED static void nn_im2col_panel(const float *restrict x, nn_conv_shape s, 
                     float *o = out + run_at[r];
                     const int len = run_at[r + 1] - run_at[r];
                     const int ih = run_oh[r] * s.sh - s.pt + i * s.dh;
-                    if (ih < 0 || ih >= s.H) { memset(o, 0, (size_t)len * sizeof(float)); continue; }
+                    if (ih < 0 || ih >= s.H) { for (int k = 0; k < len; k++) o[k] = 0.0f; continue; }
                     const float *row = xc + (size_t)ih * s.W;
                     const int iw0 = run_ow[r] * s.sw - s.pl + j * s.dw;
                     /* Pixels k with 0 <= iw0 + k·sw < W are inside: [lo, hi). */
@@ -326,7 +357,8 @@ NN_UNUSED static void nn_im2col_panel(const float *restrict x, nn_conv_shape s, 
                     hi = hi < len ? hi : len;
                     hi = hi > lo ? hi : lo;
                     for (int k = 0; k < lo; k++) o[k] = 0.0f;
-                    if (s.sw == 1) memcpy(o + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                    /* Runs are short (one output row at most): an inline loop beats a libc call. */
+                    if (s.sw == 1) nn_copy_short(o + lo, row + iw0 + lo, hi - lo);
                     else for (int k = lo; k < hi; k++) o[k] = row[iw0 + k * s.sw];
                     for (int k = hi; k < len; k++) o[k] = 0.0f;
                 }
@@ -845,18 +877,20 @@ NN_UNUSED static void nn_dense_backward(int R, int K, int N, const float *restri
             }
 }
 
-/* im2col of one image and group as plain rows: col[k][n], K×N. */
+/* im2col of one image and group as plain rows: col[k][n], K×N; each
+   output row of a tap reads one input row (contiguous for stride 1). */
 NN_UNUSED static void nn_im2col_rows(const float *restrict x, nn_conv_shape s, float *restrict col) {
-    const int N = s.OH * s.OW;
     for (int c = 0; c < s.C; c++)
         for (int i = 0; i < s.kh; i++)
-            for (int j = 0; j < s.kw; j++, col += N)
-                for (int oh = 0; oh < s.OH; oh++) {
-                    int ih = oh * s.sh - s.pt + i * s.dh;
+            for (int j = 0; j < s.kw; j++)
+                for (int oh = 0; oh < s.OH; oh++, col += s.OW) {
+                    const int ih = oh * s.sh - s.pt + i * s.dh;
+                    if (ih < 0 || ih >= s.H) { memset(col, 0, (size_t)s.OW * sizeof(float)); continue; }
+                    const float *row = x + ((size_t)c * s.H + ih) * s.W;
+                    const int iw0 = j * s.dw - s.pl;
                     for (int ow = 0; ow < s.OW; ow++) {
-                        int iw = ow * s.sw - s.pl + j * s.dw;
-                        int inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
-                        col[oh * s.OW + ow] = inside ? x[((size_t)c * s.H + ih) * s.W + iw] : 0.0f;
+                        const int iw = iw0 + ow * s.sw;
+                        col[ow] = iw >= 0 && iw < s.W ? row[iw] : 0.0f;
                     }
                 }
 }
@@ -1120,17 +1154,18 @@ NN_UNUSED static void nn_dense_backward_gemm(int R, int K, int N, const float *r
         for (int r = 0; r < R; r++) nn_axpy(N, 1.0f, dz + (size_t)r * N, db);
 }
 
-/* conv2d, one image and group: dW += dz·colᵀ (col transposed into panels),
+/* conv2d, one image and group: dWᵀ += col·dzᵀ (col straight from im2col,
+   dz transposed into panels; the caller adds dWᵀ into dW once per step),
    dcol = Wᵀ·dz (Wᵀ pre-packed as wt [K][F], dz packed per call), then col2im. */
 NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
-                                            const float *restrict dz, float *restrict dx, float *restrict dW,
-                                            float *restrict db, float *restrict col, float *restrict colT,
+                                            const float *restrict dz, float *restrict dx, float *restrict dWt,
+                                            float *restrict db, float *restrict col, float *restrict dzT,
                                             float *restrict dzp) {
     const int N = s.OH * s.OW, K = s.C * s.kh * s.kw;
     const nn_epilogue add = {NULL, 0, 1, NN_ACT_NONE, 0.0f}, set = {NULL, 0, 0, NN_ACT_NONE, 0.0f};
     nn_im2col_rows(x, s, col);
-    nn_pack_transposed(K, N, col, colT);
-    nn_gemm(F, K, N, dz, N, colT, dW, K, add);
+    nn_pack_transposed(F, N, dz, dzT);
+    nn_gemm(K, F, N, col, N, dzT, dWt, F, add);
     if (db)
         for (int f = 0; f < F; f++) {
             float sb = 0;
@@ -1141,6 +1176,12 @@ NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_sha
     nn_pack_rows(F, N, dz, N, dzp);
     nn_gemm(K, N, F, wt, F, dzp, col, N, set);
     nn_col2im_add(col, s, dx);
+}
+
+/* dW [F][K] += dWᵀ [K][F]. */
+NN_UNUSED static void nn_add_transposed(int F, int K, const float *restrict dWt, float *restrict dW) {
+    for (int f = 0; f < F; f++)
+        for (int k = 0; k < K; k++) dW[(size_t)f * K + k] += dWt[(size_t)k * F + f];
 }
 
 /* Wᵀ of one group's filters, [K][F], for the dcol GEMM. */

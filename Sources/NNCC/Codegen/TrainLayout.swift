@@ -28,8 +28,9 @@ struct TrainLayout {
                 saved[i] = ["mean": take(c), "invstd": take(c), "var": take(c)]
             case .conv2d where plan.needsGrad[i]:
                 let d = ConvEmitter.dims(g, i)
-                saved[i] = ["col": take(d.k * d.n), "colT": take(schedule.padded(d.k) * d.n),
-                            "dzp": take(d.fg * schedule.padded(d.n))]
+                saved[i] = ["col": take(d.k * d.n), "dzT": take(d.n * schedule.padded(d.fg)),
+                            "dzp": take(d.fg * schedule.padded(d.n)), "dWt": take(d.f * d.k),
+                            "dcol": take(schedule.reference ? d.k * d.n : 0)]
             case .dense where plan.needsGrad[i]:
                 let d = DenseEmitter.dims(ctx, i)
                 saved[i] = ["dzT": take(B * d.rows * d.n), "xp": take(B * d.rows * schedule.padded(d.k))]
