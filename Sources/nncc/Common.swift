@@ -6,20 +6,30 @@ import NNCCRuntime
 /// The check command's mismatch: exit 1 with the worst element.
 struct CheckFailed: Error { let message: String }
 
-/// Options every command that builds a library shares.
-struct BuildFlags: ParsableArguments {
-    @Option(help: "Largest batch the library accepts.") var batch: Int?
+/// The machine the kernels are built for.
+struct MachineFlags: ParsableArguments {
     @Option(help: "native (-march=native) or portable.") var target: Target = .native
     @Option(help: "OpenMP threads for the kernels.") var threads: Int = 1
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+    }
+}
+
+/// Options every command that builds a library shares.
+struct BuildFlags: ParsableArguments {
+    @Option(help: "Largest batch the library accepts.") var batch: Int?
+    @OptionGroup var machine: MachineFlags
+
+    func validate() throws {
         if let b = batch, !(1...65536).contains(b) { throw ValidationError("--batch must be in 1...65536") }
     }
 
     func options(train: Bool = false, defaultBatch: Int? = nil, name: String? = nil) throws -> CompileOptions {
         try validate()
-        return CompileOptions(maxBatch: batch ?? defaultBatch, train: train, target: target, threads: threads, name: name)
+        try machine.validate()
+        return CompileOptions(maxBatch: batch ?? defaultBatch, train: train, target: machine.target,
+                              threads: machine.threads, name: name)
     }
 }
 

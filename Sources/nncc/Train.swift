@@ -23,14 +23,12 @@ struct Train: ParsableCommand {
     @Option(help: "Write the trained weights here (.safetensors).") var save: String?
     @Option(help: "Write per-epoch metrics here (.csv).") var log: String?
     @Option(help: "Write a loss chart here (.svg).") var plot: String?
-    @Option(help: "native (-march=native) or portable.") var target: Target = .native
-    @Option(help: "OpenMP threads for the kernels.") var threads: Int = 1
+    @OptionGroup var machine: MachineFlags
 
     func validate() throws {
         if let e = epochs, !(1...(1 << 20)).contains(e) { throw ValidationError("--epochs must be in 1...\(1 << 20)") }
         if let b = batchSize, !(1...65536).contains(b) { throw ValidationError("--batch-size must be in 1...65536") }
         if let lr, !(lr.isFinite && lr >= 0) { throw ValidationError("--lr must be a finite number >= 0") }
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
     }
 
     func run() throws {
@@ -47,7 +45,7 @@ struct Train: ParsableCommand {
         let train = try Dataset.load(path: data, model: loaded, loss: cfg.loss)
         let valSet = try val.map { try Dataset.load(path: $0, model: loaded, loss: cfg.loss) }
         let session = try Session(modelPath: model, weights: weights,
-                                  options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: target, threads: threads))
+                                  options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads))
         let trainer = try Trainer(session: session, config: cfg)
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar(epochs: cfg.epochs) : nil
 
@@ -123,12 +121,7 @@ struct Eval: ParsableCommand {
     @Argument(help: "Model description (.json).") var model: String
     @Option(help: "Test data (.npz: x float32 [N, ...input shape], y labels or targets).") var data: String
     @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
-    @Option(help: "native (-march=native) or portable.") var target: Target = .native
-    @Option(help: "OpenMP threads for the kernels.") var threads: Int = 1
-
-    func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
-    }
+    @OptionGroup var machine: MachineFlags
 
     func run() throws {
         let loaded = try Pipeline.load(model)
@@ -137,7 +130,7 @@ struct Eval: ParsableCommand {
         let loss = loaded.graph.train?.loss ?? Dataset.inferredLoss(arrays)
         let test = try Dataset.from(arrays, file: data, model: loaded, loss: loss)
         let session = try Session(modelPath: model, weights: weights,
-                                  options: CompileOptions(maxBatch: defaultRunBatch, target: target, threads: threads))
+                                  options: CompileOptions(maxBatch: defaultRunBatch, target: machine.target, threads: machine.threads))
         let r = try Trainer.evaluate(test, context: session.context, graph: session.model.graph, loss: loss)
         print("loss \(String(format: "%.6g", r.loss))")
         if let a = r.accuracy, let c = r.correct {

@@ -99,16 +99,21 @@ enum FixtureKit {
         return dir
     }
 
-    /// Points $NNCC_CACHE at a fresh temp dir for one test class; `restoreCache` undoes it.
+    /// Keeps $NNCC_CACHE when the caller set one (`make test` shares one cache
+    /// across classes, so each library is compiled once); otherwise points it at
+    /// a fresh temp dir for one test class, which `restoreCache` removes.
     static func useTempCache(_ prefix: String) -> (dir: URL, previous: String?) {
-        let previous = ProcessInfo.processInfo.environment["NNCC_CACHE"]
+        if let existing = ProcessInfo.processInfo.environment["NNCC_CACHE"], !existing.isEmpty {
+            return (URL(fileURLWithPath: existing), existing)
+        }
         let dir = makeTempDir(prefix)
         setenv("NNCC_CACHE", dir.path, 1)
-        return (dir, previous)
+        return (dir, nil)
     }
 
     static func restoreCache(_ saved: (dir: URL, previous: String?)) {
-        if let p = saved.previous { setenv("NNCC_CACHE", p, 1) } else { unsetenv("NNCC_CACHE") }
+        guard saved.previous == nil else { return }
+        unsetenv("NNCC_CACHE")
         try? FileManager.default.removeItem(at: saved.dir)
     }
 }

@@ -30,17 +30,16 @@ enum TrainKit {
 
 final class TrainerTests: XCTestCase {
     static var tmp: URL!
-    static var previousCache: String?
+    nonisolated(unsafe) static var cache: (dir: URL, previous: String?)?
 
     override class func setUp() {
         super.setUp()
         tmp = TrainKit.tempDir("nncc-trainer")
-        previousCache = ProcessInfo.processInfo.environment["NNCC_CACHE"]
-        setenv("NNCC_CACHE", tmp.appendingPathComponent("cache").path, 1)
+        cache = FixtureKit.useTempCache("nncc-trainer-cache")
     }
 
     override class func tearDown() {
-        if let p = previousCache { setenv("NNCC_CACHE", p, 1) } else { unsetenv("NNCC_CACHE") }
+        if let c = cache { FixtureKit.restoreCache(c) }
         try? FileManager.default.removeItem(at: tmp)
         super.tearDown()
     }
@@ -353,17 +352,16 @@ final class TrainerTests: XCTestCase {
 /// Training through a --train library: needs the generated train_step.
 final class TrainEndToEndTests: XCTestCase {
     static var tmp: URL!
-    static var previousCache: String?
+    nonisolated(unsafe) static var cache: (dir: URL, previous: String?)?
 
     override class func setUp() {
         super.setUp()
         tmp = TrainKit.tempDir("nncc-train-e2e")
-        previousCache = ProcessInfo.processInfo.environment["NNCC_CACHE"]
-        setenv("NNCC_CACHE", tmp.appendingPathComponent("cache").path, 1)
+        cache = FixtureKit.useTempCache("nncc-train-e2e-cache")
     }
 
     override class func tearDown() {
-        if let p = previousCache { setenv("NNCC_CACHE", p, 1) } else { unsetenv("NNCC_CACHE") }
+        if let c = cache { FixtureKit.restoreCache(c) }
         try? FileManager.default.removeItem(at: tmp)
         super.tearDown()
     }

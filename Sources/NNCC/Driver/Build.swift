@@ -52,7 +52,12 @@ public enum Builder {
         }
         let argv = try GCC.sharedObjectArguments(source: tmpSource.path, output: tmpLib.path,
                                                  options: gccOptions(options))
-        try GCC.run(argv)
+        do { try GCC.run(argv) } catch var e as NNCCError {
+            // The temporary source is gone once we return: name the model and the C file it became.
+            e.message = e.message.replacingOccurrences(of: tmpSource.path, with: "\(g.name).c")
+            e.file = model.path
+            throw e
+        }
         let shownArgv = argv.map { $0 == tmpSource.path ? products.source.path : $0 == tmpLib.path ? products.library.path : $0 }
         let manifest = Manifest.json(g, lib: lib, model: model, options: options, gcc: shownArgv)
         try AtomicFile.write(Data(lib.source.utf8), to: products.source.path)
