@@ -91,6 +91,13 @@ enum BackwardRules {
                 at += chunk
             }
             return s
+        case .recurrent where !ctx.schedule.reference:
+            let r = RecurrentEmitter.rowPanels(ctx, i)
+            return head + "    nn_rnn_backward_gemm(\(RecurrentTraining.shape(g, i)), nb, \(x), \(r.wih), \(r.whh), "
+                + "\(t.savedPointer(i, "gates")), \(t.savedPointer(i, "hs")), \(t.savedPointer(i, "cs")), \(t.savedPointer(i, "hn")), \(dy), \(dx), "
+                + "\(grad("weight_ih_l0")), \(grad("weight_hh_l0")), \(grad("bias_ih_l0")), \(grad("bias_hh_l0")), "
+                + "\(t.savedPointer(i, "dP")), \(t.savedPointer(i, "dPh")), \(t.savedPointer(i, "dh")), \(t.savedPointer(i, "dc")), "
+                + "\(t.savedPointer(i, "tr")), \(t.savedPointer(i, "hprev")), \(t.savedPointer(i, "panels")));\n"
         case .recurrent:
             return head + "    nn_rnn_backward(\(RecurrentTraining.shape(g, i)), nb, \(x), \(ctx.param(node, "weight_ih_l0")), \(ctx.param(node, "weight_hh_l0")), "
                 + "\(t.savedPointer(i, "gates")), \(t.savedPointer(i, "hs")), \(t.savedPointer(i, "cs")), \(t.savedPointer(i, "hn")), \(dy), \(dx), "

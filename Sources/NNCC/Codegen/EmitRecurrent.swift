@@ -15,10 +15,18 @@ enum RecurrentEmitter {
         return Dims(t: x[0], f: x[1], h: r.units, r: r)
     }
 
-    /// W_ih panels, input bias, W_hh panels, recurrent bias (each padded to panels).
+    /// W_ih panels, input bias, W_hh panels, recurrent bias (each padded to
+    /// panels); training builds add W_ih and W_hh as row panels for backward.
     static func packedFloats(_ ctx: EmitContext, _ i: Int) -> Int {
         let d = dims(ctx.graph, i), gp = ctx.schedule.padded(d.g)
-        return d.f * gp + gp + d.h * gp + gp
+        let rows = ctx.training ? d.g * (ctx.schedule.padded(d.f) + ctx.schedule.padded(d.h)) : 0
+        return d.f * gp + gp + d.h * gp + gp + rows
+    }
+
+    /// W_ih's and W_hh's row panels in a training build's packed block.
+    static func rowPanels(_ ctx: EmitContext, _ i: Int) -> (wih: String, whh: String) {
+        let d = dims(ctx.graph, i), gp = ctx.schedule.padded(d.g), base = d.f * gp + gp + d.h * gp + gp
+        return ("\(ctx.packed(i)) + \(base)", "\(ctx.packed(i)) + \(base + d.g * ctx.schedule.padded(d.f))")
     }
 
     /// Gate pre-activations of all steps, the LSTM cell or GRU's h·W_hhᵀ row.
@@ -123,6 +131,12 @@ enum RecurrentEmitter {
                 nn_pack_transposed(\(G), \(H), \(ctx.param(node, "weight_hh_l0")), \(p) + \(offWhh));
                 nn_pack_bias(\(G), \(gp), \(ctx.param(node, "bias_hh_l0")), \(p) + \(offBh));
             """
-        return KernelCode(definition: definition, call: call, packing: packing)
+        var packs = packing
+        if ctx.training {
+            let r = rowPanels(ctx, i)
+            packs += "\n    nn_pack_rows(\(G), \(F), \(ctx.param(node, "weight_ih_l0")), \(F), \(r.wih));  /* for ∂x */"
+                + "\n    nn_pack_rows(\(G), \(H), \(ctx.param(node, "weight_hh_l0")), \(H), \(r.whh));  /* for ∂h */"
+        }
+        return KernelCode(definition: definition, call: call, packing: packs)
     }
 }

@@ -1196,7 +1196,8 @@ NN_UNUSED static void nn_transpose(int rows, int cols, const float *restrict a, 
    needs, and backpropagation through time --------------------------------
    cell: 0 rnn tanh, 1 rnn relu, 2 lstm (gates i, f, g, o), 3 gru (r, z, n).
    Saved per example and step: gates after their activations [T, G], h [T, H],
-   the lstm cell [T, H], and gru's hidden n-part W_hn·h + b_hn [T, H]. */
+   the lstm cell [T, H], and gru's hidden n-part W_hn·h + b_hn [T, H] (for
+   lstm that slot holds tanh(c)). */
 typedef struct { int cell, T, F, H, G, seq; } nn_rnn_shape;
 
 /* packed: W_ih panels, input bias, W_hh panels, recurrent bias, as the
@@ -1238,6 +1239,8 @@ NN_UNUSED static void nn_rnn_train_forward(nn_rnn_shape s, int nb, const float *
                     h[j] = c[j];
                 }
                 nn_act_n(NN_ACT_TANH, 0.0f, h, H);
+                /* lstm keeps tanh(c) in the gru's hn slot, for backward. */
+                memcpy(hn + ((size_t)b * T + t) * H, h, (size_t)H * sizeof(float));
                 for (int j = 0; j < H; j++) h[j] *= p[3 * H + j];
             } else {
                 const float *q = hg + (size_t)b * G;
@@ -1325,6 +1328,86 @@ NN_UNUSED static void nn_rnn_backward(nn_rnn_shape s, int nb, const float *restr
             if (dx) nn_axpy(F, dp[g], Wih + (size_t)g * F, dx + r * F);
         }
     }
+}
+
+/* The same backpropagation through time on the packed GEMM: each step's
+   ∂h_{t-1} = ∂P_h·W_hh is one GEMM; the weight gradients and ∂x are three
+   GEMMs over all T steps at once after the loop. wih_rows and whh_rows are
+   W_ih and W_hh packed as row panels; dPh keeps every step's hidden-side
+   gradients [nb, T, G]; tr, hprev and panels are scratch. */
+NN_UNUSED static void nn_rnn_backward_gemm(nn_rnn_shape s, int nb, const float *restrict x,
+                                           const float *restrict wih_rows, const float *restrict whh_rows,
+                                           const float *restrict gates, const float *restrict hs,
+                                           const float *restrict cs, const float *restrict hn,
+                                           const float *restrict dy, float *restrict dx, float *restrict dWih,
+                                           float *restrict dWhh, float *restrict dbih, float *restrict dbhh,
+                                           float *restrict dP, float *restrict dPh, float *restrict dh,
+                                           float *restrict dc, float *restrict tr, float *restrict hprev,
+                                           float *restrict panels) {
+    const int T = s.T, F = s.F, H = s.H, G = s.G, R = nb * T;
+    const nn_epilogue add = {NULL, 0, 1, NN_ACT_NONE, 0.0f};
+    memset(dh, 0, (size_t)nb * H * sizeof(float));
+    memset(dc, 0, (size_t)nb * H * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        for (int b = 0; b < nb; b++) {
+            float *dhb = dh + (size_t)b * H;
+            if (s.seq) nn_axpy(H, 1.0f, dy + ((size_t)b * T + t) * H, dhb);
+            else if (t == T - 1) nn_axpy(H, 1.0f, dy + (size_t)b * H, dhb);
+            const float *p = gates + ((size_t)b * T + t) * G;
+            const float *hp = t > 0 ? hs + ((size_t)b * T + t - 1) * H : NULL;
+            float *dp = dP + ((size_t)b * T + t) * G, *dph = dPh + ((size_t)b * T + t) * G;
+            for (int j = 0; j < H; j++) {
+                float g = dhb[j];
+                if (s.cell == 0) { dp[j] = g * (1.0f - p[j] * p[j]); dph[j] = dp[j]; dhb[j] = 0; }
+                else if (s.cell == 1) { dp[j] = p[j] > 0 ? g : 0.0f; dph[j] = dp[j]; dhb[j] = 0; }
+                else if (s.cell == 2) {
+                    const float *c = cs + ((size_t)b * T + t) * H;
+                    float i = p[j], f = p[H + j], gg = p[2 * H + j], o = p[3 * H + j];
+                    float tc = hn[((size_t)b * T + t) * H + j], cp = t > 0 ? c[j - H] : 0.0f;
+                    float dcj = g * o * (1.0f - tc * tc) + dc[(size_t)b * H + j];
+                    dp[j] = dcj * gg * i * (1.0f - i);
+                    dp[H + j] = dcj * cp * f * (1.0f - f);
+                    dp[2 * H + j] = dcj * i * (1.0f - gg * gg);
+                    dp[3 * H + j] = g * tc * o * (1.0f - o);
+                    dc[(size_t)b * H + j] = dcj * f;
+                    for (int k = 0; k < 4; k++) dph[k * H + j] = dp[k * H + j];
+                    dhb[j] = 0;
+                } else {
+                    float r = p[j], z = p[H + j], n = p[2 * H + j];
+                    float hnj = hn[((size_t)b * T + t) * H + j], hpj = hp ? hp[j] : 0.0f;
+                    float dpn = g * (1.0f - z) * (1.0f - n * n);
+                    dp[j] = dpn * hnj * r * (1.0f - r);
+                    dp[H + j] = g * (hpj - n) * z * (1.0f - z);
+                    dp[2 * H + j] = dpn;
+                    dph[j] = dp[j];
+                    dph[H + j] = dp[H + j];
+                    dph[2 * H + j] = dpn * r;
+                    dhb[j] = g * z;
+                }
+            }
+        }
+        if (t > 0) nn_gemm(nb, H, G, dPh + (size_t)t * G, T * G, whh_rows, dh, H, add);
+    }
+    /* Bias gradients: sums over every example and step. */
+    for (int r = 0; r < R; r++) {
+        nn_axpy(G, 1.0f, dP + (size_t)r * G, dbih);
+        nn_axpy(G, 1.0f, dPh + (size_t)r * G, dbhh);
+    }
+    /* ∂W_hh += Σ ∂P_h[t]ᵀ·h[t-1]; step 0 meets the zero initial state. */
+    for (int b = 0; b < nb; b++)
+        for (int t = 0; t < T; t++) {
+            float *row = hprev + ((size_t)b * T + t) * H;
+            if (t == 0) memset(row, 0, (size_t)H * sizeof(float));
+            else memcpy(row, hs + ((size_t)b * T + t - 1) * H, (size_t)H * sizeof(float));
+        }
+    nn_transpose(R, G, dPh, tr);
+    nn_pack_rows(R, H, hprev, H, panels);
+    nn_gemm(G, H, R, tr, R, panels, dWhh, H, add);
+    /* ∂W_ih += ∂Pᵀ·x and ∂x += ∂P·W_ih over all steps at once. */
+    nn_transpose(R, G, dP, tr);
+    nn_pack_rows(R, F, x, F, panels);
+    nn_gemm(G, F, R, tr, R, panels, dWih, F, add);
+    if (dx) nn_gemm(R, F, G, dP, G, wih_rows, dx, F, add);
 }
 """#
 

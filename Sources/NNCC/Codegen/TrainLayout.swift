@@ -38,7 +38,9 @@ struct TrainLayout {
                 let d = RecurrentEmitter.dims(g, i)
                 saved[i] = ["gates": take(B * d.t * d.g), "hs": take(B * d.t * d.h), "cs": take(B * d.t * d.h),
                             "hn": take(B * d.t * d.h), "hg": take(B * d.g), "dP": take(B * d.t * d.g),
-                            "dPh": take(B * d.g), "dh": take(B * d.h), "dc": take(B * d.h)]
+                            "dPh": take(B * d.t * d.g), "dh": take(B * d.h), "dc": take(B * d.h),
+                            "tr": take(B * d.t * d.g), "hprev": take(B * d.t * d.h),
+                            "panels": take(B * d.t * max(schedule.padded(d.f), schedule.padded(d.h)))]
             default:
                 break
             }
