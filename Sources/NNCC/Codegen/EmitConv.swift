@@ -28,9 +28,29 @@ enum ConvEmitter {
         return "\(ctx.packed(i)) + \(d.f * d.k + d.f)"
     }
 
-    /// One im2col panel (K × panel width) per thread.
+    /// Direct convolution when there are few filters per group (the GEMM's
+    /// 8-row tile would run mostly empty and im2col would outweigh the FMAs),
+    /// stride 1 along the width and an output row of at most 4 vectors.
+    static func isDirect(_ d: Dims, _ schedule: Schedule) -> Bool {
+        !schedule.reference && d.fg <= 8 && d.conv.stride.1 == 1
+            && (d.ow + schedule.vectorWidth - 1) / schedule.vectorWidth <= 4
+    }
+
+    /// The zero-padded input planes of the direct kernel.
+    static func paddedSize(_ d: Dims, _ schedule: Schedule) -> (hp: Int, wp: Int) {
+        let p = d.conv.pads, vw = schedule.vectorWidth
+        let rowReach = (d.ow + vw - 1) / vw * vw + (d.conv.kernel.1 - 1) * d.conv.dilation.1
+        return (d.h + p.top + p.bottom, max(rowReach, p.left + d.w))
+    }
+
+    /// Per thread: one im2col panel (K × panel width), or the padded input of the direct kernel.
     static func scratchFloats(_ g: Graph, _ i: Int, schedule: Schedule) -> Int {
-        dims(g, i).k * schedule.panelWidth * schedule.threads
+        let d = dims(g, i)
+        if isDirect(d, schedule) {
+            let (hp, wp) = paddedSize(d, schedule)
+            return d.cg * hp * wp * schedule.threads
+        }
+        return d.k * schedule.panelWidth * schedule.threads
     }
 
     static func emit(_ ctx: EmitContext, _ i: Int) -> KernelCode {
@@ -46,7 +66,18 @@ enum ConvEmitter {
         let nr = ctx.schedule.panelWidth, panels = (d.n + nr - 1) / nr
         let xg = "x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w)"
         let yg = "y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n)"
-        let loops = ctx.schedule.reference
+        let (hp, wp) = paddedSize(d, ctx.schedule)
+        let loops = isDirect(d, ctx.schedule)
+            ? """
+                /* Direct: few filters per group. Every (image, group) pair is independent. */
+                    NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
+                    for (int t = 0; t < nb * \(d.groups); t++) {
+                        const int b = t / \(d.groups), g = t % \(d.groups);
+                        float *xp = col + (size_t)NN_THREAD_ID() * \(d.cg * hp * wp);
+                        nn_conv_direct(\(xg), s, \(d.fg), \(hp), \(wp), w + (size_t)g * \(d.fg * d.k), w + \(d.f * d.k) + g * \(d.fg), \(act.cCode), \(CSyntax.float(act.alpha)), \(yg), xp);
+                    }
+                """
+            : ctx.schedule.reference
             ? """
                 for (int b = 0; b < nb; b++)
                         for (int g = 0; g < \(d.groups); g++)

@@ -385,6 +385,45 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
                 y[((size_t)f * s.OH + oh) * s.OW + ow] = nn_act(act, alpha, acc);
             }
 }
+
+/* Direct convolution for layers with few filters (where the GEMM's 8-row
+   tile would run mostly empty and im2col would cost more than the FMAs):
+   the input is zero-padded once into xp, then each output row of each
+   filter is NVEC vectors kept in registers over all C·kh·kw taps, each tap
+   one broadcast weight times contiguous input (stride 1 along the width).
+   xp holds C planes of Hp × Wp with Wp ≥ NVEC·VW + (kw − 1)·dw. */
+#define NN_DIRECT_MAX_VECTORS 4
+NN_UNUSED static void nn_conv_direct(const float *restrict x, nn_conv_shape s, int F, int Hp, int Wp,
+                                     const float *restrict w, const float *restrict bias, int act, float alpha,
+                                     float *restrict y, float *restrict xp) {
+    memset(xp, 0, (size_t)s.C * Hp * Wp * sizeof(float));
+    for (int c = 0; c < s.C; c++)
+        for (int h = 0; h < s.H; h++)
+            nn_copy_short(xp + ((size_t)c * Hp + h + s.pt) * Wp + s.pl, x + ((size_t)c * s.H + h) * s.W, s.W);
+    const int nvec = (s.OW + NN_VW - 1) / NN_VW;
+    for (int f = 0; f < F; f++)
+        for (int oh = 0; oh < s.OH; oh++) {
+            nn_vf acc[NN_DIRECT_MAX_VECTORS];
+            for (int v = 0; v < NN_DIRECT_MAX_VECTORS; v++) acc[v] = nn_splat(bias ? bias[f] : 0.0f);
+            const float *wf = w + (size_t)f * s.C * s.kh * s.kw;
+            for (int c = 0; c < s.C; c++)
+                for (int i = 0; i < s.kh; i++) {
+                    const float *row = xp + ((size_t)c * Hp + oh * s.sh + i * s.dh) * Wp;
+                    for (int j = 0; j < s.kw; j++) {
+                        const nn_vf wv = nn_splat(wf[(c * s.kh + i) * s.kw + j]);
+                        const float *r = row + j * s.dw;
+                        for (int v = 0; v < NN_DIRECT_MAX_VECTORS; v++)
+                            if (v < nvec) acc[v] += wv * nn_load(r + v * NN_VW);
+                    }
+                }
+            float *yr = y + ((size_t)f * s.OH + oh) * s.OW;
+            for (int v = 0; v < nvec; v++) {
+                nn_vf out = nn_vact(act, alpha, acc[v]);
+                if ((v + 1) * NN_VW <= s.OW) nn_store(yr + v * NN_VW, out);
+                else for (int k = 0; v * NN_VW + k < s.OW; k++) yr[v * NN_VW + k] = out[k];
+            }
+        }
+}
 """#
 
     static let safetensors = #"""

@@ -62,7 +62,9 @@ public enum GCC {
         var argv = [try path(), "-std=c11", "-O3"]
         if options.target == .native { argv.append("-march=native") }
         // ISO mode turns FMA contraction off; the kernels want it.
-        argv += ["-ffp-contract=fast", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
+        // No libc calls for the kernels' short copy loops (gcc would make them memcpy/memset).
+        argv += ["-ffp-contract=fast", "-fno-tree-loop-distribute-patterns", "-fPIC", "-shared",
+                 "-Wall", "-Wextra", "-Werror"]
         if options.threads > 1 { argv.append("-fopenmp") }
         argv += ["-o", output, source, "-lm"]
         return argv
