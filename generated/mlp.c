@@ -314,54 +314,12 @@ typedef struct {
     int OH, OW;         /* output size */
 } nn_conv_shape;
 
-/* Panel p (output pixels p·NN_NR ...) of the im2col matrix, K×NN_NR: small
-   enough to stay in L1 while every filter row block multiplies it. The
-   panel's pixels form runs along output rows; for each tap a run reads the
-   input with stride sw (contiguous for sw = 1), zero outside the image. */
 /* Copies a short run with vector moves; gcc would turn a plain loop into a
    memcpy call, which costs more than the copy at these lengths. */
 static inline void nn_copy_short(float *restrict o, const float *restrict x, int n) {
     int k = 0;
     for (; k + NN_VW <= n; k += NN_VW) nn_store(o + k, nn_load(x + k));
     for (; k < n; k++) o[k] = x[k];
-}
-
-NN_UNUSED static void nn_im2col_panel(const float *restrict x, nn_conv_shape s, int p, float *restrict out) {
-    const int N = s.OH * s.OW;
-    int run_at[NN_NR + 1], run_oh[NN_NR + 1], run_ow[NN_NR + 1], runs = 0;
-    for (int n = p * NN_NR; n < N && n < (p + 1) * NN_NR; runs++) {
-        run_at[runs] = n - p * NN_NR;
-        run_oh[runs] = n / s.OW;
-        run_ow[runs] = n % s.OW;
-        n += s.OW - run_ow[runs];
-    }
-    run_at[runs] = N - p * NN_NR < NN_NR ? N - p * NN_NR : NN_NR;
-    for (int c = 0; c < s.C; c++) {
-        const float *xc = x + (size_t)c * s.H * s.W;
-        for (int i = 0; i < s.kh; i++)
-            for (int j = 0; j < s.kw; j++, out += NN_NR) {
-                for (int r = 0; r < runs; r++) {
-                    float *o = out + run_at[r];
-                    const int len = run_at[r + 1] - run_at[r];
-                    const int ih = run_oh[r] * s.sh - s.pt + i * s.dh;
-                    if (ih < 0 || ih >= s.H) { for (int k = 0; k < len; k++) o[k] = 0.0f; continue; }
-                    const float *row = xc + (size_t)ih * s.W;
-                    const int iw0 = run_ow[r] * s.sw - s.pl + j * s.dw;
-                    /* Pixels k with 0 <= iw0 + k·sw < W are inside: [lo, hi). */
-                    int lo = iw0 >= 0 ? 0 : (-iw0 + s.sw - 1) / s.sw;
-                    int hi = iw0 >= s.W ? 0 : (s.W - iw0 + s.sw - 1) / s.sw;
-                    lo = lo < len ? lo : len;
-                    hi = hi < len ? hi : len;
-                    hi = hi > lo ? hi : lo;
-                    for (int k = 0; k < lo; k++) o[k] = 0.0f;
-                    /* Runs are short (one output row at most): an inline loop beats a libc call. */
-                    if (s.sw == 1) nn_copy_short(o + lo, row + iw0 + lo, hi - lo);
-                    else for (int k = lo; k < hi; k++) o[k] = row[iw0 + k * s.sw];
-                    for (int k = hi; k < len; k++) o[k] = 0.0f;
-                }
-                for (int k = run_at[runs]; k < NN_NR; k++) out[k] = 0.0f;
-            }
-    }
 }
 
 /* Reference: direct convolution of one image and group, y[f][oh][ow] for F
@@ -381,6 +339,112 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
                         }
                 y[((size_t)f * s.OH + oh) * s.OW + ow] = nn_act(act, alpha, acc);
             }
+}
+
+/* Direct convolution for layers with few filters (where a filter panel of
+   the implicit GEMM would be mostly empty): each output row of each filter
+   is NVEC vectors kept in registers over all C·kh·kw taps, each tap one
+   broadcast weight times contiguous input (stride 1 along the width). xp is
+   the input padded by nn_conv_pad, with Wp ≥ NVEC·VW + (kw − 1)·dw. */
+#define NN_DIRECT_MAX_VECTORS 4
+NN_UNUSED static void nn_conv_direct(nn_conv_shape s, int F, int Hp, int Wp, const float *restrict xp,
+                                     const float *restrict w, const float *restrict bias, int act, float alpha,
+                                     float *restrict y) {
+    const int nvec = (s.OW + NN_VW - 1) / NN_VW;
+    for (int f = 0; f < F; f++)
+        for (int oh = 0; oh < s.OH; oh++) {
+            nn_vf acc[NN_DIRECT_MAX_VECTORS];
+            for (int v = 0; v < NN_DIRECT_MAX_VECTORS; v++) acc[v] = nn_splat(bias ? bias[f] : 0.0f);
+            const float *wf = w + (size_t)f * s.C * s.kh * s.kw;
+            for (int c = 0; c < s.C; c++)
+                for (int i = 0; i < s.kh; i++) {
+                    const float *row = xp + ((size_t)c * Hp + oh * s.sh + i * s.dh) * Wp;
+                    for (int j = 0; j < s.kw; j++) {
+                        const nn_vf wv = nn_splat(wf[(c * s.kh + i) * s.kw + j]);
+                        const float *r = row + j * s.dw;
+                        for (int v = 0; v < NN_DIRECT_MAX_VECTORS; v++)
+                            if (v < nvec) acc[v] += wv * nn_load(r + v * NN_VW);
+                    }
+                }
+            float *yr = y + ((size_t)f * s.OH + oh) * s.OW;
+            for (int v = 0; v < nvec; v++) {
+                nn_vf out = nn_vact(act, alpha, acc[v]);
+                if ((v + 1) * NN_VW <= s.OW) nn_store(yr + v * NN_VW, out);
+                else for (int k = 0; v * NN_VW + k < s.OW; k++) yr[v * NN_VW + k] = out[k];
+            }
+        }
+}
+
+/* Implicit GEMM: output pixels are the rows, filters the columns. The B
+   operand is the filters packed once as panels [K][NN_NR] (K = C·kh·kw
+   taps); the A operand is read straight from the zero-padded input: for tap
+   (c, i, j), row r of a tile is pixel ow0 + r, i.e. xp[c][oh·sh + i·dh][(ow0
+   + r)·sw + j·dw]. No im2col. The mr × NN_NR tile is stored transposed into
+   the NCHW output with the bias and activation applied. */
+static inline __attribute__((always_inline)) void
+nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp,
+             const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float *restrict y) {
+    nn_vf acc[NN_MR][NN_NV];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < NN_NV; v++) acc[r][v] = nn_splat(0);
+    for (int c = 0; c < s.C; c++)
+        for (int i = 0; i < s.kh; i++) {
+            const float *xrow = xp + ((size_t)c * Hp + oh * s.sh + i * s.dh) * Wp + (size_t)ow0 * s.sw;
+            for (int j = 0; j < s.kw; j++, B += NN_NR) {
+                const float *xa = xrow + j * s.dw;
+                nn_vf b[NN_NV];
+                for (int v = 0; v < NN_NV; v++) b[v] = nn_load(B + v * NN_VW);
+                for (int r = 0; r < mr; r++) {
+                    nn_vf a = nn_splat(xa[r * s.sw]);
+                    for (int v = 0; v < NN_NV; v++) acc[r][v] += a * b[v];
+                }
+            }
+        }
+    for (int v = 0; v < NN_NV; v++) {
+        const nn_vf bv = nn_load(bias + v * NN_VW);
+        for (int r = 0; r < mr; r++) acc[r][v] = nn_vact(act, alpha, acc[r][v] + bv);
+    }
+    const size_t plane = (size_t)s.OH * s.OW;
+    for (int f = 0; f < nc; f++)
+        for (int r = 0; r < mr; r++) y[f * plane + (size_t)oh * s.OW + ow0 + r] = acc[r][f / NN_VW][f % NN_VW];
+}
+
+#define NN_CONV_TILE(R) \
+    static void nn_conv_tile_##R(nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp, \
+                                 const float *restrict B, int nc, const float *restrict bias, int act, float alpha, \
+                                 float *restrict y) \
+    { nn_conv_tile(R, s, Hp, Wp, oh, ow0, xp, B, nc, bias, act, alpha, y); }
+NN_CONV_TILE(1) NN_CONV_TILE(2) NN_CONV_TILE(3) NN_CONV_TILE(4) NN_CONV_TILE(5) NN_CONV_TILE(6) NN_CONV_TILE(7)
+NN_CONV_TILE(8)
+typedef void (*nn_conv_tile_fn)(nn_conv_shape, int, int, int, int, const float *restrict, const float *restrict, int,
+                                const float *restrict, int, float, float *restrict);
+NN_UNUSED static const nn_conv_tile_fn nn_conv_tiles[NN_MR + 1] = {
+    0, nn_conv_tile_1, nn_conv_tile_2, nn_conv_tile_3, nn_conv_tile_4, nn_conv_tile_5, nn_conv_tile_6,
+    nn_conv_tile_7, nn_conv_tile_8};
+
+/* Pads one image and group into xp: C planes of Hp × Wp, zeros around. */
+NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int Hp, int Wp, float *restrict xp) {
+    memset(xp, 0, (size_t)s.C * Hp * Wp * sizeof(float));
+    for (int c = 0; c < s.C; c++)
+        for (int h = 0; h < s.H; h++)
+            nn_copy_short(xp + ((size_t)c * Hp + h + s.pt) * Wp + s.pl, x + ((size_t)c * s.H + h) * s.W, s.W);
+}
+
+/* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],
+   bias padded to whole panels; xp already padded by nn_conv_pad. */
+NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, const float *restrict xp,
+                                       const float *restrict wpk, const float *restrict bias, int act, float alpha,
+                                       float *restrict y) {
+    const int K = s.C * s.kh * s.kw;
+    for (int p = 0; p * NN_NR < F; p++) {
+        const int nc = F - p * NN_NR < NN_NR ? F - p * NN_NR : NN_NR;
+        for (int oh = 0; oh < s.OH; oh++)
+            for (int ow0 = 0; ow0 < s.OW; ow0 += NN_MR) {
+                const int mr = s.OW - ow0 < NN_MR ? s.OW - ow0 : NN_MR;
+                nn_conv_tiles[mr](s, Hp, Wp, oh, ow0, xp, wpk + (size_t)p * K * NN_NR, nc, bias + p * NN_NR, act,
+                                  alpha, y + (size_t)p * NN_NR * s.OH * s.OW);
+            }
+    }
 }
 /* ---- nncc template: safetensors weight loading and saving. Included textually into every generated library
  * (after stdio/stdlib/string/stdint/math); everything is static, prefixed nn_, with no global mutable state.

@@ -317,54 +317,12 @@ typedef struct {
     int OH, OW;         /* output size */
 } nn_conv_shape;
 
-/* Panel p (output pixels p·NN_NR ...) of the im2col matrix, K×NN_NR: small
-   enough to stay in L1 while every filter row block multiplies it. The
-   panel's pixels form runs along output rows; for each tap a run reads the
-   input with stride sw (contiguous for sw = 1), zero outside the image. */
 /* Copies a short run with vector moves; gcc would turn a plain loop into a
    memcpy call, which costs more than the copy at these lengths. */
 static inline void nn_copy_short(float *restrict o, const float *restrict x, int n) {
     int k = 0;
     for (; k + NN_VW <= n; k += NN_VW) nn_store(o + k, nn_load(x + k));
     for (; k < n; k++) o[k] = x[k];
-}
-
-NN_UNUSED static void nn_im2col_panel(const float *restrict x, nn_conv_shape s, int p, float *restrict out) {
-    const int N = s.OH * s.OW;
-    int run_at[NN_NR + 1], run_oh[NN_NR + 1], run_ow[NN_NR + 1], runs = 0;
-    for (int n = p * NN_NR; n < N && n < (p + 1) * NN_NR; runs++) {
-        run_at[runs] = n - p * NN_NR;
-        run_oh[runs] = n / s.OW;
-        run_ow[runs] = n % s.OW;
-        n += s.OW - run_ow[runs];
-    }
-    run_at[runs] = N - p * NN_NR < NN_NR ? N - p * NN_NR : NN_NR;
-    for (int c = 0; c < s.C; c++) {
-        const float *xc = x + (size_t)c * s.H * s.W;
-        for (int i = 0; i < s.kh; i++)
-            for (int j = 0; j < s.kw; j++, out += NN_NR) {
-                for (int r = 0; r < runs; r++) {
-                    float *o = out + run_at[r];
-                    const int len = run_at[r + 1] - run_at[r];
-                    const int ih = run_oh[r] * s.sh - s.pt + i * s.dh;
-                    if (ih < 0 || ih >= s.H) { for (int k = 0; k < len; k++) o[k] = 0.0f; continue; }
-                    const float *row = xc + (size_t)ih * s.W;
-                    const int iw0 = run_ow[r] * s.sw - s.pl + j * s.dw;
-                    /* Pixels k with 0 <= iw0 + k·sw < W are inside: [lo, hi). */
-                    int lo = iw0 >= 0 ? 0 : (-iw0 + s.sw - 1) / s.sw;
-                    int hi = iw0 >= s.W ? 0 : (s.W - iw0 + s.sw - 1) / s.sw;
-                    lo = lo < len ? lo : len;
-                    hi = hi < len ? hi : len;
-                    hi = hi > lo ? hi : lo;
-                    for (int k = 0; k < lo; k++) o[k] = 0.0f;
-                    /* Runs are short (one output row at most): an inline loop beats a libc call. */
-                    if (s.sw == 1) nn_copy_short(o + lo, row + iw0 + lo, hi - lo);
-                    else for (int k = lo; k < hi; k++) o[k] = row[iw0 + k * s.sw];
-                    for (int k = hi; k < len; k++) o[k] = 0.0f;
-                }
-                for (int k = run_at[runs]; k < NN_NR; k++) out[k] = 0.0f;
-            }
-    }
 }
 
 /* Reference: direct convolution of one image and group, y[f][oh][ow] for F

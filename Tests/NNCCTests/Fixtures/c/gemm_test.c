@@ -3,13 +3,14 @@
  * Not compilable alone: ReferenceKernelTests.swift prepends
  *   #define NN_VW .. / NN_NV .. / NN_MR 8, Templates.prologue, Templates.gemm, Templates.conv
  * so this file sees nn_gemm, nn_gemm_naive, nn_pack_rows, nn_pack_transposed, nn_pack_bias,
- * nn_im2col_panel and nn_conv_naive exactly as generated libraries embed them.
+ * nn_conv_implicit, nn_conv_direct and nn_conv_naive exactly as generated libraries embed them.
  *
  * Checks, printing each failure and exiting 1 if any:
  *  - nn_gemm == nn_gemm_naive for M, N, K in {1,2,7,9,13,31,33,65,100} x bias mode x accumulate x activation,
  *    with lda > K and ldc > N; guard cells around C (padding columns, rows past M) must stay untouched;
  *  - nn_pack_transposed(W) == nn_pack_rows(Wᵀ);
- *  - nn_im2col_panel + nn_gemm, panel by panel as EmitConv emits it, == nn_conv_naive on odd conv shapes (prime H/W, stride, dilation, padding). */
+ *  - nn_conv_implicit (filters packed as panels) and nn_conv_direct, as EmitConv emits them, == nn_conv_naive
+ *    on odd conv shapes (prime H/W, stride, dilation, padding). */
 
 #define TG_GUARD 12345.0f
 
@@ -93,48 +94,43 @@ static void tg_conv_case(tg_conv v, int with_bias, int act) {
     nn_conv_shape s = {v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
     s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
     s.OW = (v.W + v.pl + v.pr - v.dw * (v.kw - 1) - 1) / v.sw + 1;
-    int N = s.OH * s.OW, K = v.C * v.kh * v.kw, panels = (N + NN_NR - 1) / NN_NR;
+    int N = s.OH * s.OW, K = v.C * v.kh * v.kw;
     float *x = tg_alloc((size_t)v.C * v.H * v.W), *w = tg_alloc((size_t)v.F * K), *bias = tg_alloc((size_t)v.F);
-    float *panel = tg_alloc((size_t)K * NN_NR), *y1 = tg_alloc((size_t)v.F * N + 8), *y2 = tg_alloc((size_t)v.F * N);
-    float *zeros = tg_alloc((size_t)v.F);
+    int pf = (v.F + NN_NR - 1) / NN_NR * NN_NR;
+    int Hp = v.H + v.pt + v.pb, Wp = v.W + v.pl + v.pr;
+    int Wd = (s.OW + NN_VW - 1) / NN_VW * NN_VW + (v.kw - 1) * v.dw; /* the direct kernel reads whole vectors */
+    if (Wd > Wp) Wp = Wd;
+    float *packed = tg_alloc((size_t)K * pf), *pbias = tg_alloc((size_t)pf), *xp = tg_alloc((size_t)v.C * Hp * Wp);
+    float *y1 = tg_alloc((size_t)v.F * N + 8), *y2 = tg_alloc((size_t)v.F * N), *y3 = tg_alloc((size_t)v.F * N + 8);
     tg_fill(x, (size_t)v.C * v.H * v.W);
     tg_fill(w, (size_t)v.F * K);
     tg_fill(bias, (size_t)v.F);
-    for (int f = 0; f < v.F; f++) zeros[f] = 0.0f;
-    for (int i = 0; i < v.F * N + 8; i++) y1[i] = TG_GUARD;
-    /* As EmitConv does: one K x NN_NR panel of output pixels at a time, GEMM into columns p*NN_NR.. of y. */
-    nn_epilogue e = {with_bias ? bias : zeros, 2, 0, act, 0.1f};
-    for (int p = 0; p < panels; p++) {
-        for (int i = 0; i < K * NN_NR; i++) panel[i] = TG_GUARD; /* im2col must write every cell, padding too */
-        nn_im2col_panel(x, s, p, panel);
-        int nc = N - p * NN_NR < NN_NR ? N - p * NN_NR : NN_NR;
-        for (int i = 0; i < K * NN_NR; i++)
-            if (panel[i] == TG_GUARD) {
-                snprintf(what, sizeof what, "im2col panel %d of conv C=%d H=%d W=%d k=%dx%d left cell %d unwritten",
-                         p, v.C, v.H, v.W, v.kh, v.kw, i);
-                tg_fail(what);
-                break;
-            }
-        nn_gemm(v.F, nc, K, w, K, panel, y1 + p * NN_NR, N, e);
-    }
+    for (int i = 0; i < v.F * N + 8; i++) y1[i] = y3[i] = TG_GUARD;
+    /* As EmitConv does: filters packed as panels, the input padded, implicit GEMM; and the direct kernel. */
+    nn_pack_transposed(v.F, K, w, packed);
+    nn_pack_bias(v.F, pf, with_bias ? bias : NULL, pbias);
+    nn_conv_pad(x, s, Hp, Wp, xp);
+    nn_conv_implicit(s, v.F, Hp, Wp, xp, packed, pbias, act, 0.1f, y1);
+    int direct = v.sw == 1 && s.OW <= NN_DIRECT_MAX_VECTORS * NN_VW;
+    if (direct) nn_conv_direct(s, v.F, Hp, Wp, xp, w, with_bias ? bias : NULL, act, 0.1f, y3);
     nn_conv_naive(x, s, v.F, w, with_bias ? bias : NULL, act, 0.1f, y2);
     tg_cases++;
     for (int i = 0; i < 8; i++)
-        if (y1[v.F * N + i] != TG_GUARD) {
-            tg_fail("conv GEMM wrote past the output");
+        if (y1[v.F * N + i] != TG_GUARD || y3[v.F * N + i] != TG_GUARD) {
+            tg_fail("a conv kernel wrote past the output");
             break;
         }
     for (int i = 0; i < v.F * N; i++)
-        if (!tg_close(y1[i], y2[i])) {
+        if (!tg_close(y1[i], y2[i]) || (direct && !tg_close(y3[i], y2[i]))) {
             snprintf(what, sizeof what,
                      "conv C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d bias=%d act=%d at %d: "
-                     "im2col+gemm %.8g, naive %.8g",
+                     "implicit %.8g, direct %.8g, naive %.8g",
                      v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw, with_bias, act, i,
-                     (double)y1[i], (double)y2[i]);
+                     (double)y1[i], direct ? (double)y3[i] : 0.0, (double)y2[i]);
             tg_fail(what);
             break;
         }
-    free(x); free(w); free(bias); free(panel); free(y1); free(y2); free(zeros);
+    free(x); free(w); free(bias); free(packed); free(pbias); free(xp); free(y1); free(y2); free(y3);
 }
 
 int main(void) {
