@@ -43,6 +43,9 @@ public struct LoadedModel {
 public enum Pipeline {
     /// Reads a model description and infers shapes; errors name file and JSON path.
     public static func load(_ path: String, name: String? = nil) throws -> LoadedModel {
+        if path.lowercased().hasSuffix(".onnx") {
+            throw NNCCError(file: path, "ONNX import is not implemented yet; describe the model in nncc's JSON format")
+        }
         let decoded = try ModelDecoder.load(path: path)
         var g = try inferShapes(decoded.graph, file: path)
         if let name {
