@@ -247,12 +247,22 @@ NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int 
 
 /* Packs B given as W[N][K] (PyTorch's Linear weight, B = Wᵀ) into panels. */
 NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, float *restrict Bp) {
+    /* Blocks of 16 k: W's rows are read in short contiguous runs and the
+       NR × 16 block written stays in L1 (a transposition either way). */
     for (int p = 0; p * NN_NR < N; p++)
-        for (int k = 0; k < K; k++)
+        for (int k0 = 0; k0 < K; k0 += 16) {
+            const int kn = K - k0 < 16 ? K - k0 : 16;
             for (int j = 0; j < NN_NR; j++) {
-                int n = p * NN_NR + j;
-                Bp[((size_t)p * K + k) * NN_NR + j] = n < N ? W[(size_t)n * K + k] : 0.0f;
+                const int n = p * NN_NR + j;
+                float *out = Bp + ((size_t)p * K + k0) * NN_NR + j;
+                if (n < N) {
+                    const float *w = W + (size_t)n * K + k0;
+                    for (int k = 0; k < kn; k++) out[(size_t)k * NN_NR] = w[k];
+                } else {
+                    for (int k = 0; k < kn; k++) out[(size_t)k * NN_NR] = 0.0f;
+                }
             }
+        }
 }
 
 /* Packs B given row-major as B[K][N] (leading dimension ldb) into panels. */

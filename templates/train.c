@@ -19,6 +19,17 @@ static inline float nn_dot(int n, const float *restrict a, const float *restrict
     return s;
 }
 
+/* Sum of n floats with vector accumulators (see nn_dot). */
+static inline float nn_sum(int n, const float *restrict a) {
+    nn_vf acc = nn_splat(0);
+    int i = 0;
+    for (; i + NN_VW <= n; i += NN_VW) acc += nn_load(a + i);
+    float s = 0;
+    for (int j = 0; j < NN_VW; j++) s += acc[j];
+    for (; i < n; i++) s += a[i];
+    return s;
+}
+
 /* d act(z)/dz from the activation's output y (relu, sigmoid, tanh, leaky
    relu with alpha > 0) or, for gelu, from its input z. */
 static inline float nn_act_grad(int act, float alpha, float z, float y) {
@@ -359,11 +370,7 @@ NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_sha
     nn_pack_transposed(F, N, dz, dzT);
     nn_gemm(K, F, N, col, N, dzT, dWt, F, add);
     if (db)
-        for (int f = 0; f < F; f++) {
-            float sb = 0;
-            for (int n = 0; n < N; n++) sb += dz[(size_t)f * N + n];
-            db[f] += sb;
-        }
+        for (int f = 0; f < F; f++) db[f] += nn_sum(N, dz + (size_t)f * N);
     if (!dx) return;
     nn_pack_rows(F, N, dz, N, dzp);
     nn_gemm(K, N, F, wt, F, dzp, col, N, set);

@@ -247,12 +247,22 @@ NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int 
 
 /* Packs B given as W[N][K] (PyTorch's Linear weight, B = Wᵀ) into panels. */
 NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, float *restrict Bp) {
+    /* Blocks of 16 k: W's rows are read in short contiguous runs and the
+       NR × 16 block written stays in L1 (a transposition either way). */
     for (int p = 0; p * NN_NR < N; p++)
-        for (int k = 0; k < K; k++)
+        for (int k0 = 0; k0 < K; k0 += 16) {
+            const int kn = K - k0 < 16 ? K - k0 : 16;
             for (int j = 0; j < NN_NR; j++) {
-                int n = p * NN_NR + j;
-                Bp[((size_t)p * K + k) * NN_NR + j] = n < N ? W[(size_t)n * K + k] : 0.0f;
+                const int n = p * NN_NR + j;
+                float *out = Bp + ((size_t)p * K + k0) * NN_NR + j;
+                if (n < N) {
+                    const float *w = W + (size_t)n * K + k0;
+                    for (int k = 0; k < kn; k++) out[(size_t)k * NN_NR] = w[k];
+                } else {
+                    for (int k = 0; k < kn; k++) out[(size_t)k * NN_NR] = 0.0f;
+                }
             }
+        }
 }
 
 /* Packs B given row-major as B[K][N] (leading dimension ldb) into panels. */
@@ -891,6 +901,17 @@ static inline float nn_dot(int n, const float *restrict a, const float *restrict
     return s;
 }
 
+/* Sum of n floats with vector accumulators (see nn_dot). */
+static inline float nn_sum(int n, const float *restrict a) {
+    nn_vf acc = nn_splat(0);
+    int i = 0;
+    for (; i + NN_VW <= n; i += NN_VW) acc += nn_load(a + i);
+    float s = 0;
+    for (int j = 0; j < NN_VW; j++) s += acc[j];
+    for (; i < n; i++) s += a[i];
+    return s;
+}
+
 /* d act(z)/dz from the activation's output y (relu, sigmoid, tanh, leaky
    relu with alpha > 0) or, for gelu, from its input z. */
 static inline float nn_act_grad(int act, float alpha, float z, float y) {
@@ -1231,11 +1252,7 @@ NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_sha
     nn_pack_transposed(F, N, dz, dzT);
     nn_gemm(K, F, N, col, N, dzT, dWt, F, add);
     if (db)
-        for (int f = 0; f < F; f++) {
-            float sb = 0;
-            for (int n = 0; n < N; n++) sb += dz[(size_t)f * N + n];
-            db[f] += sb;
-        }
+        for (int f = 0; f < F; f++) db[f] += nn_sum(N, dz + (size_t)f * N);
     if (!dx) return;
     nn_pack_rows(F, N, dz, N, dzp);
     nn_gemm(K, N, F, wt, F, dzp, col, N, set);
