@@ -39,7 +39,12 @@ typedef int32_t nn_vi __attribute__((vector_size(NN_VW * 4)));
 
 static inline nn_vf nn_load(const float *p) { nn_vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void nn_store(float *p, nn_vf v) { memcpy(p, &v, sizeof v); }
-static inline nn_vf nn_splat(float x) { return (nn_vf){0} + x; }
+/* Broadcast. Not `(nn_vf){0} + x`: 0 + (−0) is +0, so gcc must keep that add
+   in every micro-kernel step; a shuffle of lane 0 becomes one vbroadcastss. */
+static inline nn_vf nn_splat(float x) {
+    nn_vf v = {x};
+    return __builtin_shuffle(v, (nn_vi){0});
+}
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
     nn_vi m = a > b;
     return (nn_vf)((m & (nn_vi)a) | (~m & (nn_vi)b));
