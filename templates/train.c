@@ -98,20 +98,26 @@ NN_UNUSED static void nn_im2col_rows(const float *restrict x, nn_conv_shape s, f
                 }
 }
 
-/* The adjoint of im2col: dx += the columns scattered back to their pixels. */
+/* The adjoint of im2col: dx += the columns scattered back to their pixels;
+   per output row, the pixels inside the image form one run [lo, hi). */
 NN_UNUSED static void nn_col2im_add(const float *restrict col, nn_conv_shape s, float *restrict dx) {
     const int N = s.OH * s.OW;
     for (int c = 0; c < s.C; c++)
         for (int i = 0; i < s.kh; i++)
-            for (int j = 0; j < s.kw; j++, col += N)
+            for (int j = 0; j < s.kw; j++, col += N) {
+                const int iw0 = j * s.dw - s.pl;
+                int lo = iw0 >= 0 ? 0 : (-iw0 + s.sw - 1) / s.sw;
+                int hi = iw0 >= s.W ? 0 : (s.W - iw0 + s.sw - 1) / s.sw;
+                hi = hi < s.OW ? hi : s.OW;
                 for (int oh = 0; oh < s.OH; oh++) {
-                    int ih = oh * s.sh - s.pt + i * s.dh;
+                    const int ih = oh * s.sh - s.pt + i * s.dh;
                     if (ih < 0 || ih >= s.H) continue;
-                    for (int ow = 0; ow < s.OW; ow++) {
-                        int iw = ow * s.sw - s.pl + j * s.dw;
-                        if (iw >= 0 && iw < s.W) dx[((size_t)c * s.H + ih) * s.W + iw] += col[oh * s.OW + ow];
-                    }
+                    float *row = dx + ((size_t)c * s.H + ih) * s.W;
+                    const float *cr = col + (size_t)oh * s.OW;
+                    if (s.sw == 1) for (int ow = lo; ow < hi; ow++) row[iw0 + ow] += cr[ow];
+                    else for (int ow = lo; ow < hi; ow++) row[iw0 + ow * s.sw] += cr[ow];
                 }
+            }
 }
 
 /* conv2d of one image and group (F filters of K = C·kh·kw taps over N
@@ -182,29 +188,30 @@ NN_UNUSED static void nn_softmax_backward(int is_log, size_t rows, int L, const 
 }
 
 /* batchnorm in training mode over channel ch of nb examples (inner floats
-   each): batch mean and biased variance normalise; mean and 1/σ are saved
-   for backward, and the unbiased variance for the running statistics. */
+   each): batch mean and biased variance (two passes, vector sums) normalise;
+   mean and 1/σ are saved for backward, the unbiased variance for the
+   running statistics. */
 NN_UNUSED static void nn_bn_train_forward(int nb, int C, int inner, const float *x, const float *gamma,
                                           const float *beta, float eps, float *y, float *mean_out,
                                           float *invstd_out, float *var_unbiased_out) {
-    const double n = (double)nb * inner;
+    const float n = (float)nb * inner;
     for (int ch = 0; ch < C; ch++) {
-        double s = 0, ss = 0;
+        float s = 0, ss = 0;
+        for (int b = 0; b < nb; b++) s += nn_sum(inner, x + ((size_t)b * C + ch) * inner);
+        const float mean = s / n;
         for (int b = 0; b < nb; b++) {
             const float *xc = x + ((size_t)b * C + ch) * inner;
-            for (int i = 0; i < inner; i++) s += xc[i];
+            nn_vf acc = nn_splat(0);
+            int i = 0;
+            for (; i + NN_VW <= inner; i += NN_VW) { nn_vf d = nn_load(xc + i) - mean; acc += d * d; }
+            for (int j = 0; j < NN_VW; j++) ss += acc[j];
+            for (; i < inner; i++) ss += (xc[i] - mean) * (xc[i] - mean);
         }
-        double mean = s / n;
-        for (int b = 0; b < nb; b++) {
-            const float *xc = x + ((size_t)b * C + ch) * inner;
-            for (int i = 0; i < inner; i++) { double d = xc[i] - mean; ss += d * d; }
-        }
-        double var = ss / n;
-        float invstd = (float)(1.0 / sqrt(var + eps));
-        mean_out[ch] = (float)mean;
+        const float var = ss / n, invstd = 1.0f / sqrtf(var + eps);
+        mean_out[ch] = mean;
         invstd_out[ch] = invstd;
-        var_unbiased_out[ch] = n > 1 ? (float)(ss / (n - 1)) : (float)var;
-        float sc = gamma[ch] * invstd, sh = beta[ch] - (float)mean * sc;
+        var_unbiased_out[ch] = n > 1 ? ss / (n - 1) : var;
+        const float sc = gamma[ch] * invstd, sh = beta[ch] - mean * sc;
         for (int b = 0; b < nb; b++) {
             const float *xc = x + ((size_t)b * C + ch) * inner;
             float *yc = y + ((size_t)b * C + ch) * inner;
@@ -213,7 +220,8 @@ NN_UNUSED static void nn_bn_train_forward(int nb, int C, int inner, const float 
     }
 }
 
-/* dγ += Σ dy·x̂, dβ += Σ dy, dx += γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)). */
+/* dγ += Σ dy·x̂, dβ += Σ dy, dx += γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), with
+   Σ dy·x̂ = (Σ dy·x − μ·Σ dy)/σ from vector sums. */
 NN_UNUSED static void nn_bn_backward(int nb, int C, int inner, const float *x, const float *gamma,
                                      const float *mean, const float *invstd, const float *dy, float *dx,
                                      float *dgamma, float *dbeta) {
@@ -222,19 +230,18 @@ NN_UNUSED static void nn_bn_backward(int nb, int C, int inner, const float *x, c
         float sg = 0, sgx = 0;
         for (int b = 0; b < nb; b++) {
             const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
-            for (int i = 0; i < inner; i++) { sg += gc[i]; sgx += gc[i] * (xc[i] - mean[ch]) * invstd[ch]; }
+            sg += nn_sum(inner, gc);
+            sgx += nn_dot(inner, gc, xc);
         }
+        sgx = (sgx - mean[ch] * sg) * invstd[ch];
         dgamma[ch] += sgx;
         dbeta[ch] += sg;
         if (!dx) continue;
-        float k = gamma[ch] * invstd[ch];
+        const float k = gamma[ch] * invstd[ch], m = mean[ch], is = invstd[ch];
         for (int b = 0; b < nb; b++) {
             const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
             float *dc = dx + ((size_t)b * C + ch) * inner;
-            for (int i = 0; i < inner; i++) {
-                float xhat = (xc[i] - mean[ch]) * invstd[ch];
-                dc[i] += k * (gc[i] - sg / n - xhat * sgx / n);
-            }
+            for (int i = 0; i < inner; i++) dc[i] += k * (gc[i] - sg / n - (xc[i] - m) * is * sgx / n);
         }
     }
 }
