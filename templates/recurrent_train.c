@@ -65,6 +65,54 @@ NN_UNUSED static void nn_rnn_train_forward(nn_rnn_shape s, int nb, const float *
     }
 }
 
+/* One step of backpropagation through time: from ∂h (dh, with ∂y added
+   here) and the lstm's ∂c, each example's pre-activation gradients, input
+   side into dP [nb, T, G] and hidden side into dPh (row stride dph_stride);
+   dh and dc then hold what flows to step t − 1 before the W_hh product. */
+static inline void nn_rnn_step_grads(nn_rnn_shape s, int nb, int t, const float *restrict gates,
+                                     const float *restrict hs, const float *restrict cs, const float *restrict hn,
+                                     const float *restrict dy, float *restrict dP, float *restrict dPh,
+                                     size_t dph_stride, float *restrict dh, float *restrict dc) {
+    const int T = s.T, H = s.H, G = s.G;
+    for (int b = 0; b < nb; b++) {
+        float *dhb = dh + (size_t)b * H;
+        if (s.seq) nn_axpy(H, 1.0f, dy + ((size_t)b * T + t) * H, dhb);
+        else if (t == T - 1) nn_axpy(H, 1.0f, dy + (size_t)b * H, dhb);
+        const float *p = gates + ((size_t)b * T + t) * G;
+        const float *hp = t > 0 ? hs + ((size_t)b * T + t - 1) * H : NULL;
+        float *dp = dP + ((size_t)b * T + t) * G, *dph = dPh + (size_t)b * dph_stride;
+        for (int j = 0; j < H; j++) {
+            float g = dhb[j];
+            if (s.cell == 0) { dp[j] = g * (1.0f - p[j] * p[j]); dph[j] = dp[j]; dhb[j] = 0; }
+            else if (s.cell == 1) { dp[j] = p[j] > 0 ? g : 0.0f; dph[j] = dp[j]; dhb[j] = 0; }
+            else if (s.cell == 2) {
+                const float *c = cs + ((size_t)b * T + t) * H;
+                float i = p[j], f = p[H + j], gg = p[2 * H + j], o = p[3 * H + j];
+                float tc = hn[((size_t)b * T + t) * H + j], cp = t > 0 ? c[j - H] : 0.0f;
+                float dcj = g * o * (1.0f - tc * tc) + dc[(size_t)b * H + j];
+                dp[j] = dcj * gg * i * (1.0f - i);
+                dp[H + j] = dcj * cp * f * (1.0f - f);
+                dp[2 * H + j] = dcj * i * (1.0f - gg * gg);
+                dp[3 * H + j] = g * tc * o * (1.0f - o);
+                dc[(size_t)b * H + j] = dcj * f;
+                for (int k = 0; k < 4; k++) dph[k * H + j] = dp[k * H + j];
+                dhb[j] = 0;
+            } else {
+                float r = p[j], z = p[H + j], n = p[2 * H + j];
+                float hnj = hn[((size_t)b * T + t) * H + j], hpj = hp ? hp[j] : 0.0f;
+                float dpn = g * (1.0f - z) * (1.0f - n * n);
+                dp[j] = dpn * hnj * r * (1.0f - r);
+                dp[H + j] = g * (hpj - n) * z * (1.0f - z);
+                dp[2 * H + j] = dpn;
+                dph[j] = dp[j];
+                dph[H + j] = dp[H + j];
+                dph[2 * H + j] = dpn * r;
+                dhb[j] = g * z;
+            }
+        }
+    }
+}
+
 /* Backpropagation through time. Wih [G][F] and Whh [G][H] in PyTorch
    layout; scratch: dP [nb, T, G] input-side and dPh [nb, G] hidden-side
    pre-activation gradients, dh and dc [nb, H] carried to the step before. */
@@ -78,43 +126,7 @@ NN_UNUSED static void nn_rnn_backward(nn_rnn_shape s, int nb, const float *restr
     memset(dh, 0, (size_t)nb * H * sizeof(float));
     memset(dc, 0, (size_t)nb * H * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
-        for (int b = 0; b < nb; b++) {
-            float *dhb = dh + (size_t)b * H;
-            if (s.seq) nn_axpy(H, 1.0f, dy + ((size_t)b * T + t) * H, dhb);
-            else if (t == T - 1) nn_axpy(H, 1.0f, dy + (size_t)b * H, dhb);
-            const float *p = gates + ((size_t)b * T + t) * G;
-            const float *hp = t > 0 ? hs + ((size_t)b * T + t - 1) * H : NULL;
-            float *dp = dP + ((size_t)b * T + t) * G, *dph = dPh + (size_t)b * G;
-            for (int j = 0; j < H; j++) {
-                float g = dhb[j];
-                if (s.cell == 0) { dp[j] = g * (1.0f - p[j] * p[j]); dph[j] = dp[j]; dhb[j] = 0; }
-                else if (s.cell == 1) { dp[j] = p[j] > 0 ? g : 0.0f; dph[j] = dp[j]; dhb[j] = 0; }
-                else if (s.cell == 2) {
-                    const float *c = cs + ((size_t)b * T + t) * H;
-                    float i = p[j], f = p[H + j], gg = p[2 * H + j], o = p[3 * H + j];
-                    float tc = tanhf(c[j]), cp = t > 0 ? c[j - H] : 0.0f;
-                    float dcj = g * o * (1.0f - tc * tc) + dc[(size_t)b * H + j];
-                    dp[j] = dcj * gg * i * (1.0f - i);
-                    dp[H + j] = dcj * cp * f * (1.0f - f);
-                    dp[2 * H + j] = dcj * i * (1.0f - gg * gg);
-                    dp[3 * H + j] = g * tc * o * (1.0f - o);
-                    dc[(size_t)b * H + j] = dcj * f;
-                    for (int k = 0; k < 4; k++) dph[k * H + j] = dp[k * H + j];
-                    dhb[j] = 0;
-                } else {
-                    float r = p[j], z = p[H + j], n = p[2 * H + j];
-                    float hnj = hn[((size_t)b * T + t) * H + j], hpj = hp ? hp[j] : 0.0f;
-                    float dpn = g * (1.0f - z) * (1.0f - n * n);
-                    dp[j] = dpn * hnj * r * (1.0f - r);
-                    dp[H + j] = g * (hpj - n) * z * (1.0f - z);
-                    dp[2 * H + j] = dpn;
-                    dph[j] = dp[j];
-                    dph[H + j] = dp[H + j];
-                    dph[2 * H + j] = dpn * r;
-                    dhb[j] = g * z;
-                }
-            }
-        }
+        nn_rnn_step_grads(s, nb, t, gates, hs, cs, hn, dy, dP, dPh, (size_t)G, dh, dc);
         for (int b = 0; b < nb; b++) nn_axpy(G, 1.0f, dPh + (size_t)b * G, dbhh);
         if (t == 0) continue;
         for (int b = 0; b < nb; b++)
@@ -155,43 +167,7 @@ NN_UNUSED static void nn_rnn_backward_gemm(nn_rnn_shape s, int nb, const float *
     memset(dh, 0, (size_t)nb * H * sizeof(float));
     memset(dc, 0, (size_t)nb * H * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
-        for (int b = 0; b < nb; b++) {
-            float *dhb = dh + (size_t)b * H;
-            if (s.seq) nn_axpy(H, 1.0f, dy + ((size_t)b * T + t) * H, dhb);
-            else if (t == T - 1) nn_axpy(H, 1.0f, dy + (size_t)b * H, dhb);
-            const float *p = gates + ((size_t)b * T + t) * G;
-            const float *hp = t > 0 ? hs + ((size_t)b * T + t - 1) * H : NULL;
-            float *dp = dP + ((size_t)b * T + t) * G, *dph = dPh + ((size_t)b * T + t) * G;
-            for (int j = 0; j < H; j++) {
-                float g = dhb[j];
-                if (s.cell == 0) { dp[j] = g * (1.0f - p[j] * p[j]); dph[j] = dp[j]; dhb[j] = 0; }
-                else if (s.cell == 1) { dp[j] = p[j] > 0 ? g : 0.0f; dph[j] = dp[j]; dhb[j] = 0; }
-                else if (s.cell == 2) {
-                    const float *c = cs + ((size_t)b * T + t) * H;
-                    float i = p[j], f = p[H + j], gg = p[2 * H + j], o = p[3 * H + j];
-                    float tc = hn[((size_t)b * T + t) * H + j], cp = t > 0 ? c[j - H] : 0.0f;
-                    float dcj = g * o * (1.0f - tc * tc) + dc[(size_t)b * H + j];
-                    dp[j] = dcj * gg * i * (1.0f - i);
-                    dp[H + j] = dcj * cp * f * (1.0f - f);
-                    dp[2 * H + j] = dcj * i * (1.0f - gg * gg);
-                    dp[3 * H + j] = g * tc * o * (1.0f - o);
-                    dc[(size_t)b * H + j] = dcj * f;
-                    for (int k = 0; k < 4; k++) dph[k * H + j] = dp[k * H + j];
-                    dhb[j] = 0;
-                } else {
-                    float r = p[j], z = p[H + j], n = p[2 * H + j];
-                    float hnj = hn[((size_t)b * T + t) * H + j], hpj = hp ? hp[j] : 0.0f;
-                    float dpn = g * (1.0f - z) * (1.0f - n * n);
-                    dp[j] = dpn * hnj * r * (1.0f - r);
-                    dp[H + j] = g * (hpj - n) * z * (1.0f - z);
-                    dp[2 * H + j] = dpn;
-                    dph[j] = dp[j];
-                    dph[H + j] = dp[H + j];
-                    dph[2 * H + j] = dpn * r;
-                    dhb[j] = g * z;
-                }
-            }
-        }
+        nn_rnn_step_grads(s, nb, t, gates, hs, cs, hn, dy, dP, dPh + (size_t)t * G, (size_t)T * G, dh, dc);
         if (t > 0) nn_gemm(nb, H, G, dPh + (size_t)t * G, T * G, whh_rows, dh, H, add);
     }
     /* Bias gradients: sums over every example and step. */

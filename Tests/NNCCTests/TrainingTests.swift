@@ -15,9 +15,9 @@ final class TrainingTests: XCTestCase {
     static let atol: Float = 1e-4, rtol: Float = 1e-3
 
     /// A context of the case's model built with --train at its batch size, fixture weights loaded.
-    func trainingContext(_ dir: URL) throws -> (ModelContext, LoadedModel) {
+    func trainingContext(_ dir: URL, reference: Bool = false) throws -> (ModelContext, LoadedModel) {
         let model = try Pipeline.load(dir.appendingPathComponent("model.json").path)
-        let products = try Builder.cached(model, options: CompileOptions(train: true))
+        let products = try Builder.cached(model, options: CompileOptions(train: true, reference: reference))
         let lib = try ModelLibrary(path: products.library.path, name: products.name)
         let ctx = try lib.makeContext()
         try ctx.loadWeights(path: dir.appendingPathComponent("weights.safetensors").path)
@@ -41,12 +41,31 @@ final class TrainingTests: XCTestCase {
     }
 
     func testOneStepMatchesPyTorchOnEveryTrainingFixture() throws {
+        let dirs = FixtureKit.cases(in: FixtureKit.golden, requiring: "after.safetensors")
+            + FixtureKit.cases(in: FixtureKit.torch, requiring: "after.safetensors")
+        let (checked, gradsChecked, failures) = oneStep(dirs, reference: false)
+        XCTAssertGreaterThanOrEqual(checked, 60, "expected the golden and torch training fixtures")
+        XCTAssertGreaterThan(gradsChecked, 150, "gradient tensors compared")
+        XCTAssert(failures.isEmpty, "\(failures.count) mismatches:\n" + failures.joined(separator: "\n"))
+    }
+
+    /// The naive backward loops (reference builds), kept beside the GEMM-based
+    /// ones, against PyTorch on fixtures that reach every backward kernel.
+    func testReferenceBackwardMatchesPyTorch() throws {
+        let names = ["lenet_like", "conv_avgpool_bn", "lstm_seq", "rnn_tanh"].map { FixtureKit.golden.appendingPathComponent($0) }
+            + ["resblock", "concat_seq", "gru_seq_dense", "conv_groups2", "conv_stride21_pad12"].map { FixtureKit.torch.appendingPathComponent($0) }
+        let (checked, _, failures) = oneStep(names, reference: true)
+        XCTAssertEqual(checked, names.count)
+        XCTAssert(failures.isEmpty, "\(failures.count) mismatches:\n" + failures.joined(separator: "\n"))
+    }
+
+    /// One step on each case: (cases checked, gradient tensors compared, failures).
+    func oneStep(_ dirs: [URL], reference: Bool) -> (Int, Int, [String]) {
         var failures = [String](), checked = 0, gradsChecked = 0
-        for dir in FixtureKit.cases(in: FixtureKit.golden, requiring: "after.safetensors")
-            + FixtureKit.cases(in: FixtureKit.torch, requiring: "after.safetensors") {
+        for dir in dirs {
             let name = dir.lastPathComponent
             do {
-                let (ctx, model) = try trainingContext(dir)
+                let (ctx, model) = try trainingContext(dir, reference: reference)
                 let lib = ctx.library
                 let data = try Dataset.load(path: dir.appendingPathComponent("train.npz").path, model: model,
                                             loss: model.graph.train!.loss)
@@ -74,9 +93,7 @@ final class TrainingTests: XCTestCase {
                 failures.append("\(name): \(error)")
             }
         }
-        XCTAssertGreaterThanOrEqual(checked, 60, "expected the golden and torch training fixtures")
-        XCTAssertGreaterThan(gradsChecked, 150, "gradient tensors compared")
-        XCTAssert(failures.isEmpty, "\(failures.count) mismatches:\n" + failures.joined(separator: "\n"))
+        return (checked, gradsChecked, failures)
     }
 
     /// Ten steps over four batches cycled in order, as scripts/make_fixtures.py's "steps" cases.

@@ -32,20 +32,7 @@ static int failures;
         }                                                                                 \
     } while (0)
 
-#ifdef COUNT_MALLOC
-static volatile int counting;
-static volatile long allocations;
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-int __real_posix_memalign(void **, size_t, size_t);
-void *__wrap_malloc(size_t n) { if (counting) allocations++; return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t s) { if (counting) allocations++; return __real_calloc(n, s); }
-void *__wrap_realloc(void *p, size_t n) { if (counting) allocations++; return __real_realloc(p, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { if (counting) allocations++; return __real_aligned_alloc(a, n); }
-int __wrap_posix_memalign(void **p, size_t a, size_t n) { if (counting) allocations++; return __real_posix_memalign(p, a, n); }
-#endif
+#include "count_malloc.h"
 
 static void *read_file(const char *path, size_t bytes) {
     char *p = malloc(bytes + 1);
