@@ -8,7 +8,7 @@ enum BackwardRules {
         let dy = t.gradPointer(g, i)!
         let dx = node.inputs.first.flatMap { t.gradPointer(g, $0) } ?? "NULL"
         let n = "(size_t)nb * \(node.size)"
-        func grad(_ suffix: String) -> String { ctx.param(node, suffix).replacingOccurrences(of: "c->params", with: "c->grads") }
+        func grad(_ suffix: String) -> String { ctx.grad(node, suffix) }
         func optionalGrad(_ suffix: String) -> String { ctx.hasParam(node, suffix) ? grad(suffix) : "NULL" }
         let head = "    /* ∂ layer \"\(CSyntax.comment(node.name))\" (\(CSyntax.comment(node.origin))): \(node.op.typeName) */\n"
         var epilogue = ""

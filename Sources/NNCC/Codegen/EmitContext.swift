@@ -35,6 +35,12 @@ struct EmitContext {
         return "c->params + \(off)"
     }
 
+    /// `c->grads + N`: the gradient of a parameter lives at the parameter's offset.
+    func grad(_ node: Node, _ suffix: String) -> String {
+        guard let off = paramOffsets["\(node.name).\(suffix)"] else { preconditionFailure("no parameter \(node.name).\(suffix)") }
+        return "c->grads + \(off)"
+    }
+
     func hasParam(_ node: Node, _ suffix: String) -> Bool { paramOffsets["\(node.name).\(suffix)"] != nil }
 
     func packed(_ i: Int) -> String { "c->packed + \(packedOffsets[i] ?? 0)" }

@@ -87,5 +87,6 @@ public let nnccVersion = "0.1.0"
 public struct TrainingCode {
     public var contextFields: String
     public var functions: String
-    public var kernels: String
+    /// Defines and forward declarations placed before the context struct.
+    public var declarations: String
 }

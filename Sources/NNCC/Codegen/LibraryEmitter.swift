@@ -48,7 +48,7 @@ public enum LibraryEmitter {
             #define \(p)_PARAM_FLOATS \(max(ctx.paramFloats, 16))
             #define \(p)_PACKED_FLOATS \(max(packedAt, 16))
             #define \(p)_ARENA_FLOATS \(max(g.arenaFloats, 16))
-            \(training?.kernels ?? "")
+            \(training?.declarations ?? "")
 
             /* One allocation holds everything a context owns; forward allocates nothing. */
             struct \(p)_ctx {

@@ -109,7 +109,7 @@ enum TrainingEmitter {
             }
 
             """
-        return TrainingCode(contextFields: fields, functions: functions, kernels: defines)
+        return TrainingCode(contextFields: fields, functions: functions, declarations: defines)
     }
 
     /// The training-mode kernel call where it differs from inference.

@@ -95,14 +95,14 @@ public enum Pipeline {
     public static func ir(_ model: LoadedModel, stage: Stage, options: CompileOptions) throws -> String {
         var shown = ""
         do {
-        _ = try lower(model.graph, options: options) { name, g in
-            switch stage {
-            case .parsed where name == "parsed", .fused where name == "fuse_epilogue", .training where name == "training",
-                 .planned where name == "planned":
-                shown = printIR(g)
-            default: break
+            _ = try lower(model.graph, options: options) { name, g in
+                switch stage {
+                case .parsed where name == "parsed", .fused where name == "fuse_epilogue",
+                     .training where name == "training", .planned where name == "planned":
+                    shown = printIR(g)
+                default: break
+                }
             }
-        }
         } catch let e as NNCCError { throw e.inFile(model.path) }
         if shown.isEmpty { throw NNCCError(path: "--stage", "stage \(stage.rawValue) is not available for this build") }
         return shown
