@@ -105,24 +105,30 @@ NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int 
     }
 }
 
-/* Packs B given as W[N][K] (PyTorch's Linear weight, B = Wᵀ) into panels. */
-NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, float *restrict Bp) {
+/* Packs W[N][K] (PyTorch's Linear or conv weight, B = Wᵀ) into panels of
+   `width` columns: Bp[p][k][j] = W[p·width + j][k], zero past N. */
+NN_UNUSED static void nn_pack_panels(int N, int K, const float *restrict W, int width, float *restrict Bp) {
     /* Blocks of 16 k: W's rows are read in short contiguous runs and the
-       NR × 16 block written stays in L1 (a transposition either way). */
-    for (int p = 0; p * NN_NR < N; p++)
+       width × 16 block written stays in L1 (a transposition either way). */
+    for (int p = 0; p * width < N; p++)
         for (int k0 = 0; k0 < K; k0 += 16) {
             const int kn = K - k0 < 16 ? K - k0 : 16;
-            for (int j = 0; j < NN_NR; j++) {
-                const int n = p * NN_NR + j;
-                float *out = Bp + ((size_t)p * K + k0) * NN_NR + j;
+            for (int j = 0; j < width; j++) {
+                const int n = p * width + j;
+                float *out = Bp + ((size_t)p * K + k0) * width + j;
                 if (n < N) {
                     const float *w = W + (size_t)n * K + k0;
-                    for (int k = 0; k < kn; k++) out[(size_t)k * NN_NR] = w[k];
+                    for (int k = 0; k < kn; k++) out[(size_t)k * width] = w[k];
                 } else {
-                    for (int k = 0; k < kn; k++) out[(size_t)k * NN_NR] = 0.0f;
+                    for (int k = 0; k < kn; k++) out[(size_t)k * width] = 0.0f;
                 }
             }
         }
+}
+
+/* The GEMM's B operand: panels of NN_NR columns. */
+NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, float *restrict Bp) {
+    nn_pack_panels(N, K, W, NN_NR, Bp);
 }
 
 /* Packs B given row-major as B[K][N] (leading dimension ldb) into panels. */
@@ -156,16 +162,16 @@ NN_UNUSED static void nn_pack_bias(int N, int padded, const float *bias, float *
 }
 
 /* Inference batchnorm folded into the preceding layer: scale s = γ/√(σ²+ε),
-   weights ×s per output channel, bias (b−μ)·s+β. `col_stride` 0 scales
-   rows of a row-major A (conv filters); otherwise columns of packed panels. */
-NN_UNUSED static void nn_fold_bn(int channels, int K, float *restrict w, int packed_columns, float *restrict bias,
+   weights ×s per output channel, bias (b−μ)·s+β. `panel` 0 scales rows of
+   a row-major [channels][K]; otherwise columns of panels `panel` wide. */
+NN_UNUSED static void nn_fold_bn(int channels, int K, float *restrict w, int panel, float *restrict bias,
                                  const float *gamma, const float *beta, const float *mean, const float *var,
                                  float eps) {
     for (int ch = 0; ch < channels; ch++) {
         float s = gamma[ch] / sqrtf(var[ch] + eps);
         for (int k = 0; k < K; k++) {
-            if (packed_columns)
-                w[((size_t)(ch / NN_NR) * K + k) * NN_NR + ch % NN_NR] *= s;
+            if (panel)
+                w[((size_t)(ch / panel) * K + k) * panel + ch % panel] *= s;
             else
                 w[(size_t)ch * K + k] *= s;
         }

@@ -94,8 +94,8 @@ final class ReferenceKernelTests: XCTestCase {
     }
 
     /// nn_gemm equals nn_gemm_naive (atol 1e-5, rtol 1e-4, guard cells untouched) over odd M/N/K, bias modes,
-    /// accumulate and activations, and implicit-GEMM and direct conv equal nn_conv_naive on odd conv shapes; the C harness
-    /// Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 (the primary
+    /// accumulate and activations, and implicit-GEMM and rows conv (several tilings) equal nn_conv_naive on odd conv
+    /// shapes; the C harness Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 (the primary
     /// configuration) and also the AVX2-style 8×2 and a narrow 4×3 panel.
     func testGemmAndConvKernelsAgainstNaiveInC() throws {
         let harness = try String(contentsOf: FixtureKit.root.appendingPathComponent("c/gemm_test.c"), encoding: .utf8)

@@ -1,10 +1,12 @@
 /// conv2d, per image and group, by one of three kernels:
-/// - implicit GEMM (the default): output pixels × filters tiles, filters
-///   packed once as panels, the input read in place from a zero-padded copy;
-/// - direct, for few filters per group, where a filter panel would be mostly
-///   empty: each output row held in vector registers over all taps;
+/// - rows (stride 1 along the width): output pixels in the vector lanes,
+///   a block of filters broadcast, tiles of filters × rows × vectors held in
+///   registers over all taps and stored straight into NCHW;
+/// - implicit GEMM (strided along the width, or rows too narrow to fill a
+///   vector): output pixels × filters tiles, filters packed as panels;
 /// - the naive loops, in reference builds.
-/// Bias and activation are fused in every one.
+/// Both tiled kernels read the input in place from a zero-padded copy (no
+/// im2col); bias and activation are fused in every one.
 enum ConvEmitter {
     struct Dims {
         var c: Int, h: Int, w: Int, f: Int, oh: Int, ow: Int, groups: Int, conv: Conv2D
@@ -14,7 +16,12 @@ enum ConvEmitter {
         var n: Int { oh * ow }
     }
 
-    enum Path { case implicit, direct, reference }
+    enum Path: Equatable { case implicit, rows(RowsTile), reference }
+
+    /// A rows tile: `fb` filters × `rb` output rows × `uv` vectors of a row.
+    struct RowsTile: Equatable {
+        var fb: Int, rb: Int, uv: Int
+    }
 
     static func dims(_ g: Graph, _ i: Int) -> Dims {
         let node = g.nodes[i], x = g.nodes[node.inputs[0]].shape
@@ -23,30 +30,60 @@ enum ConvEmitter {
                     groups: conv.groups, conv: conv)
     }
 
-    /// Direct when a group has at most 8 filters, stride 1 along the width and
-    /// an output row fits in 4 vectors.
+    /// Rows when the width stride is 1 and its lanes are not much emptier than
+    /// the implicit GEMM's filter panels (it runs about 1.3× faster per useful
+    /// FLOP); the implicit GEMM otherwise.
     static func path(_ d: Dims, _ schedule: Schedule) -> Path {
         if schedule.reference { return .reference }
-        let direct = d.fg <= 8 && d.conv.stride.1 == 1 && (d.ow + schedule.vectorWidth - 1) / schedule.vectorWidth <= 4
-        return direct ? .direct : .implicit
+        guard d.conv.stride.1 == 1 else { return .implicit }
+        let tile = rowsTile(d, schedule), vw = schedule.vectorWidth
+        let vectorsPerRow = (d.ow + vw - 1) / vw
+        let rowsUse = Double(d.ow) / Double(vectorsPerRow * vw) * Double(d.fg) / Double(blocks(d.fg, tile.fb) * tile.fb)
+        let implicitUse = Double(d.fg) / Double(schedule.padded(d.fg))
+        return rowsUse >= 0.75 * implicitUse ? .rows(tile) : .implicit
     }
 
-    /// The zero-padded input planes: the direct kernel reads whole vectors past the row's end.
+    static func blocks(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
+
+    /// Filters per tile: the block size from 4 to 12 that wastes the fewest
+    /// zero filters, nearest 8 on ties; then as many vectors (at most 4) as
+    /// the accumulator budget allows, a whole row if it fits, else more rows.
+    static func rowsTile(_ d: Dims, _ schedule: Schedule) -> RowsTile {
+        let budget = schedule.vectorWidth >= 16 ? 24 : 12  // of 32 or 16 vector registers
+        let fb = d.fg < 4 ? d.fg : (4...min(12, budget / 2)).min { a, b in
+            let wa = blocks(d.fg, a) * a - d.fg, wb = blocks(d.fg, b) * b - d.fg
+            return wa != wb ? wa < wb : abs(a - 8) < abs(b - 8)
+        }!
+        let vectors = max(1, min(4, budget / fb))
+        let vectorsPerRow = (d.ow + schedule.vectorWidth - 1) / schedule.vectorWidth
+        let uv = min(vectorsPerRow, vectors)
+        return RowsTile(fb: fb, rb: max(1, min(d.oh, vectors / uv)), uv: uv)
+    }
+
+    /// The zero-padded input planes: the rows kernel reads whole vectors past the row's end.
     static func paddedSize(_ d: Dims, _ schedule: Schedule) -> (hp: Int, wp: Int) {
         let p = d.conv.pads, vw = schedule.vectorWidth
         var wp = d.w + p.left + p.right
-        if path(d, schedule) == .direct {
+        if case .rows = path(d, schedule) {
             wp = max(wp, (d.ow + vw - 1) / vw * vw + (d.conv.kernel.1 - 1) * d.conv.dilation.1)
         }
         return (d.h + p.top + p.bottom, wp)
     }
 
-    /// Forward weights: implicit packs each group's filters as panels [K][NR]
-    /// then the padded biases; the others keep [F][K] then the bias.
+    /// Filters per group as packed: whole panels or whole rows blocks.
+    static func packedFilters(_ d: Dims, _ schedule: Schedule) -> Int {
+        switch path(d, schedule) {
+        case .implicit: return schedule.padded(d.fg)
+        case let .rows(t): return blocks(d.fg, t.fb) * t.fb
+        case .reference: return d.fg
+        }
+    }
+
+    /// Forward weights: each group's filters packed as panels [K][NR]
+    /// (implicit) or blocks [K][fb] (rows), then the padded biases; the
+    /// reference keeps [F][K] then the bias.
     static func forwardFloats(_ d: Dims, _ schedule: Schedule) -> Int {
-        path(d, schedule) == .implicit
-            ? d.groups * (d.k + 1) * schedule.padded(d.fg)
-            : d.f * d.k + d.f
+        d.groups * (d.k + 1) * packedFilters(d, schedule)
     }
 
     /// Training builds add each group's Wᵀ [K][F/g], the A of ∂col = Wᵀ·∂z.
@@ -74,33 +111,36 @@ enum ConvEmitter {
         let name = ctx.kernelName(i, "conv\(c.kernel.0)x\(c.kernel.1)")
         var what = "conv2d \(d.c)->\(d.f) kernel \(c.kernel.0)x\(c.kernel.1) stride \(c.stride.0),\(c.stride.1) "
             + "pad \(p.top),\(p.left),\(p.bottom),\(p.right) dilation \(c.dilation.0),\(c.dilation.1) groups \(d.groups), "
-            + (kind == .implicit ? "implicit GEMM" : kind == .direct ? "direct" : "naive reference")
+        switch kind {
+        case .implicit: what += "implicit GEMM"
+        case let .rows(t): what += "rows, tiles of \(t.fb) filters x \(t.rb) rows x \(t.uv) vectors"
+        case .reference: what += "naive reference"
+        }
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
         if let a = node.epilogue { what += ", fused \(a.name)" }
         let shape = "{\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), "
             + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
         let xg = "x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w)"
         let yg = "y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n)"
-        let (hp, wp) = paddedSize(d, ctx.schedule), pfg = ctx.schedule.padded(d.fg)
+        let (hp, wp) = paddedSize(d, ctx.schedule), pfg = packedFilters(d, ctx.schedule)
+        let weights = "w + (size_t)g * \(d.k * pfg)", bias = "w + \(d.groups * d.k * pfg) + g * \(pfg)"
         let actArgs = "\(act.cCode), \(CSyntax.float(act.alpha))"
-        let body: String
+        let pad = "nn_conv_pad(\(xg), s, \(hp), \(wp), xp);\n        "
+        var tiles = "", body: String
         switch kind {
         case .implicit:
-            body = """
-                nn_conv_pad(\(xg), s, \(hp), \(wp), xp);
-                        nn_conv_implicit(s, \(d.fg), \(hp), \(wp), xp, w + (size_t)g * \(d.k * pfg), w + \(d.groups * d.k * pfg) + g * \(pfg), \(actArgs), \(yg));
-                """
-        case .direct:
-            body = """
-                nn_conv_pad(\(xg), s, \(hp), \(wp), xp);
-                        nn_conv_direct(s, \(d.fg), \(hp), \(wp), xp, w + (size_t)g * \(d.fg * d.k), w + \(d.f * d.k) + g * \(d.fg), \(actArgs), \(yg));
-                """
+            body = pad + "nn_conv_implicit(s, \(d.fg), \(hp), \(wp), xp, \(weights), \(bias), \(actArgs), \(yg));"
+        case let .rows(t):
+            let (instances, plan) = rowsTiles(name, d, t, shape: shape, hp: hp, wp: wp, act: actArgs, schedule: ctx.schedule)
+            tiles = instances + "\n"
+            body = pad + "nn_conv_rows(s, \(d.fg), xp, \(weights), \(bias), \(yg), &plan);"
+            body = "static const nn_conv_rows_plan plan = \(plan);\n        " + body
         case .reference:
-            body = "nn_conv_naive(\(xg), s, \(d.fg), w + (size_t)g * \(d.fg * d.k), w + \(d.f * d.k) + g * \(d.fg), \(actArgs), \(yg));"
+            body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
         }
         let definition = """
             \(ctx.banner(i, what))
-            static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+            \(tiles)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
                 const nn_conv_shape s = \(shape);
                 (void)scratch;
                 /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -117,39 +157,56 @@ enum ConvEmitter {
         return KernelCode(definition: definition, call: call, packing: packing(ctx, i, d, kind))
     }
 
+    /// The layer's rows tiles, with the shape, padding and activation as
+    /// constants. Beside the main tile, one for the last rows (OH % rb) and one for the
+    /// last vectors of a row, when the tile does not divide them.
+    static func rowsTiles(_ name: String, _ d: Dims, _ t: RowsTile, shape: String, hp: Int, wp: Int, act: String,
+                          schedule: Schedule) -> (instances: String, plan: String) {
+        let vectorsPerRow = blocks(d.ow, schedule.vectorWidth)
+        let lastRows = d.oh % t.rb, lastVectors = vectorsPerRow % t.uv
+        var instances: [String] = []
+        func tile(_ rb: Int, _ uv: Int) -> String {
+            guard rb > 0, uv > 0 else { return "NULL" }
+            let tileName = "\(name)_tile\(t.fb)x\(rb)x\(uv)"
+            instances.append("""
+                static void \(tileName)(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+                        const float *restrict bias, float *restrict y, int nf) {
+                    nn_conv_rows_tile(\(t.fb), \(rb), \(uv), (nn_conv_shape)\(shape), \(hp), \(wp), oh, ow0, xp, wk, bias, \(act), y, nf);
+                }
+                """)
+            return tileName
+        }
+        let fields = [tile(t.rb, t.uv), tile(lastRows, t.uv), tile(t.rb, lastVectors), tile(lastRows, lastVectors)]
+        return (instances.joined(separator: "\n"), "{\(t.fb), \(t.rb), \(t.uv), \(fields.joined(separator: ", "))}")
+    }
+
     static func packing(_ ctx: EmitContext, _ i: Int, _ d: Dims, _ kind: Path) -> String {
         let node = ctx.graph.nodes[i], c = d.conv, w = ctx.param(node, "weight"), packed = ctx.packed(i)
         let bias = ctx.hasParam(node, "bias") ? ctx.param(node, "bias") : "NULL"
-        let pfg = ctx.schedule.padded(d.fg)
-        var s: String
-        if kind == .implicit {
-            let biasAt = "\(packed) + \(d.groups * d.k * pfg) + g * \(pfg)"
-            s = """
-                    /* layer "\(CSyntax.comment(node.name))": conv2d weight [\(d.f), \(d.cg), \(c.kernel.0), \(c.kernel.1)] -> per group, filter panels [K][\(ctx.schedule.panelWidth)] */
-                    for (int g = 0; g < \(d.groups); g++) {
-                        nn_pack_transposed(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(packed) + (size_t)g * \(d.k * pfg));
-                        nn_pack_bias(\(d.fg), \(pfg), \(bias == "NULL" ? "NULL" : "\(bias) + g * \(d.fg)"), \(biasAt));
-                """
-            if let bn = node.foldedBatchNorm {
-                func p(_ x: String) -> String { "\(ctx.param(named: "\(bn.name).\(x)")) + g * \(d.fg)" }
-                s += """
-
-                            /* batchnorm "\(CSyntax.comment(bn.name))" folded: scale = weight / sqrt(running_var + eps) */
-                            nn_fold_bn(\(d.fg), \(d.k), \(packed) + (size_t)g * \(d.k * pfg), 1, \(biasAt), \(p("weight")), \(p("bias")), \(p("running_mean")), \(p("running_var")), \(CSyntax.float(bn.eps)));
-                    """
-            }
-            s += "\n    }"
-        } else {
-            s = """
-                    /* layer "\(CSyntax.comment(node.name))": conv2d weight [\(d.f), \(d.cg), \(c.kernel.0), \(c.kernel.1)] is used as it is */
-                    memcpy(\(packed), \(w), \(d.f * d.k) * sizeof(float));
-                    nn_pack_bias(\(d.f), \(d.f), \(bias), \(packed) + \(d.f * d.k));
-                """
-            if let bn = node.foldedBatchNorm {
-                s += "\n" + DenseEmitter.foldCall(ctx, bn: bn, channels: d.f, k: d.k, weights: packed, packedColumns: false,
-                                                  bias: "\(packed) + \(d.f * d.k)")
-            }
+        let pfg = packedFilters(d, ctx.schedule)
+        let panel: Int
+        switch kind {
+        case .implicit: panel = ctx.schedule.panelWidth
+        case let .rows(t): panel = t.fb
+        case .reference: panel = 0
         }
+        let biasAt = "\(packed) + \(d.groups * d.k * pfg) + g * \(pfg)"
+        let layout = panel == 0 ? "is used as it is" : "-> per group, filter blocks [K][\(panel)]"
+        let copy = panel == 0
+            ? "memcpy(\(packed) + (size_t)g * \(d.fg * d.k), \(w) + (size_t)g * \(d.fg * d.k), \(d.fg * d.k) * sizeof(float));"
+            : "nn_pack_panels(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(panel), \(packed) + (size_t)g * \(d.k * pfg));"
+        var s = """
+                /* layer "\(CSyntax.comment(node.name))": conv2d weight [\(d.f), \(d.cg), \(c.kernel.0), \(c.kernel.1)] \(layout) */
+                for (int g = 0; g < \(d.groups); g++) {
+                    \(copy)
+                    nn_pack_bias(\(d.fg), \(pfg), \(bias == "NULL" ? "NULL" : "\(bias) + g * \(d.fg)"), \(biasAt));
+            """
+        if let bn = node.foldedBatchNorm {
+            s += "\n" + DenseEmitter.foldCall(ctx, bn: bn, channels: d.fg, k: d.k, weights: "\(packed) + (size_t)g * \(d.k * pfg)",
+                                              panel: panel, bias: biasAt, channelOffset: " + g * \(d.fg)")
+                .split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        }
+        s += "\n    }"
         if ctx.training {
             s += "\n    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
                 + "        nn_transpose(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(transposed(ctx, i)) + (size_t)g * \(d.fg * d.k));"

@@ -47,7 +47,7 @@ enum DenseEmitter {
                 nn_pack_bias(\(d.n), \(np), \(bias), \(ctx.packed(i)) + \(d.k * np));
             """
         if let bn = node.foldedBatchNorm {
-            packing += "\n" + foldCall(ctx, bn: bn, channels: d.n, k: d.k, weights: ctx.packed(i), packedColumns: true,
+            packing += "\n" + foldCall(ctx, bn: bn, channels: d.n, k: d.k, weights: ctx.packed(i), panel: ctx.schedule.panelWidth,
                                        bias: "\(ctx.packed(i)) + \(d.k * np)")
         }
         if ctx.training {
@@ -57,12 +57,14 @@ enum DenseEmitter {
     }
 
     /// The call that folds a batchnorm's statistics into packed weights and bias.
+    /// `panel` is the width of the weights' column panels, 0 for row-major [channels][k];
+    /// `channelOffset` selects one group's statistics.
     static func foldCall(_ ctx: EmitContext, bn: FoldedBatchNorm, channels: Int, k: Int, weights: String,
-                         packedColumns: Bool, bias: String) -> String {
-        func p(_ s: String) -> String { ctx.param(named: "\(bn.name).\(s)") }
+                         panel: Int, bias: String, channelOffset: String = "") -> String {
+        func p(_ s: String) -> String { ctx.param(named: "\(bn.name).\(s)") + channelOffset }
         return """
                 /* batchnorm "\(CSyntax.comment(bn.name))" folded: scale = weight / sqrt(running_var + eps) */
-                nn_fold_bn(\(channels), \(k), \(weights), \(packedColumns ? 1 : 0), \(bias), \(p("weight")), \(p("bias")),
+                nn_fold_bn(\(channels), \(k), \(weights), \(panel), \(bias), \(p("weight")), \(p("bias")),
                            \(p("running_mean")), \(p("running_var")), \(CSyntax.float(bn.eps)));
             """
     }

@@ -250,24 +250,30 @@ NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int 
     }
 }
 
-/* Packs B given as W[N][K] (PyTorch's Linear weight, B = Wᵀ) into panels. */
-NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, float *restrict Bp) {
+/* Packs W[N][K] (PyTorch's Linear or conv weight, B = Wᵀ) into panels of
+   `width` columns: Bp[p][k][j] = W[p·width + j][k], zero past N. */
+NN_UNUSED static void nn_pack_panels(int N, int K, const float *restrict W, int width, float *restrict Bp) {
     /* Blocks of 16 k: W's rows are read in short contiguous runs and the
-       NR × 16 block written stays in L1 (a transposition either way). */
-    for (int p = 0; p * NN_NR < N; p++)
+       width × 16 block written stays in L1 (a transposition either way). */
+    for (int p = 0; p * width < N; p++)
         for (int k0 = 0; k0 < K; k0 += 16) {
             const int kn = K - k0 < 16 ? K - k0 : 16;
-            for (int j = 0; j < NN_NR; j++) {
-                const int n = p * NN_NR + j;
-                float *out = Bp + ((size_t)p * K + k0) * NN_NR + j;
+            for (int j = 0; j < width; j++) {
+                const int n = p * width + j;
+                float *out = Bp + ((size_t)p * K + k0) * width + j;
                 if (n < N) {
                     const float *w = W + (size_t)n * K + k0;
-                    for (int k = 0; k < kn; k++) out[(size_t)k * NN_NR] = w[k];
+                    for (int k = 0; k < kn; k++) out[(size_t)k * width] = w[k];
                 } else {
-                    for (int k = 0; k < kn; k++) out[(size_t)k * NN_NR] = 0.0f;
+                    for (int k = 0; k < kn; k++) out[(size_t)k * width] = 0.0f;
                 }
             }
         }
+}
+
+/* The GEMM's B operand: panels of NN_NR columns. */
+NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, float *restrict Bp) {
+    nn_pack_panels(N, K, W, NN_NR, Bp);
 }
 
 /* Packs B given row-major as B[K][N] (leading dimension ldb) into panels. */
@@ -301,16 +307,16 @@ NN_UNUSED static void nn_pack_bias(int N, int padded, const float *bias, float *
 }
 
 /* Inference batchnorm folded into the preceding layer: scale s = γ/√(σ²+ε),
-   weights ×s per output channel, bias (b−μ)·s+β. `col_stride` 0 scales
-   rows of a row-major A (conv filters); otherwise columns of packed panels. */
-NN_UNUSED static void nn_fold_bn(int channels, int K, float *restrict w, int packed_columns, float *restrict bias,
+   weights ×s per output channel, bias (b−μ)·s+β. `panel` 0 scales rows of
+   a row-major [channels][K]; otherwise columns of panels `panel` wide. */
+NN_UNUSED static void nn_fold_bn(int channels, int K, float *restrict w, int panel, float *restrict bias,
                                  const float *gamma, const float *beta, const float *mean, const float *var,
                                  float eps) {
     for (int ch = 0; ch < channels; ch++) {
         float s = gamma[ch] / sqrtf(var[ch] + eps);
         for (int k = 0; k < K; k++) {
-            if (packed_columns)
-                w[((size_t)(ch / NN_NR) * K + k) * NN_NR + ch % NN_NR] *= s;
+            if (panel)
+                w[((size_t)(ch / panel) * K + k) * panel + ch % panel] *= s;
             else
                 w[(size_t)ch * K + k] *= s;
         }
@@ -359,38 +365,85 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
             }
 }
 
-/* Direct convolution for layers with few filters (where a filter panel of
-   the implicit GEMM would be mostly empty): each output row of each filter
-   is NVEC vectors kept in registers over all C·kh·kw taps, each tap one
-   broadcast weight times contiguous input (stride 1 along the width). xp is
-   the input padded by nn_conv_pad, with Wp ≥ NVEC·VW + (kw − 1)·dw. */
-#define NN_DIRECT_MAX_VECTORS 4
-NN_UNUSED static void nn_conv_direct(nn_conv_shape s, int F, int Hp, int Wp, const float *restrict xp,
-                                     const float *restrict w, const float *restrict bias, int act, float alpha,
-                                     float *restrict y) {
-    const int nvec = (s.OW + NN_VW - 1) / NN_VW;
-    for (int f = 0; f < F; f++)
-        for (int oh = 0; oh < s.OH; oh++) {
-            nn_vf acc[NN_DIRECT_MAX_VECTORS];
-            for (int v = 0; v < NN_DIRECT_MAX_VECTORS; v++) acc[v] = nn_splat(bias ? bias[f] : 0.0f);
-            const float *wf = w + (size_t)f * s.C * s.kh * s.kw;
-            for (int c = 0; c < s.C; c++)
-                for (int i = 0; i < s.kh; i++) {
-                    const float *row = xp + ((size_t)c * Hp + oh * s.sh + i * s.dh) * Wp;
-                    for (int j = 0; j < s.kw; j++) {
-                        const nn_vf wv = nn_splat(wf[(c * s.kh + i) * s.kw + j]);
-                        const float *r = row + j * s.dw;
-                        for (int v = 0; v < NN_DIRECT_MAX_VECTORS; v++)
-                            if (v < nvec) acc[v] += wv * nn_load(r + v * NN_VW);
-                    }
+/* Row convolution, for stride 1 along the width: output pixels in the
+   vector lanes, filters broadcast. A tile is FB filters × RB output rows ×
+   UV vectors of a row, FB·RB·UV accumulators kept in registers over all
+   C·kh·kw taps; each tap is RB·UV unaligned loads of the padded input and FB
+   broadcast weights. Weights are packed as blocks wk[K][FB] (zero filters
+   past F), so a block streams with unit stride; the output is stored
+   straight into NCHW rows. xp is the input padded by nn_conv_pad with
+   Wp ≥ ceil(OW/VW)·VW + (kw − 1)·dw: vectors past a row's end read zeros or
+   the next row, never outside the buffer, and are not stored. */
+#define NN_ROWS_MAX_FB 24
+#define NN_ROWS_MAX_VECTORS 4
+static inline __attribute__((always_inline)) void
+nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int Hp, int Wp, int oh, int ow0,
+                  const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
+                  float alpha, float *restrict y, int nf) {
+    /* Fixed-size arrays (not [FB][RB·UV]): gcc keeps them in registers only
+       when every index is a constant after unrolling, and a VLA never is. */
+    nn_vf acc[NN_ROWS_MAX_FB][NN_ROWS_MAX_VECTORS];
+    for (int f = 0; f < FB; f++)
+        for (int v = 0; v < RB * UV; v++) acc[f][v] = nn_splat(0);
+    for (int c = 0; c < s.C; c++)
+        for (int i = 0; i < s.kh; i++) {
+            const float *row = xp + ((size_t)c * Hp + oh * s.sh + i * s.dh) * Wp + ow0;
+            for (int j = 0; j < s.kw; j++, wk += FB) {
+                nn_vf x[NN_ROWS_MAX_VECTORS];
+                for (int r = 0; r < RB; r++)
+                    for (int u = 0; u < UV; u++)
+                        x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw + u * NN_VW);
+                for (int f = 0; f < FB; f++) {
+                    const nn_vf w = nn_splat(wk[f]);
+                    for (int v = 0; v < RB * UV; v++) acc[f][v] += w * x[v];
                 }
-            float *yr = y + ((size_t)f * s.OH + oh) * s.OW;
-            for (int v = 0; v < nvec; v++) {
-                nn_vf out = nn_vact(act, alpha, acc[v]);
-                if ((v + 1) * NN_VW <= s.OW) nn_store(yr + v * NN_VW, out);
-                else for (int k = 0; v * NN_VW + k < s.OW; k++) yr[v * NN_VW + k] = out[k];
             }
         }
+    const size_t plane = (size_t)s.OH * s.OW;
+    for (int f = 0; f < FB; f++) {
+        if (f >= nf) break;
+        for (int r = 0; r < RB; r++)
+            for (int u = 0; u < UV; u++) {
+                const nn_vf out = nn_vact(act, alpha, acc[f][r * UV + u] + bias[f]);
+                float *yo = y + f * plane + (size_t)(oh + r) * s.OW + ow0 + u * NN_VW;
+                const int n = s.OW - (ow0 + u * NN_VW);
+                if (n >= NN_VW) nn_store(yo, out);
+                else for (int k = 0; k < n; k++) yo[k] = out[k];
+            }
+    }
+}
+
+/* A tile at output row oh and column ow0 of filter block wk: nncc emits one
+   per layer and tile shape, with the shape, padding and activation as
+   constants, so gcc unrolls the taps of a row and folds the strides. */
+typedef void (*nn_conv_rows_fn)(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+                                const float *restrict bias, float *restrict y, int nf);
+
+/* A layer's tiling: FB × RB × UV, and the tiles for the last rows (OH % RB)
+   and the last vectors of a row (ceil(OW/VW) % UV), NULL when none. */
+typedef struct {
+    int fb, rb, uv;
+    nn_conv_rows_fn full, last_rows, last_vectors, last_both;
+} nn_conv_rows_plan;
+
+/* One image and group: weights as blocks [ceil(F/FB)][K][FB], then the bias
+   padded to whole blocks; xp already padded by nn_conv_pad. */
+NN_UNUSED static void nn_conv_rows(nn_conv_shape s, int F, const float *restrict xp, const float *restrict wk,
+                                   const float *restrict bias, float *restrict y, const nn_conv_rows_plan *p) {
+    const int K = s.C * s.kh * s.kw, vpr = (s.OW + NN_VW - 1) / NN_VW;
+    const size_t plane = (size_t)s.OH * s.OW;
+    for (int f0 = 0; f0 < F; f0 += p->fb) {
+        const int nf = F - f0 < p->fb ? F - f0 : p->fb;
+        for (int oh = 0; oh < s.OH; oh += p->rb) {
+            const int last_rows = s.OH - oh < p->rb;
+            for (int u0 = 0; u0 < vpr; u0 += p->uv) {
+                const int last_vectors = vpr - u0 < p->uv;
+                const nn_conv_rows_fn tile = last_rows ? (last_vectors ? p->last_both : p->last_rows)
+                                                       : (last_vectors ? p->last_vectors : p->full);
+                tile(oh, u0 * NN_VW, xp, wk + (size_t)f0 * K, bias + f0, y + f0 * plane, nf);
+            }
+        }
+    }
 }
 
 /* Implicit GEMM: output pixels are the rows, filters the columns. The B

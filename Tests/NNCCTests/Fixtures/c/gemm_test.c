@@ -3,14 +3,15 @@
  * Not compilable alone: ReferenceKernelTests.swift prepends
  *   #define NN_VW .. / NN_NV .. / NN_MR 8, Templates.prologue, Templates.gemm, Templates.conv
  * so this file sees nn_gemm, nn_gemm_naive, nn_pack_rows, nn_pack_transposed, nn_pack_bias,
- * nn_conv_implicit, nn_conv_direct and nn_conv_naive exactly as generated libraries embed them.
+ * nn_conv_implicit, nn_conv_rows and nn_conv_naive exactly as generated libraries embed them.
  *
  * Checks, printing each failure and exiting 1 if any:
  *  - nn_gemm == nn_gemm_naive for M, N, K in {1,2,7,9,13,31,33,65,100} x bias mode x accumulate x activation,
  *    with lda > K and ldc > N; guard cells around C (padding columns, rows past M) must stay untouched;
  *  - nn_pack_transposed(W) == nn_pack_rows(Wᵀ);
- *  - nn_conv_implicit (filters packed as panels) and nn_conv_direct, as EmitConv emits them, == nn_conv_naive
- *    on odd conv shapes (prime H/W, stride, dilation, padding). */
+ *  - nn_conv_implicit (filters packed as panels) == nn_conv_naive on odd conv shapes (prime H/W, stride,
+ *    dilation, padding), and nn_conv_rows (filters packed as blocks) for every width-stride-1 shape under
+ *    several tilings, each with its last-rows and last-vectors tiles. */
 
 #define TG_GUARD 12345.0f
 
@@ -89,6 +90,70 @@ static void tg_gemm_case(int M, int N, int K, int bias_mode, int accumulate, int
 
 typedef struct { int C, H, W, F, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw; } tg_conv;
 
+/* Rows tiles as EmitConv emits them, but reading the shape of the case under
+   test from these (nncc bakes it in as constants). */
+static nn_conv_shape tg_s;
+static int tg_Hp, tg_Wp, tg_act;
+#define TG_ROWS(FB, RB, UV) \
+    static void tg_rows_##FB##x##RB##x##UV(int oh, int ow0, const float *restrict xp, const float *restrict wk, \
+                                         const float *restrict bias, float *restrict y, int nf) \
+    { nn_conv_rows_tile(FB, RB, UV, tg_s, tg_Hp, tg_Wp, oh, ow0, xp, wk, bias, tg_act, 0.1f, y, nf); }
+#define TG_ROWS_FB(FB) \
+    TG_ROWS(FB, 1, 1) TG_ROWS(FB, 1, 2) TG_ROWS(FB, 1, 3) TG_ROWS(FB, 2, 1) TG_ROWS(FB, 3, 1) TG_ROWS(FB, 2, 2)
+TG_ROWS_FB(1) TG_ROWS_FB(3) TG_ROWS_FB(8) TG_ROWS_FB(12)
+#define TG_ROWS_TABLE(FB) \
+    {{0, 0, 0, 0}, {0, tg_rows_##FB##x1x1, tg_rows_##FB##x1x2, tg_rows_##FB##x1x3}, \
+     {0, tg_rows_##FB##x2x1, tg_rows_##FB##x2x2, 0}, {0, tg_rows_##FB##x3x1, 0, 0}}
+static const int tg_rows_fbs[] = {1, 3, 8, 12};
+static const nn_conv_rows_fn tg_rows_tiles[4][4][4] = {TG_ROWS_TABLE(1), TG_ROWS_TABLE(3), TG_ROWS_TABLE(8),
+                                                       TG_ROWS_TABLE(12)};
+/* Tilings {fb index, rb, uv}: each one's remainders are in the table. */
+static const int tg_rows_plans[][3] = {{0, 1, 1}, {1, 3, 1}, {2, 1, 2}, {2, 2, 2}, {3, 2, 1}, {1, 1, 3}};
+
+/* nn_conv_rows under every tiling of tg_rows_plans, against the naive result. */
+static void tg_conv_rows_case(tg_conv v, const float *x, const float *w, const float *bias, int act, const float *want) {
+    char what[240];
+    tg_s = (nn_conv_shape){v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
+    tg_s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
+    tg_s.OW = (v.W + v.pl + v.pr - v.dw * (v.kw - 1) - 1) / v.sw + 1;
+    tg_act = act;
+    const int N = tg_s.OH * tg_s.OW, K = v.C * v.kh * v.kw, vpr = (tg_s.OW + NN_VW - 1) / NN_VW;
+    tg_Hp = v.H + v.pt + v.pb;
+    tg_Wp = v.W + v.pl + v.pr;
+    if (vpr * NN_VW + (v.kw - 1) * v.dw > tg_Wp) tg_Wp = vpr * NN_VW + (v.kw - 1) * v.dw; /* as EmitConv pads */
+    for (size_t p = 0; p < sizeof tg_rows_plans / sizeof tg_rows_plans[0]; p++) {
+        const int fb = tg_rows_fbs[tg_rows_plans[p][0]], rb = tg_rows_plans[p][1], uv = tg_rows_plans[p][2];
+        const nn_conv_rows_fn(*t)[4] = tg_rows_tiles[tg_rows_plans[p][0]];
+        const nn_conv_rows_plan plan = {fb, rb, uv, t[rb][uv], t[tg_s.OH % rb][uv], t[rb][vpr % uv],
+                                        t[tg_s.OH % rb][vpr % uv]};
+        const int pf = (v.F + fb - 1) / fb * fb;
+        float *packed = tg_alloc((size_t)K * pf), *pbias = tg_alloc((size_t)pf);
+        float *xp = tg_alloc((size_t)v.C * tg_Hp * tg_Wp), *y = tg_alloc((size_t)v.F * N + 8);
+        for (int i = 0; i < v.F * N + 8; i++) y[i] = TG_GUARD;
+        nn_pack_panels(v.F, K, w, fb, packed);
+        nn_pack_bias(v.F, pf, bias, pbias);
+        nn_conv_pad(x, tg_s, tg_Hp, tg_Wp, xp);
+        nn_conv_rows(tg_s, v.F, xp, packed, pbias, y, &plan);
+        tg_cases++;
+        for (int i = 0; i < 8; i++)
+            if (y[v.F * N + i] != TG_GUARD) {
+                tg_fail("the rows conv kernel wrote past the output");
+                break;
+            }
+        for (int i = 0; i < v.F * N; i++)
+            if (!tg_close(y[i], want[i])) {
+                snprintf(what, sizeof what,
+                         "conv rows %dx%dx%d C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d act=%d at %d: "
+                         "rows %.8g, naive %.8g",
+                         fb, rb, uv, v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw,
+                         act, i, (double)y[i], (double)want[i]);
+                tg_fail(what);
+                break;
+            }
+        free(packed); free(pbias); free(xp); free(y);
+    }
+}
+
 static void tg_conv_case(tg_conv v, int with_bias, int act) {
     char what[240];
     nn_conv_shape s = {v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
@@ -98,39 +163,36 @@ static void tg_conv_case(tg_conv v, int with_bias, int act) {
     float *x = tg_alloc((size_t)v.C * v.H * v.W), *w = tg_alloc((size_t)v.F * K), *bias = tg_alloc((size_t)v.F);
     int pf = (v.F + NN_NR - 1) / NN_NR * NN_NR;
     int Hp = v.H + v.pt + v.pb, Wp = v.W + v.pl + v.pr;
-    int Wd = (s.OW + NN_VW - 1) / NN_VW * NN_VW + (v.kw - 1) * v.dw; /* the direct kernel reads whole vectors */
-    if (Wd > Wp) Wp = Wd;
     float *packed = tg_alloc((size_t)K * pf), *pbias = tg_alloc((size_t)pf), *xp = tg_alloc((size_t)v.C * Hp * Wp);
-    float *y1 = tg_alloc((size_t)v.F * N + 8), *y2 = tg_alloc((size_t)v.F * N), *y3 = tg_alloc((size_t)v.F * N + 8);
+    float *y1 = tg_alloc((size_t)v.F * N + 8), *y2 = tg_alloc((size_t)v.F * N);
     tg_fill(x, (size_t)v.C * v.H * v.W);
     tg_fill(w, (size_t)v.F * K);
     tg_fill(bias, (size_t)v.F);
-    for (int i = 0; i < v.F * N + 8; i++) y1[i] = y3[i] = TG_GUARD;
-    /* As EmitConv does: filters packed as panels, the input padded, implicit GEMM; and the direct kernel. */
+    for (int i = 0; i < v.F * N + 8; i++) y1[i] = TG_GUARD;
+    /* As EmitConv does: filters packed as panels, the input padded, implicit GEMM. */
     nn_pack_transposed(v.F, K, w, packed);
     nn_pack_bias(v.F, pf, with_bias ? bias : NULL, pbias);
     nn_conv_pad(x, s, Hp, Wp, xp);
     nn_conv_implicit(s, v.F, Hp, Wp, xp, packed, pbias, act, 0.1f, y1);
-    int direct = v.sw == 1 && s.OW <= NN_DIRECT_MAX_VECTORS * NN_VW;
-    if (direct) nn_conv_direct(s, v.F, Hp, Wp, xp, w, with_bias ? bias : NULL, act, 0.1f, y3);
     nn_conv_naive(x, s, v.F, w, with_bias ? bias : NULL, act, 0.1f, y2);
     tg_cases++;
     for (int i = 0; i < 8; i++)
-        if (y1[v.F * N + i] != TG_GUARD || y3[v.F * N + i] != TG_GUARD) {
-            tg_fail("a conv kernel wrote past the output");
+        if (y1[v.F * N + i] != TG_GUARD) {
+            tg_fail("the implicit conv kernel wrote past the output");
             break;
         }
     for (int i = 0; i < v.F * N; i++)
-        if (!tg_close(y1[i], y2[i]) || (direct && !tg_close(y3[i], y2[i]))) {
+        if (!tg_close(y1[i], y2[i])) {
             snprintf(what, sizeof what,
                      "conv C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d bias=%d act=%d at %d: "
-                     "implicit %.8g, direct %.8g, naive %.8g",
+                     "implicit %.8g, naive %.8g",
                      v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw, with_bias, act, i,
-                     (double)y1[i], direct ? (double)y3[i] : 0.0, (double)y2[i]);
+                     (double)y1[i], (double)y2[i]);
             tg_fail(what);
             break;
         }
-    free(x); free(w); free(bias); free(packed); free(pbias); free(xp); free(y1); free(y2); free(y3);
+    if (v.sw == 1) tg_conv_rows_case(v, x, w, with_bias ? bias : NULL, act, y2);
+    free(x); free(w); free(bias); free(packed); free(pbias); free(xp); free(y1); free(y2);
 }
 
 int main(void) {
@@ -157,6 +219,8 @@ int main(void) {
         {1, 31, 37, 17, 7, 5, 3, 2, 3, 2, 3, 2, 1, 2},
         {6, 3, 5, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2},    /* dilated kernel larger than the image */
         {2, 37, 11, 65, 2, 2, 1, 1, 0, 1, 1, 0, 3, 1},
+        {3, 9, 40, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* rows of 3 vectors of 16, one partial */
+        {2, 6, 35, 7, 3, 2, 1, 1, 0, 2, 1, 0, 1, 3},   /* width dilation, asymmetric padding */
     };
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
         for (int with_bias = 0; with_bias <= 1; with_bias++)
