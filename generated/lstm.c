@@ -45,6 +45,26 @@ static inline nn_vf nn_splat(float x) {
     nn_vf v = {x};
     return __builtin_shuffle(v, (nn_vi){0});
 }
+/* The first n (0 < n ≤ NN_VW) lanes: masked moves where the target has
+   them (lanes past n are neither read nor written), else lane by lane. */
+#if defined(__AVX512F__) && NN_VW == 16
+#include <immintrin.h>
+static inline void nn_store_n(float *p, nn_vf v, int n) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
+}
+static inline nn_vf nn_load_n(const float *p, int n) {
+    return (nn_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+}
+#else
+static inline void nn_store_n(float *p, nn_vf v, int n) {
+    for (int k = 0; k < n; k++) p[k] = v[k];
+}
+static inline nn_vf nn_load_n(const float *p, int n) {
+    nn_vf v = {0};
+    for (int k = 0; k < n; k++) v[k] = p[k];
+    return v;
+}
+#endif
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
     nn_vi m = a > b;
     return (nn_vf)((m & (nn_vi)a) | (~m & (nn_vi)b));
@@ -207,11 +227,10 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             if (nc == NN_NR) {
                 if (e.accumulate) v += nn_load(c + j * NN_VW);
                 nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, v));
-            } else {
-                for (int i = 0; i < NN_VW && j * NN_VW + i < nc; i++) {
-                    float x = v[i] + (e.accumulate ? c[j * NN_VW + i] : 0.0f);
-                    c[j * NN_VW + i] = nn_act(e.act, e.alpha, x);
-                }
+            } else if (nc > j * NN_VW) {
+                const int n = nc - j * NN_VW < NN_VW ? nc - j * NN_VW : NN_VW;
+                if (e.accumulate) v += nn_load_n(c + j * NN_VW, n);
+                nn_store_n(c + j * NN_VW, nn_vact(e.act, e.alpha, v), n);
             }
         }
     }
@@ -380,32 +399,32 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
     /* Fixed-size arrays (not [FB][RB·UV]): gcc keeps them in registers only
        when every index is a constant after unrolling, and a VLA never is. */
     nn_vf acc[NN_ROWS_MAX_FB][NN_ROWS_MAX_VECTORS];
-    for (int f = 0; f < FB; f++)
-        for (int v = 0; v < RB * UV; v++) acc[f][v] = nn_splat(0);
+    _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++)
+        _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) acc[f][v] = nn_splat(0);
     for (int c = 0; c < s.C; c++)
         for (int i = 0; i < s.kh; i++) {
             const float *row = xp + ((size_t)c * Hp + oh * s.sh + i * s.dh) * Wp + ow0;
             for (int j = 0; j < s.kw; j++, wk += FB) {
                 nn_vf x[NN_ROWS_MAX_VECTORS];
-                for (int r = 0; r < RB; r++)
-                    for (int u = 0; u < UV; u++)
+                _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
+                    _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++)
                         x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw + u * NN_VW);
-                for (int f = 0; f < FB; f++) {
+                _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
                     const nn_vf w = nn_splat(wk[f]);
-                    for (int v = 0; v < RB * UV; v++) acc[f][v] += w * x[v];
+                    _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) acc[f][v] += w * x[v];
                 }
             }
         }
     const size_t plane = (size_t)s.OH * s.OW;
-    for (int f = 0; f < FB; f++) {
+    _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
         if (f >= nf) break;
-        for (int r = 0; r < RB; r++)
-            for (int u = 0; u < UV; u++) {
+        _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
+            _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++) {
                 const nn_vf out = nn_vact(act, alpha, acc[f][r * UV + u] + bias[f]);
                 float *yo = y + f * plane + (size_t)(oh + r) * s.OW + ow0 + u * NN_VW;
                 const int n = s.OW - (ow0 + u * NN_VW);
                 if (n >= NN_VW) nn_store(yo, out);
-                else for (int k = 0; k < n; k++) yo[k] = out[k];
+                else nn_store_n(yo, out, n);
             }
     }
 }
@@ -490,12 +509,21 @@ NN_UNUSED static const nn_conv_tile_fn nn_conv_tiles[NN_MR + 1] = {
     0, nn_conv_tile_1, nn_conv_tile_2, nn_conv_tile_3, nn_conv_tile_4, nn_conv_tile_5, nn_conv_tile_6,
     nn_conv_tile_7, nn_conv_tile_8};
 
-/* Pads one image and group into xp: C planes of Hp × Wp, zeros around. */
+/* Pads one image and group into xp: C planes of Hp × Wp, zeros around.
+   Only the border is zeroed: the interior is overwritten anyway. */
 NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int Hp, int Wp, float *restrict xp) {
-    memset(xp, 0, (size_t)s.C * Hp * Wp * sizeof(float));
-    for (int c = 0; c < s.C; c++)
-        for (int h = 0; h < s.H; h++)
-            nn_copy_short(xp + ((size_t)c * Hp + h + s.pt) * Wp + s.pl, x + ((size_t)c * s.H + h) * s.W, s.W);
+    const int right = Wp - s.pl - s.W;
+    for (int c = 0; c < s.C; c++) {
+        float *plane = xp + (size_t)c * Hp * Wp;
+        memset(plane, 0, (size_t)s.pt * Wp * sizeof(float));
+        for (int h = 0; h < s.H; h++) {
+            float *row = plane + (size_t)(h + s.pt) * Wp;
+            for (int k = 0; k < s.pl; k++) row[k] = 0.0f;
+            nn_copy_short(row + s.pl, x + ((size_t)c * s.H + h) * s.W, s.W);
+            for (int k = 0; k < right; k++) row[s.pl + s.W + k] = 0.0f;
+        }
+        memset(plane + (size_t)(s.pt + s.H) * Wp, 0, (size_t)(Hp - s.pt - s.H) * Wp * sizeof(float));
+    }
 }
 
 /* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],

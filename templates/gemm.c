@@ -62,11 +62,10 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             if (nc == NN_NR) {
                 if (e.accumulate) v += nn_load(c + j * NN_VW);
                 nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, v));
-            } else {
-                for (int i = 0; i < NN_VW && j * NN_VW + i < nc; i++) {
-                    float x = v[i] + (e.accumulate ? c[j * NN_VW + i] : 0.0f);
-                    c[j * NN_VW + i] = nn_act(e.act, e.alpha, x);
-                }
+            } else if (nc > j * NN_VW) {
+                const int n = nc - j * NN_VW < NN_VW ? nc - j * NN_VW : NN_VW;
+                if (e.accumulate) v += nn_load_n(c + j * NN_VW, n);
+                nn_store_n(c + j * NN_VW, nn_vact(e.act, e.alpha, v), n);
             }
         }
     }

@@ -37,6 +37,26 @@ static inline nn_vf nn_splat(float x) {
     nn_vf v = {x};
     return __builtin_shuffle(v, (nn_vi){0});
 }
+/* The first n (0 < n ≤ NN_VW) lanes: masked moves where the target has
+   them (lanes past n are neither read nor written), else lane by lane. */
+#if defined(__AVX512F__) && NN_VW == 16
+#include <immintrin.h>
+static inline void nn_store_n(float *p, nn_vf v, int n) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
+}
+static inline nn_vf nn_load_n(const float *p, int n) {
+    return (nn_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+}
+#else
+static inline void nn_store_n(float *p, nn_vf v, int n) {
+    for (int k = 0; k < n; k++) p[k] = v[k];
+}
+static inline nn_vf nn_load_n(const float *p, int n) {
+    nn_vf v = {0};
+    for (int k = 0; k < n; k++) v[k] = p[k];
+    return v;
+}
+#endif
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
     nn_vi m = a > b;
     return (nn_vf)((m & (nn_vi)a) | (~m & (nn_vi)b));

@@ -2,6 +2,34 @@
 /// node's gradient buffer, add ∂operand into the operands' buffers (those
 /// that need one) and ∂parameter into the parameter gradients.
 enum BackwardRules {
+    static func dwPlanName(_ ctx: EmitContext, _ i: Int) -> String { ctx.kernelName(i, "dw_plan") }
+
+    /// File-scope code a rule needs: the ∂W tiles of a conv by rows, with the
+    /// layer's shape and padding as constants, and their plan.
+    static func definitions(_ ctx: EmitContext, _ i: Int) -> String {
+        guard case let .conv2d(c) = ctx.graph.nodes[i].op, !ctx.schedule.reference,
+              ctx.graph.gradients!.needsGrad[i] else { return "" }
+        let d = ConvEmitter.dims(ctx.graph, i), p = c.pads
+        guard let (fb, tb) = ConvEmitter.weightGradientRowsTile(d, ctx.schedule) else { return "" }
+        let (hp, wp) = ConvEmitter.paddedSize(d, ctx.schedule)
+        let shape = "{\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), "
+            + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
+        func tile(_ taps: Int) -> String {
+            let name = ctx.kernelName(i, "dw\(fb)x\(taps)")
+            return """
+                static void \(name)(int nb, int t0, const float *restrict xp, const float *restrict dz, float *restrict dW) {
+                    nn_conv_dw_rows_tile(\(fb), \(taps), (nn_conv_shape)\(shape), \(hp), \(wp), nb, t0, xp, dz, \(d.f * d.n), dW);
+                }
+
+                """
+        }
+        let last = d.k % tb
+        return "/* ∂W of layer \"\(CSyntax.comment(ctx.graph.nodes[i].name))\" by rows: tiles of \(fb) filters x \(tb) taps */\n"
+            + tile(tb) + (last > 0 ? tile(last) : "")
+            + "static const nn_conv_dw_plan \(dwPlanName(ctx, i)) = {\(fb), \(tb), \(ctx.kernelName(i, "dw\(fb)x\(tb)")), "
+            + (last > 0 ? ctx.kernelName(i, "dw\(fb)x\(last)") : "NULL") + "};\n\n"
+    }
+
     static func emit(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String {
         let g = ctx.graph, node = g.nodes[i]
         let x = node.inputs.first.map { ctx.value($0) } ?? "x", y = ctx.value(i)
@@ -29,14 +57,32 @@ enum BackwardRules {
             let xg = "\(x) + ((size_t)b * \(d.c) + (size_t)gr * \(d.cg)) * \(d.h * d.w)"
             let dzg = "\(dy) + ((size_t)b * \(d.f) + (size_t)gr * \(d.fg)) * \(d.n)"
             let dWg = "\(grad("weight")) + (size_t)gr * \(d.fg * d.k)"
-            let convCall = ctx.schedule.reference
-                ? "nn_conv_backward(\(xg), s, \(d.fg), \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dcol")));"
-                : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(t.savedPointer(i, "dWt")) + (size_t)gr * \(d.fg * d.k), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dzT")), \(t.savedPointer(i, "dzp")));"
+            let rowsTile = ctx.schedule.reference ? nil : ConvEmitter.weightGradientRowsTile(d, ctx.schedule)
+            let filterRows = rowsTile == nil && ConvEmitter.weightGradientByFilterRows(d, ctx.schedule)
+            let transposed = rowsTile == nil && !filterRows
             let dWt = t.savedPointer(i, "dWt")
-            let (before, after) = ctx.schedule.reference ? ("", "") : (
+            let needed: Set = transposed ? ["col", "dzT", "dzp"] : filterRows ? ["col", "colT", "dzp"] : ["col", "dzp"]
+            let saved = ["col", "colT", "dzT", "dzp"].map { needed.contains($0) ? t.savedPointer(i, $0) : "NULL" }
+                .joined(separator: ", ")  // zero-sized buffers: NULL, not an alias of the next one
+            let dW = rowsTile != nil ? "NULL, NULL" : filterRows ? "\(dWg), NULL" : "NULL, \(dWt) + (size_t)gr * \(d.fg * d.k)"
+            var convCall = ctx.schedule.reference
+                ? "nn_conv_backward(\(xg), s, \(d.fg), \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dcol")));"
+                : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dW), \(db), \(saved));"
+            var (before, after) = !transposed || ctx.schedule.reference ? ("", "") : (
                 "        memset(\(dWt), 0, \(d.f * d.k) * sizeof(float));\n",
                 "        for (int gr = 0; gr < \(d.groups); gr++)\n"
                     + "            nn_add_transposed(\(d.fg), \(d.k), \(dWt) + (size_t)gr * \(d.fg * d.k), \(grad("weight")) + (size_t)gr * \(d.fg * d.k));\n")
+            if rowsTile != nil {  // ∂W over the whole batch, a group at a time, from padded copies of the input
+                let (hp, wp) = ConvEmitter.paddedSize(d, ctx.schedule), xp = t.savedPointer(i, "xp")
+                let image = "(size_t)b * \(d.cg * hp * wp)"
+                before = """
+                        for (int gr = 0; gr < \(d.groups); gr++) {
+                            for (int b = 0; b < nb; b++) nn_conv_pad(\(xg), s, \(hp), \(wp), \(xp) + \(image));
+                            nn_conv_dw_rows(s, \(d.fg), nb, \(hp), \(wp), \(xp), \(dy) + (size_t)gr * \(d.fg * d.n), \(d.f * d.n), \(dWg), &\(dwPlanName(ctx, i)));
+                        }
+
+                """
+            }
             return head + epilogue + """
                     {
                         const nn_conv_shape s = {\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), \(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)};

@@ -42,6 +42,26 @@ static inline nn_vf nn_splat(float x) {
     nn_vf v = {x};
     return __builtin_shuffle(v, (nn_vi){0});
 }
+/* The first n (0 < n ≤ NN_VW) lanes: masked moves where the target has
+   them (lanes past n are neither read nor written), else lane by lane. */
+#if defined(__AVX512F__) && NN_VW == 16
+#include <immintrin.h>
+static inline void nn_store_n(float *p, nn_vf v, int n) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
+}
+static inline nn_vf nn_load_n(const float *p, int n) {
+    return (nn_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+}
+#else
+static inline void nn_store_n(float *p, nn_vf v, int n) {
+    for (int k = 0; k < n; k++) p[k] = v[k];
+}
+static inline nn_vf nn_load_n(const float *p, int n) {
+    nn_vf v = {0};
+    for (int k = 0; k < n; k++) v[k] = p[k];
+    return v;
+}
+#endif
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
     nn_vi m = a > b;
     return (nn_vf)((m & (nn_vi)a) | (~m & (nn_vi)b));
@@ -207,11 +227,10 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             if (nc == NN_NR) {
                 if (e.accumulate) v += nn_load(c + j * NN_VW);
                 nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, v));
-            } else {
-                for (int i = 0; i < NN_VW && j * NN_VW + i < nc; i++) {
-                    float x = v[i] + (e.accumulate ? c[j * NN_VW + i] : 0.0f);
-                    c[j * NN_VW + i] = nn_act(e.act, e.alpha, x);
-                }
+            } else if (nc > j * NN_VW) {
+                const int n = nc - j * NN_VW < NN_VW ? nc - j * NN_VW : NN_VW;
+                if (e.accumulate) v += nn_load_n(c + j * NN_VW, n);
+                nn_store_n(c + j * NN_VW, nn_vact(e.act, e.alpha, v), n);
             }
         }
     }
@@ -383,32 +402,32 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
     /* Fixed-size arrays (not [FB][RB·UV]): gcc keeps them in registers only
        when every index is a constant after unrolling, and a VLA never is. */
     nn_vf acc[NN_ROWS_MAX_FB][NN_ROWS_MAX_VECTORS];
-    for (int f = 0; f < FB; f++)
-        for (int v = 0; v < RB * UV; v++) acc[f][v] = nn_splat(0);
+    _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++)
+        _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) acc[f][v] = nn_splat(0);
     for (int c = 0; c < s.C; c++)
         for (int i = 0; i < s.kh; i++) {
             const float *row = xp + ((size_t)c * Hp + oh * s.sh + i * s.dh) * Wp + ow0;
             for (int j = 0; j < s.kw; j++, wk += FB) {
                 nn_vf x[NN_ROWS_MAX_VECTORS];
-                for (int r = 0; r < RB; r++)
-                    for (int u = 0; u < UV; u++)
+                _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
+                    _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++)
                         x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw + u * NN_VW);
-                for (int f = 0; f < FB; f++) {
+                _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
                     const nn_vf w = nn_splat(wk[f]);
-                    for (int v = 0; v < RB * UV; v++) acc[f][v] += w * x[v];
+                    _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) acc[f][v] += w * x[v];
                 }
             }
         }
     const size_t plane = (size_t)s.OH * s.OW;
-    for (int f = 0; f < FB; f++) {
+    _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
         if (f >= nf) break;
-        for (int r = 0; r < RB; r++)
-            for (int u = 0; u < UV; u++) {
+        _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
+            _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++) {
                 const nn_vf out = nn_vact(act, alpha, acc[f][r * UV + u] + bias[f]);
                 float *yo = y + f * plane + (size_t)(oh + r) * s.OW + ow0 + u * NN_VW;
                 const int n = s.OW - (ow0 + u * NN_VW);
                 if (n >= NN_VW) nn_store(yo, out);
-                else for (int k = 0; k < n; k++) yo[k] = out[k];
+                else nn_store_n(yo, out, n);
             }
     }
 }
@@ -493,12 +512,21 @@ NN_UNUSED static const nn_conv_tile_fn nn_conv_tiles[NN_MR + 1] = {
     0, nn_conv_tile_1, nn_conv_tile_2, nn_conv_tile_3, nn_conv_tile_4, nn_conv_tile_5, nn_conv_tile_6,
     nn_conv_tile_7, nn_conv_tile_8};
 
-/* Pads one image and group into xp: C planes of Hp × Wp, zeros around. */
+/* Pads one image and group into xp: C planes of Hp × Wp, zeros around.
+   Only the border is zeroed: the interior is overwritten anyway. */
 NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int Hp, int Wp, float *restrict xp) {
-    memset(xp, 0, (size_t)s.C * Hp * Wp * sizeof(float));
-    for (int c = 0; c < s.C; c++)
-        for (int h = 0; h < s.H; h++)
-            nn_copy_short(xp + ((size_t)c * Hp + h + s.pt) * Wp + s.pl, x + ((size_t)c * s.H + h) * s.W, s.W);
+    const int right = Wp - s.pl - s.W;
+    for (int c = 0; c < s.C; c++) {
+        float *plane = xp + (size_t)c * Hp * Wp;
+        memset(plane, 0, (size_t)s.pt * Wp * sizeof(float));
+        for (int h = 0; h < s.H; h++) {
+            float *row = plane + (size_t)(h + s.pt) * Wp;
+            for (int k = 0; k < s.pl; k++) row[k] = 0.0f;
+            nn_copy_short(row + s.pl, x + ((size_t)c * s.H + h) * s.W, s.W);
+            for (int k = 0; k < right; k++) row[s.pl + s.W + k] = 0.0f;
+        }
+        memset(plane + (size_t)(s.pt + s.H) * Wp, 0, (size_t)(Hp - s.pt - s.H) * Wp * sizeof(float));
+    }
 }
 
 /* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],
@@ -1304,18 +1332,112 @@ NN_UNUSED static void nn_dense_backward_gemm(int R, int K, int N, const float *r
         for (int r = 0; r < R; r++) nn_axpy(N, 1.0f, dz + (size_t)r * N, db);
 }
 
-/* conv2d, one image and group: dWᵀ += col·dzᵀ (col straight from im2col,
-   dz transposed into panels; the caller adds dWᵀ into dW once per step),
-   dcol = Wᵀ·dz (Wᵀ pre-packed as wt [K][F], dz packed per call), then col2im. */
+/* ∂W of a conv whose forward runs by rows (stride 1 along the width), one
+   group over the whole batch: dW[f][t] += Σ over images and output pixels of
+   dz[f][pixel] times the input under tap t of that pixel, pixels in the
+   vector lanes. A tile is FB filters × TB taps accumulators over the batch,
+   summed across lanes once at the end: no im2col, no packing. xp holds each
+   image padded as the forward pads it (Wp ≥ ceil(OW/VW)·VW + (kw − 1)·dw),
+   image after image; dz images are dz_stride apart. Lanes past a row's end
+   load dz as zeros, so what they read of the padding adds nothing. */
+#define NN_DW_MAX_FB 12
+#define NN_DW_MAX_TB 8
+#ifndef NN_DW_CHUNK_KB
+#define NN_DW_CHUNK_KB 256u
+#endif
+static inline __attribute__((always_inline)) void
+nn_conv_dw_rows_tile(const int FB, const int TB, nn_conv_shape s, int Hp, int Wp, int nb, int t0,
+                     const float *restrict xp, const float *restrict dz, size_t dz_stride, float *restrict dW) {
+    const int K = s.C * s.kh * s.kw;
+    const size_t plane = (size_t)s.OH * s.OW, image = (size_t)s.C * Hp * Wp;
+    size_t off[NN_DW_MAX_TB];
+    _Pragma("GCC unroll 12") for (int t = 0; t < TB; t++) {
+        const int tap = t0 + t, c = tap / (s.kh * s.kw), i = tap / s.kw % s.kh, j = tap % s.kw;
+        off[t] = ((size_t)c * Hp + (size_t)i * s.dh) * Wp + (size_t)j * s.dw;
+    }
+    nn_vf acc[NN_DW_MAX_FB][NN_DW_MAX_TB];
+    _Pragma("GCC unroll 12") for (int f = 0; f < FB; f++)
+        _Pragma("GCC unroll 12") for (int t = 0; t < TB; t++) acc[f][t] = nn_splat(0);
+    for (int b = 0; b < nb; b++)
+        for (int oh = 0; oh < s.OH; oh++)
+            for (int ow0 = 0; ow0 < s.OW; ow0 += NN_VW) {
+                const int n = s.OW - ow0 < NN_VW ? s.OW - ow0 : NN_VW;
+                const float *g = dz + b * dz_stride + (size_t)oh * s.OW + ow0;
+                const float *x = xp + b * image + (size_t)oh * s.sh * Wp + ow0;
+                nn_vf d[NN_DW_MAX_FB];
+                _Pragma("GCC unroll 12") for (int f = 0; f < FB; f++) d[f] = n == NN_VW ? nn_load(g + f * plane) : nn_load_n(g + f * plane, n);
+                _Pragma("GCC unroll 12") for (int t = 0; t < TB; t++) {
+                    const nn_vf xv = nn_load(x + off[t]);
+                    _Pragma("GCC unroll 12") for (int f = 0; f < FB; f++) acc[f][t] += d[f] * xv;
+                }
+            }
+    /* Whole-vector stores first: summing lanes of acc in place would make
+       gcc keep acc in memory through the loop above. */
+    float lanes[NN_DW_MAX_FB * NN_DW_MAX_TB * NN_VW];
+    _Pragma("GCC unroll 12") for (int f = 0; f < FB; f++)
+        _Pragma("GCC unroll 12") for (int t = 0; t < TB; t++) nn_store(lanes + (f * TB + t) * NN_VW, acc[f][t]);
+    _Pragma("GCC unroll 12") for (int f = 0; f < FB; f++)
+        _Pragma("GCC unroll 12") for (int t = 0; t < TB; t++) {
+            float sum = 0;
+            for (int l = 0; l < NN_VW; l++) sum += lanes[(f * TB + t) * NN_VW + l];
+            dW[(size_t)f * K + t0 + t] += sum;
+        }
+}
+
+/* A tile of TB taps from t0 for FB filters; nncc emits one per layer and
+   tile shape, the shape as constants. */
+typedef void (*nn_conv_dw_fn)(int nb, int t0, const float *restrict xp, const float *restrict dz,
+                              float *restrict dW);
+
+/* FB divides F; the last taps (K % TB) have their own tile, NULL if none. */
+typedef struct {
+    int fb, tb;
+    nn_conv_dw_fn full, last_taps;
+} nn_conv_dw_plan;
+
+/* One group: dz points at the group's first filter of image 0, images
+   dz_stride apart. Images go in chunks whose dz and padded input fit in
+   about half of L2, so every tile of a chunk finds them there. */
+NN_UNUSED static void nn_conv_dw_rows(nn_conv_shape s, int F, int nb, int Hp, int Wp, const float *restrict xp,
+                                      const float *restrict dz, size_t dz_stride, float *restrict dW,
+                                      const nn_conv_dw_plan *p) {
+    const int K = s.C * s.kh * s.kw;
+    const size_t image = (size_t)s.C * Hp * Wp, bytes = ((size_t)F * s.OH * s.OW + image) * sizeof(float);
+    const int chunk = bytes >= (NN_DW_CHUNK_KB << 10) ? 1 : (int)((NN_DW_CHUNK_KB << 10) / bytes);
+    for (int b0 = 0; b0 < nb; b0 += chunk) {
+        const int n = nb - b0 < chunk ? nb - b0 : chunk;
+        for (int f0 = 0; f0 < F; f0 += p->fb)
+            for (int t0 = 0; t0 < K; t0 += p->tb)
+                (K - t0 < p->tb ? p->last_taps : p->full)(n, t0, xp + b0 * image,
+                                                          dz + b0 * dz_stride + (size_t)f0 * s.OH * s.OW,
+                                                          dW + (size_t)f0 * K);
+    }
+}
+
+/* conv2d, one image and group. ∂W one of two ways, the GEMM's columns
+   being whichever of F and K fills its panels better:
+   - dW (non-NULL): dW [F][K] += dz·colᵀ, colᵀ packed as panels into colT
+     (few filters: lenet's 6 would fill 6 of 32 columns);
+   - else dWt (non-NULL): dWᵀ [K][F] += col·dzᵀ, dz packed into dzT (the
+     caller adds dWᵀ into dW once per step);
+   - neither: the caller computes ∂W (nn_conv_dw_rows).
+   Then dcol = Wᵀ·dz (Wᵀ pre-packed as wt [K][F], dz packed into dzp) and
+   col2im. */
 NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
-                                            const float *restrict dz, float *restrict dx, float *restrict dWt,
-                                            float *restrict db, float *restrict col, float *restrict dzT,
-                                            float *restrict dzp) {
+                                            const float *restrict dz, float *restrict dx, float *restrict dW,
+                                            float *restrict dWt, float *restrict db, float *restrict col,
+                                            float *restrict colT, float *restrict dzT, float *restrict dzp) {
     const int N = s.OH * s.OW, K = s.C * s.kh * s.kw;
     const nn_epilogue add = {NULL, 0, 1, NN_ACT_NONE, 0.0f}, set = {NULL, 0, 0, NN_ACT_NONE, 0.0f};
-    nn_im2col_rows(x, s, col);
-    nn_pack_transposed(F, N, dz, dzT);
-    nn_gemm(K, F, N, col, N, dzT, dWt, F, add);
+    if (dW) {
+        nn_im2col_rows(x, s, col);
+        nn_pack_transposed(K, N, col, colT);
+        nn_gemm(F, K, N, dz, N, colT, dW, K, add);
+    } else if (dWt) {
+        nn_im2col_rows(x, s, col);
+        nn_pack_transposed(F, N, dz, dzT);
+        nn_gemm(K, F, N, col, N, dzT, dWt, F, add);
+    }
     if (db)
         for (int f = 0; f < F; f++) db[f] += nn_sum(N, dz + (size_t)f * N);
     if (!dx) return;

@@ -28,8 +28,14 @@ struct TrainLayout {
                 saved[i] = ["mean": take(c), "invstd": take(c), "var": take(c)]
             case .conv2d where plan.needsGrad[i]:
                 let d = ConvEmitter.dims(g, i)
-                saved[i] = ["col": take(d.k * d.n), "dzT": take(d.n * schedule.padded(d.fg)),
-                            "dzp": take(d.fg * schedule.padded(d.n)), "dWt": take(d.f * d.k),
+                let byRows = ConvEmitter.weightGradientRowsTile(d, schedule) != nil
+                let filterRows = !byRows && ConvEmitter.weightGradientByFilterRows(d, schedule)
+                let transposed = !byRows && !filterRows
+                let (hp, wp) = ConvEmitter.paddedSize(d, schedule)
+                saved[i] = ["col": take(d.k * d.n), "dzT": take(transposed ? d.n * schedule.padded(d.fg) : 0),
+                            "colT": take(filterRows ? d.n * schedule.padded(d.k) : 0),
+                            "dzp": take(d.fg * schedule.padded(d.n)), "dWt": take(transposed ? d.f * d.k : 0),
+                            "xp": take(byRows ? B * d.cg * hp * wp : 0),
                             "dcol": take(schedule.reference ? d.k * d.n : 0)]
             case .dense where plan.needsGrad[i]:
                 let d = DenseEmitter.dims(ctx, i)

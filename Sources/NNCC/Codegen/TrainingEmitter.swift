@@ -58,9 +58,10 @@ enum TrainingEmitter {
                 float lr;
 
             """
+        let kernels = plan.order.map { BackwardRules.definitions(ctx, $0) }.joined()
         let functions = """
             /* ---- training ------------------------------------------------------------ */
-            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
+            \(kernels)            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
             static const size_t \(p)_train_counts[\(trainable.count + 1)] = {\(trainable.map { "\($0.size), " }.joined())0};
 
             static void \(p)_train_init(\(p)_ctx *c, float *block) {
