@@ -65,9 +65,14 @@ static inline nn_vf nn_load_n(const float *p, int n) {
     return v;
 }
 #endif
+/* max(a, b); b where either is NaN, as vmaxps does. */
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
+#if defined(__AVX512F__) && NN_VW == 16
+    return (nn_vf)_mm512_max_ps((__m512)a, (__m512)b);
+#else
     nn_vi m = a > b;
     return (nn_vf)((m & (nn_vi)a) | (~m & (nn_vi)b));
+#endif
 }
 
 /* Activations, scalar. Codes match nncc's Activation enum. */
@@ -92,9 +97,15 @@ static inline float nn_act(int act, float alpha, float x) {
 }
 
 /* exp on a whole vector (Cephes' expf scheme): x = n·ln2 + r, |r| ≤ ln2/2,
-   e^r by a degree-6 polynomial, 2^n put into the exponent bits. Relative
-   error about 2e-7 over the clamped range [-87.3, 88.7]. */
+   e^r by a degree-6 polynomial, times 2^n. Relative error about 2e-7 over
+   the clamped range [-87.3, 88.7]. With AVX-512, rounding and the 2^n
+   scaling are one instruction each (vrndscaleps, vscalefps). */
 static inline nn_vf nn_vexp(nn_vf x) {
+#if defined(__AVX512F__) && NN_VW == 16
+    x = (nn_vf)_mm512_min_ps(_mm512_max_ps((__m512)x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+    const nn_vf nf = (nn_vf)_mm512_roundscale_ps((__m512)(x * 1.44269504088896341f),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
     x = nn_vmax(x, nn_splat(-87.3f));
     x = -nn_vmax(-x, nn_splat(-88.7f));
     nn_vf fn = x * 1.44269504088896341f + 0.5f;
@@ -102,6 +113,7 @@ static inline nn_vf nn_vexp(nn_vf x) {
     nn_vf nf = __builtin_convertvector(n, nn_vf);
     n -= (nn_vi)(nf > fn) & 1;  /* floor, also for negative x */
     nf = __builtin_convertvector(n, nn_vf);
+#endif
     nn_vf r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     nn_vf p = nn_splat(1.9875691500e-4f);
     p = p * r + 1.3981999507e-3f;
@@ -110,8 +122,12 @@ static inline nn_vf nn_vexp(nn_vf x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+#if defined(__AVX512F__) && NN_VW == 16
+    return (nn_vf)_mm512_scalef_ps((__m512)p, (__m512)nf);
+#else
     nn_vi bits = (n + 127) << 23;
     return p * (nn_vf)bits;
+#endif
 }
 
 static inline nn_vf nn_vsigmoid(nn_vf x) { return 1.0f / (1.0f + nn_vexp(-x)); }
@@ -342,11 +358,15 @@ NN_UNUSED static void nn_fold_bn(int channels, int K, float *restrict w, int pan
         bias[ch] = (bias[ch] - mean[ch]) * s + beta[ch];
     }
 }
-/* ---- convolution as GEMM: im2col straight into packed panels ----------
-   One image, one group: B[k][n] with k = (c, i, j) over C×kh×kw and
-   n = (oh, ow) over OH×OW is the input pixel under tap (i, j) of output n,
-   zero outside the image. Writing it in the GEMM's panel layout means the
-   micro-kernel never sees strides or padding. */
+/* ---- convolution: rows, narrow and implicit-GEMM kernels -------------
+   All three work on one image and group, read the input in place from a
+   zero-padded copy (nn_conv_pad; no im2col), keep a tile in registers over
+   every tap (c, i, j) and fuse bias and activation into the store:
+   - rows: output pixels of a row in the lanes, a block of filters broadcast;
+   - narrow: one vector of filters in the lanes, pixels broadcast;
+   - implicit GEMM: two vectors of filters, eight pixels broadcast.
+   nncc picks per layer (EmitConv.path) and emits each layer's tiles with the
+   shape as constants. */
 typedef struct {
     int C, H, W;        /* input channels (of this group) and size */
     int kh, kw, sh, sw; /* kernel and stride */
@@ -460,6 +480,60 @@ NN_UNUSED static void nn_conv_rows(nn_conv_shape s, int F, const float *restrict
             }
         }
     }
+}
+
+/* Narrow implicit GEMM, for groups of at most NN_VW filters with rows too
+   short to fill the rows kernel's lanes (lenet's 16 filters on 10×10): one
+   vector of filters × a tile of PR output rows × PW pixels of a row. Each
+   tap is one weight vector (wk [K][VW], zero past F) times PR·PW broadcast
+   input pixels, at constant offsets from PR row pointers; the tile is
+   stored transposed into NCHW. Rows past OH repeat the last row and are not
+   stored; PW divides OW or the last columns have their own tile. */
+#define NN_NARROW_MAX 24
+static inline __attribute__((always_inline)) void
+nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp, int oh0, int ow0,
+                    const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
+                    float alpha, float *restrict y, int nf) {
+    size_t at[NN_NARROW_MAX];
+    nn_vf acc[NN_NARROW_MAX];
+    _Pragma("GCC unroll 24") for (int rr = 0; rr < PR; rr++) {
+        const int oh = oh0 + rr < s.OH ? oh0 + rr : s.OH - 1;
+        at[rr] = (size_t)oh * s.sh * Wp + (size_t)ow0 * s.sw;
+    }
+    _Pragma("GCC unroll 24") for (int r = 0; r < PR * PW; r++) acc[r] = nn_splat(0);
+    for (int c = 0; c < s.C; c++)
+        for (int i = 0; i < s.kh; i++) {
+            const float *row = xp + ((size_t)c * Hp + (size_t)i * s.dh) * Wp;
+            for (int j = 0; j < s.kw; j++, wk += NN_VW) {
+                const nn_vf w = nn_load(wk);
+                _Pragma("GCC unroll 24") for (int rr = 0; rr < PR; rr++) {
+                    const float *xa = row + at[rr] + j * s.dw;
+                    _Pragma("GCC unroll 24") for (int r = 0; r < PW; r++)
+                        acc[rr * PW + r] += nn_splat(xa[r * s.sw]) * w;
+                }
+            }
+        }
+    float out[NN_NARROW_MAX * NN_VW];
+    _Pragma("GCC unroll 24") for (int r = 0; r < PR * PW; r++)
+        nn_store(out + r * NN_VW, nn_vact(act, alpha, acc[r] + nn_load(bias)));
+    const size_t plane = (size_t)s.OH * s.OW;
+    for (int rr = 0; rr < PR && oh0 + rr < s.OH; rr++)
+        for (int f = 0; f < nf; f++)
+            for (int r = 0; r < PW; r++)
+                y[f * plane + (size_t)(oh0 + rr) * s.OW + ow0 + r] = out[(rr * PW + r) * NN_VW + f];
+}
+
+/* The layer's tiles, shape and activation as constants (nncc emits them). */
+typedef void (*nn_conv_narrow_fn)(int oh0, int ow0, const float *restrict xp, const float *restrict wk,
+                                  const float *restrict bias, float *restrict y);
+
+/* One image and group: tiles of pr rows × pw pixels, `last` for the last
+   OW % pw pixels of each row (NULL if none). */
+NN_UNUSED static void nn_conv_narrow(nn_conv_shape s, int pr, int pw, const float *restrict xp,
+                                     const float *restrict wk, const float *restrict bias, float *restrict y,
+                                     nn_conv_narrow_fn full, nn_conv_narrow_fn last) {
+    for (int oh0 = 0; oh0 < s.OH; oh0 += pr)
+        for (int ow0 = 0; ow0 < s.OW; ow0 += pw) (s.OW - ow0 < pw ? last : full)(oh0, ow0, xp, wk, bias, y);
 }
 
 /* Implicit GEMM: output pixels are the rows, filters the columns. The B

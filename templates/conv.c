@@ -1,8 +1,12 @@
-/* ---- convolution as GEMM: im2col straight into packed panels ----------
-   One image, one group: B[k][n] with k = (c, i, j) over C×kh×kw and
-   n = (oh, ow) over OH×OW is the input pixel under tap (i, j) of output n,
-   zero outside the image. Writing it in the GEMM's panel layout means the
-   micro-kernel never sees strides or padding. */
+/* ---- convolution: rows, narrow and implicit-GEMM kernels -------------
+   All three work on one image and group, read the input in place from a
+   zero-padded copy (nn_conv_pad; no im2col), keep a tile in registers over
+   every tap (c, i, j) and fuse bias and activation into the store:
+   - rows: output pixels of a row in the lanes, a block of filters broadcast;
+   - narrow: one vector of filters in the lanes, pixels broadcast;
+   - implicit GEMM: two vectors of filters, eight pixels broadcast.
+   nncc picks per layer (EmitConv.path) and emits each layer's tiles with the
+   shape as constants. */
 typedef struct {
     int C, H, W;        /* input channels (of this group) and size */
     int kh, kw, sh, sw; /* kernel and stride */
@@ -116,6 +120,60 @@ NN_UNUSED static void nn_conv_rows(nn_conv_shape s, int F, const float *restrict
             }
         }
     }
+}
+
+/* Narrow implicit GEMM, for groups of at most NN_VW filters with rows too
+   short to fill the rows kernel's lanes (lenet's 16 filters on 10×10): one
+   vector of filters × a tile of PR output rows × PW pixels of a row. Each
+   tap is one weight vector (wk [K][VW], zero past F) times PR·PW broadcast
+   input pixels, at constant offsets from PR row pointers; the tile is
+   stored transposed into NCHW. Rows past OH repeat the last row and are not
+   stored; PW divides OW or the last columns have their own tile. */
+#define NN_NARROW_MAX 24
+static inline __attribute__((always_inline)) void
+nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp, int oh0, int ow0,
+                    const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
+                    float alpha, float *restrict y, int nf) {
+    size_t at[NN_NARROW_MAX];
+    nn_vf acc[NN_NARROW_MAX];
+    _Pragma("GCC unroll 24") for (int rr = 0; rr < PR; rr++) {
+        const int oh = oh0 + rr < s.OH ? oh0 + rr : s.OH - 1;
+        at[rr] = (size_t)oh * s.sh * Wp + (size_t)ow0 * s.sw;
+    }
+    _Pragma("GCC unroll 24") for (int r = 0; r < PR * PW; r++) acc[r] = nn_splat(0);
+    for (int c = 0; c < s.C; c++)
+        for (int i = 0; i < s.kh; i++) {
+            const float *row = xp + ((size_t)c * Hp + (size_t)i * s.dh) * Wp;
+            for (int j = 0; j < s.kw; j++, wk += NN_VW) {
+                const nn_vf w = nn_load(wk);
+                _Pragma("GCC unroll 24") for (int rr = 0; rr < PR; rr++) {
+                    const float *xa = row + at[rr] + j * s.dw;
+                    _Pragma("GCC unroll 24") for (int r = 0; r < PW; r++)
+                        acc[rr * PW + r] += nn_splat(xa[r * s.sw]) * w;
+                }
+            }
+        }
+    float out[NN_NARROW_MAX * NN_VW];
+    _Pragma("GCC unroll 24") for (int r = 0; r < PR * PW; r++)
+        nn_store(out + r * NN_VW, nn_vact(act, alpha, acc[r] + nn_load(bias)));
+    const size_t plane = (size_t)s.OH * s.OW;
+    for (int rr = 0; rr < PR && oh0 + rr < s.OH; rr++)
+        for (int f = 0; f < nf; f++)
+            for (int r = 0; r < PW; r++)
+                y[f * plane + (size_t)(oh0 + rr) * s.OW + ow0 + r] = out[(rr * PW + r) * NN_VW + f];
+}
+
+/* The layer's tiles, shape and activation as constants (nncc emits them). */
+typedef void (*nn_conv_narrow_fn)(int oh0, int ow0, const float *restrict xp, const float *restrict wk,
+                                  const float *restrict bias, float *restrict y);
+
+/* One image and group: tiles of pr rows × pw pixels, `last` for the last
+   OW % pw pixels of each row (NULL if none). */
+NN_UNUSED static void nn_conv_narrow(nn_conv_shape s, int pr, int pw, const float *restrict xp,
+                                     const float *restrict wk, const float *restrict bias, float *restrict y,
+                                     nn_conv_narrow_fn full, nn_conv_narrow_fn last) {
+    for (int oh0 = 0; oh0 < s.OH; oh0 += pr)
+        for (int ow0 = 0; ow0 < s.OW; ow0 += pw) (s.OW - ow0 < pw ? last : full)(oh0, ow0, xp, wk, bias, y);
 }
 
 /* Implicit GEMM: output pixels are the rows, filters the columns. The B

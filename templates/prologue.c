@@ -57,9 +57,14 @@ static inline nn_vf nn_load_n(const float *p, int n) {
     return v;
 }
 #endif
+/* max(a, b); b where either is NaN, as vmaxps does. */
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
+#if defined(__AVX512F__) && NN_VW == 16
+    return (nn_vf)_mm512_max_ps((__m512)a, (__m512)b);
+#else
     nn_vi m = a > b;
     return (nn_vf)((m & (nn_vi)a) | (~m & (nn_vi)b));
+#endif
 }
 
 /* Activations, scalar. Codes match nncc's Activation enum. */
@@ -84,9 +89,15 @@ static inline float nn_act(int act, float alpha, float x) {
 }
 
 /* exp on a whole vector (Cephes' expf scheme): x = n·ln2 + r, |r| ≤ ln2/2,
-   e^r by a degree-6 polynomial, 2^n put into the exponent bits. Relative
-   error about 2e-7 over the clamped range [-87.3, 88.7]. */
+   e^r by a degree-6 polynomial, times 2^n. Relative error about 2e-7 over
+   the clamped range [-87.3, 88.7]. With AVX-512, rounding and the 2^n
+   scaling are one instruction each (vrndscaleps, vscalefps). */
 static inline nn_vf nn_vexp(nn_vf x) {
+#if defined(__AVX512F__) && NN_VW == 16
+    x = (nn_vf)_mm512_min_ps(_mm512_max_ps((__m512)x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+    const nn_vf nf = (nn_vf)_mm512_roundscale_ps((__m512)(x * 1.44269504088896341f),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
     x = nn_vmax(x, nn_splat(-87.3f));
     x = -nn_vmax(-x, nn_splat(-88.7f));
     nn_vf fn = x * 1.44269504088896341f + 0.5f;
@@ -94,6 +105,7 @@ static inline nn_vf nn_vexp(nn_vf x) {
     nn_vf nf = __builtin_convertvector(n, nn_vf);
     n -= (nn_vi)(nf > fn) & 1;  /* floor, also for negative x */
     nf = __builtin_convertvector(n, nn_vf);
+#endif
     nn_vf r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     nn_vf p = nn_splat(1.9875691500e-4f);
     p = p * r + 1.3981999507e-3f;
@@ -102,8 +114,12 @@ static inline nn_vf nn_vexp(nn_vf x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+#if defined(__AVX512F__) && NN_VW == 16
+    return (nn_vf)_mm512_scalef_ps((__m512)p, (__m512)nf);
+#else
     nn_vi bits = (n + 127) << 23;
     return p * (nn_vf)bits;
+#endif
 }
 
 static inline nn_vf nn_vsigmoid(nn_vf x) { return 1.0f / (1.0f + nn_vexp(-x)); }

@@ -11,7 +11,7 @@ enum BackwardRules {
               ctx.graph.gradients!.needsGrad[i] else { return "" }
         let d = ConvEmitter.dims(ctx.graph, i), p = c.pads
         guard let (fb, tb) = ConvEmitter.weightGradientRowsTile(d, ctx.schedule) else { return "" }
-        let (hp, wp) = ConvEmitter.paddedSize(d, ctx.schedule)
+        let (hp, wp) = ConvEmitter.rowsPaddedSize(d, ctx.schedule)
         let shape = "{\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), "
             + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
         func tile(_ taps: Int) -> String {
@@ -73,7 +73,7 @@ enum BackwardRules {
                 "        for (int gr = 0; gr < \(d.groups); gr++)\n"
                     + "            nn_add_transposed(\(d.fg), \(d.k), \(dWt) + (size_t)gr * \(d.fg * d.k), \(grad("weight")) + (size_t)gr * \(d.fg * d.k));\n")
             if rowsTile != nil {  // ∂W over the whole batch, a group at a time, from padded copies of the input
-                let (hp, wp) = ConvEmitter.paddedSize(d, ctx.schedule), xp = t.savedPointer(i, "xp")
+                let (hp, wp) = ConvEmitter.rowsPaddedSize(d, ctx.schedule), xp = t.savedPointer(i, "xp")
                 let image = "(size_t)b * \(d.cg * hp * wp)"
                 before = """
                         for (int gr = 0; gr < \(d.groups); gr++) {

@@ -16,7 +16,7 @@ enum ConvEmitter {
         var n: Int { oh * ow }
     }
 
-    enum Path: Equatable { case implicit, rows(RowsTile), reference }
+    enum Path: Equatable { case implicit, rows(RowsTile), narrow(rows: Int, pixels: Int), reference }
 
     /// A rows tile: `fb` filters × `rb` output rows × `uv` vectors of a row.
     struct RowsTile: Equatable {
@@ -30,17 +30,28 @@ enum ConvEmitter {
                     groups: conv.groups, conv: conv)
     }
 
-    /// Rows when the width stride is 1 and its lanes are not much emptier than
-    /// the implicit GEMM's filter panels (it runs about 1.3× faster per useful
-    /// FLOP); the implicit GEMM otherwise.
+    /// The kernel whose vector lanes the layer fills best, weighed by what
+    /// each runs at per useful FLOP on full lanes (rows about 1.3× the
+    /// implicit GEMM; narrow pays about 10% for its transposed stores):
+    /// rows (width stride 1) has pixels of a row in the lanes, narrow at most
+    /// one vector of filters, the implicit GEMM two vectors of filters.
     static func path(_ d: Dims, _ schedule: Schedule) -> Path {
         if schedule.reference { return .reference }
-        guard d.conv.stride.1 == 1 else { return .implicit }
-        let tile = rowsTile(d, schedule), vw = schedule.vectorWidth
-        let vectorsPerRow = (d.ow + vw - 1) / vw
-        let rowsUse = Double(d.ow) / Double(vectorsPerRow * vw) * Double(d.fg) / Double(blocks(d.fg, tile.fb) * tile.fb)
-        let implicitUse = Double(d.fg) / Double(schedule.padded(d.fg))
-        return rowsUse >= 0.75 * implicitUse ? .rows(tile) : .implicit
+        let vw = schedule.vectorWidth
+        let implicitUse = Double(d.fg) / Double(schedule.padded(d.fg)) * 0.77
+        let narrowUse = d.fg <= vw ? Double(d.fg) / Double(vw) * 0.9 : 0
+        var rowsUse = 0.0
+        let tile = rowsTile(d, schedule)
+        if d.conv.stride.1 == 1 {
+            let vectorsPerRow = (d.ow + vw - 1) / vw
+            rowsUse = Double(d.ow) / Double(vectorsPerRow * vw) * Double(d.fg) / Double(blocks(d.fg, tile.fb) * tile.fb)
+        }
+        if rowsUse >= max(narrowUse, implicitUse) { return .rows(tile) }
+        if narrowUse >= implicitUse {  // 24 or 12 accumulators, of 32 or 16 registers
+            let most = vw >= 16 ? 24 : 12, pixels = min(d.ow, most)
+            return .narrow(rows: max(1, most / pixels), pixels: pixels)
+        }
+        return .implicit
     }
 
     static func blocks(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
@@ -64,13 +75,16 @@ enum ConvEmitter {
         return RowsTile(fb: fb, rb: rb, uv: uv)
     }
 
-    /// The zero-padded input planes: the rows kernel reads whole vectors past the row's end.
+    /// The zero-padded input planes: the rows kernels read whole vectors past the row's end.
     static func paddedSize(_ d: Dims, _ schedule: Schedule) -> (hp: Int, wp: Int) {
+        if case .rows = path(d, schedule) { return rowsPaddedSize(d, schedule) }
+        let p = d.conv.pads
+        return (d.h + p.top + p.bottom, d.w + p.left + p.right)
+    }
+
+    static func rowsPaddedSize(_ d: Dims, _ schedule: Schedule) -> (hp: Int, wp: Int) {
         let p = d.conv.pads, vw = schedule.vectorWidth
-        var wp = d.w + p.left + p.right
-        if case .rows = path(d, schedule) {
-            wp = max(wp, (d.ow + vw - 1) / vw * vw + (d.conv.kernel.1 - 1) * d.conv.dilation.1)
-        }
+        let wp = max(d.w + p.left + p.right, (d.ow + vw - 1) / vw * vw + (d.conv.kernel.1 - 1) * d.conv.dilation.1)
         return (d.h + p.top + p.bottom, wp)
     }
 
@@ -79,12 +93,14 @@ enum ConvEmitter {
         switch path(d, schedule) {
         case .implicit: return schedule.padded(d.fg)
         case let .rows(t): return blocks(d.fg, t.fb) * t.fb
+        case .narrow: return schedule.vectorWidth
         case .reference: return d.fg
         }
     }
 
     /// Forward weights: each group's filters packed as panels [K][NR]
-    /// (implicit) or blocks [K][fb] (rows), then the padded biases; the
+    /// (implicit), blocks [K][fb] (rows) or one vector [K][VW] (narrow),
+    /// then the padded biases; the
     /// reference keeps [F][K] then the bias.
     static func forwardFloats(_ d: Dims, _ schedule: Schedule) -> Int {
         d.groups * (d.k + 1) * packedFilters(d, schedule)
@@ -96,13 +112,13 @@ enum ConvEmitter {
         return forwardFloats(d, ctx.schedule) + (ctx.training ? d.f * d.k : 0)
     }
 
-    /// ∂W by rows (nn_conv_dw_rows) for the layers whose forward runs by rows
-    /// and whose few filters would leave the GEMM's panels mostly empty (with
-    /// full panels the GEMM over im2col is faster): `fb` filters (the largest
-    /// divisor of F/groups up to 8) × `tb` taps accumulators, with the fb dz
-    /// vectors, in the vector registers.
+    /// ∂W by rows (nn_conv_dw_rows, width stride 1) for the layers whose few
+    /// filters would leave the GEMM's panels mostly empty (with full panels
+    /// the GEMM over im2col is faster): `fb` filters (the largest divisor of
+    /// F/groups up to 8) × `tb` taps accumulators, with the fb dz vectors, in
+    /// the vector registers. Its input is padded as for the rows forward.
     static func weightGradientRowsTile(_ d: Dims, _ schedule: Schedule) -> (fb: Int, tb: Int)? {
-        guard case .rows = path(d, schedule), weightGradientByFilterRows(d, schedule) else { return nil }
+        guard !schedule.reference, d.conv.stride.1 == 1, weightGradientByFilterRows(d, schedule) else { return nil }
         let registers = schedule.vectorWidth >= 16 ? 32 : 16
         let fb = (1...min(8, d.fg)).last { d.fg % $0 == 0 }!
         return (fb, max(1, min(8, d.k, (registers - 1 - fb) / fb)))
@@ -136,6 +152,7 @@ enum ConvEmitter {
         switch kind {
         case .implicit: what += "implicit GEMM"
         case let .rows(t): what += "rows, tiles of \(t.fb) filters x \(t.rb) rows x \(t.uv) vectors"
+        case let .narrow(rows, pixels): what += "narrow implicit GEMM, tiles of one vector of filters x \(rows) rows x \(pixels) pixels"
         case .reference: what += "naive reference"
         }
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
@@ -157,6 +174,21 @@ enum ConvEmitter {
             tiles = instances + "\n"
             body = pad + "nn_conv_rows(s, \(d.fg), xp, \(weights), \(bias), \(yg), &plan);"
             body = "static const nn_conv_rows_plan plan = \(plan);\n        " + body
+        case let .narrow(rows, pixels):
+            func tile(_ w: Int) -> String {
+                guard w > 0 else { return "NULL" }
+                let tileName = "\(name)_tile\(rows)x\(w)"
+                tiles += """
+                    static void \(tileName)(int oh0, int ow0, const float *restrict xp, const float *restrict wk,
+                            const float *restrict bias, float *restrict y) {
+                        nn_conv_narrow_tile(\(rows), \(w), (nn_conv_shape)\(shape), \(hp), \(wp), oh0, ow0, xp, wk, bias, \(actArgs), y, \(d.fg));
+                    }
+
+                    """
+                return tileName
+            }
+            let full = tile(pixels), last = tile(d.ow % pixels)
+            body = pad + "nn_conv_narrow(s, \(rows), \(pixels), xp, \(weights), \(bias), \(yg), \(full), \(last));"
         case .reference:
             body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
         }
@@ -210,6 +242,7 @@ enum ConvEmitter {
         switch kind {
         case .implicit: panel = ctx.schedule.panelWidth
         case let .rows(t): panel = t.fb
+        case .narrow: panel = ctx.schedule.vectorWidth
         case .reference: panel = 0
         }
         let biasAt = "\(packed) + \(d.groups * d.k * pfg) + g * \(pfg)"

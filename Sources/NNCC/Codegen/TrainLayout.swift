@@ -31,7 +31,7 @@ struct TrainLayout {
                 let byRows = ConvEmitter.weightGradientRowsTile(d, schedule) != nil
                 let filterRows = !byRows && ConvEmitter.weightGradientByFilterRows(d, schedule)
                 let transposed = !byRows && !filterRows
-                let (hp, wp) = ConvEmitter.paddedSize(d, schedule)
+                let (hp, wp) = ConvEmitter.rowsPaddedSize(d, schedule)
                 saved[i] = ["col": take(d.k * d.n), "dzT": take(transposed ? d.n * schedule.padded(d.fg) : 0),
                             "colT": take(filterRows ? d.n * schedule.padded(d.k) : 0),
                             "dzp": take(d.fg * schedule.padded(d.n)), "dWt": take(transposed ? d.f * d.k : 0),

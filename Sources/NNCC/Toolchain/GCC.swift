@@ -59,7 +59,9 @@ public enum GCC {
 
     /// argv compiling one C file into a shared object.
     public static func sharedObjectArguments(source: String, output: String, options: GCCOptions) throws -> [String] {
-        var argv = [try path(), "-std=c11", "-O3"]
+        // Predictive commoning would carry input pixels across a conv tile's
+        // unrolled taps in scalar registers, spilling them (lenet5's conv2 1.1× slower).
+        var argv = [try path(), "-std=c11", "-O3", "-fno-predictive-commoning"]
         if options.target == .native { argv.append("-march=native") }
         // ISO mode turns FMA contraction off; the kernels want it.
         // No libc calls for the kernels' short copy loops (gcc would make them memcpy/memset).

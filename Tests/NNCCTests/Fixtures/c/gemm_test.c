@@ -3,7 +3,7 @@
  * Not compilable alone: ReferenceKernelTests.swift prepends
  *   #define NN_VW .. / NN_NV .. / NN_MR 8, Templates.prologue, Templates.gemm, Templates.conv
  * so this file sees nn_gemm, nn_gemm_naive, nn_pack_rows, nn_pack_transposed, nn_pack_bias,
- * nn_conv_implicit, nn_conv_rows and nn_conv_naive exactly as generated libraries embed them.
+ * nn_conv_implicit, nn_conv_rows, nn_conv_narrow and nn_conv_naive exactly as generated libraries embed them.
  *
  * Checks, printing each failure and exiting 1 if any:
  *  - nn_gemm == nn_gemm_naive for M, N, K in {1,2,7,9,13,31,33,65,100} x bias mode x accumulate x activation,
@@ -11,7 +11,8 @@
  *  - nn_pack_transposed(W) == nn_pack_rows(Wᵀ);
  *  - nn_conv_implicit (filters packed as panels) == nn_conv_naive on odd conv shapes (prime H/W, stride,
  *    dilation, padding), and nn_conv_rows (filters packed as blocks) for every width-stride-1 shape under
- *    several tilings, each with its last-rows and last-vectors tiles. */
+ *    several tilings, each with its last-rows and last-vectors tiles, and nn_conv_narrow (one vector of
+ *    filters) for every shape with at most NN_VW filters. */
 
 #define TG_GUARD 12345.0f
 
@@ -110,6 +111,59 @@ static const nn_conv_rows_fn tg_rows_tiles[4][4][4] = {TG_ROWS_TABLE(1), TG_ROWS
 /* Tilings {fb index, rb, uv}: each one's remainders are in the table. */
 static const int tg_rows_plans[][3] = {{0, 1, 1}, {1, 3, 1}, {2, 1, 2}, {2, 2, 2}, {3, 2, 1}, {1, 1, 3}};
 
+/* Narrow tiles likewise, every (rows, pixels) that the tilings below and
+   their last-columns tiles need. */
+#define TG_NARROW(PR, PW) \
+    static void tg_narrow_##PR##x##PW(int oh0, int ow0, const float *restrict xp, const float *restrict wk, \
+                                      const float *restrict bias, float *restrict y) \
+    { nn_conv_narrow_tile(PR, PW, tg_s, tg_Hp, tg_Wp, oh0, ow0, xp, wk, bias, tg_act, 0.1f, y, tg_nf); }
+static int tg_nf;
+TG_NARROW(1, 1) TG_NARROW(2, 1) TG_NARROW(2, 2) TG_NARROW(2, 3) TG_NARROW(3, 1) TG_NARROW(3, 2)
+static const nn_conv_narrow_fn tg_narrow_tiles[4][4] = {
+    {0}, {0, tg_narrow_1x1, 0, 0}, {0, tg_narrow_2x1, tg_narrow_2x2, tg_narrow_2x3}, {0, tg_narrow_3x1, tg_narrow_3x2, 0}};
+static const int tg_narrow_plans[][2] = {{1, 1}, {2, 3}, {3, 2}};
+
+/* nn_conv_narrow (at most NN_VW filters) under each tiling, against the naive result. */
+static void tg_conv_narrow_case(tg_conv v, const float *x, const float *w, const float *bias, int act,
+                                const float *want) {
+    char what[240];
+    tg_s = (nn_conv_shape){v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
+    tg_s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
+    tg_s.OW = (v.W + v.pl + v.pr - v.dw * (v.kw - 1) - 1) / v.sw + 1;
+    tg_act = act;
+    tg_nf = v.F;
+    tg_Hp = v.H + v.pt + v.pb;
+    tg_Wp = v.W + v.pl + v.pr;
+    const int N = tg_s.OH * tg_s.OW, K = v.C * v.kh * v.kw;
+    for (size_t p = 0; p < sizeof tg_narrow_plans / sizeof tg_narrow_plans[0]; p++) {
+        const int pr = tg_narrow_plans[p][0], pw = tg_narrow_plans[p][1];
+        float *packed = tg_alloc((size_t)K * NN_VW), *pbias = tg_alloc(NN_VW);
+        float *xp = tg_alloc((size_t)v.C * tg_Hp * tg_Wp), *y = tg_alloc((size_t)v.F * N + 8);
+        for (int i = 0; i < v.F * N + 8; i++) y[i] = TG_GUARD;
+        nn_pack_panels(v.F, K, w, NN_VW, packed);
+        nn_pack_bias(v.F, NN_VW, bias, pbias);
+        nn_conv_pad(x, tg_s, tg_Hp, tg_Wp, xp);
+        nn_conv_narrow(tg_s, pr, pw, xp, packed, pbias, y, tg_narrow_tiles[pr][pw], tg_narrow_tiles[pr][tg_s.OW % pw]);
+        tg_cases++;
+        for (int i = 0; i < 8; i++)
+            if (y[v.F * N + i] != TG_GUARD) {
+                tg_fail("the narrow conv kernel wrote past the output");
+                break;
+            }
+        for (int i = 0; i < v.F * N; i++)
+            if (!tg_close(y[i], want[i])) {
+                snprintf(what, sizeof what,
+                         "conv narrow %dx%d C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d act=%d at %d: "
+                         "narrow %.8g, naive %.8g",
+                         pr, pw, v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw, act, i,
+                         (double)y[i], (double)want[i]);
+                tg_fail(what);
+                break;
+            }
+        free(packed); free(pbias); free(xp); free(y);
+    }
+}
+
 /* nn_conv_rows under every tiling of tg_rows_plans, against the naive result. */
 static void tg_conv_rows_case(tg_conv v, const float *x, const float *w, const float *bias, int act, const float *want) {
     char what[240];
@@ -192,6 +246,7 @@ static void tg_conv_case(tg_conv v, int with_bias, int act) {
             break;
         }
     if (v.sw == 1) tg_conv_rows_case(v, x, w, with_bias ? bias : NULL, act, y2);
+    if (v.F <= NN_VW) tg_conv_narrow_case(v, x, w, with_bias ? bias : NULL, act, y2);
     free(x); free(w); free(bias); free(packed); free(pbias); free(xp); free(y1); free(y2);
 }
 
