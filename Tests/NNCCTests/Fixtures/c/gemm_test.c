@@ -111,6 +111,39 @@ static const nn_conv_rows_fn tg_rows_tiles[4][4][4] = {TG_ROWS_TABLE(1), TG_ROWS
 /* Tilings {fb index, rb, uv}: each one's remainders are in the table. */
 static const int tg_rows_plans[][3] = {{0, 1, 1}, {1, 3, 1}, {2, 1, 2}, {2, 2, 2}, {3, 2, 1}, {1, 1, 3}};
 
+/* Sets tg_s and tg_act for a case, with tg_Hp × tg_Wp the unpadded-for-vectors size. */
+static void tg_set_shape(tg_conv v, int act) {
+    tg_s = (nn_conv_shape){v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
+    tg_s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
+    tg_s.OW = (v.W + v.pl + v.pr - v.dw * (v.kw - 1) - 1) / v.sw + 1;
+    tg_act = act;
+    tg_Hp = v.H + v.pt + v.pb;
+    tg_Wp = v.W + v.pl + v.pr;
+}
+
+/* One tiled result y (F·N floats, then 8 guard cells) against the naive one. */
+static void tg_check_conv(const char *kernel, tg_conv v, int act, const float *y, const float *want) {
+    char what[260];
+    const int count = v.F * tg_s.OH * tg_s.OW;
+    tg_cases++;
+    for (int i = 0; i < 8; i++)
+        if (y[count + i] != TG_GUARD) {
+            snprintf(what, sizeof what, "conv %s wrote past the output", kernel);
+            tg_fail(what);
+            break;
+        }
+    for (int i = 0; i < count; i++)
+        if (!tg_close(y[i], want[i])) {
+            snprintf(what, sizeof what,
+                     "conv %s C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d act=%d at %d: "
+                     "tiled %.8g, naive %.8g",
+                     kernel, v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw, act, i,
+                     (double)y[i], (double)want[i]);
+            tg_fail(what);
+            break;
+        }
+}
+
 /* Narrow tiles likewise, every (rows, pixels) that the tilings below and
    their last-columns tiles need. */
 #define TG_NARROW(PR, PW) \
@@ -126,14 +159,9 @@ static const int tg_narrow_plans[][2] = {{1, 1}, {2, 3}, {3, 2}};
 /* nn_conv_narrow (at most NN_VW filters) under each tiling, against the naive result. */
 static void tg_conv_narrow_case(tg_conv v, const float *x, const float *w, const float *bias, int act,
                                 const float *want) {
-    char what[240];
-    tg_s = (nn_conv_shape){v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
-    tg_s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
-    tg_s.OW = (v.W + v.pl + v.pr - v.dw * (v.kw - 1) - 1) / v.sw + 1;
-    tg_act = act;
+    char kernel[40];
+    tg_set_shape(v, act);
     tg_nf = v.F;
-    tg_Hp = v.H + v.pt + v.pb;
-    tg_Wp = v.W + v.pl + v.pr;
     const int N = tg_s.OH * tg_s.OW, K = v.C * v.kh * v.kw;
     for (size_t p = 0; p < sizeof tg_narrow_plans / sizeof tg_narrow_plans[0]; p++) {
         const int pr = tg_narrow_plans[p][0], pw = tg_narrow_plans[p][1];
@@ -144,36 +172,17 @@ static void tg_conv_narrow_case(tg_conv v, const float *x, const float *w, const
         nn_pack_bias(v.F, NN_VW, bias, pbias);
         nn_conv_pad(x, tg_s, tg_Hp, tg_Wp, xp);
         nn_conv_narrow(tg_s, pr, pw, xp, packed, pbias, y, tg_narrow_tiles[pr][pw], tg_narrow_tiles[pr][tg_s.OW % pw]);
-        tg_cases++;
-        for (int i = 0; i < 8; i++)
-            if (y[v.F * N + i] != TG_GUARD) {
-                tg_fail("the narrow conv kernel wrote past the output");
-                break;
-            }
-        for (int i = 0; i < v.F * N; i++)
-            if (!tg_close(y[i], want[i])) {
-                snprintf(what, sizeof what,
-                         "conv narrow %dx%d C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d act=%d at %d: "
-                         "narrow %.8g, naive %.8g",
-                         pr, pw, v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw, act, i,
-                         (double)y[i], (double)want[i]);
-                tg_fail(what);
-                break;
-            }
+        snprintf(kernel, sizeof kernel, "narrow %dx%d", pr, pw);
+        tg_check_conv(kernel, v, act, y, want);
         free(packed); free(pbias); free(xp); free(y);
     }
 }
 
 /* nn_conv_rows under every tiling of tg_rows_plans, against the naive result. */
 static void tg_conv_rows_case(tg_conv v, const float *x, const float *w, const float *bias, int act, const float *want) {
-    char what[240];
-    tg_s = (nn_conv_shape){v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
-    tg_s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
-    tg_s.OW = (v.W + v.pl + v.pr - v.dw * (v.kw - 1) - 1) / v.sw + 1;
-    tg_act = act;
+    char kernel[40];
+    tg_set_shape(v, act);
     const int N = tg_s.OH * tg_s.OW, K = v.C * v.kh * v.kw, vpr = (tg_s.OW + NN_VW - 1) / NN_VW;
-    tg_Hp = v.H + v.pt + v.pb;
-    tg_Wp = v.W + v.pl + v.pr;
     if (vpr * NN_VW + (v.kw - 1) * v.dw > tg_Wp) tg_Wp = vpr * NN_VW + (v.kw - 1) * v.dw; /* as EmitConv pads */
     for (size_t p = 0; p < sizeof tg_rows_plans / sizeof tg_rows_plans[0]; p++) {
         const int fb = tg_rows_fbs[tg_rows_plans[p][0]], rb = tg_rows_plans[p][1], uv = tg_rows_plans[p][2];
@@ -188,22 +197,8 @@ static void tg_conv_rows_case(tg_conv v, const float *x, const float *w, const f
         nn_pack_bias(v.F, pf, bias, pbias);
         nn_conv_pad(x, tg_s, tg_Hp, tg_Wp, xp);
         nn_conv_rows(tg_s, v.F, xp, packed, pbias, y, &plan);
-        tg_cases++;
-        for (int i = 0; i < 8; i++)
-            if (y[v.F * N + i] != TG_GUARD) {
-                tg_fail("the rows conv kernel wrote past the output");
-                break;
-            }
-        for (int i = 0; i < v.F * N; i++)
-            if (!tg_close(y[i], want[i])) {
-                snprintf(what, sizeof what,
-                         "conv rows %dx%dx%d C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d act=%d at %d: "
-                         "rows %.8g, naive %.8g",
-                         fb, rb, uv, v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw,
-                         act, i, (double)y[i], (double)want[i]);
-                tg_fail(what);
-                break;
-            }
+        snprintf(kernel, sizeof kernel, "rows %dx%dx%d", fb, rb, uv);
+        tg_check_conv(kernel, v, act, y, want);
         free(packed); free(pbias); free(xp); free(y);
     }
 }
