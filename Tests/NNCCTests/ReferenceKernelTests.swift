@@ -112,4 +112,25 @@ final class ReferenceKernelTests: XCTestCase {
             XCTAssertTrue(r.stdout.contains(" 0 failures"), r.stdout + r.stderr)
         }
     }
+
+    /// ∂W by rows (nn_conv_dw_rows, several tilings, batches of 1 and 5) equals the naive conv backward's ∂W
+    /// (atol/rtol 1e-4), and the branch-free 2×2 max-pool backward equals the naive loop exactly, ties and NaNs
+    /// included; the C harness Fixtures/c/train_kernels_test.c runs against the embedded templates at three
+    /// vector widths.
+    func testTrainingKernelsAgainstNaiveInC() throws {
+        let harness = try String(contentsOf: FixtureKit.root.appendingPathComponent("c/train_kernels_test.c"),
+                                 encoding: .utf8)
+        for (vw, nv) in [(16, 2), (8, 2), (4, 3)] {
+            let src = tmp.appendingPathComponent("train_kernels_test_\(vw).c")
+            let exe = tmp.appendingPathComponent("train_kernels_test_\(vw)")
+            let text = "#define NN_VW \(vw)\n#define NN_NV \(nv)\n#define NN_MR 8\n" + Templates.prologue + "\n"
+                + Templates.gemm + "\n" + Templates.conv + "\n" + Templates.train + "\n" + harness
+            try text.write(to: src, atomically: true, encoding: .utf8)
+            try GCC.run([try GCC.path(), "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-ffp-contract=fast",
+                         "-march=native", "-o", exe.path, src.path, "-lm"])
+            let r = try FixtureKit.run(exe.path, [], in: tmp)
+            XCTAssertEqual(r.status, 0, "train_kernels_test \(vw) failed:\n\(r.stdout)\(r.stderr)")
+            XCTAssertTrue(r.stdout.contains(" 0 failures"), r.stdout + r.stderr)
+        }
+    }
 }

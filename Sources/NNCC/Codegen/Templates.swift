@@ -1188,11 +1188,67 @@ NN_UNUSED static void nn_conv_backward(const float *restrict x, nn_conv_shape s,
     nn_col2im_add(dcol, s, dx);
 }
 
-/* Pools over one plane. Max routes the gradient to the first maximum of
-   each window, as PyTorch does; average spreads it over the window. */
-NN_UNUSED static void nn_pool_backward(int is_max, const float *restrict x, int H, int W, int kh, int kw, int sh,
-                                       int sw, int ph, int pw, int OH, int OW, const float *restrict dy,
-                                       float *restrict dx) {
+/* Keeps b where take is set (all bits of a lane), else a. */
+static inline nn_vf nn_vselect(nn_vi take, nn_vf b, nn_vf a) {
+    return (nn_vf)((take & (nn_vi)b) | (~take & (nn_vi)a));
+}
+
+/* Max-pool backward for the common 2×2 window, stride 2, all inside: for
+   each window the first maximum in scan order takes the gradient (a NaN
+   wins, as in PyTorch). VW windows at a time, without branches (random data
+   would mispredict them half the time): even and odd columns split by
+   shuffles, the choice as lane masks, the four gradients interleaved back;
+   masked loads and stores for the last windows of a row. */
+NN_UNUSED static void nn_maxpool2_backward(const float *restrict x, int H, int W, int OH, int OW,
+                                           const float *restrict dy, float *restrict dx) {
+    (void)H;
+    nn_vi even, odd, low, high;
+    for (int l = 0; l < NN_VW; l++) {
+        even[l] = 2 * l;
+        odd[l] = 2 * l + 1;
+        low[l] = l / 2 + (l % 2) * NN_VW;               /* a0 b0 a1 b1 ... */
+        high[l] = NN_VW / 2 + l / 2 + (l % 2) * NN_VW;
+    }
+    for (int oh = 0; oh < OH; oh++) {
+        const float *r0 = x + (size_t)2 * oh * W, *r1 = r0 + W, *g = dy + (size_t)oh * OW;
+        float *d0 = dx + (size_t)2 * oh * W, *d1 = d0 + W;
+        for (int ow = 0; ow < OW; ow += NN_VW) {
+            /* n windows: 2n floats of each row, in two vectors; masked past them */
+            const int n = OW - ow < NN_VW ? OW - ow : NN_VW;
+            const int n0 = 2 * n < NN_VW ? 2 * n : NN_VW, n1 = 2 * n - n0;
+            const nn_vf p0 = nn_load_n(r0 + 2 * ow, n0), q0 = nn_load_n(r1 + 2 * ow, n0);
+            const nn_vf p1 = n1 ? nn_load_n(r0 + 2 * ow + NN_VW, n1) : nn_splat(0);
+            const nn_vf q1 = n1 ? nn_load_n(r1 + 2 * ow + NN_VW, n1) : nn_splat(0);
+            const nn_vf a = __builtin_shuffle(p0, p1, even), b = __builtin_shuffle(p0, p1, odd);
+            const nn_vf c = __builtin_shuffle(q0, q1, even), d = __builtin_shuffle(q0, q1, odd);
+            nn_vf v = a;
+            nn_vi sel = (nn_vi){0}, take = (b > v) | (b != b);
+            v = nn_vselect(take, b, v);
+            sel = (take & 1) | (~take & sel);
+            take = (c > v) | (c != c);
+            v = nn_vselect(take, c, v);
+            sel = (take & 2) | (~take & sel);
+            take = (d > v) | (d != d);
+            sel = (take & 3) | (~take & sel);
+            const nn_vf gv = nn_load_n(g + ow, n), zero = nn_splat(0);
+            const nn_vf ga = nn_vselect(sel == 0, gv, zero), gb = nn_vselect(sel == 1, gv, zero);
+            const nn_vf gc = nn_vselect(sel == 2, gv, zero), gd = nn_vselect(sel == 3, gv, zero);
+            nn_store_n(d0 + 2 * ow, nn_load_n(d0 + 2 * ow, n0) + __builtin_shuffle(ga, gb, low), n0);
+            nn_store_n(d1 + 2 * ow, nn_load_n(d1 + 2 * ow, n0) + __builtin_shuffle(gc, gd, low), n0);
+            if (n1) {
+                nn_store_n(d0 + 2 * ow + NN_VW, nn_load_n(d0 + 2 * ow + NN_VW, n1) + __builtin_shuffle(ga, gb, high), n1);
+                nn_store_n(d1 + 2 * ow + NN_VW, nn_load_n(d1 + 2 * ow + NN_VW, n1) + __builtin_shuffle(gc, gd, high), n1);
+            }
+        }
+    }
+}
+
+/* Pools over one plane, plain loops. Max routes the gradient to the first
+   maximum of each window (a NaN wins), as PyTorch does; average spreads it
+   over the window. */
+NN_UNUSED static void nn_pool_backward_naive(int is_max, const float *restrict x, int H, int W, int kh, int kw,
+                                             int sh, int sw, int ph, int pw, int OH, int OW,
+                                             const float *restrict dy, float *restrict dx) {
     for (int oh = 0; oh < OH; oh++)
         for (int ow = 0; ow < OW; ow++) {
             float g = dy[oh * OW + ow];
@@ -1214,6 +1270,17 @@ NN_UNUSED static void nn_pool_backward(int is_max, const float *restrict x, int 
             }
             if (is_max && best >= 0) dx[best] += g;
         }
+}
+
+/* Max or average pool backward of one plane: the 2×2, stride-2 max pool by
+   the vector kernel, everything else by the plain loops. */
+NN_UNUSED static void nn_pool_backward(int is_max, const float *restrict x, int H, int W, int kh, int kw, int sh,
+                                       int sw, int ph, int pw, int OH, int OW, const float *restrict dy,
+                                       float *restrict dx) {
+    if (is_max && kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * OH <= H && 2 * OW <= W)
+        nn_maxpool2_backward(x, H, W, OH, OW, dy, dx);
+    else
+        nn_pool_backward_naive(is_max, x, H, W, kh, kw, sh, sw, ph, pw, OH, OW, dy, dx);
 }
 
 /* softmax / log_softmax over rows of L: dx += y·(dy − Σ dy·y), or

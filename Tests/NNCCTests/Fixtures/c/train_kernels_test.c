@@ -1,0 +1,130 @@
+/* train_kernels_test.c: the tiled training kernels against their naive references.
+ *
+ * Not compilable alone: ReferenceKernelTests.swift prepends
+ *   #define NN_VW .. / NN_NV .. / NN_MR 8, Templates.prologue, .gemm, .conv and .train
+ * so this file sees the kernels exactly as generated training libraries embed them.
+ *
+ * Checks, printing each failure and exiting 1 if any:
+ *  - nn_conv_dw_rows (∂W with pixels in the lanes, over a batch) == the sum over images of nn_conv_backward's
+ *    ∂W, for odd width-stride-1 shapes under several tilings (each with its last-taps tile), batches of 1 and 5;
+ *  - nn_maxpool2_backward == nn_pool_backward_naive (2×2 windows, stride 2) on odd sizes, with ties (few
+ *    distinct values) and NaNs, which decide which pixel of a window takes the gradient. */
+
+static uint64_t tk_rng = 7;
+static int tk_failures, tk_cases;
+
+static void tk_fail(const char *what) {
+    if (++tk_failures <= 30) printf("FAIL %s\n", what);
+}
+
+static float *tk_alloc(size_t floats) {
+    float *p = calloc(floats + 16, sizeof(float));
+    if (!p) { printf("out of memory\n"); exit(2); }
+    return p;
+}
+
+static int tk_close(float got, float want) {
+    return fabsf(got - want) <= 1e-4f + 1e-4f * fabsf(want); /* false for NaN */
+}
+
+/* dW tiles read the case's shape from these (nncc bakes it in as constants). */
+static nn_conv_shape tk_s;
+static int tk_Hp, tk_Wp;
+static size_t tk_dz_stride;
+#define TK_DW(FB, TB) \
+    static void tk_dw_##FB##x##TB(int nb, int t0, const float *restrict xp, const float *restrict dz, \
+                                  float *restrict dW) \
+    { nn_conv_dw_rows_tile(FB, TB, tk_s, tk_Hp, tk_Wp, nb, t0, xp, dz, tk_dz_stride, dW); }
+#define TK_DW_FB(FB) \
+    TK_DW(FB, 1) TK_DW(FB, 2) TK_DW(FB, 3) TK_DW(FB, 4) TK_DW(FB, 5) TK_DW(FB, 6) TK_DW(FB, 7) TK_DW(FB, 8)
+TK_DW_FB(1) TK_DW_FB(2) TK_DW_FB(3) TK_DW_FB(5)
+#define TK_DW_ROW(FB) \
+    {0, tk_dw_##FB##x1, tk_dw_##FB##x2, tk_dw_##FB##x3, tk_dw_##FB##x4, tk_dw_##FB##x5, tk_dw_##FB##x6, \
+     tk_dw_##FB##x7, tk_dw_##FB##x8}
+/* [fb][tb]: every tile a tiling below or its last taps (K % tb) needs */
+static const nn_conv_dw_fn tk_dw[6][9] = {{0}, TK_DW_ROW(1), TK_DW_ROW(2), TK_DW_ROW(3), {0}, TK_DW_ROW(5)};
+
+typedef struct { int C, H, W, F, kh, kw, sh, pt, pl, pb, pr, dh, dw; } tk_conv;
+
+static void tk_dw_case(tk_conv v, int nb, int fb, int tb) {
+    char what[240];
+    tk_s = (nn_conv_shape){v.C, v.H, v.W, v.kh, v.kw, v.sh, 1, v.pt, v.pl, v.dh, v.dw, 0, 0};
+    tk_s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
+    tk_s.OW = v.W + v.pl + v.pr - v.dw * (v.kw - 1);
+    const int N = tk_s.OH * tk_s.OW, K = v.C * v.kh * v.kw, vpr = (tk_s.OW + NN_VW - 1) / NN_VW;
+    tk_Hp = v.H + v.pt + v.pb;
+    tk_Wp = v.W + v.pl + v.pr;
+    if (vpr * NN_VW + (v.kw - 1) * v.dw > tk_Wp) tk_Wp = vpr * NN_VW + (v.kw - 1) * v.dw; /* as EmitConv pads */
+    tk_dz_stride = (size_t)v.F * N;
+    const size_t image = (size_t)v.C * tk_Hp * tk_Wp;
+    float *x = tk_alloc((size_t)nb * v.C * v.H * v.W), *dz = tk_alloc((size_t)nb * v.F * N);
+    float *want = tk_alloc((size_t)v.F * K), *got = tk_alloc((size_t)v.F * K), *w = tk_alloc((size_t)v.F * K);
+    float *col = tk_alloc((size_t)K * N), *xp = tk_alloc((size_t)nb * image);
+    for (int i = 0; i < nb * v.C * v.H * v.W; i++) x[i] = 2.0f * nn_rng_uniform(&tk_rng) - 1.0f;
+    for (int i = 0; i < nb * v.F * N; i++) dz[i] = 2.0f * nn_rng_uniform(&tk_rng) - 1.0f;
+    for (int i = 0; i < v.F * K; i++) want[i] = got[i] = 0.5f; /* both accumulate */
+    for (int b = 0; b < nb; b++)
+        nn_conv_backward(x + (size_t)b * v.C * v.H * v.W, tk_s, v.F, w, dz + (size_t)b * v.F * N, NULL, want, NULL,
+                         col, NULL);
+    for (int b = 0; b < nb; b++) nn_conv_pad(x + (size_t)b * v.C * v.H * v.W, tk_s, tk_Hp, tk_Wp, xp + b * image);
+    const nn_conv_dw_plan plan = {fb, tb, tk_dw[fb][tb], tk_dw[fb][K % tb]};
+    nn_conv_dw_rows(tk_s, v.F, nb, tk_Hp, tk_Wp, xp, dz, tk_dz_stride, got, &plan);
+    tk_cases++;
+    for (int i = 0; i < v.F * K; i++)
+        if (!tk_close(got[i], want[i])) {
+            snprintf(what, sizeof what,
+                     "dW rows %dx%d nb=%d C=%d H=%d W=%d F=%d k=%dx%d sh=%d pad=%d,%d,%d,%d d=%d,%d at %d: "
+                     "tiled %.8g, naive %.8g",
+                     fb, tb, nb, v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw, i,
+                     (double)got[i], (double)want[i]);
+            tk_fail(what);
+            break;
+        }
+    free(x); free(dz); free(want); free(got); free(w); free(col); free(xp);
+}
+
+static void tk_pool_case(int H, int W, int nan_every) {
+    char what[200];
+    const int OH = H / 2, OW = W / 2;
+    float *x = tk_alloc((size_t)H * W), *dy = tk_alloc((size_t)OH * OW);
+    float *want = tk_alloc((size_t)H * W), *got = tk_alloc((size_t)H * W);
+    for (int i = 0; i < H * W; i++) {
+        x[i] = (float)(nn_rng_next(&tk_rng) % 3); /* three values: many ties */
+        if (nan_every && i % nan_every == 3) x[i] = NAN;
+        want[i] = got[i] = 0.25f * (float)(i % 5);
+    }
+    for (int i = 0; i < OH * OW; i++) dy[i] = 1.0f + (float)i;
+    nn_pool_backward_naive(1, x, H, W, 2, 2, 2, 2, 0, 0, OH, OW, dy, want);
+    nn_maxpool2_backward(x, H, W, OH, OW, dy, got);
+    tk_cases++;
+    for (int i = 0; i < H * W; i++)
+        if (got[i] != want[i]) {
+            snprintf(what, sizeof what, "maxpool2 backward H=%d W=%d nan_every=%d at %d: tiled %g, naive %g", H, W,
+                     nan_every, i, (double)got[i], (double)want[i]);
+            tk_fail(what);
+            break;
+        }
+    free(x); free(dy); free(want); free(got);
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    static const tk_conv convs[] = {
+        /* C  H   W  F  kh kw sh pt pl pb pr dh dw */
+        {1, 7, 7, 1, 3, 3, 1, 0, 0, 0, 0, 1, 1},
+        {2, 13, 9, 3, 5, 5, 1, 2, 2, 2, 2, 1, 1},
+        {3, 11, 37, 5, 3, 3, 2, 1, 1, 1, 1, 1, 1},  /* rows of 3 vectors of 16, height stride */
+        {2, 9, 17, 6, 3, 2, 1, 0, 2, 1, 0, 2, 3},   /* dilation, asymmetric padding */
+        {1, 28, 28, 6, 5, 5, 1, 2, 2, 2, 2, 1, 1},  /* lenet5's first layer */
+    };
+    static const int tilings[][2] = {{1, 1}, {1, 3}, {1, 8}, {2, 2}, {3, 4}, {5, 3}, {3, 2}, {2, 3}, {5, 4}};
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
+        for (size_t t = 0; t < sizeof tilings / sizeof tilings[0]; t++)
+            if (convs[i].F % tilings[t][0] == 0)
+                for (int nb = 1; nb <= 5; nb += 4) tk_dw_case(convs[i], nb, tilings[t][0], tilings[t][1]);
+    static const int pools[][2] = {{2, 2}, {5, 7}, {28, 28}, {10, 10}, {9, 67}, {32, 32}, {4, 36}};
+    for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
+        for (int nan_every = 0; nan_every <= 7; nan_every += 7) tk_pool_case(pools[i][0], pools[i][1], nan_every);
+    printf("train_kernels_test (NN_VW %d): %d checks, %d failures\n", NN_VW, tk_cases, tk_failures);
+    return tk_failures ? 1 : 0;
+}
