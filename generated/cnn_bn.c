@@ -65,6 +65,14 @@ static inline nn_vf nn_load_n(const float *p, int n) {
     return v;
 }
 #endif
+/* Keeps a loaded vector in a register: with few uses gcc would rather fold
+   the (unaligned) load into every FMA that reads it, doubling the loads. */
+#if defined(__x86_64__)
+#define NN_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define NN_IN_REGISTER(v) ((void)0)
+#endif
+
 /* max(a, b); b where either is NaN, as vmaxps does. */
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
 #if defined(__AVX512F__) && NN_VW == 16
@@ -429,6 +437,7 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
                 _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
                     _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++)
                         x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw + u * NN_VW);
+                _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) NN_IN_REGISTER(x[v]);
                 _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
                     const nn_vf w = nn_splat(wk[f]);
                     _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) acc[f][v] += w * x[v];

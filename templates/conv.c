@@ -69,6 +69,7 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
                 _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
                     _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++)
                         x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw + u * NN_VW);
+                _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) NN_IN_REGISTER(x[v]);
                 _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
                     const nn_vf w = nn_splat(wk[f]);
                     _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) acc[f][v] += w * x[v];

@@ -57,6 +57,14 @@ static inline nn_vf nn_load_n(const float *p, int n) {
     return v;
 }
 #endif
+/* Keeps a loaded vector in a register: with few uses gcc would rather fold
+   the (unaligned) load into every FMA that reads it, doubling the loads. */
+#if defined(__x86_64__)
+#define NN_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define NN_IN_REGISTER(v) ((void)0)
+#endif
+
 /* max(a, b); b where either is NaN, as vmaxps does. */
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
 #if defined(__AVX512F__) && NN_VW == 16
