@@ -93,6 +93,33 @@ final class ReferenceKernelTests: XCTestCase {
         }
     }
 
+    /// `--threads 2` (OpenMP over GEMM panels and conv images) gives bit-for-bit the outputs of one thread: every
+    /// output element is still computed by one thread in the same order. Models with conv (grouped, strided,
+    /// rows, narrow and implicit paths), pools, residual adds, dense and recurrent layers, at batch 7 and 5.
+    func testTwoThreadsMatchOneThreadExactly() throws {
+        let names = ["conv_groups2", "conv_stride2", "conv_k32", "resblock", "steps_lenet", "bn_conv_fold",
+                     "lstm_last7", "gru_seq_dense", "dense_act_relu"]
+        for name in names {
+            let dir = FixtureKit.torch.appendingPathComponent(name)
+            let model = try Pipeline.load(dir.appendingPathComponent("model.json").path)
+            var outputs: [[[Float]]] = []
+            for threads in [1, 2] {
+                let products = try Builder.cached(model, options: CompileOptions(maxBatch: Self.maxBatch, threads: threads))
+                let source = try String(contentsOf: products.source, encoding: .utf8)
+                XCTAssertEqual(source.contains("#define NN_THREADS 2"), threads == 2, name)
+                let ctx = try ModelLibrary(path: products.library.path, name: products.name).makeContext()
+                if let w = model.weightsPath { try ctx.loadWeights(path: w) }
+                var all: [[Float]] = []
+                for (k, batch) in [Self.maxBatch, 5].enumerated() {
+                    let x = FixtureKit.randomFloats(batch * ctx.library.inputSize, seed: Self.seed(name) &+ UInt64(k))
+                    all += try x.withUnsafeBufferPointer { try ctx.forwardAll($0, batch: batch) }
+                }
+                outputs.append(all)
+            }
+            XCTAssertEqual(outputs[0], outputs[1], "\(name): two threads differ from one")
+        }
+    }
+
     /// nn_gemm equals nn_gemm_naive (atol 1e-5, rtol 1e-4, guard cells untouched) over odd M/N/K, bias modes,
     /// accumulate and activations, and implicit-GEMM and rows conv (several tilings) equal nn_conv_naive on odd conv
     /// shapes; the C harness Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 (the primary
