@@ -118,7 +118,7 @@ public final class Trainer {
     /// One pass over `data` in batches of batch_size, the last one partial. Epochs count from 1;
     /// the number seeds the shuffle and the augmentation.
     public func runEpoch(_ data: Dataset, epoch: Int, progress: ((Progress) -> Void)? = nil) throws -> EpochStats {
-        let lib = context.library, inSize = lib.inputSize, outSize = lib.outputSize
+        let lib = context.library, inSize = lib.inputSize
         try Self.check(data, lib, loss: config.loss)
         let n = data.count, bs = config.batchSize, steps = (n + bs - 1) / bs
         let order = Self.order(count: n, epoch: epoch, seed: seed, shuffle: config.shuffle)

@@ -125,19 +125,7 @@ final class ReferenceKernelTests: XCTestCase {
     /// shapes; the C harness Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 (the primary
     /// configuration) and also the AVX2-style 8×2 and a narrow 4×3 panel.
     func testGemmAndConvKernelsAgainstNaiveInC() throws {
-        let harness = try String(contentsOf: FixtureKit.root.appendingPathComponent("c/gemm_test.c"), encoding: .utf8)
-        for (vw, nv) in [(16, 2), (8, 2), (4, 3)] {
-            let src = tmp.appendingPathComponent("gemm_test_\(vw)x\(nv).c")
-            let exe = tmp.appendingPathComponent("gemm_test_\(vw)x\(nv)")
-            let text = "#define NN_VW \(vw)\n#define NN_NV \(nv)\n#define NN_MR 8\n"
-                + Templates.prologue + "\n" + Templates.gemm + "\n" + Templates.conv + "\n" + harness
-            try text.write(to: src, atomically: true, encoding: .utf8)
-            try GCC.run([try GCC.path(), "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-ffp-contract=fast",
-                         "-march=native", "-o", exe.path, src.path, "-lm"])
-            let r = try FixtureKit.run(exe.path, [], in: tmp)
-            XCTAssertEqual(r.status, 0, "gemm_test \(vw)x\(nv) failed:\n\(r.stdout)\(r.stderr)")
-            XCTAssertTrue(r.stdout.contains(" 0 failures"), r.stdout + r.stderr)
-        }
+        try runHarness("gemm_test", templates: [Templates.prologue, Templates.gemm, Templates.conv])
     }
 
     /// ∂W by rows (nn_conv_dw_rows, several tilings, batches of 1 and 5) equals the naive conv backward's ∂W
@@ -145,18 +133,24 @@ final class ReferenceKernelTests: XCTestCase {
     /// included; the C harness Fixtures/c/train_kernels_test.c runs against the embedded templates at three
     /// vector widths.
     func testTrainingKernelsAgainstNaiveInC() throws {
-        let harness = try String(contentsOf: FixtureKit.root.appendingPathComponent("c/train_kernels_test.c"),
-                                 encoding: .utf8)
+        try runHarness("train_kernels_test",
+                       templates: [Templates.prologue, Templates.gemm, Templates.conv, Templates.train])
+    }
+
+    /// Compiles Fixtures/c/NAME.c after the templates at vector widths 16, 8 and 4 (-Werror), runs it, and
+    /// expects exit 0 and "0 failures".
+    func runHarness(_ name: String, templates: [String]) throws {
+        let harness = try String(contentsOf: FixtureKit.root.appendingPathComponent("c/\(name).c"), encoding: .utf8)
         for (vw, nv) in [(16, 2), (8, 2), (4, 3)] {
-            let src = tmp.appendingPathComponent("train_kernels_test_\(vw).c")
-            let exe = tmp.appendingPathComponent("train_kernels_test_\(vw)")
-            let text = "#define NN_VW \(vw)\n#define NN_NV \(nv)\n#define NN_MR 8\n" + Templates.prologue + "\n"
-                + Templates.gemm + "\n" + Templates.conv + "\n" + Templates.train + "\n" + harness
+            let src = tmp.appendingPathComponent("\(name)_\(vw)x\(nv).c")
+            let exe = tmp.appendingPathComponent("\(name)_\(vw)x\(nv)")
+            let text = "#define NN_VW \(vw)\n#define NN_NV \(nv)\n#define NN_MR 8\n"
+                + (templates + [harness]).joined(separator: "\n")
             try text.write(to: src, atomically: true, encoding: .utf8)
             try GCC.run([try GCC.path(), "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-ffp-contract=fast",
                          "-march=native", "-o", exe.path, src.path, "-lm"])
             let r = try FixtureKit.run(exe.path, [], in: tmp)
-            XCTAssertEqual(r.status, 0, "train_kernels_test \(vw) failed:\n\(r.stdout)\(r.stderr)")
+            XCTAssertEqual(r.status, 0, "\(name) \(vw)x\(nv) failed:\n\(r.stdout)\(r.stderr)")
             XCTAssertTrue(r.stdout.contains(" 0 failures"), r.stdout + r.stderr)
         }
     }

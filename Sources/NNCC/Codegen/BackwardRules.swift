@@ -7,13 +7,10 @@ enum BackwardRules {
     /// File-scope code a rule needs: the ∂W tiles of a conv by rows, with the
     /// layer's shape and padding as constants, and their plan.
     static func definitions(_ ctx: EmitContext, _ i: Int) -> String {
-        guard case let .conv2d(c) = ctx.graph.nodes[i].op, !ctx.schedule.reference,
-              ctx.graph.gradients!.needsGrad[i] else { return "" }
-        let d = ConvEmitter.dims(ctx.graph, i), p = c.pads
-        guard let (fb, tb) = ConvEmitter.weightGradientRowsTile(d, ctx.schedule) else { return "" }
-        let (hp, wp) = ConvEmitter.rowsPaddedSize(d, ctx.schedule)
-        let shape = "{\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), "
-            + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
+        guard case .conv2d = ctx.graph.nodes[i].op, ctx.graph.gradients!.needsGrad[i] else { return "" }
+        let d = ConvEmitter.dims(ctx.graph, i)
+        guard case let .rows(fb, tb) = ConvEmitter.weightGradient(d, ctx.schedule) else { return "" }
+        let (hp, wp) = ConvEmitter.rowsPaddedSize(d, ctx.schedule), shape = ConvEmitter.shapeLiteral(d)
         func tile(_ taps: Int) -> String {
             let name = ctx.kernelName(i, "dw\(fb)x\(taps)")
             return """
@@ -50,42 +47,44 @@ enum BackwardRules {
                 return head + epilogue + "    nn_dense_backward(nb * \(d.rows), \(d.k), \(d.n), \(x), \(ctx.param(node, "weight")), \(dy), \(dx), \(grad("weight")), \(optionalGrad("bias")));\n"
             }
             return head + epilogue + "    nn_dense_backward_gemm(nb * \(d.rows), \(d.k), \(d.n), \(x), \(DenseEmitter.rowPanels(ctx, i)), \(dy), \(dx), \(grad("weight")), \(optionalGrad("bias")), \(t.savedPointer(i, "dzT")), \(t.savedPointer(i, "xp")));\n"
-        case let .conv2d(c):
-            let d = ConvEmitter.dims(g, i), p = c.pads
+        case .conv2d:
+            let d = ConvEmitter.dims(g, i)
             let dxg = dx == "NULL" ? "NULL" : "\(dx) + ((size_t)b * \(d.c) + (size_t)gr * \(d.cg)) * \(d.h * d.w)"
             let db = ctx.hasParam(node, "bias") ? "\(grad("bias")) + gr * \(d.fg)" : "NULL"
             let xg = "\(x) + ((size_t)b * \(d.c) + (size_t)gr * \(d.cg)) * \(d.h * d.w)"
             let dzg = "\(dy) + ((size_t)b * \(d.f) + (size_t)gr * \(d.fg)) * \(d.n)"
             let dWg = "\(grad("weight")) + (size_t)gr * \(d.fg * d.k)"
-            let rowsTile = ctx.schedule.reference ? nil : ConvEmitter.weightGradientRowsTile(d, ctx.schedule)
-            let filterRows = rowsTile == nil && ConvEmitter.weightGradientByFilterRows(d, ctx.schedule)
-            let transposed = rowsTile == nil && !filterRows
+            let way = ConvEmitter.weightGradient(d, ctx.schedule)
             let dWt = t.savedPointer(i, "dWt")
-            let needed: Set = transposed ? ["col", "dzT", "dzp"] : filterRows ? ["col", "colT", "dzp"] : ["col", "dzp"]
+            // Buffers a way does not use are zero-sized: NULL, not an alias of the next one.
+            let needed: Set = way == .transposed ? ["col", "dzT", "dzp"] : way == .filterRows ? ["col", "colT", "dzp"] : ["col", "dzp"]
             let saved = ["col", "colT", "dzT", "dzp"].map { needed.contains($0) ? t.savedPointer(i, $0) : "NULL" }
-                .joined(separator: ", ")  // zero-sized buffers: NULL, not an alias of the next one
-            let dW = rowsTile != nil ? "NULL, NULL" : filterRows ? "\(dWg), NULL" : "NULL, \(dWt) + (size_t)gr * \(d.fg * d.k)"
-            var convCall = ctx.schedule.reference
+                .joined(separator: ", ")
+            let dW = way == .filterRows ? "\(dWg), NULL" : way == .transposed ? "NULL, \(dWt) + (size_t)gr * \(d.fg * d.k)" : "NULL, NULL"
+            let convCall = way == .reference
                 ? "nn_conv_backward(\(xg), s, \(d.fg), \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dcol")));"
                 : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dW), \(db), \(saved));"
-            var (before, after) = !transposed || ctx.schedule.reference ? ("", "") : (
-                "        memset(\(dWt), 0, \(d.f * d.k) * sizeof(float));\n",
-                "        for (int gr = 0; gr < \(d.groups); gr++)\n"
-                    + "            nn_add_transposed(\(d.fg), \(d.k), \(dWt) + (size_t)gr * \(d.fg * d.k), \(grad("weight")) + (size_t)gr * \(d.fg * d.k));\n")
-            if rowsTile != nil {  // ∂W over the whole batch, a group at a time, from padded copies of the input
+            var before = "", after = ""
+            switch way {
+            case .transposed:
+                before = "        memset(\(dWt), 0, \(d.f * d.k) * sizeof(float));\n"
+                after = "        for (int gr = 0; gr < \(d.groups); gr++)\n"
+                    + "            nn_add_transposed(\(d.fg), \(d.k), \(dWt) + (size_t)gr * \(d.fg * d.k), \(grad("weight")) + (size_t)gr * \(d.fg * d.k));\n"
+            case .rows:  // ∂W over the whole batch, a group at a time, from padded copies of the input
                 let (hp, wp) = ConvEmitter.rowsPaddedSize(d, ctx.schedule), xp = t.savedPointer(i, "xp")
-                let image = "(size_t)b * \(d.cg * hp * wp)"
                 before = """
                         for (int gr = 0; gr < \(d.groups); gr++) {
-                            for (int b = 0; b < nb; b++) nn_conv_pad(\(xg), s, \(hp), \(wp), \(xp) + \(image));
+                            for (int b = 0; b < nb; b++) nn_conv_pad(\(xg), s, \(hp), \(wp), \(xp) + (size_t)b * \(d.cg * hp * wp));
                             nn_conv_dw_rows(s, \(d.fg), nb, \(hp), \(wp), \(xp), \(dy) + (size_t)gr * \(d.fg * d.n), \(d.f * d.n), \(dWg), &\(dwPlanName(ctx, i)));
                         }
 
                 """
+            case .filterRows, .reference:
+                break
             }
             return head + epilogue + """
                     {
-                        const nn_conv_shape s = {\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), \(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)};
+                        const nn_conv_shape s = \(ConvEmitter.shapeLiteral(d));
                 \(before)        for (int b = 0; b < nb; b++)
                             for (int gr = 0; gr < \(d.groups); gr++)
                                 \(convCall)

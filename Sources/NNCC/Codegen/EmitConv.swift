@@ -112,22 +112,37 @@ enum ConvEmitter {
         return forwardFloats(d, ctx.schedule) + (ctx.training ? d.f * d.k : 0)
     }
 
-    /// ∂W by rows (nn_conv_dw_rows, width stride 1) for the layers whose few
-    /// filters would leave the GEMM's panels mostly empty (with full panels
-    /// the GEMM over im2col is faster): `fb` filters (the largest divisor of
-    /// F/groups up to 8) × `tb` taps accumulators, with the fb dz vectors, in
-    /// the vector registers. Its input is padded as for the rows forward.
-    static func weightGradientRowsTile(_ d: Dims, _ schedule: Schedule) -> (fb: Int, tb: Int)? {
-        guard !schedule.reference, d.conv.stride.1 == 1, weightGradientByFilterRows(d, schedule) else { return nil }
-        let registers = schedule.vectorWidth >= 16 ? 32 : 16
-        let fb = (1...min(8, d.fg)).last { d.fg % $0 == 0 }!
-        return (fb, max(1, min(8, d.k, (registers - 1 - fb) / fb)))
+    /// How a training build computes a conv's ∂W.
+    enum WeightGradient: Equatable {
+        /// nn_conv_dw_rows (width stride 1, few filters): `fb` filters (the largest divisor of F/groups up to 8)
+        /// × `tb` taps accumulators, with the fb dz vectors, in the vector registers; no im2col.
+        case rows(fb: Int, tb: Int)
+        /// dW [F][K] += dz·colᵀ on the GEMM, the taps as its columns.
+        case filterRows
+        /// dWᵀ [K][F] += col·dzᵀ on the GEMM, the filters as its columns, added into dW once per step.
+        case transposed
+        /// The naive loops.
+        case reference
     }
 
-    /// ∂W as dz·colᵀ ([F][K], the taps as GEMM columns) when the filters
-    /// would fill the GEMM's panels worse than the taps; else as col·dzᵀ.
-    static func weightGradientByFilterRows(_ d: Dims, _ schedule: Schedule) -> Bool {
-        Double(schedule.padded(d.fg)) / Double(d.fg) > Double(schedule.padded(d.k)) / Double(d.k)
+    /// Few filters would leave the GEMM's panels mostly empty: the taps fill
+    /// them better, and by rows is faster still when the width stride is 1.
+    /// With full filter panels the GEMM over im2col is the fastest.
+    static func weightGradient(_ d: Dims, _ schedule: Schedule) -> WeightGradient {
+        if schedule.reference { return .reference }
+        let fewFilters = Double(schedule.padded(d.fg)) / Double(d.fg) > Double(schedule.padded(d.k)) / Double(d.k)
+        guard fewFilters else { return .transposed }
+        guard d.conv.stride.1 == 1 else { return .filterRows }
+        let registers = schedule.vectorWidth >= 16 ? 32 : 16
+        let fb = (1...min(8, d.fg)).last { d.fg % $0 == 0 }!
+        return .rows(fb: fb, tb: max(1, min(8, d.k, (registers - 1 - fb) / fb)))
+    }
+
+    /// The nn_conv_shape initializer of one group of the layer.
+    static func shapeLiteral(_ d: Dims) -> String {
+        let c = d.conv, p = c.pads
+        return "{\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), "
+            + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
     }
 
     static func transposed(_ ctx: EmitContext, _ i: Int) -> String {
@@ -157,8 +172,7 @@ enum ConvEmitter {
         }
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
         if let a = node.epilogue { what += ", fused \(a.name)" }
-        let shape = "{\(d.cg), \(d.h), \(d.w), \(c.kernel.0), \(c.kernel.1), \(c.stride.0), \(c.stride.1), "
-            + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
+        let shape = shapeLiteral(d)
         let xg = "x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w)"
         let yg = "y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n)"
         let (hp, wp) = paddedSize(d, ctx.schedule), pfg = packedFilters(d, ctx.schedule)

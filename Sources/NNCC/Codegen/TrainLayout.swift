@@ -28,9 +28,9 @@ struct TrainLayout {
                 saved[i] = ["mean": take(c), "invstd": take(c), "var": take(c)]
             case .conv2d where plan.needsGrad[i]:
                 let d = ConvEmitter.dims(g, i)
-                let byRows = ConvEmitter.weightGradientRowsTile(d, schedule) != nil
-                let filterRows = !byRows && ConvEmitter.weightGradientByFilterRows(d, schedule)
-                let transposed = !byRows && !filterRows
+                let way = ConvEmitter.weightGradient(d, schedule)
+                let byRows = if case .rows = way { true } else { false }
+                let filterRows = way == .filterRows, transposed = way == .transposed
                 let (hp, wp) = ConvEmitter.rowsPaddedSize(d, schedule)
                 saved[i] = ["col": take(d.k * d.n), "dzT": take(transposed ? d.n * schedule.padded(d.fg) : 0),
                             "colT": take(filterRows ? d.n * schedule.padded(d.k) : 0),

@@ -204,14 +204,11 @@ static void tg_conv_rows_case(tg_conv v, const float *x, const float *w, const f
 }
 
 static void tg_conv_case(tg_conv v, int with_bias, int act) {
-    char what[240];
-    nn_conv_shape s = {v.C, v.H, v.W, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.dh, v.dw, 0, 0};
-    s.OH = (v.H + v.pt + v.pb - v.dh * (v.kh - 1) - 1) / v.sh + 1;
-    s.OW = (v.W + v.pl + v.pr - v.dw * (v.kw - 1) - 1) / v.sw + 1;
-    int N = s.OH * s.OW, K = v.C * v.kh * v.kw;
+    tg_set_shape(v, act);
+    const nn_conv_shape s = tg_s;
+    const int N = s.OH * s.OW, K = v.C * v.kh * v.kw, Hp = tg_Hp, Wp = tg_Wp;
     float *x = tg_alloc((size_t)v.C * v.H * v.W), *w = tg_alloc((size_t)v.F * K), *bias = tg_alloc((size_t)v.F);
     int pf = (v.F + NN_NR - 1) / NN_NR * NN_NR;
-    int Hp = v.H + v.pt + v.pb, Wp = v.W + v.pl + v.pr;
     float *packed = tg_alloc((size_t)K * pf), *pbias = tg_alloc((size_t)pf), *xp = tg_alloc((size_t)v.C * Hp * Wp);
     float *y1 = tg_alloc((size_t)v.F * N + 8), *y2 = tg_alloc((size_t)v.F * N);
     tg_fill(x, (size_t)v.C * v.H * v.W);
@@ -224,22 +221,7 @@ static void tg_conv_case(tg_conv v, int with_bias, int act) {
     nn_conv_pad(x, s, Hp, Wp, xp);
     nn_conv_implicit(s, v.F, Hp, Wp, xp, packed, pbias, act, 0.1f, y1);
     nn_conv_naive(x, s, v.F, w, with_bias ? bias : NULL, act, 0.1f, y2);
-    tg_cases++;
-    for (int i = 0; i < 8; i++)
-        if (y1[v.F * N + i] != TG_GUARD) {
-            tg_fail("the implicit conv kernel wrote past the output");
-            break;
-        }
-    for (int i = 0; i < v.F * N; i++)
-        if (!tg_close(y1[i], y2[i])) {
-            snprintf(what, sizeof what,
-                     "conv C=%d H=%d W=%d F=%d k=%dx%d s=%d,%d pad=%d,%d,%d,%d d=%d,%d bias=%d act=%d at %d: "
-                     "implicit %.8g, naive %.8g",
-                     v.C, v.H, v.W, v.F, v.kh, v.kw, v.sh, v.sw, v.pt, v.pl, v.pb, v.pr, v.dh, v.dw, with_bias, act, i,
-                     (double)y1[i], (double)y2[i]);
-            tg_fail(what);
-            break;
-        }
+    tg_check_conv(with_bias ? "implicit, bias" : "implicit", v, act, y1, y2);
     if (v.sw == 1) tg_conv_rows_case(v, x, w, with_bias ? bias : NULL, act, y2);
     if (v.F <= NN_VW) tg_conv_narrow_case(v, x, w, with_bias ? bias : NULL, act, y2);
     free(x); free(w); free(bias); free(packed); free(pbias); free(xp); free(y1); free(y2);
