@@ -31,17 +31,7 @@
 #define ERR_BATCH (-2)
 #define ERR_OPEN (-3)
 
-static int failures;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            failures++;                                               \
-            printf("FAIL line %d: %s: ", __LINE__, #cond);            \
-            printf(__VA_ARGS__);                                      \
-            printf("\n");                                             \
-        }                                                             \
-    } while (0)
+#include "check.h"
 
 #include "count_malloc.h"
 

@@ -21,16 +21,7 @@
 #define OUT M(OUTPUT_SIZE)
 #define MAXB M(MAX_BATCH)
 
-static int failures;
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            failures++;                                                                   \
-            printf("FAIL line %d: %s: ", __LINE__, #cond);                                \
-            printf(__VA_ARGS__);                                                          \
-            printf("\n");                                                                 \
-        }                                                                                 \
-    } while (0)
+#include "check.h"
 
 #include "count_malloc.h"
 
