@@ -11,10 +11,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The compiler as a library: frontend → IR → passes → schedule → codegen → toolchain.
-        .target(name: "NNCC", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "NNCC", dependencies: [
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         // dlopen loader and typed Swift API over a generated library.
         .target(name: "NNCCRuntime", dependencies: ["NNCC"]),
         // Thin command line over the library.

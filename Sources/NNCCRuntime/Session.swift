@@ -10,19 +10,34 @@ public final class Session {
     public let context: ModelContext
 
     /// Compiles (or reuses) the library for `modelPath` and loads weights from
-    /// `weights`, else from the file the model names, else the seed's init.
+    /// `weights`, else those the model names or carries (ONNX), else the seed's init.
     public init(modelPath: String, weights: String? = nil, options: CompileOptions = CompileOptions()) throws {
         model = try Pipeline.load(modelPath)
         products = try Builder.cached(model, options: options)
         library = try ModelLibrary(path: products.library.path, name: products.name)
         context = try library.makeContext()
-        if let w = weights ?? model.weightsPath { try loadWeights(w) }
+        if let w = weights {
+            try loadWeights(w)
+        } else if let embedded = model.embeddedWeights {
+            try setWeights(embedded, source: model.path)
+        } else if let w = model.weightsPath {
+            try loadWeights(w)
+        }
     }
 
     /// Reads a safetensors file and checks it against the parameter table
     /// (names, F32, shapes, no strangers) before setting anything.
     public func loadWeights(_ path: String) throws {
-        let tensors = try SafeTensors.read(path: path)
+        try setWeights(try SafeTensors.read(path: path).map { ($0.name, $0.tensor) }, source: path)
+    }
+
+    /// Sets every parameter from `tensors` (keyed by parameter name), after
+    /// checking all of them; `source` names where they came from in errors.
+    public func setWeights(_ tensors: [String: Tensor], source path: String) throws {
+        try setWeights(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, source: path)
+    }
+
+    func setWeights(_ tensors: [(String, Tensor)], source path: String) throws {
         let params = model.graph.params
         var byName = [String: Tensor]()
         for (name, t) in tensors {

@@ -6,7 +6,7 @@ import NNCCRuntime
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Median and p90 latency of forward (or a training step) at a batch size, examples/s and GFLOP/s.")
-    @Argument(help: "Model description (.json).") var model: String
+    @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Flag(help: "Time the training step (forward, loss, backward, update) instead of inference.") var train = false
     @Option(help: "Minimum seconds of timed runs.") var seconds: Double = 1.0
     @OptionGroup var build: BuildFlags

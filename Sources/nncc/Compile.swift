@@ -6,7 +6,7 @@ struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile a model to NAME.c, NAME.h, libNAME.so and NAME.manifest.json.")
 
-    @Argument(help: "Model description (.json).") var model: String
+    @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(name: .shortAndLong, help: "Output directory (default ./NAME.nncc).") var output: String?
     @Option(help: "C symbol prefix (default: the model's name).") var name: String?
     @Flag(help: "Add the training step.") var train = false
@@ -19,6 +19,13 @@ struct Compile: ParsableCommand {
         let dir = URL(fileURLWithPath: output ?? "\(loaded.graph.name).nncc")
         let p = try Builder.build(loaded, options: options, into: dir)
         let g = p.graph
+        // An ONNX file carries its weights; C programs load them from NAME.safetensors.
+        var weightsLine = ""
+        if let w = loaded.embeddedWeights {
+            let path = dir.appendingPathComponent("\(g.name).safetensors").path
+            try SafeTensors.write(g.params.compactMap { p in w[p.name].map { (p.name, $0) } }, to: path)
+            weightsLine = "\n  " + path
+        }
         let seconds = Date().timeIntervalSince(started)
         print("""
             compiled \(g.name) from \(model) in \(String(format: "%.2f", seconds)) s
@@ -27,14 +34,14 @@ struct Compile: ParsableCommand {
               \(p.source.path)
               \(p.header.path)
               \(p.library.path)
-              \(p.manifest.path)
+              \(p.manifest.path)\(weightsLine)
             """)
     }
 }
 
 struct IR: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the IR at a stage of the pipeline.")
-    @Argument(help: "Model description (.json).") var model: String
+    @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "parsed, fused, training or planned.") var stage: Stage = .fused
     @OptionGroup var build: BuildFlags
 

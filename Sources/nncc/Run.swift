@@ -5,7 +5,7 @@ import NNCCRuntime
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run inference on every example of an .npy file.")
-    @Argument(help: "Model description (.json).") var model: String
+    @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "Inputs (.npy, float32, [N, ...input shape]).") var input: String
     @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
     @Option(help: "Write the outputs here (.npy; .npz writes every output) instead of printing them.") var output: String?
@@ -42,7 +42,7 @@ struct Run: ParsableCommand {
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Golden-output comparison: exit 0 when every output matches the expected values, else 1.")
-    @Argument(help: "Model description (.json).") var model: String
+    @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "Inputs (.npy).") var input: String
     @Option(help: "Expected outputs (.npy).") var expect: String
     @Option(help: "Weights (.safetensors).") var weights: String?

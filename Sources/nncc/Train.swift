@@ -34,6 +34,10 @@ struct Train: ParsableCommand {
     func run() throws {
         let loaded = try Pipeline.load(model)
         guard var cfg = loaded.graph.train else {
+            if loaded.embeddedWeights != nil {
+                throw NNCCError(file: model, "an ONNX file carries no training settings (loss, optimizer); describe the "
+                    + "model in nncc's JSON format with a train section to train it")
+            }
             throw NNCCError(file: model, path: "train", "the model has no train section; nncc train needs one with at least "
                 + "\"loss\" and \"optimizer\", e.g. \"train\": {\"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\", \"lr\": 0.001}}")
         }
@@ -118,7 +122,7 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Loss and, for classifiers, accuracy on an .npz data set (keys x and y), in inference mode.")
 
-    @Argument(help: "Model description (.json).") var model: String
+    @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "Test data (.npz: x float32 [N, ...input shape], y labels or targets).") var data: String
     @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
     @OptionGroup var machine: MachineFlags

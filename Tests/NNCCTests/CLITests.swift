@@ -315,6 +315,24 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(lines.allSatisfy { $0.contains("argmax") }, printed.stdout)
     }
 
+    /// An ONNX file: NAME from the file's stem, its weights written beside the library,
+    /// `check` against PyTorch's outputs, and clear refusals for training and damaged files.
+    func testONNXModels() throws {
+        let onnx = temp("my-mlp.onnx")
+        try FileManager.default.copyItem(atPath: fixture("mlp_softmax_ce", "model.onnx"), toPath: onnx)
+        let out = tmp.appendingPathComponent("out")
+        let r = try nncc(["compile", onnx, "-o", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(listing(out), ["libmy_mlp.so", "my_mlp.c", "my_mlp.h", "my_mlp.manifest.json", "my_mlp.safetensors"])
+        let saved = try SafeTensors.read(path: out.appendingPathComponent("my_mlp.safetensors").path)
+        XCTAssertEqual(saved.map(\.name), ["layers.0.mod.weight", "layers.0.mod.bias", "layers.1.mod.weight", "layers.1.mod.bias"])
+        try expect(0, ["check", onnx, "--input", fixture("mlp_softmax_ce", "x.npy"), "--expect", fixture("mlp_softmax_ce", "y.npy")])
+        try expect(1, ["train", onnx, "--data", fixture("mlp_softmax_ce", "train.npz")], stderr: [onnx, "no training settings"])
+        let bad = try write("not an onnx file", "bad.onnx")
+        try expect(1, ["run", bad, "--input", fixture("mlp_softmax_ce", "x.npy")], stderr: [bad, "not a readable ONNX model"])
+        try expect(1, ["compile", temp("nope.onnx")], stderr: ["nope.onnx", "file not found"])
+    }
+
     func testIRStages() throws {
         let m = model("dense_relu")
         let parsed = try nncc(["ir", m, "--stage", "parsed"])

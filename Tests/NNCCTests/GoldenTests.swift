@@ -141,9 +141,11 @@ final class GoldenTests: XCTestCase {
         FixtureKit.assertClose(got, want, atol: atol, rtol: rtol)
     }
 
-    /// Runs every case of `root` and returns "case: problem" lines for the failures.
-    func failures(in root: URL) -> (checked: Int, failed: [String]) {
-        let cases = FixtureKit.cases(in: root, requiring: "y.npy")
+    /// Runs `model` of every case of `root` that has it and returns "case: problem" lines for the failures.
+    func failures(in root: URL, model: String = "model.json") -> (checked: Int, failed: [String]) {
+        let cases = FixtureKit.cases(in: root, requiring: "y.npy").filter {
+            FileManager.default.fileExists(atPath: $0.appendingPathComponent(model).path)
+        }
         var failed: [String] = []
         for dir in cases {
             let name = dir.lastPathComponent
@@ -152,7 +154,7 @@ final class GoldenTests: XCTestCase {
                 let y = try FixtureKit.floats(dir.appendingPathComponent("y.npy"))
                 let count = x.shape.first ?? 0
                 // Max batch 4: five examples run as a full batch then a partial one.
-                let session = try Session(modelPath: dir.appendingPathComponent("model.json").path,
+                let session = try Session(modelPath: dir.appendingPathComponent(model).path,
                                           options: CompileOptions(maxBatch: 4))
                 let got = try session.predict(x.data, count: count)
                 if let problem = assertClose(got, y.data, atol: Self.atol, rtol: Self.rtol) {
@@ -165,11 +167,11 @@ final class GoldenTests: XCTestCase {
         return (cases.count, failed)
     }
 
-    func check(_ root: URL, minimumCases: Int) {
-        let (checked, failed) = failures(in: root)
+    func check(_ root: URL, model: String = "model.json", minimumCases: Int) {
+        let (checked, failed) = failures(in: root, model: model)
         XCTAssertGreaterThanOrEqual(checked, minimumCases, "fixture cases not found under \(root.path)")
         if !failed.isEmpty {
-            XCTFail("\(failed.count) of \(checked) cases under \(root.lastPathComponent)/ differ from y.npy:\n"
+            XCTFail("\(failed.count) of \(checked) \(model) cases under \(root.lastPathComponent)/ differ from y.npy:\n"
                 + failed.joined(separator: "\n"))
         }
     }
@@ -182,6 +184,18 @@ final class GoldenTests: XCTestCase {
     /// Every scripts/make_fixtures.py case (66, recurrent included) matches y.npy within atol 1e-4, rtol 1e-3.
     func testTorchFixtures() {
         check(FixtureKit.torch, minimumCases: 60)
+    }
+
+    /// The golden cases' ONNX exports (PyTorch's exporter: Gemm, Conv with batchnorm folded in,
+    /// AveragePool, LSTM behind Shape/Gather/ConstantOfShape/Transpose/Squeeze) match y.npy.
+    func testGoldenONNXExports() {
+        check(FixtureKit.golden, model: "model.onnx", minimumCases: 4)
+    }
+
+    /// scripts/make_onnx_fixtures.py's exports of the PyTorch cases (every layer kind, the
+    /// erf form of GELU, ReduceMean, MatMul + Add, GRU and RNN gate orders) match y.npy.
+    func testTorchONNXExports() {
+        check(FixtureKit.torch, model: "model.onnx", minimumCases: 55)
     }
 
     /// The comparison helper itself: passes within tolerance, reports count and worst element, catches NaN.

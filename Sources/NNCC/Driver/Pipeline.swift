@@ -33,26 +33,33 @@ public struct CompileOptions: Equatable {
 
 public enum Stage: String, CaseIterable { case parsed, fused, training, planned }
 
-/// A model read from disk: its shape-checked graph and the weights file it names.
+/// A model read from disk: its shape-checked graph and its weights: the
+/// file a JSON model names, or the initializers an ONNX file carries.
 public struct LoadedModel {
     public var path: String
     public var graph: Graph
     public var weightsPath: String?
+    public var embeddedWeights: [String: Tensor]?
 }
 
 public enum Pipeline {
-    /// Reads a model description and infers shapes; errors name file and JSON path.
+    /// Reads a model description (`.json`) or an ONNX file (`.onnx`) and
+    /// infers shapes; errors name the file and the JSON path or ONNX node.
     public static func load(_ path: String, name: String? = nil) throws -> LoadedModel {
+        var model: LoadedModel
         if path.lowercased().hasSuffix(".onnx") {
-            throw NNCCError(file: path, "ONNX import is not implemented yet; describe the model in nncc's JSON format")
+            let imported = try ONNXImporter.load(path: path)
+            model = LoadedModel(path: path, graph: imported.graph, embeddedWeights: imported.weights)
+        } else {
+            let decoded = try ModelDecoder.load(path: path)
+            model = LoadedModel(path: path, graph: try inferShapes(decoded.graph, file: path),
+                                weightsPath: decoded.weightsPath)
         }
-        let decoded = try ModelDecoder.load(path: path)
-        var g = try inferShapes(decoded.graph, file: path)
         if let name {
             try ModelDecoder.validateName(name) { NNCCError(path: "--name", $0) }
-            g.name = name
+            model.graph.name = name
         }
-        return LoadedModel(path: path, graph: g, weightsPath: decoded.weightsPath)
+        return model
     }
 
     /// The passes, in order, each Graph → Graph. Training keeps batchnorm

@@ -1,0 +1,259 @@
+/// ONNX operators that become IR layers: Gemm/MatMul, Conv, pools,
+/// activations, softmax, batch normalization, Add and Concat.
+extension ONNXGraphBuilder {
+    mutating func importNode(_ node: ONNXNode) throws {
+        guard node.proto.domain.isEmpty || node.proto.domain == "ai.onnx" else {
+            throw node.fail("operator domain \"\(node.proto.domain)\" is not supported (only the standard ONNX operators)")
+        }
+        guard !node.proto.output.isEmpty else { throw node.fail("expected at least one output") }
+        if skipped.contains(node.index) { return }
+        switch node.op {
+        case "Gemm": try gemm(node)
+        case "MatMul": try matMul(node)
+        case "Conv": try conv(node)
+        case "MaxPool", "AveragePool": try pool(node)
+        case "GlobalAveragePool", "ReduceMean": try globalAveragePool(node)
+        case "Div": try gelu(node)
+        case "Relu": try elementwise(node, .activation(.relu))
+        case "Sigmoid": try elementwise(node, .activation(.sigmoid))
+        case "Tanh": try elementwise(node, .activation(.tanh))
+        case "LeakyRelu": try elementwise(node, .activation(.leakyRelu(alpha: node.float("alpha", default: 0.01))))
+        case "Gelu":
+            guard try node.string("approximate", default: "none") == "none" else {
+                throw node.fail("only the exact (erf) Gelu is supported")
+            }
+            try elementwise(node, .activation(.gelu))
+        case "Softmax", "LogSoftmax": try softmax(node)
+        case "BatchNormalization": try batchNorm(node)
+        case "Add", "Sum": try add(node)
+        case "Concat": try concat(node)
+        case "LSTM", "GRU", "RNN": try recurrent(node)
+        default: try shapeNode(node)
+        }
+    }
+
+    /// GlobalAveragePool, or ReduceMean over H and W (PyTorch's x.mean((2, 3))).
+    mutating func globalAveragePool(_ node: ONNXNode) throws {
+        var keep = true
+        if node.op == "ReduceMean" {
+            let axes = try node.input(1).map { try knownInts($0, node) } ?? node.ints("axes")
+            guard axes == [2, 3] || axes == [-2, -1] else {
+                throw node.fail("ReduceMean is supported over the spatial axes [2, 3] of an (N, C, H, W) tensor only")
+            }
+            keep = try node.int("keepdims", default: 1) != 0
+        }
+        let x = try materialize(node.input(0) ?? "", node)
+        guard try shapes()[x].count == 3 else { throw node.fail("expected an (N, C, H, W) input") }
+        let n = add(.globalAvgPool, inputs: [x], node)
+        bind(node, 0, .tensor(node: n, axes: keep ? [.batch, .dim(0), .unit, .unit] : Self.plain(1)))
+    }
+
+    /// An op that keeps the shape: applied to the IR node whatever the view.
+    mutating func elementwise(_ node: ONNXNode, _ op: Op) throws {
+        let (x, axes) = try tensor(node.input(0) ?? "", node)
+        bind(node, 0, .tensor(node: add(op, inputs: [x], node), axes: axes))
+    }
+
+    /// Gemm(A, B, C) = A·B' + C with B' = Bᵀ when transB: a dense layer.
+    mutating func gemm(_ node: ONNXNode) throws {
+        guard try node.float("alpha", default: 1) == 1, try node.float("beta", default: 1) == 1 else {
+            throw node.fail("only alpha = 1 and beta = 1 are supported")
+        }
+        try node.expect("transA", is: 0)
+        let x = try materialize(node.input(0) ?? "", node)
+        guard try shapes()[x].count == 1 else { throw node.fail("expected a 2-D (N, features) input A") }
+        let wName = node.input(1) ?? ""
+        let b = try weight(node.input(1), node, what: "B", rank: 2)
+        let w = try node.int("transB", default: 0) != 0 ? b : transposed(b)
+        let units = w.shape[0]
+        let bias = try node.input(2).map { try floats($0, node, what: "C") }
+        if let c = bias, c.count != units || c.shape.count > 2 {
+            throw node.fail("bias C of shape \(c.shape) does not broadcast as one value per output (\(units))")
+        }
+        let d = add(.dense(units: units, bias: bias != nil), inputs: [x], node, weightName: wName)
+        setWeight(d, "weight", Tensor(shape: w.shape, data: w.floats!), from: wName)
+        if let c = bias { setWeight(d, "bias", Tensor(shape: [units], data: c.floats!), from: node.input(2)!) }
+        bind(node, 0, .tensor(node: d, axes: Self.plain(1)))
+    }
+
+    /// MatMul(X, W) with a constant W [in, units]: a dense layer without bias
+    /// on the last axis; a following Add of a constant becomes its bias.
+    mutating func matMul(_ node: ONNXNode) throws {
+        let x = try materialize(node.input(0) ?? "", node)
+        let w = transposed(try weight(node.input(1), node, what: "B", rank: 2))
+        let d = add(.dense(units: w.shape[0], bias: false), inputs: [x], node, weightName: node.input(1))
+        setWeight(d, "weight", Tensor(shape: w.shape, data: w.floats!), from: node.input(1)!)
+        bind(node, 0, .tensor(node: d, axes: Self.plain(try shapes()[d].count)))
+    }
+
+    func transposed(_ c: ONNXConstant) -> ONNXConstant {
+        let (r, k) = (c.shape[0], c.shape[1]), f = c.floats!
+        var t = [Float](repeating: 0, count: f.count)
+        for i in 0..<r { for j in 0..<k { t[j * r + i] = f[i * k + j] } }
+        return ONNXConstant(shape: [k, r], floats: t)
+    }
+
+    /// Add of two layer results, or of a layer without bias and a constant
+    /// that is exactly that layer's bias (MatMul + Add, Conv + Add).
+    mutating func add(_ node: ONNXNode) throws {
+        let names = node.proto.input.filter { !$0.isEmpty }
+        guard names.count >= 2 else { throw node.fail("expected two or more inputs") }
+        let constants = try names.filter { if case .tensor = try value($0, node) { return false } else { return true } }
+        if constants.isEmpty {
+            let xs = try names.map { try materialize($0, node) }
+            bind(node, 0, .tensor(node: add(.add, inputs: xs, node), axes: Self.plain(try shapes()[xs[0]].count)))
+            return
+        }
+        guard node.op == "Add", names.count == 2, constants.count == 1, let cName = constants.first else {
+            throw node.fail("adding constants is supported only as the bias of a MatMul or Conv without one")
+        }
+        let c = try floats(cName, node, what: "bias")
+        let xName = names.first { $0 != cName }!
+        let x = try materialize(xName, node)
+        // The bias may be folded only when nothing else reads the layer's result.
+        let used = uses[xName, default: 0] > 1 || nodes.contains { $0.inputs.contains(x) }
+        let shape = try shapes()[x]
+        switch nodes[x].op {
+        case let .dense(units, false) where !used && c.count == units && c.shape.last == units:
+            nodes[x].op = .dense(units: units, bias: true)
+            setWeight(x, "bias", Tensor(shape: [units], data: c.floats!), from: cName)
+        case var .conv2d(cv) where !used && !cv.bias && c.count == cv.filters
+            && (c.shape == [cv.filters, 1, 1] || c.shape == [1, cv.filters, 1, 1]):
+            cv.bias = true
+            nodes[x].op = .conv2d(cv)
+            setWeight(x, "bias", Tensor(shape: [cv.filters], data: c.floats!), from: cName)
+        default:
+            throw node.fail("adding constant \"\(cName)\" of shape \(c.shape) to a \(nodes[x].op.typeName) result of "
+                + "shape \(shape) is not supported; only a bias after MatMul or Conv")
+        }
+        bind(node, 0, .tensor(node: x, axes: Self.plain(shape.count)))
+    }
+
+    mutating func concat(_ node: ONNXNode) throws {
+        let names = node.proto.input.filter { !$0.isEmpty }
+        if case .ints = try value(names.first ?? "", node) { return try shapeNode(node) }
+        let xs = try names.map { try materialize($0, node) }
+        let rank = try shapes()[xs[0]].count
+        let axis = try node.int("axis")
+        let a = axis < 0 ? axis + rank + 1 : axis
+        guard (1...rank).contains(a) else { throw node.fail("axis \(axis) must name a non-batch axis of rank \(rank + 1)") }
+        bind(node, 0, .tensor(node: add(.concat(axis: a - 1), inputs: xs, node), axes: Self.plain(rank)))
+    }
+
+    mutating func softmax(_ node: ONNXNode) throws {
+        let x = try materialize(node.input(0) ?? "", node)
+        let rank = try shapes()[x].count + 1
+        let axis = try node.int("axis", default: opset >= 13 ? -1 : 1)
+        let a = axis < 0 ? axis + rank : axis
+        // Before opset 13 the axis splits the tensor into 2-D; equal only when that is the last axis.
+        guard a == rank - 1 else {
+            throw node.fail("softmax over axis \(axis) of a rank-\(rank) tensor; nncc takes it over the last axis only")
+        }
+        let op: Op = node.op == "Softmax" ? .softmax : .logSoftmax
+        bind(node, 0, .tensor(node: add(op, inputs: [x], node), axes: Self.plain(rank - 1)))
+    }
+
+    mutating func conv(_ node: ONNXNode) throws {
+        let x = try materialize(node.input(0) ?? "", node)
+        let wName = node.input(1) ?? ""
+        let w = try weight(node.input(1), node, what: "W", rank: 4)
+        guard try shapes()[x].count == 3 else {
+            throw node.fail("only 2-D convolutions are supported: (N, C, H, W) input and a 4-D weight")
+        }
+        let kernel = (w.shape[2], w.shape[3])
+        if let ks = try node.ints("kernel_shape"), ks != [kernel.0, kernel.1] {
+            throw node.fail("kernel_shape \(ks) differs from the weight's \(w.shape)")
+        }
+        let stride = try pair(node, "strides", default: 1)
+        let dilation = try pair(node, "dilations", default: 1)
+        let padding = try convPadding(node, kernel: kernel, stride: stride, dilation: dilation)
+        let bias = try node.input(2).map { try floats($0, node, what: "B") }
+        if let b = bias, b.shape != [w.shape[0]] { throw node.fail("bias B of shape \(b.shape), expected [\(w.shape[0])]") }
+        let c = Conv2D(filters: w.shape[0], kernel: kernel, stride: stride, padding: padding, dilation: dilation,
+                       groups: try node.int("group", default: 1), bias: bias != nil)
+        guard c.groups >= 1 else { throw node.fail("group must be positive") }
+        let n = add(.conv2d(c), inputs: [x], node, weightName: wName)
+        setWeight(n, "weight", Tensor(shape: w.shape, data: w.floats!), from: wName)
+        if let b = bias { setWeight(n, "bias", Tensor(shape: b.shape, data: b.floats!), from: node.input(2)!) }
+        bind(node, 0, .tensor(node: n, axes: Self.plain(3)))
+    }
+
+    func pair(_ node: ONNXNode, _ name: String, default d: Int) throws -> (Int, Int) {
+        guard let v = try node.ints(name) else { return (d, d) }
+        guard v.count == 2, v.allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else {
+            throw node.fail("attribute \(name): expected two positive integers, found \(v)")
+        }
+        return (v[0], v[1])
+    }
+
+    /// ONNX pads are (top, left, bottom, right); nncc pads both sides alike,
+    /// or as PyTorch's "same" (the odd pixel at the bottom/right, ONNX's SAME_UPPER).
+    func convPadding(_ node: ONNXNode, kernel: (Int, Int), stride: (Int, Int), dilation: (Int, Int)) throws
+        -> Conv2D.Padding {
+        switch try node.string("auto_pad", default: "NOTSET") {
+        case "VALID": return .valid
+        case "SAME_UPPER" where stride == (1, 1): return .same
+        case "NOTSET":
+            let p = try symmetricPads(node)
+            return .explicit(p.0, p.1)
+        case let other: throw node.fail("auto_pad \(other) with strides \(stride) is not supported")
+        }
+    }
+
+    func symmetricPads(_ node: ONNXNode) throws -> (Int, Int) {
+        guard let p = try node.ints("pads") else { return (0, 0) }
+        guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= 1 << 16 }) else {
+            throw node.fail("attribute pads: expected four non-negative integers, found \(p)")
+        }
+        guard p[0] == p[2], p[1] == p[3] else {
+            throw node.fail("asymmetric pads \(p) are not supported; nncc pads top = bottom and left = right")
+        }
+        return (p[0], p[1])
+    }
+
+    mutating func pool(_ node: ONNXNode) throws {
+        let x = try materialize(node.input(0) ?? "", node)
+        guard try shapes()[x].count == 3 else { throw node.fail("expected an (N, C, H, W) input") }
+        guard let k = try node.ints("kernel_shape"), k.count == 2, k.allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else {
+            throw node.fail("attribute kernel_shape: expected two positive integers")
+        }
+        try node.expect("ceil_mode", is: 0)
+        try node.expect("storage_order", is: 0)
+        guard try pair(node, "dilations", default: 1) == (1, 1) else { throw node.fail("dilated pooling is not supported") }
+        guard try node.string("auto_pad", default: "NOTSET") == "NOTSET" else { throw node.fail("auto_pad is not supported") }
+        let pads = try symmetricPads(node)
+        let p = Pool2D(size: (k[0], k[1]), stride: try pair(node, "strides", default: 1), padding: pads)
+        guard pads.0 * 2 <= k[0], pads.1 * 2 <= k[1] else {
+            throw node.fail("pads \(pads) larger than half the window \(k) (PyTorch's limit) are not supported")
+        }
+        let isMax = node.op == "MaxPool"
+        if !isMax, pads != (0, 0), try node.int("count_include_pad", default: 0) == 0 {
+            throw node.fail("average pooling that excludes padding is not supported; nncc counts padding zeros "
+                + "(count_include_pad = 1, PyTorch's default)")
+        }
+        try rejectOutputs(node, from: 1, what: "indices")
+        bind(node, 0, .tensor(node: add(isMax ? .maxPool(p) : .avgPool(p), inputs: [x], node), axes: Self.plain(3)))
+    }
+
+    mutating func batchNorm(_ node: ONNXNode) throws {
+        try node.expect("training_mode", is: 0)
+        try node.expect("spatial", is: 1)
+        try rejectOutputs(node, from: 1, what: "running statistics in training mode")
+        let x = try materialize(node.input(0) ?? "", node)
+        let shape = try shapes()[x]
+        guard shape.count == 1 || shape.count == 3 else { throw node.fail("expected an (N, C) or (N, C, H, W) input") }
+        let parts = try (1...4).map { try floats(node.input($0), node, what: ["", "scale", "B", "mean", "var"][$0]) }
+        for (i, t) in parts.enumerated() where t.shape != [shape[0]] {
+            throw node.fail("input \(["scale", "B", "mean", "var"][i]) has shape \(t.shape), expected [\(shape[0])]")
+        }
+        let eps = try node.float("epsilon", default: 1e-5)
+        let momentum = try node.float("momentum", default: 0.9)
+        guard eps >= 0, (0...1).contains(momentum) else { throw node.fail("epsilon must be ≥ 0 and momentum in [0, 1]") }
+        // ONNX keeps `momentum` of the old statistics; PyTorch's momentum weighs the new ones.
+        let n = add(.batchNorm(eps: eps, momentum: 1 - momentum), inputs: [x], node, weightName: node.input(1))
+        for (param, i) in [("weight", 0), ("bias", 1), ("running_mean", 2), ("running_var", 3)] {
+            setWeight(n, param, Tensor(shape: [shape[0]], data: parts[i].floats!), from: node.input(i + 1)!)
+        }
+        bind(node, 0, .tensor(node: n, axes: Self.plain(shape.count)))
+    }
+}

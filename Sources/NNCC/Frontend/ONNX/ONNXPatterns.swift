@@ -1,0 +1,43 @@
+/// Operator chains that exporters write for one nncc layer.
+extension ONNXGraphBuilder {
+    /// PyTorch exports the exact GELU before opset 20 as
+    /// `0.5 · (x · (1 + erf(x / √2)))`: Div, Erf, Add, Mul, Mul. The chain
+    /// becomes one gelu activation; any other Div is unsupported.
+    mutating func gelu(_ node: ONNXNode) throws {
+        func fail() -> NNCCError {
+            node.fail("Div is supported only as part of the exact GELU, 0.5·x·(1 + erf(x/√2))")
+        }
+        guard let x = node.input(0), let div = node.proto.output.first,
+              let s = constantScalar(node.input(1)), abs(s - Float(2).squareRoot()) < 1e-6,
+              let (erfAt, erf) = soleUser(of: div, op: "Erf"),
+              let (addAt, add1) = soleUser(of: erf, op: "Add"),
+              constantScalar(proto.node[addAt].input.first { $0 != erf }) == 1,
+              let (mulAt, mul) = soleUser(of: add1, op: "Mul"),
+              proto.node[mulAt].input.contains(x),
+              let (halfAt, _) = soleUser(of: mul, op: "Mul"),
+              constantScalar(proto.node[halfAt].input.first { $0 != mul }) == 0.5
+        else { throw fail() }
+        let (n, axes) = try tensor(x, node)
+        let result = ONNXValue.tensor(node: add(.activation(.gelu), inputs: [n], node), axes: axes)
+        values[proto.node[halfAt].output[0]] = result
+        skipped.formUnion([erfAt, addAt, mulAt, halfAt])
+    }
+
+    /// The one node reading `value`, when it is an `op` with one output.
+    func soleUser(of value: String, op: String) -> (Int, String)? {
+        guard uses[value, default: 0] == 1,
+              let i = proto.node.firstIndex(where: { $0.input.contains(value) }),
+              proto.node[i].opType == op, proto.node[i].output.count == 1 else { return nil }
+        return (i, proto.node[i].output[0])
+    }
+
+    /// A one-element float constant, from an initializer or a Constant node anywhere in the graph.
+    func constantScalar(_ name: String?) -> Float? {
+        guard let name else { return nil }
+        if case let .floats(c)? = values[name] { return c.count == 1 ? c.floats![0] : nil }
+        guard let n = proto.node.first(where: { $0.opType == "Constant" && $0.output.first == name }),
+              let t = n.attribute.first(where: { $0.name == "value" })?.t,
+              let c = try? ONNXConstant.decode(t, file: file, what: name), c.count == 1 else { return nil }
+        return c.floats?[0]
+    }
+}

@@ -1,0 +1,203 @@
+/// ONNX operators that only move axes or compute shapes: they change how a
+/// layer's result is viewed (Transpose, Squeeze, Flatten, Reshape, Gather of
+/// the last time step) or are evaluated at import (Shape, Constant, Concat
+/// of integers).
+extension ONNXGraphBuilder {
+    static let supported = "Add, AveragePool, BatchNormalization, Cast, Concat, Constant, ConstantOfShape, Conv, "
+        + "Dropout, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, Identity, LeakyRelu, LogSoftmax, LSTM, "
+        + "MatMul, MaxPool, Relu, Reshape, RNN, Shape, Sigmoid, Softmax, Squeeze, Sum, Tanh, Transpose, Unsqueeze"
+
+    mutating func shapeNode(_ node: ONNXNode) throws {
+        switch node.op {
+        case "Constant": bind(node, 0, try constant(node))
+        case "Identity": bind(node, 0, try value(node.input(0) ?? "", node))
+        case "Cast":
+            let v = try value(node.input(0) ?? "", node)
+            if case .tensor = v, try node.int("to") != Int(Onnx_TensorProto.DataType.float.rawValue) {
+                throw node.fail("casting a float tensor to another type is not supported")
+            }
+            bind(node, 0, v)
+        case "Dropout":
+            // Inference: the identity. A training_mode input that is set would make it random.
+            if let t = node.input(2), try knownInts(t, node) != [0] { throw node.fail("training_mode must be false") }
+            try rejectOutputs(node, from: 1, what: "mask")
+            bind(node, 0, try value(node.input(0) ?? "", node))
+        case "Shape": try shape(node)
+        case "ConstantOfShape":
+            _ = try value(node.input(0) ?? "", node)
+            var fill: Float = 0
+            if let t = try node.tensor("value") {
+                let c = try ONNXConstant.decode(t, file: file, what: "\(node.origin).value")
+                guard c.count == 1 else { throw node.fail("attribute value: expected one element") }
+                fill = c.floats?[0] ?? Float(c.ints![0])
+            }
+            bind(node, 0, .filled(fill))
+        case "Transpose":
+            let (n, axes) = try tensor(node.input(0) ?? "", node)
+            let perm = try node.ints("perm") ?? Array(axes.indices.reversed())
+            guard perm.sorted() == Array(axes.indices) else { throw node.fail("perm \(perm) is not a permutation of rank \(axes.count)") }
+            bind(node, 0, .tensor(node: n, axes: perm.map { axes[$0] }))
+        case "Squeeze", "Unsqueeze": try squeeze(node)
+        case "Gather": try gather(node)
+        case "Concat": try concatInts(node)
+        case "Flatten":
+            let (_, axes) = try tensor(node.input(0) ?? "", node)
+            let axis = try node.int("axis", default: 1)
+            guard axis == 1 || axis == 1 - axes.count else {
+                throw node.fail("Flatten at axis \(axis) is not supported; only axis 1 keeps the batch apart")
+            }
+            let x = try materialize(node.input(0) ?? "", node)
+            bind(node, 0, .tensor(node: add(.reshape([-1]), inputs: [x], node), axes: Self.plain(1)))
+        case "Reshape": try reshape(node)
+        default:
+            throw node.fail("operator \(node.op) is not supported; nncc imports: \(Self.supported)")
+        }
+    }
+
+    func constant(_ node: ONNXNode) throws -> ONNXValue {
+        if let t = try node.tensor("value") {
+            let c = try ONNXConstant.decode(t, file: file, what: "\(node.origin).value")
+            return c.floats != nil ? .floats(c) : .ints(c.ints!.map { .value($0) }, scalar: c.shape.isEmpty)
+        }
+        if node.has("value_float") { return .floats(ONNXConstant(shape: [], floats: [try node.float("value_float", default: 0)])) }
+        if node.has("value_int") { return .ints([.value(Int64(try node.int("value_int")))], scalar: true) }
+        if let v = try node.ints("value_ints") { return .ints(v.map { .value(Int64($0)) }, scalar: false) }
+        throw node.fail("expected a value, value_float, value_int or value_ints attribute")
+    }
+
+    mutating func shape(_ node: ONNXNode) throws {
+        let (n, axes) = try tensor(node.input(0) ?? "", node)
+        let s = try shapes()[n]
+        var dims: [ONNXInt] = axes.map {
+            switch $0 {
+            case .batch: return .batch
+            case .unit: return .value(1)
+            case let .dim(k): return .value(Int64(s[k]))
+            case let .time(t): return .value(Int64(t))
+            }
+        }
+        let r = dims.count
+        func clamp(_ i: Int) -> Int { max(0, min(r, i < 0 ? i + r : i)) }
+        let start = clamp(try node.int("start", default: 0)), end = clamp(try node.int("end", default: r))
+        dims = start < end ? Array(dims[start..<end]) : []
+        bind(node, 0, .ints(dims, scalar: false))
+    }
+
+    mutating func squeeze(_ node: ONNXNode) throws {
+        let axesArg = try node.input(1).map { try knownInts($0, node) } ?? node.ints("axes")
+        let v = try value(node.input(0) ?? "", node)
+        let isSqueeze = node.op == "Squeeze"
+        switch v {
+        case let .ints(xs, scalar):
+            // Shape arithmetic: a scalar becomes [x] and back.
+            guard axesArg == [0] || axesArg == [-1], scalar != isSqueeze, !isSqueeze || xs.count == 1 else {
+                throw node.fail("\(node.op) of an integer \(scalar ? "scalar" : "vector") on axes \(axesArg ?? []) is not supported")
+            }
+            bind(node, 0, .ints(xs, scalar: isSqueeze))
+        case let .tensor(n, axes):
+            guard let a = axesArg, !a.isEmpty else {
+                throw node.fail("\(node.op) without axes depends on the batch size; give the axes")
+            }
+            let rank = isSqueeze ? axes.count : axes.count + a.count
+            let norm = Set(a.map { $0 < 0 ? $0 + rank : $0 })
+            guard norm.count == a.count, norm.allSatisfy({ (0..<rank).contains($0) }) else {
+                throw node.fail("axes \(a) out of range for rank \(rank)")
+            }
+            var out: [ONNXAxis] = []
+            if isSqueeze {
+                for (i, x) in axes.enumerated() where !norm.contains(i) || x != .unit {
+                    guard !norm.contains(i) else {
+                        throw node.fail("axis \(i) (\(describe([x]))) is not an inserted size-1 axis; squeezing a "
+                            + "layer's own axes is not supported")
+                    }
+                    out.append(x)
+                }
+            } else {
+                var rest = axes.makeIterator()
+                for i in 0..<rank { out.append(norm.contains(i) ? .unit : rest.next()!) }
+            }
+            bind(node, 0, .tensor(node: n, axes: out))
+        default:
+            throw node.fail("\(node.op) of a float constant is not supported")
+        }
+    }
+
+    /// Gather of integers (shape arithmetic), or of the last time step of a
+    /// recurrent layer's sequence.
+    mutating func gather(_ node: ONNXNode) throws {
+        let axis = try node.int("axis", default: 0)
+        let indexName = node.input(1) ?? ""
+        guard case let .ints(idx, scalar) = try value(indexName, node) else {
+            throw node.fail("indices \"\(indexName)\": expected integer constants")
+        }
+        switch try value(node.input(0) ?? "", node) {
+        case let .ints(xs, _):
+            guard axis == 0 else { throw node.fail("axis must be 0 for a 1-D integer input") }
+            let picked = try idx.map { i -> ONNXInt in
+                guard case let .value(v) = i, let j = Int(exactly: v), (-xs.count..<xs.count).contains(j) else {
+                    throw node.fail("index out of range for \(xs.count) elements")
+                }
+                return xs[j < 0 ? j + xs.count : j]
+            }
+            bind(node, 0, .ints(picked, scalar: scalar))
+        case let .tensor(n, axes):
+            let a = axis < 0 ? axis + axes.count : axis
+            guard axes.indices.contains(a), scalar, case let .value(i)? = idx.first, case let .time(t) = axes[a],
+                  i == -1 || i == Int64(t) - 1 else {
+                throw node.fail("Gather on a layer's result is supported only to take the last time step of an "
+                    + "RNN/LSTM/GRU sequence (a scalar index -1 or T-1)")
+            }
+            var out = axes
+            out.remove(at: a)
+            bind(node, 0, .tensor(node: n, axes: out))
+        default:
+            throw node.fail("Gather of a float constant is not supported")
+        }
+    }
+
+    mutating func concatInts(_ node: ONNXNode) throws {
+        var out: [ONNXInt] = []
+        for name in node.proto.input where !name.isEmpty {
+            guard case let .ints(xs, false) = try value(name, node) else {
+                throw node.fail("input \"\(name)\": expected a 1-D integer vector")
+            }
+            out += xs
+        }
+        bind(node, 0, .ints(out, scalar: false))
+    }
+
+    /// Reshape to (batch, d1, ...): the first target dimension must keep the
+    /// batch (0, -1, or the batch taken from Shape); 0 elsewhere copies.
+    mutating func reshape(_ node: ONNXNode) throws {
+        try node.expect("allowzero", is: 0)
+        let x = try materialize(node.input(0) ?? "", node)
+        let per = try shapes()[x]
+        let shapeName = node.input(1) ?? ""
+        guard case let .ints(target, false) = try value(shapeName, node), let first = target.first else {
+            throw node.fail("shape \"\(shapeName)\": expected a 1-D integer vector known at import")
+        }
+        var rest = try target.dropFirst().enumerated().map { i, d -> Int in
+            guard case let .value(v) = d, v >= -1, v <= 1 << 24 else {
+                throw node.fail("shape[\(i + 1)]: expected -1, 0 or a positive size")
+            }
+            if v == 0 {
+                guard i < per.count else { throw node.fail("shape[\(i + 1)] = 0 copies a dimension the input lacks") }
+                return per[i]
+            }
+            return Int(v)
+        }
+        let keepsBatch: Bool
+        switch first {
+        case .batch, .value(0): keepsBatch = true
+        case .value(-1): keepsBatch = !rest.contains(-1) && rest.reduce(1, *) == per.reduce(1, *)
+        default: keepsBatch = false
+        }
+        guard keepsBatch, rest.filter({ $0 == -1 }).count <= 1, (1...3).contains(rest.count) else {
+            throw node.fail("Reshape to \(target) is not supported: expected (batch, d1[, d2[, d3]]) with the batch "
+                + "kept first (0, -1 or taken from Shape) and at most one -1")
+        }
+        if rest == per { rest = [] }
+        let n = rest.isEmpty ? x : add(.reshape(rest), inputs: [x], node)
+        bind(node, 0, .tensor(node: n, axes: Self.plain(try shapes()[n].count)))
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import XCTest
+@testable import NNCC
+
+/// The ONNX importer on its own (no gcc): what it builds from small
+/// hand-made graphs, and that malformed, hostile or unsupported files are
+/// errors that name the file and the node, never a crash. GoldenTests runs
+/// PyTorch's exports end to end against y.npy.
+final class ONNXImportTests: XCTestCase {
+    // MARK: - Building test graphs
+
+    static func floats(_ name: String, _ shape: [Int64], _ values: [Float]? = nil) -> Onnx_TensorProto {
+        Onnx_TensorProto.with {
+            $0.name = name
+            $0.dims = shape
+            $0.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+            let n = Int(shape.reduce(1, *))
+            $0.floatData = values ?? (0..<n).map { Float($0 % 7) * 0.125 - 0.25 }
+        }
+    }
+
+    static func node(_ op: String, _ inputs: [String], _ outputs: [String], _ attrs: [Onnx_AttributeProto] = []) -> Onnx_NodeProto {
+        Onnx_NodeProto.with {
+            $0.opType = op
+            $0.name = "/\(op)_\(outputs.first ?? "")"
+            $0.input = inputs
+            $0.output = outputs
+            $0.attribute = attrs
+        }
+    }
+
+    static func ints(_ name: String, _ v: [Int64]) -> Onnx_AttributeProto {
+        Onnx_AttributeProto.with { $0.name = name; $0.type = .ints; $0.ints = v }
+    }
+
+    static func valueInfo(_ name: String, _ dims: [Int64?]) -> Onnx_ValueInfoProto {
+        Onnx_ValueInfoProto.with {
+            $0.name = name
+            $0.type.tensorType.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+            $0.type.tensorType.shape.dim = dims.map { d in
+                Onnx_TensorShapeProto.Dimension.with { if let d { $0.dimValue = d } else { $0.dimParam = "batch" } }
+            }
+        }
+    }
+
+    /// A model with input "x" of shape `input` (nil: the batch) and output "y".
+    static func model(_ nodes: [Onnx_NodeProto], inits: [Onnx_TensorProto] = [], input: [Int64?] = [nil, 4],
+                      extraInputs: [Onnx_ValueInfoProto] = []) -> Data {
+        let m = Onnx_ModelProto.with {
+            $0.irVersion = 8
+            $0.opsetImport = [Onnx_OperatorSetIdProto.with { $0.version = 17 }]
+            $0.graph.node = nodes
+            $0.graph.initializer = inits
+            $0.graph.input = [valueInfo("x", input)] + extraInputs
+            $0.graph.output = [valueInfo("y", [nil])]
+        }
+        return try! m.serializedData()
+    }
+
+    func importing(_ data: Data) throws -> ONNXImporter.Imported {
+        try ONNXImporter.decode(data, file: "m.onnx", name: "m")
+    }
+
+    func assertError(_ data: Data, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            _ = try importing(data)
+            XCTFail("expected an error containing \(fragments)", file: file, line: line)
+        } catch let e as NNCCError {
+            XCTAssertEqual(e.file, "m.onnx", file: file, line: line)
+            for f in fragments { XCTAssertTrue(e.description.contains(f), "\(e) lacks \"\(f)\"", file: file, line: line) }
+        } catch {
+            XCTFail("not an NNCCError: \(error)", file: file, line: line)
+        }
+    }
+
+    // MARK: - What the importer builds
+
+    func testMatMulAndAddBecomeOneDenseLayerWithBias() throws {
+        let data = Self.model([Self.node("MatMul", ["x", "fc.weight"], ["h"]), Self.node("Add", ["h", "b"], ["z"]),
+                               Self.node("Relu", ["z"], ["y"])],
+                              inits: [Self.floats("fc.weight", [4, 3]), Self.floats("b", [3], [1, 2, 3])])
+        let m = try importing(data)
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .dense(units: 3, bias: true), .activation(.relu)])
+        XCTAssertEqual(m.graph.params.map(\.name), ["fc.weight", "fc.bias"])
+        // MatMul's [in, units] weight is stored as PyTorch's [units, in].
+        let w = try XCTUnwrap(m.weights["fc.weight"])
+        XCTAssertEqual(w.shape, [3, 4])
+        XCTAssertEqual(w.data[1], Self.floats("", [4, 3]).floatData[3])
+        XCTAssertEqual(m.weights["fc.bias"]?.data, [1, 2, 3])
+        XCTAssertEqual(m.graph.outputNames, ["y"])
+    }
+
+    func testLSTMGatesAreReorderedToPyTorchsOrder() throws {
+        // ONNX rows: gates i, o, f, c; PyTorch: i, f, g(=c), o. Gate k's rows hold the value k.
+        let h: Int64 = 2, f: Int64 = 3
+        let w = (0..<4).flatMap { k in [Float](repeating: Float(k), count: Int(h * f)) }
+        let r = (0..<4).flatMap { k in [Float](repeating: Float(k), count: Int(h * h)) }
+        let b = (0..<8).flatMap { k in [Float](repeating: Float(k), count: Int(h)) }
+        let data = Self.model([Self.node("Transpose", ["x"], ["xt"], [Self.ints("perm", [1, 0, 2])]),
+                               Self.node("LSTM", ["xt", "W", "R", "B"], ["", "yh"],
+                                         [Onnx_AttributeProto.with { $0.name = "hidden_size"; $0.type = .int; $0.i = h }]),
+                               Self.node("Squeeze", ["yh", "axes"], ["y"])],
+                              inits: [Self.floats("W", [1, 4 * h, f], w), Self.floats("R", [1, 4 * h, h], r),
+                                      Self.floats("B", [1, 8 * h], b),
+                                      Onnx_TensorProto.with { $0.name = "axes"; $0.dims = [1]; $0.dataType = 7; $0.int64Data = [0] }],
+                              input: [nil, 5, f])
+        // (N, T, F) made time-major as PyTorch exports it; Y_h read, so only the last step is kept.
+        let m = try importing(data)
+        guard case let .recurrent(rec) = m.graph.nodes[1].op else { return XCTFail("\(m.graph.nodes[1].op)") }
+        XCTAssertEqual(rec, Recurrent(cell: .lstm, units: 2, returnSequences: false))
+        XCTAssertEqual(m.graph.input.shape, [5, 3])
+        let name = m.graph.nodes[1].name
+        let gateOf = { (t: Tensor?, per: Int) in stride(from: 0, to: t!.data.count, by: per).map { Int(t!.data[$0]) } }
+        XCTAssertEqual(gateOf(m.weights["\(name).weight_ih_l0"], Int(h * f)), [0, 2, 3, 1])
+        XCTAssertEqual(gateOf(m.weights["\(name).weight_hh_l0"], Int(h * h)), [0, 2, 3, 1])
+        XCTAssertEqual(gateOf(m.weights["\(name).bias_ih_l0"], Int(h)), [0, 2, 3, 1])
+        XCTAssertEqual(gateOf(m.weights["\(name).bias_hh_l0"], Int(h)), [4, 6, 7, 5])
+    }
+
+    func testFileStemBecomesACIdentifier() {
+        XCTAssertEqual(ONNXImporter.cIdentifier("resnet-18.v2"), "resnet_18_v2")
+        XCTAssertEqual(ONNXImporter.cIdentifier("3net"), "_3net")
+        XCTAssertEqual(ONNXImporter.cIdentifier(""), "model")
+        XCTAssertEqual(ONNXImporter.cIdentifier(String(repeating: "é", count: 80)).count, 64)
+    }
+
+    // MARK: - Errors
+
+    func testGarbageIsNotAModel() {
+        assertError(Data("definitely not protobuf \u{1}\u{2}\u{3}".utf8), ["not a readable ONNX model"])
+        assertError(Data(), ["expected an ONNX model with a graph"])
+    }
+
+    /// Damaged copies of real exports: each must import or fail with an NNCCError (a trap
+    /// would end the test process). NNCC_FUZZ_ITERATIONS raises the 300 mutations per file.
+    func testTruncatedAndMutatedFilesNeverCrash() throws {
+        let files = ["lstm_last", "lenet_like"].map { FixtureKit.golden.appendingPathComponent("\($0)/model.onnx") }
+            + ["gru_seq_dense", "dense_act_gelu", "concat_seq", "resblock", "reshape_img"].map {
+                FixtureKit.torch.appendingPathComponent("\($0)/model.onnx")
+            }
+        let iterations = Int(ProcessInfo.processInfo.environment["NNCC_FUZZ_ITERATIONS"] ?? "") ?? 300
+        var errors = 0, tries = 0, seed: UInt64 = 12345
+        func next() -> Int {
+            seed &+= 0x9E37_79B9_7F4A_7C15
+            var z = seed
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
+        }
+        for url in files {
+            let good = try Data(contentsOf: url)
+            XCTAssertNoThrow(try importing(good), url.path)
+            for cut in stride(from: 1, to: good.count, by: max(1, good.count / 40)) {
+                tries += 1
+                do { _ = try importing(good.prefix(cut)) } catch is NNCCError { errors += 1 }
+            }
+            for _ in 0..<iterations {
+                var bytes = [UInt8](good)
+                for _ in 0..<(1 + next() % 4) { bytes[next() % bytes.count] = UInt8(truncatingIfNeeded: next()) }
+                tries += 1
+                do { _ = try importing(Data(bytes)) } catch is NNCCError { errors += 1 }
+            }
+        }
+        XCTAssertGreaterThan(errors, tries / 10, "damaged files must be rejected (\(errors) of \(tries))")
+    }
+
+    func testUnsupportedOperatorNamesTheNode() {
+        assertError(Self.model([Self.node("Mul", ["x", "x"], ["y"])]),
+                    ["graph.node[0] (Mul \"/Mul_y\")", "operator Mul is not supported", "Gemm"])
+        var custom = Self.node("Relu", ["x"], ["y"])
+        custom.domain = "com.microsoft"
+        assertError(Self.model([custom]), ["domain \"com.microsoft\""])
+    }
+
+    func testInitializerDataMustMatchItsShape() {
+        var t = Self.floats("w", [3, 4])
+        t.floatData = []
+        t.rawData = Data(count: 10)
+        assertError(Self.model([Self.node("Gemm", ["x", "w"], ["y"])], inits: [t]), ["\"w\"", "raw_data holds 10 bytes"])
+        var huge = Self.floats("w", [1 << 20, 1 << 20], [])
+        huge.floatData = []
+        assertError(Self.model([Self.node("Gemm", ["x", "w"], ["y"])], inits: [huge]), ["too large"])
+        var external = Self.floats("w", [3, 4])
+        external.dataLocation = .external
+        assertError(Self.model([Self.node("Gemm", ["x", "w"], ["y"])], inits: [external]), ["stored outside the file"])
+    }
+
+    func testWeightShapeMismatchNamesTheInitializer() {
+        let data = Self.model([Self.node("Gemm", ["x", "fc.weight"], ["y"],
+                                         [Onnx_AttributeProto.with { $0.name = "transB"; $0.type = .int; $0.i = 1 }])],
+                              inits: [Self.floats("fc.weight", [3, 5])])
+        assertError(data, ["initializer \"fc.weight\"", "expected shape [3, 4]", "found [3, 5]"])
+    }
+
+    func testInputsMustBeOneTensorWithFixedSizes() {
+        assertError(Self.model([Self.node("Relu", ["x"], ["y"])], extraInputs: [Self.valueInfo("x2", [nil, 4])]),
+                    ["exactly one input", "x2"])
+        assertError(Self.model([Self.node("Relu", ["x"], ["y"])], input: [nil, nil]), ["dimension 1 must be a fixed"])
+        assertError(Self.model([Self.node("Relu", ["x"], ["y"])], input: [nil, 1 << 20, 1 << 20, 1 << 20]),
+                    ["too large"])
+    }
+
+    func testConvAndPoolLimits() {
+        let w = Self.floats("c.weight", [2, 1, 3, 3])
+        assertError(Self.model([Self.node("Conv", ["x", "c.weight"], ["y"], [Self.ints("pads", [1, 1, 0, 0])])],
+                               inits: [w], input: [nil, 1, 8, 8]), ["asymmetric pads"])
+        assertError(Self.model([Self.node("MaxPool", ["x"], ["y"], [Self.ints("kernel_shape", [2, 2]),
+                                                                     Onnx_AttributeProto.with { $0.name = "ceil_mode"; $0.type = .int; $0.i = 1 }])],
+                               input: [nil, 1, 8, 8]), ["ceil_mode"])
+        assertError(Self.model([Self.node("Conv", ["x", "c.weight"], ["y"])], inits: [w], input: [nil, 8]),
+                    ["2-D convolutions"])
+    }
+
+    func testTransposedViewsAndSoftmaxAxis() {
+        assertError(Self.model([Self.node("Transpose", ["x"], ["t"], [Self.ints("perm", [0, 2, 1])]),
+                                Self.node("Relu", ["t"], ["r"]), Self.node("Flatten", ["r"], ["y"])],
+                               input: [nil, 3, 4]), ["transposed view"])
+        assertError(Self.model([Self.node("Softmax", ["x"], ["y"], [Onnx_AttributeProto.with { $0.name = "axis"; $0.type = .int; $0.i = 1 }])],
+                               input: [nil, 3, 4]), ["last axis only"])
+    }
+}
