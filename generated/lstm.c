@@ -625,6 +625,199 @@ NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, c
             }
     }
 }
+/* ---- Winograd F(2×2, 3×3) convolution ------------------------------------
+   For 3×3, stride-1, undilated, ungrouped layers with enough channels. Each
+   2×2 block of outputs (a tile) comes from a 4×4 patch d of the padded input:
+       y = Aᵀ [U ⊙ (Bᵀ d B)] A,   U = G g Gᵀ per filter and channel,
+   16 multiplies per tile, channel and filter instead of 36. Per block of
+   tile rows of one image:
+       V[ξ][c][p] = (Bᵀ d B)[ξ]       input transform, tiles in the lanes
+       M[ξ] = U[ξ] · V[ξ]             16 GEMMs on the micro-kernel, U packed [ξ][F][C]
+       y = Aᵀ M A + bias, activation  output transform, stored into NCHW
+   Tiles are numbered p = r·TWP + tx (r: tile row within the block). TWP is
+   the tiles per row rounded up to the transform's vector width TV, so a
+   vector of tiles never straddles a panel. The tiles past the image read
+   zeros of the padded copy and are not stored. V is written straight into
+   the GEMM's panel layout [ξ][p / NR][c][p % NR]. F(2×2, 3×3) keeps
+   PyTorch's accuracy in float32: its transforms only add and halve. */
+typedef struct {
+    int C, F, OH, OW; /* channels, filters, output size */
+    int TH, TW, TWP;  /* tile rows, tiles per row, tile-row stride (a multiple of TV) */
+    int TB;           /* tile rows per block */
+    int Hp, Wp;       /* the padded input: Hp ≥ 2·TH + 2, Wp ≥ 2·TWP + 2 */
+} nn_wino_shape;
+
+/* U[ξ][f][c] = (G g Gᵀ)[ξ] for W [F][C][3][3] (after any batchnorm folding). */
+NN_UNUSED static void nn_wino_pack(int F, int C, const float *restrict w, float *restrict U) {
+    for (int f = 0; f < F; f++)
+        for (int c = 0; c < C; c++) {
+            const float *g = w + ((size_t)f * C + c) * 9;
+            float t[4][3];
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[j];
+                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            for (int i = 0; i < 4; i++) {
+                const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
+                                    t[i][2]};
+                for (int j = 0; j < 4; j++) U[((size_t)(i * 4 + j) * F + f) * C + c] = u[j];
+            }
+        }
+}
+
+/* The 16 planes of V and of M are NN_WINO_SKEW floats more than their
+   size apart: at a power-of-two distance the 16 streams of a transform
+   would all fall into one L1 set. */
+#define NN_WINO_SKEW 16
+
+/* Transforms over TV tiles at once. The even/odd columns of a patch row come
+   from two loads deinterleaved; the outputs of a row are interleaved back. */
+#define NN_WINO_WIDTH(TV)                                                                                         \
+    typedef float nn_wv##TV __attribute__((vector_size(TV * 4)));                                                 \
+    typedef int32_t nn_wi##TV __attribute__((vector_size(TV * 4)));                                               \
+    static inline __attribute__((always_inline)) void nn_wino_input_##TV(nn_wino_shape s, const float *restrict xp, \
+                                                                         int ty0, int rows, float *restrict V) {    \
+        const size_t vs = (size_t)s.C * ((rows * s.TWP + NN_NR - 1) / NN_NR * NN_NR) + NN_WINO_SKEW;            \
+        for (int c = 0; c < s.C; c++)                                                                              \
+            for (int r = 0; r < rows; r++)                                                                         \
+                for (int tx = 0; tx < s.TWP; tx += TV) {                                                           \
+                    const float *d = xp + ((size_t)c * s.Hp + 2 * (ty0 + r)) * s.Wp + 2 * tx;                     \
+                    nn_wv##TV t[4][4];                                                                             \
+                    for (int i = 0; i < 4; i++) {                                                                  \
+                        nn_wv##TV a, b, a2, b2;                                                                    \
+                        memcpy(&a, d + (size_t)i * s.Wp, sizeof a);                                                \
+                        memcpy(&b, d + (size_t)i * s.Wp + TV, sizeof b);                                           \
+                        memcpy(&a2, d + (size_t)i * s.Wp + 2, sizeof a2);                                          \
+                        memcpy(&b2, d + (size_t)i * s.Wp + 2 + TV, sizeof b2);                                     \
+                        const nn_wv##TV d0 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_EVEN##TV);                             \
+                        const nn_wv##TV d1 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_ODD##TV);                              \
+                        const nn_wv##TV d2 = __builtin_shuffle(a2, b2, (nn_wi##TV)NN_WINO_EVEN##TV);                           \
+                        const nn_wv##TV d3 = __builtin_shuffle(a2, b2, (nn_wi##TV)NN_WINO_ODD##TV);                            \
+                        t[i][0] = d0 - d2;                                                                         \
+                        t[i][1] = d1 + d2;                                                                         \
+                        t[i][2] = d2 - d1;                                                                         \
+                        t[i][3] = d1 - d3;                                                                         \
+                    }                                                                                              \
+                    const int p = r * s.TWP + tx;                                                                  \
+                    float *v = V + (size_t)(p / NN_NR) * s.C * NN_NR + (size_t)c * NN_NR + p % NN_NR;             \
+                    for (int j = 0; j < 4; j++) {                                                                  \
+                        const nn_wv##TV v0 = t[0][j] - t[2][j], v1 = t[1][j] + t[2][j];                            \
+                        const nn_wv##TV v2 = t[2][j] - t[1][j], v3 = t[1][j] - t[3][j];                            \
+                        memcpy(v + (size_t)j * vs, &v0, sizeof v0);                                                \
+                        memcpy(v + (size_t)(4 + j) * vs, &v1, sizeof v1);                                          \
+                        memcpy(v + (size_t)(8 + j) * vs, &v2, sizeof v2);                                          \
+                        memcpy(v + (size_t)(12 + j) * vs, &v3, sizeof v3);                                         \
+                    }                                                                                              \
+                }                                                                                                  \
+    }                                                                                                              \
+    static inline __attribute__((always_inline)) void nn_wino_output_##TV(                                         \
+        nn_wino_shape s, const float *restrict M, int ty0, int rows, const float *restrict bias, float *restrict y) { \
+        const int ld = (rows * s.TWP + NN_NR - 1) / NN_NR * NN_NR;                                                 \
+        const size_t ms = (size_t)s.F * ld + NN_WINO_SKEW;                                                         \
+        for (int f = 0; f < s.F; f++)                                                                              \
+            for (int r = 0; r < rows; r++)                                                                         \
+                for (int tx = 0; tx < s.TW; tx += TV) {                                                            \
+                    const float *m = M + (size_t)f * ld + r * s.TWP + tx;                                          \
+                    nn_wv##TV q[16], s0[4], s1[4];                                                                 \
+                    for (int k = 0; k < 16; k++) memcpy(&q[k], m + k * ms, sizeof q[k]);                          \
+                    for (int j = 0; j < 4; j++) {                                                                  \
+                        s0[j] = q[j] + q[4 + j] + q[8 + j];                                                        \
+                        s1[j] = q[4 + j] - q[8 + j] - q[12 + j];                                                   \
+                    }                                                                                              \
+                    const nn_wv##TV o[2][2] = {{s0[0] + s0[1] + s0[2] + bias[f], s0[1] - s0[2] - s0[3] + bias[f]}, \
+                                               {s1[0] + s1[1] + s1[2] + bias[f], s1[1] - s1[2] - s1[3] + bias[f]}}; \
+                    const int oh = 2 * (ty0 + r), n = s.OW - 2 * tx;                                               \
+                    for (int i = 0; i < 2 && oh + i < s.OH; i++) {                                                 \
+                        const nn_wv##TV lo = __builtin_shuffle(o[i][0], o[i][1], (nn_wi##TV)NN_WINO_LO##TV);                   \
+                        const nn_wv##TV hi = __builtin_shuffle(o[i][0], o[i][1], (nn_wi##TV)NN_WINO_HI##TV);                   \
+                        float *row = y + ((size_t)f * s.OH + oh + i) * s.OW + 2 * tx;                              \
+                        if (n >= 2 * TV) {                                                                         \
+                            memcpy(row, &lo, sizeof lo);                                                           \
+                            memcpy(row + TV, &hi, sizeof hi);                                                      \
+                        } else {                                                                                   \
+                            float out[2 * TV];                                                                     \
+                            memcpy(out, &lo, sizeof lo);                                                           \
+                            memcpy(out + TV, &hi, sizeof hi);                                                      \
+                            for (int k = 0; k < n; k++) row[k] = out[k];                                           \
+                        }                                                                                          \
+                    }                                                                                              \
+                }                                                                                                  \
+    }
+
+/* Shuffle masks: even and odd lanes of a pair, and the pair interleaved. */
+#define NN_WINO_EVEN4 {0, 2, 4, 6}
+#define NN_WINO_ODD4 {1, 3, 5, 7}
+#define NN_WINO_LO4 {0, 4, 1, 5}
+#define NN_WINO_HI4 {2, 6, 3, 7}
+#define NN_WINO_EVEN8 {0, 2, 4, 6, 8, 10, 12, 14}
+#define NN_WINO_ODD8 {1, 3, 5, 7, 9, 11, 13, 15}
+#define NN_WINO_LO8 {0, 8, 1, 9, 2, 10, 3, 11}
+#define NN_WINO_HI8 {4, 12, 5, 13, 6, 14, 7, 15}
+#define NN_WINO_EVEN16 {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+#define NN_WINO_ODD16 {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
+#define NN_WINO_LO16 {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+#define NN_WINO_HI16 {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+NN_WINO_WIDTH(4)
+NN_WINO_WIDTH(8)
+#if NN_VW >= 16
+NN_WINO_WIDTH(16)
+#endif
+
+/* M[ξ] = U[ξ]·V[ξ] for one block of `tiles` tiles, straight on the micro-kernel. */
+static inline __attribute__((always_inline)) void nn_wino_gemm(nn_wino_shape s, int tiles, const float *restrict U,
+                                                               const float *restrict V, float *restrict M) {
+    const int ld = (tiles + NN_NR - 1) / NN_NR * NN_NR;
+    const nn_epilogue none = {NULL, 0, 0, NN_ACT_NONE, 0.0f};
+    for (int k = 0; k < 16; k++)
+        for (int p = 0; p * NN_NR < tiles; p++) {
+            const int nc = tiles - p * NN_NR < NN_NR ? tiles - p * NN_NR : NN_NR;
+            const float *b = V + k * ((size_t)ld * s.C + NN_WINO_SKEW) + (size_t)p * NN_NR * s.C;
+            for (int m = 0; m < s.F; m += NN_MR) {
+                const int mr = s.F - m < NN_MR ? s.F - m : NN_MR;
+                nn_micro_table[mr](s.C, U + ((size_t)k * s.F + m) * s.C, s.C, b,
+                                   M + k * ((size_t)s.F * ld + NN_WINO_SKEW) + (size_t)m * ld + p * NN_NR, ld, nc, NULL,
+                                   none);
+            }
+        }
+}
+
+/* Floats of scratch one image needs: the padded input, then V and M of a block. */
+#define NN_WINO_SCRATCH(C, F, TB, TWP, Hp, Wp) \
+    ((size_t)(C) * (Hp) * (Wp) + 16 * ((size_t)(C) + (F)) * (((TB) * (TWP) + NN_NR - 1) / NN_NR * NN_NR) + 32 * NN_WINO_SKEW)
+
+/* One image: x [C][H][W] → y [F][OH][OW]; U and then the F biases as nn_wino_pack and nn_pack_bias left them. */
+static inline __attribute__((always_inline)) void
+nn_wino_image(const int TV, nn_wino_shape s, nn_conv_shape cs, const float *restrict x, const float *restrict U,
+              int act, float alpha, float *restrict y, float *restrict scratch) {
+    float *xp = scratch, *V = xp + (size_t)s.C * s.Hp * s.Wp;
+    float *M = V + 16 * ((size_t)s.C * ((s.TB * s.TWP + NN_NR - 1) / NN_NR * NN_NR) + NN_WINO_SKEW);
+    const float *bias = U + (size_t)16 * s.F * s.C;
+    nn_conv_pad(x, cs, s.Hp, s.Wp, xp);
+    for (int ty0 = 0; ty0 < s.TH; ty0 += s.TB) {
+        const int rows = s.TH - ty0 < s.TB ? s.TH - ty0 : s.TB;
+        switch (TV) {
+#if NN_VW >= 16
+        case 16: nn_wino_input_16(s, xp, ty0, rows, V); break;
+#endif
+        case 8: nn_wino_input_8(s, xp, ty0, rows, V); break;
+        default: nn_wino_input_4(s, xp, ty0, rows, V); break;
+        }
+        nn_wino_gemm(s, rows * s.TWP, U, V, M);
+        switch (TV) {
+#if NN_VW >= 16
+        case 16: nn_wino_output_16(s, M, ty0, rows, bias, y); break;
+#endif
+        case 8: nn_wino_output_8(s, M, ty0, rows, bias, y); break;
+        default: nn_wino_output_4(s, M, ty0, rows, bias, y); break;
+        }
+        if (act != NN_ACT_NONE) {
+            const int oh0 = 2 * ty0, oh1 = 2 * (ty0 + rows) < s.OH ? 2 * (ty0 + rows) : s.OH;
+            for (int f = 0; f < s.F; f++) nn_act_n(act, alpha, y + ((size_t)f * s.OH + oh0) * s.OW, (oh1 - oh0) * s.OW);
+        }
+    }
+}
 /* ---- nncc template: safetensors weight loading and saving. Included textually into every generated library
  * (after stdio/stdlib/string/stdint/math); everything is static, prefixed nn_, with no global mutable state.
  * The file is untrusted input: every read is bounds checked, every size computation overflow checked. */

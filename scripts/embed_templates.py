@@ -9,7 +9,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAMES = ["prologue", "gemm", "conv", "safetensors", "train", "recurrent_train"]
+NAMES = ["prologue", "gemm", "conv", "winograd", "safetensors", "train", "recurrent_train"]
 
 
 def render():

@@ -307,6 +307,10 @@ case("conv_depthwise", [5, 13, 5], [C(5, 3, groups=5, padding=1), A("relu"), C(1
 case("conv_nobias_act", [3, 7, 11], [C(6, 3, bias=False, activation="sigmoid"),
                                      C(4, 2, bias=False, activation="leaky_relu"), A("flatten"), D(3)],
      "mse", SGD, bs=5)
+case("conv_winograd", [16, 9, 13], [C(16, 3, padding=1), A("batchnorm"), A("relu"),
+                                     C(24, 3, padding=1, activation="tanh"), A("maxpool2d", pool_size=2),
+                                     A("flatten"), D(3)],
+     "cross_entropy", SGDM, bs=4)  # both convs qualify for Winograd F(2x2,3x3): >= 16 channels and filters
 case("conv_1x1_image", [3, 1, 1], [C(5, 1, activation="relu"), C(4, 1, bias=False), A("flatten"), D(2)],
      "cross_entropy", SGD, bs=7, n_x=7)
 

@@ -122,10 +122,11 @@ final class ReferenceKernelTests: XCTestCase {
 
     /// nn_gemm equals nn_gemm_naive (atol 1e-5, rtol 1e-4, guard cells untouched) over odd M/N/K, bias modes,
     /// accumulate and activations, and implicit-GEMM and rows conv (several tilings) equal nn_conv_naive on odd conv
-    /// shapes; the C harness Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 (the primary
+    /// shapes, and Winograd F(2×2,3×3) equals nn_conv_naive at every transform width and blocking; the C harness
+    /// Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 (the primary
     /// configuration) and also the AVX2-style 8×2 and a narrow 4×3 panel.
     func testGemmAndConvKernelsAgainstNaiveInC() throws {
-        try runHarness("gemm_test", templates: [Templates.prologue, Templates.gemm, Templates.conv])
+        try runHarness("gemm_test", templates: [Templates.prologue, Templates.gemm, Templates.conv, Templates.winograd])
     }
 
     /// ∂W by rows (nn_conv_dw_rows, several tilings, batches of 1 and 5) equals the naive conv backward's ∂W

@@ -4,6 +4,7 @@
 ///   registers over all taps and stored straight into NCHW;
 /// - implicit GEMM (strided along the width, or rows too narrow to fill a
 ///   vector): output pixels × filters tiles, filters packed as panels;
+/// - Winograd F(2×2, 3×3) for 3×3 stride-1 layers with enough channels (EmitWinograd);
 /// - the naive loops, in reference builds.
 /// Both tiled kernels read the input in place from a zero-padded copy (no
 /// im2col); bias and activation are fused in every one.
@@ -16,7 +17,7 @@ enum ConvEmitter {
         var n: Int { oh * ow }
     }
 
-    enum Path: Equatable { case implicit, rows(RowsTile), narrow(rows: Int, pixels: Int), reference }
+    enum Path: Equatable { case implicit, rows(RowsTile), narrow(rows: Int, pixels: Int), winograd(WinogradPlan), reference }
 
     /// A rows tile: `fb` filters × `rb` output rows × `uv` vectors of a row.
     struct RowsTile: Equatable {
@@ -37,6 +38,7 @@ enum ConvEmitter {
     /// one vector of filters, the implicit GEMM two vectors of filters.
     static func path(_ d: Dims, _ schedule: Schedule) -> Path {
         if schedule.reference { return .reference }
+        if let plan = WinogradPlan.plan(d, schedule) { return .winograd(plan) }
         let vw = schedule.vectorWidth
         let implicitUse = Double(d.fg) / Double(schedule.padded(d.fg)) * 0.77
         let narrowUse = d.fg <= vw ? Double(d.fg) / Double(vw) * 0.9 : 0
@@ -78,6 +80,7 @@ enum ConvEmitter {
     /// The zero-padded input planes: the rows kernels read whole vectors past the row's end.
     static func paddedSize(_ d: Dims, _ schedule: Schedule) -> (hp: Int, wp: Int) {
         if case .rows = path(d, schedule) { return rowsPaddedSize(d, schedule) }
+        if case let .winograd(plan) = path(d, schedule) { return (plan.hp, plan.wp) }
         let p = d.conv.pads
         return (d.h + p.top + p.bottom, d.w + p.left + p.right)
     }
@@ -94,7 +97,7 @@ enum ConvEmitter {
         case .implicit: return schedule.padded(d.fg)
         case let .rows(t): return blocks(d.fg, t.fb) * t.fb
         case .narrow: return schedule.vectorWidth
-        case .reference: return d.fg
+        case .reference, .winograd: return d.fg
         }
     }
 
@@ -103,7 +106,8 @@ enum ConvEmitter {
     /// then the padded biases; the
     /// reference keeps [F][K] then the bias.
     static func forwardFloats(_ d: Dims, _ schedule: Schedule) -> Int {
-        d.groups * (d.k + 1) * packedFilters(d, schedule)
+        if case .winograd = path(d, schedule) { return WinogradPlan.packedFloats(d) }
+        return d.groups * (d.k + 1) * packedFilters(d, schedule)
     }
 
     /// Training builds add each group's Wᵀ [K][F/g], the A of ∂col = Wᵀ·∂z.
@@ -149,12 +153,19 @@ enum ConvEmitter {
         "\(ctx.packed(i)) + \(forwardFloats(dims(ctx.graph, i), ctx.schedule))"
     }
 
-    /// Per thread, the padded input of one image and group.
+    /// Per thread, the padded input of one image and group (and Winograd's transformed tiles).
     static func scratchFloats(_ g: Graph, _ i: Int, schedule: Schedule) -> Int {
-        let d = dims(g, i)
-        if path(d, schedule) == .reference { return 0 }
-        let (hp, wp) = paddedSize(d, schedule)
-        return d.cg * hp * wp * schedule.threads
+        perThreadScratch(dims(g, i), schedule) * schedule.threads
+    }
+
+    static func perThreadScratch(_ d: Dims, _ schedule: Schedule) -> Int {
+        switch path(d, schedule) {
+        case .reference: return 0
+        case let .winograd(plan): return plan.scratchFloats(d, schedule)
+        default:
+            let (hp, wp) = paddedSize(d, schedule)
+            return d.cg * hp * wp
+        }
     }
 
     static func emit(_ ctx: EmitContext, _ i: Int) -> KernelCode {
@@ -168,6 +179,7 @@ enum ConvEmitter {
         case .implicit: what += "implicit GEMM"
         case let .rows(t): what += "rows, tiles of \(t.fb) filters x \(t.rb) rows x \(t.uv) vectors"
         case let .narrow(rows, pixels): what += "narrow implicit GEMM, tiles of one vector of filters x \(rows) rows x \(pixels) pixels"
+        case let .winograd(plan): what += plan.description
         case .reference: what += "naive reference"
         }
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
@@ -203,6 +215,9 @@ enum ConvEmitter {
             }
             let full = tile(pixels), last = tile(d.ow % pixels)
             body = pad + "nn_conv_narrow(s, \(rows), \(pixels), xp, \(weights), \(bias), \(yg), \(full), \(last));"
+        case let .winograd(plan):
+            body = "static const nn_wino_shape ws = \(plan.shapeLiteral(d));\n        "
+                + "nn_wino_image(\(plan.tv), ws, s, \(xg), w, \(actArgs), \(yg), xp);"
         case .reference:
             body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
         }
@@ -215,7 +230,7 @@ enum ConvEmitter {
                 NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
                 for (int t = 0; t < nb * \(d.groups); t++) {
                     const int b = t / \(d.groups), g = t % \(d.groups);
-                    float *xp = \(kind == .reference ? "NULL" : "scratch + (size_t)NN_THREAD_ID() * \(d.cg * hp * wp)");
+                    float *xp = \(kind == .reference ? "NULL" : "scratch + (size_t)NN_THREAD_ID() * \(perThreadScratch(d, ctx.schedule))");
                     (void)xp;
                     \(body)
                 }
@@ -249,6 +264,7 @@ enum ConvEmitter {
     }
 
     static func packing(_ ctx: EmitContext, _ i: Int, _ d: Dims, _ kind: Path) -> String {
+        if case .winograd = kind { return WinogradPlan.packing(ctx, i, d) + trainingTranspose(ctx, i, d) }
         let node = ctx.graph.nodes[i], c = d.conv, w = ctx.param(node, "weight"), packed = ctx.packed(i)
         let bias = ctx.hasParam(node, "bias") ? ctx.param(node, "bias") : "NULL"
         let pfg = packedFilters(d, ctx.schedule)
@@ -257,7 +273,7 @@ enum ConvEmitter {
         case .implicit: panel = ctx.schedule.panelWidth
         case let .rows(t): panel = t.fb
         case .narrow: panel = ctx.schedule.vectorWidth
-        case .reference: panel = 0
+        case .reference, .winograd: panel = 0
         }
         let biasAt = "\(packed) + \(d.groups * d.k * pfg) + g * \(pfg)"
         let layout = panel == 0 ? "is used as it is" : "-> per group, filter blocks [K][\(panel)]"
@@ -275,11 +291,14 @@ enum ConvEmitter {
                                               panel: panel, bias: biasAt, channelOffset: " + g * \(d.fg)")
                 .split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
         }
-        s += "\n    }"
-        if ctx.training {
-            s += "\n    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
-                + "        nn_transpose(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(transposed(ctx, i)) + (size_t)g * \(d.fg * d.k));"
-        }
-        return s
+        return s + "\n    }" + trainingTranspose(ctx, i, d)
+    }
+
+    /// Training builds: each group's Wᵀ after the forward weights, for ∂x.
+    static func trainingTranspose(_ ctx: EmitContext, _ i: Int, _ d: Dims) -> String {
+        guard ctx.training else { return "" }
+        let w = ctx.param(ctx.graph.nodes[i], "weight")
+        return "\n    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
+            + "        nn_transpose(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(transposed(ctx, i)) + (size_t)g * \(d.fg * d.k));"
     }
 }

@@ -39,7 +39,8 @@ public enum LibraryEmitter {
             #define NN_THREADS \(schedule.threads)
 
             """
-        c += Templates.prologue + "\n" + Templates.gemm + "\n" + Templates.conv + "\n" + Templates.safetensors + "\n"
+        c += Templates.prologue + "\n" + Templates.gemm + "\n" + Templates.conv + "\n" + Templates.winograd + "\n"
+            + Templates.safetensors + "\n"
         if training != nil { c += Templates.train + "\n" + Templates.recurrent_train + "\n" }
         c += api.declarations + "\n"
         c += parameterTable(g, ctx: ctx, prefix: p)

@@ -12,7 +12,9 @@
  *  - nn_conv_implicit (filters packed as panels) == nn_conv_naive on odd conv shapes (prime H/W, stride,
  *    dilation, padding), and nn_conv_rows (filters packed as blocks) for every width-stride-1 shape under
  *    several tilings, each with its last-rows and last-vectors tiles, and nn_conv_narrow (one vector of
- *    filters) for every shape with at most NN_VW filters. */
+ *    filters) for every shape with at most NN_VW filters;
+ *  - nn_wino_image (Winograd F(2x2,3x3)) == nn_conv_naive on 3x3 stride-1 shapes with odd and even sizes,
+ *    at every transform width up to NN_VW and blocks of 1, 2 and all tile rows (remainder blocks). */
 
 #define TG_GUARD 12345.0f
 
@@ -227,6 +229,38 @@ static void tg_conv_case(tg_conv v, int with_bias, int act) {
     free(x); free(w); free(bias); free(packed); free(pbias); free(xp); free(y1); free(y2);
 }
 
+/* Winograd as EmitConv drives it: U and the biases packed, one image at a time. */
+static void tg_wino_case(int C, int H, int W, int F, int pad, int act) {
+    const tg_conv v = {C, H, W, F, 3, 3, 1, 1, pad, pad, pad, pad, 1, 1};
+    tg_set_shape(v, act);
+    const nn_conv_shape cs = tg_s;
+    float *x = tg_alloc((size_t)C * H * W), *w = tg_alloc((size_t)F * C * 9), *bias = tg_alloc((size_t)F);
+    float *U = tg_alloc((size_t)16 * F * C + F), *want = tg_alloc((size_t)F * cs.OH * cs.OW);
+    float *y = tg_alloc((size_t)F * cs.OH * cs.OW + 8);
+    tg_fill(x, (size_t)C * H * W);
+    tg_fill(w, (size_t)F * C * 9);
+    tg_fill(bias, (size_t)F);
+    nn_wino_pack(F, C, w, U);
+    nn_pack_bias(F, F, bias, U + (size_t)16 * F * C);
+    nn_conv_naive(x, cs, F, w, bias, act, 0.1f, want);
+    const int TH = (cs.OH + 1) / 2, TW = (cs.OW + 1) / 2;
+    for (int TV = 4; TV <= NN_VW && TV <= 16; TV *= 2)
+        for (int tb = 1; tb <= 3; tb++) {
+            const int TWP = (TW + TV - 1) / TV * TV, TB = tb == 3 ? TH : tb;
+            const int Hp = H + 2 * pad > 2 * TH + 2 ? H + 2 * pad : 2 * TH + 2;
+            const int Wp = W + 2 * pad > 2 * TWP + 2 ? W + 2 * pad : 2 * TWP + 2;
+            const nn_wino_shape ws = {C, F, cs.OH, cs.OW, TH, TW, TWP, TB, Hp, Wp};
+            float *scratch = tg_alloc(NN_WINO_SCRATCH(C, F, TB, TWP, Hp, Wp));
+            for (int i = 0; i < F * cs.OH * cs.OW + 8; i++) y[i] = TG_GUARD;
+            nn_wino_image(TV, ws, cs, x, U, act, 0.1f, y, scratch);
+            char kernel[64];
+            snprintf(kernel, sizeof kernel, "winograd TV %d, %d tile rows a block", TV, TB);
+            tg_check_conv(kernel, v, act, y, want);
+            free(scratch);
+        }
+    free(x); free(w); free(bias); free(U); free(want); free(y);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0); /* failures stay visible if a bad kernel corrupts the heap */
     for (int a = 0; a < TG_NSIZES; a++)
@@ -257,6 +291,20 @@ int main(void) {
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
         for (int with_bias = 0; with_bias <= 1; with_bias++)
             for (int act = NN_ACT_NONE; act <= NN_ACT_LEAKY_RELU; act++) tg_conv_case(convs[i], with_bias, act);
+    static const int winos[][5] = {
+        /* C  H   W   F  pad */
+        {1, 4, 4, 1, 0},      /* one tile */
+        {3, 7, 9, 5, 1},      /* odd sizes: partial last tile row and column */
+        {16, 13, 11, 17, 1},
+        {17, 16, 16, 33, 1},  /* cnn_bn's 16x16 layers, filters past a panel */
+        {5, 9, 30, 9, 0},
+        {2, 5, 5, 3, 2},      /* padding 2 */
+        {33, 32, 32, 40, 1},  /* cnn_bn's 32x32 layer */
+        {4, 3, 40, 6, 1},
+    };
+    for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++)
+        for (int act = NN_ACT_NONE; act <= NN_ACT_SIGMOID; act++)
+            tg_wino_case(winos[i][0], winos[i][1], winos[i][2], winos[i][3], winos[i][4], act);
     printf("gemm_test (NN_VW %d, NN_NV %d, NN_MR %d): %d checks, %d failures\n", NN_VW, NN_NV, NN_MR, tg_cases,
            tg_failures);
     return tg_failures ? 1 : 0;
