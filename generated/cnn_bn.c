@@ -647,23 +647,43 @@ typedef struct {
     int Hp, Wp;       /* the padded input: Hp ≥ 2·TH + 2, Wp ≥ 2·TWP + 2 */
 } nn_wino_shape;
 
+/* u = G g Gᵀ for one 3×3 filter g (row-major), u 4×4 row-major. */
+static inline void nn_wino_filter(const float g[9], float u[16]) {
+    float t[4][3];
+    for (int j = 0; j < 3; j++) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t[3][j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; i++) {
+        u[4 * i] = t[i][0];
+        u[4 * i + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[4 * i + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[4 * i + 3] = t[i][2];
+    }
+}
+
 /* U[ξ][f][c] = (G g Gᵀ)[ξ] for W [F][C][3][3] (after any batchnorm folding). */
 NN_UNUSED static void nn_wino_pack(int F, int C, const float *restrict w, float *restrict U) {
+    float u[16];
     for (int f = 0; f < F; f++)
         for (int c = 0; c < C; c++) {
-            const float *g = w + ((size_t)f * C + c) * 9;
-            float t[4][3];
-            for (int j = 0; j < 3; j++) {
-                t[0][j] = g[j];
-                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-                t[3][j] = g[6 + j];
-            }
-            for (int i = 0; i < 4; i++) {
-                const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
-                                    t[i][2]};
-                for (int j = 0; j < 4; j++) U[((size_t)(i * 4 + j) * F + f) * C + c] = u[j];
-            }
+            nn_wino_filter(w + ((size_t)f * C + c) * 9, u);
+            for (int k = 0; k < 16; k++) U[((size_t)k * F + f) * C + c] = u[k];
+        }
+}
+
+/* For ∂x of a stride-1 3×3 layer, itself a 3×3 convolution of ∂z with the
+   filters transposed (C outputs from F inputs) and turned 180°:
+   U[ξ][c][f] = (G g Gᵀ)[ξ] with g[i][j] = W[f][c][2 − i][2 − j]. */
+NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, float *restrict U) {
+    float g[9], u[16];
+    for (int c = 0; c < C; c++)
+        for (int f = 0; f < F; f++) {
+            for (int k = 0; k < 9; k++) g[k] = w[((size_t)f * C + c) * 9 + 8 - k];
+            nn_wino_filter(g, u);
+            for (int k = 0; k < 16; k++) U[((size_t)k * C + c) * F + f] = u[k];
         }
 }
 
@@ -713,7 +733,8 @@ NN_UNUSED static void nn_wino_pack(int F, int C, const float *restrict w, float 
                 }                                                                                                  \
     }                                                                                                              \
     static inline __attribute__((always_inline)) void nn_wino_output_##TV(                                         \
-        nn_wino_shape s, const float *restrict M, int ty0, int rows, const float *restrict bias, float *restrict y) { \
+        const int ACC, nn_wino_shape s, const float *restrict M, int ty0, int rows, const float *restrict bias,       \
+        float *restrict y) {                                                                                       \
         const int ld = (rows * s.TWP + NN_NR - 1) / NN_NR * NN_NR;                                                 \
         const size_t ms = (size_t)s.F * ld + NN_WINO_SKEW;                                                         \
         for (int f = 0; f < s.F; f++)                                                                              \
@@ -734,13 +755,21 @@ NN_UNUSED static void nn_wino_pack(int F, int C, const float *restrict w, float 
                         const nn_wv##TV hi = __builtin_shuffle(o[i][0], o[i][1], (nn_wi##TV)NN_WINO_HI##TV);                   \
                         float *row = y + ((size_t)f * s.OH + oh + i) * s.OW + 2 * tx;                              \
                         if (n >= 2 * TV) {                                                                         \
-                            memcpy(row, &lo, sizeof lo);                                                           \
-                            memcpy(row + TV, &hi, sizeof hi);                                                      \
+                            nn_wv##TV a0 = lo, a1 = hi;                                                            \
+                            if (ACC) {                                                                             \
+                                nn_wv##TV r0, r1;                                                                  \
+                                memcpy(&r0, row, sizeof r0);                                                       \
+                                memcpy(&r1, row + TV, sizeof r1);                                                  \
+                                a0 += r0;                                                                          \
+                                a1 += r1;                                                                          \
+                            }                                                                                      \
+                            memcpy(row, &a0, sizeof a0);                                                           \
+                            memcpy(row + TV, &a1, sizeof a1);                                                      \
                         } else {                                                                                   \
                             float out[2 * TV];                                                                     \
                             memcpy(out, &lo, sizeof lo);                                                           \
                             memcpy(out + TV, &hi, sizeof hi);                                                      \
-                            for (int k = 0; k < n; k++) row[k] = out[k];                                           \
+                            for (int k = 0; k < n; k++) row[k] = ACC ? row[k] + out[k] : out[k];                   \
                         }                                                                                          \
                     }                                                                                              \
                 }                                                                                                  \
@@ -787,10 +816,11 @@ static inline __attribute__((always_inline)) void nn_wino_gemm(nn_wino_shape s, 
 #define NN_WINO_SCRATCH(C, F, TB, TWP, Hp, Wp) \
     ((size_t)(C) * (Hp) * (Wp) + 16 * ((size_t)(C) + (F)) * (((TB) * (TWP) + NN_NR - 1) / NN_NR * NN_NR) + 32 * NN_WINO_SKEW)
 
-/* One image: x [C][H][W] → y [F][OH][OW]; U and then the F biases as nn_wino_pack and nn_pack_bias left them. */
+/* One image: x [C][H][W] → y [F][OH][OW]; U and then the F biases as nn_wino_pack and nn_pack_bias left them.
+   ACC adds into y instead (∂x; no activation then). */
 static inline __attribute__((always_inline)) void
-nn_wino_image(const int TV, nn_wino_shape s, nn_conv_shape cs, const float *restrict x, const float *restrict U,
-              int act, float alpha, float *restrict y, float *restrict scratch) {
+nn_wino_image(const int TV, const int ACC, nn_wino_shape s, nn_conv_shape cs, const float *restrict x,
+              const float *restrict U, int act, float alpha, float *restrict y, float *restrict scratch) {
     float *xp = scratch, *V = xp + (size_t)s.C * s.Hp * s.Wp;
     float *M = V + 16 * ((size_t)s.C * ((s.TB * s.TWP + NN_NR - 1) / NN_NR * NN_NR) + NN_WINO_SKEW);
     const float *bias = U + (size_t)16 * s.F * s.C;
@@ -807,10 +837,10 @@ nn_wino_image(const int TV, nn_wino_shape s, nn_conv_shape cs, const float *rest
         nn_wino_gemm(s, rows * s.TWP, U, V, M);
         switch (TV) {
 #if NN_VW >= 16
-        case 16: nn_wino_output_16(s, M, ty0, rows, bias, y); break;
+        case 16: nn_wino_output_16(ACC, s, M, ty0, rows, bias, y); break;
 #endif
-        case 8: nn_wino_output_8(s, M, ty0, rows, bias, y); break;
-        default: nn_wino_output_4(s, M, ty0, rows, bias, y); break;
+        case 8: nn_wino_output_8(ACC, s, M, ty0, rows, bias, y); break;
+        default: nn_wino_output_4(ACC, s, M, ty0, rows, bias, y); break;
         }
         if (act != NN_ACT_NONE) {
             const int oh0 = 2 * ty0, oh1 = 2 * (ty0 + rows) < s.OH ? 2 * (ty0 + rows) : s.OH;
@@ -1381,7 +1411,7 @@ static void k2_conv3x3_32x32x32_relu(int nb, const float *restrict x, const floa
         float *xp = scratch + (size_t)NN_THREAD_ID() * 103040;
         (void)xp;
         static const nn_wino_shape ws = {32, 32, 32, 32, 16, 16, 16, 4, 34, 34};
-        nn_wino_image(4, ws, s, x + ((size_t)b * 32 + (size_t)g * 32) * 1024, w, NN_ACT_RELU, 0.0f, y + ((size_t)b * 32 + (size_t)g * 32) * 1024, xp);
+        nn_wino_image(4, 0, ws, s, x + ((size_t)b * 32 + (size_t)g * 32) * 1024, w, NN_ACT_RELU, 0.0f, y + ((size_t)b * 32 + (size_t)g * 32) * 1024, xp);
     }
 }
 
@@ -1421,7 +1451,7 @@ static void k4_conv3x3_64x16x16_relu(int nb, const float *restrict x, const floa
         float *xp = scratch + (size_t)NN_THREAD_ID() * 109184;
         (void)xp;
         static const nn_wino_shape ws = {32, 64, 16, 16, 8, 8, 8, 8, 18, 18};
-        nn_wino_image(4, ws, s, x + ((size_t)b * 32 + (size_t)g * 32) * 256, w, NN_ACT_RELU, 0.0f, y + ((size_t)b * 64 + (size_t)g * 64) * 256, xp);
+        nn_wino_image(4, 0, ws, s, x + ((size_t)b * 32 + (size_t)g * 32) * 256, w, NN_ACT_RELU, 0.0f, y + ((size_t)b * 64 + (size_t)g * 64) * 256, xp);
     }
 }
 
@@ -1437,7 +1467,7 @@ static void k5_conv3x3_64x16x16_relu(int nb, const float *restrict x, const floa
         float *xp = scratch + (size_t)NN_THREAD_ID() * 152320;
         (void)xp;
         static const nn_wino_shape ws = {64, 64, 16, 16, 8, 8, 8, 8, 18, 18};
-        nn_wino_image(4, ws, s, x + ((size_t)b * 64 + (size_t)g * 64) * 256, w, NN_ACT_RELU, 0.0f, y + ((size_t)b * 64 + (size_t)g * 64) * 256, xp);
+        nn_wino_image(4, 0, ws, s, x + ((size_t)b * 64 + (size_t)g * 64) * 256, w, NN_ACT_RELU, 0.0f, y + ((size_t)b * 64 + (size_t)g * 64) * 256, xp);
     }
 }
 

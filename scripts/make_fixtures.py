@@ -407,6 +407,8 @@ case("clip_norm", [10], [D(8, activation="relu"), D(3)], "mse", {"type": "sgd", 
 case("steps_lenet", [1, 13, 13], [C(4, 3, padding=1), A("relu"), A("maxpool2d", pool_size=2), C(6, 3), A("relu"),
                                   A("maxpool2d", pool_size=2), A("flatten"), D(12), A("relu"), D(4)],
      "cross_entropy", {"type": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0001}, bs=5, steps=True)
+case("steps_winograd", [16, 7, 8], [C(16, 3, padding=1, activation="relu"), C(16, 3, padding=1), A("flatten"), D(3)],
+     "cross_entropy", {"type": "sgd", "lr": 0.05, "momentum": 0.9}, bs=3, steps=True)  # Winograd ∂x, repacked each step
 case("steps_lstm", [7, 3], [A("lstm", units=6), D(3)], "cross_entropy", {"type": "adam", "lr": 0.02},
      bs=3, steps=True)
 

@@ -95,9 +95,9 @@ final class ReferenceKernelTests: XCTestCase {
 
     /// `--threads 2` (OpenMP over GEMM panels and conv images) gives bit-for-bit the outputs of one thread: every
     /// output element is still computed by one thread in the same order. Models with conv (grouped, strided,
-    /// rows, narrow and implicit paths), pools, residual adds, dense and recurrent layers, at batch 7 and 5.
+    /// rows, narrow, implicit and Winograd paths), pools, residual adds, dense and recurrent layers, at batch 7 and 5.
     func testTwoThreadsMatchOneThreadExactly() throws {
-        let names = ["conv_groups2", "conv_stride2", "conv_k32", "resblock", "steps_lenet", "bn_conv_fold",
+        let names = ["conv_groups2", "conv_stride2", "conv_k32", "resblock", "steps_lenet", "bn_conv_fold", "conv_winograd",
                      "lstm_last7", "gru_seq_dense", "dense_act_relu"]
         for name in names {
             let dir = FixtureKit.torch.appendingPathComponent(name)
@@ -130,12 +130,12 @@ final class ReferenceKernelTests: XCTestCase {
     }
 
     /// ∂W by rows (nn_conv_dw_rows, several tilings, batches of 1 and 5) equals the naive conv backward's ∂W
-    /// (atol/rtol 1e-4), and the branch-free 2×2 max-pool backward equals the naive loop exactly, ties and NaNs
-    /// included; the C harness Fixtures/c/train_kernels_test.c runs against the embedded templates at three
-    /// vector widths.
+    /// (atol/rtol 1e-4), the branch-free 2×2 max-pool backward equals the naive loop exactly, ties and NaNs
+    /// included, and ∂x by Winograd equals the naive ∂x; the C harness Fixtures/c/train_kernels_test.c runs
+    /// against the embedded templates at three vector widths.
     func testTrainingKernelsAgainstNaiveInC() throws {
         try runHarness("train_kernels_test",
-                       templates: [Templates.prologue, Templates.gemm, Templates.conv, Templates.train])
+                       templates: [Templates.prologue, Templates.gemm, Templates.conv, Templates.winograd, Templates.train])
     }
 
     /// Compiles Fixtures/c/NAME.c after the templates at vector widths 16, 8 and 4 (-Werror), runs it, and

@@ -101,6 +101,12 @@ final class SanitizerTests: XCTestCase {
     /// conv2d with a batchnorm folded into it.
     func testConvBatchNorm() { check(FixtureKit.torch, "bn_conv_fold") }
 
+    /// Winograd F(2×2, 3×3) convolutions (odd sizes: partial last tiles), batchnorm folded into the first.
+    func testWinogradConv() {
+        check(FixtureKit.torch, "conv_winograd")
+        check(FixtureKit.torch, "conv_winograd", target: .portable)
+    }
+
     /// Padded, strided max pooling; and the golden LeNet-like conv/pool/dense stack.
     func testPooling() {
         check(FixtureKit.torch, "maxpool3_s2_p1")

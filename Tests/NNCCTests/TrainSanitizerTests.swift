@@ -84,6 +84,8 @@ final class TrainSanitizerTests: XCTestCase {
         check(FixtureKit.torch, "resblock")
         check(FixtureKit.torch, "concat_seq")
     }
+    /// Winograd forward and ∂x (accumulated into the gradient buffer), batchnorm in training mode.
+    func testWinograd() { check(FixtureKit.torch, "conv_winograd") }
     /// Dropout in training mode, binary cross entropy on logits.
     func testDropoutAndBCE() {
         check(FixtureKit.torch, "dropout_zero_train")

@@ -98,7 +98,7 @@ final class TrainingTests: XCTestCase {
 
     /// Ten steps over four batches cycled in order, as scripts/make_fixtures.py's "steps" cases.
     func testTenStepsTrackPyTorchLossCurve() throws {
-        for name in ["steps_lenet", "steps_lstm"] {
+        for name in ["steps_lenet", "steps_lstm", "steps_winograd"] {
             let dir = FixtureKit.torch.appendingPathComponent(name)
             let (ctx, model) = try trainingContext(dir)
             let data = try Dataset.load(path: dir.appendingPathComponent("train.npz").path, model: model,

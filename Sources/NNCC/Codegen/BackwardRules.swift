@@ -61,9 +61,18 @@ enum BackwardRules {
             let saved = ["col", "colT", "dzT", "dzp"].map { needed.contains($0) ? t.savedPointer(i, $0) : "NULL" }
                 .joined(separator: ", ")
             let dW = way == .filterRows ? "\(dWg), NULL" : way == .transposed ? "NULL, \(dWt) + (size_t)gr * \(d.fg * d.k)" : "NULL, NULL"
-            let convCall = way == .reference
+            // ∂x by Winograd when it qualifies: the GEMM call then computes ∂W and ∂b only.
+            let winograd = dx == "NULL" ? nil : WinogradPlan.gradient(d, ctx.schedule)
+            var convCall = way == .reference
                 ? "nn_conv_backward(\(xg), s, \(d.fg), \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dcol")));"
-                : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dW), \(db), \(saved));"
+                : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(winograd == nil ? dxg : "NULL"), \(dW), \(db), \(saved));"
+            if let (td, plan) = winograd {
+                convCall = "{\n                static const nn_conv_shape ts = \(ConvEmitter.shapeLiteral(td));\n"
+                    + "                static const nn_wino_shape ws = \(plan.shapeLiteral(td));\n"
+                    + "                \(convCall)\n"
+                    + "                nn_wino_image(\(plan.tv), 1, ws, ts, \(dzg), \(ConvEmitter.transposed(ctx, i)), NN_ACT_NONE, 0.0f, \(dxg), \(t.savedPointer(i, "wino")));\n"
+                    + "            }"
+            }
             var before = "", after = ""
             switch way {
             case .transposed:

@@ -110,10 +110,13 @@ enum ConvEmitter {
         return d.groups * (d.k + 1) * packedFilters(d, schedule)
     }
 
-    /// Training builds add each group's Wᵀ [K][F/g], the A of ∂col = Wᵀ·∂z.
+    /// Training builds add what ∂x needs: Winograd's transformed filters when
+    /// it qualifies, else each group's Wᵀ [K][F/g], the A of ∂col = Wᵀ·∂z.
     static func packedFloats(_ ctx: EmitContext, _ i: Int) -> Int {
         let d = dims(ctx.graph, i)
-        return forwardFloats(d, ctx.schedule) + (ctx.training ? d.f * d.k : 0)
+        guard ctx.training else { return forwardFloats(d, ctx.schedule) }
+        let winograd = WinogradPlan.gradient(d, ctx.schedule) != nil
+        return forwardFloats(d, ctx.schedule) + (winograd ? WinogradPlan.gradientFloats(d) : d.f * d.k)
     }
 
     /// How a training build computes a conv's ∂W.
@@ -149,6 +152,7 @@ enum ConvEmitter {
             + "\(p.top), \(p.left), \(c.dilation.0), \(c.dilation.1), \(d.oh), \(d.ow)}"
     }
 
+    /// Training builds: where ∂x's filters start (Wᵀ, or Winograd's U for ∂x).
     static func transposed(_ ctx: EmitContext, _ i: Int) -> String {
         "\(ctx.packed(i)) + \(forwardFloats(dims(ctx.graph, i), ctx.schedule))"
     }
@@ -217,7 +221,7 @@ enum ConvEmitter {
             body = pad + "nn_conv_narrow(s, \(rows), \(pixels), xp, \(weights), \(bias), \(yg), \(full), \(last));"
         case let .winograd(plan):
             body = "static const nn_wino_shape ws = \(plan.shapeLiteral(d));\n        "
-                + "nn_wino_image(\(plan.tv), ws, s, \(xg), w, \(actArgs), \(yg), xp);"
+                + "nn_wino_image(\(plan.tv), 0, ws, s, \(xg), w, \(actArgs), \(yg), xp);"
         case .reference:
             body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
         }
@@ -264,7 +268,7 @@ enum ConvEmitter {
     }
 
     static func packing(_ ctx: EmitContext, _ i: Int, _ d: Dims, _ kind: Path) -> String {
-        if case .winograd = kind { return WinogradPlan.packing(ctx, i, d) + trainingTranspose(ctx, i, d) }
+        if case .winograd = kind { return WinogradPlan.packing(ctx, i, d) + dxFiltersPacking(ctx, i, d) }
         let node = ctx.graph.nodes[i], c = d.conv, w = ctx.param(node, "weight"), packed = ctx.packed(i)
         let bias = ctx.hasParam(node, "bias") ? ctx.param(node, "bias") : "NULL"
         let pfg = packedFilters(d, ctx.schedule)
@@ -291,14 +295,20 @@ enum ConvEmitter {
                                               panel: panel, bias: biasAt, channelOffset: " + g * \(d.fg)")
                 .split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
         }
-        return s + "\n    }" + trainingTranspose(ctx, i, d)
+        return s + "\n    }" + dxFiltersPacking(ctx, i, d)
     }
 
-    /// Training builds: each group's Wᵀ after the forward weights, for ∂x.
-    static func trainingTranspose(_ ctx: EmitContext, _ i: Int, _ d: Dims) -> String {
+    /// Training builds: after the forward weights, what ∂x needs: the filters
+    /// transposed and turned 180° for Winograd, else each group's Wᵀ.
+    static func dxFiltersPacking(_ ctx: EmitContext, _ i: Int, _ d: Dims) -> String {
         guard ctx.training else { return "" }
-        let w = ctx.param(ctx.graph.nodes[i], "weight")
+        let w = ctx.param(ctx.graph.nodes[i], "weight"), at = transposed(ctx, i)
+        if WinogradPlan.gradient(d, ctx.schedule) != nil {
+            return "\n    /* ∂x by Winograd: the filters transposed and turned 180°, U [16][\(d.c)][\(d.f)] */\n"
+                + "    nn_wino_pack_grad(\(d.f), \(d.c), \(w), \(at));\n"
+                + "    nn_pack_bias(\(d.c), \(d.c), NULL, \(at) + \(16 * d.f * d.c));"
+        }
         return "\n    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
-            + "        nn_transpose(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(transposed(ctx, i)) + (size_t)g * \(d.fg * d.k));"
+            + "        nn_transpose(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(at) + (size_t)g * \(d.fg * d.k));"
     }
 }

@@ -23,6 +23,19 @@ struct WinogradPlan: Equatable {
                             hp: max(d.h + p.top + p.bottom, 2 * th + 2), wp: max(d.w + p.left + p.right, 2 * twp + 2))
     }
 
+    /// ∂x of a stride-1 3×3 layer is itself such a convolution: of ∂z (F
+    /// channels, OH × OW) with the filters transposed and turned 180°, padded
+    /// by 2 − p, giving C channels of H × W. Its dims and plan, when it qualifies.
+    static func gradient(_ d: ConvEmitter.Dims, _ schedule: Schedule) -> (dims: ConvEmitter.Dims, plan: WinogradPlan)? {
+        let p = d.conv.pads
+        guard d.conv.kernel == (3, 3), d.conv.stride == (1, 1), d.conv.dilation == (1, 1), d.groups == 1,
+              p.top == p.bottom, p.left == p.right, p.top <= 2, p.left <= 2 else { return nil }
+        let conv = Conv2D(filters: d.c, kernel: (3, 3), stride: (1, 1), padding: .explicit(2 - p.top, 2 - p.left),
+                          dilation: (1, 1), groups: 1, bias: false)
+        let t = ConvEmitter.Dims(c: d.f, h: d.oh, w: d.ow, f: d.c, oh: d.h, ow: d.w, groups: 1, conv: conv)
+        return plan(t, schedule).map { (t, $0) }
+    }
+
     /// Scratch floats per image (NN_WINO_SCRATCH): the padded input, then V and M of one block.
     func scratchFloats(_ d: ConvEmitter.Dims, _ schedule: Schedule) -> Int {
         let block = (tb * twp + schedule.panelWidth - 1) / schedule.panelWidth * schedule.panelWidth
@@ -31,6 +44,9 @@ struct WinogradPlan: Equatable {
 
     /// Packed floats: U [16][F][C], the F biases, then the weights as staged for folding.
     static func packedFloats(_ d: ConvEmitter.Dims) -> Int { 16 * d.f * d.c + d.f + d.f * d.k }
+
+    /// Packed floats of the ∂x transform: U [16][C][F] and C zero biases.
+    static func gradientFloats(_ d: ConvEmitter.Dims) -> Int { 16 * d.f * d.c + d.c }
 
     /// The nn_wino_shape initializer.
     func shapeLiteral(_ d: ConvEmitter.Dims) -> String {

@@ -36,7 +36,8 @@ struct TrainLayout {
                             "colT": take(filterRows ? d.n * schedule.padded(d.k) : 0),
                             "dzp": take(d.fg * schedule.padded(d.n)), "dWt": take(transposed ? d.f * d.k : 0),
                             "xp": take(byRows ? B * d.cg * hp * wp : 0),
-                            "dcol": take(schedule.reference ? d.k * d.n : 0)]
+                            "dcol": take(schedule.reference ? d.k * d.n : 0),
+                            "wino": take(WinogradPlan.gradient(d, schedule).map { $0.plan.scratchFloats($0.dims, schedule) } ?? 0)]
             case .dense where plan.needsGrad[i]:
                 let d = DenseEmitter.dims(ctx, i)
                 saved[i] = ["dzT": take(B * d.rows * d.n), "xp": take(B * d.rows * schedule.padded(d.k))]

@@ -112,54 +112,31 @@ struct ONNXConstant {
             return Int(d)
         }
         guard let n = FormatIO.elementCount(shape), n <= 1 << 30 else { throw fail("tensor of shape \(shape) is too large") }
-        let raw = t.hasRawData ? t.rawData : nil
-        func rawCheck(_ width: Int) throws -> Data? {
-            guard let raw else { return nil }
-            guard raw.count == n * width else {
-                throw fail("raw_data holds \(raw.count) bytes; shape \(shape) needs \(n * width)")
+        /// raw_data as n little-endian T, converted; nil when the values are in the typed field instead.
+        func fromRaw<T: FixedWidthInteger, V>(_: T.Type, _ convert: (T) -> V) throws -> [V]? {
+            guard t.hasRawData else { return nil }
+            let width = MemoryLayout<T>.size
+            guard t.rawData.count == n * width else {
+                throw fail("raw_data holds \(t.rawData.count) bytes; shape \(shape) needs \(n * width)")
             }
-            return raw
+            return t.rawData.withUnsafeBytes { b in
+                (0..<n).map { convert(T(littleEndian: b.loadUnaligned(fromByteOffset: width * $0, as: T.self))) }
+            }
         }
-        func count(_ c: Int) throws {
-            guard c == n else { throw fail("holds \(c) values; shape \(shape) needs \(n)") }
+        func counted<V>(_ values: [V]) throws -> [V] {
+            guard values.count == n else { throw fail("holds \(values.count) values; shape \(shape) needs \(n)") }
+            return values
         }
         switch Onnx_TensorProto.DataType(rawValue: Int(t.dataType)) {
         case .float?:
-            if let raw = try rawCheck(4) {
-                let values = raw.withUnsafeBytes { b in
-                    (0..<n).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-                }
-                return ONNXConstant(shape: shape, floats: values)
-            }
-            try count(t.floatData.count)
-            return ONNXConstant(shape: shape, floats: t.floatData)
+            return ONNXConstant(shape: shape, floats: try fromRaw(UInt32.self) { Float(bitPattern: $0) } ?? counted(t.floatData))
         case .double?:
-            if let raw = try rawCheck(8) {
-                let values = raw.withUnsafeBytes { b in
-                    (0..<n).map { Float(Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))) }
-                }
-                return ONNXConstant(shape: shape, floats: values)
-            }
-            try count(t.doubleData.count)
-            return ONNXConstant(shape: shape, floats: t.doubleData.map { Float($0) })
+            return ONNXConstant(shape: shape, floats: try fromRaw(UInt64.self) { Float(Double(bitPattern: $0)) }
+                ?? counted(t.doubleData.map { Float($0) }))
         case .int64?:
-            if let raw = try rawCheck(8) {
-                let values = raw.withUnsafeBytes { b in
-                    (0..<n).map { Int64(littleEndian: b.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
-                }
-                return ONNXConstant(shape: shape, ints: values)
-            }
-            try count(t.int64Data.count)
-            return ONNXConstant(shape: shape, ints: t.int64Data)
+            return ONNXConstant(shape: shape, ints: try fromRaw(Int64.self) { $0 } ?? counted(t.int64Data))
         case .int32?:
-            if let raw = try rawCheck(4) {
-                let values = raw.withUnsafeBytes { b in
-                    (0..<n).map { Int64(Int32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
-                }
-                return ONNXConstant(shape: shape, ints: values)
-            }
-            try count(t.int32Data.count)
-            return ONNXConstant(shape: shape, ints: t.int32Data.map { Int64($0) })
+            return ONNXConstant(shape: shape, ints: try fromRaw(Int32.self) { Int64($0) } ?? counted(t.int32Data.map { Int64($0) }))
         default:
             throw fail("data type \(t.dataType) is not supported (expected float, double, int32 or int64)")
         }

@@ -252,7 +252,7 @@ static void tg_wino_case(int C, int H, int W, int F, int pad, int act) {
             const nn_wino_shape ws = {C, F, cs.OH, cs.OW, TH, TW, TWP, TB, Hp, Wp};
             float *scratch = tg_alloc(NN_WINO_SCRATCH(C, F, TB, TWP, Hp, Wp));
             for (int i = 0; i < F * cs.OH * cs.OW + 8; i++) y[i] = TG_GUARD;
-            nn_wino_image(TV, ws, cs, x, U, act, 0.1f, y, scratch);
+            nn_wino_image(TV, 0, ws, cs, x, U, act, 0.1f, y, scratch);
             char kernel[64];
             snprintf(kernel, sizeof kernel, "winograd TV %d, %d tile rows a block", TV, TB);
             tg_check_conv(kernel, v, act, y, want);

@@ -8,7 +8,9 @@
  *  - nn_conv_dw_rows (∂W with pixels in the lanes, over a batch) == the sum over images of nn_conv_backward's
  *    ∂W, for odd width-stride-1 shapes under several tilings (each with its last-taps tile), batches of 1 and 5;
  *  - nn_maxpool2_backward == nn_pool_backward_naive (2×2 windows, stride 2) on odd sizes, with ties (few
- *    distinct values) and NaNs, which decide which pixel of a window takes the gradient. */
+ *    distinct values) and NaNs, which decide which pixel of a window takes the gradient;
+ *  - ∂x by Winograd (nn_wino_pack_grad, nn_wino_image accumulating) == nn_conv_backward's ∂x added to what
+ *    the gradient buffer held, for 3×3 stride-1 layers padded 0, 1 and 2, at every transform width. */
 
 static uint64_t tk_rng = 7;
 static int tk_failures, tk_cases;
@@ -107,6 +109,44 @@ static void tk_pool_case(int H, int W, int nan_every) {
     free(x); free(dy); free(want); free(got);
 }
 
+/* ∂x of a 3×3 stride-1 layer as BackwardRules emits it: a Winograd convolution of ∂z with the
+   filters transposed and turned 180°, padded 2 − p, added into dx. */
+static void tk_wino_dx_case(int C, int H, int W, int F, int p) {
+    const nn_conv_shape s = {C, H, W, 3, 3, 1, 1, p, p, 1, 1, H + 2 * p - 2, W + 2 * p - 2};
+    const nn_conv_shape t = {F, s.OH, s.OW, 3, 3, 1, 1, 2 - p, 2 - p, 1, 1, H, W};
+    const int N = s.OH * s.OW, K = C * 9, TH = (H + 1) / 2, TW = (W + 1) / 2;
+    float *x = tk_alloc((size_t)C * H * W), *w = tk_alloc((size_t)F * K), *dz = tk_alloc((size_t)F * N);
+    float *dW = tk_alloc((size_t)F * K), *col = tk_alloc((size_t)K * N), *dcol = tk_alloc((size_t)K * N);
+    float *want = tk_alloc((size_t)C * H * W), *got = tk_alloc((size_t)C * H * W), *U = tk_alloc((size_t)16 * F * C + C);
+    for (int i = 0; i < C * H * W; i++) x[i] = 2.0f * nn_rng_uniform(&tk_rng) - 1.0f;
+    for (int i = 0; i < F * K; i++) w[i] = 2.0f * nn_rng_uniform(&tk_rng) - 1.0f;
+    for (int i = 0; i < F * N; i++) dz[i] = 2.0f * nn_rng_uniform(&tk_rng) - 1.0f;
+    for (int i = 0; i < C * H * W; i++) want[i] = 0.25f * (float)(i % 5); /* what dx held before */
+    nn_conv_backward(x, s, F, w, dz, want, dW, NULL, col, dcol);
+    nn_wino_pack_grad(F, C, w, U);
+    nn_pack_bias(C, C, NULL, U + (size_t)16 * F * C);
+    for (int TV = 4; TV <= NN_VW && TV <= 16; TV *= 2) {
+        const int TWP = (TW + TV - 1) / TV * TV;
+        const int Hp = s.OH + 2 * (2 - p) > 2 * TH + 2 ? s.OH + 2 * (2 - p) : 2 * TH + 2;
+        const int Wp = s.OW + 2 * (2 - p) > 2 * TWP + 2 ? s.OW + 2 * (2 - p) : 2 * TWP + 2;
+        const nn_wino_shape ws = {F, C, H, W, TH, TW, TWP, 2, Hp, Wp};
+        float *scratch = tk_alloc(NN_WINO_SCRATCH(F, C, 2, TWP, Hp, Wp));
+        for (int i = 0; i < C * H * W; i++) got[i] = 0.25f * (float)(i % 5);
+        nn_wino_image(TV, 1, ws, t, dz, U, NN_ACT_NONE, 0.0f, got, scratch);
+        tk_cases++;
+        for (int i = 0; i < C * H * W; i++)
+            if (!tk_close(got[i], want[i])) {
+                char what[200];
+                snprintf(what, sizeof what, "winograd dx TV %d C=%d H=%d W=%d F=%d pad=%d at %d: %g, naive %g", TV, C, H,
+                         W, F, p, i, got[i], want[i]);
+                tk_fail(what);
+                break;
+            }
+        free(scratch);
+    }
+    free(x); free(w); free(dz); free(dW); free(col); free(dcol); free(want); free(got); free(U);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     static const tk_conv convs[] = {
@@ -125,6 +165,10 @@ int main(void) {
     static const int pools[][2] = {{2, 2}, {5, 7}, {28, 28}, {10, 10}, {9, 67}, {32, 32}, {4, 36}};
     for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
         for (int nan_every = 0; nan_every <= 7; nan_every += 7) tk_pool_case(pools[i][0], pools[i][1], nan_every);
+    static const int winos[][5] = {{3, 7, 9, 5, 1}, {16, 16, 16, 17, 1}, {5, 9, 13, 4, 0}, {4, 6, 11, 3, 2},
+                                   {17, 32, 32, 9, 1}};
+    for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++)
+        tk_wino_dx_case(winos[i][0], winos[i][1], winos[i][2], winos[i][3], winos[i][4]);
     printf("train_kernels_test (NN_VW %d): %d checks, %d failures\n", NN_VW, tk_cases, tk_failures);
     return tk_failures ? 1 : 0;
 }
