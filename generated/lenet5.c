@@ -83,6 +83,11 @@ static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
 #endif
 }
 
+/* Keeps b where take is set (all bits of a lane), else a. */
+static inline nn_vf nn_vselect(nn_vi take, nn_vf b, nn_vf a) {
+    return (nn_vf)((take & (nn_vi)b) | (~take & (nn_vi)a));
+}
+
 /* Activations, scalar. Codes match nncc's Activation enum. */
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU, NN_ACT_LEAKY_RELU };
 
@@ -623,6 +628,35 @@ NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, c
                 nn_conv_tiles[mr](s, Hp, Wp, oh, ow0, xp, wpk + (size_t)p * K * NN_NR, nc, bias + p * NN_NR, act,
                                   alpha, y + (size_t)p * NN_NR * s.OH * s.OW);
             }
+    }
+}
+
+/* ---- 2×2 max pooling, stride 2, no padding: one plane, VW windows at a
+   time. Even and odd columns are split by shuffles; the first maximum in
+   scan order wins and a NaN wins, as in PyTorch (nn_maxpool2_backward
+   routes the gradient by the same rule). Masked past a row's last window. */
+NN_UNUSED static void nn_maxpool2(const float *restrict x, int W, int OH, int OW, float *restrict y) {
+    nn_vi even, odd;
+    for (int l = 0; l < NN_VW; l++) {
+        even[l] = 2 * l;
+        odd[l] = 2 * l + 1;
+    }
+    for (int oh = 0; oh < OH; oh++) {
+        const float *r0 = x + (size_t)2 * oh * W, *r1 = r0 + W;
+        for (int ow = 0; ow < OW; ow += NN_VW) {
+            const int n = OW - ow < NN_VW ? OW - ow : NN_VW;
+            const int n0 = 2 * n < NN_VW ? 2 * n : NN_VW, n1 = 2 * n - n0;
+            const nn_vf p0 = nn_load_n(r0 + 2 * ow, n0), q0 = nn_load_n(r1 + 2 * ow, n0);
+            const nn_vf p1 = n1 ? nn_load_n(r0 + 2 * ow + NN_VW, n1) : nn_splat(0);
+            const nn_vf q1 = n1 ? nn_load_n(r1 + 2 * ow + NN_VW, n1) : nn_splat(0);
+            const nn_vf b = __builtin_shuffle(p0, p1, odd), c = __builtin_shuffle(q0, q1, even);
+            const nn_vf d = __builtin_shuffle(q0, q1, odd);
+            nn_vf v = __builtin_shuffle(p0, p1, even);
+            v = nn_vselect((b > v) | (b != b), b, v);
+            v = nn_vselect((c > v) | (c != c), c, v);
+            v = nn_vselect((d > v) | (d != d), d, v);
+            nn_store_n(y + (size_t)oh * OW + ow, v, n);
+        }
     }
 }
 /* ---- Winograd F(2×2, 3×3) convolution ------------------------------------
@@ -1374,25 +1408,8 @@ static void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const float
 /* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0
    per example [6, 28, 28] -> [6, 14, 14]; batch nb <= 1 */
 static void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *restrict y) {
-    for (size_t p = 0; p < (size_t)nb * 6; p++) {
-        const float *xp = x + p * 784;
-        float *yp = y + p * 196;
-        for (int oh = 0; oh < 14; oh++)
-            for (int ow = 0; ow < 14; ow++) {
-                float v = -INFINITY;
-                for (int i = 0; i < 2; i++) {
-                    int ih = oh * 2 - 0 + i;
-                    if (ih < 0 || ih >= 28) continue;
-                    for (int j = 0; j < 2; j++) {
-                        int iw = ow * 2 - 0 + j;
-                        if (iw < 0 || iw >= 28) continue;
-                        float xv = xp[ih * 28 + iw];
-                        v = xv > v ? xv : v;
-                    }
-                }
-                yp[oh * 14 + ow] = v;
-            }
-    }
+    for (size_t p = 0; p < (size_t)nb * 6; p++)
+        nn_maxpool2(x + p * 784, 28, 14, 14, y + p * 196);
 }
 
 /* layer "3" (layers[3]): conv2d 6->16 kernel 5x5 stride 1,1 pad 0,0,0,0 dilation 1,1 groups 1, rows, tiles of 4 filters x 1 rows x 3 vectors, fused relu
@@ -1419,25 +1436,8 @@ static void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const floa
 /* layer "5" (layers[5]): max pool 2x2 stride 2,2 pad 0,0
    per example [16, 10, 10] -> [16, 5, 5]; batch nb <= 1 */
 static void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restrict y) {
-    for (size_t p = 0; p < (size_t)nb * 16; p++) {
-        const float *xp = x + p * 100;
-        float *yp = y + p * 25;
-        for (int oh = 0; oh < 5; oh++)
-            for (int ow = 0; ow < 5; ow++) {
-                float v = -INFINITY;
-                for (int i = 0; i < 2; i++) {
-                    int ih = oh * 2 - 0 + i;
-                    if (ih < 0 || ih >= 10) continue;
-                    for (int j = 0; j < 2; j++) {
-                        int iw = ow * 2 - 0 + j;
-                        if (iw < 0 || iw >= 10) continue;
-                        float xv = xp[ih * 10 + iw];
-                        v = xv > v ? xv : v;
-                    }
-                }
-                yp[oh * 5 + ow] = v;
-            }
-    }
+    for (size_t p = 0; p < (size_t)nb * 16; p++)
+        nn_maxpool2(x + p * 100, 10, 5, 5, y + p * 25);
 }
 
 /* layer "7" (layers[7]): dense 400 -> 120, fused relu

@@ -83,6 +83,11 @@ static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
 #endif
 }
 
+/* Keeps b where take is set (all bits of a lane), else a. */
+static inline nn_vf nn_vselect(nn_vi take, nn_vf b, nn_vf a) {
+    return (nn_vf)((take & (nn_vi)b) | (~take & (nn_vi)a));
+}
+
 /* Activations, scalar. Codes match nncc's Activation enum. */
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU, NN_ACT_LEAKY_RELU };
 
@@ -623,6 +628,35 @@ NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, c
                 nn_conv_tiles[mr](s, Hp, Wp, oh, ow0, xp, wpk + (size_t)p * K * NN_NR, nc, bias + p * NN_NR, act,
                                   alpha, y + (size_t)p * NN_NR * s.OH * s.OW);
             }
+    }
+}
+
+/* ---- 2×2 max pooling, stride 2, no padding: one plane, VW windows at a
+   time. Even and odd columns are split by shuffles; the first maximum in
+   scan order wins and a NaN wins, as in PyTorch (nn_maxpool2_backward
+   routes the gradient by the same rule). Masked past a row's last window. */
+NN_UNUSED static void nn_maxpool2(const float *restrict x, int W, int OH, int OW, float *restrict y) {
+    nn_vi even, odd;
+    for (int l = 0; l < NN_VW; l++) {
+        even[l] = 2 * l;
+        odd[l] = 2 * l + 1;
+    }
+    for (int oh = 0; oh < OH; oh++) {
+        const float *r0 = x + (size_t)2 * oh * W, *r1 = r0 + W;
+        for (int ow = 0; ow < OW; ow += NN_VW) {
+            const int n = OW - ow < NN_VW ? OW - ow : NN_VW;
+            const int n0 = 2 * n < NN_VW ? 2 * n : NN_VW, n1 = 2 * n - n0;
+            const nn_vf p0 = nn_load_n(r0 + 2 * ow, n0), q0 = nn_load_n(r1 + 2 * ow, n0);
+            const nn_vf p1 = n1 ? nn_load_n(r0 + 2 * ow + NN_VW, n1) : nn_splat(0);
+            const nn_vf q1 = n1 ? nn_load_n(r1 + 2 * ow + NN_VW, n1) : nn_splat(0);
+            const nn_vf b = __builtin_shuffle(p0, p1, odd), c = __builtin_shuffle(q0, q1, even);
+            const nn_vf d = __builtin_shuffle(q0, q1, odd);
+            nn_vf v = __builtin_shuffle(p0, p1, even);
+            v = nn_vselect((b > v) | (b != b), b, v);
+            v = nn_vselect((c > v) | (c != c), c, v);
+            v = nn_vselect((d > v) | (d != d), d, v);
+            nn_store_n(y + (size_t)oh * OW + ow, v, n);
+        }
     }
 }
 /* ---- Winograd F(2×2, 3×3) convolution ------------------------------------

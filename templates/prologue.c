@@ -75,6 +75,11 @@ static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
 #endif
 }
 
+/* Keeps b where take is set (all bits of a lane), else a. */
+static inline nn_vf nn_vselect(nn_vi take, nn_vf b, nn_vf a) {
+    return (nn_vf)((take & (nn_vi)b) | (~take & (nn_vi)a));
+}
+
 /* Activations, scalar. Codes match nncc's Activation enum. */
 enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU, NN_ACT_LEAKY_RELU };
 

@@ -146,11 +146,6 @@ NN_UNUSED static void nn_conv_backward(const float *restrict x, nn_conv_shape s,
     nn_col2im_add(dcol, s, dx);
 }
 
-/* Keeps b where take is set (all bits of a lane), else a. */
-static inline nn_vf nn_vselect(nn_vi take, nn_vf b, nn_vf a) {
-    return (nn_vf)((take & (nn_vi)b) | (~take & (nn_vi)a));
-}
-
 /* Max-pool backward for the common 2×2 window, stride 2, all inside: for
    each window the first maximum in scan order takes the gradient (a NaN
    wins, as in PyTorch). VW windows at a time, without branches (random data

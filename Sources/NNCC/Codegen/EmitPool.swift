@@ -1,5 +1,7 @@
 /// maxpool2d, avgpool2d (padding counted as zeros, as PyTorch's default
-/// count_include_pad) and global_avgpool2d, as direct loops per plane.
+/// count_include_pad) and global_avgpool2d, as direct loops per plane, and
+/// the common 2×2 stride-2 max pool on whole vectors (nn_maxpool2). A NaN
+/// wins its max-pool window, as in PyTorch.
 enum PoolEmitter {
     static func emit(_ ctx: EmitContext, _ i: Int) -> KernelCode {
         let node = ctx.graph.nodes[i], x = ctx.graph.nodes[node.inputs[0]].shape
@@ -23,11 +25,22 @@ enum PoolEmitter {
             if case .maxPool = node.op { isMax = true } else { isMax = false }
             let oh = node.shape[1], ow = node.shape[2]
             let name = ctx.kernelName(i, isMax ? "maxpool\(pool.size.0)x\(pool.size.1)" : "avgpool\(pool.size.0)x\(pool.size.1)")
+            let banner = ctx.banner(i, "\(isMax ? "max" : "average") pool \(pool.size.0)x\(pool.size.1) "
+                + "stride \(pool.stride.0),\(pool.stride.1) pad \(pool.padding.0),\(pool.padding.1)")
+            if isMax, pool == Pool2D(size: (2, 2), stride: (2, 2), padding: (0, 0)), !ctx.schedule.reference {
+                return KernelCode(definition: """
+                    \(banner)
+                    static void \(name)(int nb, const float *restrict x, float *restrict y) {
+                        for (size_t p = 0; p < (size_t)nb * \(planes); p++)
+                            nn_maxpool2(x + p * \(h * w), \(w), \(oh), \(ow), y + p * \(oh * ow));
+                    }
+                    """, call: call(name))
+            }
             let start = isMax ? "-INFINITY" : "0.0f"
-            let combine = isMax ? "v = xv > v ? xv : v;" : "v += xv;"
+            let combine = isMax ? "v = xv > v || xv != xv ? xv : v;" : "v += xv;"
             let finish = isMax ? "v" : "v * (1.0f / \(pool.size.0 * pool.size.1))"
             return KernelCode(definition: """
-                \(ctx.banner(i, "\(isMax ? "max" : "average") pool \(pool.size.0)x\(pool.size.1) stride \(pool.stride.0),\(pool.stride.1) pad \(pool.padding.0),\(pool.padding.1)"))
+                \(banner)
                 static void \(name)(int nb, const float *restrict x, float *restrict y) {
                     for (size_t p = 0; p < (size_t)nb * \(planes); p++) {
                         const float *xp = x + p * \(h * w);

@@ -7,8 +7,8 @@
  * Checks, printing each failure and exiting 1 if any:
  *  - nn_conv_dw_rows (∂W with pixels in the lanes, over a batch) == the sum over images of nn_conv_backward's
  *    ∂W, for odd width-stride-1 shapes under several tilings (each with its last-taps tile), batches of 1 and 5;
- *  - nn_maxpool2_backward == nn_pool_backward_naive (2×2 windows, stride 2) on odd sizes, with ties (few
- *    distinct values) and NaNs, which decide which pixel of a window takes the gradient;
+ *  - nn_maxpool2 (forward) and nn_maxpool2_backward == the plain loops (2×2 windows, stride 2) on odd sizes,
+ *    with ties (few distinct values) and NaNs, which win a window and decide which pixel takes the gradient;
  *  - ∂x by Winograd (nn_wino_pack_grad, nn_wino_image accumulating) == nn_conv_backward's ∂x added to what
  *    the gradient buffer held, for 3×3 stride-1 layers padded 0, 1 and 2, at every transform width. */
 
@@ -96,6 +96,28 @@ static void tk_pool_case(int H, int W, int nan_every) {
         want[i] = got[i] = 0.25f * (float)(i % 5);
     }
     for (int i = 0; i < OH * OW; i++) dy[i] = 1.0f + (float)i;
+    /* forward: nn_maxpool2 against the plain loop, a NaN winning its window */
+    float *yw = tk_alloc((size_t)OH * OW), *yg = tk_alloc((size_t)OH * OW);
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            float v = -INFINITY;
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) {
+                    const float xv = x[(2 * oh + i) * W + 2 * ow + j];
+                    v = xv > v || xv != xv ? xv : v;
+                }
+            yw[oh * OW + ow] = v;
+        }
+    nn_maxpool2(x, W, OH, OW, yg);
+    tk_cases++;
+    for (int i = 0; i < OH * OW; i++)
+        if (!(yg[i] == yw[i] || (yg[i] != yg[i] && yw[i] != yw[i]))) {
+            snprintf(what, sizeof what, "maxpool2 forward H=%d W=%d nan_every=%d at %d: tiled %g, naive %g", H, W,
+                     nan_every, i, (double)yg[i], (double)yw[i]);
+            tk_fail(what);
+            break;
+        }
+    free(yw); free(yg);
     nn_pool_backward_naive(1, x, H, W, 2, 2, 2, 2, 0, 0, OH, OW, dy, want);
     nn_maxpool2_backward(x, H, W, OH, OW, dy, got);
     tk_cases++;
