@@ -181,7 +181,7 @@ final class GoldenTests: XCTestCase {
         check(FixtureKit.golden, minimumCases: 10)
     }
 
-    /// Every scripts/make_fixtures.py case (66, recurrent included) matches y.npy within atol 1e-4, rtol 1e-3.
+    /// Every scripts/make_fixtures.py case (68, recurrent included) matches y.npy within atol 1e-4, rtol 1e-3.
     func testTorchFixtures() {
         check(FixtureKit.torch, minimumCases: 60)
     }
