@@ -88,6 +88,18 @@ enum BackwardRules {
                         }
 
                 """
+            case let .winograd(plan):  // ∂U summed over the batch, then ∂W = Gᵀ ∂U G
+                let dU = t.savedPointer(i, "dU")
+                before = """
+                        memset(\(dU), 0, \(16 * d.c * d.f) * sizeof(float));
+                        {
+                            static const nn_wino_shape ws = \(plan.shapeLiteral(d));
+                            for (int b = 0; b < nb; b++)
+                                nn_wino_dw_image(\(plan.tv), ws, s, \(x) + (size_t)b * \(d.c * d.h * d.w), \(dy) + (size_t)b * \(d.f * d.n), \(dU), \(t.savedPointer(i, "wdw")));
+                        }
+                        nn_wino_dw_finish(\(d.f), \(d.c), \(dU), \(grad("weight")));
+
+                """
             case .filterRows, .reference:
                 break
             }

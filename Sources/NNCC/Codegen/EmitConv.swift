@@ -128,6 +128,8 @@ enum ConvEmitter {
         case filterRows
         /// dWᵀ [K][F] += col·dzᵀ on the GEMM, the filters as its columns, added into dW once per step.
         case transposed
+        /// Winograd, as the forward of the layer: ∂U per tile transform on the GEMM, ∂W = Gᵀ ∂U G once per step.
+        case winograd(WinogradPlan)
         /// The naive loops.
         case reference
     }
@@ -137,6 +139,7 @@ enum ConvEmitter {
     /// With full filter panels the GEMM over im2col is the fastest.
     static func weightGradient(_ d: Dims, _ schedule: Schedule) -> WeightGradient {
         if schedule.reference { return .reference }
+        if case let .winograd(plan) = path(d, schedule) { return .winograd(plan) }
         let fewFilters = Double(schedule.padded(d.fg)) / Double(d.fg) > Double(schedule.padded(d.k)) / Double(d.k)
         guard fewFilters else { return .transposed }
         guard d.conv.stride.1 == 1 else { return .filterRows }

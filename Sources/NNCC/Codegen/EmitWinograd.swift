@@ -42,6 +42,12 @@ struct WinogradPlan: Equatable {
         return d.c * hp * wp + 16 * (d.c + d.f) * block + 32 * 16  // NN_WINO_SKEW between planes
     }
 
+    /// Scratch floats of ∂W by Winograd (NN_WINO_DW_SCRATCH): the channels-last input, padded ∂z, dM and V of a block.
+    func weightGradientScratch(_ d: ConvEmitter.Dims, _ schedule: Schedule) -> Int {
+        let nr = schedule.panelWidth, paddedC = (d.c + nr - 1) / nr * nr
+        return d.c * hp * wp + d.f * 4 * th * twp + 16 * (d.f * tb * twp + paddedC * tb * twp + 2 * 16)
+    }
+
     /// Packed floats: U [16][F][C], the F biases, then the weights as staged for folding.
     static func packedFloats(_ d: ConvEmitter.Dims) -> Int { 16 * d.f * d.c + d.f + d.f * d.k }
 

@@ -31,13 +31,16 @@ struct TrainLayout {
                 let way = ConvEmitter.weightGradient(d, schedule)
                 let byRows = if case .rows = way { true } else { false }
                 let filterRows = way == .filterRows, transposed = way == .transposed
+                let wino: WinogradPlan? = if case let .winograd(plan) = way { plan } else { nil }
                 let (hp, wp) = ConvEmitter.rowsPaddedSize(d, schedule)
                 saved[i] = ["col": take(d.k * d.n), "dzT": take(transposed ? d.n * schedule.padded(d.fg) : 0),
                             "colT": take(filterRows ? d.n * schedule.padded(d.k) : 0),
                             "dzp": take(d.fg * schedule.padded(d.n)), "dWt": take(transposed ? d.f * d.k : 0),
                             "xp": take(byRows ? B * d.cg * hp * wp : 0),
                             "dcol": take(schedule.reference ? d.k * d.n : 0),
-                            "wino": take(WinogradPlan.gradient(d, schedule).map { $0.plan.scratchFloats($0.dims, schedule) } ?? 0)]
+                            "wino": take(WinogradPlan.gradient(d, schedule).map { $0.plan.scratchFloats($0.dims, schedule) } ?? 0),
+                            "dU": take(wino != nil ? 16 * d.c * d.f : 0),
+                            "wdw": take(wino?.weightGradientScratch(d, schedule) ?? 0)]
             case .dense where plan.needsGrad[i]:
                 let d = DenseEmitter.dims(ctx, i)
                 saved[i] = ["dzT": take(B * d.rows * d.n), "xp": take(B * d.rows * schedule.padded(d.k))]

@@ -10,7 +10,8 @@
  *  - nn_maxpool2 (forward) and nn_maxpool2_backward == the plain loops (2×2 windows, stride 2) on odd sizes,
  *    with ties (few distinct values) and NaNs, which win a window and decide which pixel takes the gradient;
  *  - ∂x by Winograd (nn_wino_pack_grad, nn_wino_image accumulating) == nn_conv_backward's ∂x added to what
- *    the gradient buffer held, for 3×3 stride-1 layers padded 0, 1 and 2, at every transform width. */
+ *    the gradient buffer held, and ∂W by Winograd (nn_wino_dw_image over a batch, nn_wino_dw_finish) == the
+ *    sum of nn_conv_backward's ∂W, for 3×3 stride-1 layers padded 0, 1 and 2, at every transform width. */
 
 static uint64_t tk_rng = 7;
 static int tk_failures, tk_cases;
@@ -169,6 +170,43 @@ static void tk_wino_dx_case(int C, int H, int W, int F, int p) {
     free(x); free(w); free(dz); free(dW); free(col); free(dcol); free(want); free(got); free(U);
 }
 
+/* ∂W by Winograd over a batch of 3 against the sum of nn_conv_backward's ∂W, for the forward layer. */
+static void tk_wino_dw_case(int C, int H, int W, int F, int p, int TB) {
+    const nn_conv_shape s = {C, H, W, 3, 3, 1, 1, p, p, 1, 1, H + 2 * p - 2, W + 2 * p - 2};
+    const int N = s.OH * s.OW, K = C * 9, TH = (s.OH + 1) / 2, TW = (s.OW + 1) / 2, nb = 3;
+    float *x = tk_alloc((size_t)nb * C * H * W), *dz = tk_alloc((size_t)nb * F * N), *w = tk_alloc((size_t)F * K);
+    float *want = tk_alloc((size_t)F * K), *got = tk_alloc((size_t)F * K), *col = tk_alloc((size_t)K * N);
+    float *dUt = tk_alloc((size_t)16 * C * F);
+    for (int i = 0; i < nb * C * H * W; i++) x[i] = 2.0f * nn_rng_uniform(&tk_rng) - 1.0f;
+    for (int i = 0; i < nb * F * N; i++) dz[i] = 2.0f * nn_rng_uniform(&tk_rng) - 1.0f;
+    for (int i = 0; i < F * K; i++) want[i] = 0.5f * (float)(i % 3); /* what dW held before */
+    for (int b = 0; b < nb; b++)
+        nn_conv_backward(x + (size_t)b * C * H * W, s, F, w, dz + (size_t)b * F * N, NULL, want, NULL, col, NULL);
+    for (int TV = 4; TV <= NN_VW && TV <= 16; TV *= 2) {
+        const int TWP = (TW + TV - 1) / TV * TV, tb = TB < TH ? TB : TH;
+        const int Hp = H + 2 * p > 2 * TH + 2 ? H + 2 * p : 2 * TH + 2;
+        const int Wp = W + 2 * p > 2 * TWP + 2 ? W + 2 * p : 2 * TWP + 2;
+        const nn_wino_shape ws = {C, F, s.OH, s.OW, TH, TW, TWP, tb, Hp, Wp};
+        float *scratch = tk_alloc(NN_WINO_DW_SCRATCH(C, F, tb, TWP, TH, Hp, Wp));
+        memset(dUt, 0, (size_t)16 * C * F * sizeof(float));
+        for (int b = 0; b < nb; b++)
+            nn_wino_dw_image(TV, ws, s, x + (size_t)b * C * H * W, dz + (size_t)b * F * N, dUt, scratch);
+        for (int i = 0; i < F * K; i++) got[i] = 0.5f * (float)(i % 3);
+        nn_wino_dw_finish(F, C, dUt, got);
+        tk_cases++;
+        for (int i = 0; i < F * K; i++)
+            if (!tk_close(got[i], want[i])) {
+                char what[200];
+                snprintf(what, sizeof what, "winograd dW TV %d TB %d C=%d H=%d W=%d F=%d pad=%d at %d: %g, naive %g", TV,
+                         tb, C, H, W, F, p, i, got[i], want[i]);
+                tk_fail(what);
+                break;
+            }
+        free(scratch);
+    }
+    free(x); free(dz); free(w); free(want); free(got); free(col); free(dUt);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     static const tk_conv convs[] = {
@@ -189,8 +227,11 @@ int main(void) {
         for (int nan_every = 0; nan_every <= 7; nan_every += 7) tk_pool_case(pools[i][0], pools[i][1], nan_every);
     static const int winos[][5] = {{3, 7, 9, 5, 1}, {16, 16, 16, 17, 1}, {5, 9, 13, 4, 0}, {4, 6, 11, 3, 2},
                                    {17, 32, 32, 9, 1}};
-    for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++)
+    for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++) {
         tk_wino_dx_case(winos[i][0], winos[i][1], winos[i][2], winos[i][3], winos[i][4]);
+        for (int tb = 1; tb <= 64; tb *= 8)
+            tk_wino_dw_case(winos[i][0], winos[i][1], winos[i][2], winos[i][3], winos[i][4], tb);
+    }
     printf("train_kernels_test (NN_VW %d): %d checks, %d failures\n", NN_VW, tk_cases, tk_failures);
     return tk_failures ? 1 : 0;
 }
