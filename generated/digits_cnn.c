@@ -970,7 +970,8 @@ static inline __attribute__((always_inline)) void nn_wino_input_channels(nn_wino
         }
 }
 
-static inline __attribute__((always_inline)) void
+/* Out of line (one copy, not one per layer): it keeps training builds within the compile-time budget. */
+NN_UNUSED static __attribute__((noinline)) void
 nn_wino_dw_image(const int TV, nn_wino_shape s, nn_conv_shape cs, const float *restrict x, const float *restrict dz,
                  float *restrict dU, float *restrict scratch) {
     const size_t block = (size_t)s.TB * s.TWP;
