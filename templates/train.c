@@ -155,10 +155,8 @@ NN_UNUSED static void nn_conv_backward(const float *restrict x, nn_conv_shape s,
 NN_UNUSED static void nn_maxpool2_backward(const float *restrict x, int H, int W, int OH, int OW,
                                            const float *restrict dy, float *restrict dx) {
     (void)H;
-    nn_vi even, odd, low, high;
+    nn_vi low, high;
     for (int l = 0; l < NN_VW; l++) {
-        even[l] = 2 * l;
-        odd[l] = 2 * l + 1;
         low[l] = l / 2 + (l % 2) * NN_VW;               /* a0 b0 a1 b1 ... */
         high[l] = NN_VW / 2 + l / 2 + (l % 2) * NN_VW;
     }
@@ -169,11 +167,9 @@ NN_UNUSED static void nn_maxpool2_backward(const float *restrict x, int H, int W
             /* n windows: 2n floats of each row, in two vectors; masked past them */
             const int n = OW - ow < NN_VW ? OW - ow : NN_VW;
             const int n0 = 2 * n < NN_VW ? 2 * n : NN_VW, n1 = 2 * n - n0;
-            const nn_vf p0 = nn_load_n(r0 + 2 * ow, n0), q0 = nn_load_n(r1 + 2 * ow, n0);
-            const nn_vf p1 = n1 ? nn_load_n(r0 + 2 * ow + NN_VW, n1) : nn_splat(0);
-            const nn_vf q1 = n1 ? nn_load_n(r1 + 2 * ow + NN_VW, n1) : nn_splat(0);
-            const nn_vf a = __builtin_shuffle(p0, p1, even), b = __builtin_shuffle(p0, p1, odd);
-            const nn_vf c = __builtin_shuffle(q0, q1, even), d = __builtin_shuffle(q0, q1, odd);
+            nn_vf w[4];
+            nn_maxpool2_corners(r0 + 2 * ow, r1 + 2 * ow, n, w);
+            const nn_vf a = w[0], b = w[1], c = w[2], d = w[3];
             nn_vf v = a;
             nn_vi sel = (nn_vi){0}, take = (b > v) | (b != b);
             v = nn_vselect(take, b, v);
