@@ -732,6 +732,10 @@ NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, f
    would all fall into one L1 set. */
 #define NN_WINO_SKEW 16
 
+/* o = Bᵀ (d0, d1, d2, d3): the input transform along one axis, any vector type. */
+#define NN_WINO_BT(o, d0, d1, d2, d3) \
+    ((o)[0] = (d0) - (d2), (o)[1] = (d1) + (d2), (o)[2] = (d2) - (d1), (o)[3] = (d1) - (d3))
+
 /* Transforms over TV tiles at once. The even/odd columns of a patch row come
    from two loads deinterleaved; the outputs of a row are interleaved back. */
 #define NN_WINO_WIDTH(TV)                                                                                         \
@@ -755,20 +759,14 @@ NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, f
                         const nn_wv##TV d1 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_ODD##TV);                              \
                         const nn_wv##TV d2 = __builtin_shuffle(a2, b2, (nn_wi##TV)NN_WINO_EVEN##TV);                           \
                         const nn_wv##TV d3 = __builtin_shuffle(a2, b2, (nn_wi##TV)NN_WINO_ODD##TV);                            \
-                        t[i][0] = d0 - d2;                                                                         \
-                        t[i][1] = d1 + d2;                                                                         \
-                        t[i][2] = d2 - d1;                                                                         \
-                        t[i][3] = d1 - d3;                                                                         \
+                        NN_WINO_BT(t[i], d0, d1, d2, d3);                                                          \
                     }                                                                                              \
                     const int p = r * s.TWP + tx;                                                                  \
                     float *v = V + (size_t)(p / NN_NR) * s.C * NN_NR + (size_t)c * NN_NR + p % NN_NR;             \
                     for (int j = 0; j < 4; j++) {                                                                  \
-                        const nn_wv##TV v0 = t[0][j] - t[2][j], v1 = t[1][j] + t[2][j];                            \
-                        const nn_wv##TV v2 = t[2][j] - t[1][j], v3 = t[1][j] - t[3][j];                            \
-                        memcpy(v + (size_t)j * vs, &v0, sizeof v0);                                                \
-                        memcpy(v + (size_t)(4 + j) * vs, &v1, sizeof v1);                                          \
-                        memcpy(v + (size_t)(8 + j) * vs, &v2, sizeof v2);                                          \
-                        memcpy(v + (size_t)(12 + j) * vs, &v3, sizeof v3);                                         \
+                        nn_wv##TV o[4];                                                                            \
+                        NN_WINO_BT(o, t[0][j], t[1][j], t[2][j], t[3][j]);                                         \
+                        for (int i = 0; i < 4; i++) memcpy(v + (size_t)(4 * i + j) * vs, &o[i], sizeof o[i]);      \
                     }                                                                                              \
                 }                                                                                                  \
     }                                                                                                              \
@@ -960,17 +958,13 @@ static inline __attribute__((always_inline)) void nn_wino_input_channels(nn_wino
                     const float *row = d + (size_t)i * s.Wp * s.C + c;
                     const nn_vf d0 = nn_load_n(row, n), d1 = nn_load_n(row + s.C, n);
                     const nn_vf d2 = nn_load_n(row + 2 * s.C, n), d3 = nn_load_n(row + 3 * s.C, n);
-                    t[i][0] = d0 - d2;
-                    t[i][1] = d1 + d2;
-                    t[i][2] = d2 - d1;
-                    t[i][3] = d1 - d3;
+                    NN_WINO_BT(t[i], d0, d1, d2, d3);
                 }
                 float *v = Bp + (size_t)(c / NN_NR) * tiles * NN_NR + (size_t)p * NN_NR + c % NN_NR;
                 for (int j = 0; j < 4; j++) {
-                    nn_store_n(v + (size_t)j * bs, t[0][j] - t[2][j], n);
-                    nn_store_n(v + (size_t)(4 + j) * bs, t[1][j] + t[2][j], n);
-                    nn_store_n(v + (size_t)(8 + j) * bs, t[2][j] - t[1][j], n);
-                    nn_store_n(v + (size_t)(12 + j) * bs, t[1][j] - t[3][j], n);
+                    nn_vf o[4];
+                    NN_WINO_BT(o, t[0][j], t[1][j], t[2][j], t[3][j]);
+                    for (int i = 0; i < 4; i++) nn_store_n(v + (size_t)(4 * i + j) * bs, o[i], n);
                 }
             }
         }

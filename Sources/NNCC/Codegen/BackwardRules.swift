@@ -56,13 +56,14 @@ enum BackwardRules {
             let dWg = "\(grad("weight")) + (size_t)gr * \(d.fg * d.k)"
             let way = ConvEmitter.weightGradient(d, ctx.schedule)
             let dWt = t.savedPointer(i, "dWt")
+            // ∂x by Winograd when it qualifies: the GEMM call then computes ∂W and ∂b only.
+            let winograd = dx == "NULL" ? nil : WinogradPlan.gradient(d, ctx.schedule)
             // Buffers a way does not use are zero-sized: NULL, not an alias of the next one.
-            let needed: Set = way == .transposed ? ["col", "dzT", "dzp"] : way == .filterRows ? ["col", "colT", "dzp"] : ["col", "dzp"]
+            let needed: Set = way == .transposed ? ["col", "dzT", "dzp"] : way == .filterRows ? ["col", "colT", "dzp"]
+                : ConvEmitter.allWinograd(d, ctx.schedule) ? [] : ["col", "dzp"]
             let saved = ["col", "colT", "dzT", "dzp"].map { needed.contains($0) ? t.savedPointer(i, $0) : "NULL" }
                 .joined(separator: ", ")
             let dW = way == .filterRows ? "\(dWg), NULL" : way == .transposed ? "NULL, \(dWt) + (size_t)gr * \(d.fg * d.k)" : "NULL, NULL"
-            // ∂x by Winograd when it qualifies: the GEMM call then computes ∂W and ∂b only.
-            let winograd = dx == "NULL" ? nil : WinogradPlan.gradient(d, ctx.schedule)
             var convCall = way == .reference
                 ? "nn_conv_backward(\(xg), s, \(d.fg), \(ctx.param(node, "weight")) + (size_t)gr * \(d.fg * d.k), \(dzg), \(dxg), \(dWg), \(db), \(t.savedPointer(i, "col")), \(t.savedPointer(i, "dcol")));"
                 : "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(ConvEmitter.transposed(ctx, i)) + (size_t)gr * \(d.fg * d.k), \(dzg), \(winograd == nil ? dxg : "NULL"), \(dW), \(db), \(saved));"

@@ -148,6 +148,12 @@ enum ConvEmitter {
         return .rows(fb: fb, tb: max(1, min(8, d.k, (registers - 1 - fb) / fb)))
     }
 
+    /// Both ∂W and ∂x run as Winograd: the layer's backward needs no im2col buffers.
+    static func allWinograd(_ d: Dims, _ schedule: Schedule) -> Bool {
+        guard case .winograd = weightGradient(d, schedule) else { return false }
+        return WinogradPlan.gradient(d, schedule) != nil
+    }
+
     /// The nn_conv_shape initializer of one group of the layer.
     static func shapeLiteral(_ d: Dims) -> String {
         let c = d.conv, p = c.pads

@@ -32,10 +32,11 @@ struct TrainLayout {
                 let byRows = if case .rows = way { true } else { false }
                 let filterRows = way == .filterRows, transposed = way == .transposed
                 let wino: WinogradPlan? = if case let .winograd(plan) = way { plan } else { nil }
+                let onGEMM = !ConvEmitter.allWinograd(d, schedule)  // im2col and ∂z panels
                 let (hp, wp) = ConvEmitter.rowsPaddedSize(d, schedule)
-                saved[i] = ["col": take(d.k * d.n), "dzT": take(transposed ? d.n * schedule.padded(d.fg) : 0),
+                saved[i] = ["col": take(onGEMM ? d.k * d.n : 0), "dzT": take(transposed ? d.n * schedule.padded(d.fg) : 0),
                             "colT": take(filterRows ? d.n * schedule.padded(d.k) : 0),
-                            "dzp": take(d.fg * schedule.padded(d.n)), "dWt": take(transposed ? d.f * d.k : 0),
+                            "dzp": take(onGEMM ? d.fg * schedule.padded(d.n) : 0), "dWt": take(transposed ? d.f * d.k : 0),
                             "xp": take(byRows ? B * d.cg * hp * wp : 0),
                             "dcol": take(schedule.reference ? d.k * d.n : 0),
                             "wino": take(WinogradPlan.gradient(d, schedule).map { $0.plan.scratchFloats($0.dims, schedule) } ?? 0),

@@ -98,6 +98,9 @@ struct ONNXConstant {
 
     var count: Int { floats?.count ?? ints?.count ?? 0 }
 
+    /// As an import value: float data, or integers (a scalar when the shape is empty).
+    var value: ONNXValue { floats != nil ? .floats(self) : .ints(ints!.map { .value($0) }, scalar: shape.isEmpty) }
+
     /// Decodes a TensorProto; `what` names it in errors. Only data held in the
     /// file is read: external data would make nncc open paths the file names.
     static func decode(_ t: Onnx_TensorProto, file: String, what: String) throws -> ONNXConstant {

@@ -101,8 +101,7 @@ struct ONNXGraphBuilder {
         uses = (graph.node.flatMap(\.input) + graph.output.map(\.name)).reduce(into: [:]) { $0[$1, default: 0] += 1 }
         var constants: [String: ONNXValue] = [:]
         for (i, t) in graph.initializer.enumerated() {
-            let c = try ONNXConstant.decode(t, file: file, what: "graph.initializer[\(i)] \"\(t.name)\"")
-            constants[t.name] = c.floats != nil ? .floats(c) : .ints(c.ints!.map { .value($0) }, scalar: c.shape.isEmpty)
+            constants[t.name] = try ONNXConstant.decode(t, file: file, what: "graph.initializer[\(i)] \"\(t.name)\"").value
         }
         let inputs = graph.input.filter { constants[$0.name] == nil }
         guard inputs.count == 1, let input = inputs.first else {

@@ -25,7 +25,7 @@ extension ONNXGraphBuilder {
             try elementwise(node, .activation(.gelu))
         case "Softmax", "LogSoftmax": try softmax(node)
         case "BatchNormalization": try batchNorm(node)
-        case "Add", "Sum": try add(node)
+        case "Add", "Sum": try addition(node)
         case "Concat": try concat(node)
         case "LSTM", "GRU", "RNN": try recurrent(node)
         default: try shapeNode(node)
@@ -95,7 +95,7 @@ extension ONNXGraphBuilder {
 
     /// Add of two layer results, or of a layer without bias and a constant
     /// that is exactly that layer's bias (MatMul + Add, Conv + Add).
-    mutating func add(_ node: ONNXNode) throws {
+    mutating func addition(_ node: ONNXNode) throws {
         let names = node.proto.input.filter { !$0.isEmpty }
         guard names.count >= 2 else { throw node.fail("expected two or more inputs") }
         let constants = try names.filter { if case .tensor = try value($0, node) { return false } else { return true } }

@@ -31,13 +31,15 @@ extension ONNXGraphBuilder {
         return (i, proto.node[i].output[0])
     }
 
-    /// A one-element float constant, from an initializer or a Constant node anywhere in the graph.
+    /// A one-element float constant, from an initializer or a Constant node anywhere in the graph
+    /// (the chain's constants may come after the node that starts it).
     func constantScalar(_ name: String?) -> Float? {
         guard let name else { return nil }
-        if case let .floats(c)? = values[name] { return c.count == 1 ? c.floats![0] : nil }
-        guard let n = proto.node.first(where: { $0.opType == "Constant" && $0.output.first == name }),
-              let t = n.attribute.first(where: { $0.name == "value" })?.t,
-              let c = try? ONNXConstant.decode(t, file: file, what: name), c.count == 1 else { return nil }
-        return c.floats?[0]
+        var v = values[name]
+        if v == nil, let i = proto.node.firstIndex(where: { $0.opType == "Constant" && $0.output.first == name }) {
+            v = try? constant(ONNXNode(proto: proto.node[i], index: i, file: file))
+        }
+        guard case let .floats(c)? = v, c.count == 1 else { return nil }
+        return c.floats![0]
     }
 }

@@ -55,10 +55,7 @@ extension ONNXGraphBuilder {
     }
 
     func constant(_ node: ONNXNode) throws -> ONNXValue {
-        if let t = try node.tensor("value") {
-            let c = try ONNXConstant.decode(t, file: file, what: "\(node.origin).value")
-            return c.floats != nil ? .floats(c) : .ints(c.ints!.map { .value($0) }, scalar: c.shape.isEmpty)
-        }
+        if let t = try node.tensor("value") { return try ONNXConstant.decode(t, file: file, what: "\(node.origin).value").value }
         if node.has("value_float") { return .floats(ONNXConstant(shape: [], floats: [try node.float("value_float", default: 0)])) }
         if node.has("value_int") { return .ints([.value(Int64(try node.int("value_int")))], scalar: true) }
         if let v = try node.ints("value_ints") { return .ints(v.map { .value(Int64($0)) }, scalar: false) }
