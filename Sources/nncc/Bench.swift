@@ -35,7 +35,7 @@ struct Bench: ParsableCommand {
         }
         let median = times[times.count / 2], p90 = times[min(times.count - 1, times.count * 9 / 10)]
         // A training step costs about three forwards: forward, ∂input and ∂weights.
-        let flops = Double(flopsPerExample(session.products.graph) * batch) * (train ? 3 : 1)
+        let flops = Double(flopsPerExample(session.products.graph)) * Double(batch) * (train ? 3 : 1)
         print(String(format: "%@ %@ batch %d: median %.1f us, p90 %.1f us, %.0f examples/s, %.2f GFLOP/s (%d runs, %@ target, %d thread%@)",
                      session.products.name, train ? "train step" : "forward", batch, median, p90,
                      Double(batch) / median * 1e6, flops / median / 1e3, times.count, options.target.rawValue,

@@ -22,7 +22,7 @@ struct BuildFlags: ParsableArguments {
     @OptionGroup var machine: MachineFlags
 
     func validate() throws {
-        if let b = batch, !(1...65536).contains(b) { throw ValidationError("--batch must be in 1...65536") }
+        if let b = batch, !(1...Limits.batch).contains(b) { throw ValidationError("--batch must be in 1...\(Limits.batch)") }
     }
 
     func options(train: Bool = false, defaultBatch: Int? = nil, name: String? = nil) throws -> CompileOptions {

@@ -27,7 +27,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if let e = epochs, !(1...(1 << 20)).contains(e) { throw ValidationError("--epochs must be in 1...\(1 << 20)") }
-        if let b = batchSize, !(1...65536).contains(b) { throw ValidationError("--batch-size must be in 1...65536") }
+        if let b = batchSize, !(1...Limits.batch).contains(b) { throw ValidationError("--batch-size must be in 1...\(Limits.batch)") }
         if let lr, !(lr.isFinite && lr >= 0) { throw ValidationError("--lr must be a finite number >= 0") }
     }
 

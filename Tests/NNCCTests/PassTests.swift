@@ -236,9 +236,9 @@ final class PassTests: XCTestCase {
         }
     }
 
-    func plan(_ g: Graph, batch: Int, scratch: (Graph, Int, Int) -> Int) -> (Graph, [Int: Int]) {
+    func plan(_ g: Graph, batch: Int, scratch: (Graph, Int, Int) -> Int) throws -> (Graph, [Int: Int]) {
         var sizes: [Int: Int] = [:]
-        let p = planMemory(g, maxBatch: batch) { g, i, b in
+        let p = try planMemory(g, maxBatch: batch) { g, i, b in
             let s = scratch(g, i, b)
             sizes[i] = s
             return s
@@ -253,11 +253,11 @@ final class PassTests: XCTestCase {
             var g = try Pipeline.load(path).graph
             for pass in Pipeline.passes(training: false) { g = try pass.run(g) }
             for batch in [1, 3] {
-                let (p, s) = plan(g, batch: batch) { schedule.scratchFloats($0, $1, maxBatch: $2) }
+                let (p, s) = try plan(g, batch: batch) { schedule.scratchFloats($0, $1, maxBatch: $2) }
                 assertPlanIsSound(p, scratch: s, "\(name) batch \(batch)")
                 XCTAssertNoThrow(try verify(p), name)
                 // Odd scratch sizes on every node stress the allocator's gaps.
-                let (q, t) = plan(g, batch: batch) { _, i, _ in i % 3 == 0 ? 0 : 7 * i + 1 }
+                let (q, t) = try plan(g, batch: batch) { _, i, _ in i % 3 == 0 ? 0 : 7 * i + 1 }
                 assertPlanIsSound(q, scratch: t, "\(name) batch \(batch), synthetic scratch")
             }
         }
@@ -271,7 +271,7 @@ final class PassTests: XCTestCase {
             {"type": "reshape", "shape": [2, 4], "name": "g", "inputs": ["f"]}, {"type": "dense", "units": 5, "name": "h"}
             """#, outputs: #"["h", "d", "g"]"#)
         for batch in [1, 2, 5] {
-            let (p, s) = plan(g, batch: batch) { _, i, _ in i == 5 ? 100 : 0 }
+            let (p, s) = try plan(g, batch: batch) { _, i, _ in i == 5 ? 100 : 0 }
             assertPlanIsSound(p, scratch: s, "branchy batch \(batch)")
         }
     }
@@ -279,7 +279,7 @@ final class PassTests: XCTestCase {
     func testPlanReusesMemoryOnALongChain() throws {
         let layers = (0..<12).map { _ in #"{"type": "dense", "units": 64}"# }.joined(separator: ", ")
         let g = try graph(layers, input: "[64]")
-        let (p, s) = plan(g, batch: 4) { _, _, _ in 0 }
+        let (p, s) = try plan(g, batch: 4) { _, _, _ in 0 }
         assertPlanIsSound(p, scratch: s, "chain")
         let sum = p.nodes.dropFirst().reduce(0) { $0 + $1.size * 4 }
         XCTAssertLessThan(p.arenaFloats, sum / 4, "arena \(p.arenaFloats) floats for buffers totalling \(sum)")
@@ -297,7 +297,7 @@ final class PassTests: XCTestCase {
             {"type": "conv2d", "filters": 4, "kernel_size": 3}, {"type": "flatten"}, {"type": "reshape", "shape": [2, -1]},
             {"type": "flatten"}, {"type": "dense", "units": 3}
             """#, input: "[1, 6, 6]")
-        let (p, s) = plan(g, batch: 2) { _, _, _ in 0 }
+        let (p, s) = try plan(g, batch: 2) { _, _, _ in 0 }
         assertPlanIsSound(p, scratch: s, "views")
         XCTAssertEqual(p.nodes.map(\.storage), [.input, .arena(offset: 0), .view(of: 1), .view(of: 2), .view(of: 3), .arena(offset: 128)])
         XCTAssertEqual((2...4).map { p.storageRoot($0) }, [1, 1, 1])
@@ -307,7 +307,7 @@ final class PassTests: XCTestCase {
             """)
         // A view of the input lives in the caller's buffer.
         let flat = try graph(#"{"type": "flatten"}, {"type": "dense", "units": 2}"#, input: "[2, 3]")
-        let (q, _) = plan(flat, batch: 1) { _, _, _ in 0 }
+        let (q, _) = try plan(flat, batch: 1) { _, _, _ in 0 }
         XCTAssertEqual(q.nodes.map(\.storage), [.input, .view(of: 0), .arena(offset: 0)])
     }
 
@@ -333,7 +333,7 @@ final class PassTests: XCTestCase {
                 XCTAssertNoThrow(try verify(g), "\(name) after \(pass.name)")
                 XCTAssertEqual(g.params, parsed.params, "\(name): \(pass.name) changed the parameter table")
             }
-            let planned = planMemory(g, maxBatch: 8) { schedule.scratchFloats($0, $1, maxBatch: $2) }
+            let planned = try planMemory(g, maxBatch: 8) { schedule.scratchFloats($0, $1, maxBatch: $2) }
             XCTAssertNoThrow(try verify(planned), "\(name) after planning")
             var traced: [String] = []
             XCTAssertNoThrow(try Pipeline.lower(parsed, options: CompileOptions(target: .portable)) { stage, h in
@@ -378,7 +378,7 @@ final class PassTests: XCTestCase {
         b = g
         b.nodes[0].op = .activation(.relu)
         assertInvalid(b, "node 0 must be the input")
-        var p = planMemory(g, maxBatch: 2) { _, _, _ in 0 }
+        var p = try planMemory(g, maxBatch: 2) { _, _, _ in 0 }
         XCTAssertNoThrow(try verify(p))
         p.arenaFloats = 8
         assertInvalid(p, "buffer outside the arena")

@@ -9,6 +9,9 @@ struct TrainLayout {
     var grad: [Int: Int] = [:]
     /// Per node: named saved buffers (dropout mask, batch statistics, gate history) and scratch.
     var saved: [Int: [String: Int]] = [:]
+    /// The largest buffer and the node it serves, for `Limits` (checked before emitting).
+    private(set) var largest = (node: 0, floats: 0)
+    private var current = 0
 
     init(_ g: Graph, ctx: EmitContext, schedule: Schedule) {
         paramFloats = ctx.paramFloats
@@ -17,9 +20,11 @@ struct TrainLayout {
         let B = g.maxBatch
         for i in g.nodes.indices where plan.needsGrad[i] || i == plan.source {
             let root = g.storageRoot(i)
+            current = i
             if grad[root] == nil { grad[root] = take(g.nodes[root].size * B) }
         }
         for (i, n) in g.nodes.enumerated() {
+            current = i
             switch n.op {
             case .dropout:
                 saved[i] = ["mask": take(n.size * B)]
@@ -60,7 +65,10 @@ struct TrainLayout {
 
     private mutating func take(_ n: Int) -> Int {
         let at = floats
-        floats += (n + 15) / 16 * 16
+        if n > largest.floats { largest = (current, n) }
+        // Each n is below 2^58 (per-example sizes are bounded); the total saturates so an
+        // oversized model reaches the limit check instead of trapping.
+        floats = min(floats + (n + 15) / 16 * 16, 1 << 60)
         return at
     }
 

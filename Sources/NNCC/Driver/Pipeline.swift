@@ -90,12 +90,31 @@ public enum Pipeline {
             trace(pass.name, g)
         }
         let batch = options.maxBatch ?? (options.train ? g.train?.batchSize ?? 1 : 1)
-        guard (1...65536).contains(batch) else { throw NNCCError(path: "--batch", "expected 1 to 65536, found \(batch)") }
+        guard (1...Limits.batch).contains(batch) else {
+            throw NNCCError(path: "--batch", "expected 1 to \(Limits.batch), found \(batch)")
+        }
         let schedule = options.schedule
-        g = planMemory(g, maxBatch: batch, keepAll: options.train) { schedule.scratchFloats($0, $1, maxBatch: $2) }
+        g = try planMemory(g, maxBatch: batch, keepAll: options.train) { schedule.scratchFloats($0, $1, maxBatch: $2) }
         try verify(g)
+        if options.train { try checkTrainingLimits(g, schedule: schedule) }
         trace("planned", g)
         return g
+    }
+
+    /// The training block (gradients, optimizer state, saved activations, backward scratch)
+    /// must fit the same limits as the arena.
+    static func checkTrainingLimits(_ g: Graph, schedule: Schedule) throws {
+        let t = TrainLayout(g, ctx: EmitContext(graph: g, schedule: schedule), schedule: schedule)
+        let n = g.nodes[t.largest.node]
+        func fail(_ msg: String) -> NNCCError { NNCCError(path: n.origin, "\(n.op.typeName) layer \"\(n.name)\": \(msg)") }
+        guard t.largest.floats <= Limits.bufferElements else {
+            throw fail("training needs a buffer of \(t.largest.floats) floats for batch \(g.maxBatch) "
+                + "(the limit is \(Limits.show(Limits.bufferElements)))")
+        }
+        guard t.floats <= Limits.arenaBytes / 4 else {
+            throw NNCCError(path: "--train", "the training state takes \(t.floats * 4) bytes for batch \(g.maxBatch) "
+                + "(the limit is \(Limits.show(Limits.arenaBytes)) bytes)")
+        }
     }
 
     /// The IR as `nncc ir --stage` shows it.

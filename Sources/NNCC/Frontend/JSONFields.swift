@@ -46,13 +46,19 @@ struct Fields {
 
     static func int(_ v: JSON, lo: Int, hi: Int, fail: (String) -> NNCCError) throws -> Int {
         let want = lo == 1 ? "a positive integer" : lo == 0 ? "a non-negative integer" : "an integer"
-        guard case let .number(x, isInteger) = v, isInteger, x.magnitude < 1e15 else {
-            throw fail("expected \(want), found \(v.kindName)")
+        guard case let .number(x, isInteger) = v, isInteger else { throw fail("expected \(want), found \(v.kindName)") }
+        // Compared as doubles: the bounds are exact there, and x may not fit an Int.
+        let lo = max(lo, -Limits.jsonInteger), hi = min(hi, Limits.jsonInteger)
+        guard x >= Double(lo) else {
+            throw fail(lo == 0 || lo == 1 ? "expected \(want), found \(show(x))" : "expected at least \(lo), found \(show(x))")
         }
-        let i = Int(x)
-        guard i >= lo else { throw fail("expected \(want), found \(i)") }
-        guard i <= hi else { throw fail("expected at most \(hi), found \(i)") }
-        return i
+        guard x <= Double(hi) else { throw fail("expected at most \(Limits.show(hi)), found \(show(x))") }
+        return Int(x)
+    }
+
+    /// An integer as written (short exponent form past 21 digits).
+    static func show(_ x: Double) -> String {
+        x.magnitude < 1e21 ? String(format: "%.0f", x) : String(format: "%.3g", x)
     }
 
     func float(_ key: String, default d: Float? = nil, min lo: Float = -.infinity, max hi: Float = .infinity,
@@ -95,13 +101,18 @@ struct Fields {
             return (0, 0)
         }
         let want = "expected \(what) or [\(names)]"
+        func item(_ v: JSON) throws -> Int {
+            if case let .number(x, true) = v, x > Double(Limits.window) {
+                throw fail(key, "expected at most \(Limits.show(Limits.window)), found \(Fields.show(x))")
+            }
+            return try Fields.int(v, lo: lo, hi: Limits.window) { _ in fail(key, want) }
+        }
         if case .number = v {
-            let i = try Fields.int(v, lo: lo, hi: 1 << 20) { _ in fail(key, want) }
+            let i = try item(v)
             return (i, i)
         }
         guard case let .array(items) = v, items.count == 2 else { throw fail(key, want) }
-        let a = try Fields.int(items[0], lo: lo, hi: 1 << 20) { _ in fail(key, want) }
-        let b = try Fields.int(items[1], lo: lo, hi: 1 << 20) { _ in fail(key, want) }
+        let a = try item(items[0]), b = try item(items[1])
         return (a, b)
     }
 }

@@ -10,17 +10,17 @@ enum LayerDecoder {
         switch type {
         case "dense":
             try keys(["units", "bias", "activation"])
-            return (.dense(units: try f.int("units", min: 1, max: 1 << 20), bias: try f.bool("bias", default: true)),
+            return (.dense(units: try f.int("units", min: 1, max: Limits.units), bias: try f.bool("bias", default: true)),
                     try activation(f))
         case "conv2d":
             try keys(["filters", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "activation"])
             let conv = Conv2D(
-                filters: try f.int("filters", min: 1, max: 1 << 16),
+                filters: try f.int("filters", min: 1, max: Limits.filters),
                 kernel: try f.pair("kernel_size", min: 1, what: "a positive integer", names: "kh, kw"),
                 stride: try f.pair("stride", default: (1, 1), min: 1, what: "a positive integer"),
                 padding: try convPadding(f),
                 dilation: try f.pair("dilation", default: (1, 1), min: 1, what: "a positive integer"),
-                groups: try f.int("groups", default: 1, min: 1, max: 1 << 16),
+                groups: try f.int("groups", default: 1, min: 1, max: Limits.filters),
                 bias: try f.bool("bias", default: true))
             return (.conv2d(conv), try activation(f))
         case "maxpool2d", "avgpool2d":
@@ -46,7 +46,7 @@ enum LayerDecoder {
                 throw f.fail("shape", "expected an array of 1 to 3 integers (one may be -1)")
             }
             let dims = try items.enumerated().map { j, v in
-                try Fields.int(v, lo: -1, hi: 1 << 24) { NNCCError(file: f.file, path: "\(f.sub("shape"))[\(j)]", $0) }
+                try Fields.int(v, lo: -1, hi: Limits.dimension) { NNCCError(file: f.file, path: "\(f.sub("shape"))[\(j)]", $0) }
             }
             guard !dims.contains(0), dims.filter({ $0 == -1 }).count <= 1 else {
                 throw f.fail("shape", "expected positive dimensions and at most one -1")
@@ -75,7 +75,7 @@ enum LayerDecoder {
                 case let other: throw f.fail("activation", "expected \"tanh\" or \"relu\", found \"\(other)\"")
                 }
             }
-            return (.recurrent(Recurrent(cell: cell, units: try f.int("units", min: 1, max: 1 << 16),
+            return (.recurrent(Recurrent(cell: cell, units: try f.int("units", min: 1, max: Limits.filters),
                                          returnSequences: try f.bool("return_sequences", default: false))), nil)
         case "add":
             try keys([])

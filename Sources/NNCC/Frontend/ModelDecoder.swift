@@ -34,6 +34,7 @@ public enum ModelDecoder {
         guard (1...3).contains(shape.count) else {
             throw input.fail("shape", "expected 1 to 3 dimensions, found \(shape.count)")
         }
+        try Limits.check("input of shape", shape, limit: Limits.exampleElements) { input.fail("shape", $0) }
 
         guard case let .array(layerValues) = try top.required("layers"), !layerValues.isEmpty else {
             throw top.fail("layers", "expected a non-empty array of layers")
@@ -121,7 +122,7 @@ public enum ModelDecoder {
             throw NNCCError(file: file, path: path, "expected a non-empty array of integers")
         }
         return try items.enumerated().map { j, x in
-            try Fields.int(x, lo: lo, hi: 1 << 24) { NNCCError(file: file, path: "\(path)[\(j)]", $0) }
+            try Fields.int(x, lo: lo, hi: Limits.dimension) { NNCCError(file: file, path: "\(path)[\(j)]", $0) }
         }
     }
 }

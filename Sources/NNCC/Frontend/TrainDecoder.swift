@@ -9,7 +9,7 @@ enum TrainDecoder {
             throw f.fail("loss", "expected \"cross_entropy\", \"mse\" or \"binary_cross_entropy\", found \"\(lossName)\"")
         }
         var cfg = TrainConfig(loss: loss, optimizer: try optimizer(try f.required("optimizer"), file: file))
-        cfg.batchSize = try f.int("batch_size", default: 32, min: 1, max: 1 << 16)
+        cfg.batchSize = try f.int("batch_size", default: 32, min: 1, max: Limits.batch)
         cfg.epochs = try f.int("epochs", default: 1, min: 1, max: 1 << 20)
         cfg.shuffle = try f.bool("shuffle", default: true)
         cfg.clipGradNorm = try f.float("clip_grad_norm", default: 0, min: 0)

@@ -1,7 +1,12 @@
 /// Shape inference: fills every node's per-example shape and the parameter
-/// table, and rejects shape errors at compile time naming the layer.
+/// table, and rejects shape errors at compile time naming the layer. Every
+/// size is checked against `Limits` before anything multiplies it further.
 public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
     var g = g
+    try Limits.check("input of shape", g.input.shape, limit: Limits.exampleElements) {
+        NNCCError(file: file, path: g.input.origin, $0)
+    }
+    var params: [ParamSpec] = [], paramElements = 0
     for i in 1..<g.nodes.count {
         let n = g.nodes[i]
         let ins = n.inputs.map { g.nodes[$0].shape }
@@ -11,10 +16,20 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
         if case .add = n.op {} else if case .concat = n.op {} else if ins.count != 1 {
             throw fail("expected exactly one input, found \(ins.count)")
         }
-        g.nodes[i].shape = try outputShape(n.op, ins, fail: fail)
-        guard g.nodes[i].size <= 1 << 28 else { throw fail("result of \(g.nodes[i].size) floats per example is too large") }
+        let shape = try outputShape(n.op, ins, fail: fail)
+        try Limits.check("result of shape", shape, limit: Limits.exampleElements, fail: fail)
+        g.nodes[i].shape = shape
+        for p in parameters(of: g.nodes[i], input: ins[0]) {
+            try Limits.check("parameter \"\(p.name)\" of shape", p.shape, limit: Limits.bufferElements, fail: fail)
+            paramElements += p.size
+            guard paramElements <= Limits.parameterElements else {
+                throw fail("the parameters up to this layer hold \(paramElements) elements (the limit is "
+                    + "\(Limits.show(Limits.parameterElements)) for the whole model)")
+            }
+            params.append(p)
+        }
     }
-    g.params = parameterTable(g)
+    g.params = params
     return g
 }
 
@@ -32,13 +47,16 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         return Array(x.dropLast()) + [units]
     case let .conv2d(c):
         let (ch, h, w) = try image()
+        // The kernels read a zero-padded copy of the input.
+        let p = c.pads
+        try Limits.check("padded input of shape", [ch, h + p.top + p.bottom, w + p.left + p.right],
+                         limit: Limits.exampleElements, fail: fail)
         guard ch % c.groups == 0, c.filters % c.groups == 0 else {
             throw fail("groups \(c.groups) must divide both the input channels \(ch) and filters \(c.filters)")
         }
         if c.padding == .same && (c.stride.0 != 1 || c.stride.1 != 1) {
             throw fail("padding \"same\" needs stride 1 (as PyTorch)")
         }
-        let p = c.pads
         let ekh = c.dilation.0 * (c.kernel.0 - 1) + 1, ekw = c.dilation.1 * (c.kernel.1 - 1) + 1
         guard ekh <= h + p.top + p.bottom, ekw <= w + p.left + p.right else {
             throw fail("kernel \(ekh)×\(ekw) (dilated) is larger than the padded input "
@@ -56,8 +74,10 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
     case .globalAvgPool:
         return [try image().0]
     case let .reshape(target):
-        let total = x.reduce(1, *)
-        let known = target.filter { $0 != -1 }.reduce(1, *)
+        let total = x.reduce(1, *)  // checked when x was inferred
+        guard let known = FormatIO.elementCount(target.filter { $0 != -1 }) else {
+            throw fail("cannot reshape \(shapeText(x)) (\(total) values) to \(shapeText(target))")
+        }
         if target.contains(-1) {
             guard total % known == 0 else { throw fail("cannot reshape \(shapeText(x)) to \(shapeText(target))") }
             return target.map { $0 == -1 ? total / known : $0 }
@@ -96,38 +116,36 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
     }
 }
 
-/// The model's state tensors with PyTorch names, layouts and initialisers.
-func parameterTable(_ g: Graph) -> [ParamSpec] {
+/// The state tensors of one layer with PyTorch names, layouts and initialisers;
+/// `x` is the shape of its (first) input.
+func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
     var out: [ParamSpec] = []
-    for n in g.nodes {
-        let x = n.inputs.first.map { g.nodes[$0].shape } ?? []
-        func add(_ p: String, _ shape: [Int], _ i: ParamInit, trainable: Bool = true) {
-            out.append(ParamSpec(name: "\(n.name).\(p)", shape: shape, initializer: i, trainable: trainable))
-        }
-        switch n.op {
-        case let .dense(units, bias):
-            let bound = 1 / Float(x.last!).squareRoot()
-            add("weight", [units, x.last!], .uniform(bound: bound))
-            if bias { add("bias", [units], .uniform(bound: bound)) }
-        case let .conv2d(c):
-            let fanIn = x[0] / c.groups * c.kernel.0 * c.kernel.1
-            let bound = 1 / Float(fanIn).squareRoot()
-            add("weight", [c.filters, x[0] / c.groups, c.kernel.0, c.kernel.1], .uniform(bound: bound))
-            if c.bias { add("bias", [c.filters], .uniform(bound: bound)) }
-        case .batchNorm:
-            add("weight", [x[0]], .constant(1))
-            add("bias", [x[0]], .constant(0))
-            add("running_mean", [x[0]], .constant(0), trainable: false)
-            add("running_var", [x[0]], .constant(1), trainable: false)
-        case let .recurrent(r):
-            let g = r.cell.gates * r.units, bound = 1 / Float(r.units).squareRoot()
-            add("weight_ih_l0", [g, x[1]], .uniform(bound: bound))
-            add("weight_hh_l0", [g, r.units], .uniform(bound: bound))
-            add("bias_ih_l0", [g], .uniform(bound: bound))
-            add("bias_hh_l0", [g], .uniform(bound: bound))
-        default:
-            break
-        }
+    func add(_ p: String, _ shape: [Int], _ i: ParamInit, trainable: Bool = true) {
+        out.append(ParamSpec(name: "\(n.name).\(p)", shape: shape, initializer: i, trainable: trainable))
+    }
+    switch n.op {
+    case let .dense(units, bias):
+        let bound = 1 / Float(x.last!).squareRoot()
+        add("weight", [units, x.last!], .uniform(bound: bound))
+        if bias { add("bias", [units], .uniform(bound: bound)) }
+    case let .conv2d(c):
+        let fanIn = x[0] / c.groups * c.kernel.0 * c.kernel.1
+        let bound = 1 / Float(fanIn).squareRoot()
+        add("weight", [c.filters, x[0] / c.groups, c.kernel.0, c.kernel.1], .uniform(bound: bound))
+        if c.bias { add("bias", [c.filters], .uniform(bound: bound)) }
+    case .batchNorm:
+        add("weight", [x[0]], .constant(1))
+        add("bias", [x[0]], .constant(0))
+        add("running_mean", [x[0]], .constant(0), trainable: false)
+        add("running_var", [x[0]], .constant(1), trainable: false)
+    case let .recurrent(r):
+        let g = r.cell.gates * r.units, bound = 1 / Float(r.units).squareRoot()
+        add("weight_ih_l0", [g, x[1]], .uniform(bound: bound))
+        add("weight_hh_l0", [g, r.units], .uniform(bound: bound))
+        add("bias_ih_l0", [g], .uniform(bound: bound))
+        add("bias_hh_l0", [g], .uniform(bound: bound))
+    default:
+        break
     }
     return out
 }

@@ -2,7 +2,9 @@
 /// an offset in one arena owned by the context, sized for `maxBatch`.
 /// Buffers whose lifetimes do not overlap share memory (first fit).
 /// Training keeps every result (`keepAll`): backward reads them.
-public func planMemory(_ g: Graph, maxBatch: Int, keepAll: Bool = false, scratch: (Graph, Int, Int) -> Int) -> Graph {
+/// Throws, naming the layer, when a buffer or the arena exceeds `Limits`.
+public func planMemory(_ g: Graph, maxBatch: Int, keepAll: Bool = false, scratch: (Graph, Int, Int) -> Int) throws
+    -> Graph {
     var g = g
     g.maxBatch = maxBatch
     let align = 16  // floats: 64-byte alignment for vector loads
@@ -35,12 +37,25 @@ public func planMemory(_ g: Graph, maxBatch: Int, keepAll: Bool = false, scratch
         return at
     }
     for i in g.nodes.indices.dropFirst() {
+        let n = g.nodes[i]
+        // Sizes are bounded per example by inferShapes, so these products cannot overflow.
+        func fail(_ msg: String) -> NNCCError { NNCCError(path: n.origin, "\(n.op.typeName) layer \"\(n.name)\": \(msg)") }
         live.removeAll { $0.until < i }
-        if case .unplanned = g.nodes[i].storage {
-            g.nodes[i].storage = .arena(offset: allocate(g.nodes[i].size * maxBatch, until: lastUse[i]))
+        if case .unplanned = n.storage {
+            try Limits.check("result at the max batch, [batch] + shape", [maxBatch] + n.shape, limit: Limits.bufferElements,
+                             fail: fail)
+            g.nodes[i].storage = .arena(offset: allocate(n.size * maxBatch, until: lastUse[i]))
         }
         let s = scratch(g, i, maxBatch)
+        guard s <= Limits.bufferElements else {
+            throw fail("the kernel's scratch buffer of \(s) floats for batch \(maxBatch) is too large "
+                + "(the limit is \(Limits.show(Limits.bufferElements)))")
+        }
         if s > 0 { g.nodes[i].scratchOffset = allocate(s, until: i) }
+        guard top <= Limits.arenaBytes / 4 else {
+            throw fail("the arena reaches \(top * 4) bytes at this layer for batch \(maxBatch) "
+                + "(the limit is \(Limits.show(Limits.arenaBytes)) bytes)")
+        }
     }
     g.arenaFloats = top
     return g

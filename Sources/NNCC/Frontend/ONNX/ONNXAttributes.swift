@@ -114,7 +114,8 @@ struct ONNXConstant {
             guard d >= 0, d <= 1 << 31 else { throw fail("dimension \(d) is out of range") }
             return Int(d)
         }
-        guard let n = FormatIO.elementCount(shape), n <= 1 << 30 else { throw fail("tensor of shape \(shape) is too large") }
+        try Limits.check("tensor of shape", shape, limit: Limits.bufferElements, fail: fail)
+        let n = FormatIO.elementCount(shape)!
         /// raw_data as n little-endian T, converted; nil when the values are in the typed field instead.
         func fromRaw<T: FixedWidthInteger, V>(_: T.Type, _ convert: (T) -> V) throws -> [V]? {
             guard t.hasRawData else { return nil }

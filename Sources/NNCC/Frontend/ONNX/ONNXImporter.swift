@@ -125,14 +125,12 @@ struct ONNXGraphBuilder {
             throw fail("expected a batch dimension and 1 to 3 more (N, ...), found rank \(dims.count)")
         }
         let shape = try dims.dropFirst().enumerated().map { i, d in
-            guard case let .dimValue(n)? = d.value, n >= 1, n <= 1 << 24 else {
+            guard case let .dimValue(n)? = d.value, n >= 1, n <= Limits.dimension else {
                 throw fail("dimension \(i + 1) must be a fixed positive size; only the batch (dimension 0) may vary")
             }
             return Int(n)
         }
-        guard let size = FormatIO.elementCount(shape), size <= 1 << 28 else {
-            throw fail("input of shape \(shape) is too large (at most 2^28 floats per example)")
-        }
+        try Limits.check("input of shape", shape, limit: Limits.exampleElements, fail: fail)
         return shape
     }
 

@@ -38,7 +38,7 @@ extension ONNXGraphBuilder {
         }
         let (steps, features) = (shape[0], shape[1])
         let h = try node.int("hidden_size")
-        guard (1...(1 << 16)).contains(h) else { throw node.fail("hidden_size must be in 1...65536") }
+        guard (1...Limits.filters).contains(h) else { throw node.fail("hidden_size must be in 1...\(Limits.filters)") }
         let g = onnxGate.count
         let w = try weight(node.input(1), node, what: "W", rank: 3), r = try weight(node.input(2), node, what: "R", rank: 3)
         guard w.shape == [1, g * h, features], r.shape == [1, g * h, h] else {

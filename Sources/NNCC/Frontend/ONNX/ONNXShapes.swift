@@ -174,7 +174,7 @@ extension ONNXGraphBuilder {
             throw node.fail("shape \"\(shapeName)\": expected a 1-D integer vector known at import")
         }
         var rest = try target.dropFirst().enumerated().map { i, d -> Int in
-            guard case let .value(v) = d, v >= -1, v <= 1 << 24 else {
+            guard case let .value(v) = d, v >= -1, v <= Limits.dimension else {
                 throw node.fail("shape[\(i + 1)]: expected -1, 0 or a positive size")
             }
             if v == 0 {
@@ -186,7 +186,7 @@ extension ONNXGraphBuilder {
         let keepsBatch: Bool
         switch first {
         case .batch, .value(0): keepsBatch = true
-        case .value(-1): keepsBatch = !rest.contains(-1) && rest.reduce(1, *) == per.reduce(1, *)
+        case .value(-1): keepsBatch = !rest.contains(-1) && FormatIO.elementCount(rest) == FormatIO.elementCount(per)
         default: keepsBatch = false
         }
         guard keepsBatch, rest.filter({ $0 == -1 }).count <= 1, (1...3).contains(rest.count) else {
