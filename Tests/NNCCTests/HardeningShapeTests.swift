@@ -210,6 +210,19 @@ final class HardeningShapeTests: XCTestCase {
         }
     }
 
+    func testExampleModelsStayWithinTheLimits() throws {
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples")
+        let models = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".json") }
+        XCTAssertFalse(models.isEmpty)
+        for m in models {
+            let model = try Pipeline.load(examples.appendingPathComponent(m).path)
+            for train in [false, true] where !train || model.graph.train != nil {
+                XCTAssertNoThrow(try Pipeline.lower(model.graph, options: CompileOptions(maxBatch: 1024, train: train)), m)
+            }
+        }
+    }
+
     // MARK: - ONNX: the same limits, errors name the node
 
     func testONNXSizesNameTheNode() throws {

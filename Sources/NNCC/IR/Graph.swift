@@ -25,6 +25,7 @@ public struct Node: Equatable {
         self.origin = origin
     }
 
+    /// Elements per example; at most `Limits.exampleElements` once inferShapes has checked the shape.
     public var size: Int { shape.reduce(1, *) }
 }
 
@@ -56,6 +57,7 @@ public struct ParamSpec: Equatable {
     public var initializer: ParamInit
     /// Running statistics are state, not trained by the optimizer.
     public var trainable: Bool
+    /// At most `Limits.bufferElements` once inferShapes has checked the shape.
     public var size: Int { shape.reduce(1, *) }
 }
 
