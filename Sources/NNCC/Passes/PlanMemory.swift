@@ -39,7 +39,10 @@ public func planMemory(_ g: Graph, maxBatch: Int, keepAll: Bool = false, scratch
     for i in g.nodes.indices.dropFirst() {
         let n = g.nodes[i]
         // Sizes are bounded per example by inferShapes, so these products cannot overflow.
-        func fail(_ msg: String) -> NNCCError { NNCCError(path: n.origin, "\(n.op.typeName) layer \"\(n.name)\": \(msg)") }
+        func fail(_ msg: String) -> NNCCError {
+            let hint = maxBatch > 1 ? "; a smaller --batch may fit" : ""
+            return NNCCError(path: n.origin, "\(n.op.typeName) layer \"\(n.name)\": \(msg)\(hint)")
+        }
         live.removeAll { $0.until < i }
         if case .unplanned = n.storage {
             try Limits.check("result at the max batch, [batch] + shape", [maxBatch] + n.shape, limit: Limits.bufferElements,
