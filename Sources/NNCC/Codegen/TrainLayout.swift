@@ -66,8 +66,8 @@ struct TrainLayout {
     private mutating func take(_ n: Int) -> Int {
         let at = floats
         if n > largest.floats { largest = (current, n) }
-        // Each n is below 2^58 (per-example sizes are bounded); the total saturates so an
-        // oversized model reaches the limit check instead of trapping.
+        // Each n fits an Int (inferShapes and planMemory bound its factors); the total
+        // saturates so an oversized model reaches the limit check instead of trapping.
         floats = min(floats + (n + 15) / 16 * 16, 1 << 60)
         return at
     }

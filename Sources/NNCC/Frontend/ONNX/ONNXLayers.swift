@@ -180,8 +180,8 @@ extension ONNXGraphBuilder {
 
     func pair(_ node: ONNXNode, _ name: String, default d: Int) throws -> (Int, Int) {
         guard let v = try node.ints(name) else { return (d, d) }
-        guard v.count == 2, v.allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else {
-            throw node.fail("attribute \(name): expected two positive integers, found \(v)")
+        guard v.count == 2, v.allSatisfy({ $0 >= 1 && $0 <= Limits.window }) else {
+            throw node.fail("attribute \(name): expected two integers in 1...\(Limits.window), found \(v)")
         }
         return (v[0], v[1])
     }
@@ -202,8 +202,8 @@ extension ONNXGraphBuilder {
 
     func symmetricPads(_ node: ONNXNode) throws -> (Int, Int) {
         guard let p = try node.ints("pads") else { return (0, 0) }
-        guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= 1 << 16 }) else {
-            throw node.fail("attribute pads: expected four non-negative integers, found \(p)")
+        guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= Limits.window }) else {
+            throw node.fail("attribute pads: expected four integers in 0...\(Limits.window), found \(p)")
         }
         guard p[0] == p[2], p[1] == p[3] else {
             throw node.fail("asymmetric pads \(p) are not supported; nncc pads top = bottom and left = right")
@@ -214,8 +214,8 @@ extension ONNXGraphBuilder {
     mutating func pool(_ node: ONNXNode) throws {
         let x = try materialize(node.input(0) ?? "", node)
         guard try shapes()[x].count == 3 else { throw node.fail("expected an (N, C, H, W) input") }
-        guard let k = try node.ints("kernel_shape"), k.count == 2, k.allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else {
-            throw node.fail("attribute kernel_shape: expected two positive integers")
+        guard let k = try node.ints("kernel_shape"), k.count == 2, k.allSatisfy({ $0 >= 1 && $0 <= Limits.window }) else {
+            throw node.fail("attribute kernel_shape: expected two integers in 1...\(Limits.window)")
         }
         try node.expect("ceil_mode", is: 0)
         try node.expect("storage_order", is: 0)
