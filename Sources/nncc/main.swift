@@ -13,6 +13,7 @@ struct Nncc: ParsableCommand {
 /// Errors in the model or data are exit 1 with the message; usage errors are
 /// exit 2; nothing reaches a trap.
 func main() -> Never {
+    Interrupt.installHandlers()
     do {
         var command = try Nncc.parseAsRoot()
         try command.run()
