@@ -123,15 +123,16 @@ public struct BuildCache: Sendable {
         removeStaleTemporaries()
     }
 
-    /// Removes `.tmp-<pid>-…` folders whose builder is dead, and any older than `staleAge`.
+    /// Removes `.tmp-<pid>-…` folders whose builder is dead, and any older than `staleAge`
+    /// (names without a pid come from older versions of nncc).
     func removeStaleTemporaries() {
         let fm = FileManager.default
         for name in (try? fm.contentsOfDirectory(atPath: root.path)) ?? [] where name.hasPrefix(".tmp-") {
             let path = root.appendingPathComponent(name).path
             let modified = ((try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
             let pid = name.dropFirst(5).prefix { $0 != "-" }
-            let dead = Int32(pid).map { $0 > 0 && kill($0, 0) != 0 && errno == ESRCH } ?? true
-            if (dead && pid != "\(getpid())") || -modified.timeIntervalSinceNow > Self.staleAge {
+            let dead = Int32(pid).map { $0 > 0 && kill($0, 0) != 0 && errno == ESRCH } ?? false
+            if dead || -modified.timeIntervalSinceNow > Self.staleAge {
                 try? fm.removeItem(atPath: path)
             }
         }
