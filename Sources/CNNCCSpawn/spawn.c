@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,9 +47,15 @@ static void watch(int life_read, int out_write, int devnull, const char *path, c
     sigaddset(&chld, SIGCHLD);
     // Blocked before forking so the program's exit cannot slip between waitpid and ppoll.
     sigprocmask(SIG_BLOCK, &chld, &orig);
+    // Not "nncc" in ps, so `killall nncc` does not take the watcher with it.
+    prctl(PR_SET_NAME, "gcc-watcher", 0, 0, 0);
+    pid_t self = getpid();
     pid_t g = fork();
     if (g == 0) {
         setpgid(0, 0);
+        // Should the watcher itself be killed, the program goes with it (its children may not).
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != self) _exit(127);
         dup2(devnull, 0);
         dup2(out_write, 1);
         dup2(out_write, 2);
