@@ -16,9 +16,12 @@ let package = Package(
     targets: [
         // The compiler as a library: frontend → IR → passes → schedule → codegen → toolchain.
         .target(name: "NNCC", dependencies: [
+            "CNNCCSpawn",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
+        // Starts gcc so that it cannot outlive nncc (C: fork and exec with no Swift in between).
+        .target(name: "CNNCCSpawn"),
         // dlopen loader and typed Swift API over a generated library.
         .target(name: "NNCCRuntime", dependencies: ["NNCC"]),
         // Thin command line over the library.

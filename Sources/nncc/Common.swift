@@ -6,6 +6,9 @@ import NNCCRuntime
 /// The check command's mismatch: exit 1 with the worst element.
 struct CheckFailed: Error { let message: String }
 
+/// Bad usage found once the command runs: exit 2, the message without the usage text.
+struct UsageError: Error { let message: String }
+
 /// The machine the kernels are built for.
 struct MachineFlags: ParsableArguments {
     @Option(help: "native (-march=native) or portable.") var target: Target = .native
@@ -36,6 +39,15 @@ struct BuildFlags: ParsableArguments {
 extension Target: ExpressibleByArgument {}
 extension Stage: ExpressibleByArgument {}
 
+/// `--name` is checked like the model's own name, as a usage error (exit 2).
+func validateNameOption(_ name: String) throws {
+    do {
+        try ModelDecoder.validateName(name) { NNCCError(path: "--name", $0) }
+    } catch let e as NNCCError {
+        throw ValidationError(e.description)
+    }
+}
+
 /// Reads an input .npy and checks it holds whole examples of the model's input shape.
 func readInputs(_ path: String, model: LoadedModel) throws -> (data: [Float], count: Int) {
     let array = try NumPy.read(path: path)
@@ -56,3 +68,44 @@ func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8
 
 /// The default batch of run/check: large enough to amortize calls, one shared cache entry.
 let defaultRunBatch = 64
+
+/// `--force`, and the check each command that writes files makes before any
+/// work: no output may replace an input of the same command, or another
+/// output. Files are compared by device and inode when they exist, else by
+/// resolved path, so symlinks and `./x` spellings are caught. Exit 2.
+struct OverwriteFlags: ParsableArguments {
+    @Flag(help: "Write outputs even over an input of this command or another output.") var force = false
+
+    /// `inputs` and `outputs` pair an option's name with its path (nil when not given).
+    func check(inputs: [(option: String, path: String?)], outputs: [(option: String, path: String?)]) throws {
+        guard !force else { return }
+        var taken = inputs.compactMap { i in i.path.map { (option: i.option, path: $0, id: FileID($0)) } }
+        for o in outputs {
+            guard let path = o.path else { continue }
+            let id = FileID(path)
+            if let clash = taken.first(where: { $0.id == id }) {
+                throw UsageError(message: "\(o.option) \(path) would overwrite \(clash.option) \(clash.path)"
+                    + (clash.path == path ? "" : " (the same file)") + "; use --force to write it anyway")
+            }
+            taken.append((o.option, path, id))
+        }
+    }
+}
+
+/// A file's identity: device and inode when it exists, else its path with the folder resolved.
+enum FileID: Equatable {
+    case inode(UInt64, UInt64)
+    case path(String)
+
+    init(_ path: String) {
+        // `a/missing/../x` is written as `a/x` (the folder is created first), so normalize before looking.
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let resolved = url.deletingLastPathComponent().resolvingSymlinksInPath().appendingPathComponent(url.lastPathComponent).path
+        var st = stat()
+        if stat(path, &st) == 0 || stat(resolved, &st) == 0 {
+            self = .inode(UInt64(st.st_dev), UInt64(st.st_ino))
+        } else {
+            self = .path(resolved)
+        }
+    }
+}

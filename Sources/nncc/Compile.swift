@@ -11,12 +11,26 @@ struct Compile: ParsableCommand {
     @Option(help: "C symbol prefix (default: the model's name).") var name: String?
     @Flag(help: "Add the training step.") var train = false
     @OptionGroup var build: BuildFlags
+    @OptionGroup var overwrite: OverwriteFlags
+
+    func validate() throws {
+        if let name { try validateNameOption(name) }
+    }
 
     func run() throws {
         let started = Date()
         let loaded = try Pipeline.load(model, name: name)
         let options = try build.options(train: train, name: name)
         let dir = URL(fileURLWithPath: output ?? "\(loaded.graph.name).nncc")
+        let n = loaded.graph.name
+        let weightsOut = loaded.embeddedWeights == nil ? nil : dir.appendingPathComponent("\(n).safetensors").path
+        try overwrite.check(inputs: [("the model", model)], outputs: ["\(n).c", "\(n).h", "lib\(n).so", "\(n).manifest.json"]
+            .map { ("-o", dir.appendingPathComponent($0).path) } + [("-o", weightsOut)])
+        if let weightsOut, !overwrite.force, FileManager.default.fileExists(atPath: weightsOut),
+           !compiledFromThisModel(dir.appendingPathComponent("\(n).manifest.json").path) {
+            throw UsageError(message: "-o \(dir.path): \(weightsOut) exists and was not written by compiling the model \(model) "
+                + "(it may hold trained weights); use --force to overwrite it")
+        }
         let p = try Builder.build(loaded, options: options, into: dir)
         let g = p.graph
         // An ONNX file carries its weights; C programs load them from NAME.safetensors.
@@ -36,6 +50,17 @@ struct Compile: ParsableCommand {
               \(p.library.path)
               \(p.manifest.path)\(weightsLine)
             """)
+    }
+}
+
+/// The manifest in the output folder records a model file with the same bytes as `model`.
+extension Compile {
+    func compiledFromThisModel(_ manifest: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: manifest),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let recorded = json["model_sha256"] as? String,
+              let modelData = FileManager.default.contents(atPath: model) else { return false }
+        return recorded == SHA256.hex(modelData)
     }
 }
 

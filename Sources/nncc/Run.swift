@@ -10,8 +10,11 @@ struct Run: ParsableCommand {
     @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
     @Option(help: "Write the outputs here (.npy; .npz writes every output) instead of printing them.") var output: String?
     @OptionGroup var build: BuildFlags
+    @OptionGroup var overwrite: OverwriteFlags
 
     func run() throws {
+        try overwrite.check(inputs: [("the model", model), ("--input", input), ("--weights", weights)],
+                            outputs: [("--output", output)])
         let session = try Session(modelPath: model, weights: weights,
                                   options: try build.options(defaultBatch: defaultRunBatch))
         let (x, n) = try readInputs(input, model: session.model)
@@ -46,21 +49,28 @@ struct Check: ParsableCommand {
     @Option(help: "Inputs (.npy).") var input: String
     @Option(help: "Expected outputs (.npy).") var expect: String
     @Option(help: "Weights (.safetensors).") var weights: String?
-    @Option(help: "Relative tolerance.") var rtol: Double = 1e-4
-    @Option(help: "Absolute tolerance.") var atol: Double = 1e-5
+    // Unconditional, so `--rtol -1` reaches validate() instead of reading as an option.
+    @Option(parsing: .unconditional, help: "Relative tolerance.") var rtol: Double = 1e-4
+    @Option(parsing: .unconditional, help: "Absolute tolerance.") var atol: Double = 1e-5
     @OptionGroup var build: BuildFlags
 
+    func validate() throws {
+        for (option, value) in [("--rtol", rtol), ("--atol", atol)] where !(value.isFinite && value >= 0) {
+            throw ValidationError("\(option) must be a finite number >= 0, found \(value)")
+        }
+    }
+
     func run() throws {
-        guard rtol >= 0, atol >= 0, rtol.isFinite, atol.isFinite else { throw ValidationError("tolerances must be >= 0") }
         let session = try Session(modelPath: model, weights: weights,
                                   options: try build.options(defaultBatch: defaultRunBatch))
         let (x, n) = try readInputs(input, model: session.model)
         guard case let .float(want) = try NumPy.read(path: expect) else {
             throw NNCCError(file: expect, "expected float32 values, found integers")
         }
+        // Shapes first: a transposed file holds as many values as the output, all in the wrong places.
         let shape = [n] + session.outputShape()
-        guard want.data.count == shape.reduce(1, *) else {
-            throw CheckFailed(message: "\(expect): expected shape \(shape), found \(want.shape)")
+        guard want.shape == shape || want.shape == [n, session.library.outputSize] else {
+            throw CheckFailed(message: "\(expect): shape \(want.shape) differs from the output's \(shape)")
         }
         let got = try session.predict(x, count: n)
         var worst = -1, worstRatio = 0.0, maxErr = 0.0

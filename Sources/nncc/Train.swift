@@ -17,13 +17,14 @@ struct Train: ParsableCommand {
     @Option(help: "Validation data (.npz), evaluated after every epoch.") var val: String?
     @Option(help: "Epochs (default: train.epochs).") var epochs: Int?
     @Option(help: "Examples per step (default: train.batch_size).") var batchSize: Int?
-    @Option(help: "Learning rate (default: train.optimizer.lr).") var lr: Float?
+    @Option(parsing: .unconditional, help: "Learning rate (default: train.optimizer.lr).") var lr: Float?
     @Flag(help: "Visit examples in file order every epoch.") var noShuffle = false
     @Option(help: "Initial weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
     @Option(help: "Write the trained weights here (.safetensors).") var save: String?
     @Option(help: "Write per-epoch metrics here (.csv).") var log: String?
     @Option(help: "Write a loss chart here (.svg).") var plot: String?
     @OptionGroup var machine: MachineFlags
+    @OptionGroup var overwrite: OverwriteFlags
 
     func validate() throws {
         if let e = epochs, !(1...(1 << 20)).contains(e) { throw ValidationError("--epochs must be in 1...\(1 << 20)") }
@@ -41,6 +42,10 @@ struct Train: ParsableCommand {
             throw NNCCError(file: model, path: "train", "the model has no train section; nncc train needs one with at least "
                 + "\"loss\" and \"optimizer\", e.g. \"train\": {\"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\", \"lr\": 0.001}}")
         }
+        // The weights file the model names is an input too: saving over it replaces the starting point.
+        try overwrite.check(inputs: [("the model", model), ("--data", data), ("--val", val), ("--weights", weights),
+                                     ("the model's weights file", weights == nil ? loaded.weightsPath : nil)],
+                            outputs: [("--save", save), ("--log", log), ("--plot", plot)])
         if let epochs { cfg.epochs = epochs }
         if let batchSize { cfg.batchSize = batchSize }
         if let lr { cfg.optimizer.lr = lr }

@@ -11,8 +11,9 @@ struct Nncc: ParsableCommand {
 }
 
 /// Errors in the model or data are exit 1 with the message; usage errors are
-/// exit 2; nothing reaches a trap.
+/// exit 2; nothing reaches a trap. Ctrl-C stops gcc and removes temporary files.
 func main() -> Never {
+    Interrupt.installHandlers()
     do {
         var command = try Nncc.parseAsRoot()
         try command.run()
@@ -20,6 +21,9 @@ func main() -> Never {
     } catch let e as NNCCError {
         FileHandle.standardError.write(Data("nncc: error: \(e)\n".utf8))
         exit(1)
+    } catch let e as UsageError {
+        FileHandle.standardError.write(Data("nncc: error: \(e.message)\n".utf8))
+        exit(2)
     } catch let e as CheckFailed {
         FileHandle.standardError.write(Data("\(e.message)\n".utf8))
         exit(1)

@@ -45,11 +45,20 @@ public enum Builder {
         // gcc writes to a temporary .so that is renamed only on success.
         let tmpLib = dir.appendingPathComponent(".lib\(g.name).so.tmp-\(UUID().uuidString)")
         let tmpSource = dir.appendingPathComponent(".\(g.name).c.tmp-\(UUID().uuidString).c")
-        try AtomicFile.write(Data(lib.source.utf8), to: tmpSource.path)
-        defer {
-            try? FileManager.default.removeItem(at: tmpSource)
-            try? FileManager.default.removeItem(at: tmpLib)
+        return try Interrupt.removingOnInterrupt([tmpSource.path, tmpLib.path]) {
+            try AtomicFile.write(Data(lib.source.utf8), to: tmpSource.path)
+            defer {
+                try? FileManager.default.removeItem(at: tmpSource)
+                try? FileManager.default.removeItem(at: tmpLib)
+            }
+            try compile(lib, products: products, model: model, options: options, tmpSource: tmpSource, tmpLib: tmpLib)
+            return products
         }
+    }
+
+    private static func compile(_ lib: GeneratedLibrary, products: BuildProducts, model: LoadedModel,
+                                options: CompileOptions, tmpSource: URL, tmpLib: URL) throws {
+        let g = products.graph
         let argv = try GCC.sharedObjectArguments(source: tmpSource.path, output: tmpLib.path,
                                                  options: gccOptions(options))
         do { try GCC.run(argv) } catch var e as NNCCError {
@@ -66,6 +75,5 @@ public enum Builder {
         guard rename(tmpLib.path, products.library.path) == 0 else {
             throw NNCCError(file: products.library.path, "cannot write the library: \(String(cString: strerror(errno)))")
         }
-        return products
     }
 }

@@ -54,17 +54,25 @@ enum FormatIO {
     /// "[2, 3]": the shape as printed in error messages.
     static func show(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 
-    /// Reads a whole file, memory-mapped when possible (weight files can be large).
+    /// Reads a whole regular file, memory-mapped when possible (weight files can be large).
+    /// Pipes and devices (/dev/stdin) are refused before opening, since a read could block forever.
     static func readFile(_ path: String) throws -> Data {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw NNCCError(file: path, "file not found")
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw NNCCError(file: path, errno == ENOENT ? "file not found" : "cannot read the file: \(String(cString: strerror(errno)))")
         }
-        if isDir.boolValue { throw NNCCError(file: path, "expected a file, found a directory") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw NNCCError(file: path, "expected a file, found a directory")
+        default: throw NNCCError(file: path, "not a regular file (a pipe, terminal or device); give the path of a file")
+        }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw NNCCError(file: path, "cannot read the file: \(String(cString: strerror(errno)))") }
+        close(fd)
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
-            throw NNCCError(file: path, "cannot read file: \(error.localizedDescription)")
+            throw NNCCError(file: path, "cannot read the file: \(error.localizedDescription)")
         }
     }
 

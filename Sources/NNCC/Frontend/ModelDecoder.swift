@@ -10,8 +10,7 @@ public enum ModelDecoder {
     }
 
     public static func load(path: String) throws -> Decoded {
-        guard FileManager.default.fileExists(atPath: path) else { throw NNCCError(file: path, "file not found") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw NNCCError(file: path, "cannot read the file") }
+        let data = try FormatIO.readFile(path)
         guard data.count < 64 << 20 else { throw NNCCError(file: path, "model description larger than 64 MiB") }
         return try decode(data, file: path)
     }

@@ -1,4 +1,8 @@
 import Foundation
+import CNNCCSpawn
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Code-generation target: `native` tunes for the build machine, `portable`
 /// produces a library that runs on any x86-64/aarch64 of the same ABI.
@@ -90,27 +94,29 @@ public enum GCC {
     }
 
     /// Spawns argv directly and returns its exit status and stdout+stderr.
+    /// The child runs under a watcher that kills it, and everything it
+    /// started, when nncc dies (Ctrl-C, `timeout`, SIGKILL).
     static func capture(_ argv: [String]) throws -> (status: Int32, output: String) {
         guard let exe = argv.first, let exePath = which(exe) else {
             throw NNCCError("cannot start \(argv.first ?? "<empty argv>"): not found")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: exePath)
-        process.arguments = Array(argv.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw NNCCError("cannot start \(exePath): \(error.localizedDescription)")
+        // Every allocation happens before the fork: the C side only forks and execs.
+        var cArgs: [UnsafeMutablePointer<CChar>?] = ([exePath] + argv.dropFirst()).map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        var child = nncc_child()
+        let err = nncc_spawn_watched(exePath, &cArgs, environ, &child)
+        guard err == 0 else {
+            throw NNCCError("cannot start \(exePath): \(String(cString: strerror(err)))")
         }
+        let done = Interrupt.track(watcher: child.pid, lifeline: child.life)
         // Drain before waiting: a full pipe would otherwise block gcc forever.
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let status = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
-        return (status, String(decoding: data, as: UTF8.self))
+        let data = FileHandle(fileDescriptor: child.output, closeOnDealloc: true).readDataToEndOfFile()
+        var status: Int32 = 0
+        while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
+        done()
+        // The watcher exits with the program's status (128 + signal when it was killed).
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (code, String(decoding: data, as: UTF8.self))
     }
 
     /// Resolves a command name like the shell would: names with a slash are

@@ -17,8 +17,7 @@ public enum ONNXImporter {
     }
 
     public static func load(path: String) throws -> Imported {
-        guard FileManager.default.fileExists(atPath: path) else { throw NNCCError(file: path, "file not found") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw NNCCError(file: path, "cannot read the file") }
+        let data = try FormatIO.readFile(path)
         guard data.count < 1 << 31 else { throw NNCCError(file: path, "ONNX file larger than 2 GiB") }
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return try decode(data, file: path, name: cIdentifier(stem))
