@@ -12,6 +12,15 @@ struct Compile: ParsableCommand {
     @Flag(help: "Add the training step.") var train = false
     @OptionGroup var build: BuildFlags
 
+    /// A bad --name is bad usage (exit 2), checked before the model is read.
+    func validate() throws {
+        if let name {
+            do { try ModelDecoder.validateName(name) { NNCCError(path: "--name", $0) } } catch let e as NNCCError {
+                throw ValidationError(e.description)
+            }
+        }
+    }
+
     func run() throws {
         let started = Date()
         let loaded = try Pipeline.load(model, name: name)

@@ -102,7 +102,7 @@ func parameterTable(_ g: Graph) -> [ParamSpec] {
     for n in g.nodes {
         let x = n.inputs.first.map { g.nodes[$0].shape } ?? []
         func add(_ p: String, _ shape: [Int], _ i: ParamInit, trainable: Bool = true) {
-            out.append(ParamSpec(name: "\(n.name).\(p)", shape: shape, initializer: i, trainable: trainable))
+            out.append(ParamSpec(name: "\(n.name).\(p)", layer: n.name, shape: shape, initializer: i, trainable: trainable))
         }
         switch n.op {
         case let .dense(units, bias):
