@@ -16,9 +16,9 @@ public enum ONNXImporter {
         public var weights: [String: Tensor]
     }
 
-    /// Opsets of the default domain whose semantics the importer follows for every operator it
-    /// handles (9 drops BatchNormalization's `spatial`; 10 to 22 change the handled operators
-    /// only as the importer already distinguishes, or by adding types). docs/onnx.md.
+    /// Opsets of the default domain the importer follows: below 9 BatchNormalization has a
+    /// `spatial` attribute it does not read; up to 22 the handled operators change only in ways
+    /// it tells apart, or by new types (docs/onnx.md).
     public static let supportedOpsets = 9...22
 
     public static func load(path: String) throws -> Imported {
