@@ -221,11 +221,14 @@ private struct ZipReader {
                 guard piece.count <= expected - out.count else { throw TooLong() }
                 out.append(piece)
                 // Once the .npy header is out, the zip entry's size must be the one it implies.
-                if !headerChecked, let size = try NumPy.declaredSize(prefix: out, fail: { fail(name, $0) }) {
-                    headerChecked = true
-                    guard size == expected else {
+                // A header that does not parse is reported by the full parse afterwards.
+                if !headerChecked {
+                    switch Result(catching: { try NumPy.declaredSize(prefix: out, fail: { fail(name, $0) }) }) {
+                    case .success(nil): break  // header not complete yet
+                    case let .success(size?) where size != expected:
                         throw fail(name, "the .npy header declares \(size) bytes (header and data) "
                             + "but the zip entry declares \(expected) bytes uncompressed")
+                    default: headerChecked = true
                     }
                 }
             })
