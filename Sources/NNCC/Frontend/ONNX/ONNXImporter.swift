@@ -305,12 +305,12 @@ struct ONNXGraphBuilder {
     /// Binds the graph outputs, infers shapes and checks every weight
     /// against the parameter table.
     mutating func finish() throws -> ONNXImporter.Imported {
-        var outs: [Int] = []
+        var outs: [Int] = [], seen = Set<Int>()
         for (i, o) in proto.output.enumerated() {
             let at = ONNXNode(proto: Onnx_NodeProto.with { $0.opType = "output"; $0.name = o.name }, index: i, file: file)
             var n = try materialize(o.name, at)
             if n == 0 { n = add(.activation(.identity), inputs: [0], at) }
-            guard !outs.contains(n) else { throw NNCCError(file: file, path: "graph.output", "output \"\(o.name)\" repeats another output") }
+            guard seen.insert(n).inserted else { throw NNCCError(file: file, path: "graph.output", "output \"\(o.name)\" repeats another output") }
             outs.append(n)
         }
         var g = Graph(name: name, nodes: nodes, outputs: outs)
