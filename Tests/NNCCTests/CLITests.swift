@@ -184,7 +184,7 @@ final class CLITests: XCTestCase {
     func testNameMustBeACIdentifier() throws {
         let cwd = tmp.appendingPathComponent("work")
         try FileManager.default.createDirectory(at: cwd, withIntermediateDirectories: true)
-        // A usage error (exit 2, issue 15).
+        // A bad --name is bad usage: exit 2 (issue 15).
         try expect(2, ["compile", "--name", "a;rm -rf /", model("dense_relu")], cwd: cwd, stderr: ["--name", "C identifier"])
         try expect(2, ["compile", "--name", "../evil", model("dense_relu"), "-o", temp("out")], stderr: ["--name"])
         XCTAssertEqual(listing(cwd), [], "a rejected name creates nothing")

@@ -9,20 +9,36 @@ import ZIPFoundation
 /// stream); only its inflate and CRC routines are used, fed by a provider that
 /// never runs out of bounds.
 public enum Npz {
+    /// The most an archive may inflate to: the sum of its members' uncompressed sizes (2 GiB).
+    /// Reading holds the arrays and one member's bytes, so memory stays under about twice this.
+    public static let maxUncompressedBytes = 2 << 30
+
     /// Keys are member names without ".npy". Errors name the file and member.
     public static func read(path: String) throws -> [String: NpyArray] {
         let data = try FormatIO.readFile(path)
-        let members = try data.withUnsafeBytes { try ZipReader(b: FormatIO.Bytes(raw: $0), file: path).members() }
-        var out: [String: NpyArray] = [:]
-        for (name, bytes) in members {
-            guard name.hasSuffix(".npy"), name.count > 4 else {
-                throw NNCCError(file: path, path: name, "expected only NAME.npy members in an .npz archive")
+        return try data.withUnsafeBytes { raw in
+            let zip = ZipReader(b: FormatIO.Bytes(raw: raw), file: path)
+            let members = try zip.members()
+            var total = 0
+            for m in members {
+                guard m.name.hasSuffix(".npy"), m.name.count > 4 else {
+                    throw NNCCError(file: path, path: m.name, "expected only NAME.npy members in an .npz archive")
+                }
+                total += m.expected  // each is at most Int.max / 1032 (ZipReader.locate): cannot overflow
+                guard total <= maxUncompressedBytes else {
+                    throw NNCCError(file: path, path: m.name, "the archive's members declare \(total) bytes or more "
+                        + "uncompressed, over the limit of \(maxUncompressedBytes) bytes (2 GiB)")
+                }
             }
-            let key = String(name.dropLast(4))
-            guard out[key] == nil else { throw NNCCError(file: path, path: name, "member appears twice in the archive") }
-            out[key] = try NumPy.parse(bytes, file: path, member: name)
+            var out: [String: NpyArray] = [:]
+            for m in members {
+                let key = String(m.name.dropLast(4))
+                guard out[key] == nil else { throw NNCCError(file: path, path: m.name, "member appears twice in the archive") }
+                // One member's bytes at a time: parsed, then released.
+                out[key] = try NumPy.parse(zip.extract(m), file: path, member: m.name)
+            }
+            return out
         }
-        return out
     }
 
     /// Writes NAME.npy members (stored, not compressed) in the given order, atomically.
@@ -67,7 +83,7 @@ private struct ZipReader {
 
     func fail(_ member: String?, _ msg: String) -> NNCCError { NNCCError(file: file, path: member, msg) }
 
-    func members() throws -> [(String, Data)] {
+    func members() throws -> [Member] {
         // The end record is 22 bytes plus a comment of at most 65535 bytes, at the end of the file.
         var eocd = -1
         var i = b.count - 22
@@ -116,7 +132,7 @@ private struct ZipReader {
         for (a, next) in zip(sorted, sorted.dropFirst()) where a.start + a.count > next.start {
             throw fail(next.name, "member data overlaps member \(a.name)")
         }
-        return try list.map { ($0.name, try extract($0)) }
+        return list
     }
 
     struct Member {
@@ -135,7 +151,7 @@ private struct ZipReader {
         }
         // Deflate expands at most 1032:1; a larger claim is a lie (or a bomb).
         let (maxSize, overflow) = csize.multipliedReportingOverflow(by: 1032)
-        guard method != 8 || (!overflow && usize <= maxSize + 64), usize <= UInt64(Int.max) else {
+        guard method != 8 || (!overflow && usize <= maxSize + 64), usize <= UInt64(Int.max / 1032) else {
             throw fail(name, "declared size \(usize) is impossible for \(csize) compressed bytes")
         }
         return Member(name: name, method: method, crc: crc, start: start, count: Int(csize), expected: Int(usize))
@@ -188,6 +204,7 @@ private struct ZipReader {
 
     func inflate(_ name: String, start: Int, count: Int, expected: Int) throws -> Data {
         var out = Data()
+        var headerChecked = false
         out.reserveCapacity(min(expected, 1 << 26))
         let b = self.b
         do {
@@ -203,9 +220,22 @@ private struct ZipReader {
                 // Caps the output at the declared size, so a zip bomb stops early.
                 guard piece.count <= expected - out.count else { throw TooLong() }
                 out.append(piece)
+                // Once the .npy header is out, the zip entry's size must be the one it implies.
+                // A header that does not parse is reported by the full parse afterwards.
+                if !headerChecked {
+                    switch Result(catching: { try NumPy.declaredSize(prefix: out, fail: { fail(name, $0) }) }) {
+                    case .success(nil): break  // header not complete yet
+                    case let .success(size?) where size != expected:
+                        throw fail(name, "the .npy header declares \(size) bytes (header and data) "
+                            + "but the zip entry declares \(expected) bytes uncompressed")
+                    default: headerChecked = true
+                    }
+                }
             })
         } catch is TooLong {
             throw fail(name, "inflates to more than its declared \(expected) bytes")
+        } catch let e as NNCCError {
+            throw e
         } catch {
             throw fail(name, "corrupt deflate data (\(error))")
         }

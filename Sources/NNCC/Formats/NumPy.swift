@@ -22,7 +22,28 @@ public enum NumPy {
         }
     }
 
-    private static func parse(_ b: FormatIO.Bytes, fail: (String) -> NNCCError) throws -> NpyArray {
+    /// What an .npy header declares: the array and where its data starts.
+    struct Header {
+        var shape: [Int], count: Int, descr: String, kind: String, itemSize: Int, dataStart: Int
+        /// Header plus data: the size of a well-formed file.
+        var fileSize: Int
+    }
+
+    /// The size of a well-formed .npy file that begins with `prefix`, or nil when the prefix
+    /// ends before the header does. Lets the .npz reader refuse a member whose zip entry and
+    /// .npy header disagree before inflating it.
+    static func declaredSize(prefix: Data, fail: (String) -> NNCCError) throws -> Int? {
+        try prefix.withUnsafeBytes { raw in
+            let b = FormatIO.Bytes(raw: raw)
+            guard b.count >= 12 else { return nil }
+            let v1 = b.u8(6) == 1
+            let headerEnd = (v1 ? 10 : 12) + min(Int(v1 ? UInt32(b.u16(8) ?? 0) : b.u32(8) ?? 0), maxHeaderBytes + 1)
+            guard b.count >= headerEnd else { return nil }
+            return try header(b, fail: fail).fileSize
+        }
+    }
+
+    private static func header(_ b: FormatIO.Bytes, fail: (String) -> NNCCError) throws -> Header {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
         guard b.bytes(0, 6) == magic else { throw fail("expected an .npy file (magic \"\\x93NUMPY\"), found other bytes") }
         guard let major = b.u8(6), let minor = b.u8(7) else { throw fail("file ends inside the .npy preamble") }
@@ -44,6 +65,11 @@ public enum NumPy {
         var p = PyLiteral(bytes: header)
         guard case let .dict(fields)? = try? p.parse() else {
             throw fail("expected a header dict like {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}")
+        }
+        // NumPy's literal_eval keeps the last of a repeated key; a header that says two things is refused.
+        var keys = Set<String>()
+        for (k, _) in fields where !keys.insert(k).inserted {
+            throw fail("header: key '\(k)' appears more than once")
         }
         func field(_ k: String) -> PyLiteral.Value? { fields.first { $0.0 == k }?.1 }
         guard case let .str(descr)? = field("descr") else { throw fail("header: expected 'descr' to be a dtype string") }
@@ -75,7 +101,17 @@ public enum NumPy {
         }
         guard [">", "<", "|", "="].contains(order) else { throw fail("expected a byte order in dtype, found '\(descr)'") }
         let dataStart = headerStart + headerLen
-        guard let bytes = FormatIO.byteCount(count, itemSize) else { throw fail("shape \(FormatIO.show(shape)) is too large") }
+        guard let bytes = FormatIO.byteCount(count, itemSize), let fileSize = FormatIO.sum(dataStart, bytes) else {
+            throw fail("shape \(FormatIO.show(shape)) is too large")
+        }
+        return Header(shape: shape, count: count, descr: descr, kind: kind, itemSize: itemSize, dataStart: dataStart,
+                      fileSize: fileSize)
+    }
+
+    private static func parse(_ b: FormatIO.Bytes, fail: (String) -> NNCCError) throws -> NpyArray {
+        let h = try header(b, fail: fail)
+        let (shape, count, descr, kind, dataStart) = (h.shape, h.count, h.descr, h.kind, h.dataStart)
+        let bytes = h.fileSize - dataStart
         let found = b.count - dataStart
         guard bytes == found else {
             throw fail("shape \(FormatIO.show(shape)) of '\(descr)' needs \(bytes) data bytes, found \(found)")
@@ -84,8 +120,15 @@ public enum NumPy {
         let result: NpyArray?
         switch kind {
         case "f4": result = b.floats32(o, count).map { .float(Tensor(shape: shape, data: $0)) }
-        case "f8": result = b.array(o, count, of: UInt64.self) { Float(Double(bitPattern: $0)) }
-            .map { .float(Tensor(shape: shape, data: $0)) }
+        case "f8":
+            let floats = b.array(o, count, of: UInt64.self) { Float(Double(bitPattern: $0)) }
+            // A finite float64 beyond float32's range would silently become ±inf.
+            if let floats, let i = floats.firstIndex(where: { $0.isInfinite }),
+               let j = (i..<count).first(where: { floats[$0].isInfinite && Double(bitPattern: b.u64(o + 8 * $0) ?? 0).isFinite }) {
+                let v = Double(bitPattern: b.u64(o + 8 * j) ?? 0)
+                throw fail("element \(FormatIO.show(multiIndex(j, shape))) = \(v) is outside float32's range (±\(Float.greatestFiniteMagnitude))")
+            }
+            result = floats.map { .float(Tensor(shape: shape, data: $0)) }
         case "i8": result = b.array(o, count, of: Int64.self) { $0 }.map { .int(shape: shape, data: $0) }
         case "i4": result = b.array(o, count, of: Int32.self) { Int64($0) }.map { .int(shape: shape, data: $0) }
         case "i2": result = b.array(o, count, of: Int16.self) { Int64($0) }.map { .int(shape: shape, data: $0) }
@@ -94,6 +137,15 @@ public enum NumPy {
         }
         guard let r = result else { throw fail("data runs past the end of the file") }
         return r
+    }
+
+    /// The index in each dimension of flat element `i` of a C-ordered array.
+    static func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
+        var rest = i
+        return shape.reversed().map { d in
+            defer { rest /= d }
+            return rest % d
+        }.reversed()
     }
 
     /// Float32 data as '<f4' version 1.0, atomically.

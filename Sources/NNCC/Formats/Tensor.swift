@@ -46,6 +46,12 @@ enum FormatIO {
         return overflow ? nil : p
     }
 
+    /// `a + b`, or nil on overflow.
+    static func sum(_ a: Int, _ b: Int) -> Int? {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        return overflow ? nil : s
+    }
+
     /// True when `offset..<offset+length` lies inside `0..<total`, without overflowing.
     static func inBounds(_ offset: Int, _ length: Int, _ total: Int) -> Bool {
         offset >= 0 && length >= 0 && offset <= total && length <= total - offset

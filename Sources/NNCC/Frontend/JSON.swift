@@ -74,7 +74,12 @@ public struct JSONReader {
     }
 
     private mutating func skipSpace() {
-        while pos < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[pos]) { pos += 1 }
+        while pos < bytes.count {
+            switch bytes[pos] {
+            case 0x20, 0x09, 0x0A, 0x0D: pos += 1
+            default: return
+            }
+        }
     }
 
     private mutating func value(depth: Int) throws -> JSON {
@@ -103,6 +108,8 @@ public struct JSONReader {
     private mutating func object(depth: Int) throws -> JSON {
         pos += 1
         var pairs: [(String, JSON)] = []
+        // A set, not a scan of `pairs`: hostile objects have hundreds of thousands of keys.
+        var keys = Set<String>()
         skipSpace()
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(pairs) }
         while true {
@@ -110,7 +117,7 @@ public struct JSONReader {
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
             let keyStart = pos
             let key = try string()
-            if pairs.contains(where: { $0.0 == key }) {
+            if !keys.insert(key).inserted {
                 pos = keyStart
                 throw error("duplicate key \"\(key)\"")
             }

@@ -46,6 +46,7 @@ public enum ModelDecoder {
             guard !layerName.isEmpty, layerName != "input" else {
                 throw f.fail("name", "expected a non-empty name other than \"input\"")
             }
+            try validateLayerName(layerName) { f.fail("name", $0) }
             guard index[layerName] == nil else { throw f.fail("name", "duplicate layer name \"\(layerName)\"") }
             var inputs = [nodes.count - 1]
             if let iv = f.raw("inputs") {
@@ -76,11 +77,12 @@ public enum ModelDecoder {
             guard case let .array(names) = ov, !names.isEmpty else {
                 throw top.fail("outputs", "expected a non-empty array of layer names")
             }
+            var listed = Set<Int>()
             outputs = try names.enumerated().map { j, nv in
                 guard case let .string(s) = nv, let k = index[s], k > 0 else {
                     throw NNCCError(file: file, path: "outputs[\(j)]", "expected the name of a layer")
                 }
-                guard !names[..<j].contains(nv) else {
+                guard listed.insert(k).inserted else {
                     throw NNCCError(file: file, path: "outputs[\(j)]", "layer \"\(s)\" is listed twice")
                 }
                 return k
@@ -106,13 +108,53 @@ public enum ModelDecoder {
         return Decoded(graph: graph, weightsPath: weights)
     }
 
-    /// Model names become C symbol prefixes, so they must be C identifiers.
+    /// Model names become C symbol prefixes (`NAME_create`), the header `NAME.h` and the library
+    /// `libNAME.so`, so they must be C identifiers that collide with nothing a program also uses.
     public static func validateName(_ name: String, fail: (String) -> NNCCError) throws {
         let ok = !name.isEmpty && name.count <= 64 && name.utf8.enumerated().allSatisfy { i, c in
             c == UInt8(ascii: "_") || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (i > 0 && c >= 48 && c <= 57)
         }
         guard ok else {
             throw fail("expected a C identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters), found \"\(name)\"")
+        }
+        let lower = name.lowercased()
+        if lower == "nn" || lower.hasPrefix("nn_") {
+            throw fail("names beginning with \"nn_\" (in any case) are reserved for nncc's own C symbols, found \"\(name)\"")
+        }
+        if name.hasPrefix("__") || (name.hasPrefix("_") && name.dropFirst().first.map { $0.isUppercase } ?? true) {
+            throw fail("names beginning with \"__\" or \"_\" and a capital letter are reserved by the C standard "
+                + "(the header guard \(name)_H could be a system header's), found \"\(name)\"")
+        }
+        if reservedNames.contains(name) {
+            throw fail("\"\(name)\" is reserved: \(name).h or a \(name)_* symbol would collide with "
+                + "a system header or C library function; choose another name")
+        }
+    }
+
+    /// Names whose header or symbols clash with the system's (see docs/input-limits.md): headers
+    /// the generated C or a C program includes (`-I DIR` finds NAME.h before them), and C library
+    /// functions named X_create, X_destroy, X_run, X_info, X_pack or X_strerror (glibc, libm, libgomp),
+    /// which an exported NAME_create would replace in every program linking the library.
+    static let reservedNames: Set<String> = [
+        // headers
+        "assert", "complex", "ctype", "errno", "fenv", "float", "inttypes", "iso646", "limits", "locale", "math",
+        "setjmp", "signal", "stdalign", "stdarg", "stdatomic", "stdbool", "stddef", "stdint", "stdio", "stdlib",
+        "stdnoreturn", "string", "tgmath", "threads", "time", "uchar", "wchar", "wctype", "omp", "immintrin",
+        "unistd", "fcntl", "dlfcn", "pthread", "sched", "strings", "alloca", "malloc", "memory",
+        // X_create, X_destroy, ... in glibc
+        "acc", "acc_present_or", "argz", "authdes", "authdes_pk", "authnone", "authunix", "clnt", "clntraw", "clnttcp",
+        "clntudp", "clntunix", "cnd", "epoll", "gai", "memfd", "mtx", "ns_name", "posix_spawn_file_actions",
+        "posix_spawnattr", "printf_size", "pthread_attr", "pthread_barrier", "pthread_barrierattr", "pthread_cond",
+        "pthread_condattr", "pthread_key", "pthread_mutex", "pthread_mutexattr", "pthread_rwlock",
+        "pthread_rwlockattr", "pthread_spin", "sem", "svc", "svcfd", "svcraw", "svctcp", "svcudp", "svcunix",
+        "svcunixfd", "thrd", "timer", "timerfd", "tss", "xdrmem", "xdrrec", "xdrstdio",
+    ]
+
+    /// Layer names become parameter names in weights files and C string literals, where a control
+    /// character (a NUL ends a C string) would corrupt the file or the terminal.
+    static func validateLayerName(_ name: String, fail: (String) -> NNCCError) throws {
+        if let c = name.unicodeScalars.first(where: isControlCharacter) {
+            throw fail("layer names may not contain control characters, found U+\(String(format: "%04X", c.value))")
         }
     }
 

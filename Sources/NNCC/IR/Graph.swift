@@ -53,6 +53,8 @@ public enum ParamInit: Equatable {
 /// One tensor of the model's state, in PyTorch's name and layout.
 public struct ParamSpec: Equatable {
     public var name: String
+    /// The layer (node name) that owns it: names may contain dots, so this is not parsed from `name`.
+    public var layer: String
     public var shape: [Int]
     public var initializer: ParamInit
     /// Running statistics are state, not trained by the optimizer.

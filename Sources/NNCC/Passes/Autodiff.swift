@@ -52,7 +52,7 @@ public func differentiate(_ g: Graph, file: String? = nil) throws -> Graph {
     var reaches = Array(repeating: false, count: g.nodes.count)
     reaches[source] = true
     for i in (0...source).reversed() where reaches[i] { for j in g.nodes[i].inputs { reaches[j] = true } }
-    let paramOwners = Set(g.params.filter(\.trainable).map { $0.name.split(separator: ".").dropLast().joined(separator: ".") })
+    let paramOwners = Set(g.params.filter(\.trainable).map(\.layer))
     var dependsOnParam = Array(repeating: false, count: g.nodes.count)
     for (i, n) in g.nodes.enumerated() {
         dependsOnParam[i] = paramOwners.contains(n.name) || n.inputs.contains { dependsOnParam[$0] }

@@ -121,7 +121,7 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
 func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
     var out: [ParamSpec] = []
     func add(_ p: String, _ shape: [Int], _ i: ParamInit, trainable: Bool = true) {
-        out.append(ParamSpec(name: "\(n.name).\(p)", shape: shape, initializer: i, trainable: trainable))
+        out.append(ParamSpec(name: "\(n.name).\(p)", layer: n.name, shape: shape, initializer: i, trainable: trainable))
     }
     switch n.op {
     case let .dense(units, bias):

@@ -16,6 +16,11 @@ public enum ONNXImporter {
         public var weights: [String: Tensor]
     }
 
+    /// Opsets of the default domain the importer follows: below 9 BatchNormalization has a
+    /// `spatial` attribute it does not read; up to 22 the handled operators change only in ways
+    /// it tells apart, or by new types (docs/onnx.md).
+    public static let supportedOpsets = 9...22
+
     public static func load(path: String) throws -> Imported {
         let data = try FormatIO.readFile(path)
         guard data.count < 1 << 31 else { throw NNCCError(file: path, "ONNX file larger than 2 GiB") }
@@ -35,7 +40,15 @@ public enum ONNXImporter {
         guard model.hasGraph, !model.graph.node.isEmpty else {
             throw NNCCError(file: file, "expected an ONNX model with a graph of at least one node")
         }
-        let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
+        guard let imported = model.opsetImport.first(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" }) else {
+            throw NNCCError(file: file, path: "opset_import", "expected an opset for the default ONNX domain, found none")
+        }
+        let opset = Int(clamping: imported.version)
+        guard supportedOpsets.contains(opset) else {
+            throw NNCCError(file: file, path: "opset_import",
+                            "the default ONNX domain's opset \(opset) is outside the range nncc imports "
+                                + "(\(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound)); export with an opset in that range, e.g. 17")
+        }
         var importer = try ONNXGraphBuilder(graph: model.graph, file: file, name: name, opset: opset)
         for (i, node) in model.graph.node.enumerated() {
             try importer.importNode(ONNXNode(proto: node, index: i, file: file))
@@ -43,13 +56,15 @@ public enum ONNXImporter {
         return try importer.finish()
     }
 
-    /// The file's stem as a C identifier: other characters become `_`, a leading digit gets `_`.
+    /// The file's stem as a C identifier: other characters become `_`, a leading digit gets `_`,
+    /// and a reserved name (`nn_*`, `math`, ...) gets the prefix `onnx_`.
     static func cIdentifier(_ s: String) -> String {
         var out = String(s.unicodeScalars.map { c -> Character in
             c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_") ? Character(c) : "_"
         }.prefix(64))
         if out.isEmpty { out = "model" }
         if out.first!.isNumber { out = "_" + out.dropLast(out.count == 64 ? 1 : 0) }
+        if (try? ModelDecoder.validateName(out) { NNCCError($0) }) == nil { out = String(("onnx_" + out).prefix(64)) }
         return out
     }
 }
@@ -60,7 +75,16 @@ public enum ONNXImporter {
 enum ONNXAxis: Equatable { case batch, dim(Int), unit, time(Int) }
 
 /// An integer known at import time, or the batch size (known only at run time).
-enum ONNXInt: Equatable { case value(Int64), batch }
+enum ONNXInt: Equatable, CustomStringConvertible {
+    case value(Int64), batch
+    /// As messages show it: the number, or N for the batch.
+    var description: String {
+        switch self {
+        case let .value(v): return String(v)
+        case .batch: return "N"
+        }
+    }
+}
 
 /// What an ONNX value name stands for during import.
 enum ONNXValue {
@@ -98,6 +122,16 @@ struct ONNXGraphBuilder {
         self.name = name
         self.opset = opset
         uses = (graph.node.flatMap(\.input) + graph.output.map(\.name)).reduce(into: [:]) { $0[$1, default: 0] += 1 }
+        // Initializer names become parameter names (weights files, C string literals, where a NUL
+        // ends the name) and output names go to the manifest: no control characters in either.
+        for (what, names) in [("initializer", graph.initializer.map(\.name)), ("output", graph.output.map(\.name))] {
+            for (i, n) in names.enumerated() {
+                if let c = n.unicodeScalars.first(where: isControlCharacter) {
+                    throw NNCCError(file: file, path: "graph.\(what)[\(i)]",
+                                    "names may not contain control characters, found U+\(String(format: "%04X", c.value))")
+                }
+            }
+        }
         var constants: [String: ONNXValue] = [:]
         for (i, t) in graph.initializer.enumerated() {
             constants[t.name] = try ONNXConstant.decode(t, file: file, what: "graph.initializer[\(i)] \"\(t.name)\"").value
@@ -268,12 +302,12 @@ struct ONNXGraphBuilder {
     /// Binds the graph outputs, infers shapes and checks every weight
     /// against the parameter table.
     mutating func finish() throws -> ONNXImporter.Imported {
-        var outs: [Int] = []
+        var outs: [Int] = [], seen = Set<Int>()
         for (i, o) in proto.output.enumerated() {
             let at = ONNXNode(proto: Onnx_NodeProto.with { $0.opType = "output"; $0.name = o.name }, index: i, file: file)
             var n = try materialize(o.name, at)
             if n == 0 { n = add(.activation(.identity), inputs: [0], at) }
-            guard !outs.contains(n) else { throw NNCCError(file: file, path: "graph.output", "output \"\(o.name)\" repeats another output") }
+            guard seen.insert(n).inserted else { throw NNCCError(file: file, path: "graph.output", "output \"\(o.name)\" repeats another output") }
             outs.append(n)
         }
         var g = Graph(name: name, nodes: nodes, outputs: outs)
