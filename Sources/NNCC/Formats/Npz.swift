@@ -11,7 +11,11 @@ import ZIPFoundation
 public enum Npz {
     /// Keys are member names without ".npy". Errors name the file and member.
     public static func read(path: String) throws -> [String: NpyArray] {
-        let data = try FormatIO.readFile(path)
+        try parse(FormatIO.readFile(path), file: path)
+    }
+
+    /// The archive's bytes, read already (the fuzz target feeds them from memory).
+    public static func parse(_ data: Data, file path: String) throws -> [String: NpyArray] {
         let members = try data.withUnsafeBytes { try ZipReader(b: FormatIO.Bytes(raw: $0), file: path).members() }
         var out: [String: NpyArray] = [:]
         for (name, bytes) in members {
