@@ -22,9 +22,11 @@ OUT     := out
 # folder so that neither the demo nor the tests write to ~/.cache.
 export NNCC_CACHE ?= $(CURDIR)/.build/nncc-cache
 TEST_CACHE := $(CURDIR)/.build/nncc-test-cache
-# Seconds per fuzz target: `make fuzz`, and the short run in `make test`.
+# Seconds per fuzz target: `make fuzz` (release build), and the short run in
+# `make test` (debug build: compiles in half the time, runs 10x slower).
 FUZZ_SECONDS      ?= 600
 TEST_FUZZ_SECONDS ?= 20
+TEST_FUZZ_CONFIG  ?= debug
 
 CONFORMANCE := ../shared/conformance/run.py
 
@@ -40,7 +42,7 @@ test:
 	$(SWIFT) build
 	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test
 	CC=$(CC) sh templates/test/run.sh
-	SWIFT=$(SWIFT) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) sh scripts/fuzz.sh
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_CONFIG=$(TEST_FUZZ_CONFIG) sh scripts/fuzz.sh
 
 # libFuzzer targets over the model and data readers, under ASan (docs/fuzzing.md).
 fuzz:
