@@ -2,7 +2,9 @@
 #
 #   make demo    release build, compile + run the example MLP from the CLI,
 #                a C program and the benchmark
-#   make test    debug build, then the whole test suite
+#   make test    debug build, the whole test suite, the C loader's mutation
+#                test and a short fuzz run of every reader
+#   make fuzz    every libFuzzer target for FUZZ_SECONDS (default 600) each
 #
 # Every target does its own set-up (SwiftPM fetches the two dependencies);
 # nothing outside this folder is read except the optional conformance suite.
@@ -20,11 +22,16 @@ OUT     := out
 # folder so that neither the demo nor the tests write to ~/.cache.
 export NNCC_CACHE ?= $(CURDIR)/.build/nncc-cache
 TEST_CACHE := $(CURDIR)/.build/nncc-test-cache
+# Seconds per fuzz target: `make fuzz` (release build), and the short run in
+# `make test` (debug build: compiles in half the time, runs 10x slower).
+FUZZ_SECONDS      ?= 600
+TEST_FUZZ_SECONDS ?= 20
+TEST_FUZZ_CONFIG  ?= debug
 
 CONFORMANCE := ../shared/conformance/run.py
 
 .DEFAULT_GOAL := build
-.PHONY: build test demo generated templates bench conformance clean
+.PHONY: build test fuzz demo generated templates bench conformance clean
 
 build:
 	$(SWIFT) build -c release
@@ -34,6 +41,12 @@ build:
 test:
 	$(SWIFT) build
 	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test
+	CC=$(CC) sh templates/test/run.sh
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_CONFIG=$(TEST_FUZZ_CONFIG) sh scripts/fuzz.sh
+
+# libFuzzer targets over the model and data readers, under ASan (docs/fuzzing.md).
+fuzz:
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
 
 demo: build
 	@mkdir -p $(OUT)
@@ -88,4 +101,4 @@ conformance: build
 	fi
 
 clean:
-	rm -rf .build $(OUT)
+	rm -rf .build .build-fuzz $(OUT)

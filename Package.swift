@@ -31,6 +31,9 @@ let package = Package(
         ]),
         // Example Swift app: loads a compiled model through NNCCRuntime (built and run by the tests).
         .executableTarget(name: "nncc-swift-example", dependencies: ["NNCCRuntime"], path: "examples/swift-app"),
+        // libFuzzer targets over the readers (`make fuzz`, docs/fuzzing.md); built without the fuzzer
+        // sanitizer it replays input files instead.
+        .executableTarget(name: "nncc-fuzz", dependencies: ["NNCC"]),
         .testTarget(name: "NNCCTests", dependencies: ["NNCC", "NNCCRuntime"], exclude: ["Fixtures"]),
     ]
 )

@@ -15,8 +15,12 @@ public enum Npz {
 
     /// Keys are member names without ".npy". Errors name the file and member.
     public static func read(path: String) throws -> [String: NpyArray] {
-        let data = try FormatIO.readFile(path)
-        return try data.withUnsafeBytes { raw in
+        try parse(FormatIO.readFile(path), file: path)
+    }
+
+    /// The archive's bytes, read already (the fuzz target feeds them from memory).
+    public static func parse(_ data: Data, file path: String) throws -> [String: NpyArray] {
+        try data.withUnsafeBytes { raw in
             let zip = ZipReader(b: FormatIO.Bytes(raw: raw), file: path)
             let members = try zip.members()
             var total = 0
