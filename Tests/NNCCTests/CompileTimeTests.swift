@@ -121,7 +121,7 @@ final class CompileTimeTests: XCTestCase {
             let model = try load(deepMLP(layers: layers, width: 8, batch: 1, name: "init\(layers)"), "init\(layers)")
             let products = try Builder.build(model, options: CompileOptions(), into: tmp.appendingPathComponent("init\(layers)"))
             let source = try String(contentsOf: products.source, encoding: .utf8)
-            XCTAssertEqual(source.contains("t[i].uniform"), layers > CodeSize.largeModelNodes)
+            XCTAssertEqual(source.contains("t[i].uniform"), layers > CompileOptions().largeModelNodes)
             return try ModelLibrary(path: products.library.path, name: products.name).makeContext().getParam(0)
         }
         XCTAssertEqual(try firstWeight(200), try firstWeight(4))
@@ -163,5 +163,20 @@ final class CompileTimeTests: XCTestCase {
             XCTFail("\(what): element \(i) is \(g), expected \(w)", file: file, line: line)
             return
         }
+    }
+}
+
+extension TrainingTests {
+    /// Training fixtures built in the large-model shape (threshold 0: shared
+    /// kernels and statements, every function in parts) still take PyTorch's
+    /// step; between them they reach every op's forward, backward and packing.
+    func testLargeModelShapeMatchesPyTorch() throws {
+        let dirs = ["lenet_like", "conv_avgpool_bn", "lstm_seq", "rnn_tanh"].map { FixtureKit.golden.appendingPathComponent($0) }
+            + ["resblock", "concat_seq", "gru_seq_dense", "conv_groups2", "conv_stride21_pad12", "conv_winograd",
+               "bn_after_relu_img", "dropout_zero_train", "dense_act_gelu", "clip_norm", "opt_adam"]
+                .map { FixtureKit.torch.appendingPathComponent($0) }
+        let (checked, _, failures) = oneStep(dirs, reference: false, largeModelNodes: 0)
+        XCTAssertEqual(checked, dirs.count)
+        XCTAssert(failures.isEmpty, "\(failures.count) mismatches:\n" + failures.joined(separator: "\n"))
     }
 }

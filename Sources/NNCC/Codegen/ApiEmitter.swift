@@ -9,7 +9,7 @@ enum ApiEmitter {
         let o0 = g.outputs[0]
         let firstOutput = "    memcpy(y, \(ctx.value(o0)), (size_t)nb * \(g.nodes[o0].size) * sizeof(float));"
         let outputSizes = g.outputs.map { "\(g.nodes[$0].size), " }.joined()
-        let run = CodeSize.body(forwardCalls.map { "    " + $0 }, large: CodeSize.isLarge(g), function: "\(p)_run",
+        let run = CodeSize.body(forwardCalls.map { "    " + $0 }, large: CodeSize.isLarge(g, ctx.schedule), function: "\(p)_run",
                                 parameters: ["\(p)_ctx *c", "const float *x", "int nb"])
         return """
             /* ---- API ---------------------------------------------------------------- */

@@ -20,7 +20,7 @@ public enum LibraryEmitter {
         }
         let emitted = g.nodes.indices.compactMap { i in OpEmitter.emit(ctx, i).map { (i, $0) } }
         var kernels = emitted.map(\.1)
-        if CodeSize.isLarge(g) { kernels = CodeSize.shareKernels(kernels) }
+        if CodeSize.isLarge(g, schedule) { kernels = CodeSize.shareKernels(kernels) }
         let calls = Dictionary(uniqueKeysWithValues: zip(emitted.map(\.0), kernels.map(\.call)))
         let p = g.name
         let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, prefix: p) : nil
@@ -60,8 +60,8 @@ public enum LibraryEmitter {
 
             """
         c += kernels.map(\.definition).filter { !$0.isEmpty }.joined(separator: "\n\n") + "\n\n"
-        let packing = CodeSize.body(kernels.map(\.packing).filter { !$0.isEmpty }, large: CodeSize.isLarge(g), function: "\(p)_pack",
-                                    parameters: ["\(p)_ctx *c"])
+        let packing = CodeSize.body(kernels.map(\.packing).filter { !$0.isEmpty }, large: CodeSize.isLarge(g, schedule), function: "\(p)_pack",
+                                    parameters: ["\(p)_ctx *c"], share: true)
         c += """
             /* ---- weight packing: runs after create, set_param, load_weights ----- */
             \(packing.parts)static void \(p)_pack(\(p)_ctx *c) {
@@ -83,7 +83,7 @@ public enum LibraryEmitter {
             .joined()
         let offsets = ps.map { "\(ctx.paramOffsets[$0.name]!), " }.joined()
         var initCode = ""
-        if CodeSize.isLarge(g) {  // one loop over a table: no call per tensor for gcc to inline
+        if CodeSize.isLarge(g, ctx.schedule) {  // one loop over a table: no call per tensor for gcc to inline
             let rows = ps.map { s in
                 switch s.initializer {
                 case let .uniform(bound): return "{1, \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(bound))}"

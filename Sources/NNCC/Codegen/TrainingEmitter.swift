@@ -13,11 +13,13 @@ enum TrainingEmitter {
             "    memset(c->train + \(t.grad[root]!), 0, (size_t)nb * \(g.nodes[root].size) * sizeof(float));"
         }
         // Statements of the step that large models split into out-of-line parts (CodeSize).
-        let args = ["\(p)_ctx *c", "const float *x", "int nb"], large = CodeSize.isLarge(g)
+        let args = ["\(p)_ctx *c", "const float *x", "int nb"], large = CodeSize.isLarge(g, ctx.schedule)
         let rules = plan.order.map { BackwardRules.emit(ctx, t, $0) }.filter { !$0.isEmpty }
-        let backward = CodeSize.body(rules.map { String($0.dropLast()) }, large: large, function: "\(p)_backward", parameters: args)
-        let zero = CodeSize.body(zeroGrads, large: large, function: "\(p)_zero_grads", parameters: args)
-        let trainForward = CodeSize.body(forward.map { "    " + $0 }, large: large, function: "\(p)_train_forward", parameters: args)
+        let backward = CodeSize.body(rules.map { String($0.dropLast()) }, large: large, function: "\(p)_backward", parameters: args,
+                                    share: true)
+        let zero = CodeSize.body(zeroGrads, large: large, function: "\(p)_zero_grads", parameters: args, share: true)
+        let trainForward = CodeSize.body(forward.map { "    " + $0 }, large: large, function: "\(p)_train_forward",
+                                        parameters: args, share: true)
         let source = ctx.value(plan.source), dSource = t.gradPointer(g, plan.source)!
         let outSize = g.nodes[plan.source].size
         let lossCall: String
@@ -45,7 +47,7 @@ enum TrainingEmitter {
 
                 """)
         }
-        let stats = CodeSize.body(runningStats.map { String($0.dropLast()) }, large: large, function: "\(p)_running_stats", parameters: args)
+        let stats = CodeSize.body(runningStats.map { String($0.dropLast()) }, large: large, function: "\(p)_running_stats", parameters: args, share: true)
         let labelCheck = plan.loss == .crossEntropy
             ? "    for (int b = 0; b < nb; b++) if (labels[b] < 0 || labels[b] >= \(outSize)) return NN_ERR_LABEL;\n"
             : "    (void)labels;\n"

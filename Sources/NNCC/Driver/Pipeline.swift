@@ -12,6 +12,8 @@ public struct CompileOptions: Equatable {
     public var reference = false
     /// Overrides the model's name as the C symbol prefix.
     public var name: String?
+    /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
+    public var largeModelNodes = 64
 
     public init(maxBatch: Int? = nil, train: Bool = false, target: Target = .native, threads: Int = 1,
                 reference: Bool = false, name: String? = nil) {
@@ -27,6 +29,7 @@ public struct CompileOptions: Equatable {
         var s = Schedule.forTarget(target)
         s.reference = reference
         s.threads = threads
+        s.largeModelNodes = largeModelNodes
         return s
     }
 }
