@@ -156,6 +156,18 @@ final class CompileTimeTests: XCTestCase {
         assertClose(outputs[0], outputs[1], "tiled vs reference")
     }
 
+    /// Past the layer limit the model is refused with the JSON path, before any layer is decoded.
+    func testLayerLimitNamesTheJSONPath() throws {
+        let limit = Pipeline.maxLayers
+        XCTAssertNoThrow(try load(deepMLP(layers: limit, width: 2, batch: 1, name: "atlimit"), "atlimit"))
+        XCTAssertThrowsError(try load(deepMLP(layers: limit + 2, width: 2, batch: 1, name: "over"), "over")) { e in
+            let e = e as? NNCCError
+            XCTAssertEqual(e?.path, "layers")
+            XCTAssertEqual(e?.message, "\(limit + 2) layers; at most \(limit) (docs/compile-time.md)")
+            XCTAssertTrue(e?.file?.hasSuffix("over.json") ?? false)
+        }
+    }
+
     func assertClose(_ got: [Float], _ want: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(got.count, want.count, what, file: file, line: line)
         let scale = want.map(abs).max() ?? 1
