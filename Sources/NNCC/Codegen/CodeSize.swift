@@ -31,6 +31,22 @@ enum CodeSize {
         return out
     }
 
+    /// The backward kernels of node `order[k]` (`kernels[k]`, named `kN_...`)
+    /// that equal an earlier node's up to the index are dropped, and its rule
+    /// `rules[k]` refers to the earlier node's.
+    static func shareBackwardKernels(_ order: [Int], _ kernels: inout [String], _ rules: inout [String]) {
+        var first = [String: Int]()  // definitions with the node index blanked -> node
+        for (k, i) in order.enumerated() where !kernels[k].isEmpty {
+            let own = try! NSRegularExpression(pattern: "\\bk\(i)_")
+            let code = matches(commentPattern, kernels[k]).reduce(kernels[k]) { $0.replacingOccurrences(of: $1, with: "") }
+            let key = own.stringByReplacingMatches(in: code, range: NSRange(code.startIndex..., in: code), withTemplate: "k@_")
+            guard let j = first[key] else { first[key] = i; continue }
+            kernels[k] = ""
+            rules[k] = own.stringByReplacingMatches(in: rules[k], range: NSRange(rules[k].startIndex..., in: rules[k]),
+                                                    withTemplate: "k\(j)_")
+        }
+    }
+
     private static func withoutBanner(_ definition: String) -> Substring {
         guard definition.hasPrefix("/*"), let end = definition.range(of: "*/") else { return definition[...] }
         return definition[end.upperBound...]

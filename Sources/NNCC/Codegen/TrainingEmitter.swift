@@ -14,7 +14,10 @@ enum TrainingEmitter {
         }
         // Statements of the step that large models split into out-of-line parts (CodeSize).
         let args = ["\(p)_ctx *c", "const float *x", "int nb"], large = CodeSize.isLarge(g, ctx.schedule)
-        let rules = plan.order.map { BackwardRules.emit(ctx, t, $0) }.filter { !$0.isEmpty }
+        var rules = plan.order.map { BackwardRules.emit(ctx, t, $0) }
+        var kernels = plan.order.map { BackwardRules.definitions(ctx, $0) }
+        if large { CodeSize.shareBackwardKernels(plan.order, &kernels, &rules) }
+        rules = rules.filter { !$0.isEmpty }
         let backward = CodeSize.body(rules.map { String($0.dropLast()) }, large: large, function: "\(p)_backward", parameters: args,
                                     share: true)
         let zero = CodeSize.body(zeroGrads, large: large, function: "\(p)_zero_grads", parameters: args, share: true)
@@ -66,10 +69,9 @@ enum TrainingEmitter {
                 float lr;
 
             """
-        let kernels = plan.order.map { BackwardRules.definitions(ctx, $0) }.joined()
         let functions = """
             /* ---- training ------------------------------------------------------------ */
-            \(kernels)\(trainForward.parts + zero.parts + backward.parts + stats.parts)            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
+            \(kernels.joined())\(trainForward.parts + zero.parts + backward.parts + stats.parts)            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
             static const size_t \(p)_train_counts[\(trainable.count + 1)] = {\(trainable.map { "\($0.size), " }.joined())0};
 
             static void \(p)_train_init(\(p)_ctx *c, float *block) {
