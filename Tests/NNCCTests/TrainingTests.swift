@@ -15,9 +15,11 @@ final class TrainingTests: XCTestCase {
     static let atol: Float = 1e-4, rtol: Float = 1e-3
 
     /// A context of the case's model built with --train at its batch size, fixture weights loaded.
-    func trainingContext(_ dir: URL, reference: Bool = false) throws -> (ModelContext, LoadedModel) {
+    func trainingContext(_ dir: URL, reference: Bool = false, largeModelNodes: Int? = nil) throws -> (ModelContext, LoadedModel) {
         let model = try Pipeline.load(dir.appendingPathComponent("model.json").path)
-        let products = try Builder.cached(model, options: CompileOptions(train: true, reference: reference))
+        var options = CompileOptions(train: true, reference: reference)
+        if let n = largeModelNodes { options.largeModelNodes = n }
+        let products = try Builder.cached(model, options: options)
         let lib = try ModelLibrary(path: products.library.path, name: products.name)
         let ctx = try lib.makeContext()
         try ctx.loadWeights(path: dir.appendingPathComponent("weights.safetensors").path)
@@ -60,12 +62,12 @@ final class TrainingTests: XCTestCase {
     }
 
     /// One step on each case: (cases checked, gradient tensors compared, failures).
-    func oneStep(_ dirs: [URL], reference: Bool) -> (Int, Int, [String]) {
+    func oneStep(_ dirs: [URL], reference: Bool, largeModelNodes: Int? = nil) -> (Int, Int, [String]) {
         var failures = [String](), checked = 0, gradsChecked = 0
         for dir in dirs {
             let name = dir.lastPathComponent
             do {
-                let (ctx, model) = try trainingContext(dir, reference: reference)
+                let (ctx, model) = try trainingContext(dir, reference: reference, largeModelNodes: largeModelNodes)
                 let lib = ctx.library
                 let data = try Dataset.load(path: dir.appendingPathComponent("train.npz").path, model: model,
                                             loss: model.graph.train!.loss)

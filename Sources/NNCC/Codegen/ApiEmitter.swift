@@ -9,6 +9,8 @@ enum ApiEmitter {
         let o0 = g.outputs[0]
         let firstOutput = "    memcpy(y, \(ctx.value(o0)), (size_t)nb * \(g.nodes[o0].size) * sizeof(float));"
         let outputSizes = g.outputs.map { "\(g.nodes[$0].size), " }.joined()
+        let run = CodeSize.body(forwardCalls.map { "    " + $0 }, large: CodeSize.isLarge(g, ctx.schedule), function: "\(p)_run",
+                                parameters: ["\(p)_ctx *c", "const float *x", "int nb"])
         return """
             /* ---- API ---------------------------------------------------------------- */
             \(p)_ctx *\(p)_create(void) {
@@ -95,9 +97,9 @@ enum ApiEmitter {
             }
 
             /* Inference over nb examples: every layer's kernel in order. */
-            static void \(p)_run(\(p)_ctx *c, const float *x, int nb) {
+            \(run.parts)static void \(p)_run(\(p)_ctx *c, const float *x, int nb) {
                 (void)c; (void)x; (void)nb;
-            \(forwardCalls.map { "    " + $0 }.joined(separator: "\n"))
+            \(run.body)
             }
 
             int \(p)_forward_all(\(p)_ctx *c, const float *x, float *const *ys, int nb) {

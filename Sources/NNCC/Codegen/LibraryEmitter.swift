@@ -18,12 +18,10 @@ public enum LibraryEmitter {
             let n = OpEmitter.packedFloats(ctx, i)
             if n > 0 { ctx.packedOffsets[i] = packedAt; packedAt += (n + 15) / 16 * 16 }
         }
-        var calls = [Int: String]()
-        let kernels = g.nodes.indices.compactMap { i -> KernelCode? in
-            let k = OpEmitter.emit(ctx, i)
-            calls[i] = k?.call
-            return k
-        }
+        let emitted = g.nodes.indices.compactMap { i in OpEmitter.emit(ctx, i).map { (i, $0) } }
+        var kernels = emitted.map(\.1)
+        if CodeSize.isLarge(g, schedule) { kernels = CodeSize.shareKernels(kernels) }
+        let calls = Dictionary(uniqueKeysWithValues: zip(emitted.map(\.0), kernels.map(\.call)))
         let p = g.name
         let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, prefix: p) : nil
         let api = Interface(graph: g, prefix: p, canTrain: training != nil)
@@ -61,12 +59,14 @@ public enum LibraryEmitter {
             /* ---- kernels, one per layer, in evaluation order ---------------------- */
 
             """
-        c += kernels.map(\.definition).joined(separator: "\n\n") + "\n\n"
+        c += kernels.map(\.definition).filter { !$0.isEmpty }.joined(separator: "\n\n") + "\n\n"
+        let packing = CodeSize.body(kernels.map(\.packing).filter { !$0.isEmpty }, large: CodeSize.isLarge(g, schedule), function: "\(p)_pack",
+                                    parameters: ["\(p)_ctx *c"], share: true)
         c += """
             /* ---- weight packing: runs after create, set_param, load_weights ----- */
-            static void \(p)_pack(\(p)_ctx *c) {
+            \(packing.parts)static void \(p)_pack(\(p)_ctx *c) {
                 (void)c;
-            \(kernels.map(\.packing).filter { !$0.isEmpty }.joined(separator: "\n"))
+            \(packing.body)
             }
 
             """
@@ -83,12 +83,30 @@ public enum LibraryEmitter {
             .joined()
         let offsets = ps.map { "\(ctx.paramOffsets[$0.name]!), " }.joined()
         var initCode = ""
-        for s in ps {
-            switch s.initializer {
-            case let .uniform(bound):
-                initCode += "    nn_init_uniform(params + \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(bound)), &rng);  /* \(CSyntax.comment(s.name)) */\n"
-            case let .constant(v):
-                initCode += "    nn_init_constant(params + \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(v)));  /* \(CSyntax.comment(s.name)) */\n"
+        if CodeSize.isLarge(g, ctx.schedule) {  // one loop over a table: no call per tensor for gcc to inline
+            let rows = ps.map { s in
+                switch s.initializer {
+                case let .uniform(bound): return "{1, \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(bound))}"
+                case let .constant(v): return "{0, \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(v))}"
+                }
+            }
+            initCode = """
+                    static const struct { int uniform; size_t at, n; float v; } t[\(ps.count + 1)] = {
+                        \(rows.joined(separator: ",\n        ")), {0, 0, 0, 0.0f}};
+                    for (int i = 0; i < \(ps.count); i++) {
+                        if (t[i].uniform) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+                        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+                    }
+
+                """
+        } else {
+            for s in ps {
+                switch s.initializer {
+                case let .uniform(bound):
+                    initCode += "    nn_init_uniform(params + \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(bound)), &rng);  /* \(CSyntax.comment(s.name)) */\n"
+                case let .constant(v):
+                    initCode += "    nn_init_constant(params + \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(v)));  /* \(CSyntax.comment(s.name)) */\n"
+                }
             }
         }
         return """

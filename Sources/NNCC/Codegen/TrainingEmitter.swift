@@ -12,7 +12,17 @@ enum TrainingEmitter {
         let zeroGrads = t.grad.keys.sorted().map { root in
             "    memset(c->train + \(t.grad[root]!), 0, (size_t)nb * \(g.nodes[root].size) * sizeof(float));"
         }
-        let backward = plan.order.map { BackwardRules.emit(ctx, t, $0) }.joined()
+        // Statements of the step that large models split into out-of-line parts (CodeSize).
+        let args = ["\(p)_ctx *c", "const float *x", "int nb"], large = CodeSize.isLarge(g, ctx.schedule)
+        var rules = plan.order.map { BackwardRules.emit(ctx, t, $0) }
+        var kernels = plan.order.map { BackwardRules.definitions(ctx, $0) }
+        if large { CodeSize.shareBackwardKernels(plan.order, &kernels, &rules) }
+        rules = rules.filter { !$0.isEmpty }
+        let backward = CodeSize.body(rules.map { String($0.dropLast()) }, large: large, function: "\(p)_backward", parameters: args,
+                                    share: true)
+        let zero = CodeSize.body(zeroGrads, large: large, function: "\(p)_zero_grads", parameters: args, share: true)
+        let trainForward = CodeSize.body(forward.map { "    " + $0 }, large: large, function: "\(p)_train_forward",
+                                        parameters: args, share: true)
         let source = ctx.value(plan.source), dSource = t.gradPointer(g, plan.source)!
         let outSize = g.nodes[plan.source].size
         let lossCall: String
@@ -29,17 +39,18 @@ enum TrainingEmitter {
         case .adam:
             update = "nn_adam(\(p)_train_counts[i], c->params + off, c->grads + off, c->opt1 + off, c->opt2 + off, c->lr, \(CSyntax.float(o.betas.0)), \(CSyntax.float(o.betas.1)), \(CSyntax.float(o.eps)), \(CSyntax.float(o.weightDecay)), c->step + 1);"
         }
-        var runningStats = ""
+        var runningStats: [String] = []
         for (i, n) in g.nodes.enumerated() {
             guard case let .batchNorm(_, momentum) = n.op else { continue }
-            runningStats += """
+            runningStats.append("""
                     for (int ch = 0; ch < \(n.shape[0]); ch++) {  /* running statistics of "\(CSyntax.comment(n.name))" */
                         (\(ctx.param(n, "running_mean")))[ch] = \(CSyntax.float(1 - momentum)) * (\(ctx.param(n, "running_mean")))[ch] + \(CSyntax.float(momentum)) * (\(t.savedPointer(i, "mean")))[ch];
                         (\(ctx.param(n, "running_var")))[ch] = \(CSyntax.float(1 - momentum)) * (\(ctx.param(n, "running_var")))[ch] + \(CSyntax.float(momentum)) * (\(t.savedPointer(i, "var")))[ch];
                     }
 
-                """
+                """)
         }
+        let stats = CodeSize.body(runningStats.map { String($0.dropLast()) }, large: large, function: "\(p)_running_stats", parameters: args, share: true)
         let labelCheck = plan.loss == .crossEntropy
             ? "    for (int b = 0; b < nb; b++) if (labels[b] < 0 || labels[b] >= \(outSize)) return NN_ERR_LABEL;\n"
             : "    (void)labels;\n"
@@ -58,10 +69,9 @@ enum TrainingEmitter {
                 float lr;
 
             """
-        let kernels = plan.order.map { BackwardRules.definitions(ctx, $0) }.joined()
         let functions = """
             /* ---- training ------------------------------------------------------------ */
-            \(kernels)            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
+            \(kernels.joined())\(trainForward.parts + zero.parts + backward.parts + stats.parts)            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
             static const size_t \(p)_train_counts[\(trainable.count + 1)] = {\(trainable.map { "\($0.size), " }.joined())0};
 
             static void \(p)_train_init(\(p)_ctx *c, float *block) {
@@ -86,7 +96,7 @@ enum TrainingEmitter {
             /* Forward in training mode: dropout draws masks, batchnorm uses batch statistics. */
             static void \(p)_train_forward(\(p)_ctx *c, const float *x, int nb) {
                 (void)x;
-            \(forward.map { "    " + $0 }.joined(separator: "\n"))
+            \(trainForward.body)
             }
 
             /* One optimizer step on a batch: \(plan.loss.rawValue) loss, \(o.kind.rawValue) update. */
@@ -96,14 +106,14 @@ enum TrainingEmitter {
                 const int32_t *labels = (const int32_t *)targets;
             \(labelCheck)    \(p)_train_forward(c, x, nb);
                 memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
-            \(zeroGrads.joined(separator: "\n"))
+            \(zero.body)
                 float L = \(lossCall);
                 if (!isfinite(L)) return NN_ERR_NONFINITE;
-            \(backward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
+            \(backward.body.isEmpty ? "" : backward.body + "\n")\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
                     size_t off = \(p)_train_offsets[i];
                     \(update)
                 }
-            \(runningStats)    c->step++;
+            \(stats.body.isEmpty ? "" : stats.body + "\n")    c->step++;
                 \(p)_pack(c);
                 *loss = L;
                 return NN_OK;

@@ -12,6 +12,8 @@ public struct CompileOptions: Equatable {
     public var reference = false
     /// Overrides the model's name as the C symbol prefix.
     public var name: String?
+    /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
+    public var largeModelNodes = 64
 
     public init(maxBatch: Int? = nil, train: Bool = false, target: Target = .native, threads: Int = 1,
                 reference: Bool = false, name: String? = nil) {
@@ -27,6 +29,7 @@ public struct CompileOptions: Equatable {
         var s = Schedule.forTarget(target)
         s.reference = reference
         s.threads = threads
+        s.largeModelNodes = largeModelNodes
         return s
     }
 }
@@ -43,12 +46,21 @@ public struct LoadedModel {
 }
 
 public enum Pipeline {
+    /// Models of more layers (IR nodes for ONNX) are refused: gcc takes about
+    /// 2 to 10 ms per layer, and memory planning for training is quadratic
+    /// (docs/compile-time.md).
+    public static let maxLayers = 10_000
+
     /// Reads a model description (`.json`) or an ONNX file (`.onnx`) and
     /// infers shapes; errors name the file and the JSON path or ONNX node.
     public static func load(_ path: String, name: String? = nil) throws -> LoadedModel {
         var model: LoadedModel
         if path.lowercased().hasSuffix(".onnx") {
             let imported = try ONNXImporter.load(path: path)
+            guard imported.graph.nodes.count <= maxLayers + 1 else {
+                throw NNCCError(file: path, path: "graph.node",
+                                "\(imported.graph.nodes.count - 1) nodes once imported; at most \(maxLayers) (docs/compile-time.md)")
+            }
             model = LoadedModel(path: path, graph: imported.graph, embeddedWeights: imported.weights)
         } else {
             let decoded = try ModelDecoder.load(path: path)

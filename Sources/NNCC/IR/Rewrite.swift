@@ -1,8 +1,12 @@
 /// Small graph-editing helpers shared by the passes.
 extension Graph {
     /// Points every use of node `old` (operands and outputs) at node `new`.
-    mutating func replaceUses(of old: Int, with new: Int) {
-        for i in nodes.indices { nodes[i].inputs = nodes[i].inputs.map { $0 == old ? new : $0 } }
+    /// `users` (from `users()`) says where to look, so a pass stays linear
+    /// in the node count; it is kept current.
+    mutating func replaceUses(of old: Int, with new: Int, users: inout [[Int]]) {
+        for u in users[old] { nodes[u].inputs = nodes[u].inputs.map { $0 == old ? new : $0 } }
+        users[new] += users[old]
+        users[old] = []
         outputs = outputs.map { $0 == old ? new : $0 }
     }
 

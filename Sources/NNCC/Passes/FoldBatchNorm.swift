@@ -3,7 +3,7 @@
 /// kernel's weights become W·γ/√(σ²+ε) and its bias (b−μ)·γ/√(σ²+ε)+β.
 public func foldBatchNorm(_ g: Graph) -> Graph {
     var g = g
-    let users = g.users()
+    var users = g.users()
     for i in g.nodes.indices {
         guard case let .batchNorm(eps, _) = g.nodes[i].op, let p = g.nodes[i].inputs.first,
               g.isPrivate(p, users: users), g.nodes[p].epilogue == nil, g.nodes[p].foldedBatchNorm == nil
@@ -14,7 +14,7 @@ public func foldBatchNorm(_ g: Graph) -> Graph {
         default: continue
         }
         g.nodes[p].foldedBatchNorm = FoldedBatchNorm(name: g.nodes[i].name, eps: eps)
-        g.replaceUses(of: i, with: p)
+        g.replaceUses(of: i, with: p, users: &users)
     }
     return g.compacted()
 }

@@ -4,7 +4,7 @@
 /// gelu), and never the model's output, where the loss may want the logits.
 public func fuseEpilogue(_ g: Graph, training: Bool = false) -> Graph {
     var g = g
-    let users = g.users()
+    var users = g.users()
     for i in g.nodes.indices {
         guard case let .activation(act) = g.nodes[i].op, let p = g.nodes[i].inputs.first,
               g.isPrivate(p, users: users), g.nodes[p].epilogue == nil
@@ -16,7 +16,7 @@ public func fuseEpilogue(_ g: Graph, training: Bool = false) -> Graph {
         switch g.nodes[p].op {
         case .dense, .conv2d:
             g.nodes[p].epilogue = act
-            g.replaceUses(of: i, with: p)
+            g.replaceUses(of: i, with: p, users: &users)
         default:
             continue
         }

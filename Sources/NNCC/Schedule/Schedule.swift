@@ -13,6 +13,8 @@ public struct Schedule: Equatable {
     public var reference = false
     /// OpenMP threads; 1 emits no pragmas.
     public var threads = 1
+    /// Past this many IR nodes the C takes the large-model shape (Codegen/CodeSize.swift).
+    public var largeModelNodes = 64
 
     public var panelWidth: Int { vectorWidth * vectorsPerRow }
 
