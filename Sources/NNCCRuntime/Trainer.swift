@@ -76,6 +76,7 @@ public final class Trainer {
     public var trackAccuracy = true
     /// Applied (and checked by the library: finite and >= 0) when an epoch starts.
     public var learningRate: Float
+    private var stepsTaken = 0
 
     /// `config` defaults to the model's train section. Loss, optimizer kind and clipping are compiled into
     /// the library, so a config should differ from the compiled one only in lr (set with set_lr), batch
@@ -152,6 +153,7 @@ public final class Trainer {
             } catch let e as NNCCError where e.code == ModelLibrary.errorNonFinite {
                 throw nonFinite(epoch: epoch, step: step + 1)
             }
+            stepsTaken += 1
             lossSum += Double(loss) * Double(b)
             stepLosses.append(Double(loss))
             let done = min(n, (step + 1) * bs)
@@ -163,17 +165,22 @@ public final class Trainer {
                           examplesPerSecond: Double(n) / max(seconds(), 1e-9), stepLosses: stepLosses)
     }
 
-    /// Why the library refused a step: a parameter that is already NaN or infinite (the initial weights), else
-    /// divergence. The refused step changed no parameter.
+    /// Why the library refused a step (the refused step changed no parameter): before any step, a parameter
+    /// that is NaN or infinite in the initial weights; else divergence. Carries the library's code.
     private func nonFinite(epoch: Int, step: Int) -> NNCCError {
-        for (i, name) in context.paramNames().enumerated() {
-            if let bad = context.getParam(i).first(where: { !$0.isFinite }) {
-                return NNCCError("epoch \(epoch), step \(step): parameter \"\(name)\" holds \(bad), so the loss is not "
-                    + "finite; check the initial weights")
+        var e = NNCCError("loss became NaN or infinite at epoch \(epoch), step \(step) (learning rate \(learningRate)); "
+            + "the step was not taken; try a lower learning rate")
+        if stepsTaken == 0 {
+            for (i, name) in context.paramNames().enumerated() {
+                if let bad = context.getParam(i).first(where: { !$0.isFinite }) {
+                    e = NNCCError("epoch \(epoch), step \(step): parameter \"\(name)\" holds \(bad) in the initial weights, "
+                        + "so the loss is not finite; fix the weights")
+                    break
+                }
             }
         }
-        return NNCCError("loss became NaN or infinite at epoch \(epoch), step \(step) (learning rate \(learningRate)); "
-            + "the step was not taken; try a lower learning rate")
+        e.code = ModelLibrary.errorNonFinite
+        return e
     }
 
     /// One optimizer step on the gathered batch; with `accuracy`, first counts the correct predictions.

@@ -362,7 +362,7 @@ final class NonFiniteTests: XCTestCase {
                                ("2.bias", Tensor(shape: [3], data: [0, 0, 0]))], to: weights)
         r = try train(["--data", good, "--weights", weights])
         XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("epoch 1, step 1: parameter \"0.weight\" holds nan, so the loss is not finite; check the initial weights"),
+        XCTAssertTrue(r.stderr.contains("epoch 1, step 1: parameter \"0.weight\" holds nan in the initial weights, so the loss is not finite; fix the weights"),
                       r.stderr)
 
         XCTAssertFalse(FileManager.default.fileExists(atPath: save), "no weights saved after a refused step")

@@ -413,6 +413,7 @@ final class TrainEndToEndTests: XCTestCase {
             XCTAssertTrue(text.contains("epoch 1, step "), text)
             XCTAssertTrue(text.contains("loss became NaN or infinite at epoch 1, step "), text)
             XCTAssertTrue(text.contains("(learning rate 1e+30); the step was not taken; try a lower learning rate"), text)
+            XCTAssertEqual((e as? NNCCError)?.code, ModelLibrary.errorNonFinite)
         }
     }
 
