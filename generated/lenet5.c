@@ -73,7 +73,8 @@ static inline nn_vf nn_load_n(const float *p, int n) {
 #define NN_IN_REGISTER(v) ((void)0)
 #endif
 
-/* max(a, b); b where either is NaN, as vmaxps does. */
+/* max(a, b); b where either is NaN, as vmaxps does: pass the operand whose
+   NaN must survive as b (relu is nn_vmax(0, v), as PyTorch's relu(NaN) = NaN). */
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
 #if defined(__AVX512F__) && NN_VW == 16
     return (nn_vf)_mm512_max_ps((__m512)a, (__m512)b);
@@ -100,7 +101,7 @@ static inline float nn_sigmoid(float x) {
 
 static inline float nn_act(int act, float alpha, float x) {
     switch (act) {
-    case NN_ACT_RELU: return x > 0 ? x : 0;
+    case NN_ACT_RELU: return x < 0 ? 0.0f : x;  /* NaN stays NaN, as in PyTorch */
     case NN_ACT_SIGMOID: return nn_sigmoid(x);
     case NN_ACT_TANH: return tanhf(x);
     case NN_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
@@ -111,16 +112,18 @@ static inline float nn_act(int act, float alpha, float x) {
 
 /* exp on a whole vector (Cephes' expf scheme): x = n·ln2 + r, |r| ≤ ln2/2,
    e^r by a degree-6 polynomial, times 2^n. Relative error about 2e-7 over
-   the clamped range [-87.3, 88.7]. With AVX-512, rounding and the 2^n
-   scaling are one instruction each (vrndscaleps, vscalefps). */
+   the clamped range [-87.3, 88.7]. The clamps keep a NaN (x is max's and
+   min's second operand), so sigmoid and tanh of NaN are NaN, as in PyTorch.
+   With AVX-512, rounding and the 2^n scaling are one instruction each
+   (vrndscaleps, vscalefps). */
 static inline nn_vf nn_vexp(nn_vf x) {
 #if defined(__AVX512F__) && NN_VW == 16
-    x = (nn_vf)_mm512_min_ps(_mm512_max_ps((__m512)x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+    x = (nn_vf)_mm512_min_ps(_mm512_set1_ps(88.7f), _mm512_max_ps(_mm512_set1_ps(-87.3f), (__m512)x));
     const nn_vf nf = (nn_vf)_mm512_roundscale_ps((__m512)(x * 1.44269504088896341f),
                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #else
-    x = nn_vmax(x, nn_splat(-87.3f));
-    x = -nn_vmax(-x, nn_splat(-88.7f));
+    x = nn_vmax(nn_splat(-87.3f), x);
+    x = -nn_vmax(nn_splat(-88.7f), -x);
     nn_vf fn = x * 1.44269504088896341f + 0.5f;
     nn_vi n = __builtin_convertvector(fn, nn_vi);
     nn_vf nf = __builtin_convertvector(n, nn_vf);
@@ -138,7 +141,7 @@ static inline nn_vf nn_vexp(nn_vf x) {
 #if defined(__AVX512F__) && NN_VW == 16
     return (nn_vf)_mm512_scalef_ps((__m512)p, (__m512)nf);
 #else
-    nn_vi bits = (n + 127) << 23;
+    nn_vi bits = ((n + 127) & 255) << 23;  /* the mask only matters for NaN (n arbitrary) */
     return p * (nn_vf)bits;
 #endif
 }
@@ -153,7 +156,7 @@ static inline nn_vf nn_vtanh(nn_vf x) { return 1.0f - 2.0f / (nn_vexp(x + x) + 1
 static inline nn_vf nn_vact(int act, float alpha, nn_vf v) {
     switch (act) {
     case NN_ACT_NONE: return v;
-    case NN_ACT_RELU: return nn_vmax(v, nn_splat(0));
+    case NN_ACT_RELU: return nn_vmax(nn_splat(0), v);
     case NN_ACT_SIGMOID: return nn_vsigmoid(v);
     case NN_ACT_TANH: return nn_vtanh(v);
     default:
@@ -191,7 +194,8 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 /* Error codes beyond the loader's (safetensors.c defines 0 to -9). */
 #define NN_ERR_NOTRAIN -10    /* library built without --train */
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
-#define NN_ERR_NONFINITE -12  /* the loss is not finite */
+#define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
+#define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -1753,7 +1757,8 @@ const char *lenet5_strerror(int code) {
     case NN_ERR_NOMEM: return "out of memory";
     case NN_ERR_NOTRAIN: return "this library was built without --train";
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
-    case NN_ERR_NONFINITE: return "the loss is not finite (NaN or infinity); try a lower learning rate";
+    case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
+    case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
     default: return "unknown error code";
     }
 }

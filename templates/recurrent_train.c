@@ -84,7 +84,7 @@ static inline void nn_rnn_step_grads(nn_rnn_shape s, int nb, int t, const float 
         for (int j = 0; j < H; j++) {
             float g = dhb[j];
             if (s.cell == 0) { dp[j] = g * (1.0f - p[j] * p[j]); dph[j] = dp[j]; dhb[j] = 0; }
-            else if (s.cell == 1) { dp[j] = p[j] > 0 ? g : 0.0f; dph[j] = dp[j]; dhb[j] = 0; }
+            else if (s.cell == 1) { dp[j] = p[j] <= 0 ? 0.0f : g; dph[j] = dp[j]; dhb[j] = 0; }  /* as nn_act_grad */
             else if (s.cell == 2) {
                 const float *c = cs + ((size_t)b * T + t) * H;
                 float i = p[j], f = p[H + j], gg = p[2 * H + j], o = p[3 * H + j];

@@ -31,10 +31,11 @@ static inline float nn_sum(int n, const float *restrict a) {
 }
 
 /* d act(z)/dz from the activation's output y (relu, sigmoid, tanh, leaky
-   relu with alpha > 0) or, for gelu, from its input z. */
+   relu with alpha > 0) or, for gelu, from its input z. At a NaN, relu passes
+   the gradient and leaky relu scales it by alpha, as PyTorch's backward. */
 static inline float nn_act_grad(int act, float alpha, float z, float y) {
     switch (act) {
-    case NN_ACT_RELU: return y > 0 ? 1.0f : 0.0f;
+    case NN_ACT_RELU: return y <= 0 ? 0.0f : 1.0f;
     case NN_ACT_SIGMOID: return y * (1.0f - y);
     case NN_ACT_TANH: return 1.0f - y * y;
     case NN_ACT_LEAKY_RELU: return z > 0 ? 1.0f : alpha;
@@ -358,6 +359,18 @@ NN_UNUSED static float nn_bce(size_t n, const float *p, const float *t, float *d
 }
 
 /* ---- optimizers, PyTorch's update rules --------------------------------- */
+
+/* 1 when none of n floats is NaN or infinite (exponent bits all ones): an
+   integer OR that gcc vectorizes at every width, one pass over memory. */
+NN_UNUSED static int nn_all_finite(size_t n, const float *p) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, p + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
 
 /* Scales every gradient so their global L2 norm is at most max_norm. */
 NN_UNUSED static void nn_clip_grad_norm(size_t n, float *g, float max_norm) {

@@ -17,7 +17,7 @@ private typealias SaveFn = @convention(c) (UnsafeRawPointer?, UnsafePointer<CCha
 private typealias ForwardFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32) -> Int32
 private typealias ForwardAllFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, UnsafePointer<UnsafeMutablePointer<Float>?>?, Int32) -> Int32
 private typealias TrainStepFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, UnsafeRawPointer?, Int32, UnsafeMutablePointer<Float>?) -> Int32
-private typealias SetLRFn = @convention(c) (UnsafeMutableRawPointer?, Float) -> Void
+private typealias SetLRFn = @convention(c) (UnsafeMutableRawPointer?, Float) -> Int32
 private typealias IntFn = @convention(c) (Int32) -> Int32
 
 /// One generated library loaded with dlopen. The handle is never closed:
@@ -30,6 +30,12 @@ public final class ModelLibrary {
     /// Floats per example of each output.
     public let outputSizes: [Int]
     public var canTrain: Bool { trainStepFn != nil }
+
+    /// NAME_train_step's code (NAME_ERR_NONFINITE in NAME.h) when the loss or a gradient is NaN or infinite:
+    /// the step was not taken, parameters and optimizer state are unchanged. Carried as `NNCCError.code`.
+    public static let errorNonFinite: Int32 = -12
+    /// NAME_set_lr's code (NAME_ERR_LR) for a learning rate that is not a finite number >= 0.
+    public static let errorLearningRate: Int32 = -13
 
     private let handle: UnsafeMutableRawPointer
     fileprivate let createFn: CreateFn, destroyFn: DestroyFn
@@ -96,7 +102,9 @@ public final class ModelLibrary {
     fileprivate func check(_ code: Int32, file: String? = nil, _ what: String) throws {
         guard code < 0 else { return }
         let text = strerrorFn(code).map { String(cString: $0) } ?? "error \(code)"
-        throw NNCCError(file: file ?? path, "\(what): \(text)")
+        var e = NNCCError(file: file ?? path, "\(what): \(text)")
+        e.code = code
+        throw e
     }
 }
 
@@ -239,8 +247,10 @@ public final class ModelContext {
         return loss
     }
 
-    /// No-op for libraries compiled without --train.
-    public func setLearningRate(_ lr: Float) {
-        library.setLRFn?(ctx, lr)
+    /// No-op for libraries compiled without --train; throws (code `ModelLibrary.errorLearningRate`) for a rate
+    /// that is not a finite number >= 0, which the library refuses.
+    public func setLearningRate(_ lr: Float) throws {
+        guard let setLR = library.setLRFn else { return }
+        try library.check(setLR(ctx, lr), "set_lr \(lr)")
     }
 }

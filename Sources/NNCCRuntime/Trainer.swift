@@ -74,7 +74,9 @@ public final class Trainer {
     public let augmenter: Augmenter?
     /// Costs one inference forward per batch; off saves ~a third of the time.
     public var trackAccuracy = true
-    public var learningRate: Float { didSet { context.setLearningRate(learningRate) } }
+    /// Applied (and checked by the library: finite and >= 0) when an epoch starts.
+    public var learningRate: Float
+    private var stepsTaken = 0
 
     /// `config` defaults to the model's train section. Loss, optimizer kind and clipping are compiled into
     /// the library, so a config should differ from the compiled one only in lr (set with set_lr), batch
@@ -99,7 +101,7 @@ public final class Trainer {
         }
         self.context = context; self.graph = graph; self.config = cfg; self.seed = seed ?? graph.seed
         learningRate = cfg.optimizer.lr
-        context.setLearningRate(learningRate)
+        try context.setLearningRate(learningRate)
     }
 
     public convenience init(session: Session, config: TrainConfig? = nil) throws {
@@ -120,6 +122,7 @@ public final class Trainer {
     public func runEpoch(_ data: Dataset, epoch: Int, progress: ((Progress) -> Void)? = nil) throws -> EpochStats {
         let lib = context.library, inSize = lib.inputSize
         try Self.check(data, lib, loss: config.loss)
+        try context.setLearningRate(learningRate)
         let n = data.count, bs = config.batchSize, steps = (n + bs - 1) / bs
         let order = Self.order(count: n, epoch: epoch, seed: seed, shuffle: config.shuffle)
         let classifier = config.loss == .crossEntropy
@@ -143,17 +146,14 @@ public final class Trainer {
                     }
                 }
             }
-            var loss: Float = .nan
+            let loss: Float
             do {
                 let (l, c) = try self.step(xb, batch: b, examples: idx, data: data, accuracy: classifier && trackAccuracy)
                 (loss, correct) = (l, correct + c)
-            } catch let e as NNCCError where e.message.contains("not finite") {
-                // The library refuses the step itself (NN_ERR_NONFINITE); reported below with epoch, step and rate.
+            } catch let e as NNCCError where e.code == ModelLibrary.errorNonFinite {
+                throw nonFinite(epoch: epoch, step: step + 1)
             }
-            guard loss.isFinite else {
-                throw NNCCError("epoch \(epoch), step \(step + 1): loss is not finite (NaN or infinity); "
-                    + "try a lower learning rate (now \(learningRate))")
-            }
+            stepsTaken += 1
             lossSum += Double(loss) * Double(b)
             stepLosses.append(Double(loss))
             let done = min(n, (step + 1) * bs)
@@ -163,6 +163,24 @@ public final class Trainer {
         return EpochStats(epoch: epoch, loss: lossSum / Double(n),
                           accuracy: classifier && trackAccuracy ? Double(correct) / Double(n) : nil,
                           examplesPerSecond: Double(n) / max(seconds(), 1e-9), stepLosses: stepLosses)
+    }
+
+    /// Why the library refused a step (the refused step changed no parameter): before any step, a parameter
+    /// that is NaN or infinite in the initial weights; else divergence. Carries the library's code.
+    private func nonFinite(epoch: Int, step: Int) -> NNCCError {
+        var e = NNCCError("loss became NaN or infinite at epoch \(epoch), step \(step) (learning rate \(learningRate)); "
+            + "the step was not taken; try a lower learning rate")
+        if stepsTaken == 0 {
+            for (i, name) in context.paramNames().enumerated() {
+                if let bad = context.getParam(i).first(where: { !$0.isFinite }) {
+                    e = NNCCError("epoch \(epoch), step \(step): parameter \"\(name)\" holds \(bad) in the initial weights, "
+                        + "so the loss is not finite; fix the weights")
+                    break
+                }
+            }
+        }
+        e.code = ModelLibrary.errorNonFinite
+        return e
     }
 
     /// One optimizer step on the gathered batch; with `accuracy`, first counts the correct predictions.

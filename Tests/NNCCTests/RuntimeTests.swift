@@ -108,7 +108,7 @@ final class RuntimeTests: XCTestCase {
         *loss = l / (float)(batch * 3);
         return 0;
     }
-    void fake_set_lr(fake_ctx *c, float lr) { if (c) c->lr = lr; }
+    int fake_set_lr(fake_ctx *c, float lr) { if (!c) return E_NULL; c->lr = lr; return 0; }
     """#
 
     private var scratch: URL!
@@ -212,7 +212,7 @@ final class RuntimeTests: XCTestCase {
 
     func testTrainStep() throws {
         let ctx = try ModelLibrary(path: libraryPath, name: "fake").makeContext()
-        ctx.setLearningRate(0.5)
+        try ctx.setLearningRate(0.5)
         let x: [Float] = [1, 1, 1]
         // y = 2, target 1: loss 1, grad 2/3 per weight, w -= 0.5 * 2/3.
         let loss = try x.withUnsafeBufferPointer { try ctx.trainStep($0, targets: [1, 1, 1], batch: 1) }

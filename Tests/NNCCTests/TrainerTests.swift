@@ -411,7 +411,9 @@ final class TrainEndToEndTests: XCTestCase {
         XCTAssertThrowsError(try trainer.runEpoch(train, epoch: 1)) { e in
             let text = "\(e)"
             XCTAssertTrue(text.contains("epoch 1, step "), text)
-            XCTAssertTrue(text.contains("loss is not finite (NaN or infinity); try a lower learning rate (now 1e+30)"), text)
+            XCTAssertTrue(text.contains("loss became NaN or infinite at epoch 1, step "), text)
+            XCTAssertTrue(text.contains("(learning rate 1e+30); the step was not taken; try a lower learning rate"), text)
+            XCTAssertEqual((e as? NNCCError)?.code, ModelLibrary.errorNonFinite)
         }
     }
 

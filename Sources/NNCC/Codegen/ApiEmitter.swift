@@ -133,7 +133,8 @@ enum ApiEmitter {
                 case NN_ERR_NOMEM: return "out of memory";
                 case NN_ERR_NOTRAIN: return "this library was built without --train";
                 case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
-                case NN_ERR_NONFINITE: return "the loss is not finite (NaN or infinity); try a lower learning rate";
+                case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
+                case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
                 default: return "unknown error code";
                 }
             }

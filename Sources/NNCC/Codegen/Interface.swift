@@ -49,7 +49,12 @@ struct Interface {
                 /* Training (built with --train): forward, loss, backward and optimizer update in one call.
                    targets: \(lossTargets) */
                 int         \(p)_train_step(\(p)_ctx *, const float *x, const void *targets, int batch, float *loss);
-                void        \(p)_set_lr(\(p)_ctx *, float lr);
+                /* 0, or \(p)_ERR_LR (nothing changed) when lr is not a finite number >= 0. */
+                int         \(p)_set_lr(\(p)_ctx *, float lr);
+                /* train_step's code when the loss or a gradient is NaN or infinite: the step is not taken
+                   (parameters, optimizer state and running statistics unchanged). */
+                #define \(p)_ERR_NONFINITE  (-12)
+                #define \(p)_ERR_LR         (-13)
                 /* Gradient of the last step's loss w.r.t. parameter i, as the update used it (after clipping). */
                 int         \(p)_get_grad(const \(p)_ctx *, int i, float *out);
 

@@ -84,7 +84,15 @@ enum TrainingEmitter {
                 c->lr = \(CSyntax.float(o.lr));
             }
 
-            void \(p)_set_lr(\(p)_ctx *c, float lr) { if (c) c->lr = lr; }
+            _Static_assert(\(p)_ERR_NONFINITE == NN_ERR_NONFINITE && \(p)_ERR_LR == NN_ERR_LR, "the header's error codes");
+
+            /* A rate that is not finite and >= 0 would turn every parameter into NaN. */
+            int \(p)_set_lr(\(p)_ctx *c, float lr) {
+                if (!c) return NN_ERR_NULL;
+                if (!(isfinite(lr) && lr >= 0)) return NN_ERR_LR;
+                c->lr = lr;
+                return NN_OK;
+            }
 
             int \(p)_get_grad(const \(p)_ctx *c, int i, float *out) {
                 if (!c || !out) return NN_ERR_NULL;
@@ -99,17 +107,22 @@ enum TrainingEmitter {
             \(trainForward.body)
             }
 
-            /* One optimizer step on a batch: \(plan.loss.rawValue) loss, \(o.kind.rawValue) update. */
+            /* One optimizer step on a batch: \(plan.loss.rawValue) loss, \(o.kind.rawValue) update. A loss or a
+               gradient that is not finite refuses the step (NN_ERR_NONFINITE) before anything but the
+               gradients changes: parameters, optimizer state, running statistics and the dropout
+               generator stay as they were. */
             int \(p)_train_step(\(p)_ctx *c, const float *x, const void *targets, int nb, float *loss) {
                 if (!c || !x || !targets || !loss) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
                 const int32_t *labels = (const int32_t *)targets;
+                const uint64_t rng = c->rng;
             \(labelCheck)    \(p)_train_forward(c, x, nb);
                 memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
             \(zero.body)
                 float L = \(lossCall);
-                if (!isfinite(L)) return NN_ERR_NONFINITE;
-            \(backward.body.isEmpty ? "" : backward.body + "\n")\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
+                if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
+            \(backward.body.isEmpty ? "" : backward.body + "\n")    if (!nn_all_finite(\(t.paramFloats), c->grads)) { c->rng = rng; return NN_ERR_NONFINITE; }
+            \(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
                     size_t off = \(p)_train_offsets[i];
                     \(update)
                 }

@@ -6,6 +6,8 @@ public struct NNCCError: Error, CustomStringConvertible, Equatable {
     public var file: String?
     public var path: String?
     public var message: String
+    /// The generated library's return code, when the error is one (see ModelLibrary's error codes).
+    public var code: Int32? = nil
 
     public init(file: String? = nil, path: String? = nil, _ message: String) {
         self.file = file
