@@ -158,7 +158,7 @@ final class CompileTimeTests: XCTestCase {
 
     /// Past the layer limit the model is refused with the JSON path, before any layer is decoded.
     func testLayerLimitNamesTheJSONPath() throws {
-        let limit = Pipeline.maxLayers
+        let limit = Limits.layers
         XCTAssertNoThrow(try load(deepMLP(layers: limit, width: 2, batch: 1, name: "atlimit"), "atlimit"))
         XCTAssertThrowsError(try load(deepMLP(layers: limit + 2, width: 2, batch: 1, name: "over"), "over")) { e in
             let e = e as? NNCCError

@@ -46,20 +46,15 @@ public struct LoadedModel {
 }
 
 public enum Pipeline {
-    /// Models of more layers (IR nodes for ONNX) are refused: gcc takes about
-    /// 2 to 10 ms per layer, and memory planning for training is quadratic
-    /// (docs/compile-time.md).
-    public static let maxLayers = 10_000
-
     /// Reads a model description (`.json`) or an ONNX file (`.onnx`) and
     /// infers shapes; errors name the file and the JSON path or ONNX node.
     public static func load(_ path: String, name: String? = nil) throws -> LoadedModel {
         var model: LoadedModel
         if path.lowercased().hasSuffix(".onnx") {
             let imported = try ONNXImporter.load(path: path)
-            guard imported.graph.nodes.count <= maxLayers + 1 else {
+            guard imported.graph.nodes.count <= Limits.layers + 1 else {
                 throw NNCCError(file: path, path: "graph.node",
-                                "\(imported.graph.nodes.count - 1) nodes once imported; at most \(maxLayers) (docs/compile-time.md)")
+                                "\(imported.graph.nodes.count - 1) nodes once imported; at most \(Limits.layers) (docs/compile-time.md)")
             }
             model = LoadedModel(path: path, graph: imported.graph, embeddedWeights: imported.weights)
         } else {

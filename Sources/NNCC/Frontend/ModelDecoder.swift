@@ -38,8 +38,8 @@ public enum ModelDecoder {
         guard case let .array(layerValues) = try top.required("layers"), !layerValues.isEmpty else {
             throw top.fail("layers", "expected a non-empty array of layers")
         }
-        guard layerValues.count <= Pipeline.maxLayers else {
-            throw top.fail("layers", "\(layerValues.count) layers; at most \(Pipeline.maxLayers) (docs/compile-time.md)")
+        guard layerValues.count <= Limits.layers else {
+            throw top.fail("layers", "\(layerValues.count) layers; at most \(Limits.layers) (docs/compile-time.md)")
         }
         var nodes = [Node(name: "input", op: .input, inputs: [], shape: shape, origin: "input")]
         var index = ["input": 0]

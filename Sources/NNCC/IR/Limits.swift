@@ -24,6 +24,9 @@ public enum Limits {
     public static let parameterElements = 1 << 32
     /// Bytes of the arena (activations and scratch) at the max batch.
     public static let arenaBytes = 1 << 36
+    /// Layers of a JSON model, IR nodes of an imported ONNX graph: gcc takes about 2 to 10 ms
+    /// per layer, and memory planning for training is quadratic (docs/compile-time.md).
+    public static let layers = 10_000
 
     /// Large powers of two as `2^k` for messages: "2^28 (268435456)".
     public static func show(_ limit: Int) -> String {
