@@ -10,7 +10,7 @@
 # Each target starts from its committed seeds (Tests/Fuzz/corpus/TARGET, read only) plus what
 # earlier runs found (.build-fuzz/corpus/TARGET). A crash, an ASan report, a leak, an input
 # taking over 1 s or 2 GB is a failure: libFuzzer writes the input to .build-fuzz/crashes/TARGET/
-# and the log is .build-fuzz/logs/TARGET.log. Exits non-zero when any target failed; the last
+# and the log is .build-fuzz/logs/CONFIG-TARGET.log. Exits non-zero when any target failed; the last
 # line is "N passed, M failed". docs/fuzzing.md has the details.
 set -u
 cd "$(dirname "$0")/.."
@@ -40,7 +40,8 @@ for t in $targets; do
     fi
     work=$scratch/corpus/$t
     crashes=$scratch/crashes/$t
-    log=$scratch/logs/$t.log
+    # One log per build configuration, so a short debug run cannot overwrite a long release run's log.
+    log=$scratch/logs/$config-$t.log
     mkdir -p "$work" "$crashes" "$scratch/logs"
     set -- "$work" "Tests/Fuzz/corpus/$t" -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 \
         -detect_leaks=1 -print_final_stats=1 -artifact_prefix="$crashes/"
@@ -49,12 +50,13 @@ for t in $targets; do
     NNCC_FUZZ_TARGET=$t "$bin" "$@" > "$log" 2>&1
     rc=$?
 
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
+    runs=$(LC_ALL=C sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    # -a: a mutated input echoed in the log may hold any byte.
+    last=$(grep -a -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
     cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
     corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
-    artifact=$(sed -n 's/.*Test unit written to \([^ ]*\).*/\1/p' "$log" | tail -n 1)
+    artifact=$(LC_ALL=C sed -n 's/.*Test unit written to \([^ ]*\).*/\1/p' "$log" | tail -n 1)
     summary="${runs:-?} runs, coverage ${cov:-?} edges / ${ft:-?} features, corpus ${corp:-?} inputs"
 
     if [ "$rc" = 0 ] && [ -z "$cov" ]; then
@@ -66,7 +68,7 @@ for t in $targets; do
     else
         kind=$(basename "${artifact:-failure-}" | cut -d- -f1)
         echo "$t: FAILED ($kind, exit $rc): $summary"
-        grep -E 'Fatal error|==ERROR|ERROR: libFuzzer|SUMMARY|ALARM' "$log" | head -n 5 | sed 's/^/    /'
+        grep -a -E 'Fatal error|==ERROR|ERROR: libFuzzer|SUMMARY|ALARM' "$log" | head -n 5 | sed 's/^/    /'
         [ -n "$artifact" ] && echo "    reproduce: NNCC_FUZZ_TARGET=$t $bin $artifact"
         echo "    log: $log"
         failed=$((failed + 1))
