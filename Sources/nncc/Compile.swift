@@ -67,11 +67,15 @@ extension Compile {
 struct IR: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the IR at a stage of the pipeline.")
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
-    @Option(help: "parsed, fused, training or planned.") var stage: Stage = .fused
+    @Option(help: "parsed, fused, training (the gradient plan), scheduled (each node's kernel) or planned (memory).")
+    var stage: Stage = .fused
+    @Flag(help: "Lower the training build (implied by --stage training): the scheduled stage then shows each layer's backward.")
+    var train = false
     @OptionGroup var build: BuildFlags
 
     func run() throws {
         let loaded = try Pipeline.load(model)
-        print(try Pipeline.ir(loaded, stage: stage, options: try build.options(train: stage == .training)), terminator: "")
+        let options = try build.options(train: train || stage == .training)
+        print(try Pipeline.ir(loaded, stage: stage, options: options), terminator: "")
     }
 }

@@ -236,28 +236,32 @@ final class PassTests: XCTestCase {
         }
     }
 
-    func plan(_ g: Graph, batch: Int, scratch: (Graph, Int, Int) -> Int) throws -> (Graph, [Int: Int]) {
-        var sizes: [Int: Int] = [:]
-        let p = try planMemory(g, maxBatch: batch) { g, i, b in
-            let s = scratch(g, i, b)
-            sizes[i] = s
-            return s
+    /// Plans memory with the scratch sizes `scratch` gives each node in place of its kernel's.
+    func plan(_ g: Graph, batch: Int, scratch: (Int) -> Int) throws -> (Graph, [Int: Int]) {
+        var g = g, sizes: [Int: Int] = [:]
+        for i in g.nodes.indices {
+            sizes[i] = scratch(i)
+            g.nodes[i].kernelPlan = KernelPlan(kernel: .loops, scratchFloats: sizes[i]!)
         }
-        return (p, sizes)
+        return (try planMemory(g, maxBatch: batch), sizes)
     }
+
+    /// The passes that rewrite the graph, before kernels are selected.
+    static let rewrites = Pipeline.passes(CompileOptions(target: .portable), maxBatch: 8).prefix { $0.name != "select_kernels" }
 
     func testPlanHasNoOverlappingLiveBuffersOnAllFixtures() throws {
         let schedule = CompileOptions(target: .portable).schedule
         for path in try Self.fixtureModels() {
             let name = URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
             var g = try Pipeline.load(path).graph
-            for pass in Pipeline.passes(training: false) { g = try pass.run(g) }
+            for pass in Self.rewrites { g = try pass.run(g) }
             for batch in [1, 3] {
-                let (p, s) = try plan(g, batch: batch) { schedule.scratchFloats($0, $1, maxBatch: $2) }
+                let scheduled = selectKernels(g, schedule: schedule, maxBatch: batch, training: false)
+                let (p, s) = try plan(g, batch: batch) { scheduled.nodes[$0].plan.scratchFloats }
                 assertPlanIsSound(p, scratch: s, "\(name) batch \(batch)")
                 XCTAssertNoThrow(try verify(p), name)
                 // Odd scratch sizes on every node stress the allocator's gaps.
-                let (q, t) = try plan(g, batch: batch) { _, i, _ in i % 3 == 0 ? 0 : 7 * i + 1 }
+                let (q, t) = try plan(g, batch: batch) { i in i % 3 == 0 ? 0 : 7 * i + 1 }
                 assertPlanIsSound(q, scratch: t, "\(name) batch \(batch), synthetic scratch")
             }
         }
@@ -271,7 +275,7 @@ final class PassTests: XCTestCase {
             {"type": "reshape", "shape": [2, 4], "name": "g", "inputs": ["f"]}, {"type": "dense", "units": 5, "name": "h"}
             """#, outputs: #"["h", "d", "g"]"#)
         for batch in [1, 2, 5] {
-            let (p, s) = try plan(g, batch: batch) { _, i, _ in i == 5 ? 100 : 0 }
+            let (p, s) = try plan(g, batch: batch) { i in i == 5 ? 100 : 0 }
             assertPlanIsSound(p, scratch: s, "branchy batch \(batch)")
         }
     }
@@ -279,7 +283,7 @@ final class PassTests: XCTestCase {
     func testPlanReusesMemoryOnALongChain() throws {
         let layers = (0..<12).map { _ in #"{"type": "dense", "units": 64}"# }.joined(separator: ", ")
         let g = try graph(layers, input: "[64]")
-        let (p, s) = try plan(g, batch: 4) { _, _, _ in 0 }
+        let (p, s) = try plan(g, batch: 4) { _ in 0 }
         assertPlanIsSound(p, scratch: s, "chain")
         let sum = p.nodes.dropFirst().reduce(0) { $0 + $1.size * 4 }
         XCTAssertLessThan(p.arenaFloats, sum / 4, "arena \(p.arenaFloats) floats for buffers totalling \(sum)")
@@ -297,7 +301,7 @@ final class PassTests: XCTestCase {
             {"type": "conv2d", "filters": 4, "kernel_size": 3}, {"type": "flatten"}, {"type": "reshape", "shape": [2, -1]},
             {"type": "flatten"}, {"type": "dense", "units": 3}
             """#, input: "[1, 6, 6]")
-        let (p, s) = try plan(g, batch: 2) { _, _, _ in 0 }
+        let (p, s) = try plan(g, batch: 2) { _ in 0 }
         assertPlanIsSound(p, scratch: s, "views")
         XCTAssertEqual(p.nodes.map(\.storage), [.input, .arena(offset: 0), .view(of: 1), .view(of: 2), .view(of: 3), .arena(offset: 128)])
         XCTAssertEqual((2...4).map { p.storageRoot($0) }, [1, 1, 1])
@@ -307,7 +311,7 @@ final class PassTests: XCTestCase {
             """)
         // A view of the input lives in the caller's buffer.
         let flat = try graph(#"{"type": "flatten"}, {"type": "dense", "units": 2}"#, input: "[2, 3]")
-        let (q, _) = try plan(flat, batch: 1) { _, _, _ in 0 }
+        let (q, _) = try plan(flat, batch: 1) { _ in 0 }
         XCTAssertEqual(q.nodes.map(\.storage), [.input, .view(of: 0), .arena(offset: 0)])
     }
 
@@ -322,25 +326,25 @@ final class PassTests: XCTestCase {
             let parsed = try Pipeline.load(path).graph
             XCTAssertNoThrow(try verify(parsed), name)
             // Each pass alone, and the pipeline order, keep the IR valid; passes are idempotent.
-            for pass in Pipeline.passes(training: false) {
+            for pass in Self.rewrites {
                 let once = try pass.run(parsed)
                 XCTAssertNoThrow(try verify(once), "\(name) after \(pass.name)")
                 XCTAssertEqual(printIR(try pass.run(once)), printIR(once), "\(name): \(pass.name) is not idempotent")
             }
             var g = parsed
-            for pass in Pipeline.passes(training: false) {
+            for pass in Self.rewrites {
                 g = try pass.run(g)
                 XCTAssertNoThrow(try verify(g), "\(name) after \(pass.name)")
                 XCTAssertEqual(g.params, parsed.params, "\(name): \(pass.name) changed the parameter table")
             }
-            let planned = try planMemory(g, maxBatch: 8) { schedule.scratchFloats($0, $1, maxBatch: $2) }
+            let planned = try planMemory(selectKernels(g, schedule: schedule, maxBatch: 8, training: false), maxBatch: 8)
             XCTAssertNoThrow(try verify(planned), "\(name) after planning")
-            var traced: [String] = []
+            var traced: [Stage] = []
             XCTAssertNoThrow(try Pipeline.lower(parsed, options: CompileOptions(target: .portable)) { stage, h in
                 traced.append(stage)
                 do { try verify(h) } catch { XCTFail("\(name) at \(stage): \(error)") }
             }, name)
-            XCTAssertEqual(traced, ["parsed", "remove_identities", "fold_batchnorm", "fuse_epilogue", "planned"])
+            XCTAssertEqual(traced, [.parsed, .fused, .scheduled, .planned])
         }
     }
 
@@ -378,7 +382,7 @@ final class PassTests: XCTestCase {
         b = g
         b.nodes[0].op = .activation(.relu)
         assertInvalid(b, "node 0 must be the input")
-        var p = try planMemory(g, maxBatch: 2) { _, _, _ in 0 }
+        var (p, _) = try plan(g, batch: 2) { _ in 0 }
         XCTAssertNoThrow(try verify(p))
         p.arenaFloats = 8
         assertInvalid(p, "buffer outside the arena")

@@ -73,6 +73,21 @@ struct EmitContext {
     }
 }
 
+extension EmitContext {
+    /// The comment that opens node `i`'s gradient rule.
+    func ruleHead(_ i: Int) -> String {
+        let n = graph.nodes[i]
+        return "    /* ∂ layer \"\(CSyntax.comment(n.name))\" (\(CSyntax.comment(n.origin))): \(n.op.typeName) */\n"
+    }
+
+    /// ∂ through an activation fused into node `i`'s epilogue, in place in `dy`, before the op's own rule.
+    func epilogueBackward(_ i: Int, dy: String) -> String {
+        let n = graph.nodes[i]
+        guard let act = n.epilogue else { return "" }
+        return "    nn_epilogue_backward((size_t)nb * \(n.size), \(act.cCode), \(CSyntax.float(act.alpha)), \(value(i)), \(dy));\n"
+    }
+}
+
 /// The C that one node contributes: a kernel definition, the statement
 /// that calls it from forward, and weight packing run after every load.
 struct KernelCode {

@@ -14,11 +14,11 @@ public enum LibraryEmitter {
         var ctx = EmitContext(graph: g, schedule: schedule)
         ctx.training = train
         var packedAt = 0
-        for i in g.nodes.indices {
-            let n = OpEmitter.packedFloats(ctx, i)
+        for (i, node) in g.nodes.enumerated() {
+            let n = node.plan.packedFloats
             if n > 0 { ctx.packedOffsets[i] = packedAt; packedAt += (n + 15) / 16 * 16 }
         }
-        let emitted = g.nodes.indices.compactMap { i in OpEmitter.emit(ctx, i).map { (i, $0) } }
+        let emitted = g.nodes.indices.compactMap { i in g.nodes[i].op.family.forward(ctx, i).map { (i, $0) } }
         var kernels = emitted.map(\.1)
         if CodeSize.isLarge(g, schedule) { kernels = CodeSize.shareKernels(kernels) }
         let calls = Dictionary(uniqueKeysWithValues: zip(emitted.map(\.0), kernels.map(\.call)))

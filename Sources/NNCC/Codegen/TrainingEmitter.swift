@@ -4,18 +4,20 @@
 enum TrainingEmitter {
     static func emit(_ ctx: EmitContext, inferenceCalls: [Int: String], prefix p: String) -> TrainingCode {
         let g = ctx.graph, plan = g.gradients!, train = g.train!
-        let t = TrainLayout(g, ctx: ctx, schedule: ctx.schedule)
+        let t = TrainLayout(g, schedule: ctx.schedule, paramFloats: ctx.paramFloats)
         let trainable = g.params.filter(\.trainable)
         let o = train.optimizer
 
-        let forward = g.nodes.indices.dropFirst().compactMap { i in forwardCall(ctx, t, i) ?? inferenceCalls[i] }
+        let forward = g.nodes.indices.dropFirst().compactMap { i in
+            g.nodes[i].op.family.trainingForward(ctx, t, i) ?? inferenceCalls[i]
+        }
         let zeroGrads = t.grad.keys.sorted().map { root in
             "    memset(c->train + \(t.grad[root]!), 0, (size_t)nb * \(g.nodes[root].size) * sizeof(float));"
         }
         // Statements of the step that large models split into out-of-line parts (CodeSize).
         let args = ["\(p)_ctx *c", "const float *x", "int nb"], large = CodeSize.isLarge(g, ctx.schedule)
-        var rules = plan.order.map { BackwardRules.emit(ctx, t, $0) }
-        var kernels = plan.order.map { BackwardRules.definitions(ctx, $0) }
+        let backwardCode = plan.order.map { g.nodes[$0].op.family.backward(ctx, t, $0) }
+        var rules = backwardCode.map(\.statements), kernels = backwardCode.map(\.definitions)
         if large { CodeSize.shareBackwardKernels(plan.order, &kernels, &rules) }
         rules = rules.filter { !$0.isEmpty }
         let backward = CodeSize.body(rules.map { String($0.dropLast()) }, large: large, function: "\(p)_backward", parameters: args,
@@ -39,18 +41,8 @@ enum TrainingEmitter {
         case .adam:
             update = "nn_adam(\(p)_train_counts[i], c->params + off, c->grads + off, c->opt1 + off, c->opt2 + off, c->lr, \(CSyntax.float(o.betas.0)), \(CSyntax.float(o.betas.1)), \(CSyntax.float(o.eps)), \(CSyntax.float(o.weightDecay)), c->step + 1);"
         }
-        var runningStats: [String] = []
-        for (i, n) in g.nodes.enumerated() {
-            guard case let .batchNorm(_, momentum) = n.op else { continue }
-            runningStats.append("""
-                    for (int ch = 0; ch < \(n.shape[0]); ch++) {  /* running statistics of "\(CSyntax.comment(n.name))" */
-                        (\(ctx.param(n, "running_mean")))[ch] = \(CSyntax.float(1 - momentum)) * (\(ctx.param(n, "running_mean")))[ch] + \(CSyntax.float(momentum)) * (\(t.savedPointer(i, "mean")))[ch];
-                        (\(ctx.param(n, "running_var")))[ch] = \(CSyntax.float(1 - momentum)) * (\(ctx.param(n, "running_var")))[ch] + \(CSyntax.float(momentum)) * (\(t.savedPointer(i, "var")))[ch];
-                    }
-
-                """)
-        }
-        let stats = CodeSize.body(runningStats.map { String($0.dropLast()) }, large: large, function: "\(p)_running_stats", parameters: args, share: true)
+        let stateUpdates = g.nodes.indices.compactMap { g.nodes[$0].op.family.stateUpdate(ctx, t, $0) }
+        let stats = CodeSize.body(stateUpdates, large: large, function: "\(p)_running_stats", parameters: args, share: true)
         let labelCheck = plan.loss == .crossEntropy
             ? "    for (int b = 0; b < nb; b++) if (labels[b] < 0 || labels[b] >= \(outSize)) return NN_ERR_LABEL;\n"
             : "    (void)labels;\n"
@@ -134,24 +126,5 @@ enum TrainingEmitter {
 
             """
         return TrainingCode(contextFields: fields, functions: functions, declarations: defines)
-    }
-
-    /// The training-mode kernel call where it differs from inference.
-    static func forwardCall(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String? {
-        let g = ctx.graph, n = g.nodes[i]
-        let x = n.inputs.first.map { ctx.value($0) } ?? "x", y = ctx.value(i)
-        switch n.op {
-        case let .dropout(rate):
-            return "nn_dropout_train((size_t)nb * \(n.size), \(x), \(y), \(t.savedPointer(i, "mask")), \(CSyntax.float(rate)), &c->rng);"
-        case let .batchNorm(eps, _):
-            let ch = n.shape[0]
-            return "nn_bn_train_forward(nb, \(ch), \(n.size / ch), \(x), \(ctx.param(n, "weight")), \(ctx.param(n, "bias")), \(CSyntax.float(eps)), \(y), \(t.savedPointer(i, "mean")), \(t.savedPointer(i, "invstd")), \(t.savedPointer(i, "var")));"
-        case .recurrent:
-            let d = RecurrentEmitter.dims(g, i)
-            return "nn_rnn_train_forward(\(RecurrentTraining.shape(g, i)), nb, \(x), \(ctx.packed(i)), \(ctx.schedule.padded(d.g)), \(y), "
-                + "\(t.savedPointer(i, "gates")), \(t.savedPointer(i, "hs")), \(t.savedPointer(i, "cs")), \(t.savedPointer(i, "hn")), \(t.savedPointer(i, "hg")));"
-        default:
-            return nil
-        }
     }
 }

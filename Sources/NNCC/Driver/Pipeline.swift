@@ -34,7 +34,16 @@ public struct CompileOptions: Equatable {
     }
 }
 
-public enum Stage: String, CaseIterable { case parsed, fused, training, planned }
+/// The points of the pipeline `nncc ir --stage` can show, in order.
+public enum Stage: String, CaseIterable { case parsed, fused, training, scheduled, planned }
+
+/// One entry of the pass list: a pure Graph → Graph function, and the
+/// stage whose IR it completes, if any.
+public struct Pass {
+    public var name: String
+    public var stage: Stage?
+    public var run: (Graph) throws -> Graph
+}
 
 /// A model read from disk: its shape-checked graph and its weights: the
 /// file a JSON model names, or the initializers an ONNX file carries.
@@ -69,49 +78,52 @@ public enum Pipeline {
         return model
     }
 
-    /// The passes, in order, each Graph → Graph. Training keeps batchnorm
-    /// unfolded (it uses batch statistics) and dropout live.
-    public static func passes(training: Bool) -> [(name: String, run: (Graph) throws -> Graph)] {
-        if training {
-            return [
-                ("remove_identities", { removeIdentities($0, training: true) }),
-                ("fuse_epilogue", { fuseEpilogue($0, training: true) }),
-                ("training", { try differentiate($0) }),
-            ]
-        }
-        return [
-            ("remove_identities", { removeIdentities($0) }),
-            ("fold_batchnorm", foldBatchNorm),
-            ("fuse_epilogue", { fuseEpilogue($0) }),
-        ]
+    /// The passes, in order. Training keeps batchnorm unfolded (it uses batch
+    /// statistics) and dropout live. `load` runs shape inference once already;
+    /// it is idempotent, and the list stays whole for graphs built in code.
+    public static func passes(_ options: CompileOptions, maxBatch: Int) -> [Pass] {
+        let schedule = options.schedule, training = options.train
+        var list = [Pass(name: "infer_shapes", stage: .parsed) { try inferShapes($0) },
+                    Pass(name: "remove_identities", stage: nil) { removeIdentities($0, training: training) }]
+        if !training { list.append(Pass(name: "fold_batchnorm", stage: nil, run: foldBatchNorm)) }
+        list.append(Pass(name: "fuse_epilogue", stage: .fused) { fuseEpilogue($0, training: training) })
+        if training { list.append(Pass(name: "differentiate", stage: .training) { try differentiate($0) }) }
+        list.append(Pass(name: "select_kernels", stage: .scheduled) {
+            selectKernels($0, schedule: schedule, maxBatch: maxBatch, training: training)
+        })
+        list.append(Pass(name: "plan_memory", stage: .planned) { g in
+            let planned = try planMemory(g, maxBatch: maxBatch, keepAll: training)
+            if training { try checkTrainingLimits(planned, schedule: schedule) }
+            return planned
+        })
+        return list
     }
 
-    /// Runs the passes and memory planning; `trace` sees the graph after each.
-    public static func lower(_ g: Graph, options: CompileOptions, trace: (String, Graph) -> Void = { _, _ in }) throws
-        -> Graph {
-        var g = g
-        trace("parsed", g)
-        for pass in passes(training: options.train) {
-            g = try pass.run(g)
-            try verify(g)
-            trace(pass.name, g)
-        }
+    /// The largest batch the library accepts: `--batch`, else the training batch size, else 1.
+    static func maxBatch(_ g: Graph, _ options: CompileOptions) throws -> Int {
         let batch = options.maxBatch ?? (options.train ? g.train?.batchSize ?? 1 : 1)
         guard (1...Limits.batch).contains(batch) else {
             throw NNCCError(path: "--batch", "expected 1 to \(Limits.batch), found \(batch)")
         }
-        let schedule = options.schedule
-        g = try planMemory(g, maxBatch: batch, keepAll: options.train) { schedule.scratchFloats($0, $1, maxBatch: $2) }
-        try verify(g)
-        if options.train { try checkTrainingLimits(g, schedule: schedule) }
-        trace("planned", g)
+        return batch
+    }
+
+    /// Runs the pass list, verifying the IR after each pass; `trace` sees the graph at each stage.
+    public static func lower(_ g: Graph, options: CompileOptions, trace: (Stage, Graph) -> Void = { _, _ in }) throws
+        -> Graph {
+        var g = g
+        for pass in passes(options, maxBatch: try maxBatch(g, options)) {
+            g = try pass.run(g)
+            try verify(g)
+            if let stage = pass.stage { trace(stage, g) }
+        }
         return g
     }
 
     /// The training block (gradients, optimizer state, saved activations, backward scratch)
     /// must fit the same limits as the arena.
     static func checkTrainingLimits(_ g: Graph, schedule: Schedule) throws {
-        let t = TrainLayout(g, ctx: EmitContext(graph: g, schedule: schedule), schedule: schedule)
+        let t = TrainLayout(g, schedule: schedule, paramFloats: EmitContext(graph: g, schedule: schedule).paramFloats)
         let n = g.nodes[t.largest.node]
         func fail(_ msg: String) -> NNCCError { NNCCError(path: n.origin, "\(n.op.typeName) layer \"\(n.name)\": \(msg)") }
         guard t.largest.floats <= Limits.bufferElements else {
@@ -128,13 +140,8 @@ public enum Pipeline {
     public static func ir(_ model: LoadedModel, stage: Stage, options: CompileOptions) throws -> String {
         var shown = ""
         do {
-            _ = try lower(model.graph, options: options) { name, g in
-                switch stage {
-                case .parsed where name == "parsed", .fused where name == "fuse_epilogue",
-                     .training where name == "training", .planned where name == "planned":
-                    shown = printIR(g)
-                default: break
-                }
+            _ = try lower(model.graph, options: options) { at, g in
+                if at == stage { shown = printIR(g) }
             }
         } catch let e as NNCCError { throw e.inFile(model.path) }
         if shown.isEmpty { throw NNCCError(path: "--stage", "stage \(stage.rawValue) is not available for this build") }

@@ -16,6 +16,8 @@ public struct Node: Equatable {
     public var storage: Storage = .unplanned
     /// Arena offset of the kernel's scratch space (im2col, gate buffers), if any.
     public var scratchOffset: Int?
+    /// The kernel that runs the node, chosen by selectKernels (Schedule/KernelPlan.swift).
+    var kernelPlan: KernelPlan?
 
     public init(name: String, op: Op, inputs: [Int], shape: [Int] = [], origin: String) {
         self.name = name

@@ -1,5 +1,6 @@
 /// Prints the IR one node a line, as `nncc ir` shows it:
-/// `%3 = dense(units=10) %2 + relu  [10]  @arena+1024  "2" layers[2]`.
+/// `%3 = dense(units=10) %2 + relu  [10]  @arena+1024  "2"`, and once
+/// kernels are selected, each node's plan on the line below.
 public func printIR(_ g: Graph) -> String {
     var out = "graph \(g.name)  input \(shapeText(g.input.shape))  outputs \(g.outputs.map { "%\($0)" }.joined(separator: ", "))\n"
     for (i, n) in g.nodes.enumerated() {
@@ -18,6 +19,7 @@ public func printIR(_ g: Graph) -> String {
         if let s = n.scratchOffset { line += " scratch@\(s)" }
         line += "  \"\(n.name)\""
         out += line + "\n"
+        if let plan = n.kernelPlan, plan.kernel != .none { out += "      kernel: \(plan)\n" }
     }
     if !g.params.isEmpty {
         out += "params (\(g.params.count) tensors, \(g.params.reduce(0) { $0 + $1.size }) floats)\n"

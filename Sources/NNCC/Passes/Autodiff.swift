@@ -2,7 +2,7 @@
 /// logits under a final softmax or sigmoid, so the loss is computed stably),
 /// and which results need a gradient: those between a parameter and the
 /// loss. Backward then visits them in reverse order, one rule per op
-/// (Codegen/BackwardRules.swift), accumulating into gradient buffers.
+/// (each family's `backward`, Ops/), accumulating into gradient buffers.
 public struct GradientPlan: Equatable {
     public enum LossInput: Equatable {
         /// Cross entropy on logits (a final softmax is skipped).

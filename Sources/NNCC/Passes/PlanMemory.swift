@@ -1,10 +1,10 @@
-/// Memory planning: every intermediate result and kernel scratch buffer gets
-/// an offset in one arena owned by the context, sized for `maxBatch`.
+/// Memory planning: every intermediate result and kernel scratch buffer (the
+/// size its kernel plan records, see selectKernels) gets an offset in one
+/// arena owned by the context, sized for `maxBatch`.
 /// Buffers whose lifetimes do not overlap share memory (first fit).
 /// Training keeps every result (`keepAll`): backward reads them.
 /// Throws, naming the layer, when a buffer or the arena exceeds `Limits`.
-public func planMemory(_ g: Graph, maxBatch: Int, keepAll: Bool = false, scratch: (Graph, Int, Int) -> Int) throws
-    -> Graph {
+public func planMemory(_ g: Graph, maxBatch: Int, keepAll: Bool = false) throws -> Graph {
     var g = g
     g.maxBatch = maxBatch
     let align = 16  // floats: 64-byte alignment for vector loads
@@ -49,7 +49,7 @@ public func planMemory(_ g: Graph, maxBatch: Int, keepAll: Bool = false, scratch
                              fail: fail)
             g.nodes[i].storage = .arena(offset: allocate(n.size * maxBatch, until: lastUse[i]))
         }
-        let s = scratch(g, i, maxBatch)
+        let s = n.plan.scratchFloats
         guard s <= Limits.bufferElements else {
             throw fail("the kernel's scratch buffer of \(s) floats for batch \(maxBatch) is too large "
                 + "(the limit is \(Limits.show(Limits.bufferElements)))")

@@ -46,15 +46,3 @@ public struct Schedule: Equatable {
     public func padded(_ n: Int) -> Int { (n + panelWidth - 1) / panelWidth * panelWidth }
 }
 
-
-extension Schedule {
-    /// Arena floats a node's kernel needs as scratch (im2col panels, gate
-    /// buffers); the planner gives it space live only during that kernel.
-    public func scratchFloats(_ g: Graph, _ i: Int, maxBatch: Int) -> Int {
-        switch g.nodes[i].op {
-        case .conv2d: return reference ? 0 : ConvEmitter.scratchFloats(g, i, schedule: self)
-        case .recurrent: return RecurrentEmitter.scratchFloats(g, i, schedule: self, maxBatch: maxBatch)
-        default: return 0
-        }
-    }
-}

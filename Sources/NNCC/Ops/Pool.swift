@@ -2,8 +2,16 @@
 /// count_include_pad) and global_avgpool2d, as direct loops per plane, and
 /// the common 2×2 stride-2 max pool on whole vectors (nn_maxpool2). A NaN
 /// wins its max-pool window, as in PyTorch.
-enum PoolEmitter {
-    static func emit(_ ctx: EmitContext, _ i: Int) -> KernelCode {
+enum PoolOps: OpFamily {
+    static func plan(_ g: Graph, _ i: Int, _ s: Schedule, training: Bool) -> KernelPlan {
+        var kernel = KernelPlan.Kernel.loops
+        if case let .maxPool(pool) = g.nodes[i].op, pool == Pool2D(size: (2, 2), stride: (2, 2), padding: (0, 0)), !s.reference {
+            kernel = .maxPool2x2
+        }
+        return KernelPlan(kernel: kernel, backward: training ? .loops : nil)
+    }
+
+    static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode? {
         let node = ctx.graph.nodes[i], x = ctx.graph.nodes[node.inputs[0]].shape
         let planes = x[0], h = x[1], w = x[2]
         let call = { (name: String) in "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.value(i)));" }
@@ -27,7 +35,7 @@ enum PoolEmitter {
             let name = ctx.kernelName(i, isMax ? "maxpool\(pool.size.0)x\(pool.size.1)" : "avgpool\(pool.size.0)x\(pool.size.1)")
             let banner = ctx.banner(i, "\(isMax ? "max" : "average") pool \(pool.size.0)x\(pool.size.1) "
                 + "stride \(pool.stride.0),\(pool.stride.1) pad \(pool.padding.0),\(pool.padding.1)")
-            if isMax, pool == Pool2D(size: (2, 2), stride: (2, 2), padding: (0, 0)), !ctx.schedule.reference {
+            if node.plan.kernel == .maxPool2x2 {
                 return KernelCode(definition: """
                     \(banner)
                     static void \(name)(int nb, const float *restrict x, float *restrict y) {
@@ -63,6 +71,27 @@ enum PoolEmitter {
                     }
                 }
                 """, call: call(name))
+        default:
+            preconditionFailure("not a pool")
+        }
+    }
+
+    static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode {
+        let g = ctx.graph, node = g.nodes[i], x = ctx.value(node.inputs[0])
+        let dy = t.gradPointer(g, i)!, dx = t.gradPointer(g, node.inputs[0]) ?? "NULL"
+        switch node.op {
+        case let .maxPool(p), let .avgPool(p):
+            let xs = g.nodes[node.inputs[0]].shape
+            let isMax = if case .maxPool = node.op { 1 } else { 0 }
+            return BackwardCode(statements: ctx.ruleHead(i) + """
+                    for (size_t p = 0; p < (size_t)nb * \(xs[0]); p++)
+                        nn_pool_backward(\(isMax), \(x) + p * \(xs[1] * xs[2]), \(xs[1]), \(xs[2]), \(p.size.0), \(p.size.1), \(p.stride.0), \(p.stride.1), \(p.padding.0), \(p.padding.1), \(node.shape[1]), \(node.shape[2]), \(dy) + p * \(node.shape[1] * node.shape[2]), \(dx) + p * \(xs[1] * xs[2]));
+
+                """)
+        case .globalAvgPool:
+            let hw = g.nodes[node.inputs[0]].size / node.size
+            return BackwardCode(statements: ctx.ruleHead(i)
+                + "    for (size_t p = 0; p < (size_t)nb * \(node.size); p++) for (int i = 0; i < \(hw); i++) (\(dx))[p * \(hw) + i] += (\(dy))[p] * (1.0f / \(hw));\n")
         default:
             preconditionFailure("not a pool")
         }

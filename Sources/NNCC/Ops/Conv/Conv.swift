@@ -1,0 +1,143 @@
+/// conv2d's forward kernels and weight packing, for the path ConvPlan.swift
+/// chose. The tiled kernels read the input in place from a zero-padded copy
+/// (no im2col); bias, a folded batchnorm and the activation are fused in
+/// every one. Training: ConvBackward.swift.
+enum ConvOps: OpFamily {
+    static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode? {
+        let node = ctx.graph.nodes[i], d = ConvDims(ctx.graph, i), c = d.conv, p = c.pads
+        let path: ConvPath? = if case let .conv(path) = node.plan.kernel { path } else { nil }
+        let act = node.epilogue ?? .identity
+        let name = ctx.kernelName(i, "conv\(c.kernel.0)x\(c.kernel.1)")
+        var what = "conv2d \(d.c)->\(d.f) kernel \(c.kernel.0)x\(c.kernel.1) stride \(c.stride.0),\(c.stride.1) "
+            + "pad \(p.top),\(p.left),\(p.bottom),\(p.right) dilation \(c.dilation.0),\(c.dilation.1) groups \(d.groups), "
+            + (path?.description ?? "naive reference")
+        if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
+        if let a = node.epilogue { what += ", fused \(a.name)" }
+        let shape = d.shapeLiteral
+        let xg = "x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w)"
+        let yg = "y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n)"
+        let (hp, wp) = paddedSize(d, path, ctx.schedule), pfg = packedFilters(d, path, ctx.schedule).filters
+        let weights = "w + (size_t)g * \(d.k * pfg)", bias = "w + \(d.groups * d.k * pfg) + g * \(pfg)"
+        let actArgs = "\(act.cCode), \(CSyntax.float(act.alpha))"
+        let pad = "nn_conv_pad(\(xg), s, \(hp), \(wp), xp);\n        "
+        var tiles = "", body: String
+        switch path {
+        case .implicit?:
+            body = pad + "nn_conv_implicit(s, \(d.fg), \(hp), \(wp), xp, \(weights), \(bias), \(actArgs), \(yg));"
+        case let .rows(fb, rb, uv)?:
+            let (instances, plan) = rowsTiles(name, d, fb: fb, rb: rb, uv: uv, shape: shape, hp: hp, wp: wp, act: actArgs,
+                                              schedule: ctx.schedule)
+            tiles = instances + "\n"
+            body = "static const nn_conv_rows_plan plan = \(plan);\n        "
+                + pad + "nn_conv_rows(s, \(d.fg), xp, \(weights), \(bias), \(yg), &plan);"
+        case let .narrow(rows, pixels)?:
+            func tile(_ w: Int) -> String {
+                guard w > 0 else { return "NULL" }
+                let tileName = "\(name)_tile\(rows)x\(w)"
+                tiles += """
+                    static void \(tileName)(int oh0, int ow0, const float *restrict xp, const float *restrict wk,
+                            const float *restrict bias, float *restrict y) {
+                        nn_conv_narrow_tile(\(rows), \(w), (nn_conv_shape)\(shape), \(hp), \(wp), oh0, ow0, xp, wk, bias, \(actArgs), y, \(d.fg));
+                    }
+
+                    """
+                return tileName
+            }
+            let full = tile(pixels), last = tile(d.ow % pixels)
+            body = pad + "nn_conv_narrow(s, \(rows), \(pixels), xp, \(weights), \(bias), \(yg), \(full), \(last));"
+        case let .winograd(plan)?:
+            body = "static const nn_wino_shape ws = \(plan.shapeLiteral(d));\n        "
+                + "nn_wino_image(\(plan.tv), 0, ws, s, \(xg), w, \(actArgs), \(yg), xp);"
+        case nil:
+            body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
+        }
+        let scratch = path.map { "scratch + (size_t)NN_THREAD_ID() * \(perThreadScratch(d, $0, ctx.schedule))" } ?? "NULL"
+        let definition = """
+            \(ctx.banner(i, what))
+            \(tiles)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+                const nn_conv_shape s = \(shape);
+                (void)scratch;
+                /* Every (image, group) pair is independent: with threads, each takes a share. */
+                NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
+                for (int t = 0; t < nb * \(d.groups); t++) {
+                    \(d.groups == 1 ? "const int b = t, g = 0;" : "const int b = t / \(d.groups), g = t % \(d.groups);")
+                    float *xp = \(scratch);
+                    (void)xp;
+                    \(body)
+                }
+            }
+            """
+        let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.packed(i)), \(ctx.value(i)), \(ctx.scratch(i)));"
+        return KernelCode(definition: definition, call: call, packing: packing(ctx, i, d, path))
+    }
+
+    /// The layer's rows tiles, with the shape, padding and activation as
+    /// constants. Beside the main tile, one for the last rows (OH % rb) and one for the
+    /// last vectors of a row, when the tile does not divide them.
+    static func rowsTiles(_ name: String, _ d: ConvDims, fb: Int, rb: Int, uv: Int, shape: String, hp: Int, wp: Int, act: String,
+                          schedule: Schedule) -> (instances: String, plan: String) {
+        let vectorsPerRow = blocks(d.ow, schedule.vectorWidth)
+        let lastRows = d.oh % rb, lastVectors = vectorsPerRow % uv
+        var instances: [String] = []
+        func tile(_ rb: Int, _ uv: Int) -> String {
+            guard rb > 0, uv > 0 else { return "NULL" }
+            let tileName = "\(name)_tile\(fb)x\(rb)x\(uv)"
+            instances.append("""
+                static void \(tileName)(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+                        const float *restrict bias, float *restrict y, int nf) {
+                    nn_conv_rows_tile(\(fb), \(rb), \(uv), (nn_conv_shape)\(shape), \(hp), \(wp), oh, ow0, xp, wk, bias, \(act), y, nf);
+                }
+                """)
+            return tileName
+        }
+        let plan = "{.fb = \(fb), .rb = \(rb), .uv = \(uv), .full = \(tile(rb, uv)), .last_rows = \(tile(lastRows, uv)), "
+            + ".last_vectors = \(tile(rb, lastVectors)), .last_both = \(tile(lastRows, lastVectors))}"
+        return (instances.joined(separator: "\n"), plan)
+    }
+
+    static func packing(_ ctx: EmitContext, _ i: Int, _ d: ConvDims, _ path: ConvPath?) -> String {
+        if case .winograd? = path { return WinogradPlan.packing(ctx, i, d) + dxFiltersPacking(ctx, i, d) }
+        let node = ctx.graph.nodes[i], c = d.conv, w = ctx.param(node, "weight"), packed = ctx.packed(i)
+        let bias = ctx.hasParam(node, "bias") ? ctx.param(node, "bias") : "NULL"
+        let (pfg, panel) = packedFilters(d, path, ctx.schedule)
+        let biasAt = "\(packed) + \(d.groups * d.k * pfg) + g * \(pfg)"
+        let layout = panel == 0 ? "is used as it is" : "-> per group, filter blocks [K][\(panel)]"
+        let copy = panel == 0
+            ? "memcpy(\(packed) + (size_t)g * \(d.fg * d.k), \(w) + (size_t)g * \(d.fg * d.k), \(d.fg * d.k) * sizeof(float));"
+            : "nn_pack_panels(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(panel), \(packed) + (size_t)g * \(d.k * pfg));"
+        var s = """
+                /* layer "\(CSyntax.comment(node.name))": conv2d weight [\(d.f), \(d.cg), \(c.kernel.0), \(c.kernel.1)] \(layout) */
+                for (int g = 0; g < \(d.groups); g++) {
+                    \(copy)
+                    nn_pack_bias(\(d.fg), \(pfg), \(bias == "NULL" ? "NULL" : "\(bias) + g * \(d.fg)"), \(biasAt));
+            """
+        if let bn = node.foldedBatchNorm {
+            s += "\n" + DenseOps.foldCall(ctx, bn: bn, channels: d.fg, k: d.k, weights: "\(packed) + (size_t)g * \(d.k * pfg)",
+                                          panel: panel, bias: biasAt, channelOffset: " + g * \(d.fg)")
+                .split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        }
+        return s + "\n    }" + dxFiltersPacking(ctx, i, d)
+    }
+
+    /// Training builds: after the forward weights, what ∂x needs: the filters
+    /// transposed and turned 180° for Winograd, else each group's Wᵀ.
+    static func dxFiltersPacking(_ ctx: EmitContext, _ i: Int, _ d: ConvDims) -> String {
+        guard case let .conv(dx, _)? = ctx.graph.nodes[i].plan.backward, let at = dxFilters(ctx, i) else { return "" }
+        let w = ctx.param(ctx.graph.nodes[i], "weight")
+        if case .winograd = dx {
+            return "\n    /* ∂x by Winograd: the filters transposed and turned 180°, U [16][\(d.c)][\(d.f)] */\n"
+                + "    nn_wino_pack_grad(\(d.f), \(d.c), \(w), \(at));\n"
+                + "    nn_pack_bias(\(d.c), \(d.c), NULL, \(at) + \(16 * d.f * d.c));"
+        }
+        return "\n    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
+            + "        nn_transpose(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(at) + (size_t)g * \(d.fg * d.k));"
+    }
+
+    /// Training builds: where ∂x's filters start in the node's packed block (Wᵀ, or Winograd's U for ∂x).
+    static func dxFilters(_ ctx: EmitContext, _ i: Int) -> String? {
+        let node = ctx.graph.nodes[i], d = ConvDims(ctx.graph, i)
+        guard case let .conv(dx, _)? = node.plan.backward else { return nil }
+        let path: ConvPath? = if case let .conv(p) = node.plan.kernel { p } else { nil }
+        return packed(d, path, ctx.schedule, training: true, dx: dx).dx?.at(ctx.packed(i))
+    }
+}

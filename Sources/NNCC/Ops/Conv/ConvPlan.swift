@@ -1,0 +1,234 @@
+/// conv2d's kernel choice: the family's one decision site. A layer runs,
+/// per image and group, by one of four kernels:
+/// - rows (stride 1 along the width): output pixels in the vector lanes,
+///   a block of filters broadcast, tiles of filters × rows × vectors held in
+///   registers over all taps and stored straight into NCHW;
+/// - implicit GEMM (strided along the width, or rows too narrow to fill a
+///   vector): output pixels × filters tiles, filters packed as panels;
+/// - narrow: the implicit GEMM with one vector of filters, for few filters;
+/// - Winograd F(2×2, 3×3) for 3×3 stride-1 layers with enough channels (Winograd.swift);
+/// and the naive loops in reference builds.
+struct ConvDims: Equatable {
+    var c: Int, h: Int, w: Int, f: Int, oh: Int, ow: Int, groups: Int, conv: Conv2D
+    var cg: Int { c / groups }
+    var fg: Int { f / groups }
+    var k: Int { cg * conv.kernel.0 * conv.kernel.1 }
+    var n: Int { oh * ow }
+
+    init(c: Int, h: Int, w: Int, f: Int, oh: Int, ow: Int, groups: Int, conv: Conv2D) {
+        (self.c, self.h, self.w, self.f, self.oh, self.ow, self.groups, self.conv) = (c, h, w, f, oh, ow, groups, conv)
+    }
+
+    init(_ g: Graph, _ i: Int) {
+        let node = g.nodes[i], x = g.nodes[node.inputs[0]].shape
+        guard case let .conv2d(conv) = node.op else { preconditionFailure("not a conv2d") }
+        self.init(c: x[0], h: x[1], w: x[2], f: conv.filters, oh: node.shape[1], ow: node.shape[2], groups: conv.groups, conv: conv)
+    }
+
+    /// The nn_conv_shape initializer of one group of the layer.
+    var shapeLiteral: String {
+        let c = conv, p = c.pads
+        return "{.C = \(cg), .H = \(h), .W = \(w), .kh = \(c.kernel.0), .kw = \(c.kernel.1), .sh = \(c.stride.0), .sw = \(c.stride.1), "
+            + ".pt = \(p.top), .pl = \(p.left), .dh = \(c.dilation.0), .dw = \(c.dilation.1), .OH = \(oh), .OW = \(ow)}"
+    }
+}
+
+/// The forward kernel of a conv2d.
+enum ConvPath: Equatable, CustomStringConvertible {
+    case implicit
+    /// Tiles of `fb` filters × `rb` output rows × `uv` vectors of a row.
+    case rows(fb: Int, rb: Int, uv: Int)
+    /// Tiles of one vector of filters × `rows` output rows × `pixels` pixels.
+    case narrow(rows: Int, pixels: Int)
+    case winograd(WinogradPlan)
+
+    var description: String {
+        switch self {
+        case .implicit: return "implicit GEMM"
+        case let .rows(fb, rb, uv): return "rows, tiles of \(fb) filters x \(rb) rows x \(uv) vectors"
+        case let .narrow(rows, pixels): return "narrow implicit GEMM, tiles of one vector of filters x \(rows) rows x \(pixels) pixels"
+        case let .winograd(plan): return plan.description
+        }
+    }
+}
+
+/// How a training build computes a conv's ∂x.
+enum ConvInputGradient: Equatable, CustomStringConvertible {
+    /// ∂col = Wᵀ·∂z on the GEMM, then col2im.
+    case gemm
+    /// ∂x of a stride-1 3×3 layer is itself such a convolution (of ∂z with the
+    /// filters transposed and turned 180°), run by Winograd with these dims.
+    case winograd(ConvDims, WinogradPlan)
+    case naive
+    /// The layer's input takes no gradient (it is the model's input, or depends on no parameter).
+    case none
+
+    var description: String {
+        switch self {
+        case .none: return "none"
+        case .gemm: return "GEMM Wᵀ·∂z + col2im"
+        case .winograd: return "Winograd"
+        case .naive: return "naive"
+        }
+    }
+}
+
+/// How a training build computes a conv's ∂W.
+enum ConvWeightGradient: Equatable, CustomStringConvertible {
+    /// nn_conv_dw_rows (width stride 1, few filters): `fb` filters (the largest divisor of F/groups up to 8)
+    /// × `tb` taps accumulators, with the fb dz vectors, in the vector registers; no im2col.
+    case rows(fb: Int, tb: Int)
+    /// dW [F][K] += dz·colᵀ on the GEMM, the taps as its columns.
+    case filterRows
+    /// dWᵀ [K][F] += col·dzᵀ on the GEMM, the filters as its columns, added into dW once per step.
+    case transposed
+    /// Winograd, as the forward of the layer: ∂U per tile transform on the GEMM, ∂W = Gᵀ ∂U G once per step.
+    case winograd(WinogradPlan)
+    case naive
+
+    var description: String {
+        switch self {
+        case let .rows(fb, tb): return "by rows, tiles of \(fb) filters x \(tb) taps"
+        case .filterRows: return "GEMM ∂z·colᵀ"
+        case .transposed: return "GEMM col·∂zᵀ"
+        case .winograd: return "Winograd"
+        case .naive: return "naive"
+        }
+    }
+}
+
+extension ConvOps {
+    static func plan(_ g: Graph, _ i: Int, _ s: Schedule, training: Bool) -> KernelPlan {
+        let d = ConvDims(g, i)
+        guard !s.reference else {
+            return KernelPlan(kernel: .naive, packedFloats: packedFloats(d, nil, s, training: training, dx: .naive),
+                              backward: training ? .naive : nil)
+        }
+        let p = path(d, s)
+        var dx: ConvInputGradient = WinogradPlan.gradient(d, s).map { .winograd($0.dims, $0.plan) } ?? .gemm
+        if training, !g.gradients!.needsGrad[g.nodes[i].inputs[0]] { dx = .none }
+        return KernelPlan(kernel: .conv(p), scratchFloats: perThreadScratch(d, p, s) * s.threads,
+                          packedFloats: packedFloats(d, p, s, training: training, dx: dx),
+                          backward: training ? .conv(dx: dx, dW: weightGradient(d, p, s)) : nil)
+    }
+
+    /// The kernel whose vector lanes the layer fills best, weighed by what
+    /// each runs at per useful FLOP on full lanes (rows about 1.3× the
+    /// implicit GEMM; narrow pays about 10% for its transposed stores):
+    /// rows (width stride 1) has pixels of a row in the lanes, narrow at most
+    /// one vector of filters, the implicit GEMM two vectors of filters.
+    static func path(_ d: ConvDims, _ schedule: Schedule) -> ConvPath {
+        if let plan = WinogradPlan.plan(d, schedule) { return .winograd(plan) }
+        let vw = schedule.vectorWidth
+        let implicitUse = Double(d.fg) / Double(schedule.padded(d.fg)) * 0.77
+        let narrowUse = d.fg <= vw ? Double(d.fg) / Double(vw) * 0.9 : 0
+        var rowsUse = 0.0
+        let tile = rowsTile(d, schedule)
+        if d.conv.stride.1 == 1 {
+            let vectorsPerRow = (d.ow + vw - 1) / vw
+            rowsUse = Double(d.ow) / Double(vectorsPerRow * vw) * Double(d.fg) / Double(blocks(d.fg, tile.fb) * tile.fb)
+        }
+        if rowsUse >= max(narrowUse, implicitUse) { return .rows(fb: tile.fb, rb: tile.rb, uv: tile.uv) }
+        if narrowUse >= implicitUse {  // 24 or 12 accumulators, of 32 or 16 registers
+            let most = vw >= 16 ? 24 : 12, pixels = min(d.ow, most)
+            return .narrow(rows: max(1, most / pixels), pixels: pixels)
+        }
+        return .implicit
+    }
+
+    static func blocks(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
+
+    /// Filters per tile: the block size from 4 to 12 that wastes the fewest
+    /// zero filters, nearest 8 on ties; then as many vectors (at most 4) as
+    /// the accumulator budget allows, a whole row if it fits, else more rows.
+    /// (On this Zen 4, 16 to 24 accumulators all run at about 95% of peak.)
+    static func rowsTile(_ d: ConvDims, _ schedule: Schedule) -> (fb: Int, rb: Int, uv: Int) {
+        let budget = schedule.vectorWidth >= 16 ? 24 : 12  // of 32 or 16 vector registers
+        let fb = d.fg < 4 ? d.fg : (4...min(12, budget / 2)).min { a, b in
+            let wa = blocks(d.fg, a) * a - d.fg, wb = blocks(d.fg, b) * b - d.fg
+            return wa != wb ? wa < wb : abs(a - 8) < abs(b - 8)
+        }!
+        let vectors = max(1, min(4, budget / fb))
+        let vectorsPerRow = (d.ow + schedule.vectorWidth - 1) / schedule.vectorWidth
+        let uv = min(vectorsPerRow, vectors)
+        // Rows per tile: the most that divide OH (no thin last-rows tile), else the most that fit.
+        let most = max(1, min(d.oh, vectors / uv))
+        let rb = (1...most).last { d.oh % $0 == 0 && $0 > 1 } ?? most
+        return (fb, rb, uv)
+    }
+
+    /// Few filters would leave the GEMM's panels mostly empty: the taps fill
+    /// them better, and by rows is faster still when the width stride is 1.
+    /// With full filter panels the GEMM over im2col is the fastest.
+    static func weightGradient(_ d: ConvDims, _ path: ConvPath, _ schedule: Schedule) -> ConvWeightGradient {
+        if case let .winograd(plan) = path { return .winograd(plan) }
+        let fewFilters = Double(schedule.padded(d.fg)) / Double(d.fg) > Double(schedule.padded(d.k)) / Double(d.k)
+        guard fewFilters else { return .transposed }
+        guard d.conv.stride.1 == 1 else { return .filterRows }
+        let registers = schedule.vectorWidth >= 16 ? 32 : 16
+        let fb = (1...min(8, d.fg)).last { d.fg % $0 == 0 }!
+        return .rows(fb: fb, tb: max(1, min(8, d.k, (registers - 1 - fb) / fb)))
+    }
+
+    // MARK: layout of the chosen kernels
+
+    /// The zero-padded input planes: the rows kernels read whole vectors past the row's end.
+    static func paddedSize(_ d: ConvDims, _ path: ConvPath?, _ schedule: Schedule) -> (hp: Int, wp: Int) {
+        switch path {
+        case .rows?: return rowsPaddedSize(d, schedule)
+        case let .winograd(plan)?: return (plan.hp, plan.wp)
+        default:
+            let p = d.conv.pads
+            return (d.h + p.top + p.bottom, d.w + p.left + p.right)
+        }
+    }
+
+    static func rowsPaddedSize(_ d: ConvDims, _ schedule: Schedule) -> (hp: Int, wp: Int) {
+        let p = d.conv.pads, vw = schedule.vectorWidth
+        let wp = max(d.w + p.left + p.right, (d.ow + vw - 1) / vw * vw + (d.conv.kernel.1 - 1) * d.conv.dilation.1)
+        return (d.h + p.top + p.bottom, wp)
+    }
+
+    /// Filters per group as packed, and the width of their blocks (0: as they are):
+    /// whole panels (implicit), whole rows blocks, or one vector (narrow).
+    static func packedFilters(_ d: ConvDims, _ path: ConvPath?, _ schedule: Schedule) -> (filters: Int, panel: Int) {
+        switch path {
+        case .implicit?: return (schedule.padded(d.fg), schedule.panelWidth)
+        case let .rows(fb, _, _)?: return (blocks(d.fg, fb) * fb, fb)
+        case .narrow?: return (schedule.vectorWidth, schedule.vectorWidth)
+        case nil, .winograd?: return (d.fg, 0)
+        }
+    }
+
+    /// The node's block of packed weights: the forward's (each group's filter
+    /// blocks then the padded biases, or Winograd's U), then in training builds
+    /// what ∂x needs (each group's Wᵀ, or Winograd's transposed U).
+    struct Packed { var forward: Region, dx: Region? }
+
+    static func packed(_ d: ConvDims, _ path: ConvPath?, _ schedule: Schedule, training: Bool, dx: ConvInputGradient) -> Packed {
+        var b = RegionBuilder()
+        let forward: Region
+        if case .winograd? = path {
+            forward = b.take(WinogradPlan.packedFloats(d))
+        } else {
+            forward = b.take(d.groups * (d.k + 1) * packedFilters(d, path, schedule).filters)
+        }
+        switch (training, dx) {
+        case (false, _), (_, .naive), (_, .none): return Packed(forward: forward, dx: nil)
+        case (true, .winograd): return Packed(forward: forward, dx: b.take(WinogradPlan.gradientFloats(d)))
+        case (true, .gemm): return Packed(forward: forward, dx: b.take(d.f * d.k))
+        }
+    }
+
+    static func packedFloats(_ d: ConvDims, _ path: ConvPath?, _ s: Schedule, training: Bool, dx: ConvInputGradient) -> Int {
+        let p = packed(d, path, s, training: training, dx: dx)
+        return (p.dx ?? p.forward).end
+    }
+
+    /// Per thread, the padded input of one image and group (and Winograd's transformed tiles).
+    static func perThreadScratch(_ d: ConvDims, _ path: ConvPath, _ schedule: Schedule) -> Int {
+        if case let .winograd(plan) = path { return plan.scratchFloats(d, schedule) }
+        let (hp, wp) = paddedSize(d, path, schedule)
+        return d.cg * hp * wp
+    }
+}

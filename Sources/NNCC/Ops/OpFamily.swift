@@ -1,0 +1,57 @@
+/// Everything nncc knows about one family of ops, from the kernel choice to
+/// the gradient, in one file per family: Ops/Dense.swift, Ops/Conv/,
+/// Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
+/// Ops/Normalization.swift, Ops/View.swift. Adding an op means adding an IR
+/// case (IR/Op.swift), its shape rule (Passes/InferShapes.swift) and a
+/// family, or a case in one (docs/architecture.md, "Adding an op").
+protocol OpFamily {
+    /// The family's one decision site: which kernel the node runs, its
+    /// scratch and packed sizes and, in training builds, how backward runs.
+    static func plan(_ g: Graph, _ i: Int, _ s: Schedule, training: Bool) -> KernelPlan
+
+    /// The inference kernel: its definition, the call from forward and the
+    /// weight packing; nil when the node needs no code.
+    static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode?
+
+    /// Training builds: reserves what the forward saves for backward and the
+    /// backward's scratch in the training block.
+    static func reserve(_ g: Graph, _ i: Int, _ s: Schedule, _ layout: inout TrainLayout)
+
+    /// Training builds: the forward call when training mode differs from inference.
+    static func trainingForward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String?
+
+    /// Training builds: state updated after the optimizer step (batchnorm's running statistics).
+    static func stateUpdate(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String?
+
+    /// Training builds: the gradient rule, given ∂result in the node's
+    /// gradient buffer: adds ∂operands and ∂parameters.
+    static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode
+}
+
+extension OpFamily {
+    static func reserve(_ g: Graph, _ i: Int, _ s: Schedule, _ layout: inout TrainLayout) {}
+    static func trainingForward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String? { nil }
+    static func stateUpdate(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String? { nil }
+    static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode { BackwardCode() }
+}
+
+/// The C of one gradient rule: file-scope kernels it calls, and its statements in the step.
+struct BackwardCode {
+    var definitions = ""
+    var statements = ""
+}
+
+extension Op {
+    /// The one dispatch from an op to its family.
+    var family: OpFamily.Type {
+        switch self {
+        case .input, .reshape: return ViewOps.self
+        case .dense: return DenseOps.self
+        case .conv2d: return ConvOps.self
+        case .maxPool, .avgPool, .globalAvgPool: return PoolOps.self
+        case .recurrent: return RecurrentOps.self
+        case .activation, .add, .concat, .dropout: return ElementwiseOps.self
+        case .batchNorm, .softmax, .logSoftmax: return NormalizationOps.self
+        }
+    }
+}
