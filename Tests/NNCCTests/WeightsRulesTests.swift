@@ -62,6 +62,38 @@ struct WeightsRulesTests {
         }
     }
 
+    /// Beyond the table: random byte edits of valid files (as templates/test's fuzz_cases), each loaded by both.
+    @Test func randomMutationsGetTheSameVerdict() throws {
+        let s = try Self.session.get(), cCtx = try s.library.makeContext()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-rules-\(UUID().uuidString).safetensors").path
+        defer { unlink(path) }
+        let junk = Array(#"{}[]",:\u0123456789eE.-+ tfn"#.utf8) + [0x01, 0xFF]
+        let seeds = [WeightsCase.VALID, #"{"__metadata__":{"a":[1,{"b":null},"\ud83d\ude00"]},"# + WeightsCase.W + ",\n"
+            + WeightsCase.NBT + ",\t" + WeightsCase.B + "," + WeightsCase.BN + "}", "{" + WeightsCase.W + "," + WeightsCase.BN + "}"]
+        var rng = SplitMix64(seed: 7)
+        var verdicts = [Int32?: Int]()
+        for it in 0..<2400 {
+            let seed = seeds[it % seeds.count]
+            guard case var .bytes(file) = WeightsCase.file(seed, data: 72) else { return }
+            let headerLength = seed.utf8.count
+            for _ in 0...rng.below(4) {
+                // Mostly the header; sometimes the length field, or the data (harmless: the seed's own verdict).
+                let r = rng.below(16)
+                let at = r == 0 ? rng.below(8) : r < 4 ? 8 + headerLength + rng.below(72) : 8 + rng.below(headerLength)
+                file[at] = rng.below(2) == 0 ? junk[rng.below(junk.count)] : UInt8(rng.below(256))
+            }
+            if rng.below(8) == 0 { file = file.prefix(rng.below(file.count)) }
+            try file.write(to: URL(fileURLWithPath: path))
+            let swiftCode = code { _ = try WeightsFile.read(path: path, parameters: Self.parameters, model: "rules") }
+            let cCode = code { try cCtx.loadWeights(path: path) }
+            #expect(swiftCode == cCode, "mutation \(it): Swift \(String(describing: swiftCode)), C \(String(describing: cCode)); file \(Array(file))")
+            if swiftCode != cCode { break }
+            verdicts[cCode, default: 0] += 1
+        }
+        // The mutations reach every verdict a header can get, so the comparison covers each class.
+        for want: Int32 in [0, -4, -5, -6, -7] { #expect(verdicts[want, default: 0] > 0, "no mutation gave \(want): \(verdicts)") }
+    }
+
     @Test func ignorableNamesFollowTheExactSuffixRule() {
         for name in ["num_batches_tracked", "bn.num_batches_tracked", "a.b.num_batches_tracked", ".num_batches_tracked"] {
             #expect(WeightsFile.isIgnorable(name), "\(name)")
