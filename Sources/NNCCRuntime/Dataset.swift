@@ -63,9 +63,7 @@ public struct Dataset {
                 throw fail("y", "expected integer class labels (int32/int64) for cross_entropy, found float32")
             }
             guard shape.count == 1 else { throw fail("y", "expected shape [N] = [\(n)], one class label per example, found [\(list(shape))]") }
-            if let bad = data.firstIndex(where: { $0 < 0 || $0 >= Int64(outSize) }) {
-                throw fail("y", "label \(data[bad]) of example \(bad) is outside 0..<\(outSize) (the model has \(outSize) classes)")
-            }
+            do { try Labels.check(data, classes: outSize) } catch let e as NNCCError { throw fail("y", e.message) }
             return Dataset(x: xt.data, count: n, labels: data.map { Int32($0) })
         }
         guard case let .float(yt) = ya else {

@@ -222,10 +222,7 @@ public final class ModelContext {
         guard labels.count == batch else {
             throw NNCCError(file: library.path, "expected \(batch) labels, got \(labels.count)")
         }
-        // Out-of-range labels would index past the logits in C.
-        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= library.outputSize }) {
-            throw NNCCError(file: library.path, "label \(labels[bad]) of example \(bad) outside 0..<\(library.outputSize)")
-        }
+        do { try Labels.check(labels, classes: library.outputSize) } catch let e as NNCCError { throw e.inFile(library.path) }
         return try labels.withUnsafeBytes { try step(x, $0.baseAddress, batch) }
     }
 

@@ -11,8 +11,13 @@ public final class Session {
 
     /// Compiles (or reuses) the library for `modelPath` and loads weights from
     /// `weights`, else those the model names or carries (ONNX), else the seed's init.
-    public init(modelPath: String, weights: String? = nil, options: CompileOptions = CompileOptions()) throws {
-        model = try Pipeline.load(modelPath)
+    public convenience init(modelPath: String, weights: String? = nil, options: CompileOptions = CompileOptions()) throws {
+        try self.init(model: Pipeline.load(modelPath), weights: weights, options: options)
+    }
+
+    /// The same for a model already read with `Pipeline.load` (the CLI reads each model once).
+    public init(model: LoadedModel, weights: String? = nil, options: CompileOptions = CompileOptions()) throws {
+        self.model = model
         products = try Builder.cached(model, options: options)
         library = try ModelLibrary(path: products.library.path, name: products.name)
         context = try library.makeContext()
@@ -25,36 +30,31 @@ public final class Session {
         }
     }
 
-    /// Reads a safetensors file and checks it against the parameter table
-    /// (names, F32, shapes, no strangers) before setting anything.
+    /// Reads a safetensors file and checks it against the library's parameter table before setting
+    /// anything, by the rules of NAME_load_weights (`WeightsFile`): the same files pass, with the same code.
     public func loadWeights(_ path: String) throws {
-        try setWeights(try SafeTensors.read(path: path).map { ($0.name, $0.tensor) }, source: path)
+        let table = context.paramNames().enumerated().map { (name: $0.element, shape: context.paramShape($0.offset)) }
+        let tensors = try WeightsFile.read(path: path, parameters: table, model: model.graph.name)
+        for (i, t) in tensors.enumerated() { try context.setParam(i, t.data) }
     }
 
-    /// Sets every parameter from `tensors` (keyed by parameter name), after
-    /// checking all of them; `source` names where they came from in errors.
+    /// Sets every parameter from `tensors` (keyed by parameter name; BatchNorm counters are
+    /// ignored as in a file), after checking all of them; `source` names where they came from in errors.
     public func setWeights(_ tensors: [String: Tensor], source path: String) throws {
-        try setWeights(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, source: path)
-    }
-
-    func setWeights(_ tensors: [(String, Tensor)], source path: String) throws {
         let params = model.graph.params
-        var byName = [String: Tensor]()
-        for (name, t) in tensors {
-            if name.hasSuffix("num_batches_tracked") { continue }
+        for name in tensors.keys.sorted() where !WeightsFile.isIgnorable(name) {
             guard params.contains(where: { $0.name == name }) else {
                 throw NNCCError(file: path, path: name, "tensor is not a parameter of model \"\(model.graph.name)\"; "
                     + "expected only: \(params.map(\.name).joined(separator: ", "))")
             }
-            byName[name] = t
         }
         for p in params {
-            guard let t = byName[p.name] else { throw NNCCError(file: path, path: p.name, "missing tensor, expected shape \(p.shape)") }
+            guard let t = tensors[p.name] else { throw NNCCError(file: path, path: p.name, "missing tensor, expected shape \(p.shape)") }
             guard t.shape == p.shape else {
                 throw NNCCError(file: path, path: p.name, "expected shape \(p.shape), found \(t.shape)")
             }
         }
-        for (i, p) in params.enumerated() { try context.setParam(i, byName[p.name]!.data) }
+        for (i, p) in params.enumerated() { try context.setParam(i, tensors[p.name]!.data) }
     }
 
     /// Inference over any number of examples, in chunks of the library's max batch.

@@ -259,15 +259,10 @@ public final class Trainer {
         return Evaluation(loss: sum / Double(data.count * outSize), accuracy: nil, correct: nil, count: data.count)
     }
 
-    /// Writes the weights to a temporary file and renames it: never a half-written file under `path`.
+    /// NAME_save_weights through AtomicFile: never a half-written file under `path`.
     public func saveWeights(path: String) throws {
-        let url = URL(fileURLWithPath: path), dir = url.deletingLastPathComponent()
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        defer { unlink(tmp) }
-        do { try context.saveWeights(path: tmp) } catch let e as NNCCError { throw NNCCError(file: path, e.message) }
-        guard rename(tmp, path) == 0 else {
-            throw NNCCError(file: path, "cannot rename the weights into place: \(String(cString: strerror(errno)))")
+        try AtomicFile.replace(path) { tmp in
+            do { try context.saveWeights(path: tmp) } catch let e as NNCCError { throw NNCCError(file: path, e.message) }
         }
     }
 
@@ -277,9 +272,7 @@ public final class Trainer {
         }
         if loss == .crossEntropy {
             guard let l = d.labels, l.count == d.count else { throw NNCCError("data set: cross_entropy needs one class label per example") }
-            if let bad = l.firstIndex(where: { $0 < 0 || Int($0) >= lib.outputSize }) {
-                throw NNCCError("data set: label \(l[bad]) of example \(bad) is outside 0..<\(lib.outputSize)")
-            }
+            do { try Labels.check(l, classes: lib.outputSize) } catch let e as NNCCError { throw NNCCError("data set: \(e.message)") }
         } else {
             guard let t = d.targets, t.count == d.count * lib.outputSize else {
                 throw NNCCError("data set: \(loss.rawValue) needs \(d.count) × \(lib.outputSize) target floats")

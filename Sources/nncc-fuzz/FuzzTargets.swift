@@ -16,6 +16,8 @@ enum FuzzTarget: String, CaseIterable {
 
     var file: String { "fuzz-input.\(rawValue)" }
 
+    static let parameters: [(name: String, shape: [Int])] = [("w", [2, 3]), ("b", [3]), ("s", []), ("c", [1, 1, 2, 2])]
+
     func run(_ data: Data) throws {
         switch self {
         case .json:
@@ -23,7 +25,11 @@ enum FuzzTarget: String, CaseIterable {
             let graph = try inferShapes(decoded.graph, file: file)
             try lower(graph, train: false)
             try lower(graph, train: true)
-        case .safetensors: _ = try SafeTensors.parse(data, file: file)
+        case .safetensors:
+            // The general reader, and the weights rules of `--weights` against a small table (one of each rank).
+            let weights = Result { try WeightsFile.parse(data, file: file, parameters: Self.parameters, model: "fuzz") }
+            _ = try SafeTensors.parse(data, file: file)
+            _ = try weights.get()
         case .npy: _ = try NumPy.parse(data, file: file)
         case .npz: _ = try Npz.parse(data, file: file)
         case .onnx:

@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
             throw NNCCError(file: model, "bench --train needs the model's \"train\" section")
         }
         let options = try build.options(train: train, defaultBatch: train ? nil : 1)
-        let session = try Session(modelPath: model, options: options)
+        let session = try Session(model: loaded, options: options)
         let lib = session.library, batch = lib.maxBatch
         var rng = SplitMix64(seed: 42)
         let x = (0..<(batch * lib.inputSize)).map { _ in Float.random(in: -1...1, using: &rng) }

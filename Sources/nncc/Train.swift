@@ -53,20 +53,13 @@ struct Train: ParsableCommand {
         // Bad data fails before the (slower) compile.
         let train = try Dataset.load(path: data, model: loaded, loss: cfg.loss)
         let valSet = try val.map { try Dataset.load(path: $0, model: loaded, loss: cfg.loss) }
-        let session = try Session(modelPath: model, weights: weights,
+        let session = try Session(model: loaded, weights: weights,
                                   options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads))
         let trainer = try Trainer(session: session, config: cfg)
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar(epochs: cfg.epochs) : nil
-
-        var history = TrainingHistory(model: loaded.graph.name)
-        for e in 1...cfg.epochs {
-            var stats = try trainer.runEpoch(train, epoch: e, progress: bar?.update)
+        // The bar is redrawn during an epoch and erased when it ends: each epoch's line takes its place.
+        let history = try trainer.fit(train, validation: valSet, progress: bar?.update) { stats in
             bar?.clear()
-            if let valSet {
-                let v = try trainer.evaluate(valSet)
-                (stats.valLoss, stats.valAccuracy) = (v.loss, v.accuracy)
-            }
-            history.epochs.append(stats)
             print(line(stats, of: cfg.epochs))
             fflush(stdout)
         }
@@ -138,7 +131,7 @@ struct Eval: ParsableCommand {
         // Without a train section the labels decide: integers are classes, floats are regression targets.
         let loss = loaded.graph.train?.loss ?? Dataset.inferredLoss(arrays)
         let test = try Dataset.from(arrays, file: data, model: loaded, loss: loss)
-        let session = try Session(modelPath: model, weights: weights,
+        let session = try Session(model: loaded, weights: weights,
                                   options: CompileOptions(maxBatch: defaultRunBatch, target: machine.target, threads: machine.threads))
         let r = try Trainer.evaluate(test, context: session.context, graph: session.model.graph, loss: loss)
         print("loss \(String(format: "%.6g", r.loss))")

@@ -159,6 +159,14 @@ final class CLITests: XCTestCase {
         try expect(1, runArgs(weights: w), stderr: [w, "3.weight", "not a parameter"])
     }
 
+    /// PyTorch's BatchNorm counters are skipped by the exact-suffix rule of NAME_load_weights (WeightsRulesTests).
+    func testWeightsNumBatchesTrackedRule() throws {
+        let counter = Tensor(shape: [], data: [0])
+        try expect(0, runArgs(weights: try weights(adding: ("2.num_batches_tracked", counter))))
+        let w = try weights(adding: ("2xnum_batches_tracked", counter))
+        try expect(1, runArgs(weights: w), stderr: [w, "2xnum_batches_tracked", "not a parameter"])
+    }
+
     func testTruncatedWeights() throws {
         let full = try Data(contentsOf: URL(fileURLWithPath: fixture("dense_relu", "weights.safetensors")))
         for keep in [full.count - 12, 100, 5, 0] {

@@ -42,38 +42,33 @@ public enum Builder {
         } catch {
             throw NNCCError(file: dir.path, "cannot create the output directory: \(error.localizedDescription)")
         }
-        // gcc writes to a temporary .so that is renamed only on success.
-        let tmpLib = dir.appendingPathComponent(".lib\(g.name).so.tmp-\(UUID().uuidString)")
+        // gcc reads a temporary source and writes the library through AtomicFile: renamed only on success.
         let tmpSource = dir.appendingPathComponent(".\(g.name).c.tmp-\(UUID().uuidString).c")
-        return try Interrupt.removingOnInterrupt([tmpSource.path, tmpLib.path]) {
+        return try Interrupt.removingOnInterrupt([tmpSource.path]) {
             try AtomicFile.write(Data(lib.source.utf8), to: tmpSource.path)
-            defer {
-                try? FileManager.default.removeItem(at: tmpSource)
-                try? FileManager.default.removeItem(at: tmpLib)
+            defer { try? FileManager.default.removeItem(at: tmpSource) }
+            try AtomicFile.replace(products.library.path) { tmpLib in
+                try compile(lib, products: products, model: model, options: options, tmpSource: tmpSource.path, tmpLib: tmpLib)
             }
-            try compile(lib, products: products, model: model, options: options, tmpSource: tmpSource, tmpLib: tmpLib)
             return products
         }
     }
 
+    /// Runs gcc into `tmpLib`, then writes NAME.c, NAME.h and the manifest; the caller renames the library last.
     private static func compile(_ lib: GeneratedLibrary, products: BuildProducts, model: LoadedModel,
-                                options: CompileOptions, tmpSource: URL, tmpLib: URL) throws {
+                                options: CompileOptions, tmpSource: String, tmpLib: String) throws {
         let g = products.graph
-        let argv = try GCC.sharedObjectArguments(source: tmpSource.path, output: tmpLib.path,
-                                                 options: gccOptions(options))
+        let argv = try GCC.sharedObjectArguments(source: tmpSource, output: tmpLib, options: gccOptions(options))
         do { try GCC.run(argv) } catch var e as NNCCError {
             // The temporary source is gone once we return: name the model and the C file it became.
-            e.message = e.message.replacingOccurrences(of: tmpSource.path, with: "\(g.name).c")
+            e.message = e.message.replacingOccurrences(of: tmpSource, with: "\(g.name).c")
             e.file = model.path
             throw e
         }
-        let shownArgv = argv.map { $0 == tmpSource.path ? products.source.path : $0 == tmpLib.path ? products.library.path : $0 }
+        let shownArgv = argv.map { $0 == tmpSource ? products.source.path : $0 == tmpLib ? products.library.path : $0 }
         let manifest = Manifest.json(g, lib: lib, model: model, options: options, gcc: shownArgv)
         try AtomicFile.write(Data(lib.source.utf8), to: products.source.path)
         try AtomicFile.write(Data(lib.header.utf8), to: products.header.path)
         try AtomicFile.write(Data(manifest.utf8), to: products.manifest.path)
-        guard rename(tmpLib.path, products.library.path) == 0 else {
-            throw NNCCError(file: products.library.path, "cannot write the library: \(String(cString: strerror(errno)))")
-        }
     }
 }

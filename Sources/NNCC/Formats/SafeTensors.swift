@@ -8,9 +8,9 @@ public enum SafeTensors {
     /// The reference implementation caps the header at 100 MB; so do we, before allocating anything.
     static let maxHeaderBytes = 100_000_000
 
-    /// Reads every tensor. Only F32 is accepted for model tensors; I64 tensors named
-    /// "*num_batches_tracked" (PyTorch BatchNorm bookkeeping) are tolerated and skipped.
-    /// Returns tensors in header order.
+    /// Reads every tensor, in header order. Only F32 is accepted, except that PyTorch's BatchNorm
+    /// counters (`WeightsFile.isIgnorable`, any other dtype) are skipped. A general reader: whether a
+    /// file holds a model's weights is `WeightsFile`'s decision, the same as NAME_load_weights'.
     public static func read(path: String) throws -> [(name: String, tensor: Tensor)] {
         try parse(FormatIO.readFile(path), file: path)
     }
@@ -64,7 +64,7 @@ public enum SafeTensors {
                 throw fail(name, "shape \(FormatIO.show(shape)) has too many elements")
             }
             if dtype != "F32" {
-                if dtype == "I64" && name.hasSuffix("num_batches_tracked") { continue }
+                if WeightsFile.isIgnorable(name) { continue }
                 throw fail(name, "expected dtype F32, found \(dtype)")
             }
             guard let bytes = FormatIO.byteCount(count, 4) else {
