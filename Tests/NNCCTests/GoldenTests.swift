@@ -169,11 +169,9 @@ enum FixtureKit {
     func onnxExportMatchesPyTorch(_ fixture: Fixture) throws {
         let (x, y, count) = try Self.examples(fixture)
         let options = CompileOptions(maxBatch: Self.maxBatch)
-        let onnx = try Pipeline.load(fixture.file("model.onnx").path)
         let json = try Pipeline.load(fixture.modelJSON)
-        var named = options
-        named.name = json.graph.name
-        let same = CSource.code(try Pipeline.generate(onnx, options: named).0.source)
+        let onnx = try Pipeline.load(fixture.file("model.onnx").path, name: json.graph.name)
+        let same = CSource.code(try Pipeline.generate(onnx, options: options).0.source)
             == CSource.code(try Pipeline.generate(json, options: options).0.source)
         guard same else {
             let session = try Session(modelPath: onnx.path, options: options)
