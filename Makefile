@@ -4,6 +4,7 @@
 #                a C program and the benchmark
 #   make test    debug build, the whole test suite, the C loader's mutation
 #                test and a short fuzz run of every reader
+#   make test-unit  only the Swift tests that run no C compiler (UNIT_TESTS)
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS (default 600) each
 #
 # Every target does its own set-up (SwiftPM fetches the two dependencies);
@@ -23,26 +24,45 @@ OUT     := out
 export NNCC_CACHE ?= $(CURDIR)/.build/nncc-cache
 TEST_CACHE := $(CURDIR)/.build/nncc-test-cache
 # Seconds per fuzz target: `make fuzz` (release build), and the short run in
-# `make test` (debug build: compiles in half the time, runs 10x slower).
+# `make test` (debug build: compiles in half the time, runs 10x slower; a
+# smoke test of every target).
 FUZZ_SECONDS      ?= 600
-TEST_FUZZ_SECONDS ?= 20
+TEST_FUZZ_SECONDS ?= 10
 TEST_FUZZ_CONFIG  ?= debug
 
 CONFORMANCE := ../shared/conformance/run.py
 
 .DEFAULT_GOAL := build
-.PHONY: build test fuzz demo generated templates bench conformance clean
+.PHONY: build test test-unit fuzz demo generated templates bench conformance clean
 
 build:
 	$(SWIFT) build -c release
 
 # The tests run the nncc executable and the example apps from the folder
 # of the test bundle (.build/debug), so the debug products must exist first.
+# XCTest classes run in parallel worker processes (--parallel) and the Swift
+# Testing suites (one test case per fixture) run their cases in parallel.
 test:
 	$(SWIFT) build
-	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test
+	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test --parallel
 	CC=$(CC) sh templates/test/run.sh
 	SWIFT=$(SWIFT) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_CONFIG=$(TEST_FUZZ_CONFIG) sh scripts/fuzz.sh
+
+# The tests that need no gcc: front ends, readers, shapes, passes, the ONNX
+# importer and the emitted C's text. NNCC_CC names no compiler, so a test
+# here that starts gcc fails instead of passing slowly.
+empty :=
+space := $(empty) $(empty)
+UNIT_TESTS := $(subst $(space),|,$(strip \
+	FormatsTests FrontendTests FuzzCorpusTests HardeningShapeTests ONNXImportTests \
+	PassTests ShapeTests SnapshotTests \
+	GoldenTests/assertCloseHelper GoldenTests/fixturesFound \
+	TrainingTests/trainingFixturesCarryGradients TrainingTests/crossEntropyNeedsClassVector \
+	ReferenceKernelTests/everyFixtureModelIsCompared))
+
+test-unit:
+	$(SWIFT) build
+	NNCC_CC=/nonexistent/no-gcc-in-test-unit $(SWIFT) test --filter '$(UNIT_TESTS)'
 
 # libFuzzer targets over the model and data readers, under ASan (docs/fuzzing.md).
 fuzz:

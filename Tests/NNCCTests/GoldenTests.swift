@@ -1,5 +1,5 @@
 import Foundation
-import XCTest
+import Testing
 @testable import NNCC
 import NNCCRuntime
 
@@ -119,94 +119,111 @@ enum FixtureKit {
 }
 
 /// Inference through the whole pipeline (Session: load → passes → C → gcc →
-/// dlopen) against the committed PyTorch outputs, for every fixture with y.npy.
-final class GoldenTests: XCTestCase {
-    nonisolated(unsafe) static var cache: (dir: URL, previous: String?)?
-
-    override class func setUp() {
-        super.setUp()
-        cache = FixtureKit.useTempCache("nncc-golden-cache")
-    }
-
-    override class func tearDown() {
-        if let c = cache { FixtureKit.restoreCache(c) }
-        cache = nil
-        super.tearDown()
-    }
-
+/// dlopen) against the committed PyTorch outputs, one test case per fixture
+/// with y.npy. The JSON models are built at max batch 7, the build
+/// ReferenceKernelTests compares with the reference kernels, so each is
+/// compiled once for both.
+@Suite struct GoldenTests {
     /// The conformance tolerance.
     static let atol: Float = 1e-4, rtol: Float = 1e-3
+    static let maxBatch = ReferenceKernelTests.maxBatch
 
-    func assertClose(_ got: [Float], _ want: [Float], atol: Float, rtol: Float) -> String? {
-        FixtureKit.assertClose(got, want, atol: atol, rtol: rtol)
+    /// The case's examples taken cyclically up to 10, with their y.npy rows, so that a
+    /// library of max batch 7 runs a full batch then a partial one of 3.
+    static func examples(_ fixture: Fixture) throws -> (x: [Float], y: [Float], count: Int) {
+        let x = try FixtureKit.floats(fixture.file("x.npy"))
+        let y = try FixtureKit.floats(fixture.file("y.npy"))
+        let n = try #require(x.shape.first, "x.npy has no examples")
+        let inSize = x.data.count / n, outSize = y.data.count / n
+        let count = maxBatch + 3
+        let xs = (0..<count).flatMap { x.data[($0 % n * inSize)..<($0 % n * inSize + inSize)] }
+        let ys = (0..<count).flatMap { y.data[($0 % n * outSize)..<($0 % n * outSize + outSize)] }
+        return (xs, ys, count)
     }
 
-    /// Runs `model` of every case of `root` that has it and returns "case: problem" lines for the failures.
-    func failures(in root: URL, model: String = "model.json") -> (checked: Int, failed: [String]) {
-        let cases = FixtureKit.cases(in: root, requiring: "y.npy").filter {
-            FileManager.default.fileExists(atPath: $0.appendingPathComponent(model).path)
+    func expectClose(_ got: [Float], _ want: [Float], _ what: String) {
+        let problem = FixtureKit.assertClose(got, want, atol: Self.atol, rtol: Self.rtol)
+        #expect(problem == nil, "\(what) differs from y.npy: \(problem ?? "")")
+    }
+
+    /// Every hand-made golden case (a copy of /work/shared/golden) and every scripts/make_fixtures.py
+    /// case (recurrent included) matches PyTorch's y.npy within atol 1e-4, rtol 1e-3, through Session.
+    @Test(arguments: Fixture.withOutputs)
+    func matchesPyTorch(_ fixture: Fixture) throws {
+        let (x, y, count) = try Self.examples(fixture)
+        let options = CompileOptions(maxBatch: Self.maxBatch)
+        _ = try Libraries.products(fixture.modelJSON, options: options)  // compiled once, shared with the other tests
+        let session = try Session(modelPath: fixture.modelJSON, options: options)
+        expectClose(try session.predict(x, count: count), y, "model.json")
+    }
+
+    /// The ONNX exports match y.npy: the golden ones (PyTorch's exporter: Gemm, Conv with batchnorm
+    /// folded in, AveragePool, LSTM behind Shape/Gather/ConstantOfShape/Transpose/Squeeze) and
+    /// scripts/make_onnx_fixtures.py's (every layer kind, the erf form of GELU, ReduceMean,
+    /// MatMul + Add, GRU and RNN gate orders).
+    ///
+    /// An export whose C, named like the JSON model, equals the JSON model's C but for comments and
+    /// strings (parameter names) compiles to the same code: it runs in the JSON model's library,
+    /// with the export's own weights. Any other export is compiled and run through Session.
+    @Test(arguments: Fixture.withONNX)
+    func onnxExportMatchesPyTorch(_ fixture: Fixture) throws {
+        let (x, y, count) = try Self.examples(fixture)
+        let options = CompileOptions(maxBatch: Self.maxBatch)
+        let json = try Pipeline.load(fixture.modelJSON)
+        let onnx = try Pipeline.load(fixture.file("model.onnx").path, name: json.graph.name)
+        let same = CSource.code(try Pipeline.generate(onnx, options: options).0.source)
+            == CSource.code(try Pipeline.generate(json, options: options).0.source)
+        guard same else {
+            let session = try Session(modelPath: onnx.path, options: options)
+            return expectClose(try session.predict(x, count: count), y, "model.onnx (compiled)")
         }
-        var failed: [String] = []
-        for dir in cases {
-            let name = dir.lastPathComponent
-            do {
-                let x = try FixtureKit.floats(dir.appendingPathComponent("x.npy"))
-                let y = try FixtureKit.floats(dir.appendingPathComponent("y.npy"))
-                let count = x.shape.first ?? 0
-                // Max batch 4: five examples run as a full batch then a partial one.
-                let session = try Session(modelPath: dir.appendingPathComponent(model).path,
-                                          options: CompileOptions(maxBatch: 4))
-                let got = try session.predict(x.data, count: count)
-                if let problem = assertClose(got, y.data, atol: Self.atol, rtol: Self.rtol) {
-                    failed.append("\(name): \(problem)")
-                }
-            } catch {
-                failed.append("\(name): threw \(FixtureKit.brief(error))")
+        let (model, products) = try Libraries.products(fixture.modelJSON, options: options)
+        let ctx = try ModelLibrary(path: products.library.path, name: products.name).makeContext()
+        let weights = try #require(onnx.embeddedWeights, "the export carries no weights")
+        try #require(onnx.graph.params.count == model.graph.params.count)
+        for (i, p) in onnx.graph.params.enumerated() {
+            let t = try #require(weights[p.name], "no initializer for \(p.name)")
+            try #require(t.shape == ctx.paramShape(i), "\(p.name): shape \(t.shape), library has \(ctx.paramShape(i))")
+            try ctx.setParam(i, t.data)
+        }
+        var got: [Float] = []
+        try x.withUnsafeBufferPointer { buf in
+            let inSize = ctx.library.inputSize
+            for start in stride(from: 0, to: count, by: Self.maxBatch) {
+                let n = min(Self.maxBatch, count - start)
+                got += try ctx.forward(UnsafeBufferPointer(rebasing: buf[(start * inSize)..<((start + n) * inSize)]), batch: n)
             }
         }
-        return (cases.count, failed)
+        expectClose(got, y, "model.onnx (in the JSON model's library)")
     }
 
-    func check(_ root: URL, model: String = "model.json", minimumCases: Int) {
-        let (checked, failed) = failures(in: root, model: model)
-        XCTAssertGreaterThanOrEqual(checked, minimumCases, "fixture cases not found under \(root.path)")
-        if !failed.isEmpty {
-            XCTFail("\(failed.count) of \(checked) \(model) cases under \(root.lastPathComponent)/ differ from y.npy:\n"
-                + failed.joined(separator: "\n"))
-        }
-    }
-
-    /// Every hand-made golden case matches PyTorch's y.npy within atol 1e-4, rtol 1e-3.
-    func testGoldenFixtures() {
-        check(FixtureKit.golden, minimumCases: 10)
-    }
-
-    /// Every scripts/make_fixtures.py case (68, recurrent included) matches y.npy within atol 1e-4, rtol 1e-3.
-    func testTorchFixtures() {
-        check(FixtureKit.torch, minimumCases: 60)
-    }
-
-    /// The golden cases' ONNX exports (PyTorch's exporter: Gemm, Conv with batchnorm folded in,
-    /// AveragePool, LSTM behind Shape/Gather/ConstantOfShape/Transpose/Squeeze) match y.npy.
-    func testGoldenONNXExports() {
-        check(FixtureKit.golden, model: "model.onnx", minimumCases: 4)
-    }
-
-    /// scripts/make_onnx_fixtures.py's exports of the PyTorch cases (every layer kind, the
-    /// erf form of GELU, ReduceMean, MatMul + Add, GRU and RNN gate orders) match y.npy.
-    func testTorchONNXExports() {
-        check(FixtureKit.torch, model: "model.onnx", minimumCases: 55)
+    /// The fixtures are all there: a missing folder must not pass as zero cases.
+    @Test func fixturesFound() {
+        #expect(Fixture.withOutputs.filter { $0.description.hasPrefix("golden/") }.count >= 10)
+        #expect(Fixture.withOutputs.filter { $0.description.hasPrefix("torch/") }.count >= 60)
+        #expect(Fixture.withONNX.count >= 59)
+        #expect(Fixture.training.count >= 60)
     }
 
     /// The comparison helper itself: passes within tolerance, reports count and worst element, catches NaN.
-    func testAssertCloseHelper() {
-        XCTAssertNil(assertClose([1, 2.00005], [1, 2], atol: 1e-4, rtol: 0))
-        XCTAssertNil(assertClose([1000.5], [1000], atol: 0, rtol: 1e-3))
-        let msg = assertClose([1, 2.5, 3.1], [1, 2, 3], atol: 1e-4, rtol: 1e-3)
-        XCTAssertNotNil(msg)
-        XCTAssertTrue(msg?.hasPrefix("2 of 3") ?? false, msg ?? "")
-        XCTAssertTrue(msg?.contains("worst [1]") ?? false, msg ?? "")
-        XCTAssertNotNil(assertClose([.nan], [0], atol: 1, rtol: 1))
-        XCTAssertNotNil(assertClose([1], [1, 2], atol: 1, rtol: 1))
+    @Test func assertCloseHelper() {
+        #expect(FixtureKit.assertClose([1, 2.00005], [1, 2], atol: 1e-4, rtol: 0) == nil)
+        #expect(FixtureKit.assertClose([1000.5], [1000], atol: 0, rtol: 1e-3) == nil)
+        let msg = FixtureKit.assertClose([1, 2.5, 3.1], [1, 2, 3], atol: 1e-4, rtol: 1e-3)
+        #expect(msg?.hasPrefix("2 of 3") == true, "\(msg ?? "nil")")
+        #expect(msg?.contains("worst [1]") == true, "\(msg ?? "nil")")
+        #expect(FixtureKit.assertClose([.nan], [0], atol: 1, rtol: 1) != nil)
+        #expect(FixtureKit.assertClose([1], [1, 2], atol: 1, rtol: 1) != nil)
+    }
+}
+
+/// Generated C with its comments and string literals blanked: two sources equal
+/// here differ only in what they say, not in what they compute.
+enum CSource {
+    static func code(_ source: String) -> String {
+        // One scan, so that a quote inside a comment or a comment marker inside a string is not misread.
+        let pattern = #"/\*[\s\S]*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*""#
+        let re = try! NSRegularExpression(pattern: pattern)
+        return re.stringByReplacingMatches(in: source, range: NSRange(source.startIndex..., in: source), withTemplate: "_")
     }
 }
