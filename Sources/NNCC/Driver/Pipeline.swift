@@ -10,7 +10,7 @@ public struct CompileOptions: Equatable {
     public var threads = 1
     /// Emit the naive reference kernels (tests compare them with the tiled ones).
     public var reference = false
-    /// Overrides the model's name as the C symbol prefix.
+    /// Overrides the model's name as the C symbol prefix (applied by `lower`).
     public var name: String?
     /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
     public var largeModelNodes = 64
@@ -112,6 +112,10 @@ public enum Pipeline {
     public static func lower(_ g: Graph, options: CompileOptions, trace: (Stage, Graph) -> Void = { _, _ in }) throws
         -> Graph {
         var g = g
+        if let name = options.name {
+            try ModelDecoder.validateName(name) { NNCCError(path: "--name", $0) }
+            g.name = name
+        }
         for pass in passes(options, maxBatch: try maxBatch(g, options)) {
             g = try pass.run(g)
             try verify(g)
