@@ -31,7 +31,7 @@ TEST_FUZZ_CONFIG  ?= debug
 CONFORMANCE := ../shared/conformance/run.py
 
 .DEFAULT_GOAL := build
-.PHONY: build test fuzz demo generated templates bench conformance clean
+.PHONY: build test fuzz demo generated bench conformance clean
 
 build:
 	$(SWIFT) build -c release
@@ -86,9 +86,6 @@ generated: build
 		cp "$$tmp/$$stem"/*.c "generated/$$stem.c" && cp "$$tmp/$$stem"/*.h "generated/$$stem.h" || exit 1; \
 		echo "generated/$$stem.c, generated/$$stem.h"; \
 	done
-
-templates:
-	$(PYTHON) scripts/embed_templates.py
 
 bench: build
 	$(PYTHON) bench/run.py --nncc $(CURDIR)/$(NNCC)

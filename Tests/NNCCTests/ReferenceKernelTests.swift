@@ -126,7 +126,7 @@ final class ReferenceKernelTests: XCTestCase {
     /// Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 (the AVX-512
     /// configuration) and also the AVX2-style 8×2 and a narrow 4×3 panel.
     func testGemmAndConvKernelsAgainstNaiveInC() throws {
-        try runHarness("gemm_test", templates: [Templates.prologue, Templates.gemm, Templates.conv, Templates.winograd])
+        try runHarness("gemm_test", templates: [.winograd])
     }
 
     /// ∂W by rows (nn_conv_dw_rows, several tilings, batches of 1 and 5) equals the naive conv backward's ∂W
@@ -134,8 +134,7 @@ final class ReferenceKernelTests: XCTestCase {
     /// included, and ∂x by Winograd equals the naive ∂x; the C harness Fixtures/c/train_kernels_test.c runs
     /// against the embedded templates at three vector widths.
     func testTrainingKernelsAgainstNaiveInC() throws {
-        try runHarness("train_kernels_test",
-                       templates: [Templates.prologue, Templates.gemm, Templates.conv, Templates.winograd, Templates.train])
+        try runHarness("train_kernels_test", templates: [.convTrain, .poolTrain, .winogradTrain])
     }
 
     /// One vector configuration of a C harness: the x86-64 level whose registers hold NN_VW floats (the
@@ -156,10 +155,10 @@ final class ReferenceKernelTests: XCTestCase {
         return Set(line.split(separator: " ").map(String.init))
     }()
 
-    /// Compiles Fixtures/c/NAME.c after the templates at vector widths 16, 8 and 4 (-Werror), each for its own
+    /// Compiles Fixtures/c/NAME.c after `templates` and what they require, at vector widths 16, 8 and 4 (-Werror), each for its own
     /// x86-64 level, and runs it where the host has that level (exit 0 and "0 failures"); on a host without
     /// it the harness is compiled only, and the test says so. Off x86-64 only the 4-float build runs.
-    func runHarness(_ name: String, templates: [String]) throws {
+    func runHarness(_ name: String, templates: [Template]) throws {
         let harness = try String(contentsOf: FixtureKit.root.appendingPathComponent("c/\(name).c"), encoding: .utf8)
         #if arch(x86_64)
         let widths = HarnessWidth.all
@@ -170,7 +169,7 @@ final class ReferenceKernelTests: XCTestCase {
             let src = tmp.appendingPathComponent("\(name)_\(w.vw)x\(w.nv).c")
             let exe = tmp.appendingPathComponent("\(name)_\(w.vw)x\(w.nv)")
             let text = "#define NN_VW \(w.vw)\n#define NN_NV \(w.nv)\n#define NN_MR 8\n"
-                + (templates + [harness]).joined(separator: "\n")
+                + (Template.closure(templates).map(\.source) + [harness]).joined(separator: "\n")
             try text.write(to: src, atomically: true, encoding: .utf8)
             try GCC.run([try GCC.path(), "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-ffp-contract=fast"]
                         + w.march + ["-o", exe.path, src.path, "-lm"])

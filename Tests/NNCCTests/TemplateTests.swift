@@ -1,0 +1,38 @@
+import XCTest
+@testable import NNCC
+
+/// A library holds only the templates its ops call into, each after those it requires.
+final class TemplateTests: XCTestCase {
+    func needed(_ example: String, train: Bool = false, reference: Bool = false) throws -> [Template] {
+        let path = SnapshotTests.root.appendingPathComponent("examples/\(example).json").path
+        let options = CompileOptions(train: train, target: .portable, reference: reference)
+        let g = try Pipeline.lower(try Pipeline.load(path).graph, options: options)
+        return Template.needed(for: g, training: train, schedule: options.schedule)
+    }
+
+    func testEveryTemplateComesAfterWhatItRequires() {
+        let order = Template.allCases
+        for t in order {
+            for r in t.requires {
+                XCTAssertLessThan(order.firstIndex(of: r)!, order.firstIndex(of: t)!, "\(t) requires \(r)")
+            }
+        }
+        XCTAssertEqual(Template.closure([.winogradTrain, .prologue]),
+                       [.prologue, .gemm, .conv, .winograd, .train, .winogradTrain])
+        XCTAssertEqual(Template.closure([Template]()), [])
+    }
+
+    func testAnMLPHoldsNoConvolutionPoolingOrWinograd() throws {
+        XCTAssertEqual(try needed("mlp"), [.prologue, .gemm, .safetensors])
+        XCTAssertEqual(try needed("mlp", reference: true), [.prologue, .gemm, .safetensors])
+        XCTAssertEqual(try needed("mlp", train: true), [.prologue, .gemm, .safetensors, .train, .denseTrain])
+    }
+
+    func testEachOpFamilyBringsItsTemplates() throws {
+        XCTAssertEqual(try needed("lenet5"), [.prologue, .gemm, .conv, .pool, .safetensors])
+        XCTAssertEqual(try needed("cnn_bn", train: true),
+                       [.prologue, .gemm, .conv, .pool, .winograd, .safetensors, .train, .denseTrain, .convTrain,
+                        .poolTrain, .batchnormTrain, .winogradTrain])
+        XCTAssertEqual(try needed("lstm", train: true), [.prologue, .gemm, .safetensors, .train, .denseTrain, .recurrentTrain])
+    }
+}
