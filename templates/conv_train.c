@@ -186,9 +186,3 @@ NN_UNUSED static void nn_add_transposed(int F, int K, const float *restrict dWt,
     for (int f = 0; f < F; f++)
         for (int k = 0; k < K; k++) dW[(size_t)f * K + k] += dWt[(size_t)k * F + f];
 }
-
-/* Wᵀ of one group's filters, [K][F], for the dcol GEMM. */
-NN_UNUSED static void nn_transpose(int rows, int cols, const float *restrict a, float *restrict t) {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) t[(size_t)c * rows + r] = a[(size_t)r * cols + c];
-}

@@ -32,6 +32,13 @@ static inline float nn_sum(int n, const float *restrict a) {
     return s;
 }
 
+/* t [cols][rows] = aᵀ: a conv's filters for the dcol GEMM, a recurrent
+   layer's gate gradients for the weight GEMMs. */
+NN_UNUSED static void nn_transpose(int rows, int cols, const float *restrict a, float *restrict t) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) t[(size_t)c * rows + r] = a[(size_t)r * cols + c];
+}
+
 /* d act(z)/dz from the activation's output y (relu, sigmoid, tanh, leaky
    relu with alpha > 0) or, for gelu, from its input z. At a NaN, relu passes
    the gradient and leaky relu scales it by alpha, as PyTorch's backward. */

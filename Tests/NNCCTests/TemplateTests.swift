@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import NNCC
 
@@ -34,5 +35,21 @@ final class TemplateTests: XCTestCase {
                        [.prologue, .gemm, .conv, .pool, .winograd, .safetensors, .train, .denseTrain, .convTrain,
                         .poolTrain, .batchnormTrain, .winogradTrain])
         XCTAssertEqual(try needed("lstm", train: true), [.prologue, .gemm, .safetensors, .train, .denseTrain, .recurrentTrain])
+    }
+
+    /// Each template compiles after just what it requires (no implicit declaration, no unused-function
+    /// warning), as the generated C compiles it: so `requires` is complete.
+    func testEachTemplateCompilesWithWhatItRequires() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-templates-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for t in Template.allCases {
+            let src = dir.appendingPathComponent("\(t.rawValue).c")
+            let text = "#define NN_VW 4\n#define NN_NV 2\n#define NN_MR 8\n"  // the portable target's widths
+                + Template.closure([t]).map(\.source).joined(separator: "\n") + "\n"
+            try text.write(to: src, atomically: true, encoding: .utf8)
+            XCTAssertNoThrow(try GCC.run([try GCC.path(), "-std=c11", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+                                          src.path]), "\(t)")
+        }
     }
 }
