@@ -33,7 +33,7 @@ TEST_FUZZ_CONFIG  ?= debug
 CONFORMANCE := ../shared/conformance/run.py
 
 .DEFAULT_GOAL := build
-.PHONY: build test test-unit fuzz demo generated templates bench conformance clean
+.PHONY: build test test-unit fuzz demo generated bench conformance clean
 
 build:
 	$(SWIFT) build -c release
@@ -106,9 +106,6 @@ generated: build
 		cp "$$tmp/$$stem"/*.c "generated/$$stem.c" && cp "$$tmp/$$stem"/*.h "generated/$$stem.h" || exit 1; \
 		echo "generated/$$stem.c, generated/$$stem.h"; \
 	done
-
-templates:
-	$(PYTHON) scripts/embed_templates.py
 
 bench: build
 	$(PYTHON) bench/run.py --nncc $(CURDIR)/$(NNCC)

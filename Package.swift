@@ -16,12 +16,14 @@ let package = Package(
     targets: [
         // The compiler as a library: frontend → IR → passes → schedule → codegen → toolchain.
         .target(name: "NNCC", dependencies: [
-            "CNNCCSpawn",
+            "CNNCCSpawn", "CNNCCTemplates",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         // Starts gcc so that it cannot outlive nncc (C: fork and exec with no Swift in between).
         .target(name: "CNNCCSpawn"),
+        // templates/*.c built into the binary with C23 #embed (the files the generated C is made of).
+        .target(name: "CNNCCTemplates"),
         // dlopen loader and typed Swift API over a generated library.
         .target(name: "NNCCRuntime", dependencies: ["NNCC"]),
         // Thin command line over the library.

@@ -634,11 +634,11 @@ NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, c
             }
     }
 }
-
-/* ---- 2×2 max pooling, stride 2, no padding: one plane, VW windows at a
-   time. Even and odd columns are split by shuffles; the first maximum in
-   scan order wins and a NaN wins, as in PyTorch (nn_maxpool2_backward
-   routes the gradient by the same rule). Masked past a row's last window. */
+/* ---- 2×2 max pooling, stride 2, no padding (other pools are plain loops
+   emitted per layer): one plane, VW windows at a time. Even and odd columns
+   are split by shuffles; the first maximum in scan order wins and a NaN
+   wins, as in PyTorch (nn_maxpool2_backward routes the gradient by the same
+   rule). Masked past a row's last window. */
 /* The corners (top left, top right, bottom left, bottom right) of n ≤ VW
    windows whose top-left pixels are r0[2i] (rows r0, r1): a window a lane. */
 static inline void nn_maxpool2_corners(const float *r0, const float *r1, int n, nn_vf q[4]) {
@@ -668,365 +668,6 @@ NN_UNUSED static void nn_maxpool2(const float *restrict x, int W, int OH, int OW
             nn_store_n(y + (size_t)oh * OW + ow, v, n);
         }
     }
-}
-/* ---- Winograd F(2×2, 3×3) convolution ------------------------------------
-   For 3×3, stride-1, undilated, ungrouped layers with enough channels. Each
-   2×2 block of outputs (a tile) comes from a 4×4 patch d of the padded input:
-       y = Aᵀ [U ⊙ (Bᵀ d B)] A,   U = G g Gᵀ per filter and channel,
-   16 multiplies per tile, channel and filter instead of 36. Per block of
-   tile rows of one image:
-       V[ξ][c][p] = (Bᵀ d B)[ξ]       input transform, tiles in the lanes
-       M[ξ] = U[ξ] · V[ξ]             16 GEMMs on the micro-kernel, U packed [ξ][F][C]
-       y = Aᵀ M A + bias, activation  output transform, stored into NCHW
-   Tiles are numbered p = r·TWP + tx (r: tile row within the block). TWP is
-   the tiles per row rounded up to the transform's vector width TV, so a
-   vector of tiles never straddles a panel. The tiles past the image read
-   zeros of the padded copy and are not stored. V is written straight into
-   the GEMM's panel layout [ξ][p / NR][c][p % NR]. F(2×2, 3×3) keeps
-   PyTorch's accuracy in float32: its transforms only add and halve. */
-typedef struct {
-    int C, F, OH, OW; /* channels, filters, output size */
-    int TH, TW, TWP;  /* tile rows, tiles per row, tile-row stride (a multiple of TV) */
-    int TB;           /* tile rows per block */
-    int Hp, Wp;       /* the padded input: Hp ≥ 2·TH + 2, Wp ≥ 2·TWP + 2 */
-} nn_wino_shape;
-
-/* u = G g Gᵀ for one 3×3 filter g (row-major), u 4×4 row-major. */
-static inline void nn_wino_filter(const float g[9], float u[16]) {
-    float t[4][3];
-    for (int j = 0; j < 3; j++) {
-        t[0][j] = g[j];
-        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-        t[3][j] = g[6 + j];
-    }
-    for (int i = 0; i < 4; i++) {
-        u[4 * i] = t[i][0];
-        u[4 * i + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        u[4 * i + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-        u[4 * i + 3] = t[i][2];
-    }
-}
-
-/* U[ξ][f][c] = (G g Gᵀ)[ξ] for W [F][C][3][3] (after any batchnorm folding). */
-NN_UNUSED static void nn_wino_pack(int F, int C, const float *restrict w, float *restrict U) {
-    float u[16];
-    for (int f = 0; f < F; f++)
-        for (int c = 0; c < C; c++) {
-            nn_wino_filter(w + ((size_t)f * C + c) * 9, u);
-            for (int k = 0; k < 16; k++) U[((size_t)k * F + f) * C + c] = u[k];
-        }
-}
-
-/* For ∂x of a stride-1 3×3 layer, itself a 3×3 convolution of ∂z with the
-   filters transposed (C outputs from F inputs) and turned 180°:
-   U[ξ][c][f] = (G g Gᵀ)[ξ] with g[i][j] = W[f][c][2 − i][2 − j]. */
-NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, float *restrict U) {
-    float g[9], u[16];
-    for (int c = 0; c < C; c++)
-        for (int f = 0; f < F; f++) {
-            for (int k = 0; k < 9; k++) g[k] = w[((size_t)f * C + c) * 9 + 8 - k];
-            nn_wino_filter(g, u);
-            for (int k = 0; k < 16; k++) U[((size_t)k * C + c) * F + f] = u[k];
-        }
-}
-
-/* The 16 planes of V and of M are NN_WINO_SKEW floats more than their
-   size apart: at a power-of-two distance the 16 streams of a transform
-   would all fall into one L1 set. */
-#define NN_WINO_SKEW 16
-
-/* o = Bᵀ (d0, d1, d2, d3): the input transform along one axis, any vector type. */
-#define NN_WINO_BT(o, d0, d1, d2, d3) \
-    ((o)[0] = (d0) - (d2), (o)[1] = (d1) + (d2), (o)[2] = (d2) - (d1), (o)[3] = (d1) - (d3))
-
-/* Transforms over TV tiles at once. The even/odd columns of a patch row come
-   from two loads deinterleaved; the outputs of a row are interleaved back. */
-#define NN_WINO_WIDTH(TV)                                                                                         \
-    typedef float nn_wv##TV __attribute__((vector_size(TV * 4)));                                                 \
-    typedef int32_t nn_wi##TV __attribute__((vector_size(TV * 4)));                                               \
-    static inline __attribute__((always_inline)) void nn_wino_input_##TV(nn_wino_shape s, const float *restrict xp, \
-                                                                         int ty0, int rows, float *restrict V) {    \
-        const size_t vs = (size_t)s.C * ((rows * s.TWP + NN_NR - 1) / NN_NR * NN_NR) + NN_WINO_SKEW;            \
-        for (int c = 0; c < s.C; c++)                                                                              \
-            for (int r = 0; r < rows; r++)                                                                         \
-                for (int tx = 0; tx < s.TWP; tx += TV) {                                                           \
-                    const float *d = xp + ((size_t)c * s.Hp + 2 * (ty0 + r)) * s.Wp + 2 * tx;                     \
-                    nn_wv##TV t[4][4];                                                                             \
-                    for (int i = 0; i < 4; i++) {                                                                  \
-                        nn_wv##TV a, b, a2, b2;                                                                    \
-                        memcpy(&a, d + (size_t)i * s.Wp, sizeof a);                                                \
-                        memcpy(&b, d + (size_t)i * s.Wp + TV, sizeof b);                                           \
-                        memcpy(&a2, d + (size_t)i * s.Wp + 2, sizeof a2);                                          \
-                        memcpy(&b2, d + (size_t)i * s.Wp + 2 + TV, sizeof b2);                                     \
-                        const nn_wv##TV d0 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_EVEN##TV);                             \
-                        const nn_wv##TV d1 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_ODD##TV);                              \
-                        const nn_wv##TV d2 = __builtin_shuffle(a2, b2, (nn_wi##TV)NN_WINO_EVEN##TV);                           \
-                        const nn_wv##TV d3 = __builtin_shuffle(a2, b2, (nn_wi##TV)NN_WINO_ODD##TV);                            \
-                        NN_WINO_BT(t[i], d0, d1, d2, d3);                                                          \
-                    }                                                                                              \
-                    const int p = r * s.TWP + tx;                                                                  \
-                    float *v = V + (size_t)(p / NN_NR) * s.C * NN_NR + (size_t)c * NN_NR + p % NN_NR;             \
-                    for (int j = 0; j < 4; j++) {                                                                  \
-                        nn_wv##TV o[4];                                                                            \
-                        NN_WINO_BT(o, t[0][j], t[1][j], t[2][j], t[3][j]);                                         \
-                        for (int i = 0; i < 4; i++) memcpy(v + (size_t)(4 * i + j) * vs, &o[i], sizeof o[i]);      \
-                    }                                                                                              \
-                }                                                                                                  \
-    }                                                                                                              \
-    static inline __attribute__((always_inline)) void nn_wino_output_##TV(                                         \
-        const int ACC, nn_wino_shape s, const float *restrict M, int ty0, int rows, const float *restrict bias,       \
-        float *restrict y) {                                                                                       \
-        const int ld = (rows * s.TWP + NN_NR - 1) / NN_NR * NN_NR;                                                 \
-        const size_t ms = (size_t)s.F * ld + NN_WINO_SKEW;                                                         \
-        for (int f = 0; f < s.F; f++)                                                                              \
-            for (int r = 0; r < rows; r++)                                                                         \
-                for (int tx = 0; tx < s.TW; tx += TV) {                                                            \
-                    const float *m = M + (size_t)f * ld + r * s.TWP + tx;                                          \
-                    nn_wv##TV q[16], s0[4], s1[4];                                                                 \
-                    for (int k = 0; k < 16; k++) memcpy(&q[k], m + k * ms, sizeof q[k]);                          \
-                    for (int j = 0; j < 4; j++) {                                                                  \
-                        s0[j] = q[j] + q[4 + j] + q[8 + j];                                                        \
-                        s1[j] = q[4 + j] - q[8 + j] - q[12 + j];                                                   \
-                    }                                                                                              \
-                    const nn_wv##TV o[2][2] = {{s0[0] + s0[1] + s0[2] + bias[f], s0[1] - s0[2] - s0[3] + bias[f]}, \
-                                               {s1[0] + s1[1] + s1[2] + bias[f], s1[1] - s1[2] - s1[3] + bias[f]}}; \
-                    const int oh = 2 * (ty0 + r), n = s.OW - 2 * tx;                                               \
-                    for (int i = 0; i < 2 && oh + i < s.OH; i++) {                                                 \
-                        const nn_wv##TV lo = __builtin_shuffle(o[i][0], o[i][1], (nn_wi##TV)NN_WINO_LO##TV);                   \
-                        const nn_wv##TV hi = __builtin_shuffle(o[i][0], o[i][1], (nn_wi##TV)NN_WINO_HI##TV);                   \
-                        float *row = y + ((size_t)f * s.OH + oh + i) * s.OW + 2 * tx;                              \
-                        if (n >= 2 * TV) {                                                                         \
-                            nn_wv##TV a0 = lo, a1 = hi;                                                            \
-                            if (ACC) {                                                                             \
-                                nn_wv##TV r0, r1;                                                                  \
-                                memcpy(&r0, row, sizeof r0);                                                       \
-                                memcpy(&r1, row + TV, sizeof r1);                                                  \
-                                a0 += r0;                                                                          \
-                                a1 += r1;                                                                          \
-                            }                                                                                      \
-                            memcpy(row, &a0, sizeof a0);                                                           \
-                            memcpy(row + TV, &a1, sizeof a1);                                                      \
-                        } else {                                                                                   \
-                            float out[2 * TV];                                                                     \
-                            memcpy(out, &lo, sizeof lo);                                                           \
-                            memcpy(out + TV, &hi, sizeof hi);                                                      \
-                            for (int k = 0; k < n; k++) row[k] = ACC ? row[k] + out[k] : out[k];                   \
-                        }                                                                                          \
-                    }                                                                                              \
-                }                                                                                                  \
-    }                                                                                                              \
-    /* ∂W: dM[ξ][f][tile] = (A dY Aᵀ)[ξ] of each tile's 2×2 of ∂z (dzp: ∂z padded with zeros to           \
-       2·TH × 2·TWP), tiles in the lanes, the 16 planes F·tiles + NN_WINO_SKEW floats apart. */                   \
-    static inline __attribute__((always_inline)) void nn_wino_dz_##TV(nn_wino_shape s, const float *restrict dzp,   \
-                                                                      int ty0, int rows, float *restrict dM) {    \
-        const int tiles = rows * s.TWP;                                                                            \
-        const size_t ms = (size_t)s.F * tiles + NN_WINO_SKEW;                                                     \
-        for (int f = 0; f < s.F; f++)                                                                              \
-            for (int r = 0; r < rows; r++)                                                                         \
-                for (int tx = 0; tx < s.TWP; tx += TV) {                                                           \
-                    const float *d = dzp + ((size_t)f * 2 * s.TH + 2 * (ty0 + r)) * 2 * s.TWP + 2 * tx;            \
-                    nn_wv##TV a, b, c, e;                                                                          \
-                    memcpy(&a, d, sizeof a);                                                                       \
-                    memcpy(&b, d + TV, sizeof b);                                                                  \
-                    memcpy(&c, d + 2 * s.TWP, sizeof c);                                                           \
-                    memcpy(&e, d + 2 * s.TWP + TV, sizeof e);                                                      \
-                    const nn_wv##TV y00 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_EVEN##TV);                    \
-                    const nn_wv##TV y01 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_ODD##TV);                     \
-                    const nn_wv##TV y10 = __builtin_shuffle(c, e, (nn_wi##TV)NN_WINO_EVEN##TV);                    \
-                    const nn_wv##TV y11 = __builtin_shuffle(c, e, (nn_wi##TV)NN_WINO_ODD##TV);                     \
-                    const nn_wv##TV t[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11},         \
-                                               {-y10, -y11}};                                                      \
-                    float *out = dM + (size_t)f * tiles + r * s.TWP + tx;                                          \
-                    for (int i = 0; i < 4; i++) {                                                                  \
-                        const nn_wv##TV m[4] = {t[i][0], t[i][0] + t[i][1], t[i][0] - t[i][1], -t[i][1]};          \
-                        for (int j = 0; j < 4; j++) memcpy(out + (i * 4 + j) * ms, &m[j], sizeof m[j]);             \
-                    }                                                                                              \
-                }                                                                                                  \
-    }
-
-/* Shuffle masks: even and odd lanes of a pair, and the pair interleaved. */
-#define NN_WINO_EVEN4 {0, 2, 4, 6}
-#define NN_WINO_ODD4 {1, 3, 5, 7}
-#define NN_WINO_LO4 {0, 4, 1, 5}
-#define NN_WINO_HI4 {2, 6, 3, 7}
-#define NN_WINO_EVEN8 {0, 2, 4, 6, 8, 10, 12, 14}
-#define NN_WINO_ODD8 {1, 3, 5, 7, 9, 11, 13, 15}
-#define NN_WINO_LO8 {0, 8, 1, 9, 2, 10, 3, 11}
-#define NN_WINO_HI8 {4, 12, 5, 13, 6, 14, 7, 15}
-#define NN_WINO_EVEN16 {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
-#define NN_WINO_ODD16 {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
-#define NN_WINO_LO16 {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
-#define NN_WINO_HI16 {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
-NN_WINO_WIDTH(4)
-NN_WINO_WIDTH(8)
-#if NN_VW >= 16
-NN_WINO_WIDTH(16)
-#endif
-
-/* M[ξ] = U[ξ]·V[ξ] for one block of `tiles` tiles, straight on the micro-kernel. */
-static inline __attribute__((always_inline)) void nn_wino_gemm(nn_wino_shape s, int tiles, const float *restrict U,
-                                                               const float *restrict V, float *restrict M) {
-    const int ld = (tiles + NN_NR - 1) / NN_NR * NN_NR;
-    const nn_epilogue none = {NULL, 0, 0, NN_ACT_NONE, 0.0f};
-    for (int k = 0; k < 16; k++)
-        for (int p = 0; p * NN_NR < tiles; p++) {
-            const int nc = tiles - p * NN_NR < NN_NR ? tiles - p * NN_NR : NN_NR;
-            const float *b = V + k * ((size_t)ld * s.C + NN_WINO_SKEW) + (size_t)p * NN_NR * s.C;
-            for (int m = 0; m < s.F; m += NN_MR) {
-                const int mr = s.F - m < NN_MR ? s.F - m : NN_MR;
-                nn_micro_table[mr](s.C, U + ((size_t)k * s.F + m) * s.C, s.C, b,
-                                   M + k * ((size_t)s.F * ld + NN_WINO_SKEW) + (size_t)m * ld + p * NN_NR, ld, nc, NULL,
-                                   none);
-            }
-        }
-}
-
-/* Floats of scratch one image needs: the padded input, then V and M of a block. */
-#define NN_WINO_SCRATCH(C, F, TB, TWP, Hp, Wp) \
-    ((size_t)(C) * (Hp) * (Wp) + 16 * ((size_t)(C) + (F)) * (((TB) * (TWP) + NN_NR - 1) / NN_NR * NN_NR) + 32 * NN_WINO_SKEW)
-
-/* One image: x [C][H][W] → y [F][OH][OW]; U and then the F biases as nn_wino_pack and nn_pack_bias left them.
-   ACC adds into y instead (∂x; no activation then). */
-static inline __attribute__((always_inline)) void
-nn_wino_image(const int TV, const int ACC, nn_wino_shape s, nn_conv_shape cs, const float *restrict x,
-              const float *restrict U, int act, float alpha, float *restrict y, float *restrict scratch) {
-    float *xp = scratch, *V = xp + (size_t)s.C * s.Hp * s.Wp;
-    float *M = V + 16 * ((size_t)s.C * ((s.TB * s.TWP + NN_NR - 1) / NN_NR * NN_NR) + NN_WINO_SKEW);
-    const float *bias = U + (size_t)16 * s.F * s.C;
-    nn_conv_pad(x, cs, s.Hp, s.Wp, xp);
-    for (int ty0 = 0; ty0 < s.TH; ty0 += s.TB) {
-        const int rows = s.TH - ty0 < s.TB ? s.TH - ty0 : s.TB;
-        switch (TV) {
-#if NN_VW >= 16
-        case 16: nn_wino_input_16(s, xp, ty0, rows, V); break;
-#endif
-        case 8: nn_wino_input_8(s, xp, ty0, rows, V); break;
-        default: nn_wino_input_4(s, xp, ty0, rows, V); break;
-        }
-        nn_wino_gemm(s, rows * s.TWP, U, V, M);
-        switch (TV) {
-#if NN_VW >= 16
-        case 16: nn_wino_output_16(ACC, s, M, ty0, rows, bias, y); break;
-#endif
-        case 8: nn_wino_output_8(ACC, s, M, ty0, rows, bias, y); break;
-        default: nn_wino_output_4(ACC, s, M, ty0, rows, bias, y); break;
-        }
-        if (act != NN_ACT_NONE) {
-            const int oh0 = 2 * ty0, oh1 = 2 * (ty0 + rows) < s.OH ? 2 * (ty0 + rows) : s.OH;
-            for (int f = 0; f < s.F; f++) nn_act_n(act, alpha, y + ((size_t)f * s.OH + oh0) * s.OW, (oh1 - oh0) * s.OW);
-        }
-    }
-}
-
-/* ---- ∂W by Winograd (training). The forward is linear in U = G g Gᵀ, so
-   ∂U[ξ] = Σ over tiles of (A ∂Y Aᵀ)[ξ] · (Bᵀ d B)[ξ] and ∂g = Gᵀ ∂U G. Per
-   image and block, 16 GEMMs ∂U[ξ] (F × C) += dM[ξ] (F × tiles) · V[ξ]ᵀ
-   accumulate over the batch; nn_wino_dw_finish turns ∂U into ∂W once.
-   dM comes from ∂z with tiles in the lanes; V from a channels-last copy of
-   the input with channels in the lanes, so both are stored as whole vectors
-   (with tiles in the lanes, V's panel layout needs one store per lane). */
-#define NN_WINO_DW_SCRATCH(C, F, TB, TWP, TH, Hp, Wp)                                                           \
-    ((size_t)(C) * (Hp) * (Wp) + (size_t)(F) * 4 * (TH) * (TWP) +                                               \
-     16 * ((size_t)(F) * (TB) * (TWP) + ((size_t)(C) + NN_NR - 1) / NN_NR * NN_NR * (TB) * (TWP) + 2 * NN_WINO_SKEW))
-
-/* x [C][H][W] → xT [Hp][Wp][C], padded with zeros as nn_conv_pad pads (only the border is zeroed). */
-static inline void nn_wino_channels_last(const float *restrict x, nn_conv_shape cs, int Hp, int Wp, float *restrict xT) {
-    const size_t pixel = (size_t)cs.C * sizeof(float);
-    memset(xT, 0, (size_t)cs.pt * Wp * pixel);
-    memset(xT + (size_t)(cs.pt + cs.H) * Wp * cs.C, 0, (size_t)(Hp - cs.pt - cs.H) * Wp * pixel);
-    for (int h = 0; h < cs.H; h++) {
-        float *row = xT + (size_t)(h + cs.pt) * Wp * cs.C;
-        memset(row, 0, (size_t)cs.pl * pixel);
-        memset(row + (size_t)(cs.pl + cs.W) * cs.C, 0, (size_t)(Wp - cs.pl - cs.W) * pixel);
-        for (int w = 0; w < cs.W; w++) {
-            float *o = row + (size_t)(w + cs.pl) * cs.C;
-            for (int c = 0; c < cs.C; c++) o[c] = x[((size_t)c * cs.H + h) * cs.W + w];
-        }
-    }
-}
-
-/* V[ξ] = (Bᵀ d B)[ξ] with channels in the lanes, as the GEMM's B panels [ξ][c / NR][tile][NR]. */
-static inline __attribute__((always_inline)) void nn_wino_input_channels(nn_wino_shape s, const float *restrict xT, int ty0,
-                                                                         int rows, float *restrict Bp) {
-    const int tiles = rows * s.TWP;
-    const size_t bs = (size_t)(s.C + NN_NR - 1) / NN_NR * NN_NR * tiles + NN_WINO_SKEW;
-    for (int r = 0; r < rows; r++)
-        for (int tx = 0; tx < s.TWP; tx++) {
-            const int p = r * s.TWP + tx;
-            const float *d = xT + ((size_t)2 * (ty0 + r) * s.Wp + 2 * tx) * s.C;
-            for (int c = 0; c < s.C; c += NN_VW) {
-                const int n = s.C - c < NN_VW ? s.C - c : NN_VW;
-                nn_vf t[4][4];
-                for (int i = 0; i < 4; i++) {
-                    const float *row = d + (size_t)i * s.Wp * s.C + c;
-                    const nn_vf d0 = nn_load_n(row, n), d1 = nn_load_n(row + s.C, n);
-                    const nn_vf d2 = nn_load_n(row + 2 * s.C, n), d3 = nn_load_n(row + 3 * s.C, n);
-                    NN_WINO_BT(t[i], d0, d1, d2, d3);
-                }
-                float *v = Bp + (size_t)(c / NN_NR) * tiles * NN_NR + (size_t)p * NN_NR + c % NN_NR;
-                for (int j = 0; j < 4; j++) {
-                    nn_vf o[4];
-                    NN_WINO_BT(o, t[0][j], t[1][j], t[2][j], t[3][j]);
-                    for (int i = 0; i < 4; i++) nn_store_n(v + (size_t)(4 * i + j) * bs, o[i], n);
-                }
-            }
-        }
-}
-
-/* Out of line (one copy, not one per layer): it keeps training builds within the compile-time budget. */
-NN_UNUSED static __attribute__((noinline)) void
-nn_wino_dw_image(const int TV, nn_wino_shape s, nn_conv_shape cs, const float *restrict x, const float *restrict dz,
-                 float *restrict dU, float *restrict scratch) {
-    const size_t block = (size_t)s.TB * s.TWP;
-    float *xT = scratch, *dzp = xT + (size_t)s.C * s.Hp * s.Wp;
-    float *dM = dzp + (size_t)s.F * 4 * s.TH * s.TWP, *Bp = dM + 16 * ((size_t)s.F * block + NN_WINO_SKEW);
-    const nn_conv_shape zs = {s.F, s.OH, s.OW, 1, 1, 1, 1, 0, 0, 1, 1, s.OH, s.OW};
-    const nn_epilogue add = {NULL, 0, 1, NN_ACT_NONE, 0.0f};
-    nn_wino_channels_last(x, cs, s.Hp, s.Wp, xT);
-    nn_conv_pad(dz, zs, 2 * s.TH, 2 * s.TWP, dzp);
-    for (int ty0 = 0; ty0 < s.TH; ty0 += s.TB) {
-        const int rows = s.TH - ty0 < s.TB ? s.TH - ty0 : s.TB, tiles = rows * s.TWP;
-        switch (TV) {
-#if NN_VW >= 16
-        case 16: nn_wino_dz_16(s, dzp, ty0, rows, dM); break;
-#endif
-        case 8: nn_wino_dz_8(s, dzp, ty0, rows, dM); break;
-        default: nn_wino_dz_4(s, dzp, ty0, rows, dM); break;
-        }
-        nn_wino_input_channels(s, xT, ty0, rows, Bp);
-        const size_t ms = (size_t)s.F * tiles + NN_WINO_SKEW;
-        const size_t bs = (size_t)(s.C + NN_NR - 1) / NN_NR * NN_NR * tiles + NN_WINO_SKEW;
-        for (int k = 0; k < 16; k++)
-            for (int q = 0; q * NN_NR < s.C; q++) {
-                const int nc = s.C - q * NN_NR < NN_NR ? s.C - q * NN_NR : NN_NR;
-                for (int m = 0; m < s.F; m += NN_MR) {
-                    const int mr = s.F - m < NN_MR ? s.F - m : NN_MR;
-                    nn_micro_table[mr](tiles, dM + k * ms + (size_t)m * tiles, tiles, Bp + k * bs + (size_t)q * tiles * NN_NR,
-                                       dU + ((size_t)k * s.F + m) * s.C + q * NN_NR, s.C, nc, NULL, add);
-                }
-            }
-    }
-}
-
-/* dW [F][C][3][3] += Gᵀ ∂U G for ∂U [16][F][C] summed over the batch. */
-NN_UNUSED static void nn_wino_dw_finish(int F, int C, const float *restrict dU, float *restrict dW) {
-    for (int f = 0; f < F; f++)
-        for (int c = 0; c < C; c++) {
-            float u[16], t[3][4];
-            for (int k = 0; k < 16; k++) u[k] = dU[((size_t)k * F + f) * C + c];
-            for (int j = 0; j < 4; j++) {
-                t[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
-                t[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
-                t[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
-            }
-            float *g = dW + ((size_t)f * C + c) * 9;
-            for (int i = 0; i < 3; i++) {
-                g[3 * i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
-                g[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
-                g[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
-            }
-        }
 }
 /* ---- nncc template: safetensors weight loading and saving. Included textually into every generated library
  * (after stdio/stdlib/string/stdint/math); everything is static, prefixed nn_, with no global mutable state.
@@ -1530,22 +1171,22 @@ struct lenet5_ctx {
    per example [1, 28, 28] -> [6, 28, 28]; batch nb <= 1 */
 static void k1_conv5x5_6x28x28_relu_tile6x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf) {
-    nn_conv_rows_tile(6, 1, 2, (nn_conv_shape){1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 28, 28}, 32, 32, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, y, nf);
+    nn_conv_rows_tile(6, 1, 2, (nn_conv_shape){.C = 1, .H = 28, .W = 28, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 2, .pl = 2, .dh = 1, .dw = 1, .OH = 28, .OW = 28}, 32, 32, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, y, nf);
 }
 static void k1_conv5x5_6x28x28_relu_tile6x1x1(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf) {
-    nn_conv_rows_tile(6, 1, 1, (nn_conv_shape){1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 28, 28}, 32, 32, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, y, nf);
+    nn_conv_rows_tile(6, 1, 1, (nn_conv_shape){.C = 1, .H = 28, .W = 28, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 2, .pl = 2, .dh = 1, .dw = 1, .OH = 28, .OW = 28}, 32, 32, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, y, nf);
 }
 static void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
-    const nn_conv_shape s = {1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1, 28, 28};
+    const nn_conv_shape s = {.C = 1, .H = 28, .W = 28, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 2, .pl = 2, .dh = 1, .dw = 1, .OH = 28, .OW = 28};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
     NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
     for (int t = 0; t < nb * 1; t++) {
-        const int b = t / 1, g = t % 1;
+        const int b = t, g = 0;
         float *xp = scratch + (size_t)NN_THREAD_ID() * 1024;
         (void)xp;
-        static const nn_conv_rows_plan plan = {6, 1, 2, k1_conv5x5_6x28x28_relu_tile6x1x2, NULL, k1_conv5x5_6x28x28_relu_tile6x1x1, NULL};
+        static const nn_conv_rows_plan plan = {.fb = 6, .rb = 1, .uv = 2, .full = k1_conv5x5_6x28x28_relu_tile6x1x2, .last_rows = NULL, .last_vectors = k1_conv5x5_6x28x28_relu_tile6x1x1, .last_both = NULL};
         nn_conv_pad(x + ((size_t)b * 1 + (size_t)g * 1) * 784, s, 32, 32, xp);
         nn_conv_rows(s, 6, xp, w + (size_t)g * 150, w + 150 + g * 6, y + ((size_t)b * 6 + (size_t)g * 6) * 784, &plan);
     }
@@ -1562,18 +1203,18 @@ static void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *restri
    per example [6, 14, 14] -> [16, 10, 10]; batch nb <= 1 */
 static void k3_conv5x5_16x10x10_relu_tile4x1x3(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf) {
-    nn_conv_rows_tile(4, 1, 3, (nn_conv_shape){6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10}, 14, 16, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, y, nf);
+    nn_conv_rows_tile(4, 1, 3, (nn_conv_shape){.C = 6, .H = 14, .W = 14, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 0, .pl = 0, .dh = 1, .dw = 1, .OH = 10, .OW = 10}, 14, 16, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, y, nf);
 }
 static void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
-    const nn_conv_shape s = {6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10};
+    const nn_conv_shape s = {.C = 6, .H = 14, .W = 14, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 0, .pl = 0, .dh = 1, .dw = 1, .OH = 10, .OW = 10};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
     NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
     for (int t = 0; t < nb * 1; t++) {
-        const int b = t / 1, g = t % 1;
+        const int b = t, g = 0;
         float *xp = scratch + (size_t)NN_THREAD_ID() * 1344;
         (void)xp;
-        static const nn_conv_rows_plan plan = {4, 1, 3, k3_conv5x5_16x10x10_relu_tile4x1x3, NULL, NULL, NULL};
+        static const nn_conv_rows_plan plan = {.fb = 4, .rb = 1, .uv = 3, .full = k3_conv5x5_16x10x10_relu_tile4x1x3, .last_rows = NULL, .last_vectors = NULL, .last_both = NULL};
         nn_conv_pad(x + ((size_t)b * 6 + (size_t)g * 6) * 196, s, 14, 16, xp);
         nn_conv_rows(s, 16, xp, w + (size_t)g * 2400, w + 2400 + g * 16, y + ((size_t)b * 16 + (size_t)g * 16) * 100, &plan);
     }
@@ -1589,21 +1230,21 @@ static void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restric
 /* layer "7" (layers[7]): dense 400 -> 120, fused relu
    per example [400] -> [120]; batch nb <= 1 */
 static void k6_dense_120_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
-    nn_epilogue e = {w + 48000, 1, 0, NN_ACT_RELU, 0.0f};
+    nn_epilogue e = {.bias = w + 48000, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f};
     nn_gemm(nb * 1, 120, 400, x, 400, w, y, 120, e);
 }
 
 /* layer "9" (layers[9]): dense 120 -> 84, fused relu
    per example [120] -> [84]; batch nb <= 1 */
 static void k7_dense_84_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
-    nn_epilogue e = {w + 10560, 1, 0, NN_ACT_RELU, 0.0f};
+    nn_epilogue e = {.bias = w + 10560, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f};
     nn_gemm(nb * 1, 84, 120, x, 120, w, y, 84, e);
 }
 
 /* layer "11" (layers[11]): dense 84 -> 10
    per example [84] -> [10]; batch nb <= 1 */
 static void k8_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
-    nn_epilogue e = {w + 1344, 1, 0, NN_ACT_NONE, 0.0f};
+    nn_epilogue e = {.bias = w + 1344, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f};
     nn_gemm(nb * 1, 10, 84, x, 84, w, y, 10, e);
 }
 

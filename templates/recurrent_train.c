@@ -13,18 +13,18 @@ NN_UNUSED static void nn_rnn_train_forward(nn_rnn_shape s, int nb, const float *
                                            float *restrict cs, float *restrict hn, float *restrict hg) {
     const int T = s.T, F = s.F, H = s.H, G = s.G;
     const float *whh = packed + (size_t)F * gp + gp, *bh = whh + (size_t)H * gp;
-    nn_epilogue ex = {packed + (size_t)F * gp, 1, 0, NN_ACT_NONE, 0.0f};
+    nn_epilogue ex = {.bias = packed + (size_t)F * gp, .bias_mode = 1, .act = NN_ACT_NONE};
     nn_gemm(nb * T, G, F, x, F, packed, gates, G, ex);
     for (int t = 0; t < T; t++) {
         if (s.cell == 3) {
             if (t > 0) {
-                nn_epilogue eh = {bh, 1, 0, NN_ACT_NONE, 0.0f};
+                nn_epilogue eh = {.bias = bh, .bias_mode = 1, .act = NN_ACT_NONE};
                 nn_gemm(nb, G, H, hs + (size_t)(t - 1) * H, T * H, whh, hg, G, eh);
             } else {
                 for (int b = 0; b < nb; b++) memcpy(hg + (size_t)b * G, bh, (size_t)G * sizeof(float));
             }
         } else if (t > 0) {
-            nn_epilogue eh = {NULL, 0, 1, NN_ACT_NONE, 0.0f};
+            nn_epilogue eh = {.accumulate = 1, .act = NN_ACT_NONE};
             nn_gemm(nb, G, H, hs + (size_t)(t - 1) * H, T * H, whh, gates + (size_t)t * G, T * G, eh);
         }
         for (int b = 0; b < nb; b++) {
@@ -163,7 +163,7 @@ NN_UNUSED static void nn_rnn_backward_gemm(nn_rnn_shape s, int nb, const float *
                                            float *restrict dc, float *restrict tr, float *restrict hprev,
                                            float *restrict panels) {
     const int T = s.T, F = s.F, H = s.H, G = s.G, R = nb * T;
-    const nn_epilogue add = {NULL, 0, 1, NN_ACT_NONE, 0.0f};
+    const nn_epilogue add = {.accumulate = 1, .act = NN_ACT_NONE};
     memset(dh, 0, (size_t)nb * H * sizeof(float));
     memset(dc, 0, (size_t)nb * H * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {

@@ -147,8 +147,7 @@ final class HardeningInputTests: XCTestCase {
 
     /// Every `nn_` symbol of the fixed C, used as a model name, is refused; so are `nn` and `NN_...`.
     func testNamesOfTemplateSymbolsAreRefused() throws {
-        let source = [Templates.prologue, Templates.gemm, Templates.conv, Templates.winograd, Templates.safetensors,
-                      Templates.train, Templates.recurrent_train].joined(separator: "\n")
+        let source = Template.allCases.map(\.source).joined(separator: "\n")
         let regex = try NSRegularExpression(pattern: "\\b(nn|NN)_[A-Za-z0-9_]+")
         let symbols = Set(regex.matches(in: source, range: NSRange(source.startIndex..., in: source)).map {
             String(source[Range($0.range, in: source)!])

@@ -77,7 +77,7 @@ import NNCCRuntime
     /// configuration) and also the AVX2-style 8×2 and a narrow 4×3 panel.
     @Test(arguments: HarnessWidth.built)
     func gemmAndConvKernelsAgainstNaiveInC(_ width: HarnessWidth) throws {
-        try runHarness("gemm_test", width: width, templates: [Templates.prologue, Templates.gemm, Templates.conv, Templates.winograd])
+        try runHarness("gemm_test", width: width, templates: [.winograd])
     }
 
     /// ∂W by rows (nn_conv_dw_rows, several tilings, batches of 1 and 5) equals the naive conv backward's ∂W
@@ -87,7 +87,7 @@ import NNCCRuntime
     @Test(arguments: HarnessWidth.built)
     func trainingKernelsAgainstNaiveInC(_ width: HarnessWidth) throws {
         try runHarness("train_kernels_test", width: width,
-                       templates: [Templates.prologue, Templates.gemm, Templates.conv, Templates.winograd, Templates.train])
+                       templates: [.convTrain, .poolTrain, .winogradTrain])
     }
 
     /// One vector configuration of a C harness: the x86-64 level whose registers hold NN_VW floats (the
@@ -115,17 +115,17 @@ import NNCCRuntime
         return Set(line.split(separator: " ").map(String.init))
     }()
 
-    /// Compiles Fixtures/c/NAME.c after the templates at the width's NN_VW/NN_NV (-Werror), for its own
+    /// Compiles Fixtures/c/NAME.c after `templates` and what they require, at the width's NN_VW/NN_NV (-Werror), for its own
     /// x86-64 level, and runs it where the host has that level (exit 0 and "0 failures"); on a host without
     /// it the harness is compiled only, and the test says so.
-    func runHarness(_ name: String, width w: HarnessWidth, templates: [String]) throws {
+    func runHarness(_ name: String, width w: HarnessWidth, templates: [Template]) throws {
         let tmp = FixtureKit.makeTempDir("nncc-refkernel")
         defer { try? FileManager.default.removeItem(at: tmp) }
         let harness = try String(contentsOf: FixtureKit.root.appendingPathComponent("c/\(name).c"), encoding: .utf8)
         let src = tmp.appendingPathComponent("\(name)_\(w.vw)x\(w.nv).c")
         let exe = tmp.appendingPathComponent("\(name)_\(w.vw)x\(w.nv)")
         let text = "#define NN_VW \(w.vw)\n#define NN_NV \(w.nv)\n#define NN_MR 8\n"
-            + (templates + [harness]).joined(separator: "\n")
+            + (Template.closure(templates).map(\.source) + [harness]).joined(separator: "\n")
         try text.write(to: src, atomically: true, encoding: .utf8)
         try GCC.run([try GCC.path(), "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-ffp-contract=fast"]
                     + w.march + ["-o", exe.path, src.path, "-lm"])

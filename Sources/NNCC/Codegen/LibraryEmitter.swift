@@ -1,5 +1,5 @@
 /// Prints the generated library: `NAME.h` (the C ABI of c-abi.md) and a
-/// self-contained `NAME.c` holding the templates, the parameter table, one
+/// self-contained `NAME.c` holding the templates its ops need, the parameter table, one
 /// kernel per node, weight packing and the API functions.
 public struct GeneratedLibrary {
     public var header: String
@@ -37,9 +37,7 @@ public enum LibraryEmitter {
             #define NN_THREADS \(schedule.threads)
 
             """
-        c += Templates.prologue + "\n" + Templates.gemm + "\n" + Templates.conv + "\n" + Templates.winograd + "\n"
-            + Templates.safetensors + "\n"
-        if training != nil { c += Templates.train + "\n" + Templates.recurrent_train + "\n" }
+        for t in Template.needed(for: g, training: training != nil) { c += t.source + "\n" }
         c += api.declarations + "\n"
         c += parameterTable(g, ctx: ctx, prefix: p)
         c += """

@@ -25,6 +25,8 @@ enum DenseOps: OpFamily {
                           backward: training ? (s.reference ? .naive : .gemm) : nil)
     }
 
+    static func templates(_ node: Node) -> [Template] { node.plan.backward == nil ? [.gemm] : [.gemm, .denseTrain] }
+
     static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode? {
         let node = ctx.graph.nodes[i], d = dims(ctx.graph, i), s = ctx.schedule
         let p = packed(d, s, training: ctx.training), w = ctx.packed(i)

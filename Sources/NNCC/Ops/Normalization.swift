@@ -7,6 +7,11 @@ enum NormalizationOps: OpFamily {
         KernelPlan(kernel: .loops, backward: training ? .loops : nil)
     }
 
+    static func templates(_ node: Node) -> [Template] {
+        if case .batchNorm = node.op, node.plan.backward != nil { return [.batchnormTrain] }
+        return []
+    }
+
     static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode? {
         let node = ctx.graph.nodes[i], size = node.size
         let x = ctx.value(node.inputs[0]), y = ctx.value(i)

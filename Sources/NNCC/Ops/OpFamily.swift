@@ -9,6 +9,9 @@ protocol OpFamily {
     /// scratch and packed sizes and, in training builds, how backward runs.
     static func plan(_ g: Graph, _ i: Int, _ s: Schedule, training: Bool) -> KernelPlan
 
+    /// The C templates the node's planned kernels (and, in training builds, its gradient) call.
+    static func templates(_ node: Node) -> [Template]
+
     /// The inference kernel: its definition, the call from forward and the
     /// weight packing; nil when the node needs no code.
     static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode?
@@ -29,6 +32,7 @@ protocol OpFamily {
 }
 
 extension OpFamily {
+    static func templates(_ node: Node) -> [Template] { [] }
     static func reserve(_ g: Graph, _ i: Int, _ s: Schedule, _ layout: inout TrainLayout) {}
     static func trainingForward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String? { nil }
     static func stateUpdate(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String? { nil }

@@ -11,6 +11,12 @@ enum PoolOps: OpFamily {
         return KernelPlan(kernel: kernel, backward: training ? .loops : nil)
     }
 
+    /// Global average pooling is plain loops, forward and backward.
+    static func templates(_ node: Node) -> [Template] {
+        if case .globalAvgPool = node.op { return [] }
+        return node.plan.backward == nil ? [.pool] : [.pool, .poolTrain]
+    }
+
     static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode? {
         let node = ctx.graph.nodes[i], x = ctx.graph.nodes[node.inputs[0]].shape
         let planes = x[0], h = x[1], w = x[2]

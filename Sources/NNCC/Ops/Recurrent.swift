@@ -37,6 +37,8 @@ enum RecurrentOps: OpFamily {
                           backward: training ? (s.reference ? .naive : .gemm) : nil)
     }
 
+    static func templates(_ node: Node) -> [Template] { node.plan.backward == nil ? [.gemm] : [.gemm, .recurrentTrain] }
+
     static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode? {
         let node = ctx.graph.nodes[i], d = dims(ctx.graph, i), gp = ctx.schedule.padded(d.g)
         let layout = packed(d, ctx.schedule, training: ctx.training)

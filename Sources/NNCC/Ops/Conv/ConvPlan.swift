@@ -112,6 +112,20 @@ extension ConvOps {
                           backward: training ? .conv(dx: dx, dW: weightGradient(d, p, s)) : nil)
     }
 
+    static func templates(_ node: Node) -> [Template] {
+        var t: [Template] = [.conv]
+        if case .conv(.winograd) = node.plan.kernel { t.append(.winograd) }
+        switch node.plan.backward {
+        case nil: break
+        case let .conv(dx, dW)?:
+            t.append(.convTrain)
+            if case .winograd = dx { t.append(.winograd) }
+            if case .winograd = dW { t.append(.winogradTrain) }
+        default: t.append(.convTrain)
+        }
+        return t
+    }
+
     /// The kernel whose vector lanes the layer fills best, weighed by what
     /// each runs at per useful FLOP on full lanes (rows about 1.3× the
     /// implicit GEMM; narrow pays about 10% for its transposed stores):

@@ -1,0 +1,55 @@
+import Foundation
+import XCTest
+@testable import NNCC
+
+/// A library holds only the templates its ops call into, each after those it requires.
+final class TemplateTests: XCTestCase {
+    func needed(_ example: String, train: Bool = false, reference: Bool = false) throws -> [Template] {
+        let path = SnapshotTests.root.appendingPathComponent("examples/\(example).json").path
+        let options = CompileOptions(train: train, target: .portable, reference: reference)
+        let g = try Pipeline.lower(try Pipeline.load(path).graph, options: options)
+        return Template.needed(for: g, training: train)
+    }
+
+    func testEveryTemplateComesAfterWhatItRequires() {
+        let order = Template.allCases
+        for t in order {
+            for r in t.requires {
+                XCTAssertLessThan(order.firstIndex(of: r)!, order.firstIndex(of: t)!, "\(t) requires \(r)")
+            }
+        }
+        XCTAssertEqual(Template.closure([.winogradTrain, .prologue]),
+                       [.prologue, .gemm, .conv, .winograd, .train, .winogradTrain])
+        XCTAssertEqual(Template.closure([Template]()), [])
+    }
+
+    func testAnMLPHoldsNoConvolutionPoolingOrWinograd() throws {
+        XCTAssertEqual(try needed("mlp"), [.prologue, .gemm, .safetensors])
+        XCTAssertEqual(try needed("mlp", reference: true), [.prologue, .gemm, .safetensors])
+        XCTAssertEqual(try needed("mlp", train: true), [.prologue, .gemm, .safetensors, .train, .denseTrain])
+    }
+
+    func testEachOpFamilyBringsItsTemplates() throws {
+        XCTAssertEqual(try needed("lenet5"), [.prologue, .gemm, .conv, .pool, .safetensors])
+        XCTAssertEqual(try needed("cnn_bn", train: true),
+                       [.prologue, .gemm, .conv, .pool, .winograd, .safetensors, .train, .denseTrain, .convTrain,
+                        .poolTrain, .batchnormTrain, .winogradTrain])
+        XCTAssertEqual(try needed("lstm", train: true), [.prologue, .gemm, .safetensors, .train, .denseTrain, .recurrentTrain])
+    }
+
+    /// Each template compiles after just what it requires (no implicit declaration, no unused-function
+    /// warning), as the generated C compiles it: so `requires` is complete.
+    func testEachTemplateCompilesWithWhatItRequires() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-templates-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for t in Template.allCases {
+            let src = dir.appendingPathComponent("\(t.rawValue).c")
+            let text = "#define NN_VW 4\n#define NN_NV 2\n#define NN_MR 8\n"  // the portable target's widths
+                + Template.closure([t]).map(\.source).joined(separator: "\n") + "\n"
+            try text.write(to: src, atomically: true, encoding: .utf8)
+            XCTAssertNoThrow(try GCC.run([try GCC.path(), "-std=c11", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+                                          src.path]), "\(t)")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/* ---- batchnorm in training mode: batch statistics and backward ---------- */
+
+/* batchnorm in training mode over channel ch of nb examples (inner floats
+   each): batch mean and biased variance (two passes, vector sums) normalise;
+   mean and 1/σ are saved for backward, the unbiased variance for the
+   running statistics. */
+NN_UNUSED static void nn_bn_train_forward(int nb, int C, int inner, const float *x, const float *gamma,
+                                          const float *beta, float eps, float *y, float *mean_out,
+                                          float *invstd_out, float *var_unbiased_out) {
+    const float n = (float)nb * inner;
+    for (int ch = 0; ch < C; ch++) {
+        float s = 0, ss = 0;
+        for (int b = 0; b < nb; b++) s += nn_sum(inner, x + ((size_t)b * C + ch) * inner);
+        const float mean = s / n;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner;
+            nn_vf acc = nn_splat(0);
+            int i = 0;
+            for (; i + NN_VW <= inner; i += NN_VW) { nn_vf d = nn_load(xc + i) - mean; acc += d * d; }
+            for (int j = 0; j < NN_VW; j++) ss += acc[j];
+            for (; i < inner; i++) ss += (xc[i] - mean) * (xc[i] - mean);
+        }
+        const float var = ss / n, invstd = 1.0f / sqrtf(var + eps);
+        mean_out[ch] = mean;
+        invstd_out[ch] = invstd;
+        var_unbiased_out[ch] = n > 1 ? ss / (n - 1) : var;
+        const float sc = gamma[ch] * invstd, sh = beta[ch] - mean * sc;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner;
+            float *yc = y + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) yc[i] = xc[i] * sc + sh;
+        }
+    }
+}
+
+/* dγ += Σ dy·x̂, dβ += Σ dy, dx += γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), with
+   Σ dy·x̂ = (Σ dy·x − μ·Σ dy)/σ from vector sums. */
+NN_UNUSED static void nn_bn_backward(int nb, int C, int inner, const float *x, const float *gamma,
+                                     const float *mean, const float *invstd, const float *dy, float *dx,
+                                     float *dgamma, float *dbeta) {
+    const float n = (float)nb * inner;
+    for (int ch = 0; ch < C; ch++) {
+        float sg = 0, sgx = 0;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
+            sg += nn_sum(inner, gc);
+            sgx += nn_dot(inner, gc, xc);
+        }
+        sgx = (sgx - mean[ch] * sg) * invstd[ch];
+        dgamma[ch] += sgx;
+        dbeta[ch] += sg;
+        if (!dx) continue;
+        const float k = gamma[ch] * invstd[ch], m = mean[ch], is = invstd[ch];
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
+            float *dc = dx + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) dc[i] += k * (gc[i] - sg / n - (xc[i] - m) * is * sgx / n);
+        }
+    }
+}

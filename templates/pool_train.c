@@ -1,0 +1,87 @@
+/* ---- max and average pool backward ------------------------------------ */
+
+/* Max-pool backward for the common 2×2 window, stride 2, all inside: for
+   each window the first maximum in scan order takes the gradient (a NaN
+   wins, as in PyTorch). VW windows at a time, without branches (random data
+   would mispredict them half the time): even and odd columns split by
+   shuffles, the choice as lane masks, the four gradients interleaved back;
+   masked loads and stores for the last windows of a row. */
+NN_UNUSED static void nn_maxpool2_backward(const float *restrict x, int H, int W, int OH, int OW,
+                                           const float *restrict dy, float *restrict dx) {
+    (void)H;
+    nn_vi low, high;
+    for (int l = 0; l < NN_VW; l++) {
+        low[l] = l / 2 + (l % 2) * NN_VW;               /* a0 b0 a1 b1 ... */
+        high[l] = NN_VW / 2 + l / 2 + (l % 2) * NN_VW;
+    }
+    for (int oh = 0; oh < OH; oh++) {
+        const float *r0 = x + (size_t)2 * oh * W, *r1 = r0 + W, *g = dy + (size_t)oh * OW;
+        float *d0 = dx + (size_t)2 * oh * W, *d1 = d0 + W;
+        for (int ow = 0; ow < OW; ow += NN_VW) {
+            /* n windows: 2n floats of each row, in two vectors; masked past them */
+            const int n = OW - ow < NN_VW ? OW - ow : NN_VW;
+            const int n0 = 2 * n < NN_VW ? 2 * n : NN_VW, n1 = 2 * n - n0;
+            nn_vf w[4];
+            nn_maxpool2_corners(r0 + 2 * ow, r1 + 2 * ow, n, w);
+            const nn_vf a = w[0], b = w[1], c = w[2], d = w[3];
+            nn_vf v = a;
+            nn_vi sel = (nn_vi){0}, take = (b > v) | (b != b);
+            v = nn_vselect(take, b, v);
+            sel = (take & 1) | (~take & sel);
+            take = (c > v) | (c != c);
+            v = nn_vselect(take, c, v);
+            sel = (take & 2) | (~take & sel);
+            take = (d > v) | (d != d);
+            sel = (take & 3) | (~take & sel);
+            const nn_vf gv = nn_load_n(g + ow, n), zero = nn_splat(0);
+            const nn_vf ga = nn_vselect(sel == 0, gv, zero), gb = nn_vselect(sel == 1, gv, zero);
+            const nn_vf gc = nn_vselect(sel == 2, gv, zero), gd = nn_vselect(sel == 3, gv, zero);
+            nn_store_n(d0 + 2 * ow, nn_load_n(d0 + 2 * ow, n0) + __builtin_shuffle(ga, gb, low), n0);
+            nn_store_n(d1 + 2 * ow, nn_load_n(d1 + 2 * ow, n0) + __builtin_shuffle(gc, gd, low), n0);
+            if (n1) {
+                nn_store_n(d0 + 2 * ow + NN_VW, nn_load_n(d0 + 2 * ow + NN_VW, n1) + __builtin_shuffle(ga, gb, high), n1);
+                nn_store_n(d1 + 2 * ow + NN_VW, nn_load_n(d1 + 2 * ow + NN_VW, n1) + __builtin_shuffle(gc, gd, high), n1);
+            }
+        }
+    }
+}
+
+/* Pools over one plane, plain loops. Max routes the gradient to the first
+   maximum of each window (a NaN wins), as PyTorch does; average spreads it
+   over the window. */
+NN_UNUSED static void nn_pool_backward_naive(int is_max, const float *restrict x, int H, int W, int kh, int kw,
+                                             int sh, int sw, int ph, int pw, int OH, int OW,
+                                             const float *restrict dy, float *restrict dx) {
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            float g = dy[oh * OW + ow];
+            int best = -1;
+            float v = -INFINITY;
+            for (int i = 0; i < kh; i++) {
+                int ih = oh * sh - ph + i;
+                if (ih < 0 || ih >= H) continue;
+                for (int j = 0; j < kw; j++) {
+                    int iw = ow * sw - pw + j;
+                    if (iw < 0 || iw >= W) continue;
+                    if (is_max) {
+                        float xv = x[ih * W + iw];
+                        if (best < 0 || xv > v || xv != xv) { v = xv; best = ih * W + iw; }
+                    } else {
+                        dx[ih * W + iw] += g / (float)(kh * kw);
+                    }
+                }
+            }
+            if (is_max && best >= 0) dx[best] += g;
+        }
+}
+
+/* Max or average pool backward of one plane: the 2×2, stride-2 max pool by
+   the vector kernel, everything else by the plain loops. */
+NN_UNUSED static void nn_pool_backward(int is_max, const float *restrict x, int H, int W, int kh, int kw, int sh,
+                                       int sw, int ph, int pw, int OH, int OW, const float *restrict dy,
+                                       float *restrict dx) {
+    if (is_max && kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * OH <= H && 2 * OW <= W)
+        nn_maxpool2_backward(x, H, W, OH, OW, dy, dx);
+    else
+        nn_pool_backward_naive(is_max, x, H, W, kh, kw, sh, sw, ph, pw, OH, OW, dy, dx);
+}
