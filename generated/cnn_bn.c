@@ -5,6 +5,7 @@
 #define NN_VW 4
 #define NN_NV 2
 #define NN_MR 8
+#define NN_GEMM_ROWS 8
 #define NN_THREADS 1
 /* ---- nncc prologue: types and helpers shared by every kernel ---------- */
 #include <math.h>
@@ -269,11 +270,18 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
     }
 }
 
+/* The most rows any GEMM call of the library takes: the emitter knows it
+   from the max batch (one row at batch 1), and gcc then compiles only the
+   copies that can run, the others down to a trap. */
+#ifndef NN_GEMM_ROWS
+#define NN_GEMM_ROWS NN_MR
+#endif
+
 /* One out-of-line copy per row count, so every call site shares them. */
 #define NN_MICRO(R) \
     static void nn_micro_##R(int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, \
                              int ldc, int nc, const float *restrict bias, nn_epilogue e) \
-    { nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
 NN_MICRO(1) NN_MICRO(2) NN_MICRO(3) NN_MICRO(4) NN_MICRO(5) NN_MICRO(6) NN_MICRO(7) NN_MICRO(8)
 #if NN_MR != 8
 #error "nn_gemm's edge dispatch assumes NN_MR == 8"

@@ -37,6 +37,23 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(try needed("lstm", train: true), [.prologue, .gemm, .safetensors, .train, .denseTrain, .recurrentTrain])
     }
 
+    /// The library compiles only the GEMM row counts its calls can take: the batch's rows for dense and the
+    /// input projection of recurrent layers, the filters for Winograd, every count when training.
+    func testGEMMRowCountsFollowTheMaxBatch() throws {
+        func rows(_ example: String, batch: Int, train: Bool = false) throws -> String? {
+            let path = SnapshotTests.root.appendingPathComponent("examples/\(example).json").path
+            let (lib, _) = try Pipeline.generate(try Pipeline.load(path), options: CompileOptions(maxBatch: batch, train: train))
+            return lib.source.split(separator: "\n").first { $0.hasPrefix("#define NN_GEMM_ROWS ") }.map(String.init)
+        }
+        XCTAssertEqual(try rows("mlp", batch: 1), "#define NN_GEMM_ROWS 1")
+        XCTAssertEqual(try rows("mlp", batch: 3), "#define NN_GEMM_ROWS 3")
+        XCTAssertEqual(try rows("mlp", batch: 64), "#define NN_GEMM_ROWS 8")
+        XCTAssertEqual(try rows("mlp", batch: 1, train: true), "#define NN_GEMM_ROWS 8")
+        XCTAssertEqual(try rows("lstm", batch: 1), "#define NN_GEMM_ROWS 8", "28 steps of the input projection")
+        XCTAssertEqual(try rows("lenet5", batch: 1), "#define NN_GEMM_ROWS 1", "convs without Winograd call no GEMM")
+        XCTAssertEqual(try rows("cnn_bn", batch: 1), "#define NN_GEMM_ROWS 8", "Winograd's GEMMs have the filters as rows")
+    }
+
     /// Each template compiles after just what it requires (no implicit declaration, no unused-function
     /// warning), as the generated C compiles it: so `requires` is complete.
     func testEachTemplateCompilesWithWhatItRequires() throws {

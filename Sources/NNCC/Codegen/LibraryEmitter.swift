@@ -34,6 +34,7 @@ public enum LibraryEmitter {
             #define NN_VW \(schedule.vectorWidth)
             #define NN_NV \(schedule.vectorsPerRow)
             #define NN_MR \(schedule.rowsPerTile)
+            #define NN_GEMM_ROWS \(min(schedule.rowsPerTile, g.nodes.map { $0.plan.gemmRows }.max() ?? 0))
             #define NN_THREADS \(schedule.threads)
 
             """

@@ -21,7 +21,9 @@ enum DenseOps: OpFamily {
 
     static func plan(_ g: Graph, _ i: Int, _ s: Schedule, training: Bool) -> KernelPlan {
         let p = packed(dims(g, i), s, training: training)
-        return KernelPlan(kernel: s.reference ? .naive : .gemm, packedFloats: (p.rows ?? p.bias).end,
+        // Backward's GEMMs have the layer's widths as rows.
+        let rows = training ? s.rowsPerTile : g.maxBatch * dims(g, i).rows
+        return KernelPlan(kernel: s.reference ? .naive : .gemm, packedFloats: (p.rows ?? p.bias).end, gemmRows: rows,
                           backward: training ? (s.reference ? .naive : .gemm) : nil)
     }
 

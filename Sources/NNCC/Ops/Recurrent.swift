@@ -33,7 +33,7 @@ enum RecurrentOps: OpFamily {
         let d = dims(g, i), p = packed(d, s, training: training), B = g.maxBatch
         // Scratch: gate pre-activations of all steps, GRU's h·W_hhᵀ row, the LSTM cell.
         return KernelPlan(kernel: s.reference ? .naive : .recurrent, scratchFloats: B * d.t * d.g + B * d.g + B * d.h,
-                          packedFloats: (p.whhRows ?? p.recurrentBias).end,
+                          packedFloats: (p.whhRows ?? p.recurrentBias).end, gemmRows: training ? s.rowsPerTile : B * d.t,
                           backward: training ? (s.reference ? .naive : .gemm) : nil)
     }
 

@@ -7,6 +7,9 @@ struct KernelPlan: Equatable {
     var scratchFloats = 0
     /// Floats of the node's block of packed (repacked, folded) weights in `c->packed`.
     var packedFloats = 0
+    /// The most rows (M) of any call the kernel makes to the GEMM micro-kernel, 0 for none; the
+    /// library compiles only the row counts up to the largest (`NN_GEMM_ROWS`).
+    var gemmRows = 0
     /// Training builds: how backward runs; nil when the build does not train.
     var backward: Backward?
 

@@ -107,8 +107,11 @@ extension ConvOps {
         let p = path(d, s)
         var dx: ConvInputGradient = WinogradPlan.gradient(d, s).map { .winograd($0.dims, $0.plan) } ?? .gemm
         if training, !g.gradients!.needsGrad[g.nodes[i].inputs[0]] { dx = .none }
+        // Winograd's GEMMs and backward's have filters or widths as rows; the other kernels use no GEMM.
+        let winograd = if case .winograd = p { true } else { false }
         return KernelPlan(kernel: .conv(p), scratchFloats: perThreadScratch(d, p, s) * s.threads,
                           packedFloats: packedFloats(d, p, s, training: training, dx: dx),
+                          gemmRows: training || winograd ? s.rowsPerTile : 0,
                           backward: training ? .conv(dx: dx, dW: weightGradient(d, p, s)) : nil)
     }
 
