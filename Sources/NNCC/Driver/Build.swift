@@ -32,7 +32,7 @@ public enum Builder {
         return BuildProducts(directory: dir, name: g.name, graph: g)
     }
 
-    static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads) }
+    static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads, reference: o.reference) }
 
     static func write(_ lib: GeneratedLibrary, graph g: Graph, model: LoadedModel, options: CompileOptions,
                       into dir: URL) throws -> BuildProducts {

@@ -14,10 +14,14 @@ public struct GCCOptions: Equatable, Sendable {
     public var target: Target = .native
     /// More than one thread compiles with OpenMP.
     public var threads: Int = 1
+    /// Reference builds (the naive kernels tests compare with) compile at -O1: they are
+    /// the oracle, their speed does not matter, and gcc takes half the time.
+    public var reference = false
 
-    public init(target: Target = .native, threads: Int = 1) {
+    public init(target: Target = .native, threads: Int = 1, reference: Bool = false) {
         self.target = target
         self.threads = threads
+        self.reference = reference
     }
 }
 
@@ -65,7 +69,7 @@ public enum GCC {
     public static func sharedObjectArguments(source: String, output: String, options: GCCOptions) throws -> [String] {
         // Predictive commoning would carry input pixels across a conv tile's
         // unrolled taps in scalar registers, spilling them (lenet5's conv2 1.1× slower).
-        var argv = [try path(), "-std=c11", "-O3", "-fno-predictive-commoning"]
+        var argv = [try path(), "-std=c11", options.reference ? "-O1" : "-O3", "-fno-predictive-commoning"]
         if options.target == .native { argv.append("-march=native") }
         // ISO mode turns FMA contraction off; the kernels want it.
         // No libc calls for the kernels' short copy loops (gcc would make them memcpy/memset).
