@@ -39,12 +39,14 @@ build:
 	$(SWIFT) build -c release
 
 # The tests run the nncc executable and the example apps from the folder
-# of the test bundle (.build/debug), so the debug products must exist first.
-# XCTest classes run in parallel worker processes (--parallel) and the Swift
-# Testing suites (one test case per fixture) run their cases in parallel.
+# of the test bundle (.build/debug), so the debug products must exist first:
+# one build of everything, tests included (a plain `swift build` then `swift
+# test` compiles every module twice). XCTest classes run in parallel worker
+# processes (--parallel) and the Swift Testing suites (one test case per
+# fixture) run their cases in parallel.
 test:
-	$(SWIFT) build
-	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test --parallel
+	$(SWIFT) build --build-tests
+	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test --skip-build --parallel
 	CC=$(CC) sh templates/test/run.sh
 	SWIFT=$(SWIFT) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_CONFIG=$(TEST_FUZZ_CONFIG) sh scripts/fuzz.sh
 
@@ -61,8 +63,8 @@ UNIT_TESTS := $(subst $(space),|,$(strip \
 	ReferenceKernelTests/everyFixtureModelIsCompared))
 
 test-unit:
-	$(SWIFT) build
-	NNCC_CC=/nonexistent/no-gcc-in-test-unit $(SWIFT) test --filter '$(UNIT_TESTS)'
+	$(SWIFT) build --build-tests
+	NNCC_CC=/nonexistent/no-gcc-in-test-unit $(SWIFT) test --skip-build --filter '$(UNIT_TESTS)'
 
 # libFuzzer targets over the model and data readers, under ASan (docs/fuzzing.md).
 fuzz:

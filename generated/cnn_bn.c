@@ -1646,7 +1646,7 @@ int cnn_bn_set_param(cnn_bn_ctx *c, int i, const float *in) {
 
 int cnn_bn_load_weights(cnn_bn_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    float *dst[cnn_bn_NUM_PARAMS + 1];
+    float *dst[cnn_bn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) dst[i] = c->params + cnn_bn_offsets[i];
     int rc = nn_st_load(path, cnn_bn_NUM_PARAMS, cnn_bn_names, cnn_bn_ranks, cnn_bn_dims, dst);
     if (rc == NN_OK) cnn_bn_pack(c);
@@ -1655,7 +1655,7 @@ int cnn_bn_load_weights(cnn_bn_ctx *c, const char *path) {
 
 int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    const float *src[cnn_bn_NUM_PARAMS + 1];
+    const float *src[cnn_bn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) src[i] = c->params + cnn_bn_offsets[i];
     return nn_st_save(path, cnn_bn_NUM_PARAMS, cnn_bn_names, cnn_bn_ranks, cnn_bn_dims, src);
 }

@@ -1551,7 +1551,7 @@ int digits_cnn_set_param(digits_cnn_ctx *c, int i, const float *in) {
 
 int digits_cnn_load_weights(digits_cnn_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    float *dst[digits_cnn_NUM_PARAMS + 1];
+    float *dst[digits_cnn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) dst[i] = c->params + digits_cnn_offsets[i];
     int rc = nn_st_load(path, digits_cnn_NUM_PARAMS, digits_cnn_names, digits_cnn_ranks, digits_cnn_dims, dst);
     if (rc == NN_OK) digits_cnn_pack(c);
@@ -1560,7 +1560,7 @@ int digits_cnn_load_weights(digits_cnn_ctx *c, const char *path) {
 
 int digits_cnn_save_weights(const digits_cnn_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    const float *src[digits_cnn_NUM_PARAMS + 1];
+    const float *src[digits_cnn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) src[i] = c->params + digits_cnn_offsets[i];
     return nn_st_save(path, digits_cnn_NUM_PARAMS, digits_cnn_names, digits_cnn_ranks, digits_cnn_dims, src);
 }

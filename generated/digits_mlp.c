@@ -947,7 +947,7 @@ int digits_mlp_set_param(digits_mlp_ctx *c, int i, const float *in) {
 
 int digits_mlp_load_weights(digits_mlp_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    float *dst[digits_mlp_NUM_PARAMS + 1];
+    float *dst[digits_mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_mlp_NUM_PARAMS; i++) dst[i] = c->params + digits_mlp_offsets[i];
     int rc = nn_st_load(path, digits_mlp_NUM_PARAMS, digits_mlp_names, digits_mlp_ranks, digits_mlp_dims, dst);
     if (rc == NN_OK) digits_mlp_pack(c);
@@ -956,7 +956,7 @@ int digits_mlp_load_weights(digits_mlp_ctx *c, const char *path) {
 
 int digits_mlp_save_weights(const digits_mlp_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    const float *src[digits_mlp_NUM_PARAMS + 1];
+    const float *src[digits_mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_mlp_NUM_PARAMS; i++) src[i] = c->params + digits_mlp_offsets[i];
     return nn_st_save(path, digits_mlp_NUM_PARAMS, digits_mlp_names, digits_mlp_ranks, digits_mlp_dims, src);
 }

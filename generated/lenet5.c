@@ -1333,7 +1333,7 @@ int lenet5_set_param(lenet5_ctx *c, int i, const float *in) {
 
 int lenet5_load_weights(lenet5_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    float *dst[lenet5_NUM_PARAMS + 1];
+    float *dst[lenet5_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = c->params + lenet5_offsets[i];
     int rc = nn_st_load(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, dst);
     if (rc == NN_OK) lenet5_pack(c);
@@ -1342,7 +1342,7 @@ int lenet5_load_weights(lenet5_ctx *c, const char *path) {
 
 int lenet5_save_weights(const lenet5_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    const float *src[lenet5_NUM_PARAMS + 1];
+    const float *src[lenet5_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lenet5_NUM_PARAMS; i++) src[i] = c->params + lenet5_offsets[i];
     return nn_st_save(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, src);
 }

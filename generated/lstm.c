@@ -977,7 +977,7 @@ int lstm_set_param(lstm_ctx *c, int i, const float *in) {
 
 int lstm_load_weights(lstm_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    float *dst[lstm_NUM_PARAMS + 1];
+    float *dst[lstm_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lstm_NUM_PARAMS; i++) dst[i] = c->params + lstm_offsets[i];
     int rc = nn_st_load(path, lstm_NUM_PARAMS, lstm_names, lstm_ranks, lstm_dims, dst);
     if (rc == NN_OK) lstm_pack(c);
@@ -986,7 +986,7 @@ int lstm_load_weights(lstm_ctx *c, const char *path) {
 
 int lstm_save_weights(const lstm_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    const float *src[lstm_NUM_PARAMS + 1];
+    const float *src[lstm_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lstm_NUM_PARAMS; i++) src[i] = c->params + lstm_offsets[i];
     return nn_st_save(path, lstm_NUM_PARAMS, lstm_names, lstm_ranks, lstm_dims, src);
 }

@@ -961,7 +961,7 @@ int mlp_set_param(mlp_ctx *c, int i, const float *in) {
 
 int mlp_load_weights(mlp_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    float *dst[mlp_NUM_PARAMS + 1];
+    float *dst[mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < mlp_NUM_PARAMS; i++) dst[i] = c->params + mlp_offsets[i];
     int rc = nn_st_load(path, mlp_NUM_PARAMS, mlp_names, mlp_ranks, mlp_dims, dst);
     if (rc == NN_OK) mlp_pack(c);
@@ -970,7 +970,7 @@ int mlp_load_weights(mlp_ctx *c, const char *path) {
 
 int mlp_save_weights(const mlp_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
-    const float *src[mlp_NUM_PARAMS + 1];
+    const float *src[mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < mlp_NUM_PARAMS; i++) src[i] = c->params + mlp_offsets[i];
     return nn_st_save(path, mlp_NUM_PARAMS, mlp_names, mlp_ranks, mlp_dims, src);
 }

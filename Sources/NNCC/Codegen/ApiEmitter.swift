@@ -66,7 +66,7 @@ enum ApiEmitter {
 
             int \(p)_load_weights(\(p)_ctx *c, const char *path) {
                 if (!c || !path) return NN_ERR_NULL;
-                float *dst[\(p)_NUM_PARAMS + 1];
+                float *dst[\(p)_NUM_PARAMS + 1] = {0};
                 for (int i = 0; i < \(p)_NUM_PARAMS; i++) dst[i] = c->params + \(p)_offsets[i];
                 int rc = nn_st_load(path, \(p)_NUM_PARAMS, \(p)_names, \(p)_ranks, \(p)_dims, dst);
                 if (rc == NN_OK) \(p)_pack(c);
@@ -75,7 +75,7 @@ enum ApiEmitter {
 
             int \(p)_save_weights(const \(p)_ctx *c, const char *path) {
                 if (!c || !path) return NN_ERR_NULL;
-                const float *src[\(p)_NUM_PARAMS + 1];
+                const float *src[\(p)_NUM_PARAMS + 1] = {0};
                 for (int i = 0; i < \(p)_NUM_PARAMS; i++) src[i] = c->params + \(p)_offsets[i];
                 return nn_st_save(path, \(p)_NUM_PARAMS, \(p)_names, \(p)_ranks, \(p)_dims, src);
             }
