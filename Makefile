@@ -48,7 +48,7 @@ test:
 	$(SWIFT) build --build-tests
 	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test --skip-build --parallel
 	CC=$(CC) sh templates/test/run.sh
-	SWIFT=$(SWIFT) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_CONFIG=$(TEST_FUZZ_CONFIG) sh scripts/fuzz.sh
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_CONFIG=$(TEST_FUZZ_CONFIG) FUZZ_JOBS=2 sh scripts/fuzz.sh
 
 # The tests that need no gcc: front ends, readers, shapes, passes, the ONNX
 # importer and the emitted C's text. NNCC_CC names no compiler, so a test

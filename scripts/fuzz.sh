@@ -6,6 +6,7 @@
 # FUZZ_SECONDS  time per target (default 600)
 # FUZZ_CONFIG   release (default) or debug: the debug build compiles in about half the time and
 #               runs about ten times slower
+# FUZZ_JOBS     targets run at once (default 1); `make test` runs 2, one per core
 #
 # Each target starts from its committed seeds (Tests/Fuzz/corpus/TARGET, read only) plus what
 # earlier runs found (.build-fuzz/corpus/TARGET). A crash, an ASan report, a leak, an input
@@ -30,14 +31,11 @@ bin=$scratch/$config/nncc-fuzz
 # libFuzzer reports crashes itself; Swift's backtracer would stall each one for a while.
 export SWIFT_BACKTRACE=enable=no
 
-passed=0
-failed=0
-for t in $targets; do
-    if [ ! -d "Tests/Fuzz/corpus/$t" ]; then
-        echo "$t: unknown target (no Tests/Fuzz/corpus/$t)"
-        failed=$((failed + 1))
-        continue
-    fi
+jobs=${FUZZ_JOBS:-1}
+
+# Runs one target; its exit status goes to LOG.rc for the report below.
+run_target() {
+    t=$1
     work=$scratch/corpus/$t
     crashes=$scratch/crashes/$t
     # One log per build configuration, so a short debug run cannot overwrite a long release run's log.
@@ -46,9 +44,32 @@ for t in $targets; do
     set -- "$work" "Tests/Fuzz/corpus/$t" -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 \
         -detect_leaks=1 -print_final_stats=1 -artifact_prefix="$crashes/"
     if [ -f "Tests/Fuzz/dict/$t.dict" ]; then set -- "$@" -dict="Tests/Fuzz/dict/$t.dict"; fi
-
     NNCC_FUZZ_TARGET=$t "$bin" "$@" > "$log" 2>&1
-    rc=$?
+    echo $? > "$log.rc"
+}
+
+# FUZZ_JOBS targets at a time.
+running=0
+for t in $targets; do
+    [ -d "Tests/Fuzz/corpus/$t" ] || continue
+    rm -f "$scratch/logs/$config-$t.log.rc"
+    run_target "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then wait; running=0; fi
+done
+wait
+
+passed=0
+failed=0
+for t in $targets; do
+    if [ ! -d "Tests/Fuzz/corpus/$t" ]; then
+        echo "$t: unknown target (no Tests/Fuzz/corpus/$t)"
+        failed=$((failed + 1))
+        continue
+    fi
+    log=$scratch/logs/$config-$t.log
+    crashes=$scratch/crashes/$t
+    rc=$(cat "$log.rc" 2> /dev/null || echo "?")
 
     runs=$(LC_ALL=C sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     # -a: a mutated input echoed in the log may hold any byte.

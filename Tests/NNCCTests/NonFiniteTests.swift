@@ -31,8 +31,9 @@ final class NonFiniteTests: XCTestCase {
         ("reference", CompileOptions(maxBatch: 8, reference: true)),
     ]
 
-    func writeModel(_ name: String, input: [Int], layers: String, train: String? = nil) throws -> String {
-        try TrainKit.writeModel(Self.tmp, name, input: input, layers: layers, extra: train.map { #", "train": \#($0)"# } ?? "")
+    func writeModel(_ name: String, input: [Int], layers: String, train: String? = nil, outputs: String? = nil) throws -> String {
+        let extra = (train.map { #", "train": \#($0)"# } ?? "") + (outputs.map { #", "outputs": \#($0)"# } ?? "")
+        return try TrainKit.writeModel(Self.tmp, name, input: input, layers: layers, extra: extra)
     }
 
     func context(_ path: String, _ options: CompileOptions) throws -> ModelContext {
@@ -65,10 +66,15 @@ final class NonFiniteTests: XCTestCase {
         for (i, v) in infs { x[i] = v }
         let expectInf: [String: (Float, Float)] = ["relu": (.infinity, 0), "leaky_relu": (.infinity, -.infinity),
                                                    "sigmoid": (1, 0), "tanh": (1, -1)]
-        for act in ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"] {
-            let path = try writeModel("standalone_\(act)", input: [37], layers: #"{"type": "\#(act)"}"#)
-            for (build, options) in Self.builds {
-                let y = try forward(try context(path, options), x, batch: 1)
+        // One model, one branch per activation (one library per build instead of one per activation).
+        let acts = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
+        let layers = acts.map { #"{"type": "\#($0)", "name": "\#($0)", "inputs": ["input"]}"# }.joined(separator: ", ")
+        let outputs = acts.map { #""\#($0)""# }.joined(separator: ", ")
+        let path = try writeModel("standalone", input: [37], layers: layers, train: nil, outputs: "[\(outputs)]")
+        for (build, options) in Self.builds {
+            let ys = try x.withUnsafeBufferPointer { try context(path, options).forwardAll($0, batch: 1) }
+            XCTAssertEqual(ys.count, acts.count, build)
+            for (act, y) in zip(acts, ys) {
                 for i in nans { XCTAssertTrue(y[i].isNaN, "\(act) \(build): y[\(i)] = \(y[i]), want NaN") }
                 if let (pos, neg) = expectInf[act] {
                     XCTAssertEqual(y[5], pos, "\(act)(inf) \(build)")
@@ -91,16 +97,25 @@ final class NonFiniteTests: XCTestCase {
         w[38 * k + 5] = .nan
         var x = FixtureKit.randomFloats(batch * k, seed: 4)
         x[4 * k + 7] = .nan  // example 4
-        for act in ["relu", "leaky_relu", "sigmoid", "tanh"] {
-            let path = try writeModel("dense_\(act)", input: [k],
-                                      layers: #"{"type": "dense", "units": \#(units), "activation": "\#(act)"}"#)
-            let lowered = try Pipeline.lower(try Pipeline.load(path).graph, options: CompileOptions())
-            XCTAssertNotNil(lowered.nodes.last?.epilogue, "\(act) should fuse into the dense layer")
-            for (build, options) in Self.builds {
-                let ctx = try context(path, options)
-                try ctx.setParam(0, w)
-                try ctx.setParam(1, b)
-                let y = try forward(ctx, x, batch: batch)
+        // One model, one dense branch per activation, each with the same weights.
+        let acts = ["relu", "leaky_relu", "sigmoid", "tanh"]
+        let layers = acts.map {
+            #"{"type": "dense", "units": \#(units), "activation": "\#($0)", "name": "\#($0)", "inputs": ["input"]}"#
+        }.joined(separator: ", ")
+        let path = try writeModel("dense", input: [k], layers: layers,
+                                  outputs: "[" + acts.map { #""\#($0)""# }.joined(separator: ", ") + "]")
+        let lowered = try Pipeline.lower(try Pipeline.load(path).graph, options: CompileOptions())
+        XCTAssertEqual(lowered.nodes.dropFirst().filter { $0.epilogue != nil }.count, acts.count,
+                       "every activation should fuse into its dense layer")
+        for (build, options) in Self.builds {
+            let ctx = try context(path, options)
+            for j in acts.indices {
+                try ctx.setParam(2 * j, w)
+                try ctx.setParam(2 * j + 1, b)
+            }
+            let ys = try x.withUnsafeBufferPointer { try ctx.forwardAll($0, batch: batch) }
+            XCTAssertEqual(ys.count, acts.count, build)
+            for (act, y) in zip(acts, ys) {
                 for r in 0..<batch {
                     for u in 0..<units {
                         let got = y[r * units + u]
