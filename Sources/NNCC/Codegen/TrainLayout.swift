@@ -57,6 +57,8 @@ struct TrainLayout {
 struct Slot: Equatable {
     var offset: Int
     var floats: Int
+    /// A buffer the chosen strategy does not use.
+    static let empty = Slot(offset: 0, floats: 0)
     /// `c->train + N`, or NULL for a buffer the chosen strategy does not use.
     var pointer: String { floats > 0 ? "c->train + \(offset)" : "NULL" }
 }

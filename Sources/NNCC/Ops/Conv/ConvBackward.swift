@@ -27,16 +27,16 @@ extension ConvOps {
         layout.save(i, Saved(col: take(col ? d.k * d.n : 0), dzT: take(transposed ? d.n * s.padded(d.fg) : 0),
                              colT: take(filterRows ? d.n * s.padded(d.k) : 0), dzp: take(dxOnGEMM ? d.fg * s.padded(d.n) : 0),
                              dWt: take(transposed ? d.f * d.k : 0), xp: take(byRows ? B * d.cg * hp * wp : 0),
-                             dcol: take(0),
+                             dcol: .empty,
                              wino: take(winogradDx.map { $0.1.scratchFloats($0.0, s) } ?? 0),
                              dU: take(winogradDW != nil ? 16 * d.c * d.f : 0),
                              wdw: take(winogradDW?.weightGradientScratch(d, s) ?? 0)))
     }
 
     private static func reserveNaive(_ g: Graph, _ i: Int, _ layout: inout TrainLayout) {
-        let d = ConvDims(g, i), empty = Slot(offset: 0, floats: 0)
-        layout.save(i, Saved(col: layout.take(d.k * d.n), dzT: empty, colT: empty, dzp: empty, dWt: empty, xp: empty,
-                             dcol: layout.take(d.k * d.n), wino: empty, dU: empty, wdw: empty))
+        let d = ConvDims(g, i)
+        layout.save(i, Saved(col: layout.take(d.k * d.n), dzT: .empty, colT: .empty, dzp: .empty, dWt: .empty, xp: .empty,
+                             dcol: layout.take(d.k * d.n), wino: .empty, dU: .empty, wdw: .empty))
     }
 
     static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode {
