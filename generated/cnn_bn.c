@@ -49,12 +49,21 @@ static inline nn_vf nn_splat(float x) {
 /* The first n (0 < n ≤ NN_VW) lanes: masked moves where the target has
    them (lanes past n are neither read nor written), else lane by lane. */
 #if defined(__AVX512F__) && NN_VW == 16
-#include <immintrin.h>
+/* The AVX-512 instructions vector extensions cannot express, as gcc's
+   builtins: <immintrin.h>, which wraps them, takes a quarter of a second of
+   every compile to read. All lanes (mask -1), current rounding (4). */
+#define NN_ALL_LANES ((unsigned short)-1)
+#define nn_max512(a, b) __builtin_ia32_maxps512_mask(a, b, a, NN_ALL_LANES, 4)
+#define nn_min512(a, b) __builtin_ia32_minps512_mask(a, b, a, NN_ALL_LANES, 4)
+/* round to nearest without raising the inexact exception (imm 0x08) */
+#define nn_round512(a) __builtin_ia32_rndscaleps_mask(a, 0x08, a, NN_ALL_LANES, 4)
+/* a · 2^floor(b) */
+#define nn_scalef512(a, b) __builtin_ia32_scalefps512_mask(a, b, a, NN_ALL_LANES, 4)
 static inline void nn_store_n(float *p, nn_vf v, int n) {
-    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
+    __builtin_ia32_storeups512_mask(p, v, (unsigned short)((1u << n) - 1));
 }
 static inline nn_vf nn_load_n(const float *p, int n) {
-    return (nn_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+    return __builtin_ia32_loadups512_mask(p, (nn_vf){0}, (unsigned short)((1u << n) - 1));
 }
 #else
 static inline void nn_store_n(float *p, nn_vf v, int n) {
@@ -78,7 +87,7 @@ static inline nn_vf nn_load_n(const float *p, int n) {
    NaN must survive as b (relu is nn_vmax(0, v), as PyTorch's relu(NaN) = NaN). */
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
 #if defined(__AVX512F__) && NN_VW == 16
-    return (nn_vf)_mm512_max_ps((__m512)a, (__m512)b);
+    return nn_max512(a, b);
 #else
     nn_vi m = a > b;
     return (nn_vf)((m & (nn_vi)a) | (~m & (nn_vi)b));
@@ -119,9 +128,8 @@ static inline float nn_act(int act, float alpha, float x) {
    (vrndscaleps, vscalefps). */
 static inline nn_vf nn_vexp(nn_vf x) {
 #if defined(__AVX512F__) && NN_VW == 16
-    x = (nn_vf)_mm512_min_ps(_mm512_set1_ps(88.7f), _mm512_max_ps(_mm512_set1_ps(-87.3f), (__m512)x));
-    const nn_vf nf = (nn_vf)_mm512_roundscale_ps((__m512)(x * 1.44269504088896341f),
-                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = nn_min512(nn_splat(88.7f), nn_max512(nn_splat(-87.3f), x));
+    const nn_vf nf = nn_round512(x * 1.44269504088896341f);
 #else
     x = nn_vmax(nn_splat(-87.3f), x);
     x = -nn_vmax(nn_splat(-88.7f), -x);
@@ -140,7 +148,7 @@ static inline nn_vf nn_vexp(nn_vf x) {
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
 #if defined(__AVX512F__) && NN_VW == 16
-    return (nn_vf)_mm512_scalef_ps((__m512)p, (__m512)nf);
+    return nn_scalef512(p, nf);
 #else
     nn_vi bits = ((n + 127) & 255) << 23;  /* the mask only matters for NaN (n arbitrary) */
     return p * (nn_vf)bits;

@@ -8,7 +8,7 @@ final class CLITests: XCTestCase {
     static let testsDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     static let golden = testsDir.appendingPathComponent("Fixtures/golden")
     /// One compile cache for the whole class, so each model is built once.
-    static let cache = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-cli-cache-\(UUID().uuidString)")
+    static let cache = FixtureKit.classCache("nncc-cli-cache")
     var tmp: URL!
 
     /// The `nncc` product next to the test bundle (swift test, debug or release), else
@@ -39,7 +39,7 @@ final class CLITests: XCTestCase {
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
-    override class func tearDown() { try? FileManager.default.removeItem(at: cache) }
+    override class func tearDown() { FixtureKit.removeClassCache(cache) }
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 

@@ -111,6 +111,21 @@ enum FixtureKit {
         return (dir, nil)
     }
 
+    /// The cache for the nncc processes a test class starts: $NNCC_CACHE when the
+    /// caller set one (`make test`: XCTest's --parallel runs every test in a
+    /// process of its own, so a per-process folder would rebuild each model in
+    /// every test), else a fresh temp dir that `removeClassCache` deletes.
+    static func classCache(_ prefix: String) -> URL {
+        if let existing = ProcessInfo.processInfo.environment["NNCC_CACHE"], !existing.isEmpty {
+            return URL(fileURLWithPath: existing)
+        }
+        return FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    }
+
+    static func removeClassCache(_ dir: URL) {
+        if dir.path != ProcessInfo.processInfo.environment["NNCC_CACHE"] { try? FileManager.default.removeItem(at: dir) }
+    }
+
     static func restoreCache(_ saved: (dir: URL, previous: String?)) {
         guard saved.previous == nil else { return }
         unsetenv("NNCC_CACHE")

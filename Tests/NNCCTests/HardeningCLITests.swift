@@ -7,7 +7,7 @@ import XCTest
 /// usage errors, shape errors and unreadable model paths say what is wrong.
 final class HardeningCLITests: XCTestCase {
     static let golden = CLITests.golden
-    static let cache = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-hcli-cache-\(UUID().uuidString)")
+    static let cache = FixtureKit.classCache("nncc-hcli-cache")
     var tmp: URL!
 
     override func setUpWithError() throws {
@@ -16,7 +16,7 @@ final class HardeningCLITests: XCTestCase {
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
-    override class func tearDown() { try? FileManager.default.removeItem(at: cache) }
+    override class func tearDown() { FixtureKit.removeClassCache(cache) }
 
     /// Runs nncc in `tmp`, stdin from /dev/null; returns the status and stderr.
     @discardableResult

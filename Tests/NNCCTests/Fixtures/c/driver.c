@@ -3,9 +3,7 @@
  * Build (SanitizerTests.swift does this):
  *   gcc -std=c11 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
  *       -DMODEL=NAME -include NAME.h driver.c NAME.c -lm
- * and, to count allocations, without sanitizers:
- *   gcc ... -DCOUNT_MALLOC -DMODEL=NAME -include NAME.h driver.c NAME.c -lm \
- *       -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+ * The sanitizer build also counts allocations (count_malloc.h).
  *
  * Usage: driver WEIGHTS.safetensors X.f32 Y.f32 COUNT SAVE.safetensors
  *   X.f32 / Y.f32 are raw native floats: COUNT examples of input / expected first output.

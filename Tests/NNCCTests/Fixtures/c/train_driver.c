@@ -1,8 +1,8 @@
 /* train_driver.c: exercises a generated library's training step through its C interface alone.
  *
- * Build (TrainSanitizerTests in SanitizerTests.swift does this), once under ASan/UBSan and once
- * with -DCOUNT_MALLOC and malloc wrapped by the linker, as driver.c:
- *   gcc -std=c11 -Wall -Wextra -Werror -DMODEL=NAME -include NAME.h train_driver.c NAME.c -lm
+ * Build (TrainSanitizerTests.swift does this) under ASan/UBSan, which also counts allocations
+ * (count_malloc.h), as driver.c:
+ *   gcc -std=c11 -Wall -Wextra -Werror -fsanitize=address,undefined -DMODEL=NAME -include NAME.h train_driver.c NAME.c -lm
  *
  * Usage: train_driver WEIGHTS X.f32 T.raw COUNT labels|floats SAVE.safetensors
  *   X.f32: COUNT examples; T.raw: COUNT int32 labels, or COUNT × OUTPUT_SIZE floats.
