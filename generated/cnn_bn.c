@@ -1525,7 +1525,7 @@ static void k2_conv3x3_32x32x32_relu(int nb, const float *restrict x, const floa
     }
 }
 
-/* layer "6" (layers[6]): max pool 2x2 stride 2,2 pad 0,0
+/* layer "6" (layers[6]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [32, 32, 32] -> [32, 16, 16]; batch nb <= 1 */
 static void k3_maxpool2x2_32x16x16(int nb, const float *restrict x, float *restrict y) {
     for (size_t p = 0; p < (size_t)nb * 32; p++)
@@ -1564,7 +1564,7 @@ static void k5_conv3x3_64x16x16_relu(int nb, const float *restrict x, const floa
     }
 }
 
-/* layer "13" (layers[13]): max pool 2x2 stride 2,2 pad 0,0
+/* layer "13" (layers[13]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [64, 16, 16] -> [64, 8, 8]; batch nb <= 1 */
 static void k6_maxpool2x2_64x8x8(int nb, const float *restrict x, float *restrict y) {
     for (size_t p = 0; p < (size_t)nb * 64; p++)

@@ -1489,7 +1489,7 @@ static void k2_conv3x3_32x8x8_relu(int nb, const float *restrict x, const float 
     }
 }
 
-/* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0
+/* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [32, 8, 8] -> [32, 4, 4]; batch nb <= 1 */
 static void k3_maxpool2x2_32x4x4(int nb, const float *restrict x, float *restrict y) {
     for (size_t p = 0; p < (size_t)nb * 32; p++)

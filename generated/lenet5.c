@@ -1232,7 +1232,7 @@ static void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const float
     }
 }
 
-/* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0
+/* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [6, 28, 28] -> [6, 14, 14]; batch nb <= 1 */
 static void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *restrict y) {
     for (size_t p = 0; p < (size_t)nb * 6; p++)
@@ -1260,7 +1260,7 @@ static void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const floa
     }
 }
 
-/* layer "5" (layers[5]): max pool 2x2 stride 2,2 pad 0,0
+/* layer "5" (layers[5]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [16, 10, 10] -> [16, 5, 5]; batch nb <= 1 */
 static void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restrict y) {
     for (size_t p = 0; p < (size_t)nb * 16; p++)

@@ -164,9 +164,10 @@ class Net(nn.Module):
             k = pair(L["pool_size"])
             s = pair(L.get("stride", L["pool_size"]))
             p = pair(L.get("padding", 0))
+            ceil = L.get("ceil_mode", False)
             if t == "maxpool2d":
-                return F.max_pool2d(x, k, s, p)
-            return F.avg_pool2d(x, k, s, p, count_include_pad=True)
+                return F.max_pool2d(x, k, s, p, dilation=pair(L.get("dilation", 1)), ceil_mode=ceil)
+            return F.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=L.get("count_include_pad", True))
         if t == "global_avgpool2d":
             return x.mean(dim=(2, 3))
         if t == "flatten":
@@ -325,6 +326,12 @@ case("avgpool3_s2_p1", [2, 11, 7], [C(3, 3, padding=1), A("avgpool2d", pool_size
                                     A("flatten"), D(3)], "cross_entropy", SGD, bs=5)
 case("pool_rect", [2, 7, 11], [C(4, 3, padding=1, activation="relu"), A("maxpool2d", pool_size=[2, 3]), C(4, 1),
                                A("avgpool2d", pool_size=[2, 3]), A("flatten"), D(3)], "cross_entropy", SGD, bs=3)
+# ceil_mode (a partial last window), a dilated max window, average divisors with and without the padding
+case("pool_modes", [3, 12, 10], [C(4, 3, padding=1),
+                                 A("maxpool2d", pool_size=3, stride=2, padding=1, dilation=[1, 2], ceil_mode=True),
+                                 A("avgpool2d", pool_size=2, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+                                 A("avgpool2d", pool_size=3, stride=2, padding=1, ceil_mode=True),
+                                 A("flatten"), D(3)], "cross_entropy", SGD, bs=5)
 case("global_avgpool", [5, 7, 11], [C(6, 3, padding=1, activation="relu"), A("global_avgpool2d"), D(3)],
      "cross_entropy", SGD, bs=5)
 case("reshape_img", [30], [D(30), A("reshape", shape=[2, 3, -1]), C(3, 2), A("flatten"), D(3)], "mse", SGD, bs=4)

@@ -1,4 +1,4 @@
-/* ---- max and average pool backward ------------------------------------ */
+/* ---- 2×2 max pool backward (other pools' backward is emitted per layer) - */
 
 /* Max-pool backward for the common 2×2 window, stride 2, all inside: for
    each window the first maximum in scan order takes the gradient (a NaN
@@ -44,44 +44,4 @@ NN_UNUSED static void nn_maxpool2_backward(const float *restrict x, int H, int W
             }
         }
     }
-}
-
-/* Pools over one plane, plain loops. Max routes the gradient to the first
-   maximum of each window (a NaN wins), as PyTorch does; average spreads it
-   over the window. */
-NN_UNUSED static void nn_pool_backward_naive(int is_max, const float *restrict x, int H, int W, int kh, int kw,
-                                             int sh, int sw, int ph, int pw, int OH, int OW,
-                                             const float *restrict dy, float *restrict dx) {
-    for (int oh = 0; oh < OH; oh++)
-        for (int ow = 0; ow < OW; ow++) {
-            float g = dy[oh * OW + ow];
-            int best = -1;
-            float v = -INFINITY;
-            for (int i = 0; i < kh; i++) {
-                int ih = oh * sh - ph + i;
-                if (ih < 0 || ih >= H) continue;
-                for (int j = 0; j < kw; j++) {
-                    int iw = ow * sw - pw + j;
-                    if (iw < 0 || iw >= W) continue;
-                    if (is_max) {
-                        float xv = x[ih * W + iw];
-                        if (best < 0 || xv > v || xv != xv) { v = xv; best = ih * W + iw; }
-                    } else {
-                        dx[ih * W + iw] += g / (float)(kh * kw);
-                    }
-                }
-            }
-            if (is_max && best >= 0) dx[best] += g;
-        }
-}
-
-/* Max or average pool backward of one plane: the 2×2, stride-2 max pool by
-   the vector kernel, everything else by the plain loops. */
-NN_UNUSED static void nn_pool_backward(int is_max, const float *restrict x, int H, int W, int kh, int kw, int sh,
-                                       int sw, int ph, int pw, int OH, int OW, const float *restrict dy,
-                                       float *restrict dx) {
-    if (is_max && kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * OH <= H && 2 * OW <= W)
-        nn_maxpool2_backward(x, H, W, OH, OW, dy, dx);
-    else
-        nn_pool_backward_naive(is_max, x, H, W, kh, kw, sh, sw, ph, pw, OH, OW, dy, dx);
 }

@@ -204,11 +204,39 @@ final class ONNXImportTests: XCTestCase {
         let w = Self.floats("c.weight", [2, 1, 3, 3])
         assertError(Self.model([Self.node("Conv", ["x", "c.weight"], ["y"], [Self.ints("pads", [1, 1, 0, 0])])],
                                inits: [w], input: [nil, 1, 8, 8]), ["asymmetric pads"])
-        assertError(Self.model([Self.node("MaxPool", ["x"], ["y"], [Self.ints("kernel_shape", [2, 2]),
-                                                                     Onnx_AttributeProto.with { $0.name = "ceil_mode"; $0.type = .int; $0.i = 1 }])],
-                               input: [nil, 1, 8, 8]), ["ceil_mode"])
+        assertError(Self.model([Self.node("MaxPool", ["x"], ["y"], [Self.ints("kernel_shape", [2, 2]), Self.ints("pads", [2, 0, 0, 0])])],
+                               input: [nil, 1, 8, 8]), ["larger than half the window"])
+        assertError(Self.model([Self.node("AveragePool", ["x"], ["y"], [Self.ints("kernel_shape", [2, 2]), Self.ints("dilations", [2, 2])])],
+                               input: [nil, 1, 8, 8]), ["dilated average pooling"])
         assertError(Self.model([Self.node("Conv", ["x", "c.weight"], ["y"])], inits: [w], input: [nil, 8]),
                     ["2-D convolutions"])
+    }
+
+    /// Pool windows as ONNX writes them: uneven pads, auto_pad, ceil_mode,
+    /// dilations and count_include_pad reach the IR with PyTorch's output sizes.
+    func testPoolAttributes() throws {
+        func pool(_ op: String, _ attrs: [Onnx_AttributeProto], input: [Int64?] = [nil, 1, 8, 7]) throws -> (Pool2D, [Int]) {
+            let m = try importing(Self.model([Self.node(op, ["x"], ["y"], [Self.ints("kernel_shape", [3, 3])] + attrs)], input: input))
+            let node = try XCTUnwrap(m.graph.nodes.last)
+            switch node.op {
+            case let .maxPool(p), let .avgPool(p): return (p, try outputShape(node.op, [Array(input.dropFirst().map { Int($0!) })]) { NNCCError($0) })
+            default: throw NNCCError("not a pool: \(node.op)")
+            }
+        }
+        func int(_ name: String, _ v: Int64) -> Onnx_AttributeProto { Onnx_AttributeProto.with { $0.name = name; $0.type = .int; $0.i = v } }
+        func string(_ name: String, _ v: String) -> Onnx_AttributeProto {
+            Onnx_AttributeProto.with { $0.name = name; $0.type = .string; $0.s = Data(v.utf8) }
+        }
+        var (p, shape) = try pool("MaxPool", [Self.ints("pads", [1, 0, 0, 1]), Self.ints("strides", [2, 2]), int("ceil_mode", 1),
+                                             Self.ints("dilations", [1, 2])])
+        XCTAssertTrue(p.pads == (1, 0, 0, 1) && p.ceilMode && p.dilation == (1, 2) && p.countIncludePad)
+        XCTAssertEqual(shape, [1, 4, 3])   // H: ceil((8 + 1 - 3) / 2) + 1; W: dilated window 5, ceil((7 + 1 - 5) / 2) + 1
+        (p, shape) = try pool("AveragePool", [string("auto_pad", "SAME_LOWER"), Self.ints("strides", [2, 2])])
+        XCTAssertTrue(p.pads == (1, 1, 0, 1) && !p.countIncludePad && !p.ceilMode)
+        XCTAssertEqual(shape, [1, 4, 4])
+        (p, shape) = try pool("AveragePool", [string("auto_pad", "SAME_UPPER"), int("count_include_pad", 1)])
+        XCTAssertTrue(p.pads == (1, 1, 1, 1) && p.countIncludePad)
+        XCTAssertEqual(shape, [1, 8, 7])
     }
 
     func testTransposedViewsAndSoftmaxAxis() {

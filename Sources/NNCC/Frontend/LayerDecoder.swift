@@ -24,16 +24,21 @@ enum LayerDecoder {
                 bias: try f.bool("bias", default: true))
             return (.conv2d(conv), try activation(f))
         case "maxpool2d", "avgpool2d":
-            try keys(["pool_size", "stride", "padding"])
+            let isMax = type == "maxpool2d"
+            try keys(["pool_size", "stride", "padding", "ceil_mode"] + (isMax ? ["dilation"] : ["count_include_pad"]))
             let size = try f.pair("pool_size", min: 1, what: "a positive integer")
             let pool = Pool2D(size: size,
                               stride: try f.pair("stride", default: size, min: 1, what: "a positive integer"),
-                              padding: try f.pair("padding", default: (0, 0), min: 0, what: "a non-negative integer"))
-            // PyTorch's limit: padding at most half the window, so no window is all padding.
-            guard pool.padding.0 * 2 <= size.0, pool.padding.1 * 2 <= size.1 else {
+                              padding: try f.pair("padding", default: (0, 0), min: 0, what: "a non-negative integer"),
+                              dilation: isMax ? try f.pair("dilation", default: (1, 1), min: 1, what: "a positive integer") : (1, 1),
+                              ceilMode: try f.bool("ceil_mode", default: false),
+                              countIncludePad: isMax ? true : try f.bool("count_include_pad", default: true))
+            // PyTorch's limit: padding at most half the (dilated) window, so no window is all padding.
+            let extent = (pool.dilation.0 * (size.0 - 1) + 1, pool.dilation.1 * (size.1 - 1) + 1)
+            guard pool.pads.top * 2 <= extent.0, pool.pads.left * 2 <= extent.1 else {
                 throw f.fail("padding", "expected at most half of pool_size (\(size.0), \(size.1))")
             }
-            return (type == "maxpool2d" ? .maxPool(pool) : .avgPool(pool), nil)
+            return (isMax ? .maxPool(pool) : .avgPool(pool), nil)
         case "global_avgpool2d":
             try keys([])
             return (.globalAvgPool, nil)

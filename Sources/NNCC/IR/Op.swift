@@ -54,15 +54,59 @@ public struct Conv2D: Equatable {
     }
 }
 
+/// Max or average pooling over the last two axes, as PyTorch's MaxPool2d /
+/// AvgPool2d and ONNX's MaxPool / AveragePool define it.
 public struct Pool2D: Equatable {
     public var size: (Int, Int)
     public var stride: (Int, Int)
-    public var padding: (Int, Int)
-    public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
-        ((h + 2 * padding.0 - size.0) / stride.0 + 1, (w + 2 * padding.1 - size.1) / stride.1 + 1)
+    /// Zeros (average) or nothing (max) around the input; ONNX may pad unevenly.
+    public var pads: (top: Int, left: Int, bottom: Int, right: Int)
+    /// Max pooling only: the distance between window elements.
+    public var dilation: (Int, Int)
+    /// Output sizes round up: a last, partial window where it starts inside the input or its left padding.
+    public var ceilMode: Bool
+    /// Average pooling only: padding zeros count in the divisor (PyTorch's default).
+    public var countIncludePad: Bool
+
+    public init(size: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int) = (1, 1),
+                ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.init(size: size, stride: stride, pads: (padding.0, padding.1, padding.0, padding.1), dilation: dilation,
+                  ceilMode: ceilMode, countIncludePad: countIncludePad)
     }
+
+    public init(size: (Int, Int), stride: (Int, Int), pads: (top: Int, left: Int, bottom: Int, right: Int),
+                dilation: (Int, Int) = (1, 1), ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.size = size
+        self.stride = stride
+        self.pads = pads
+        self.dilation = dilation
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+    }
+
+    /// PyTorch's rule on one axis: floor (or ceil) of the strided windows that
+    /// fit, less a ceil window that would start past the input and its left pad.
+    static func outputLength(_ n: Int, _ k: Int, _ s: Int, _ p0: Int, _ p1: Int, _ d: Int, ceil: Bool) -> Int {
+        let span = n + p0 + p1 - d * (k - 1) - 1
+        guard span >= 0 else { return 0 }
+        var out = (ceil ? (span + s - 1) / s : span / s) + 1
+        if ceil && (out - 1) * s >= n + p0 { out -= 1 }
+        return out
+    }
+
+    public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        (Self.outputLength(h, size.0, stride.0, pads.top, pads.bottom, dilation.0, ceil: ceilMode),
+         Self.outputLength(w, size.1, stride.1, pads.left, pads.right, dilation.1, ceil: ceilMode))
+    }
+
+    /// The plain 2×2, stride-2 window without padding or rounding up.
+    public var isPlain2x2: Bool {
+        self == Pool2D(size: (2, 2), stride: (2, 2), padding: (0, 0))
+    }
+
     public static func == (a: Pool2D, b: Pool2D) -> Bool {
-        a.size == b.size && a.stride == b.stride && a.padding == b.padding
+        a.size == b.size && a.stride == b.stride && a.pads == b.pads && a.dilation == b.dilation
+            && a.ceilMode == b.ceilMode && a.countIncludePad == b.countIncludePad
     }
 }
 

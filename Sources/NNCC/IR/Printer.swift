@@ -51,7 +51,13 @@ func describe(_ op: Op) -> String {
         if !c.bias { s += ", bias=false" }
         return s + ")"
     case let .maxPool(p), let .avgPool(p):
-        return "\(op.typeName)(size=\(pair(p.size)), stride=\(pair(p.stride)), pad=\(pair(p.padding)))"
+        let q = p.pads
+        var s = "\(op.typeName)(size=\(pair(p.size)), stride=\(pair(p.stride)), "
+        s += q.top == q.bottom && q.left == q.right ? "pad=\(pair((q.top, q.left)))" : "pad=\(q.top),\(q.left),\(q.bottom),\(q.right)"
+        if p.dilation != (1, 1) { s += ", dilation=\(pair(p.dilation))" }
+        if p.ceilMode { s += ", ceil_mode" }
+        if !p.countIncludePad { s += ", count_include_pad=false" }
+        return s + ")"
     case let .reshape(t): return "reshape(\(shapeText(t)))"
     case let .dropout(rate): return "dropout(rate=\(rate))"
     case let .batchNorm(eps, momentum): return "batchnorm(eps=\(eps), momentum=\(momentum))"

@@ -194,45 +194,62 @@ extension ONNXGraphBuilder {
         case "VALID": return .valid
         case "SAME_UPPER" where stride == (1, 1): return .same
         case "NOTSET":
-            let p = try symmetricPads(node)
+            let p = try windowPads(node)
+            guard p.top == p.bottom, p.left == p.right else {
+                throw node.fail("asymmetric pads \([p.top, p.left, p.bottom, p.right]) are not supported; nncc pads top = bottom and left = right")
+            }
             return .explicit(p.0, p.1)
         case let other: throw node.fail("auto_pad \(other) with strides \(stride) is not supported")
         }
     }
 
-    func symmetricPads(_ node: ONNXNode) throws -> (Int, Int) {
-        guard let p = try node.ints("pads") else { return (0, 0) }
-        guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= Limits.window }) else {
-            throw node.fail("attribute pads: expected four integers in 0...\(Limits.window), found \(p)")
-        }
-        guard p[0] == p[2], p[1] == p[3] else {
-            throw node.fail("asymmetric pads \(p) are not supported; nncc pads top = bottom and left = right")
-        }
-        return (p[0], p[1])
-    }
-
+    /// MaxPool and AveragePool: any pads (or auto_pad), strides, ceil_mode,
+    /// dilated max windows, and average divisors with or without the padding.
     mutating func pool(_ node: ONNXNode) throws {
         let x = try materialize(node.input(0) ?? "", node)
-        guard try shapes()[x].count == 3 else { throw node.fail("expected an (N, C, H, W) input") }
+        let shape = try shapes()[x]
+        guard shape.count == 3 else { throw node.fail("expected an (N, C, H, W) input") }
         guard let k = try node.ints("kernel_shape"), k.count == 2, k.allSatisfy({ $0 >= 1 && $0 <= Limits.window }) else {
             throw node.fail("attribute kernel_shape: expected two integers in 1...\(Limits.window)")
         }
-        try node.expect("ceil_mode", is: 0)
         try node.expect("storage_order", is: 0)
-        guard try pair(node, "dilations", default: 1) == (1, 1) else { throw node.fail("dilated pooling is not supported") }
-        guard try node.string("auto_pad", default: "NOTSET") == "NOTSET" else { throw node.fail("auto_pad is not supported") }
-        let pads = try symmetricPads(node)
-        let p = Pool2D(size: (k[0], k[1]), stride: try pair(node, "strides", default: 1), padding: pads)
-        guard pads.0 * 2 <= k[0], pads.1 * 2 <= k[1] else {
+        let isMax = node.op == "MaxPool"
+        let stride = try pair(node, "strides", default: 1), dilation = try pair(node, "dilations", default: 1)
+        if !isMax && dilation != (1, 1) { throw node.fail("dilated average pooling is not supported") }
+        let extent = (dilation.0 * (k[0] - 1) + 1, dilation.1 * (k[1] - 1) + 1)
+        var pads = try windowPads(node)
+        var ceil = try node.int("ceil_mode", default: 0) != 0
+        switch try node.string("auto_pad", default: "NOTSET") {
+        case "NOTSET": break
+        case "VALID": pads = (0, 0, 0, 0)
+        case let same where same == "SAME_UPPER" || same == "SAME_LOWER":
+            // Output ceil(n / stride): the padding the windows need, the odd one after (UPPER) or before.
+            func split(_ n: Int, _ s: Int, _ e: Int) -> (Int, Int) {
+                let total = max(((n + s - 1) / s - 1) * s + e - n, 0)
+                return same == "SAME_UPPER" ? (total / 2, total - total / 2) : (total - total / 2, total / 2)
+            }
+            let (t, b) = split(shape[1], stride.0, extent.0), (l, r) = split(shape[2], stride.1, extent.1)
+            pads = (t, l, b, r)
+            ceil = false
+        case let other: throw node.fail("auto_pad \"\(other)\" is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
+        }
+        guard max(pads.top, pads.bottom) * 2 <= extent.0, max(pads.left, pads.right) * 2 <= extent.1 else {
             throw node.fail("pads \(pads) larger than half the window \(k) (PyTorch's limit) are not supported")
         }
-        let isMax = node.op == "MaxPool"
-        if !isMax, pads != (0, 0), try node.int("count_include_pad", default: 0) == 0 {
-            throw node.fail("average pooling that excludes padding is not supported; nncc counts padding zeros "
-                + "(count_include_pad = 1, PyTorch's default)")
-        }
+        let includePad = try isMax || node.int("count_include_pad", default: 0) != 0
+        let p = Pool2D(size: (k[0], k[1]), stride: stride, pads: pads, dilation: dilation, ceilMode: ceil,
+                       countIncludePad: includePad)
         try rejectOutputs(node, from: 1, what: "indices")
         bind(node, 0, .tensor(node: add(isMax ? .maxPool(p) : .avgPool(p), inputs: [x], node), axes: Self.plain(3)))
+    }
+
+    /// ONNX `pads` of a 2-D window: (top, left, bottom, right).
+    func windowPads(_ node: ONNXNode) throws -> (top: Int, left: Int, bottom: Int, right: Int) {
+        guard let p = try node.ints("pads") else { return (0, 0, 0, 0) }
+        guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= Limits.window }) else {
+            throw node.fail("attribute pads: expected four integers in 0...\(Limits.window), found \(p)")
+        }
+        return (p[0], p[1], p[2], p[3])
     }
 
     mutating func batchNorm(_ node: ONNXNode) throws {

@@ -119,7 +119,18 @@ static void tk_pool_case(int H, int W, int nan_every) {
             break;
         }
     free(yw); free(yg);
-    nn_pool_backward_naive(1, x, H, W, 2, 2, 2, 2, 0, 0, OH, OW, dy, want);
+    /* backward: the first maximum in scan order takes the gradient, a NaN winning (PyTorch's rule) */
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            int best = -1;
+            float v = -INFINITY;
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) {
+                    const int at = (2 * oh + i) * W + 2 * ow + j;
+                    if (best < 0 || x[at] > v || x[at] != x[at]) { v = x[at]; best = at; }
+                }
+            want[best] += dy[oh * OW + ow];
+        }
     nn_maxpool2_backward(x, H, W, OH, OW, dy, got);
     tk_cases++;
     for (int i = 0; i < H * W; i++)
