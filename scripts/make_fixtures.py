@@ -417,7 +417,8 @@ case("binary_bcast", [4, 5, 7], [C(4, 3, padding=1, name="a", inputs=["input"]),
                                  A("minimum", name="mn", inputs=["w", "a"]), A("sigmoid", name="ps", inputs=["mn"]),
                                  A("tanh", name="pt", inputs=["p"]), A("pow", name="pw", inputs=["ps", "pt"]),
                                  A("mul", name="pq", inputs=["p", "w"]),                      # [4, 1, 7]
-                                 A("add", name="sum", inputs=["mx", "pw"]), A("mul", name="m2", inputs=["sum", "pq"]),
+                                 A("minimum", name="tie", inputs=["pq", "pq"]),  # ties: half the gradient to each side
+                                 A("add", name="sum", inputs=["mx", "pw"]), A("mul", name="m2", inputs=["sum", "tie"]),
                                  A("flatten", name="flat"), D(3, name="fc")],
      "mse", SGD, bs=3)
 case("prelu_cnn", [3, 6, 7], [C(5, 3, padding=1), A("prelu", num_parameters=5), A("maxpool2d", pool_size=2),
