@@ -11,8 +11,10 @@
 /// are merged, so a same-shape op is one flat loop, a per-channel operand
 /// ([C, 1, 1] against [C, H, W]) a loop over batch × channels around a
 /// contiguous one, and a scalar a flat loop with a constant: each innermost
-/// loop reads at stride 1 or 0 (hoisted out) and gcc vectorizes it. The
-/// reference build keeps every axis a loop and reads everything in place.
+/// loop reads at stride 1 or 0 (hoisted out) and gcc vectorizes it; an
+/// operand read through sigmoid or tanh (SiLU) goes by whole vectors through
+/// nn_vact. The reference build keeps every axis a loop and reads everything
+/// in place, scalar.
 /// Backward reduces ∂ over the broadcast axes: an operand that is constant
 /// along the innermost loop sums it in a local first.
 enum BinaryOps: OpFamily {
@@ -106,15 +108,28 @@ enum BinaryOps: OpFamily {
     }
 
     /// The loop nest: `hoist` runs before the innermost loop, `body` in it, `post` after it.
-    static func nest(_ loops: [Loop], hoist: String, body: String, post: String) -> String {
+    /// With `vector`, the innermost loop first runs whole vectors of NN_VW (its variable steps
+    /// by NN_VW) and `body` does the rest.
+    static func nest(_ loops: [Loop], hoist: String, body: String, post: String, vector: String? = nil) -> String {
         var s = "", pad = "    "
-        let block = !hoist.isEmpty || !post.isEmpty
+        let block = !hoist.isEmpty || !post.isEmpty || vector != nil
         for (d, l) in loops.enumerated() {
-            if d == loops.count - 1 && block {
+            let i = "i\(d)"
+            guard d == loops.count - 1 else {
+                s += "\(pad)for (size_t \(i) = 0; \(i) < \(l.bound); \(i)++)\n"
+                pad += "    "
+                continue
+            }
+            if block {
                 s += "\(pad){\n" + hoist.indented(pad + "    ")
                 pad += "    "
             }
-            s += "\(pad)for (size_t i\(d) = 0; i\(d) < \(l.bound); i\(d)++)\(d == loops.count - 1 ? " {" : "")\n"
+            if let vector {
+                s += "\(pad)size_t \(i) = 0;\n\(pad)for (; \(i) + NN_VW <= \(l.bound); \(i) += NN_VW) {\n"
+                s += vector.indented(pad + "    ") + "\(pad)}\n\(pad)for (; \(i) < \(l.bound); \(i)++) {\n"
+            } else {
+                s += "\(pad)for (size_t \(i) = 0; \(i) < \(l.bound); \(i)++) {\n"
+            }
             pad += "    "
         }
         s += body.indented(pad)
@@ -124,6 +139,31 @@ enum BinaryOps: OpFamily {
         s += post.indented(pad)
         pad.removeLast(4)
         return s + "\(pad)}\n"
+    }
+
+    /// The vector body of a forward loop whose operand is read through sigmoid or tanh: gcc does
+    /// not vectorize the scalar expf, so whole vectors go through nn_vact (x · sigmoid(x) is SiLU).
+    /// Only for functions that GCC's vector extensions spell like scalars (add, sub, mul, div).
+    static func vectorBody(_ l: [Loop], _ f: BinaryFunction, _ a: Operand, _ b: Operand) -> String? {
+        let inner = l[l.count - 1].strides
+        guard [.add, .sub, .mul, .div].contains(f),
+              [(1, a), (2, b)].contains(where: { inner[$0.0] != 0 && ($0.1.pre == .sigmoid || $0.1.pre == .tanh) })
+        else { return nil }
+        // xa and xb: the vectors of va and vb (a hoisted va is splat).
+        var body = ""
+        for (k, o, v) in [(1, a, "va"), (2, b, "vb")] {
+            let expr: String
+            switch o.source {
+            case let .scalar(x): expr = "nn_splat(\(CSyntax.float(x)))"
+            case .value, .param:
+                guard inner[k] != 0 else { expr = "nn_splat(\(v))"; break }
+                let load = "nn_load(\(k == 1 ? "a" : "b") + \(offset(l, k, inner: true)))"
+                expr = o.pre.map { "nn_vact(\($0.cCode), \(CSyntax.float($0.alpha)), \(load))" } ?? load
+            }
+            body += "const nn_vf x\(k == 1 ? "a" : "b") = \(expr);\n"
+        }
+        let y = f.cForward.replacingOccurrences(of: "va", with: "xa").replacingOccurrences(of: "vb", with: "xb")
+        return body + "nn_store(y + \(offset(l, 0, inner: true)), \(y));\n"
     }
 
     /// The C expressions reading operands a and b (`va`, `vb`) at the innermost
@@ -164,7 +204,8 @@ enum BinaryOps: OpFamily {
         return KernelCode(definition: """
             \(ctx.banner(i, "\(describe(node.op)) of \(what(a)) and \(what(b))"))
             static void \(name)(\(params.joined(separator: ", "))) {
-            \(nest(l, hoist: hoist, body: body + "y[\(offset(l, 0, inner: true))] = \(f.cForward);\n", post: ""))}
+            \(nest(l, hoist: hoist, body: body + "y[\(offset(l, 0, inner: true))] = \(f.cForward);\n", post: "",
+                   vector: reference ? nil : vectorBody(l, f, a, b)))}
             """, call: "\(name)(\(args.joined(separator: ", ")));")
     }
 
