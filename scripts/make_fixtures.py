@@ -98,6 +98,9 @@ def activation(name, x, alpha=0.01):
     raise ValueError("unknown activation %r" % name)
 
 
+BINARY = {"sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow, "maximum": torch.maximum,
+          "minimum": torch.minimum}   # broadcasting as NumPy, per example
+
 ACTIVATIONS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "gelu", "identity"}
 
 
@@ -149,13 +152,15 @@ class Net(nn.Module):
             return nn.LSTM(x.shape[-1], L["units"], batch_first=True)
         if t == "gru":
             return nn.GRU(x.shape[-1], L["units"], batch_first=True)
+        if t == "prelu":
+            return nn.PReLU(L.get("num_parameters", 1))
         return None
 
     def _layer(self, name, L, xs):
         t, x = L["type"], xs[0]
         if t in ("dense", "conv2d"):
             return activation(L.get("activation"), getattr(self, name)(x))
-        if t == "batchnorm":
+        if t in ("batchnorm", "prelu"):
             return getattr(self, name)(x)
         if t in ("rnn", "lstm", "gru"):
             out, _ = getattr(self, name)(x)   # zero initial state
@@ -185,6 +190,12 @@ class Net(nn.Module):
             for z in xs[1:]:
                 y = y + z
             return y
+        if t in BINARY:                       # broadcast per example: the batch stays axis 0
+            a, b = xs
+            r = max(a.dim(), b.dim())
+            a, b = (z if z.dim() == r else z.reshape((z.shape[0],) + (1,) * (r - z.dim()) + tuple(z.shape[1:]))
+                    for z in (a, b))
+            return BINARY[t](a, b)
         if t == "concat":
             a = L.get("axis", 0)
             return torch.cat(xs, dim=a if a < 0 else a + 1)
@@ -397,6 +408,29 @@ case("concat_seq", [5, 3], [A("lstm", units=4, return_sequences=True, name="l", 
                             A("concat", axis=0, name="cat_t", inputs=["cat_f", "d"]),
                             A("flatten", name="flat"), D(3, name="fc")], "cross_entropy", ADAM, bs=4)
 
+# -- binary ops with broadcasting, PReLU
+case("se_block", [3, 7, 9], [C(6, 3, padding=1, name="c", inputs=["input"]), A("global_avgpool2d", name="gap"),
+                             D(3, activation="relu", name="fc1"), D(6, name="fc2"), A("reshape", shape=[6, 1, 1], name="r"),
+                             A("sigmoid", name="s"), A("mul", name="se", inputs=["c", "s"]),  # squeeze-excite
+                             A("sigmoid", name="sx"), A("mul", name="silu", inputs=["se", "sx"]),  # SiLU, old-exporter style
+                             A("flatten", name="flat"), D(3, name="fc")],
+     "cross_entropy", SGDM, bs=4)
+case("binary_bcast", [4, 5, 7], [C(4, 3, padding=1, name="a", inputs=["input"]),
+                                 A("global_avgpool2d", name="gap", inputs=["input"]), D(4, name="pd"),
+                                 A("reshape", shape=[4, 1, 1], name="p"),                     # [C, 1, 1]
+                                 C(1, [5, 1], name="wc", inputs=["input"]), A("reshape", shape=[1, 7], name="w"),  # [1, W]
+                                 A("sub", name="sub", inputs=["a", "p"]), A("sigmoid", name="ws", inputs=["w"]),
+                                 A("div", name="div", inputs=["sub", "ws"]), A("maximum", name="mx", inputs=["div", "p"]),
+                                 A("minimum", name="mn", inputs=["w", "a"]), A("sigmoid", name="ps", inputs=["mn"]),
+                                 A("tanh", name="pt", inputs=["p"]), A("pow", name="pw", inputs=["ps", "pt"]),
+                                 A("mul", name="pq", inputs=["p", "w"]),                      # [4, 1, 7]
+                                 A("minimum", name="tie", inputs=["pq", "pq"]),  # ties: half the gradient to each side
+                                 A("add", name="sum", inputs=["mx", "pw"]), A("mul", name="m2", inputs=["sum", "tie"]),
+                                 A("flatten", name="flat"), D(3, name="fc")],
+     "mse", SGD, bs=3)
+case("prelu_cnn", [3, 6, 7], [C(5, 3, padding=1), A("prelu", num_parameters=5), A("maxpool2d", pool_size=2),
+                              A("flatten"), D(8), A("prelu"), D(3)], "cross_entropy", SGD, bs=5)
+
 # -- losses
 case("ce_softmax", [11], [D(8, activation="relu"), D(5), A("softmax")], "cross_entropy", SGDM, bs=6)
 case("ce_softmax_conv", [2, 5, 7], [C(3, 3, activation="tanh"), A("flatten"), D(4), A("softmax")],
@@ -449,6 +483,8 @@ def init_net(spec, g):
                 mod.bias.copy_(0.2 * torch.randn(n, generator=g))
                 mod.running_mean.copy_(0.2 * torch.randn(n, generator=g))
                 mod.running_var.copy_(0.5 + torch.rand(n, generator=g))
+            if isinstance(mod, nn.PReLU):       # distinct slopes, some negative, not PyTorch's 0.25 everywhere
+                mod.weight.copy_(torch.rand(mod.weight.shape, generator=g) - 0.3)
     return net
 
 

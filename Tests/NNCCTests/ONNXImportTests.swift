@@ -117,6 +117,46 @@ final class ONNXImportTests: XCTestCase {
         XCTAssertEqual(gateOf(m.weights["\(name).bias_hh_l0"], Int(h)), [4, 6, 7, 5])
     }
 
+    func testElementwiseOpsTakeConstantsAndBroadcast() throws {
+        let data = Self.model([Self.node("Sub", ["two", "x"], ["a"]),   // a scalar constant on the left
+                               Self.node("Mul", ["a", "half"], ["b"]),  // a one-element tensor: a literal too
+                               Self.node("Pow", ["b", "c"], ["d"]),     // [1, 4]: a frozen parameter
+                               Self.node("Max", ["d", "a", "b"], ["e"]),  // three inputs fold left
+                               Self.node("Add", ["e", "a"], ["f"]),     // same shapes: the n-ary add
+                               Self.node("PRelu", ["f", "slope"], ["y"])],
+                              inits: [Self.floats("two", [], [2]), Self.floats("half", [1], [0.5]),
+                                      Self.floats("c", [1, 4], [1, 2, 3, 4]), Self.floats("slope", [4], [0.1, 0.2, 0.3, 0.4])])
+        let m = try importing(data)
+        XCTAssertEqual(m.graph.nodes.map(\.op), [
+            .input, .binary(Binary(.sub, constant: .scalar(2), constantFirst: true)), .binary(Binary(.mul, constant: .scalar(0.5))),
+            .binary(Binary(.pow, constant: .tensor([4]))), .binary(Binary(.maximum)), .binary(Binary(.maximum)), .add,
+            .prelu(parameters: 4),
+        ])
+        let pow = m.graph.nodes[3].name
+        XCTAssertEqual(m.weights["\(pow).constant"], Tensor(shape: [4], data: [1, 2, 3, 4]))
+        XCTAssertEqual(m.graph.param("\(pow).constant")?.trainable, false)
+        XCTAssertEqual(m.weights["\(m.graph.nodes[7].name).weight"]?.data, [0.1, 0.2, 0.3, 0.4])
+        XCTAssertEqual(m.graph.nodes[7].shape, [4])
+    }
+
+    func testPReluWithASlopeAlongWidthIsAFrozenConstant() throws {
+        let m = try importing(Self.model([Self.node("PRelu", ["x", "s"], ["y"])], inits: [Self.floats("s", [5])],
+                                         input: [nil, 3, 4, 5]))
+        XCTAssertEqual(m.graph.nodes[1].op, .binary(Binary(.prelu, constant: .tensor([5]))))
+    }
+
+    func testElementwiseErrorsNameTheNode() {
+        assertError(Self.model([Self.node("Mul", ["x", "c"], ["y"])], inits: [Self.floats("c", [3, 4])]),
+                    ["graph.node[0] (Mul", "broadcast over the batch"])
+        assertError(Self.model([Self.node("Mul", ["x", "c"], ["y"])], inits: [Self.floats("c", [3])]),
+                    ["graph.node[0] (Mul", "[4] and [3] do not broadcast"])
+        assertError(Self.model([Self.node("Unsqueeze", ["x", "ax"], ["u"]), Self.node("Div", ["x", "u"], ["y"])],
+                               inits: [Onnx_TensorProto.with { $0.name = "ax"; $0.dims = [1]; $0.dataType = 7; $0.int64Data = [1] }]),
+                    ["graph.node[1] (Div", "different ranks"])
+        assertError(Self.model([Self.node("Add", ["c", "c"], ["y"])], inits: [Self.floats("c", [4])]),
+                    ["graph.node[0] (Add", "does not fold constant arithmetic"])
+    }
+
     func testFileStemBecomesACIdentifier() {
         XCTAssertEqual(ONNXImporter.cIdentifier("resnet-18.v2"), "resnet_18_v2")
         XCTAssertEqual(ONNXImporter.cIdentifier("3net"), "_3net")
@@ -165,8 +205,8 @@ final class ONNXImportTests: XCTestCase {
     }
 
     func testUnsupportedOperatorNamesTheNode() {
-        assertError(Self.model([Self.node("Mul", ["x", "x"], ["y"])]),
-                    ["graph.node[0] (Mul \"/Mul_y\")", "operator Mul is not supported", "Gemm"])
+        assertError(Self.model([Self.node("NonMaxSuppression", ["x", "x"], ["y"])]),
+                    ["graph.node[0] (NonMaxSuppression \"/NonMaxSuppression_y\")", "operator NonMaxSuppression is not supported", "Gemm"])
         var custom = Self.node("Relu", ["x"], ["y"])
         custom.domain = "com.microsoft"
         assertError(Self.model([custom]), ["domain \"com.microsoft\""])

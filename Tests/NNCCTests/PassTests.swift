@@ -177,6 +177,36 @@ final class PassTests: XCTestCase {
 
     // MARK: - removeIdentities
 
+    // MARK: - fuseOperands
+
+    func testActivationsFoldIntoTheBinaryOpThatReadsThem() throws {
+        // SiLU as x * sigmoid(x), and a gate that is used twice (not folded).
+        let g = try graph(#"""
+            {"type": "dense", "units": 6, "name": "x"}, {"type": "sigmoid", "name": "s"},
+            {"type": "mul", "name": "silu", "inputs": ["x", "s"]},
+            {"type": "tanh", "name": "t", "inputs": ["x"]},
+            {"type": "maximum", "name": "m", "inputs": ["silu", "t"]}, {"type": "sub", "name": "o", "inputs": ["m", "t"]}
+            """#)
+        check(printIR(fuseOperands(g)), """
+            %1 = dense(units=6) %0 [6] "x"
+            %2 = mul(b=sigmoid) %1, %1 [6] "silu"
+            %3 = tanh %1 [6] "t"
+            %4 = maximum %2, %3 [6] "m"
+            %5 = sub %4, %3 [6] "o"
+            NOT: = sigmoid
+            """)
+    }
+
+    func testActivationThatIsAnOutputIsNotFolded() throws {
+        let g = try graph(#"""
+            {"type": "sigmoid", "name": "s"}, {"type": "mul", "name": "m", "inputs": ["input", "s"]}
+            """#, outputs: #"["s", "m"]"#)
+        check(printIR(fuseOperands(g)), """
+            %1 = sigmoid %0 [8] "s"
+            %2 = mul %0, %1 [8] "m"
+            """)
+    }
+
     func testDropoutAndIdentityRemoved() throws {
         let g = try graph(#"""
             {"type": "dense", "units": 4}, {"type": "dropout", "rate": 0.5}, {"type": "identity"},

@@ -86,7 +86,8 @@ public enum Pipeline {
         var list = [Pass(name: "infer_shapes", stage: .parsed) { try inferShapes($0) },
                     Pass(name: "remove_identities", stage: nil) { removeIdentities($0, training: training) }]
         if !training { list.append(Pass(name: "fold_batchnorm", stage: nil, run: foldBatchNorm)) }
-        list.append(Pass(name: "fuse_epilogue", stage: .fused) { fuseEpilogue($0, training: training) })
+        list.append(Pass(name: "fuse_epilogue", stage: nil) { fuseEpilogue($0, training: training) })
+        list.append(Pass(name: "fuse_operands", stage: .fused, run: fuseOperands))
         if training { list.append(Pass(name: "differentiate", stage: .training) { try differentiate($0) }) }
         list.append(Pass(name: "select_kernels", stage: .scheduled) {
             selectKernels($0, schedule: schedule, maxBatch: maxBatch, training: training)

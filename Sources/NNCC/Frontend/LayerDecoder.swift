@@ -85,13 +85,20 @@ enum LayerDecoder {
         case "add":
             try keys([])
             return (.add, nil)
+        case "sub", "mul", "div", "pow", "maximum", "minimum":
+            try keys([])
+            guard let function = BinaryFunction(rawValue: type) else { throw f.fail("type", "unknown layer type \"\(type)\"") }
+            return (.binary(Binary(function)), nil)
+        case "prelu":
+            try keys(["num_parameters"])
+            return (.prelu(parameters: try f.int("num_parameters", default: 1, min: 1, max: Limits.filters)), nil)
         case "concat":
             try keys(["axis"])
             return (.concat(axis: try f.int("axis", default: 0, min: -3, max: 2)), nil)
         default:
             throw f.fail("type", "unknown layer type \"\(type)\"; expected one of: dense, conv2d, maxpool2d, avgpool2d, "
                 + "global_avgpool2d, flatten, reshape, relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, gelu, "
-                + "identity, dropout, batchnorm, rnn, lstm, gru, add, concat")
+                + "identity, dropout, batchnorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
         }
     }
 

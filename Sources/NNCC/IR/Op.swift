@@ -136,6 +136,35 @@ public struct Recurrent: Equatable {
     public var returnSequences: Bool
 }
 
+/// An elementwise function of two operands with NumPy broadcasting (Ops/Binary.swift);
+/// prelu(x, slope) is ONNX's PRelu with a frozen slope of any broadcast shape.
+public enum BinaryFunction: String, Equatable, CaseIterable {
+    case add, sub, mul, div, pow, maximum, minimum, prelu
+}
+
+/// A binary op: `function(a, b)` with NumPy broadcasting of the per-example
+/// shapes. The node's inputs are its activation operands; a constant takes
+/// the place of one of them.
+public struct Binary: Equatable {
+    public var function: BinaryFunction
+    public var constant: Constant?
+    /// The constant is the left operand (`1 - x`, `2 / x`).
+    public var constantFirst = false
+    /// Activations applied to each input as it is read, one per node input
+    /// (Passes/FuseOperands.swift); nil for none.
+    public var pre: [Activation?] = [nil, nil]
+
+    /// A constant operand: a literal in the C, or a frozen tensor (the
+    /// non-trainable parameter `LAYER.constant`) with its per-example shape.
+    public enum Constant: Equatable { case scalar(Float), tensor([Int]) }
+
+    public init(_ function: BinaryFunction, constant: Constant? = nil, constantFirst: Bool = false) {
+        self.function = function
+        self.constant = constant
+        self.constantFirst = constantFirst
+    }
+}
+
 public enum Op: Equatable {
     case input
     case dense(units: Int, bias: Bool)
@@ -153,6 +182,9 @@ public enum Op: Equatable {
     case recurrent(Recurrent)
     case add
     case concat(axis: Int)
+    case binary(Binary)
+    /// PyTorch's PReLU: a learnable slope per channel (axis 0), or one for all.
+    case prelu(parameters: Int)
 
     /// The name a user wrote for this op in the model file.
     public var typeName: String {
@@ -172,6 +204,8 @@ public enum Op: Equatable {
         case let .recurrent(r): return r.cell == .lstm ? "lstm" : r.cell == .gru ? "gru" : "rnn"
         case .add: return "add"
         case .concat: return "concat"
+        case let .binary(b): return b.function.rawValue
+        case .prelu: return "prelu"
         }
     }
 

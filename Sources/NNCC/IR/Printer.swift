@@ -63,6 +63,17 @@ func describe(_ op: Op) -> String {
     case let .batchNorm(eps, momentum): return "batchnorm(eps=\(eps), momentum=\(momentum))"
     case let .recurrent(r): return "\(r.cell.name)(units=\(r.units)\(r.returnSequences ? ", sequences" : ""))"
     case let .concat(axis): return "concat(axis=\(axis))"
+    case let .binary(b):
+        // pre[k] is the k-th input's activation; with a constant, the one input is the other operand.
+        let side = b.constant == nil ? ["a", "b"] : [b.constantFirst ? "b" : "a"]
+        var args = zip(side, b.pre).compactMap { s, a in a.map { "\(s)=\($0.name)" } }
+        switch b.constant {
+        case let .scalar(v)?: args.insert("\(b.constantFirst ? "a" : "b")=\(v)", at: 0)
+        case let .tensor(s)?: args.insert("\(b.constantFirst ? "a" : "b")=constant\(shapeText(s))", at: 0)
+        case nil: break
+        }
+        return b.function.rawValue + (args.isEmpty ? "" : "(\(args.joined(separator: ", ")))")
+    case let .prelu(n): return "prelu(parameters=\(n))"
     default: return op.typeName
     }
 }

@@ -13,8 +13,12 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
         func fail(_ msg: String) -> NNCCError {
             NNCCError(file: file, path: n.origin, "\(n.op.typeName) layer \"\(n.name)\": \(msg)")
         }
-        if case .add = n.op {} else if case .concat = n.op {} else if ins.count != 1 {
-            throw fail("expected exactly one input, found \(ins.count)")
+        switch n.op {
+        case .add, .concat: break
+        case let .binary(b) where b.constant == nil:
+            guard ins.count == 2 else { throw fail("expected two inputs, found \(ins.count)") }
+        default:
+            guard ins.count == 1 else { throw fail("expected exactly one input, found \(ins.count)") }
         }
         let shape = try outputShape(n.op, ins, fail: fail)
         try Limits.check("result of shape", shape, limit: Limits.exampleElements, fail: fail)
@@ -97,6 +101,18 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
             throw fail("inputs have different shapes: \(ins.map(shapeText).joined(separator: " and "))")
         }
         return x
+    case let .binary(b):
+        var shapes = ins
+        if case let .tensor(c)? = b.constant { shapes.insert(c, at: b.constantFirst ? 0 : 1) }
+        guard let out = broadcast(shapes) else {
+            throw fail("shapes \(shapes.map(shapeText).joined(separator: " and ")) do not broadcast (NumPy's rule, per example)")
+        }
+        return out
+    case let .prelu(n):
+        guard n == 1 || n == x.first else {
+            throw fail("num_parameters \(n) must be 1 or the channels (axis 0) of the input \(shapeText(x))")
+        }
+        return x
     case let .concat(axis):
         guard ins.count >= 2 else { throw fail("expected two or more inputs, found \(ins.count)") }
         let a = axis < 0 ? axis + x.count : axis
@@ -114,6 +130,19 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         }
         return out
     }
+}
+
+/// NumPy broadcasting: shapes aligned on the right, each axis equal or 1.
+func broadcast(_ shapes: [[Int]]) -> [Int]? {
+    let rank = shapes.map(\.count).max() ?? 0
+    var out = Array(repeating: 1, count: rank)
+    for s in shapes {
+        for (k, d) in s.enumerated() {
+            let o = rank - s.count + k
+            if out[o] == 1 { out[o] = d } else if d != 1 && d != out[o] { return nil }
+        }
+    }
+    return out
 }
 
 /// The state tensors of one layer with PyTorch names, layouts and initialisers;
@@ -138,6 +167,11 @@ func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
         add("bias", [x[0]], .constant(0))
         add("running_mean", [x[0]], .constant(0), trainable: false)
         add("running_var", [x[0]], .constant(1), trainable: false)
+    case let .binary(b):
+        // A constant operand is frozen: loaded like a weight, never trained (no initialiser applies).
+        if case let .tensor(shape)? = b.constant { add("constant", shape, .constant(0), trainable: false) }
+    case let .prelu(count):
+        add("weight", [count], .constant(0.25))
     case let .recurrent(r):
         let g = r.cell.gates * r.units, bound = 1 / Float(r.units).squareRoot()
         add("weight_ih_l0", [g, x[1]], .uniform(bound: bound))

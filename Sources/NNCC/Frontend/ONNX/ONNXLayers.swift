@@ -1,5 +1,6 @@
 /// ONNX operators that become IR layers: Gemm/MatMul, Conv, pools,
-/// activations, softmax, batch normalization, Add and Concat.
+/// activations, softmax, batch normalization, Add and Concat; the other
+/// elementwise operators and PRelu are in ONNXBinary.swift.
 extension ONNXGraphBuilder {
     mutating func importNode(_ node: ONNXNode) throws {
         guard node.proto.domain.isEmpty || node.proto.domain == "ai.onnx" else {
@@ -13,7 +14,9 @@ extension ONNXGraphBuilder {
         case "Conv": try conv(node)
         case "MaxPool", "AveragePool": try pool(node)
         case "GlobalAveragePool", "ReduceMean": try globalAveragePool(node)
-        case "Div": try gelu(node)
+        case "Div": if try !gelu(node) { try binary(node) }
+        case "Sub", "Mul", "Pow", "Max", "Min": try binary(node)
+        case "PRelu": try prelu(node)
         case "Relu": try elementwise(node, .activation(.relu))
         case "Sigmoid": try elementwise(node, .activation(.sigmoid))
         case "Tanh": try elementwise(node, .activation(.tanh))
@@ -93,19 +96,21 @@ extension ONNXGraphBuilder {
         return ONNXConstant(shape: [k, r], floats: t)
     }
 
-    /// Add of two layer results, or of a layer without bias and a constant
-    /// that is exactly that layer's bias (MatMul + Add, Conv + Add).
+    /// Add of layer results of one shape, or of a layer without bias and a
+    /// constant that is exactly that layer's bias (MatMul + Add, Conv + Add);
+    /// any other addition broadcasts (ONNXBinary.swift).
     mutating func addition(_ node: ONNXNode) throws {
         let names = node.proto.input.filter { !$0.isEmpty }
         guard names.count >= 2 else { throw node.fail("expected two or more inputs") }
         let constants = try names.filter { if case .tensor = try value($0, node) { return false } else { return true } }
         if constants.isEmpty {
             let xs = try names.map { try materialize($0, node) }
+            guard try Set(xs.map { try shapes()[$0] }).count == 1 else { return try binary(node) }
             bind(node, 0, .tensor(node: add(.add, inputs: xs, node), axes: Self.plain(try shapes()[xs[0]].count)))
             return
         }
         guard node.op == "Add", names.count == 2, constants.count == 1, let cName = constants.first else {
-            throw node.fail("adding constants is supported only as the bias of a MatMul or Conv without one")
+            return try binary(node)
         }
         let c = try floats(cName, node, what: "bias")
         let xName = names.first { $0 != cName }!
@@ -123,8 +128,7 @@ extension ONNXGraphBuilder {
             nodes[x].op = .conv2d(cv)
             setWeight(x, "bias", Tensor(shape: [cv.filters], data: c.floats!), from: cName)
         default:
-            throw node.fail("adding constant \"\(cName)\" of shape \(c.shape) to a \(nodes[x].op.typeName) result of "
-                + "shape \(shape) is not supported; only a bias after MatMul or Conv")
+            return try binary(node)
         }
         bind(node, 0, .tensor(node: x, axes: Self.plain(shape.count)))
     }

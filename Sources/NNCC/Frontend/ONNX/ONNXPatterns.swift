@@ -2,11 +2,8 @@
 extension ONNXGraphBuilder {
     /// PyTorch exports the exact GELU before opset 20 as
     /// `0.5 · (x · (1 + erf(x / √2)))`: Div, Erf, Add, Mul, Mul. The chain
-    /// becomes one gelu activation; any other Div is unsupported.
-    mutating func gelu(_ node: ONNXNode) throws {
-        func fail() -> NNCCError {
-            node.fail("Div is supported only as part of the exact GELU, 0.5·x·(1 + erf(x/√2))")
-        }
+    /// becomes one gelu activation; false when the Div starts no such chain.
+    mutating func gelu(_ node: ONNXNode) throws -> Bool {
         guard let x = node.input(0), let div = node.proto.output.first,
               let s = constantScalar(node.input(1)), abs(s - Float(2).squareRoot()) < 1e-6,
               let (erfAt, erf) = soleUser(of: div, op: "Erf"),
@@ -16,11 +13,12 @@ extension ONNXGraphBuilder {
               proto.node[mulAt].input.contains(x),
               let (halfAt, _) = soleUser(of: mul, op: "Mul"),
               constantScalar(proto.node[halfAt].input.first { $0 != mul }) == 0.5
-        else { throw fail() }
+        else { return false }
         let (n, axes) = try tensor(x, node)
         let result = ONNXValue.tensor(node: add(.activation(.gelu), inputs: [n], node), axes: axes)
         values[proto.node[halfAt].output[0]] = result
         skipped.formUnion([erfAt, addAt, mulAt, halfAt])
+        return true
     }
 
     /// The one node reading `value`, when it is an `op` with one output.

@@ -4,8 +4,9 @@
 /// of integers).
 extension ONNXGraphBuilder {
     static let supported = "Add, AveragePool, BatchNormalization, Cast, Concat, Constant, ConstantOfShape, Conv, "
-        + "Dropout, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, Identity, LeakyRelu, LogSoftmax, LSTM, "
-        + "MatMul, MaxPool, Relu, Reshape, RNN, Shape, Sigmoid, Softmax, Squeeze, Sum, Tanh, Transpose, Unsqueeze"
+        + "Div, Dropout, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, Identity, LeakyRelu, LogSoftmax, LSTM, "
+        + "MatMul, Max, MaxPool, Min, Mul, Pow, PRelu, Relu, Reshape, RNN, Shape, Sigmoid, Softmax, Squeeze, Sub, Sum, "
+        + "Tanh, Transpose, Unsqueeze"
 
     mutating func shapeNode(_ node: ONNXNode) throws {
         switch node.op {
