@@ -3,9 +3,11 @@
 /// the last time step) or are evaluated at import (Shape, Constant, Concat
 /// of integers).
 extension ONNXGraphBuilder {
-    static let supported = "Add, AveragePool, BatchNormalization, Cast, Concat, Constant, ConstantOfShape, Conv, "
-        + "Dropout, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, Identity, LeakyRelu, LogSoftmax, LSTM, "
-        + "MatMul, MaxPool, Relu, Reshape, RNN, Shape, Sigmoid, Softmax, Squeeze, Sum, Tanh, Transpose, Unsqueeze"
+    static let supported = "Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Concat, Constant, "
+        + "ConstantOfShape, Conv, Dropout, Elu, Erf, Exp, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, "
+        + "HardSigmoid, HardSwish, Identity, LeakyRelu, Log, LogSoftmax, LSTM, MatMul, MaxPool, Mish, Neg, "
+        + "Reciprocal, Relu, Reshape, RNN, Selu, Shape, Sigmoid, Softmax, Softplus, Softsign, Sqrt, Squeeze, Sum, "
+        + "Tanh, Transpose, Unsqueeze"
 
     mutating func shapeNode(_ node: ONNXNode) throws {
         switch node.op {
