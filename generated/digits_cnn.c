@@ -99,8 +99,18 @@ static inline nn_vf nn_vselect(nn_vi take, nn_vf b, nn_vf a) {
     return (nn_vf)((take & (nn_vi)b) | (~take & (nn_vi)a));
 }
 
-/* Activations, scalar. Codes match nncc's Activation enum. */
-enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU, NN_ACT_LEAKY_RELU };
+/* Activations, scalar. Codes match nncc's Activation enum (Activation.cCode);
+   alpha and beta are its parameters (leaky relu's and elu's alpha, selu's
+   alpha and scale, celu's alpha, softplus' beta and threshold, clip's min and max, hard sigmoid's
+   alpha and beta). Each follows PyTorch's formula; this is also the
+   reference twin of the vector forms below. */
+enum {
+    NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU, NN_ACT_LEAKY_RELU,
+    NN_ACT_GELU_TANH, NN_ACT_ELU, NN_ACT_SELU, NN_ACT_CELU, NN_ACT_SOFTPLUS, NN_ACT_SOFTSIGN,
+    NN_ACT_EXP, NN_ACT_LOG, NN_ACT_SQRT, NN_ACT_RECIPROCAL, NN_ACT_ABS, NN_ACT_NEG, NN_ACT_ERF,
+    NN_ACT_CLIP, NN_ACT_HARDSIGMOID, NN_ACT_HARDSWISH, NN_ACT_SILU, NN_ACT_MISH, NN_ACT_COUNT
+};
+#define NN_GELU_TANH_K 0.79788456080286536f /* √(2/π) */
 
 static inline float nn_sigmoid(float x) {
     /* Branches keep expf from overflowing for large |x|. */
@@ -109,13 +119,38 @@ static inline float nn_sigmoid(float x) {
     return e / (1.0f + e);
 }
 
-static inline float nn_act(int act, float alpha, float x) {
+/* min(max(x, lo), hi) by comparisons: NaN stays NaN (fminf/fmaxf would drop
+   it), and lo > hi gives hi, as ONNX's Clip and torch.clamp. */
+static inline float nn_clip(float x, float lo, float hi) {
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+
+static inline float nn_act(int act, float alpha, float beta, float x) {
     switch (act) {
     case NN_ACT_RELU: return x < 0 ? 0.0f : x;  /* NaN stays NaN, as in PyTorch */
     case NN_ACT_SIGMOID: return nn_sigmoid(x);
     case NN_ACT_TANH: return tanhf(x);
     case NN_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case NN_ACT_LEAKY_RELU: return x > 0 ? x : alpha * x;
+    case NN_ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(NN_GELU_TANH_K * (x + 0.044715f * x * x * x)));
+    case NN_ACT_ELU: return x > 0 ? x : alpha * expm1f(x);
+    case NN_ACT_SELU: return x > 0 ? beta * x : beta * alpha * expm1f(x);
+    case NN_ACT_CELU: return x > 0 ? x : alpha * expm1f(x / alpha);
+    case NN_ACT_SOFTPLUS: return x * alpha > beta ? x : log1pf(expf(x * alpha)) / alpha;
+    case NN_ACT_SOFTSIGN: return x / (1.0f + fabsf(x));
+    case NN_ACT_EXP: return expf(x);
+    case NN_ACT_LOG: return logf(x);
+    case NN_ACT_SQRT: return sqrtf(x);
+    case NN_ACT_RECIPROCAL: return 1.0f / x;
+    case NN_ACT_ABS: return fabsf(x);
+    case NN_ACT_NEG: return -x;
+    case NN_ACT_ERF: return erff(x);
+    case NN_ACT_CLIP: return nn_clip(x, alpha, beta);
+    case NN_ACT_HARDSIGMOID: return nn_clip(alpha * x + beta, 0.0f, 1.0f);
+    case NN_ACT_HARDSWISH: return x * nn_clip(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+    case NN_ACT_SILU: return x / (1.0f + expf(-x));
+    case NN_ACT_MISH: return x * tanhf(log1pf(expf(x)));
     default: return x;
     }
 }
@@ -161,24 +196,63 @@ static inline nn_vf nn_vsigmoid(nn_vf x) { return 1.0f / (1.0f + nn_vexp(-x)); }
    error below 1e-7 near 0. */
 static inline nn_vf nn_vtanh(nn_vf x) { return 1.0f - 2.0f / (nn_vexp(x + x) + 1.0f); }
 
-/* Activation over a vector; gelu (erf) goes lane by lane. */
-static inline nn_vf nn_vact(int act, float alpha, nn_vf v) {
+/* clip on a vector, NaN kept (it is nn_vmax's second operand both times). */
+static inline nn_vf nn_vclip(nn_vf v, float lo, float hi) {
+    return -nn_vmax(nn_splat(-hi), -nn_vmax(nn_splat(lo), v));
+}
+
+/* x·tanh(softplus(x)) = x·(e²ˣ + 2eˣ)/(e²ˣ + 2eˣ + 2), written in e = e^−|x|
+   so that nothing overflows: for x > 0 the ratio is (1 + 2e)/(1 + 2e + 2e²). */
+static inline nn_vf nn_vmish(nn_vf v) {
+    const nn_vf e = nn_vexp(-(nn_vf)((nn_vi)v & 0x7fffffff)), e2 = e * e;
+    const nn_vf pos = (1.0f + 2.0f * e) / (1.0f + 2.0f * e + 2.0f * e2);
+    const nn_vf neg = (e2 + 2.0f * e) / (e2 + 2.0f * e + 2.0f);
+    return v * nn_vselect(v > 0, pos, neg);
+}
+
+/* The other activations over a vector, within about 1e-6 of nn_act. Those
+   without a vector form here (erf, log, exp: nn_vexp saturates instead of
+   reaching inf) go lane by lane. Out of line: inlined into every GEMM and
+   conv epilogue it would change gcc's inlining and cloning of the
+   micro-kernels. */
+NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v) {
+    switch (act) {
+    case NN_ACT_GELU_TANH:
+        return 0.5f * v * (1.0f + nn_vtanh(NN_GELU_TANH_K * (v + 0.044715f * v * v * v)));
+    case NN_ACT_ELU: return nn_vselect(v > 0, v, alpha * (nn_vexp(v) - 1.0f));
+    case NN_ACT_SELU: return beta * nn_vselect(v > 0, v, alpha * (nn_vexp(v) - 1.0f));
+    case NN_ACT_CELU: return nn_vselect(v > 0, v, alpha * (nn_vexp(v / alpha) - 1.0f));
+    case NN_ACT_SOFTSIGN: return v / (1.0f + (nn_vf)((nn_vi)v & 0x7fffffff));
+    case NN_ACT_RECIPROCAL: return 1.0f / v;
+    case NN_ACT_ABS: return (nn_vf)((nn_vi)v & 0x7fffffff);
+    case NN_ACT_NEG: return -v;
+    case NN_ACT_CLIP: return nn_vclip(v, alpha, beta);
+    case NN_ACT_HARDSIGMOID: return nn_vclip(alpha * v + beta, 0.0f, 1.0f);
+    case NN_ACT_HARDSWISH: return v * nn_vclip(v + 3.0f, 0.0f, 6.0f) / 6.0f;
+    case NN_ACT_SILU: return v * nn_vsigmoid(v);
+    case NN_ACT_MISH: return nn_vmish(v);
+    default:
+        for (int i = 0; i < NN_VW; i++) v[i] = nn_act(act, alpha, beta, v[i]);
+        return v;
+    }
+}
+
+/* Activation over a vector: relu, sigmoid and tanh inline. */
+static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
     switch (act) {
     case NN_ACT_NONE: return v;
     case NN_ACT_RELU: return nn_vmax(nn_splat(0), v);
     case NN_ACT_SIGMOID: return nn_vsigmoid(v);
     case NN_ACT_TANH: return nn_vtanh(v);
-    default:
-        for (int i = 0; i < NN_VW; i++) v[i] = nn_act(act, alpha, v[i]);
-        return v;
+    default: return nn_vact_more(act, alpha, beta, v);
     }
 }
 
 /* In place over n floats: whole vectors, then the scalar tail. */
-static inline void nn_act_n(int act, float alpha, float *p, int n) {
+static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
     int i = 0;
-    for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, nn_load(p + i)));
-    for (; i < n; i++) p[i] = nn_act(act, alpha, p[i]);
+    for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, beta, nn_load(p + i)));
+    for (; i < n; i++) p[i] = nn_act(act, alpha, beta, p[i]);
 }
 
 /* Deterministic generator for parameter initialisation (SplitMix64). */
@@ -218,7 +292,7 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 typedef struct {
     const float *bias;
     int bias_mode, accumulate, act;
-    float alpha;
+    float alpha, beta;
 } nn_epilogue;
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
@@ -268,11 +342,11 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             if (e.bias_mode == 2) v += bias[r];
             if (nc == NN_NR) {
                 if (e.accumulate) v += nn_load(c + j * NN_VW);
-                nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, v));
+                nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, e.beta, v));
             } else if (nc > j * NN_VW) {
                 const int n = nc - j * NN_VW < NN_VW ? nc - j * NN_VW : NN_VW;
                 if (e.accumulate) v += nn_load_n(c + j * NN_VW, n);
-                nn_store_n(c + j * NN_VW, nn_vact(e.act, e.alpha, v), n);
+                nn_store_n(c + j * NN_VW, nn_vact(e.act, e.alpha, e.beta, v), n);
             }
         }
     }
@@ -365,7 +439,7 @@ NN_UNUSED static void nn_gemm_naive(int M, int N, int K, const float *A, int lda
             if (e.accumulate) s += C[(size_t)m * ldc + n];
             if (e.bias_mode == 1) s += e.bias[n];
             if (e.bias_mode == 2) s += e.bias[m];
-            C[(size_t)m * ldc + n] = nn_act(e.act, e.alpha, s);
+            C[(size_t)m * ldc + n] = nn_act(e.act, e.alpha, e.beta, s);
         }
 }
 
@@ -418,7 +492,7 @@ static inline void nn_copy_short(float *restrict o, const float *restrict x, int
 /* Reference: direct convolution of one image and group, y[f][oh][ow] for F
    filters with weights w[F][C][kh][kw], for tests against the tiled path. */
 NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, const float *w, const float *bias,
-                                    int act, float alpha, float *y) {
+                                    int act, float alpha, float beta, float *y) {
     for (int f = 0; f < F; f++)
         for (int oh = 0; oh < s.OH; oh++)
             for (int ow = 0; ow < s.OW; ow++) {
@@ -430,7 +504,7 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
                             if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W)
                                 acc += w[(((size_t)f * s.C + c) * s.kh + i) * s.kw + j] * x[((size_t)c * s.H + ih) * s.W + iw];
                         }
-                y[((size_t)f * s.OH + oh) * s.OW + ow] = nn_act(act, alpha, acc);
+                y[((size_t)f * s.OH + oh) * s.OW + ow] = nn_act(act, alpha, beta, acc);
             }
 }
 
@@ -448,7 +522,7 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
 static inline __attribute__((always_inline)) void
 nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int Hp, int Wp, int oh, int ow0,
                   const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
-                  float alpha, float *restrict y, int nf) {
+                  float alpha, float beta, float *restrict y, int nf) {
     /* Fixed-size arrays (not [FB][RB·UV]): gcc keeps them in registers only
        when every index is a constant after unrolling, and a VLA never is. */
     nn_vf acc[NN_ROWS_MAX_FB][NN_ROWS_MAX_VECTORS];
@@ -474,7 +548,7 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
         if (f >= nf) break;
         _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
             _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++) {
-                const nn_vf out = nn_vact(act, alpha, acc[f][r * UV + u] + bias[f]);
+                const nn_vf out = nn_vact(act, alpha, beta, acc[f][r * UV + u] + bias[f]);
                 float *yo = y + f * plane + (size_t)(oh + r) * s.OW + ow0 + u * NN_VW;
                 const int n = s.OW - (ow0 + u * NN_VW);
                 if (n >= NN_VW) nn_store(yo, out);
@@ -527,7 +601,7 @@ NN_UNUSED static void nn_conv_rows(nn_conv_shape s, int F, const float *restrict
 static inline __attribute__((always_inline)) void
 nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp, int oh0, int ow0,
                     const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
-                    float alpha, float *restrict y, int nf) {
+                    float alpha, float beta, float *restrict y, int nf) {
     size_t at[NN_NARROW_MAX];
     nn_vf acc[NN_NARROW_MAX];
     _Pragma("GCC unroll 24") for (int rr = 0; rr < PR; rr++) {
@@ -549,7 +623,7 @@ nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp,
         }
     float out[NN_NARROW_MAX * NN_VW];
     _Pragma("GCC unroll 24") for (int r = 0; r < PR * PW; r++)
-        nn_store(out + r * NN_VW, nn_vact(act, alpha, acc[r] + nn_load(bias)));
+        nn_store(out + r * NN_VW, nn_vact(act, alpha, beta, acc[r] + nn_load(bias)));
     const size_t plane = (size_t)s.OH * s.OW;
     for (int rr = 0; rr < PR && oh0 + rr < s.OH; rr++)
         for (int f = 0; f < nf; f++)
@@ -578,7 +652,7 @@ NN_UNUSED static void nn_conv_narrow(nn_conv_shape s, int pr, int pw, const floa
    the NCHW output with the bias and activation applied. */
 static inline __attribute__((always_inline)) void
 nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp,
-             const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float *restrict y) {
+             const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, float *restrict y) {
     nn_vf acc[NN_MR][NN_NV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < NN_NV; v++) acc[r][v] = nn_splat(0);
@@ -597,7 +671,7 @@ nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, con
         }
     for (int v = 0; v < NN_NV; v++) {
         const nn_vf bv = nn_load(bias + v * NN_VW);
-        for (int r = 0; r < mr; r++) acc[r][v] = nn_vact(act, alpha, acc[r][v] + bv);
+        for (int r = 0; r < mr; r++) acc[r][v] = nn_vact(act, alpha, beta, acc[r][v] + bv);
     }
     const size_t plane = (size_t)s.OH * s.OW;
     for (int f = 0; f < nc; f++)
@@ -606,13 +680,13 @@ nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, con
 
 #define NN_CONV_TILE(R) \
     static void nn_conv_tile_##R(nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp, \
-                                 const float *restrict B, int nc, const float *restrict bias, int act, float alpha, \
+                                 const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, \
                                  float *restrict y) \
-    { nn_conv_tile(R, s, Hp, Wp, oh, ow0, xp, B, nc, bias, act, alpha, y); }
+    { nn_conv_tile(R, s, Hp, Wp, oh, ow0, xp, B, nc, bias, act, alpha, beta, y); }
 NN_CONV_TILE(1) NN_CONV_TILE(2) NN_CONV_TILE(3) NN_CONV_TILE(4) NN_CONV_TILE(5) NN_CONV_TILE(6) NN_CONV_TILE(7)
 NN_CONV_TILE(8)
 typedef void (*nn_conv_tile_fn)(nn_conv_shape, int, int, int, int, const float *restrict, const float *restrict, int,
-                                const float *restrict, int, float, float *restrict);
+                                const float *restrict, int, float, float, float *restrict);
 NN_UNUSED static const nn_conv_tile_fn nn_conv_tiles[NN_MR + 1] = {
     0, nn_conv_tile_1, nn_conv_tile_2, nn_conv_tile_3, nn_conv_tile_4, nn_conv_tile_5, nn_conv_tile_6,
     nn_conv_tile_7, nn_conv_tile_8};
@@ -637,7 +711,7 @@ NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int 
 /* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],
    bias padded to whole panels; xp already padded by nn_conv_pad. */
 NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, const float *restrict xp,
-                                       const float *restrict wpk, const float *restrict bias, int act, float alpha,
+                                       const float *restrict wpk, const float *restrict bias, int act, float alpha, float beta,
                                        float *restrict y) {
     const int K = s.C * s.kh * s.kw;
     for (int p = 0; p * NN_NR < F; p++) {
@@ -646,7 +720,7 @@ NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, c
             for (int ow0 = 0; ow0 < s.OW; ow0 += NN_MR) {
                 const int mr = s.OW - ow0 < NN_MR ? s.OW - ow0 : NN_MR;
                 nn_conv_tiles[mr](s, Hp, Wp, oh, ow0, xp, wpk + (size_t)p * K * NN_NR, nc, bias + p * NN_NR, act,
-                                  alpha, y + (size_t)p * NN_NR * s.OH * s.OW);
+                                  alpha, beta, y + (size_t)p * NN_NR * s.OH * s.OW);
             }
     }
 }
@@ -906,7 +980,7 @@ static inline __attribute__((always_inline)) void nn_wino_gemm(nn_wino_shape s, 
    ACC adds into y instead (∂x; no activation then). */
 static inline __attribute__((always_inline)) void
 nn_wino_image(const int TV, const int ACC, nn_wino_shape s, nn_conv_shape cs, const float *restrict x,
-              const float *restrict U, int act, float alpha, float *restrict y, float *restrict scratch) {
+              const float *restrict U, int act, float alpha, float beta, float *restrict y, float *restrict scratch) {
     float *xp = scratch, *V = xp + (size_t)s.C * s.Hp * s.Wp;
     float *M = V + 16 * ((size_t)s.C * ((s.TB * s.TWP + NN_NR - 1) / NN_NR * NN_NR) + NN_WINO_SKEW);
     const float *bias = U + (size_t)16 * s.F * s.C;
@@ -930,7 +1004,7 @@ nn_wino_image(const int TV, const int ACC, nn_wino_shape s, nn_conv_shape cs, co
         }
         if (act != NN_ACT_NONE) {
             const int oh0 = 2 * ty0, oh1 = 2 * (ty0 + rows) < s.OH ? 2 * (ty0 + rows) : s.OH;
-            for (int f = 0; f < s.F; f++) nn_act_n(act, alpha, y + ((size_t)f * s.OH + oh0) * s.OW, (oh1 - oh0) * s.OW);
+            for (int f = 0; f < s.F; f++) nn_act_n(act, alpha, beta, y + ((size_t)f * s.OH + oh0) * s.OW, (oh1 - oh0) * s.OW);
         }
     }
 }
@@ -1456,7 +1530,7 @@ struct digits_cnn_ctx {
    per example [1, 8, 8] -> [16, 8, 8]; batch nb <= 1 */
 static void k1_conv3x3_16x8x8_relu_tile4x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf) {
-    nn_conv_rows_tile(4, 1, 2, (nn_conv_shape){.C = 1, .H = 8, .W = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 8, .OW = 8}, 10, 10, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, y, nf);
+    nn_conv_rows_tile(4, 1, 2, (nn_conv_shape){.C = 1, .H = 8, .W = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 8, .OW = 8}, 10, 10, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
 static void k1_conv3x3_16x8x8_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
     const nn_conv_shape s = {.C = 1, .H = 8, .W = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 8, .OW = 8};
@@ -1485,7 +1559,7 @@ static void k2_conv3x3_32x8x8_relu(int nb, const float *restrict x, const float 
         float *xp = scratch + (size_t)NN_THREAD_ID() * 14400;
         (void)xp;
         static const nn_wino_shape ws = {.C = 16, .F = 32, .OH = 8, .OW = 8, .TH = 4, .TW = 4, .TWP = 4, .TB = 4, .Hp = 10, .Wp = 10};
-        nn_wino_image(4, 0, ws, s, x + ((size_t)b * 16 + (size_t)g * 16) * 64, w, NN_ACT_RELU, 0.0f, y + ((size_t)b * 32 + (size_t)g * 32) * 64, xp);
+        nn_wino_image(4, 0, ws, s, x + ((size_t)b * 16 + (size_t)g * 16) * 64, w, NN_ACT_RELU, 0.0f, 0.0f, y + ((size_t)b * 32 + (size_t)g * 32) * 64, xp);
     }
 }
 
@@ -1499,14 +1573,14 @@ static void k3_maxpool2x2_32x4x4(int nb, const float *restrict x, float *restric
 /* layer "4" (layers[4]): dense 512 -> 64, fused relu
    per example [512] -> [64]; batch nb <= 1 */
 static void k5_dense_64_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
-    nn_epilogue e = {.bias = w + 32768, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f};
+    nn_epilogue e = {.bias = w + 32768, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 64, 512, x, 512, w, y, 64, e);
 }
 
 /* layer "6" (layers[6]): dense 64 -> 10
    per example [64] -> [10]; batch nb <= 1 */
 static void k6_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
-    nn_epilogue e = {.bias = w + 1024, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f};
+    nn_epilogue e = {.bias = w + 1024, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 64, x, 64, w, y, 10, e);
 }
 

@@ -78,7 +78,9 @@ def pair(v):
     return tuple(v) if isinstance(v, (list, tuple)) else (v, v)
 
 
-def activation(name, x, alpha=0.01):
+def activation(name, x, alpha=0.01, L=None):
+    """The activation `name` of x; L is its layer, for the parameters (PyTorch's defaults otherwise)."""
+    L = L or {}
     if name is None or name == "identity":
         return x
     if name == "relu":
@@ -94,14 +96,29 @@ def activation(name, x, alpha=0.01):
     if name == "leaky_relu":
         return F.leaky_relu(x, alpha)
     if name == "gelu":
-        return F.gelu(x)                      # erf form (approximate='none')
+        return F.gelu(x, approximate=L.get("approximate", "none"))   # erf form unless "tanh"
+    if name == "elu":
+        return F.elu(x, L.get("alpha", 1.0))
+    if name == "celu":
+        return F.celu(x, L.get("alpha", 1.0))
+    if name == "softplus":
+        return F.softplus(x, L.get("beta", 1.0), L.get("threshold", 20.0))
+    if name == "hardtanh":
+        return F.hardtanh(x, L.get("min_val", -1.0), L.get("max_val", 1.0))
+    if name in UNARY:
+        return UNARY[name](x)
     raise ValueError("unknown activation %r" % name)
 
 
 BINARY = {"sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow, "maximum": torch.maximum,
           "minimum": torch.minimum}   # broadcasting as NumPy, per example
 
-ACTIVATIONS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "gelu", "identity"}
+# Parameterless activations, by their layer names.
+UNARY = {"selu": F.selu, "softsign": F.softsign, "relu6": F.relu6, "hardsigmoid": F.hardsigmoid,
+         "hardswish": F.hardswish, "silu": F.silu, "mish": F.mish, "exp": torch.exp, "log": torch.log,
+         "sqrt": torch.sqrt, "abs": torch.abs, "neg": torch.neg, "reciprocal": torch.reciprocal, "erf": torch.erf}
+ACTIVATIONS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "gelu", "identity", "elu", "celu",
+               "softplus", "hardtanh"} | set(UNARY)
 
 
 class Net(nn.Module):
@@ -184,7 +201,7 @@ class Net(nn.Module):
         if t == "leaky_relu":
             return F.leaky_relu(x, L.get("alpha", 0.01))
         if t in ACTIVATIONS:
-            return activation(t, x)
+            return activation(t, x, L=L)
         if t == "add":
             y = xs[0]
             for z in xs[1:]:
@@ -278,9 +295,14 @@ ADAMW = {"type": "adam", "lr": 0.005, "betas": [0.8, 0.99], "eps": 1e-7, "weight
 CASES = []
 
 
-def case(name, shape, layers, loss=None, opt=SGD, bs=5, n_x=5, outputs=None, clip=0, steps=False):
+def case(name, shape, layers, loss=None, opt=SGD, bs=5, n_x=5, outputs=None, clip=0, steps=False,
+         xscale=1.0, wscale=1.0, identity=(), plant=()):
+    """xscale scales the inputs and wscale every dense/conv weight (so activations see both sides of
+    their kinks); the dense layers named in identity start as y = x (square eye weight, zero bias), and
+    plant overwrites the first features of every input example, so exact kink values reach them."""
     CASES.append(dict(name=name, shape=shape, layers=layers, loss=loss, opt=opt, bs=bs, n_x=n_x,
-                      outputs=outputs, clip=clip, steps=steps))
+                      outputs=outputs, clip=clip, steps=steps, xscale=xscale, wscale=wscale,
+                      identity=identity, plant=plant))
 
 
 # -- dense and activations
@@ -298,6 +320,31 @@ case("act_layers_b", [10], [D(8), A("leaky_relu", alpha=0.2), D(8), A("leaky_rel
                             D(6), A("softmax"), D(3)], "cross_entropy", SGDM, bs=6)
 case("act_image", [3, 5, 7], [A("leaky_relu", alpha=0.2), C(4, 3, padding=1, activation="gelu"), A("tanh"),
                               A("flatten"), D(3)], "mse", SGD, bs=3)
+
+# -- unary activations. unary_kinks: each behind a dense layer that starts as y = x, on inputs with the kink
+# values planted (relu6 at 0 and 6, hardtanh at its bounds, abs and the elus at 0, hardswish and hardsigmoid
+# at ±3), so the training step's gradients go through the kinks themselves; the ones whose derivative
+# follows from their output fuse into the dense epilogue in training too.
+KINKS = [("relu6", {}), ("hardtanh", dict(min_val=-0.5, max_val=2.0)), ("abs", {}), ("hardswish", {}),
+         ("hardsigmoid", {}), ("elu", dict(alpha=0.5)), ("celu", dict(alpha=0.7)), ("selu", {})]
+case("unary_kinks", [13],
+     [L for t, kw in KINKS for L in (D(13, name="d_" + t, inputs=["input"]), A(t, name=t, inputs=["d_" + t], **kw))]
+     + [A("concat", axis=-1, name="cat", inputs=[t for t, _ in KINKS]), D(3, name="head")],
+     "cross_entropy", SGD, bs=5, xscale=4.0, identity=["d_" + t for t, _ in KINKS],
+     plant=[-3.0, 0.0, 3.0, 6.0, -0.5, 2.0, -6.0])
+# Dense layers with activations fused (activation field, or a layer after the dense) and standalone (after
+# another activation); log, sqrt and reciprocal read positive values (after softplus or exp).
+case("unary_dense", [11], [D(13, activation="silu"), D(12), A("mish"), D(11), A("gelu", approximate="tanh"),
+                           D(10, activation="softplus"), A("log"), D(9), A("exp"), A("sqrt"), D(9, activation="exp"),
+                           A("reciprocal"), D(8), A("softsign"), D(8, activation="erf"), A("neg"), D(7),
+                           A("elu", alpha=1.3), A("abs"), D(3)],
+     "mse", SGD, bs=5, xscale=2.0, wscale=2.0)
+# The conv kernels' epilogues: rows (hardswish), Winograd (celu), implicit GEMM at stride 2 (relu6), narrow
+# (selu, mish; at 16 floats a vector); hardsigmoid and silu standalone after a fused conv.
+case("unary_conv", [3, 9, 11], [C(16, 3, padding=1, activation="hardswish"), C(16, 3, padding=1, activation="celu"),
+                                C(20, 3, stride=2, activation="relu6"), C(12, 1, activation="selu"),
+                                A("hardsigmoid"), C(5, 3, activation="mish"), A("silu"), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=3, xscale=2.0, wscale=2.5)
 
 # -- conv2d
 case("conv_k32", [2, 7, 11], [C(5, [3, 2]), A("relu"), A("flatten"), D(3)], "cross_entropy", SGD, bs=5)
@@ -471,11 +518,19 @@ def model_json(c):
     return m
 
 
-def init_net(spec, g):
+def init_net(spec, g, c):
     """PyTorch default init, then random batchnorm affine/running stats so
-    that inference through batchnorm is not the identity."""
+    that inference through batchnorm is not the identity; then the case's
+    wscale and identity layers."""
     net = Net(spec)
     with torch.no_grad():
+        for mod in net.modules():
+            if isinstance(mod, (nn.Linear, nn.Conv2d)):
+                mod.weight.mul_(c["wscale"])
+        for name in c["identity"]:
+            mod = getattr(net, name)
+            mod.weight.copy_(torch.eye(mod.weight.shape[0]))
+            mod.bias.zero_()
         for mod in net.modules():
             if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 n = mod.num_features
@@ -486,6 +541,12 @@ def init_net(spec, g):
             if isinstance(mod, nn.PReLU):       # distinct slopes, some negative, not PyTorch's 0.25 everywhere
                 mod.weight.copy_(torch.rand(mod.weight.shape, generator=g) - 0.3)
     return net
+
+
+def plant(c, x):
+    flat = x.reshape(x.shape[0], -1)
+    flat[:, :len(c["plant"])] = torch.tensor(c["plant"], dtype=x.dtype)
+    return x
 
 
 def targets(net, loss, n, g):
@@ -518,7 +579,7 @@ def make_case(c, out_dir):
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 1)
     spec = model_json(c)
-    net = init_net(spec, g)
+    net = init_net(spec, g, c)
     d = os.path.join(out_dir, name)
     if os.path.isdir(d):
         shutil.rmtree(d)
@@ -530,7 +591,7 @@ def make_case(c, out_dir):
     save_safetensors(os.path.join(d, "weights.safetensors"), w0)
 
     shape = tuple(c["shape"])
-    x = torch.randn((c["n_x"],) + shape, generator=g)
+    x = plant(c, c["xscale"] * torch.randn((c["n_x"],) + shape, generator=g))
     net.eval()
     with torch.no_grad():
         y = forward_out(net, x)
@@ -542,7 +603,7 @@ def make_case(c, out_dir):
 
     opt_spec = spec["train"]["optimizer"]
     n_train = c["bs"] * (STEP_BATCHES if c["steps"] else 1)
-    xt = torch.randn((n_train,) + shape, generator=g)
+    xt = plant(c, c["xscale"] * torch.randn((n_train,) + shape, generator=g))
     yt = targets(net, c["loss"], n_train, g)
     np.savez(os.path.join(d, "train.npz"), x=f32(xt), y=yt.numpy() if yt.dtype == torch.int64 else f32(yt))
     net.train()

@@ -25,7 +25,7 @@ static inline void nn_copy_short(float *restrict o, const float *restrict x, int
 /* Reference: direct convolution of one image and group, y[f][oh][ow] for F
    filters with weights w[F][C][kh][kw], for tests against the tiled path. */
 NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, const float *w, const float *bias,
-                                    int act, float alpha, float *y) {
+                                    int act, float alpha, float beta, float *y) {
     for (int f = 0; f < F; f++)
         for (int oh = 0; oh < s.OH; oh++)
             for (int ow = 0; ow < s.OW; ow++) {
@@ -37,7 +37,7 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
                             if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W)
                                 acc += w[(((size_t)f * s.C + c) * s.kh + i) * s.kw + j] * x[((size_t)c * s.H + ih) * s.W + iw];
                         }
-                y[((size_t)f * s.OH + oh) * s.OW + ow] = nn_act(act, alpha, acc);
+                y[((size_t)f * s.OH + oh) * s.OW + ow] = nn_act(act, alpha, beta, acc);
             }
 }
 
@@ -55,7 +55,7 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
 static inline __attribute__((always_inline)) void
 nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int Hp, int Wp, int oh, int ow0,
                   const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
-                  float alpha, float *restrict y, int nf) {
+                  float alpha, float beta, float *restrict y, int nf) {
     /* Fixed-size arrays (not [FB][RB·UV]): gcc keeps them in registers only
        when every index is a constant after unrolling, and a VLA never is. */
     nn_vf acc[NN_ROWS_MAX_FB][NN_ROWS_MAX_VECTORS];
@@ -81,7 +81,7 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
         if (f >= nf) break;
         _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
             _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++) {
-                const nn_vf out = nn_vact(act, alpha, acc[f][r * UV + u] + bias[f]);
+                const nn_vf out = nn_vact(act, alpha, beta, acc[f][r * UV + u] + bias[f]);
                 float *yo = y + f * plane + (size_t)(oh + r) * s.OW + ow0 + u * NN_VW;
                 const int n = s.OW - (ow0 + u * NN_VW);
                 if (n >= NN_VW) nn_store(yo, out);
@@ -134,7 +134,7 @@ NN_UNUSED static void nn_conv_rows(nn_conv_shape s, int F, const float *restrict
 static inline __attribute__((always_inline)) void
 nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp, int oh0, int ow0,
                     const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
-                    float alpha, float *restrict y, int nf) {
+                    float alpha, float beta, float *restrict y, int nf) {
     size_t at[NN_NARROW_MAX];
     nn_vf acc[NN_NARROW_MAX];
     _Pragma("GCC unroll 24") for (int rr = 0; rr < PR; rr++) {
@@ -156,7 +156,7 @@ nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp,
         }
     float out[NN_NARROW_MAX * NN_VW];
     _Pragma("GCC unroll 24") for (int r = 0; r < PR * PW; r++)
-        nn_store(out + r * NN_VW, nn_vact(act, alpha, acc[r] + nn_load(bias)));
+        nn_store(out + r * NN_VW, nn_vact(act, alpha, beta, acc[r] + nn_load(bias)));
     const size_t plane = (size_t)s.OH * s.OW;
     for (int rr = 0; rr < PR && oh0 + rr < s.OH; rr++)
         for (int f = 0; f < nf; f++)
@@ -185,7 +185,7 @@ NN_UNUSED static void nn_conv_narrow(nn_conv_shape s, int pr, int pw, const floa
    the NCHW output with the bias and activation applied. */
 static inline __attribute__((always_inline)) void
 nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp,
-             const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float *restrict y) {
+             const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, float *restrict y) {
     nn_vf acc[NN_MR][NN_NV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < NN_NV; v++) acc[r][v] = nn_splat(0);
@@ -204,7 +204,7 @@ nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, con
         }
     for (int v = 0; v < NN_NV; v++) {
         const nn_vf bv = nn_load(bias + v * NN_VW);
-        for (int r = 0; r < mr; r++) acc[r][v] = nn_vact(act, alpha, acc[r][v] + bv);
+        for (int r = 0; r < mr; r++) acc[r][v] = nn_vact(act, alpha, beta, acc[r][v] + bv);
     }
     const size_t plane = (size_t)s.OH * s.OW;
     for (int f = 0; f < nc; f++)
@@ -213,13 +213,13 @@ nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, con
 
 #define NN_CONV_TILE(R) \
     static void nn_conv_tile_##R(nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp, \
-                                 const float *restrict B, int nc, const float *restrict bias, int act, float alpha, \
+                                 const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, \
                                  float *restrict y) \
-    { nn_conv_tile(R, s, Hp, Wp, oh, ow0, xp, B, nc, bias, act, alpha, y); }
+    { nn_conv_tile(R, s, Hp, Wp, oh, ow0, xp, B, nc, bias, act, alpha, beta, y); }
 NN_CONV_TILE(1) NN_CONV_TILE(2) NN_CONV_TILE(3) NN_CONV_TILE(4) NN_CONV_TILE(5) NN_CONV_TILE(6) NN_CONV_TILE(7)
 NN_CONV_TILE(8)
 typedef void (*nn_conv_tile_fn)(nn_conv_shape, int, int, int, int, const float *restrict, const float *restrict, int,
-                                const float *restrict, int, float, float *restrict);
+                                const float *restrict, int, float, float, float *restrict);
 NN_UNUSED static const nn_conv_tile_fn nn_conv_tiles[NN_MR + 1] = {
     0, nn_conv_tile_1, nn_conv_tile_2, nn_conv_tile_3, nn_conv_tile_4, nn_conv_tile_5, nn_conv_tile_6,
     nn_conv_tile_7, nn_conv_tile_8};
@@ -244,7 +244,7 @@ NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int 
 /* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],
    bias padded to whole panels; xp already padded by nn_conv_pad. */
 NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, const float *restrict xp,
-                                       const float *restrict wpk, const float *restrict bias, int act, float alpha,
+                                       const float *restrict wpk, const float *restrict bias, int act, float alpha, float beta,
                                        float *restrict y) {
     const int K = s.C * s.kh * s.kw;
     for (int p = 0; p * NN_NR < F; p++) {
@@ -253,7 +253,7 @@ NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, c
             for (int ow0 = 0; ow0 < s.OW; ow0 += NN_MR) {
                 const int mr = s.OW - ow0 < NN_MR ? s.OW - ow0 : NN_MR;
                 nn_conv_tiles[mr](s, Hp, Wp, oh, ow0, xp, wpk + (size_t)p * K * NN_NR, nc, bias + p * NN_NR, act,
-                                  alpha, y + (size_t)p * NN_NR * s.OH * s.OW);
+                                  alpha, beta, y + (size_t)p * NN_NR * s.OH * s.OW);
             }
     }
 }

@@ -11,7 +11,7 @@
 typedef struct {
     const float *bias;
     int bias_mode, accumulate, act;
-    float alpha;
+    float alpha, beta;
 } nn_epilogue;
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
@@ -61,11 +61,11 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             if (e.bias_mode == 2) v += bias[r];
             if (nc == NN_NR) {
                 if (e.accumulate) v += nn_load(c + j * NN_VW);
-                nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, v));
+                nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, e.beta, v));
             } else if (nc > j * NN_VW) {
                 const int n = nc - j * NN_VW < NN_VW ? nc - j * NN_VW : NN_VW;
                 if (e.accumulate) v += nn_load_n(c + j * NN_VW, n);
-                nn_store_n(c + j * NN_VW, nn_vact(e.act, e.alpha, v), n);
+                nn_store_n(c + j * NN_VW, nn_vact(e.act, e.alpha, e.beta, v), n);
             }
         }
     }
@@ -158,7 +158,7 @@ NN_UNUSED static void nn_gemm_naive(int M, int N, int K, const float *A, int lda
             if (e.accumulate) s += C[(size_t)m * ldc + n];
             if (e.bias_mode == 1) s += e.bias[n];
             if (e.bias_mode == 2) s += e.bias[m];
-            C[(size_t)m * ldc + n] = nn_act(e.act, e.alpha, s);
+            C[(size_t)m * ldc + n] = nn_act(e.act, e.alpha, e.beta, s);
         }
 }
 

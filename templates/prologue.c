@@ -90,8 +90,18 @@ static inline nn_vf nn_vselect(nn_vi take, nn_vf b, nn_vf a) {
     return (nn_vf)((take & (nn_vi)b) | (~take & (nn_vi)a));
 }
 
-/* Activations, scalar. Codes match nncc's Activation enum. */
-enum { NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU, NN_ACT_LEAKY_RELU };
+/* Activations, scalar. Codes match nncc's Activation enum (Activation.cCode);
+   alpha and beta are its parameters (leaky relu's and elu's alpha, selu's
+   alpha and scale, celu's alpha, softplus' beta and threshold, clip's min and max, hard sigmoid's
+   alpha and beta). Each follows PyTorch's formula; this is also the
+   reference twin of the vector forms below. */
+enum {
+    NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU, NN_ACT_LEAKY_RELU,
+    NN_ACT_GELU_TANH, NN_ACT_ELU, NN_ACT_SELU, NN_ACT_CELU, NN_ACT_SOFTPLUS, NN_ACT_SOFTSIGN,
+    NN_ACT_EXP, NN_ACT_LOG, NN_ACT_SQRT, NN_ACT_RECIPROCAL, NN_ACT_ABS, NN_ACT_NEG, NN_ACT_ERF,
+    NN_ACT_CLIP, NN_ACT_HARDSIGMOID, NN_ACT_HARDSWISH, NN_ACT_SILU, NN_ACT_MISH, NN_ACT_COUNT
+};
+#define NN_GELU_TANH_K 0.79788456080286536f /* √(2/π) */
 
 static inline float nn_sigmoid(float x) {
     /* Branches keep expf from overflowing for large |x|. */
@@ -100,13 +110,38 @@ static inline float nn_sigmoid(float x) {
     return e / (1.0f + e);
 }
 
-static inline float nn_act(int act, float alpha, float x) {
+/* min(max(x, lo), hi) by comparisons: NaN stays NaN (fminf/fmaxf would drop
+   it), and lo > hi gives hi, as ONNX's Clip and torch.clamp. */
+static inline float nn_clip(float x, float lo, float hi) {
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+
+static inline float nn_act(int act, float alpha, float beta, float x) {
     switch (act) {
     case NN_ACT_RELU: return x < 0 ? 0.0f : x;  /* NaN stays NaN, as in PyTorch */
     case NN_ACT_SIGMOID: return nn_sigmoid(x);
     case NN_ACT_TANH: return tanhf(x);
     case NN_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case NN_ACT_LEAKY_RELU: return x > 0 ? x : alpha * x;
+    case NN_ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(NN_GELU_TANH_K * (x + 0.044715f * x * x * x)));
+    case NN_ACT_ELU: return x > 0 ? x : alpha * expm1f(x);
+    case NN_ACT_SELU: return x > 0 ? beta * x : beta * alpha * expm1f(x);
+    case NN_ACT_CELU: return x > 0 ? x : alpha * expm1f(x / alpha);
+    case NN_ACT_SOFTPLUS: return x * alpha > beta ? x : log1pf(expf(x * alpha)) / alpha;
+    case NN_ACT_SOFTSIGN: return x / (1.0f + fabsf(x));
+    case NN_ACT_EXP: return expf(x);
+    case NN_ACT_LOG: return logf(x);
+    case NN_ACT_SQRT: return sqrtf(x);
+    case NN_ACT_RECIPROCAL: return 1.0f / x;
+    case NN_ACT_ABS: return fabsf(x);
+    case NN_ACT_NEG: return -x;
+    case NN_ACT_ERF: return erff(x);
+    case NN_ACT_CLIP: return nn_clip(x, alpha, beta);
+    case NN_ACT_HARDSIGMOID: return nn_clip(alpha * x + beta, 0.0f, 1.0f);
+    case NN_ACT_HARDSWISH: return x * nn_clip(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+    case NN_ACT_SILU: return x / (1.0f + expf(-x));
+    case NN_ACT_MISH: return x * tanhf(log1pf(expf(x)));
     default: return x;
     }
 }
@@ -152,24 +187,63 @@ static inline nn_vf nn_vsigmoid(nn_vf x) { return 1.0f / (1.0f + nn_vexp(-x)); }
    error below 1e-7 near 0. */
 static inline nn_vf nn_vtanh(nn_vf x) { return 1.0f - 2.0f / (nn_vexp(x + x) + 1.0f); }
 
-/* Activation over a vector; gelu (erf) goes lane by lane. */
-static inline nn_vf nn_vact(int act, float alpha, nn_vf v) {
+/* clip on a vector, NaN kept (it is nn_vmax's second operand both times). */
+static inline nn_vf nn_vclip(nn_vf v, float lo, float hi) {
+    return -nn_vmax(nn_splat(-hi), -nn_vmax(nn_splat(lo), v));
+}
+
+/* x·tanh(softplus(x)) = x·(e²ˣ + 2eˣ)/(e²ˣ + 2eˣ + 2), written in e = e^−|x|
+   so that nothing overflows: for x > 0 the ratio is (1 + 2e)/(1 + 2e + 2e²). */
+static inline nn_vf nn_vmish(nn_vf v) {
+    const nn_vf e = nn_vexp(-(nn_vf)((nn_vi)v & 0x7fffffff)), e2 = e * e;
+    const nn_vf pos = (1.0f + 2.0f * e) / (1.0f + 2.0f * e + 2.0f * e2);
+    const nn_vf neg = (e2 + 2.0f * e) / (e2 + 2.0f * e + 2.0f);
+    return v * nn_vselect(v > 0, pos, neg);
+}
+
+/* The other activations over a vector, within about 1e-6 of nn_act. Those
+   without a vector form here (erf, log, exp: nn_vexp saturates instead of
+   reaching inf) go lane by lane. Out of line: inlined into every GEMM and
+   conv epilogue it would change gcc's inlining and cloning of the
+   micro-kernels. */
+NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v) {
+    switch (act) {
+    case NN_ACT_GELU_TANH:
+        return 0.5f * v * (1.0f + nn_vtanh(NN_GELU_TANH_K * (v + 0.044715f * v * v * v)));
+    case NN_ACT_ELU: return nn_vselect(v > 0, v, alpha * (nn_vexp(v) - 1.0f));
+    case NN_ACT_SELU: return beta * nn_vselect(v > 0, v, alpha * (nn_vexp(v) - 1.0f));
+    case NN_ACT_CELU: return nn_vselect(v > 0, v, alpha * (nn_vexp(v / alpha) - 1.0f));
+    case NN_ACT_SOFTSIGN: return v / (1.0f + (nn_vf)((nn_vi)v & 0x7fffffff));
+    case NN_ACT_RECIPROCAL: return 1.0f / v;
+    case NN_ACT_ABS: return (nn_vf)((nn_vi)v & 0x7fffffff);
+    case NN_ACT_NEG: return -v;
+    case NN_ACT_CLIP: return nn_vclip(v, alpha, beta);
+    case NN_ACT_HARDSIGMOID: return nn_vclip(alpha * v + beta, 0.0f, 1.0f);
+    case NN_ACT_HARDSWISH: return v * nn_vclip(v + 3.0f, 0.0f, 6.0f) / 6.0f;
+    case NN_ACT_SILU: return v * nn_vsigmoid(v);
+    case NN_ACT_MISH: return nn_vmish(v);
+    default:
+        for (int i = 0; i < NN_VW; i++) v[i] = nn_act(act, alpha, beta, v[i]);
+        return v;
+    }
+}
+
+/* Activation over a vector: relu, sigmoid and tanh inline. */
+static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
     switch (act) {
     case NN_ACT_NONE: return v;
     case NN_ACT_RELU: return nn_vmax(nn_splat(0), v);
     case NN_ACT_SIGMOID: return nn_vsigmoid(v);
     case NN_ACT_TANH: return nn_vtanh(v);
-    default:
-        for (int i = 0; i < NN_VW; i++) v[i] = nn_act(act, alpha, v[i]);
-        return v;
+    default: return nn_vact_more(act, alpha, beta, v);
     }
 }
 
 /* In place over n floats: whole vectors, then the scalar tail. */
-static inline void nn_act_n(int act, float alpha, float *p, int n) {
+static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
     int i = 0;
-    for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, nn_load(p + i)));
-    for (; i < n; i++) p[i] = nn_act(act, alpha, p[i]);
+    for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, beta, nn_load(p + i)));
+    for (; i < n; i++) p[i] = nn_act(act, alpha, beta, p[i]);
 }
 
 /* Deterministic generator for parameter initialisation (SplitMix64). */

@@ -33,18 +33,18 @@ NN_UNUSED static void nn_rnn_train_forward(nn_rnn_shape s, int nb, const float *
             const float *hp = t > 0 ? h - H : NULL;
             if (s.cell <= 1) {
                 memcpy(h, p, (size_t)H * sizeof(float));
-                nn_act_n(s.cell == 0 ? NN_ACT_TANH : NN_ACT_RELU, 0.0f, h, H);
+                nn_act_n(s.cell == 0 ? NN_ACT_TANH : NN_ACT_RELU, 0.0f, 0.0f, h, H);
                 memcpy(p, h, (size_t)H * sizeof(float));
             } else if (s.cell == 2) {
                 float *c = cs + ((size_t)b * T + t) * H;
-                nn_act_n(NN_ACT_SIGMOID, 0.0f, p, 2 * H);
-                nn_act_n(NN_ACT_TANH, 0.0f, p + 2 * H, H);
-                nn_act_n(NN_ACT_SIGMOID, 0.0f, p + 3 * H, H);
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, 0.0f, p, 2 * H);
+                nn_act_n(NN_ACT_TANH, 0.0f, 0.0f, p + 2 * H, H);
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, 0.0f, p + 3 * H, H);
                 for (int j = 0; j < H; j++) {
                     c[j] = p[H + j] * (t > 0 ? c[j - H] : 0.0f) + p[j] * p[2 * H + j];
                     h[j] = c[j];
                 }
-                nn_act_n(NN_ACT_TANH, 0.0f, h, H);
+                nn_act_n(NN_ACT_TANH, 0.0f, 0.0f, h, H);
                 /* lstm keeps tanh(c) in the gru's hn slot, for backward. */
                 memcpy(hn + ((size_t)b * T + t) * H, h, (size_t)H * sizeof(float));
                 for (int j = 0; j < H; j++) h[j] *= p[3 * H + j];
@@ -52,9 +52,9 @@ NN_UNUSED static void nn_rnn_train_forward(nn_rnn_shape s, int nb, const float *
                 const float *q = hg + (size_t)b * G;
                 float *hnb = hn + ((size_t)b * T + t) * H;
                 for (int j = 0; j < 2 * H; j++) p[j] += q[j];
-                nn_act_n(NN_ACT_SIGMOID, 0.0f, p, 2 * H);
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, 0.0f, p, 2 * H);
                 for (int j = 0; j < H; j++) { hnb[j] = q[2 * H + j]; p[2 * H + j] += p[j] * hnb[j]; }
-                nn_act_n(NN_ACT_TANH, 0.0f, p + 2 * H, H);
+                nn_act_n(NN_ACT_TANH, 0.0f, 0.0f, p + 2 * H, H);
                 for (int j = 0; j < H; j++) h[j] = (1.0f - p[H + j]) * p[2 * H + j] + p[H + j] * (hp ? hp[j] : 0.0f);
             }
         }

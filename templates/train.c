@@ -39,10 +39,14 @@ NN_UNUSED static void nn_transpose(int rows, int cols, const float *restrict a, 
         for (int c = 0; c < cols; c++) t[(size_t)c * rows + r] = a[(size_t)r * cols + c];
 }
 
-/* d act(z)/dz from the activation's output y (relu, sigmoid, tanh, leaky
-   relu with alpha > 0) or, for gelu, from its input z. At a NaN, relu passes
-   the gradient and leaky relu scales it by alpha, as PyTorch's backward. */
-static inline float nn_act_grad(int act, float alpha, float z, float y) {
+/* d act(z)/dz as PyTorch's autograd computes it, kinks included (relu6 and
+   hardtanh pass nothing at min and max, abs nothing at 0, hardswish 0 at −3).
+   Activations fused into a training epilogue (Activation.derivativeFromOutput)
+   are called with z = y: their rule reads the output y, and z only for a
+   sign that y shares (leaky relu and the elus with alpha > 0, clip). The
+   others read the input z. At a NaN each passes, scales or drops the gradient
+   as PyTorch's backward does. */
+static inline float nn_act_grad(int act, float alpha, float beta, float z, float y) {
     switch (act) {
     case NN_ACT_RELU: return y <= 0 ? 0.0f : 1.0f;
     case NN_ACT_SIGMOID: return y * (1.0f - y);
@@ -52,20 +56,55 @@ static inline float nn_act_grad(int act, float alpha, float z, float y) {
         float cdf = 0.5f * (1.0f + erff(z * 0.70710678118654752f));
         return cdf + z * 0.39894228040143268f * expf(-0.5f * z * z);
     }
+    case NN_ACT_GELU_TANH: {
+        const float t = tanhf(NN_GELU_TANH_K * (z + 0.044715f * z * z * z));
+        return 0.5f * (1.0f + t) + 0.5f * z * (1.0f - t * t) * NN_GELU_TANH_K * (1.0f + 3.0f * 0.044715f * z * z);
+    }
+    /* elu family: negcoef·e^(z·s)·s = (y + negcoef)·s on z ≤ 0 */
+    case NN_ACT_ELU: return z <= 0 ? y + alpha : 1.0f;
+    case NN_ACT_SELU: return z <= 0 ? y + alpha * beta : beta;
+    case NN_ACT_CELU: return z <= 0 ? (y + alpha) / alpha : 1.0f;
+    case NN_ACT_SOFTPLUS: {
+        if (z * alpha > beta) return 1.0f;
+        const float e = expf(z * alpha);
+        return e / (e + 1.0f);
+    }
+    case NN_ACT_SOFTSIGN: {
+        const float d = 1.0f + fabsf(z);
+        return 1.0f / (d * d);
+    }
+    case NN_ACT_EXP: return y;
+    case NN_ACT_LOG: return 1.0f / z;
+    case NN_ACT_SQRT: return 0.5f / y;
+    case NN_ACT_RECIPROCAL: return -y * y;
+    case NN_ACT_ABS: return (float)(z > 0) - (float)(z < 0);
+    case NN_ACT_NEG: return -1.0f;
+    case NN_ACT_ERF: return 1.12837916709551257f * expf(-z * z);
+    case NN_ACT_CLIP: return z <= alpha || z >= beta ? 0.0f : 1.0f;
+    case NN_ACT_HARDSIGMOID: return y > 0 && y < 1 ? alpha : 0.0f;
+    case NN_ACT_HARDSWISH: return z <= -3 ? 0.0f : z < 3 ? z / 3.0f + 0.5f : 1.0f;
+    case NN_ACT_SILU: {
+        const float s = 1.0f / (1.0f + expf(-z));
+        return s * (1.0f + z * (1.0f - s));
+    }
+    case NN_ACT_MISH: {
+        const float s = 1.0f / (1.0f + expf(-z)), t = tanhf(log1pf(expf(z)));
+        return t + z * s * (1.0f - t * t);
+    }
     default: return 1.0f;
     }
 }
 
 /* Standalone activation: dx += dy · act'(x). */
-NN_UNUSED static void nn_act_backward(size_t n, int act, float alpha, const float *x, const float *y,
+NN_UNUSED static void nn_act_backward(size_t n, int act, float alpha, float beta, const float *x, const float *y,
                                       const float *dy, float *dx) {
-    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * nn_act_grad(act, alpha, x[i], y[i]);
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * nn_act_grad(act, alpha, beta, x[i], y[i]);
 }
 
 /* Fused epilogue: dz = dy · act'(y) in place (leaky relu reads y's sign). */
-NN_UNUSED static void nn_epilogue_backward(size_t n, int act, float alpha, const float *y, float *dz) {
+NN_UNUSED static void nn_epilogue_backward(size_t n, int act, float alpha, float beta, const float *y, float *dz) {
     if (act == NN_ACT_NONE) return;
-    for (size_t i = 0; i < n; i++) dz[i] *= nn_act_grad(act, alpha, y[i], y[i]);
+    for (size_t i = 0; i < n; i++) dz[i] *= nn_act_grad(act, alpha, beta, y[i], y[i]);
 }
 
 /* softmax / log_softmax over rows of L: dx += y·(dy − Σ dy·y), or

@@ -219,7 +219,7 @@ static inline __attribute__((always_inline)) void nn_wino_gemm(nn_wino_shape s, 
    ACC adds into y instead (∂x; no activation then). */
 static inline __attribute__((always_inline)) void
 nn_wino_image(const int TV, const int ACC, nn_wino_shape s, nn_conv_shape cs, const float *restrict x,
-              const float *restrict U, int act, float alpha, float *restrict y, float *restrict scratch) {
+              const float *restrict U, int act, float alpha, float beta, float *restrict y, float *restrict scratch) {
     float *xp = scratch, *V = xp + (size_t)s.C * s.Hp * s.Wp;
     float *M = V + 16 * ((size_t)s.C * ((s.TB * s.TWP + NN_NR - 1) / NN_NR * NN_NR) + NN_WINO_SKEW);
     const float *bias = U + (size_t)16 * s.F * s.C;
@@ -243,7 +243,7 @@ nn_wino_image(const int TV, const int ACC, nn_wino_shape s, nn_conv_shape cs, co
         }
         if (act != NN_ACT_NONE) {
             const int oh0 = 2 * ty0, oh1 = 2 * (ty0 + rows) < s.OH ? 2 * (ty0 + rows) : s.OH;
-            for (int f = 0; f < s.F; f++) nn_act_n(act, alpha, y + ((size_t)f * s.OH + oh0) * s.OW, (oh1 - oh0) * s.OW);
+            for (int f = 0; f < s.F; f++) nn_act_n(act, alpha, beta, y + ((size_t)f * s.OH + oh0) * s.OW, (oh1 - oh0) * s.OW);
         }
     }
 }

@@ -34,6 +34,7 @@ enum CSyntax {
 
     /// A float literal that round-trips exactly.
     static func float(_ f: Float) -> String {
+        if f.isInfinite { return f < 0 ? "-INFINITY" : "INFINITY" }
         if f == f.rounded(), abs(f) < 1e7 { return "\(Int(f)).0f" }
         return "\(f)f"
     }

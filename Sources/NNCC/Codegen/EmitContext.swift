@@ -84,7 +84,7 @@ extension EmitContext {
     func epilogueBackward(_ i: Int, dy: String) -> String {
         let n = graph.nodes[i]
         guard let act = n.epilogue else { return "" }
-        return "    nn_epilogue_backward((size_t)nb * \(n.size), \(act.cCode), \(CSyntax.float(act.alpha)), \(value(i)), \(dy));\n"
+        return "    nn_epilogue_backward((size_t)nb * \(n.size), \(act.cArgs), \(value(i)), \(dy));\n"
     }
 }
 
@@ -96,7 +96,7 @@ struct KernelCode {
     var packing: String = ""
 }
 
-/// C code and argument for an activation in the epilogue.
+/// C code and parameters of an activation (`nn_act` in templates/prologue.c).
 extension Activation {
     var cCode: String {
         switch self {
@@ -106,10 +106,46 @@ extension Activation {
         case .gelu: return "NN_ACT_GELU"
         case .leakyRelu: return "NN_ACT_LEAKY_RELU"
         case .identity: return "NN_ACT_NONE"
+        case .geluTanh: return "NN_ACT_GELU_TANH"
+        case .elu: return "NN_ACT_ELU"
+        case .selu: return "NN_ACT_SELU"
+        case .celu: return "NN_ACT_CELU"
+        case .softplus: return "NN_ACT_SOFTPLUS"
+        case .softsign: return "NN_ACT_SOFTSIGN"
+        case .exp: return "NN_ACT_EXP"
+        case .log: return "NN_ACT_LOG"
+        case .sqrt: return "NN_ACT_SQRT"
+        case .reciprocal: return "NN_ACT_RECIPROCAL"
+        case .abs: return "NN_ACT_ABS"
+        case .neg: return "NN_ACT_NEG"
+        case .erf: return "NN_ACT_ERF"
+        case .clip: return "NN_ACT_CLIP"
+        case .hardSigmoid: return "NN_ACT_HARDSIGMOID"
+        case .hardSwish: return "NN_ACT_HARDSWISH"
+        case .silu: return "NN_ACT_SILU"
+        case .mish: return "NN_ACT_MISH"
         }
     }
-    var alpha: Float {
-        if case let .leakyRelu(a) = self { return a }
-        return 0
+
+    /// The two parameters `nn_act` reads as alpha and beta.
+    var parameters: (Float, Float) {
+        switch self {
+        case let .leakyRelu(a), let .elu(a), let .celu(a): return (a, 0)
+        case let .softplus(b, t): return (b, t)
+        case let .clip(lo, hi): return (lo, hi)
+        case let .selu(a, s): return (a, s)
+        case let .hardSigmoid(a, b): return (a, b)
+        default: return (0, 0)
+        }
+    }
+
+    /// `NN_ACT_X, alpha, beta`: the arguments every activation call takes.
+    var cArgs: String {
+        "\(cCode), \(CSyntax.float(parameters.0)), \(CSyntax.float(parameters.1))"
+    }
+
+    /// The epilogue's initializer fields.
+    var cEpilogue: String {
+        ".act = \(cCode), .alpha = \(CSyntax.float(parameters.0)), .beta = \(CSyntax.float(parameters.1))"
     }
 }

@@ -57,12 +57,15 @@ enum LayerDecoder {
                 throw f.fail("shape", "expected positive dimensions and at most one -1")
             }
             return (.reshape(dims), nil)
-        case "relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "identity":
+        case "relu", "sigmoid", "tanh", "softmax", "log_softmax", "identity", "selu", "softsign", "relu6",
+             "hardsigmoid", "hardswish", "silu", "mish", "exp", "log", "sqrt", "abs", "neg", "reciprocal", "erf":
             try keys([])
             return (try activationOp(type, alpha: 0.01, fail: { f.fail("type", $0) }), nil)
         case "leaky_relu":
             try keys(["alpha"])
             return (.activation(.leakyRelu(alpha: try f.float("alpha", default: 0.01))), nil)
+        case "gelu", "elu", "celu", "softplus", "hardtanh":
+            return (.activation(try parameterizedActivation(f, type, keys)), nil)
         case "dropout":
             try keys(["rate"])
             return (.dropout(rate: try f.float("rate", min: 0, max: 1, openMax: true)), nil)
@@ -97,8 +100,7 @@ enum LayerDecoder {
             return (.concat(axis: try f.int("axis", default: 0, min: -3, max: 2)), nil)
         default:
             throw f.fail("type", "unknown layer type \"\(type)\"; expected one of: dense, conv2d, maxpool2d, avgpool2d, "
-                + "global_avgpool2d, flatten, reshape, relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, gelu, "
-                + "identity, dropout, batchnorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
+                + "global_avgpool2d, flatten, reshape, \(activationNames), dropout, batchnorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
         }
     }
 
@@ -122,6 +124,12 @@ enum LayerDecoder {
         return try activationOp(name, alpha: 0.01) { f.fail("activation", $0) }
     }
 
+    /// The activation layers and `activation` values, as PyTorch names them.
+    static let activationNames = "relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, gelu, identity, elu, selu, "
+        + "celu, softplus, softsign, relu6, hardtanh, hardsigmoid, hardswish, silu, mish, exp, log, sqrt, abs, neg, "
+        + "reciprocal, erf"
+
+    /// An activation by name with PyTorch's default parameters.
     static func activationOp(_ name: String, alpha: Float, fail: (String) -> NNCCError) throws -> Op {
         switch name {
         case "relu": return .activation(.relu)
@@ -132,9 +140,56 @@ enum LayerDecoder {
         case "leaky_relu": return .activation(.leakyRelu(alpha: alpha))
         case "softmax": return .softmax
         case "log_softmax": return .logSoftmax
-        default:
-            throw fail("expected an activation (relu, sigmoid, tanh, softmax, log_softmax, leaky_relu, gelu, identity), "
-                + "found \"\(name)\"")
+        case "elu": return .activation(.elu(alpha: 1))
+        case "selu": return .activation(.selu(alpha: Activation.seluDefaults.alpha, scale: Activation.seluDefaults.scale))
+        case "celu": return .activation(.celu(alpha: 1))
+        case "softplus": return .activation(.softplus(beta: 1, threshold: 20))
+        case "softsign": return .activation(.softsign)
+        case "relu6": return .activation(.clip(min: 0, max: 6))
+        case "hardtanh": return .activation(.clip(min: -1, max: 1))
+        case "hardsigmoid": return .activation(.hardSigmoid(alpha: 1.0 / 6, beta: 0.5))
+        case "hardswish": return .activation(.hardSwish)
+        case "silu": return .activation(.silu)
+        case "mish": return .activation(.mish)
+        case "exp": return .activation(.exp)
+        case "log": return .activation(.log)
+        case "sqrt": return .activation(.sqrt)
+        case "abs": return .activation(.abs)
+        case "neg": return .activation(.neg)
+        case "reciprocal": return .activation(.reciprocal)
+        case "erf": return .activation(.erf)
+        default: throw fail("expected an activation (\(activationNames)), found \"\(name)\"")
+        }
+    }
+
+    /// The activation layers with parameters, named and defaulted as PyTorch's modules.
+    static func parameterizedActivation(_ f: Fields, _ type: String, _ keys: ([String]) throws -> Void) throws -> Activation {
+        switch type {
+        case "gelu":
+            try keys(["approximate"])
+            switch try f.string("approximate", default: "none") {
+            case "none": return .gelu
+            case "tanh": return .geluTanh
+            case let other: throw f.fail("approximate", "expected \"none\" or \"tanh\", found \"\(other)\"")
+            }
+        case "elu":
+            try keys(["alpha"])
+            return .elu(alpha: try f.float("alpha", default: 1))
+        case "celu":
+            try keys(["alpha"])
+            let a = try f.float("alpha", default: 1)
+            guard a != 0 else { throw f.fail("alpha", "expected a nonzero number (celu divides by alpha)") }
+            return .celu(alpha: a)
+        case "softplus":
+            try keys(["beta", "threshold"])
+            let beta = try f.float("beta", default: 1)
+            guard beta != 0 else { throw f.fail("beta", "expected a nonzero number (softplus divides by beta)") }
+            return .softplus(beta: beta, threshold: try f.float("threshold", default: 20))
+        default:  // hardtanh
+            try keys(["min_val", "max_val"])
+            let lo = try f.float("min_val", default: -1), hi = try f.float("max_val", default: 1)
+            guard hi > lo else { throw f.fail("max_val", "expected a number greater than min_val (\(lo)), found \(hi)") }
+            return .clip(min: lo, max: hi)
         }
     }
 }

@@ -3,6 +3,23 @@
 public enum Activation: Equatable, Hashable {
     case relu, sigmoid, tanh, gelu, identity
     case leakyRelu(alpha: Float)
+    /// GELU with PyTorch's `approximate="tanh"`.
+    case geluTanh
+    case elu(alpha: Float), celu(alpha: Float)
+    /// scale·elu(x, alpha); PyTorch's selu is `Activation.seluDefaults`.
+    case selu(alpha: Float, scale: Float)
+    /// PyTorch's softplus: x where βx > threshold, else log(1 + e^(βx))/β.
+    case softplus(beta: Float, threshold: Float)
+    case softsign, exp, log, sqrt, reciprocal, abs, neg, erf
+    /// min(max(x, min), max), ±infinity for no bound; relu6 and hardtanh. Its
+    /// gradient is hardtanh's: zero at and past either bound.
+    case clip(min: Float, max: Float)
+    /// clip(alpha·x + beta, 0, 1); PyTorch's hardsigmoid is alpha 1/6, beta 1/2.
+    case hardSigmoid(alpha: Float, beta: Float)
+    case hardSwish, silu, mish
+
+    /// PyTorch's selu constants (ONNX's Selu defaults round to the same floats).
+    public static let seluDefaults = (alpha: Float(1.6732632423543772), scale: Float(1.0507009873554805))
 
     public var name: String {
         switch self {
@@ -12,6 +29,36 @@ public enum Activation: Equatable, Hashable {
         case .gelu: return "gelu"
         case .identity: return "identity"
         case let .leakyRelu(a): return "leaky_relu(\(a))"
+        case .geluTanh: return "gelu_tanh"
+        case let .elu(a): return "elu(\(a))"
+        case let .selu(a, s): return a == Self.seluDefaults.alpha && s == Self.seluDefaults.scale ? "selu" : "selu(\(a), \(s))"
+        case let .celu(a): return "celu(\(a))"
+        case let .softplus(b, t): return "softplus(\(b), \(t))"
+        case .softsign: return "softsign"
+        case .exp: return "exp"
+        case .log: return "log"
+        case .sqrt: return "sqrt"
+        case .reciprocal: return "reciprocal"
+        case .abs: return "abs"
+        case .neg: return "neg"
+        case .erf: return "erf"
+        case let .clip(lo, hi): return "clip(\(lo), \(hi))"
+        case let .hardSigmoid(a, b): return "hardsigmoid(\(a), \(b))"
+        case .hardSwish: return "hardswish"
+        case .silu: return "silu"
+        case .mish: return "mish"
+        }
+    }
+
+    /// The derivative follows from the output alone (`nn_act_grad` with
+    /// z = y), so training may fuse the activation into an epilogue and keep
+    /// only the output. The elus and leaky relu need y to share z's sign.
+    public var derivativeFromOutput: Bool {
+        switch self {
+        case .relu, .sigmoid, .tanh, .identity, .exp, .sqrt, .reciprocal, .neg, .clip, .hardSigmoid: return true
+        case let .leakyRelu(a), let .elu(a), let .celu(a): return a > 0
+        case let .selu(a, s): return a > 0 && s > 0
+        case .gelu, .geluTanh, .softplus, .softsign, .log, .abs, .erf, .hardSwish, .silu, .mish: return false
         }
     }
 }

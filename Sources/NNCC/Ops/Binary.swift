@@ -158,7 +158,7 @@ enum BinaryOps: OpFamily {
             case .value, .param:
                 guard inner[k] != 0 else { expr = "nn_splat(\(v))"; break }
                 let load = "nn_load(\(k == 1 ? "a" : "b") + \(offset(l, k, inner: true)))"
-                expr = o.pre.map { "nn_vact(\($0.cCode), \(CSyntax.float($0.alpha)), \(load))" } ?? load
+                expr = o.pre.map { "nn_vact(\($0.cArgs), \(load))" } ?? load
             }
             body += "const nn_vf x\(k == 1 ? "a" : "b") = \(expr);\n"
         }
@@ -179,7 +179,7 @@ enum BinaryOps: OpFamily {
                 let p = k == 1 ? "a" : "b"
                 let outer = !reference && loops[loops.count - 1].strides[k] == 0
                 let raw = "\(p)[\(offset(loops, k, inner: !outer))]"
-                expr = o.pre.map { "nn_act(\($0.cCode), \(CSyntax.float($0.alpha)), \(raw))" } ?? raw
+                expr = o.pre.map { "nn_act(\($0.cArgs), \(raw))" } ?? raw
                 if outer { hoist += "const float \(v) = \(expr);\n"; continue }
             }
             body += "const float \(v) = \(expr);\n"
@@ -268,7 +268,7 @@ enum BinaryOps: OpFamily {
             let outer = !reference && l[l.count - 1].strides[k] == 0
             let at = offset(l, k, inner: !outer)
             let chain = o.pre.map {
-                " * nn_act_grad(\($0.cCode), \(CSyntax.float($0.alpha)), \(k == 1 ? "a" : "b")[\(at)], \(v))"
+                " * nn_act_grad(\($0.cArgs), \(k == 1 ? "a" : "b")[\(at)], \(v))"
             } ?? ""
             if outer {
                 hoist += "float s\(p) = 0;\n"

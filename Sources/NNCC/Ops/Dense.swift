@@ -41,7 +41,7 @@ enum DenseOps: OpFamily {
         let definition = """
             \(ctx.banner(i, what))
             static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
-                nn_epilogue e = {.bias = w + \(p.bias.offset), .bias_mode = 1, .act = \(act.cCode), .alpha = \(CSyntax.float(act.alpha))};
+                nn_epilogue e = {.bias = w + \(p.bias.offset), .bias_mode = 1, \(act.cEpilogue)};
                 \(gemm)(nb * \(d.rows), \(d.n), \(d.k), x, \(d.k), w, y, \(d.n), e);
             }
             """

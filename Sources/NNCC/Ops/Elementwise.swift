@@ -17,7 +17,7 @@ enum ElementwiseOps: OpFamily {
             return KernelCode(definition: """
                 \(ctx.banner(i, act.name))
                 static void \(name)(int nb, const float *restrict x, float *restrict y) {
-                    for (size_t i = 0; i < (size_t)nb * \(size); i++) y[i] = nn_act(\(act.cCode), \(CSyntax.float(act.alpha)), x[i]);
+                    for (size_t i = 0; i < (size_t)nb * \(size); i++) y[i] = nn_act(\(act.cArgs), x[i]);
                 }
                 """, call: "\(name)(nb, \(x), \(y));")
         case .add:
@@ -97,7 +97,7 @@ enum ElementwiseOps: OpFamily {
         let body: String
         switch node.op {
         case let .activation(act):
-            body = "    nn_act_backward(\(n), \(act.cCode), \(CSyntax.float(act.alpha)), \(ctx.value(node.inputs[0])), \(ctx.value(i)), \(dy), \(dx));\n"
+            body = "    nn_act_backward(\(n), \(act.cArgs), \(ctx.value(node.inputs[0])), \(ctx.value(i)), \(dy), \(dx));\n"
         case .dropout:
             body = "    for (size_t i = 0; i < \(n); i++) (\(dx))[i] += (\(dy))[i] * (\(t.saved(i, as: DropoutSaved.self).mask.pointer))[i];\n"
         case .add:

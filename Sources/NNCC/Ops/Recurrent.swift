@@ -73,15 +73,15 @@ enum RecurrentOps: OpFamily {
         case .rnnTanh, .rnnRelu:
             update = """
                 memcpy(h, p, \(H) * sizeof(float));
-                            nn_act_n(\(d.r.cell == .rnnTanh ? "NN_ACT_TANH" : "NN_ACT_RELU"), 0.0f, h, \(H));
+                            nn_act_n(\(d.r.cell == .rnnTanh ? "NN_ACT_TANH" : "NN_ACT_RELU"), 0.0f, 0.0f, h, \(H));
                 """
         case .lstm:
             update = """
-                nn_act_n(NN_ACT_SIGMOID, 0.0f, p, \(2 * H));         /* i, f */
-                            nn_act_n(NN_ACT_TANH, 0.0f, p + \(2 * H), \(H));    /* g */
-                            nn_act_n(NN_ACT_SIGMOID, 0.0f, p + \(3 * H), \(H)); /* o */
+                nn_act_n(NN_ACT_SIGMOID, 0.0f, 0.0f, p, \(2 * H));         /* i, f */
+                            nn_act_n(NN_ACT_TANH, 0.0f, 0.0f, p + \(2 * H), \(H));    /* g */
+                            nn_act_n(NN_ACT_SIGMOID, 0.0f, 0.0f, p + \(3 * H), \(H)); /* o */
                             for (int j = 0; j < \(H); j++) { cs[j] = p[\(H) + j] * cs[j] + p[j] * p[\(2 * H) + j]; h[j] = cs[j]; }
-                            nn_act_n(NN_ACT_TANH, 0.0f, h, \(H));
+                            nn_act_n(NN_ACT_TANH, 0.0f, 0.0f, h, \(H));
                             for (int j = 0; j < \(H); j++) h[j] *= p[\(3 * H) + j];
                 """
         case .gru:
@@ -89,9 +89,9 @@ enum RecurrentOps: OpFamily {
                 const float *q = hg + (size_t)b * \(G);
                             const float *hp_row = t > 0 ? \(hPrev) + (size_t)b * \(ldh) : h;
                             for (int j = 0; j < \(2 * H); j++) p[j] += q[j];
-                            nn_act_n(NN_ACT_SIGMOID, 0.0f, p, \(2 * H));         /* r, z */
+                            nn_act_n(NN_ACT_SIGMOID, 0.0f, 0.0f, p, \(2 * H));         /* r, z */
                             for (int j = 0; j < \(H); j++) p[\(2 * H) + j] += p[j] * q[\(2 * H) + j];
-                            nn_act_n(NN_ACT_TANH, 0.0f, p + \(2 * H), \(H));    /* n */
+                            nn_act_n(NN_ACT_TANH, 0.0f, 0.0f, p + \(2 * H), \(H));    /* n */
                             for (int j = 0; j < \(H); j++) {
                                 float z = p[\(H) + j], hp = t > 0 ? hp_row[j] : 0.0f;
                                 h[j] = (1.0f - z) * p[\(2 * H) + j] + z * hp;

@@ -10,8 +10,7 @@ public func fuseEpilogue(_ g: Graph, training: Bool = false) -> Graph {
               g.isPrivate(p, users: users), g.nodes[p].epilogue == nil
         else { continue }
         if training {
-            if act == .gelu || g.outputs.contains(i) { continue }
-            if case let .leakyRelu(alpha) = act, alpha <= 0 { continue }
+            if !act.derivativeFromOutput || g.outputs.contains(i) { continue }
         }
         switch g.nodes[p].op {
         case .dense, .conv2d:

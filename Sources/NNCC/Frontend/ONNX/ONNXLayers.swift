@@ -1,6 +1,6 @@
 /// ONNX operators that become IR layers: Gemm/MatMul, Conv, pools,
-/// activations, softmax, batch normalization, Add and Concat; the other
-/// elementwise operators and PRelu are in ONNXBinary.swift.
+/// activations (ONNXActivations.swift), softmax, batch normalization, Add and
+/// Concat; the other elementwise operators and PRelu are in ONNXBinary.swift.
 extension ONNXGraphBuilder {
     mutating func importNode(_ node: ONNXNode) throws {
         guard node.proto.domain.isEmpty || node.proto.domain == "ai.onnx" else {
@@ -18,14 +18,10 @@ extension ONNXGraphBuilder {
         case "Sub", "Mul", "Pow", "Max", "Min": try binary(node)
         case "PRelu": try prelu(node)
         case "Relu": try elementwise(node, .activation(.relu))
-        case "Sigmoid": try elementwise(node, .activation(.sigmoid))
         case "Tanh": try elementwise(node, .activation(.tanh))
         case "LeakyRelu": try elementwise(node, .activation(.leakyRelu(alpha: node.float("alpha", default: 0.01))))
-        case "Gelu":
-            guard try node.string("approximate", default: "none") == "none" else {
-                throw node.fail("only the exact (erf) Gelu is supported")
-            }
-            try elementwise(node, .activation(.gelu))
+        case "Sigmoid", "Gelu": try unary(node)
+        case let op where Self.unaryOps.contains(op): try unary(node)
         case "Softmax", "LogSoftmax": try softmax(node)
         case "BatchNormalization": try batchNorm(node)
         case "Add", "Sum": try addition(node)

@@ -3,9 +3,11 @@
 /// the last time step) or are evaluated at import (Shape, Constant, Concat
 /// of integers).
 extension ONNXGraphBuilder {
-    static let supported = "Add, AveragePool, BatchNormalization, Cast, Concat, Constant, ConstantOfShape, Conv, "
-        + "Div, Dropout, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, Identity, LeakyRelu, LogSoftmax, LSTM, "
-        + "MatMul, Max, MaxPool, Min, Mul, Pow, PRelu, Relu, Reshape, RNN, Shape, Sigmoid, Softmax, Squeeze, Sub, Sum, "
+    static let supported = "Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Concat, Constant, ConstantOfShape, "
+        + "Conv, Div, Dropout, Elu, Erf, Exp, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, "
+        + "HardSigmoid, HardSwish, Identity, LeakyRelu, Log, LogSoftmax, LSTM, MatMul, Max, MaxPool, Min, "
+        + "Mish, Mul, Neg, Pow, PRelu, Reciprocal, Relu, Reshape, RNN, Selu, Shape, Sigmoid, Softmax, "
+        + "Softplus, Softsign, Sqrt, Squeeze, Sub, Sum, "
         + "Tanh, Transpose, Unsqueeze"
 
     mutating func shapeNode(_ node: ONNXNode) throws {

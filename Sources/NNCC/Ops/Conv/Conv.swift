@@ -18,7 +18,7 @@ enum ConvOps: OpFamily {
         let yg = "y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n)"
         let (hp, wp) = paddedSize(d, path, ctx.schedule), pfg = packedFilters(d, path, ctx.schedule).filters
         let weights = "w + (size_t)g * \(d.k * pfg)", bias = "w + \(d.groups * d.k * pfg) + g * \(pfg)"
-        let actArgs = "\(act.cCode), \(CSyntax.float(act.alpha))"
+        let actArgs = act.cArgs
         let pad = "nn_conv_pad(\(xg), s, \(hp), \(wp), xp);\n        "
         var tiles = "", body: String
         switch path {

@@ -66,7 +66,7 @@ extension ConvOps {
             call = "{\n                static const nn_conv_shape ts = \(td.shapeLiteral);\n"
                 + "                static const nn_wino_shape ws = \(plan.shapeLiteral(td));\n"
                 + "                \(call)\n"
-                + "                nn_wino_image(\(plan.tv), 1, ws, ts, \(dzg), \(dxFilters(ctx, i)!), NN_ACT_NONE, 0.0f, \(dxg), \(saved.wino.pointer));\n"
+                + "                nn_wino_image(\(plan.tv), 1, ws, ts, \(dzg), \(dxFilters(ctx, i)!), NN_ACT_NONE, 0.0f, 0.0f, \(dxg), \(saved.wino.pointer));\n"
                 + "            }"
         }
         var before = "", after = "", definitions = ""

@@ -166,7 +166,7 @@ static void tk_wino_dx_case(int C, int H, int W, int F, int p) {
         const nn_wino_shape ws = {F, C, H, W, TH, TW, TWP, 2, Hp, Wp};
         float *scratch = tk_alloc(NN_WINO_SCRATCH(F, C, 2, TWP, Hp, Wp));
         for (int i = 0; i < C * H * W; i++) got[i] = 0.25f * (float)(i % 5);
-        nn_wino_image(TV, 1, ws, t, dz, U, NN_ACT_NONE, 0.0f, got, scratch);
+        nn_wino_image(TV, 1, ws, t, dz, U, NN_ACT_NONE, 0.0f, 0.0f, got, scratch);
         tk_cases++;
         for (int i = 0; i < C * H * W; i++)
             if (!tk_close(got[i], want[i])) {
