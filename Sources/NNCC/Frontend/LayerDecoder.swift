@@ -99,7 +99,7 @@ enum LayerDecoder {
             try keys(["axis"])
             return (.concat(axis: try f.int("axis", default: 0, min: -3, max: 2)), nil)
         default:
-            throw f.fail("type", "unknown layer type \"\(type)\"; expected one of: dense, conv2d, maxpool2d, avgpool2d, "
+            throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv2d, maxpool2d, avgpool2d, "
                 + "global_avgpool2d, flatten, reshape, \(activationNames), dropout, batchnorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
         }
     }
