@@ -107,6 +107,7 @@ extension ONNXGraphBuilder {
         case "Expand":
             let target = try intList(try input(1), node)
             let shape = try Self.broadcast(x.shape, target, node)
+            try checkShape(shape, node)
             return [try pick(x, shape, Self.broadcastContributions(x.shape, to: shape), node)]
         case "Tile":
             let reps = try intList(try input(1), node)
@@ -157,7 +158,7 @@ extension ONNXGraphBuilder {
     }
 
     static func axis(_ a: Int, rank: Int, _ node: ONNXNode) throws -> Int {
-        guard (-rank..<max(rank, 1)).contains(a) else { throw node.fail("axis \(a) out of range for rank \(rank)") }
+        guard (-rank..<rank).contains(a) else { throw node.fail("axis \(a) out of range for rank \(rank)") }
         return a < 0 ? a + rank : a
     }
 
@@ -296,7 +297,7 @@ extension ONNXGraphBuilder {
             throw node.fail("expected starts and ends of the same length")
         }
         let axes = try (get(3, "axes") ?? Array(starts.indices)).map { try Self.axis($0, rank: x.shape.count, node) }
-        let steps = try get(4, "") ?? [Int](repeating: 1, count: starts.count)
+        let steps = try (get(4, "") ?? [Int](repeating: 1, count: starts.count)).map { max(-(1 << 40), min(1 << 40, $0)) }
         guard axes.count == starts.count, steps.count == starts.count, Set(axes).count == axes.count, !steps.contains(0) else {
             throw node.fail("starts, ends, axes and steps must have one entry per distinct axis and no zero step")
         }
@@ -306,7 +307,7 @@ extension ONNXGraphBuilder {
             func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { max(lo, min(hi, v < 0 ? v &+ n : v)) }
             let b = s > 0 ? clamp(starts[k], 0, n) : clamp(starts[k], -1, n - 1)
             let e = s > 0 ? clamp(ends[k], 0, n) : clamp(ends[k], -1, n - 1)
-            shape[a] = s > 0 ? max(0, (e - b + s - 1) / s) : max(0, (b - e - s - 1) / -s)
+            shape[a] = s > 0 ? (e > b ? (e - b - 1) / s + 1 : 0) : (b > e ? (b - e - 1) / -s + 1 : 0)
             (first[a], step[a]) = (b, s)
         }
         let strides = Self.strides(x.shape)

@@ -42,8 +42,8 @@ extension ONNXGraphBuilder {
         case "Expand":
             // A uniform constant expanded to a batch-dependent shape: the older exporter's zero
             // initial state of an LSTM. (With a shape known at import, folding computed it.)
-            guard let c = known(node.input(0) ?? ""), let v = c.floats?.first ?? c.ints?.first.map(Float.init),
-                  c.floats?.allSatisfy({ $0 == v }) ?? c.ints!.allSatisfy({ Float($0) == v }) else {
+            let all = known(node.input(0) ?? "").map { $0.floats ?? ($0.ints ?? []).map { Float($0) } } ?? []
+            guard let v = all.first, all.allSatisfy({ $0 == v }) else {
                 throw node.fail("Expand is supported only for a constant of one repeated value")
             }
             _ = try value(node.input(1) ?? "", node)
