@@ -64,6 +64,7 @@ def normalize(msg):
     msg = re.sub(r"graph\.node\[\d+\] \((\w+)( \"[^\"]*\")?\)", r"\1", msg)
     msg = re.sub(r"; nncc imports: .*", "", msg)
     msg = re.sub(r"\"[^\"]*\"", "\"…\"", msg)
+    msg = re.sub(r"\[[-\d, ]+\]", "[…]", msg)
     return msg.strip()
 
 

@@ -20,6 +20,7 @@ Exports, inputs and expected outputs are cached in --cache (default /tmp/nncc-on
 so a rerun only runs nncc. Needs torch, torchvision and onnx; the tests never run this.
 """
 import argparse
+import collections
 import concurrent.futures
 import datetime
 import json
@@ -222,13 +223,21 @@ def first_error_line(text):
 def run_model(name, args):
     folder = os.path.join(args.cache, name)
     rows = []
+
+    def cached(e):
+        return any(os.path.exists(os.path.join(folder, e, f)) for f in ("model.onnx", "error.txt"))
     try:
+        if os.path.exists(os.path.join(folder, "info.json")) and all(cached(e) for e in EXPORTERS):
+            raise FileExistsError  # nothing to export
+
         p = subprocess.run([sys.executable, os.path.abspath(__file__), "--export-worker", name, "--cache", args.cache],
                            capture_output=True, text=True, timeout=args.timeout)
         if p.returncode != 0:
             return [(exporter, "export failed: " + first_error_line(p.stderr), None) for exporter in EXPORTERS]
     except subprocess.TimeoutExpired:
         return [(exporter, f"export timed out after {args.timeout} s", None) for exporter in EXPORTERS]
+    except FileExistsError:
+        pass
     if args.export_only:
         return [(exporter, "exported", None) for exporter in EXPORTERS]
     for exporter in EXPORTERS:
@@ -311,6 +320,11 @@ def main():
     for r in [header] + table:
         print("  ".join(str(c).ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
     print(summary)
+    from onnx_backend import normalize  # scripts/ is on sys.path
+    hist = collections.Counter((r[3], normalize(r[4])) for r in table if r[4] != "pass")
+    print("\nfailures by message:")
+    for (exporter, msg), n in sorted(hist.items(), key=lambda kv: -kv[1]):
+        print(f"{n:4}  {exporter:7} {msg}")
     if args.markdown:
         import torch
         import torchvision
@@ -321,6 +335,9 @@ def main():
             f.write("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
             for r in table:
                 f.write("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |\n")
+            f.write("\n| models | exporter | message |\n|---|---|---|\n")
+            for (exporter, msg), n in sorted(hist.items(), key=lambda kv: -kv[1]):
+                f.write(f"| {n} | {exporter} | {msg.replace('|', chr(92) + '|')} |\n")
 
 
 if __name__ == "__main__":
