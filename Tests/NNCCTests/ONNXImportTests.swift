@@ -33,6 +33,19 @@ final class ONNXImportTests: XCTestCase {
         Onnx_AttributeProto.with { $0.name = name; $0.type = .ints; $0.ints = v }
     }
 
+    static func int(_ name: String, _ v: Int64) -> Onnx_AttributeProto {
+        Onnx_AttributeProto.with { $0.name = name; $0.type = .int; $0.i = v }
+    }
+
+    static func float(_ name: String, _ v: Float) -> Onnx_AttributeProto {
+        Onnx_AttributeProto.with { $0.name = name; $0.type = .float; $0.f = v }
+    }
+
+    /// An int64 initializer; `scalar` gives it no dimensions.
+    static func int64s(_ name: String, _ v: [Int64], scalar: Bool = false) -> Onnx_TensorProto {
+        Onnx_TensorProto.with { $0.name = name; $0.dims = scalar ? [] : [Int64(v.count)]; $0.dataType = 7; $0.int64Data = v }
+    }
+
     static func valueInfo(_ name: String, _ dims: [Int64?]) -> Onnx_ValueInfoProto {
         Onnx_ValueInfoProto.with {
             $0.name = name
@@ -45,10 +58,10 @@ final class ONNXImportTests: XCTestCase {
 
     /// A model with input "x" of shape `input` (nil: the batch) and output "y".
     static func model(_ nodes: [Onnx_NodeProto], inits: [Onnx_TensorProto] = [], input: [Int64?] = [nil, 4],
-                      extraInputs: [Onnx_ValueInfoProto] = []) -> Data {
+                      extraInputs: [Onnx_ValueInfoProto] = [], opset: Int64 = 17) -> Data {
         let m = Onnx_ModelProto.with {
             $0.irVersion = 8
-            $0.opsetImport = [Onnx_OperatorSetIdProto.with { $0.version = 17 }]
+            $0.opsetImport = [Onnx_OperatorSetIdProto.with { $0.version = opset }]
             $0.graph.node = nodes
             $0.graph.initializer = inits
             $0.graph.input = [valueInfo("x", input)] + extraInputs
@@ -285,5 +298,143 @@ final class ONNXImportTests: XCTestCase {
                                input: [nil, 3, 4]), ["transposed view"])
         assertError(Self.model([Self.node("Softmax", ["x"], ["y"], [Onnx_AttributeProto.with { $0.name = "axis"; $0.type = .int; $0.i = 1 }])],
                                input: [nil, 3, 4]), ["last axis only"])
+    }
+
+    // MARK: - Generality: external data, old opsets, constant folding, views
+
+    /// Weights in a file beside the model (PyTorch's `NAME.onnx.data`), at an offset.
+    func testExternalDataIsReadFromTheModelsFolder() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-ext-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let values: [Float] = (0..<12).map { Float($0) - 5.5 }
+        var bytes = Data([1, 2, 3, 4])  // the tensor starts at offset 4
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        try bytes.write(to: dir.appendingPathComponent("m.onnx.data"))
+        func model(_ entries: [String: String]) throws -> URL {
+            var w = Self.floats("fc.weight", [3, 4], [])
+            w.floatData = []
+            w.dataLocation = .external
+            w.externalData = entries.sorted(by: { $0.key < $1.key }).map { k, v in
+                Onnx_StringStringEntryProto.with { $0.key = k; $0.value = v }
+            }
+            let url = dir.appendingPathComponent("m.onnx")
+            try Self.model([Self.node("Gemm", ["x", "fc.weight"], ["y"], [Self.int("transB", 1)])], inits: [w]).write(to: url)
+            return url
+        }
+        let m = try ONNXImporter.load(path: try model(["location": "m.onnx.data", "offset": "4", "length": "48"]).path)
+        XCTAssertEqual(m.weights["fc.weight"]?.data, values)
+        XCTAssertNoThrow(try ONNXImporter.load(path: try model(["location": "./m.onnx.data", "offset": "4"]).path))
+        for (entries, fragment) in [(["location": "../m.onnx.data"], "inside the model's folder"),
+                                    (["location": "/etc/passwd"], "inside the model's folder"),
+                                    (["location": "missing.data"], "external data file \"missing.data\": file not found"),
+                                    (["location": "m.onnx.data", "offset": "8", "length": "48"], "holds 52 bytes"),
+                                    (["location": "m.onnx.data", "offset": "-1"], "not a non-negative integer"),
+                                    (["offset": "4"], "without a location")] {
+            let url = try model(entries)
+            XCTAssertThrowsError(try ONNXImporter.load(path: url.path), "\(entries)") { error in
+                let e = error as? NNCCError
+                XCTAssertEqual(e?.file, url.path)
+                XCTAssertTrue(e?.description.contains("initializer[0] \"fc.weight\"") ?? false, "\(error)")
+                XCTAssertTrue(e?.description.contains(fragment) ?? false, "\(error) lacks \(fragment)")
+            }
+        }
+        // A symbolic link inside the folder may not lead out of it.
+        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("link").path, withDestinationPath: "/etc")
+        XCTAssertThrowsError(try ONNXImporter.load(path: try model(["location": "link/passwd"]).path)) {
+            XCTAssertTrue("\($0)".contains("leads outside the model's folder"), "\($0)")
+        }
+    }
+
+    /// Opset 6 (ONNX's pytorch-converted backend data): Add broadcasts a bias from axis 1 with
+    /// `broadcast = 1`; BatchNormalization needs is_test = 1.
+    func testOpset6BroadcastAndBatchNorm() throws {
+        let conv = Self.node("Conv", ["x", "c.weight"], ["c"])
+        let add = Self.node("Add", ["c", "b"], ["y"], [Self.int("broadcast", 1), Self.int("axis", 1)])
+        let inits = [Self.floats("c.weight", [2, 1, 3, 3]), Self.floats("b", [2], [5, 6])]
+        let m = try importing(Self.model([conv, add], inits: inits, input: [nil, 1, 6, 6], opset: 6))
+        guard case let .conv2d(c) = m.graph.nodes[1].op else { return XCTFail("\(m.graph.nodes)") }
+        XCTAssertTrue(c.bias)
+        XCTAssertEqual(m.weights["c.bias"]?.data, [5, 6])
+        let bnInits = ["s", "bb", "mu", "v"].map { Self.floats($0, [1], [1]) }
+        let bn = { (attrs: [Onnx_AttributeProto]) in
+            Self.model([Self.node("BatchNormalization", ["x", "s", "bb", "mu", "v"], ["y"], attrs)], inits: bnInits,
+                       input: [nil, 1, 4, 4], opset: 6)
+        }
+        XCTAssertNoThrow(try importing(bn([Self.int("is_test", 1)])))
+        assertError(bn([]), ["is_test = 0"])
+        assertError(Self.model([Self.node("Relu", ["x"], ["y"])], opset: 5), ["outside the range nncc imports (6 to 22)"])
+    }
+
+    /// Nodes whose inputs are all constants are evaluated at import: a transposed, cast, sliced,
+    /// split and re-concatenated weight, and a Reshape target computed with ConstantOfShape,
+    /// Range, Equal, Where and Expand.
+    func testConstantSubgraphsAreFolded() throws {
+        let w: [Float] = (0..<20).map { Float($0) }  // [5, 4]: 5 outputs of 4 inputs, as PyTorch's Linear
+        let nodes = [
+            Self.node("Transpose", ["w"], ["wt"]),  // [4, 5]
+            Self.node("Cast", ["wt"], ["wc"], [Self.int("to", 1)]),
+            Self.node("Identity", ["wc"], ["wi"]),
+            Self.node("Slice", ["wi", "zero", "three", "one"], ["ws"]),  // rows 0..<3 along axis 1: [4, 3]
+            Self.node("Split", ["ws", "split"], ["p0", "p1"], [Self.int("axis", 1)]),  // [4, 1] and [4, 2]
+            Self.node("Concat", ["p1", "p0"], ["wcat"], [Self.int("axis", 1)]),
+            Self.node("MatMul", ["x", "wcat"], ["h"]),  // (N, 3)
+            Self.node("ConstantOfShape", ["one"], ["zeros"], [Onnx_AttributeProto.with {
+                $0.name = "value"; $0.type = .tensor; $0.t = Self.int64s("", [0])
+            }]),
+            Self.node("Range", ["s0", "s3", "s1"], ["r"]),  // [0, 1, 2]
+            Self.node("Equal", ["r", "one"], ["eq"]),  // [0, 1, 0]
+            Self.node("Expand", ["three", "three"], ["e3"]),  // [3, 3, 3]
+            Self.node("Where", ["eq", "one", "e3"], ["dims"]),  // [3, 1, 3]
+            Self.node("Slice", ["dims", "one", "three"], ["tail"]),  // [1, 3]
+            Self.node("Concat", ["zeros", "tail"], ["target"], [Self.int("axis", 0)]),
+            Self.node("Reshape", ["h", "target"], ["y"]),
+        ]
+        let inits = [Self.floats("w", [5, 4], w), Self.int64s("zero", [0]), Self.int64s("one", [1]),
+                     Self.int64s("three", [3]), Self.int64s("split", [1, 2]), Self.int64s("s0", [0], scalar: true),
+                     Self.int64s("s3", [3], scalar: true), Self.int64s("s1", [1], scalar: true)]
+        let m = try importing(Self.model(nodes, inits: inits))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .dense(units: 3, bias: false), .reshape([1, 3])])
+        // wcat[i][j] = w[perm[j]][i] with output order (1, 2, 0); dense weights are [units, in].
+        let expected = [1, 2, 0].flatMap { o in (0..<4).map { w[o * 4 + $0] } }
+        XCTAssertEqual(m.weights.first?.value.data, expected)
+        // The older Slice and Split read their attributes (opset 9).
+        let old = [Self.node("Slice", ["w"], ["ws"], [Self.ints("starts", [1]), Self.ints("ends", [3]), Self.ints("axes", [0])]),
+                   Self.node("Split", ["ws"], ["a", "b"], [Self.ints("split", [1, 1])]),
+                   Self.node("Gemm", ["x", "b"], ["y"], [Self.int("transB", 1), Self.float("alpha", 2)])]
+        let o = try importing(Self.model(old, inits: [Self.floats("w", [5, 4], w)], opset: 9))
+        XCTAssertEqual(o.weights.first?.value.data, (8..<12).map { 2 * Float($0) })
+        assertError(Self.model([Self.node("ConstantOfShape", ["big"], ["z"]), Self.node("Add", ["x", "z"], ["y"])],
+                               inits: [Self.int64s("big", [1 << 20, 1 << 20])]), ["larger than nncc evaluates at import"])
+    }
+
+    /// Reshape: allowzero = 1 without a zero, a literal 1 for a batch fixed at 1, and a Reshape
+    /// that only drops size-1 axes of a view. Also a one-input Concat, ReduceMean over (-1, -2),
+    /// and Squeeze of a layer's own size-1 axis.
+    func testReshapeViewsAndSmallShapeOps() throws {
+        let target = Self.int64s("t", [1, 12])
+        let r = try importing(Self.model([Self.node("Relu", ["x"], ["a"]), Self.node("Concat", ["a"], ["c"], [Self.int("axis", 1)]),
+                                          Self.node("Reshape", ["c", "t"], ["y"], [Self.int("allowzero", 1)])],
+                                         inits: [target], input: [1, 3, 4]))
+        XCTAssertEqual(r.graph.nodes.map(\.op), [.input, .activation(.relu), .reshape([12])])
+        assertError(Self.model([Self.node("Reshape", ["x", "t"], ["y"])], inits: [target], input: [nil, 3, 4]),
+                    ["Reshape to [1, 12] is not supported"])
+        assertError(Self.model([Self.node("Reshape", ["x", "t"], ["y"], [Self.int("allowzero", 1)])],
+                               inits: [Self.int64s("t", [0, 12])], input: [nil, 3, 4]), ["allowzero = 1 with a 0"])
+        // (N, 4) → Unsqueeze → (N, 1, 4) → Reshape [1, 4] at batch 1: the same view.
+        let u = try importing(Self.model([Self.node("Unsqueeze", ["x", "one"], ["u"]), Self.node("Relu", ["u"], ["v"]),
+                                          Self.node("Reshape", ["v", "t"], ["y"])],
+                                         inits: [Self.int64s("one", [1]), Self.int64s("t", [1, 4])], input: [1, 4]))
+        XCTAssertEqual(u.graph.nodes.map(\.op), [.input, .activation(.relu)])
+        let g = try importing(Self.model([Self.node("ReduceMean", ["x", "axes"], ["m"], [Self.int("keepdims", 0)]),
+                                          Self.node("Relu", ["m"], ["y"])],
+                                         inits: [Self.int64s("axes", [-1, -2])], input: [nil, 2, 3, 3], opset: 18))
+        XCTAssertEqual(g.graph.nodes.map(\.op), [.input, .globalAvgPool, .activation(.relu)])
+        // A 1-D pool exported as a 2-D one: Unsqueeze, pool, Squeeze of the pool's size-1 axis.
+        let p = try importing(Self.model([Self.node("Unsqueeze", ["x", "three"], ["u"]),
+                                          Self.node("AveragePool", ["u"], ["p"], [Self.ints("kernel_shape", [2, 1])]),
+                                          Self.node("Squeeze", ["p", "three"], ["y"])],
+                                         inits: [Self.int64s("three", [3])], input: [nil, 2, 6]))
+        XCTAssertEqual(p.graph.nodes.map(\.op).last, .reshape([2, 5]))
     }
 }

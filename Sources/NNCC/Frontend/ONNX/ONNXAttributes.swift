@@ -98,16 +98,26 @@ struct ONNXConstant {
 
     var count: Int { floats?.count ?? ints?.count ?? 0 }
 
-    /// As an import value: float data, or integers (a scalar when the shape is empty).
-    var value: ONNXValue { floats != nil ? .floats(self) : .ints(ints!.map { .value($0) }, scalar: shape.isEmpty) }
+    /// As an import value: float data, integers (a scalar when the shape is empty, else a vector), or
+    /// an integer tensor of higher rank.
+    var value: ONNXValue {
+        if floats != nil { return .floats(self) }
+        if shape.count > 1 { return .intTensor(self) }
+        return .ints((ints ?? []).map { .value($0) }, scalar: shape.isEmpty)
+    }
 
-    /// Decodes a TensorProto; `what` names it in errors. Only data held in the
-    /// file is read: external data would make nncc open paths the file names.
-    static func decode(_ t: Onnx_TensorProto, file: String, what: String) throws -> ONNXConstant {
+    /// Decodes a TensorProto; `what` names it in errors. Data held in another file is read through
+    /// `external` (only inside the model's folder); without it, such data is refused.
+    static func decode(_ t: Onnx_TensorProto, file: String, what: String, external: ONNXExternalData? = nil) throws
+        -> ONNXConstant {
         func fail(_ m: String) -> NNCCError { NNCCError(file: file, path: what, m) }
-        guard t.dataLocation != .external, t.externalData.isEmpty else {
-            throw fail("tensor data is stored outside the file; save the model with its weights inside "
-                + "(onnx.save_model(..., save_as_external_data=False))")
+        var t = t
+        if t.dataLocation == .external || !t.externalData.isEmpty {
+            guard let external else {
+                throw fail("tensor data is stored outside the file, and nncc was not given the model's folder; save "
+                    + "the model with its weights inside (onnx.save_model(..., save_as_external_data=False))")
+            }
+            t = try external.resolve(t, fail: fail)
         }
         guard t.dims.count <= 8 else { throw fail("expected at most 8 dimensions, found \(t.dims.count)") }
         let shape = try t.dims.map { d -> Int in
@@ -141,8 +151,66 @@ struct ONNXConstant {
             return ONNXConstant(shape: shape, ints: try fromRaw(Int64.self) { $0 } ?? counted(t.int64Data))
         case .int32?:
             return ONNXConstant(shape: shape, ints: try fromRaw(Int32.self) { Int64($0) } ?? counted(t.int32Data.map { Int64($0) }))
+        case .bool?, .uint8?:
+            // Booleans and uint8 sit one per byte in raw_data, one per int32_data entry otherwise.
+            return ONNXConstant(shape: shape, ints: try fromRaw(UInt8.self) { Int64($0) } ?? counted(t.int32Data.map { Int64($0) }))
+        case .int8?:
+            return ONNXConstant(shape: shape, ints: try fromRaw(Int8.self) { Int64($0) } ?? counted(t.int32Data.map { Int64($0) }))
         default:
-            throw fail("data type \(t.dataType) is not supported (expected float, double, int32 or int64)")
+            throw fail("data type \(t.dataType) is not supported (expected float, double, int32, int64, int8, uint8 or bool)")
         }
+    }
+}
+
+/// Tensor data an ONNX file keeps in other files (PyTorch's exporter writes `NAME.onnx.data`):
+/// TensorProto.external_data holds `location` (relative to the model's folder), `offset` and
+/// `length`. Only files inside that folder are read; each is read once.
+final class ONNXExternalData {
+    let folder: String
+    private var files: [String: Data] = [:]
+
+    init(folder: String) { self.folder = folder }
+
+    /// `t` with its bytes in raw_data.
+    func resolve(_ t: Onnx_TensorProto, fail: (String) -> NNCCError) throws -> Onnx_TensorProto {
+        var entries: [String: String] = [:]
+        for e in t.externalData { entries[e.key] = e.value }
+        guard let location = entries["location"], !location.isEmpty else {
+            throw fail("external data without a location")
+        }
+        let shown = "external data file \"\(location)\""
+        func number(_ key: String) throws -> Int? {
+            guard let s = entries[key] else { return nil }
+            guard let v = Int(s), v >= 0 else { throw fail("\(shown): \(key) \"\(s)\" is not a non-negative integer") }
+            return v
+        }
+        let parts = location.split(separator: "/", omittingEmptySubsequences: true)
+        guard !location.hasPrefix("/"), !location.contains("\\"), !location.unicodeScalars.contains(where: isControlCharacter),
+              !parts.isEmpty, !parts.contains("..") else {
+            throw fail("\(shown) must be a path inside the model's folder (relative, without \"..\")")
+        }
+        let path = URL(fileURLWithPath: folder).appendingPathComponent(location)
+        // A symbolic link may not lead out of the folder either.
+        let base = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
+        guard path.resolvingSymlinksInPath().path.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
+            throw fail("\(shown) leads outside the model's folder")
+        }
+        let data: Data
+        if let d = files[path.path] {
+            data = d
+        } else {
+            do { data = try FormatIO.readFile(path.path) } catch let e as NNCCError { throw fail("\(shown): \(e.message)") }
+            files[path.path] = data
+        }
+        let offset = try number("offset") ?? 0
+        let length = try number("length") ?? max(0, data.count - offset)
+        guard offset <= data.count, length <= data.count - offset else {
+            throw fail("\(shown) holds \(data.count) bytes; the tensor needs bytes \(offset) to \(offset &+ length)")
+        }
+        var out = t
+        out.rawData = data.subdata(in: (data.startIndex + offset)..<(data.startIndex + offset + length))
+        out.externalData = []
+        out.dataLocation = .default
+        return out
     }
 }

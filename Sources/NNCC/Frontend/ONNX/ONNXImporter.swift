@@ -16,19 +16,22 @@ public enum ONNXImporter {
         public var weights: [String: Tensor]
     }
 
-    /// Opsets of the default domain the importer follows: below 9 BatchNormalization has a
-    /// `spatial` attribute it does not read; up to 22 the handled operators change only in ways
-    /// it tells apart, or by new types (docs/onnx.md).
-    public static let supportedOpsets = 9...22
+    /// Opsets of the default domain the importer follows: from 6 (the first without
+    /// `consumed_inputs`) to 22, the handled operators change only in ways it tells apart
+    /// (attributes that became inputs, broadcasting before 7, `is_test` in 6), or by new types
+    /// (docs/onnx.md).
+    public static let supportedOpsets = 6...22
 
     public static func load(path: String) throws -> Imported {
         let data = try FormatIO.readFile(path)
         guard data.count < 1 << 31 else { throw NNCCError(file: path, "ONNX file larger than 2 GiB") }
-        let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return try decode(data, file: path, name: cIdentifier(stem))
+        let url = URL(fileURLWithPath: path)
+        return try decode(data, file: path, name: cIdentifier(url.deletingPathExtension().lastPathComponent),
+                          folder: url.deletingLastPathComponent().path)
     }
 
-    public static func decode(_ data: Data, file: String, name: String) throws -> Imported {
+    /// Reads the model in `data`; `folder` is where its external data files may be (nil: nowhere).
+    public static func decode(_ data: Data, file: String, name: String, folder: String? = nil) throws -> Imported {
         let model: Onnx_ModelProto
         do {
             var options = BinaryDecodingOptions()
@@ -49,7 +52,8 @@ public enum ONNXImporter {
                             "the default ONNX domain's opset \(opset) is outside the range nncc imports "
                                 + "(\(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound)); export with an opset in that range, e.g. 17")
         }
-        var importer = try ONNXGraphBuilder(graph: model.graph, file: file, name: name, opset: opset)
+        var importer = try ONNXGraphBuilder(graph: model.graph, file: file, name: name, opset: opset,
+                                            external: folder.map(ONNXExternalData.init))
         for (i, node) in model.graph.node.enumerated() {
             try importer.importNode(ONNXNode(proto: node, index: i, file: file))
         }
@@ -94,6 +98,8 @@ enum ONNXValue {
     case floats(ONNXConstant)
     /// Integer scalar or vector (shapes, axes, indices).
     case ints([ONNXInt], scalar: Bool)
+    /// Integer (or boolean) constant of rank 2 or more, for constant folding.
+    case intTensor(ONNXConstant)
     /// ConstantOfShape's result: every element `value`, shape possibly batch-dependent.
     case filled(Float)
 }
@@ -104,6 +110,10 @@ struct ONNXGraphBuilder {
     let file: String
     let name: String
     let opset: Int
+    let external: ONNXExternalData?
+    /// The graph input's batch dimension is fixed at 1 (an export at batch 1 without dynamic
+    /// axes): a literal 1 in a Reshape's target may stand for the batch.
+    let fixedBatchOne: Bool
     var nodes: [Node]
     var values: [String: ONNXValue] = [:]
     var weights: [String: Tensor] = [:]
@@ -116,11 +126,12 @@ struct ONNXGraphBuilder {
     private var layerNames: Set<String> = ["input"]
     private var shapeCache: (count: Int, shapes: [[Int]]) = (0, [])
 
-    init(graph: Onnx_GraphProto, file: String, name: String, opset: Int) throws {
+    init(graph: Onnx_GraphProto, file: String, name: String, opset: Int, external: ONNXExternalData? = nil) throws {
         proto = graph
         self.file = file
         self.name = name
         self.opset = opset
+        self.external = external
         uses = (graph.node.flatMap(\.input) + graph.output.map(\.name)).reduce(into: [:]) { $0[$1, default: 0] += 1 }
         // Initializer names become parameter names (weights files, C string literals, where a NUL
         // ends the name) and output names go to the manifest: no control characters in either.
@@ -134,7 +145,8 @@ struct ONNXGraphBuilder {
         }
         var constants: [String: ONNXValue] = [:]
         for (i, t) in graph.initializer.enumerated() {
-            constants[t.name] = try ONNXConstant.decode(t, file: file, what: "graph.initializer[\(i)] \"\(t.name)\"").value
+            constants[t.name] = try ONNXConstant.decode(t, file: file, what: "graph.initializer[\(i)] \"\(t.name)\"",
+                                                        external: external).value
         }
         let inputs = graph.input.filter { constants[$0.name] == nil }
         guard inputs.count == 1, let input = inputs.first else {
@@ -143,6 +155,7 @@ struct ONNXGraphBuilder {
                                 + "(\(inputs.map(\.name).joined(separator: ", ")))")
         }
         let shape = try Self.inputShape(input, file: file)
+        if case .dimValue(1)? = input.type.tensorType.shape.dim.first?.value { fixedBatchOne = true } else { fixedBatchOne = false }
         nodes = [Node(name: "input", op: .input, inputs: [], shape: shape, origin: "graph.input \"\(input.name)\"")]
         values = constants
         values[input.name] = .tensor(node: 0, axes: [.batch] + shape.indices.map { .dim($0) })

@@ -8,6 +8,8 @@ extension ONNXGraphBuilder {
         }
         guard !node.proto.output.isEmpty else { throw node.fail("expected at least one output") }
         if skipped.contains(node.index) { return }
+        let node = try legacyBroadcast(node)
+        if try foldConstants(node) { return }
         switch node.op {
         case "Gemm": try gemm(node)
         case "MatMul": try matMul(node)
@@ -36,7 +38,7 @@ extension ONNXGraphBuilder {
         var keep = true
         if node.op == "ReduceMean" {
             let axes = try node.input(1).map { try knownInts($0, node) } ?? node.ints("axes")
-            guard axes == [2, 3] || axes == [-2, -1] else {
+            guard let axes, Set(axes.map { $0 < 0 ? $0 + 4 : $0 }) == [2, 3], axes.count == 2 else {
                 throw node.fail("ReduceMean is supported over the spatial axes [2, 3] of an (N, C, H, W) tensor only")
             }
             keep = try node.int("keepdims", default: 1) != 0
@@ -54,18 +56,19 @@ extension ONNXGraphBuilder {
     }
 
     /// Gemm(A, B, C) = A·B' + C with B' = Bᵀ when transB: a dense layer.
+    /// alpha and beta scale the constants B and C; beta = 0 drops C.
     mutating func gemm(_ node: ONNXNode) throws {
-        guard try node.float("alpha", default: 1) == 1, try node.float("beta", default: 1) == 1 else {
-            throw node.fail("only alpha = 1 and beta = 1 are supported")
-        }
+        let alpha = try node.float("alpha", default: 1), beta = try node.float("beta", default: 1)
         try node.expect("transA", is: 0)
         let x = try materialize(node.input(0) ?? "", node)
         guard try shapes()[x].count == 1 else { throw node.fail("expected a 2-D (N, features) input A") }
         let wName = node.input(1) ?? ""
-        let b = try weight(node.input(1), node, what: "B", rank: 2)
+        var b = try weight(node.input(1), node, what: "B", rank: 2)
+        if alpha != 1 { b.floats = b.floats!.map { $0 * alpha } }
         let w = try node.int("transB", default: 0) != 0 ? b : transposed(b)
         let units = w.shape[0]
-        let bias = try node.input(2).map { try floats($0, node, what: "C") }
+        var bias = beta == 0 ? nil : try node.input(2).map { try floats($0, node, what: "C") }
+        if beta != 1, let c = bias { bias?.floats = c.floats!.map { $0 * beta } }
         if let c = bias, c.count != units || c.shape.count > 2 {
             throw node.fail("bias C of shape \(c.shape) does not broadcast as one value per output (\(units))")
         }
@@ -131,6 +134,7 @@ extension ONNXGraphBuilder {
 
     mutating func concat(_ node: ONNXNode) throws {
         let names = node.proto.input.filter { !$0.isEmpty }
+        if names.count == 1 { return bind(node, 0, try value(names[0], node)) }
         if case .ints = try value(names.first ?? "", node) { return try shapeNode(node) }
         let xs = try names.map { try materialize($0, node) }
         let rank = try shapes()[xs[0]].count
@@ -254,6 +258,10 @@ extension ONNXGraphBuilder {
 
     mutating func batchNorm(_ node: ONNXNode) throws {
         try node.expect("training_mode", is: 0)
+        // Opset 6 computes batch statistics unless is_test = 1.
+        if opset < 7, try node.int("is_test", default: 0) != 1 {
+            throw node.fail("is_test = 0 (training mode) is not supported; nncc imports inference (is_test = 1)")
+        }
         try node.expect("spatial", is: 1)
         try rejectOutputs(node, from: 1, what: "running statistics in training mode")
         let x = try materialize(node.input(0) ?? "", node)
@@ -272,5 +280,45 @@ extension ONNXGraphBuilder {
             setWeight(n, param, Tensor(shape: [shape[0]], data: parts[i].floats!), from: node.input(i + 1)!)
         }
         bind(node, 0, .tensor(node: n, axes: Self.plain(shape.count)))
+    }
+}
+
+extension ONNXGraphBuilder {
+    static let legacyBroadcasting: Set<String> = ["Add", "Sub", "Mul", "Div", "Pow", "And", "Or", "Xor", "Equal", "Greater", "Less"]
+
+    /// Before opset 7, binary operators broadcast only with `broadcast = 1`, and align B's axes
+    /// with A's from `axis` on (default: the trailing ones, as NumPy does). A constant B aligned
+    /// elsewhere gets trailing size-1 axes, so that NumPy's rule gives the same result; the node
+    /// is then read as at opset 7.
+    mutating func legacyBroadcast(_ node: ONNXNode) throws -> ONNXNode {
+        guard opset < 7, Self.legacyBroadcasting.contains(node.op), node.has("broadcast") || node.has("axis") else { return node }
+        var proto = node.proto
+        proto.attribute.removeAll { $0.name == "broadcast" || $0.name == "axis" }
+        let rewritten = ONNXNode(proto: proto, index: node.index, file: node.file)
+        guard try node.int("broadcast", default: 0) == 1, node.has("axis"), let a = node.input(0), let b = node.input(1) else {
+            return rewritten
+        }
+        func rank(_ name: String) throws -> Int {
+            switch try value(name, node) {
+            case let .tensor(_, axes): return axes.count
+            case let .floats(c), let .intTensor(c): return c.shape.count
+            case let .ints(_, scalar): return scalar ? 0 : 1
+            case .filled: throw node.fail("broadcasting with axis needs the rank of \"\(name)\"")
+            }
+        }
+        let (ra, rb) = (try rank(a), try rank(b))
+        let axis = try node.int("axis")
+        let start = axis < 0 ? axis + ra : axis
+        let trailing = ra - start - rb
+        guard start >= 0, trailing >= 0 else { throw node.fail("axis \(axis) does not fit B of rank \(rb) in A of rank \(ra)") }
+        if trailing == 0 { return rewritten }
+        guard var c = known(b) else {
+            throw node.fail("broadcasting a computed B from axis \(axis) is not supported; only a constant B")
+        }
+        c.shape += [Int](repeating: 1, count: trailing)
+        let name = "\(b)#broadcast\(axis)"
+        values[name] = c.value
+        proto.input[1] = name
+        return ONNXNode(proto: proto, index: node.index, file: node.file)
     }
 }

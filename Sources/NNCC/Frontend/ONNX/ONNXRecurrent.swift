@@ -101,7 +101,7 @@ extension ONNXGraphBuilder {
             if graphOutputs.contains(v) { whole = true }
             for c in proto.node where c.input.first == v {
                 switch c.opType {
-                case "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast": pending += c.output.prefix(1)
+                case "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Cast", "Reshape": pending += c.output.prefix(1)
                 case "Gather": last = true
                 case "Shape": break
                 default: whole = true

@@ -21,7 +21,8 @@ extension ONNXGraphBuilder {
             }
             bind(node, 0, v)
         case "Dropout":
-            // Inference: the identity. A training_mode input that is set would make it random.
+            // Inference: the identity. A training_mode input that is set would make it random;
+            // opset 6's is_test only says which, and nncc reads inference files either way.
             if let t = node.input(2), try knownInts(t, node) != [0] { throw node.fail("training_mode must be false") }
             try rejectOutputs(node, from: 1, what: "mask")
             bind(node, 0, try value(node.input(0) ?? "", node))
@@ -30,7 +31,7 @@ extension ONNXGraphBuilder {
             _ = try value(node.input(0) ?? "", node)
             var fill: Float = 0
             if let t = try node.tensor("value") {
-                let c = try ONNXConstant.decode(t, file: file, what: "\(node.origin).value")
+                let c = try ONNXConstant.decode(t, file: file, what: "\(node.origin).value", external: external)
                 guard c.count == 1 else { throw node.fail("attribute value: expected one element") }
                 fill = c.floats?[0] ?? Float(c.ints![0])
             }
@@ -41,6 +42,15 @@ extension ONNXGraphBuilder {
             guard perm.sorted() == Array(axes.indices) else { throw node.fail("perm \(perm) is not a permutation of rank \(axes.count)") }
             bind(node, 0, .tensor(node: n, axes: perm.map { axes[$0] }))
         case "Squeeze", "Unsqueeze": try squeeze(node)
+        case "Expand":
+            // A uniform constant expanded to a batch-dependent shape: the older exporter's zero
+            // initial state of an LSTM. (With a shape known at import, folding computed it.)
+            let all = known(node.input(0) ?? "").map { $0.floats ?? ($0.ints ?? []).map { Float($0) } } ?? []
+            guard let v = all.first, all.allSatisfy({ $0 == v }) else {
+                throw node.fail("Expand is supported only for a constant of one repeated value")
+            }
+            _ = try value(node.input(1) ?? "", node)
+            bind(node, 0, .filled(v))
         case "Gather": try gather(node)
         case "Concat": try concatInts(node)
         case "Flatten":
@@ -58,7 +68,9 @@ extension ONNXGraphBuilder {
     }
 
     func constant(_ node: ONNXNode) throws -> ONNXValue {
-        if let t = try node.tensor("value") { return try ONNXConstant.decode(t, file: file, what: "\(node.origin).value").value }
+        if let t = try node.tensor("value") {
+            return try ONNXConstant.decode(t, file: file, what: "\(node.origin).value", external: external).value
+        }
         if node.has("value_float") { return .floats(ONNXConstant(shape: [], floats: [try node.float("value_float", default: 0)])) }
         if node.has("value_int") { return .ints([.value(Int64(try node.int("value_int")))], scalar: true) }
         if let v = try node.ints("value_ints") { return .ints(v.map { .value(Int64($0)) }, scalar: false) }
@@ -105,13 +117,8 @@ extension ONNXGraphBuilder {
             }
             var out: [ONNXAxis] = []
             if isSqueeze {
-                for (i, x) in axes.enumerated() where !norm.contains(i) || x != .unit {
-                    guard !norm.contains(i) else {
-                        throw node.fail("axis \(i) (\(describe([x]))) is not an inserted size-1 axis; squeezing a "
-                            + "layer's own axes is not supported")
-                    }
-                    out.append(x)
-                }
+                if norm.contains(where: { axes[$0] != .unit }) { return try squeezeLayerAxes(node, norm) }
+                out = axes.enumerated().filter { !norm.contains($0.offset) }.map(\.element)
             } else {
                 var rest = axes.makeIterator()
                 for i in 0..<rank { out.append(norm.contains(i) ? .unit : rest.next()!) }
@@ -169,13 +176,17 @@ extension ONNXGraphBuilder {
     /// Reshape to (batch, d1, ...): the first target dimension must keep the
     /// batch (0, -1, or the batch taken from Shape); 0 elsewhere copies.
     mutating func reshape(_ node: ONNXNode) throws {
-        try node.expect("allowzero", is: 0)
-        let x = try materialize(node.input(0) ?? "", node)
-        let per = try shapes()[x]
         let shapeName = node.input(1) ?? ""
         guard case let .ints(target, false) = try value(shapeName, node), let first = target.first else {
             throw node.fail("shape \"\(shapeName)\": expected a 1-D integer vector known at import")
         }
+        // allowzero = 1 makes a 0 mean an empty dimension; without a 0 it changes nothing.
+        if try node.int("allowzero", default: 0) != 0, target.contains(.value(0)) {
+            throw node.fail("allowzero = 1 with a 0 in the shape \(target) (an empty tensor) is not supported")
+        }
+        if let view = try unitReshape(node, target) { return bind(node, 0, view) }
+        let x = try materialize(node.input(0) ?? "", node)
+        let per = try shapes()[x]
         var rest = try target.dropFirst().enumerated().map { i, d -> Int in
             guard case let .value(v) = d, v >= -1, v <= Limits.dimension else {
                 throw node.fail("shape[\(i + 1)]: expected -1, 0 or a positive size")
@@ -189,6 +200,7 @@ extension ONNXGraphBuilder {
         let keepsBatch: Bool
         switch first {
         case .batch, .value(0): keepsBatch = true
+        case .value(1) where fixedBatchOne: keepsBatch = true
         case .value(-1): keepsBatch = !rest.contains(-1) && FormatIO.elementCount(rest) == FormatIO.elementCount(per)
         default: keepsBatch = false
         }
@@ -199,5 +211,57 @@ extension ONNXGraphBuilder {
         if rest == per { rest = [] }
         let n = rest.isEmpty ? x : add(.reshape(rest), inputs: [x], node)
         bind(node, 0, .tensor(node: n, axes: Self.plain(try shapes()[n].count)))
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// A Reshape that only removes or inserts size-1 axes of a view is a view too: each target
+    /// dimension is the next axis of the view (same size, or the batch as N, 0 in its place, or
+    /// 1 when the model's batch is fixed at 1), or an inserted 1. PyTorch's dynamo exporter
+    /// squeezes an LSTM's direction axis this way.
+    mutating func unitReshape(_ node: ONNXNode, _ target: [ONNXInt]) throws -> ONNXValue? {
+        guard case let .tensor(n, axes) = try value(node.input(0) ?? "", node) else { return nil }
+        let shape = try shapes()[n]
+        let kept = axes.enumerated().filter { $0.element != .unit }
+        var out: [ONNXAxis] = [], next = 0
+        for (i, d) in target.enumerated() {
+            if next < kept.count {
+                let (at, a) = kept[next]
+                let matches: Bool
+                switch (a, d) {
+                case (.batch, .batch): matches = true
+                case (.batch, .value(1)): matches = fixedBatchOne
+                case (_, .value(0)): matches = at == i
+                case let (.dim(k), .value(v)): matches = Int64(shape[k]) == v
+                case let (.time(t), .value(v)): matches = Int64(t) == v
+                default: matches = false
+                }
+                if matches {
+                    out.append(a)
+                    next += 1
+                    continue
+                }
+            }
+            guard d == .value(1) else { return nil }
+            out.append(.unit)
+        }
+        return next == kept.count ? .tensor(node: n, axes: out) : nil
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// Squeeze of a layer's own size-1 axes (a 1-D pool exported as a 2-D one on an unsqueezed
+    /// input): a reshape of the plain result.
+    mutating func squeezeLayerAxes(_ node: ONNXNode, _ axes: Set<Int>) throws -> Void {
+        let x = try materialize(node.input(0) ?? "", node)
+        let shape = try shapes()[x]
+        guard !axes.contains(0), axes.allSatisfy({ shape[$0 - 1] == 1 }) else {
+            throw node.fail("squeezing the batch or an axis whose size is not 1 (shape \(shape) besides the batch)")
+        }
+        let dims = shape.enumerated().filter { !axes.contains($0.offset + 1) }.map(\.element)
+        guard (1...3).contains(dims.count) else {
+            throw node.fail("the result has \(dims.count) dimensions besides the batch; nncc supports 1 to 3")
+        }
+        bind(node, 0, .tensor(node: add(.reshape(dims), inputs: [x], node), axes: Self.plain(dims.count)))
     }
 }
