@@ -37,6 +37,8 @@ extension ONNXGraphBuilder {
                 return Float(v)
             }
             return .constant(ONNXConstant(shape: xs.count == 1 ? [] : [xs.count], floats: values), name: name)
+        case let .intTensor(c):
+            return .constant(ONNXConstant(shape: c.shape, floats: (c.ints ?? []).map { Float($0) }), name: name)
         case .filled:
             throw node.fail("input \"\(name)\": a ConstantOfShape result is not supported as an operand")
         }
