@@ -112,6 +112,8 @@ final class Conv1DTests: XCTestCase {
                                                                    Onnx_AttributeProto.with { $0.name = "keepdims"; $0.type = .int; $0.i = 0 }])])
         XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .globalAvgPool])
         XCTAssertEqual(m.graph.nodes.last?.shape, [4])
+        let image = try importing([O.node("ReduceMean", ["x"], ["y"], [O.ints("axes", [3, -2])])], input: [nil, 4, 5, 6])
+        XCTAssertEqual(image.graph.nodes[1].op, .globalAvgPool)
     }
 
     func testONNXOneDAttributeErrorsNameTheNode() {

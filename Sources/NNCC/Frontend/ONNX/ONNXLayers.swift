@@ -44,8 +44,9 @@ extension ONNXGraphBuilder {
         var keep = true
         if node.op == "ReduceMean" {
             let axes = try node.input(1).map { try knownInts($0, node) } ?? node.ints("axes")
-            let spatial = rank == 3 ? [[2, 3], [-2, -1]] : [[2], [-1]]
-            guard let axes, spatial.contains(axes) else {
+            // The axes after N and C (of rank + 1), in any order and sign.
+            let spatial = Set(2...rank)
+            guard let axes, axes.count == spatial.count, Set(axes.map { $0 < 0 ? $0 + rank + 1 : $0 }) == spatial else {
                 throw node.fail("ReduceMean is supported over the spatial axes [2, 3] of an (N, C, H, W) tensor "
                     + "or [2] of an (N, C, L) one only")
             }

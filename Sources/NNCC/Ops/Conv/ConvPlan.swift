@@ -150,7 +150,8 @@ extension ConvOps {
         if rowsUse >= max(narrowUse, implicitUse) { return .rows(fb: tile.fb, rb: tile.rb, uv: tile.uv) }
         if narrowUse >= implicitUse {  // 24 or 12 accumulators, of 32 or 16 registers
             let most = vw >= 16 ? 24 : 12, pixels = min(d.ow, most)
-            return .narrow(rows: max(1, most / pixels), pixels: pixels)
+            // A 1-D layer has one row: more would compute copies of it.
+            return .narrow(rows: d.conv.is1D ? 1 : max(1, most / pixels), pixels: pixels)
         }
         return .implicit
     }
