@@ -124,7 +124,7 @@ final class Conv1DTests: XCTestCase {
         }
         let w = O.floats("c.weight", [5, 4, 3])
         fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("pads", [1, 1, 1, 1])])], inits: [w], "expected two integers")
-        fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("pads", [1, 0])])], inits: [w], "asymmetric pads")
+        fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("pads", [1, 0])])], inits: [w], "asymmetric pads [1, 0]")
         fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("strides", [1, 1])])], inits: [w], "expected one integer")
         fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("kernel_shape", [1, 3])])], inits: [w], "kernel_shape")
         fails([O.node("Conv", ["x", "c.weight"], ["y"])], inits: [O.floats("c.weight", [5, 4, 1, 3])], "3 dimensions")

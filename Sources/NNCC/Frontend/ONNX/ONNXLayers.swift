@@ -208,7 +208,8 @@ extension ONNXGraphBuilder {
         case "NOTSET":
             let p = try windowPads(node, is1D: is1D)
             guard p.top == p.bottom, p.left == p.right else {
-                throw node.fail("asymmetric pads \([p.top, p.left, p.bottom, p.right]) are not supported; nncc pads top = bottom and left = right")
+                let given = is1D ? [p.left, p.right] : [p.top, p.left, p.bottom, p.right]
+                throw node.fail("asymmetric pads \(given) are not supported; nncc pads top = bottom and left = right")
             }
             return .explicit(p.0, p.1)
         case let other: throw node.fail("auto_pad \(other) with strides \(stride) is not supported")
