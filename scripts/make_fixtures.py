@@ -78,6 +78,10 @@ def pair(v):
     return tuple(v) if isinstance(v, (list, tuple)) else (v, v)
 
 
+def single(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else (v,)
+
+
 def activation(name, x, alpha=0.01, L=None):
     """The activation `name` of x; L is its layer, for the parameters (PyTorch's defaults otherwise)."""
     L = L or {}
@@ -155,11 +159,11 @@ class Net(nn.Module):
         t, x = L["type"], xs[0]
         if t == "dense":
             return nn.Linear(x.shape[-1], L["units"], bias=L.get("bias", True))
-        if t == "conv2d":
-            return nn.Conv2d(x.shape[1], L["filters"], pair(L["kernel_size"]), stride=pair(L.get("stride", 1)),
-                             padding=L["padding"] if isinstance(L.get("padding"), str) else pair(L.get("padding", 0)),
-                             dilation=pair(L.get("dilation", 1)), groups=L.get("groups", 1),
-                             bias=L.get("bias", True))
+        if t in ("conv2d", "conv1d"):
+            cls, tup = (nn.Conv2d, pair) if t == "conv2d" else (nn.Conv1d, single)
+            return cls(x.shape[1], L["filters"], tup(L["kernel_size"]), stride=tup(L.get("stride", 1)),
+                       padding=L["padding"] if isinstance(L.get("padding"), str) else tup(L.get("padding", 0)),
+                       dilation=tup(L.get("dilation", 1)), groups=L.get("groups", 1), bias=L.get("bias", True))
         if t == "batchnorm":
             cls = nn.BatchNorm2d if x.dim() == 4 else nn.BatchNorm1d
             return cls(x.shape[1], eps=L.get("eps", 1e-5), momentum=L.get("momentum", 0.1))
@@ -175,7 +179,7 @@ class Net(nn.Module):
 
     def _layer(self, name, L, xs):
         t, x = L["type"], xs[0]
-        if t in ("dense", "conv2d"):
+        if t in ("dense", "conv2d", "conv1d"):
             return activation(L.get("activation"), getattr(self, name)(x))
         if t in ("batchnorm", "prelu"):
             return getattr(self, name)(x)
@@ -190,8 +194,18 @@ class Net(nn.Module):
             if t == "maxpool2d":
                 return F.max_pool2d(x, k, s, p, dilation=pair(L.get("dilation", 1)), ceil_mode=ceil)
             return F.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=L.get("count_include_pad", True))
+        if t in ("maxpool1d", "avgpool1d"):
+            k = single(L["pool_size"])
+            s = single(L.get("stride", L["pool_size"]))
+            p = single(L.get("padding", 0))
+            ceil = L.get("ceil_mode", False)
+            if t == "maxpool1d":
+                return F.max_pool1d(x, k, s, p, dilation=single(L.get("dilation", 1)), ceil_mode=ceil)
+            return F.avg_pool1d(x, k, s, p, ceil_mode=ceil, count_include_pad=L.get("count_include_pad", True))
         if t == "global_avgpool2d":
             return x.mean(dim=(2, 3))
+        if t == "global_avgpool1d":
+            return F.adaptive_avg_pool1d(x, 1).flatten(1)
         if t == "flatten":
             return torch.flatten(x, 1)
         if t == "reshape":
@@ -394,6 +408,25 @@ case("global_avgpool", [5, 7, 11], [C(6, 3, padding=1, activation="relu"), A("gl
      "cross_entropy", SGD, bs=5)
 case("reshape_img", [30], [D(30), A("reshape", shape=[2, 3, -1]), C(3, 2), A("flatten"), D(3)], "mse", SGD, bs=4)
 case("reshape_seq", [12], [A("reshape", shape=[3, -1]), D(5), A("flatten"), D(2)], "cross_entropy", SGD, bs=3)
+
+# -- 1-D convolution and pooling on [C, L] (Conv1d, MaxPool1d, AvgPool1d, BatchNorm1d over (N, C, L))
+def C1(filters, k, **kw):
+    return dict(type="conv1d", filters=filters, kernel_size=k, **kw)
+
+
+case("conv1d_net", [4, 29], [C1(8, 5, padding=2, bias=False), A("batchnorm"), A("relu"),
+                             A("maxpool1d", pool_size=3, stride=2, padding=1),
+                             C1(6, 3, stride=2, dilation=2, groups=2, activation="tanh"),
+                             A("global_avgpool1d"), D(3)], "cross_entropy", SGDM, bs=5)  # a time-series CNN
+case("pool1d_modes", [3, 23], [C1(5, 4, padding="same"), A("relu"), A("batchnorm", momentum=0.3),
+                               A("maxpool1d", pool_size=3, stride=2, padding=1, dilation=2, ceil_mode=True),
+                               A("avgpool1d", pool_size=2, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+                               A("avgpool1d", pool_size=[3], stride=1, padding=[1]),
+                               C1(4, 1, padding="valid"), A("flatten"), D(3)], "mse", ADAM, bs=4)
+case("conv1d_wide", [16, 37], [C1(32, 3, padding=1, activation="relu"), C1(20, 3, stride=2),
+                               A("maxpool1d", pool_size=2), C1(24, [2], dilation=3, padding="same", bias=False),
+                               A("avgpool1d", pool_size=3, stride=2), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=3)  # rows, implicit GEMM and by-rows ∂W paths on one row
 
 # -- batchnorm
 case("bn_conv_fold", [3, 7, 11], [C(5, 3, padding=1), A("batchnorm"), A("relu"), A("maxpool2d", pool_size=2),

@@ -109,6 +109,12 @@ final class SanitizerTests: XCTestCase {
         check(FixtureKit.golden, "lenet_like")
     }
 
+    /// 1-D layers on [C, L]: conv1d with batchnorm folded in, 1-D max and average pools (ceil mode, dilation).
+    func testConv1D() {
+        check(FixtureKit.torch, "conv1d_net")
+        check(FixtureKit.torch, "pool1d_modes")
+    }
+
     /// A residual block (conv, bn, add of the input) and a channel concat.
     func testAddAndConcatGraphs() {
         check(FixtureKit.torch, "resblock")

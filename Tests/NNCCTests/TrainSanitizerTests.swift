@@ -89,4 +89,6 @@ final class TrainSanitizerTests: XCTestCase {
         check(FixtureKit.torch, "dropout_zero_train")
         check(FixtureKit.golden, "sigmoid_bce")
     }
+    /// A 1-D CNN on [C, L]: conv1d (strided, dilated, grouped), BatchNorm1d in training mode, 1-D pools.
+    func testConv1D() { check(FixtureKit.torch, "conv1d_net") }
 }

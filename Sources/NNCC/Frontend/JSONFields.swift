@@ -92,6 +92,25 @@ struct Fields {
         return s
     }
 
+    /// A window's sizes: `pair` for 2-D layers; for 1-D ones an int or `[a]`,
+    /// as PyTorch's `_single`, along the width of one row: (1, a), or (0, a)
+    /// for a padding (the one with min 0).
+    func window(_ key: String, is1D: Bool, default d: Int? = nil, min lo: Int, what: String, names: String = "a, b") throws
+        -> (Int, Int) {
+        guard is1D else { return try pair(key, default: d.map { ($0, $0) }, min: lo, what: what, names: names) }
+        let height = lo == 0 ? 0 : 1
+        guard var v = raw(key) else {
+            if let d { return (height, d) }
+            _ = try required(key)
+            return (0, 0)
+        }
+        if case let .array(items) = v, items.count == 1 { v = items[0] }
+        if case let .number(x, true) = v, x > Double(Limits.window) {
+            throw fail(key, "expected at most \(Limits.show(Limits.window)), found \(Fields.show(x))")
+        }
+        return (height, try Fields.int(v, lo: lo, hi: Limits.window) { _ in fail(key, "expected \(what) or [a]") })
+    }
+
     /// An int or a pair `[a, b]`, as PyTorch's `_pair`.
     func pair(_ key: String, default d: (Int, Int)? = nil, min lo: Int, what: String, names: String = "a, b") throws
         -> (Int, Int) {

@@ -12,34 +12,39 @@ enum LayerDecoder {
             try keys(["units", "bias", "activation"])
             return (.dense(units: try f.int("units", min: 1, max: Limits.units), bias: try f.bool("bias", default: true)),
                     try activation(f))
-        case "conv2d":
+        case "conv2d", "conv1d":
             try keys(["filters", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "activation"])
+            // Conv1d's sizes are the widths of a 1 × k kernel over one row.
+            let is1D = type == "conv1d"
             let conv = Conv2D(
                 filters: try f.int("filters", min: 1, max: Limits.filters),
-                kernel: try f.pair("kernel_size", min: 1, what: "a positive integer", names: "kh, kw"),
-                stride: try f.pair("stride", default: (1, 1), min: 1, what: "a positive integer"),
-                padding: try convPadding(f),
-                dilation: try f.pair("dilation", default: (1, 1), min: 1, what: "a positive integer"),
+                kernel: try f.window("kernel_size", is1D: is1D, min: 1, what: "a positive integer", names: "kh, kw"),
+                stride: try f.window("stride", is1D: is1D, default: 1, min: 1, what: "a positive integer"),
+                padding: try convPadding(f, is1D: is1D),
+                dilation: try f.window("dilation", is1D: is1D, default: 1, min: 1, what: "a positive integer"),
                 groups: try f.int("groups", default: 1, min: 1, max: Limits.filters),
-                bias: try f.bool("bias", default: true))
+                bias: try f.bool("bias", default: true),
+                is1D: is1D)
             return (.conv2d(conv), try activation(f))
-        case "maxpool2d", "avgpool2d":
-            let isMax = type == "maxpool2d"
+        case "maxpool2d", "avgpool2d", "maxpool1d", "avgpool1d":
+            let isMax = type.hasPrefix("max"), is1D = type.hasSuffix("1d")
             try keys(["pool_size", "stride", "padding", "ceil_mode"] + (isMax ? ["dilation"] : ["count_include_pad"]))
-            let size = try f.pair("pool_size", min: 1, what: "a positive integer")
+            let size = try f.window("pool_size", is1D: is1D, min: 1, what: "a positive integer")
             let pool = Pool2D(size: size,
-                              stride: try f.pair("stride", default: size, min: 1, what: "a positive integer"),
-                              padding: try f.pair("padding", default: (0, 0), min: 0, what: "a non-negative integer"),
-                              dilation: isMax ? try f.pair("dilation", default: (1, 1), min: 1, what: "a positive integer") : (1, 1),
+                              stride: f.has("stride") ? try f.window("stride", is1D: is1D, min: 1, what: "a positive integer") : size,
+                              padding: try f.window("padding", is1D: is1D, default: 0, min: 0, what: "a non-negative integer"),
+                              dilation: isMax ? try f.window("dilation", is1D: is1D, default: 1, min: 1, what: "a positive integer") : (1, 1),
                               ceilMode: try f.bool("ceil_mode", default: false),
-                              countIncludePad: isMax ? true : try f.bool("count_include_pad", default: true))
+                              countIncludePad: isMax ? true : try f.bool("count_include_pad", default: true),
+                              is1D: is1D)
             // PyTorch's limit: padding at most half the (dilated) window, so no window is all padding.
             let extent = (pool.dilation.0 * (size.0 - 1) + 1, pool.dilation.1 * (size.1 - 1) + 1)
             guard pool.pads.top * 2 <= extent.0, pool.pads.left * 2 <= extent.1 else {
-                throw f.fail("padding", "expected at most half of pool_size (\(size.0), \(size.1))")
+                throw f.fail("padding", is1D ? "expected at most half of pool_size (\(size.1))"
+                    : "expected at most half of pool_size (\(size.0), \(size.1))")
             }
             return (isMax ? .maxPool(pool) : .avgPool(pool), nil)
-        case "global_avgpool2d":
+        case "global_avgpool2d", "global_avgpool1d":
             try keys([])
             return (.globalAvgPool, nil)
         case "flatten":
@@ -99,21 +104,23 @@ enum LayerDecoder {
             try keys(["axis"])
             return (.concat(axis: try f.int("axis", default: 0, min: -3, max: 2)), nil)
         default:
-            throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv2d, maxpool2d, avgpool2d, "
-                + "global_avgpool2d, flatten, reshape, \(activationNames), dropout, batchnorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
+            throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv1d, conv2d, maxpool1d, "
+                + "maxpool2d, avgpool1d, avgpool2d, global_avgpool1d, global_avgpool2d, flatten, reshape, \(activationNames), "
+                + "dropout, batchnorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
         }
     }
 
-    static func convPadding(_ f: Fields) throws -> Conv2D.Padding {
+    static func convPadding(_ f: Fields, is1D: Bool) throws -> Conv2D.Padding {
         guard let v = f.raw("padding") else { return .explicit(0, 0) }
         if case let .string(s) = v {
             switch s {
             case "same": return .same
             case "valid": return .valid
-            default: throw f.fail("padding", "expected an integer, [ph, pw], \"same\" or \"valid\", found \"\(s)\"")
+            default:
+                throw f.fail("padding", "expected an integer, \(is1D ? "[p]" : "[ph, pw]"), \"same\" or \"valid\", found \"\(s)\"")
             }
         }
-        let p = try f.pair("padding", min: 0, what: "a non-negative integer, \"same\", \"valid\"", names: "ph, pw")
+        let p = try f.window("padding", is1D: is1D, min: 0, what: "a non-negative integer, \"same\", \"valid\"", names: "ph, pw")
         return .explicit(p.0, p.1)
     }
 

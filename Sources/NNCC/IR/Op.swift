@@ -72,6 +72,9 @@ public struct Conv2D: Equatable {
     public var dilation: (Int, Int)
     public var groups: Int
     public var bias: Bool
+    /// PyTorch's Conv1d: a [C, L] input seen as [C, 1, L], the height's
+    /// kernel, stride and dilation 1 and its padding 0; the result is [F, L'].
+    public var is1D = false
 
     public enum Padding: Equatable { case explicit(Int, Int), same, valid }
 
@@ -97,7 +100,7 @@ public struct Conv2D: Equatable {
 
     public static func == (a: Conv2D, b: Conv2D) -> Bool {
         a.filters == b.filters && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding
-            && a.dilation == b.dilation && a.groups == b.groups && a.bias == b.bias
+            && a.dilation == b.dilation && a.groups == b.groups && a.bias == b.bias && a.is1D == b.is1D
     }
 }
 
@@ -114,21 +117,24 @@ public struct Pool2D: Equatable {
     public var ceilMode: Bool
     /// Average pooling only: padding zeros count in the divisor (PyTorch's default).
     public var countIncludePad: Bool
+    /// MaxPool1d / AvgPool1d: a [C, L] input seen as [C, 1, L], a 1 × k window.
+    public var is1D: Bool
 
     public init(size: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int) = (1, 1),
-                ceilMode: Bool = false, countIncludePad: Bool = true) {
+                ceilMode: Bool = false, countIncludePad: Bool = true, is1D: Bool = false) {
         self.init(size: size, stride: stride, pads: (padding.0, padding.1, padding.0, padding.1), dilation: dilation,
-                  ceilMode: ceilMode, countIncludePad: countIncludePad)
+                  ceilMode: ceilMode, countIncludePad: countIncludePad, is1D: is1D)
     }
 
     public init(size: (Int, Int), stride: (Int, Int), pads: (top: Int, left: Int, bottom: Int, right: Int),
-                dilation: (Int, Int) = (1, 1), ceilMode: Bool = false, countIncludePad: Bool = true) {
+                dilation: (Int, Int) = (1, 1), ceilMode: Bool = false, countIncludePad: Bool = true, is1D: Bool = false) {
         self.size = size
         self.stride = stride
         self.pads = pads
         self.dilation = dilation
         self.ceilMode = ceilMode
         self.countIncludePad = countIncludePad
+        self.is1D = is1D
     }
 
     /// PyTorch's rule on one axis: floor (or ceil) of the strided windows that
@@ -153,7 +159,7 @@ public struct Pool2D: Equatable {
 
     public static func == (a: Pool2D, b: Pool2D) -> Bool {
         a.size == b.size && a.stride == b.stride && a.pads == b.pads && a.dilation == b.dilation
-            && a.ceilMode == b.ceilMode && a.countIncludePad == b.countIncludePad
+            && a.ceilMode == b.ceilMode && a.countIncludePad == b.countIncludePad && a.is1D == b.is1D
     }
 }
 
@@ -238,9 +244,9 @@ public enum Op: Equatable {
         switch self {
         case .input: return "input"
         case .dense: return "dense"
-        case .conv2d: return "conv2d"
-        case .maxPool: return "maxpool2d"
-        case .avgPool: return "avgpool2d"
+        case let .conv2d(c): return c.is1D ? "conv1d" : "conv2d"
+        case let .maxPool(p): return p.is1D ? "maxpool1d" : "maxpool2d"
+        case let .avgPool(p): return p.is1D ? "avgpool1d" : "avgpool2d"
         case .globalAvgPool: return "global_avgpool2d"
         case .reshape: return "reshape"
         case let .activation(a): return a.name

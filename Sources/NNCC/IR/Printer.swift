@@ -37,24 +37,29 @@ public func printIR(_ g: Graph) -> String {
 func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
 
 func describe(_ op: Op) -> String {
-    func pair(_ p: (Int, Int)) -> String { p.0 == p.1 ? "\(p.0)" : "\(p.0)x\(p.1)" }
+    // A 1-D layer shows its widths only.
+    func pair(_ p: (Int, Int), _ is1D: Bool = false) -> String { is1D ? "\(p.1)" : p.0 == p.1 ? "\(p.0)" : "\(p.0)x\(p.1)" }
     switch op {
     case .input: return "input"
     case let .dense(units, bias): return "dense(units=\(units)\(bias ? "" : ", bias=false"))"
     case let .conv2d(c):
-        var s = "conv2d(filters=\(c.filters), kernel=\(pair(c.kernel))"
-        if c.stride != (1, 1) { s += ", stride=\(pair(c.stride))" }
+        var s = "\(op.typeName)(filters=\(c.filters), kernel=\(pair(c.kernel, c.is1D))"
+        if c.stride != (1, 1) { s += ", stride=\(pair(c.stride, c.is1D))" }
         let p = c.pads
-        if p != (0, 0, 0, 0) { s += ", pad=\(p.top),\(p.left),\(p.bottom),\(p.right)" }
-        if c.dilation != (1, 1) { s += ", dilation=\(pair(c.dilation))" }
+        if p != (0, 0, 0, 0) { s += c.is1D ? ", pad=\(p.left),\(p.right)" : ", pad=\(p.top),\(p.left),\(p.bottom),\(p.right)" }
+        if c.dilation != (1, 1) { s += ", dilation=\(pair(c.dilation, c.is1D))" }
         if c.groups != 1 { s += ", groups=\(c.groups)" }
         if !c.bias { s += ", bias=false" }
         return s + ")"
     case let .maxPool(p), let .avgPool(p):
         let q = p.pads
-        var s = "\(op.typeName)(size=\(pair(p.size)), stride=\(pair(p.stride)), "
-        s += q.top == q.bottom && q.left == q.right ? "pad=\(pair((q.top, q.left)))" : "pad=\(q.top),\(q.left),\(q.bottom),\(q.right)"
-        if p.dilation != (1, 1) { s += ", dilation=\(pair(p.dilation))" }
+        var s = "\(op.typeName)(size=\(pair(p.size, p.is1D)), stride=\(pair(p.stride, p.is1D)), "
+        if p.is1D {
+            s += q.left == q.right ? "pad=\(q.left)" : "pad=\(q.left),\(q.right)"
+        } else {
+            s += q.top == q.bottom && q.left == q.right ? "pad=\(pair((q.top, q.left)))" : "pad=\(q.top),\(q.left),\(q.bottom),\(q.right)"
+        }
+        if p.dilation != (1, 1) { s += ", dilation=\(pair(p.dilation, p.is1D))" }
         if p.ceilMode { s += ", ceil_mode" }
         if !p.countIncludePad { s += ", count_include_pad=false" }
         return s + ")"

@@ -40,17 +40,27 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
 func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -> [Int] {
     let x = ins.first ?? []
     func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
-    func image() throws -> (Int, Int, Int) {
+    /// (C, H, W) of a 2-D layer's [C, H, W] input, or (C, 1, L) of a 1-D layer's [C, L].
+    func image(is1D: Bool = false) throws -> (Int, Int, Int) {
+        if is1D {
+            guard x.count == 2 else { throw fail("expected a [C, L] input, found \(shapeText(x))") }
+            return (x[0], 1, x[1])
+        }
         guard x.count == 3 else { throw fail("expected a [C, H, W] input, found \(shapeText(x))") }
         return (x[0], x[1], x[2])
     }
+    /// [C, H, W], or [C, L] for a 1-D layer (its height is 1).
+    func result(_ c: Int, _ h: Int, _ w: Int, is1D: Bool) -> [Int] { is1D ? [c, w] : [c, h, w] }
     switch op {
     case .input:
         return x
     case let .dense(units, _):
         return Array(x.dropLast()) + [units]
     case let .conv2d(c):
-        let (ch, h, w) = try image()
+        let (ch, h, w) = try image(is1D: c.is1D)
+        if c.is1D && (c.kernel.0, c.stride.0, c.dilation.0, c.pads.top, c.pads.bottom) != (1, 1, 1, 0, 0) {
+            throw fail("a 1-D convolution has a kernel, stride and dilation of 1 and no padding along the height")
+        }
         // The kernels read a zero-padded copy of the input.
         let p = c.pads
         try Limits.check("padded input of shape", [ch, h + p.top + p.bottom, w + p.left + p.right],
@@ -67,16 +77,20 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
                 + "\(h + p.top + p.bottom)×\(w + p.left + p.right)")
         }
         let (oh, ow) = c.outputSize(h, w)
-        return [c.filters, oh, ow]
+        return result(c.filters, oh, ow, is1D: c.is1D)
     case let .maxPool(p), let .avgPool(p):
-        let (ch, h, w) = try image()
+        let (ch, h, w) = try image(is1D: p.is1D)
+        if p.is1D && (p.size.0, p.stride.0, p.dilation.0, p.pads.top, p.pads.bottom) != (1, 1, 1, 0, 0) {
+            throw fail("a 1-D pool has a window, stride and dilation of 1 and no padding along the height")
+        }
         let (oh, ow) = p.outputSize(h, w)
         guard oh >= 1, ow >= 1 else {
             throw fail("pool \(p.size.0)×\(p.size.1) leaves no output on a \(h)×\(w) input")
         }
-        return [ch, oh, ow]
+        return result(ch, oh, ow, is1D: p.is1D)
     case .globalAvgPool:
-        return [try image().0]
+        // Over every axis after the channels: [C, H, W] or [C, L].
+        return [try image(is1D: x.count == 2).0]
     case let .reshape(target):
         let total = x.reduce(1, *)  // checked when x was inferred
         guard let known = FormatIO.elementCount(target.filter { $0 != -1 }) else {
@@ -160,7 +174,8 @@ func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
     case let .conv2d(c):
         let fanIn = x[0] / c.groups * c.kernel.0 * c.kernel.1
         let bound = 1 / Float(fanIn).squareRoot()
-        add("weight", [c.filters, x[0] / c.groups, c.kernel.0, c.kernel.1], .uniform(bound: bound))
+        // Conv1d's weight is [F, C/g, k]: the layout of [F, C/g, 1, k].
+        add("weight", [c.filters, x[0] / c.groups] + (c.is1D ? [] : [c.kernel.0]) + [c.kernel.1], .uniform(bound: bound))
         if c.bias { add("bias", [c.filters], .uniform(bound: bound)) }
     case .batchNorm:
         add("weight", [x[0]], .constant(1))

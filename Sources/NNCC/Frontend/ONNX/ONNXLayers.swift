@@ -33,20 +33,25 @@ extension ONNXGraphBuilder {
         }
     }
 
-    /// GlobalAveragePool, or ReduceMean over H and W (PyTorch's x.mean((2, 3))).
+    /// GlobalAveragePool, or ReduceMean over H and W (PyTorch's x.mean((2, 3)))
+    /// or over L of an (N, C, L) tensor (x.mean(2)).
     mutating func globalAveragePool(_ node: ONNXNode) throws {
+        let x = try materialize(node.input(0) ?? "", node)
+        let rank = try shapes()[x].count
+        guard rank == 2 || rank == 3 else { throw node.fail("expected an (N, C, L) or (N, C, H, W) input") }
         var keep = true
         if node.op == "ReduceMean" {
             let axes = try node.input(1).map { try knownInts($0, node) } ?? node.ints("axes")
-            guard let axes, Set(axes.map { $0 < 0 ? $0 + 4 : $0 }) == [2, 3], axes.count == 2 else {
-                throw node.fail("ReduceMean is supported over the spatial axes [2, 3] of an (N, C, H, W) tensor only")
+            // The axes after N and C (of rank + 1), in any order and sign.
+            let spatial = Set(2...rank)
+            guard let axes, axes.count == spatial.count, Set(axes.map { $0 < 0 ? $0 + rank + 1 : $0 }) == spatial else {
+                throw node.fail("ReduceMean is supported over the spatial axes [2, 3] of an (N, C, H, W) tensor "
+                    + "or [2] of an (N, C, L) one only")
             }
             keep = try node.int("keepdims", default: 1) != 0
         }
-        let x = try materialize(node.input(0) ?? "", node)
-        guard try shapes()[x].count == 3 else { throw node.fail("expected an (N, C, H, W) input") }
         let n = add(.globalAvgPool, inputs: [x], node)
-        bind(node, 0, .tensor(node: n, axes: keep ? [.batch, .dim(0), .unit, .unit] : Self.plain(1)))
+        bind(node, 0, .tensor(node: n, axes: keep ? Self.plain(1) + Array(repeating: .unit, count: rank - 1) : Self.plain(1)))
     }
 
     /// An op that keeps the shape: applied to the IR node whatever the view.
@@ -116,13 +121,13 @@ extension ONNXGraphBuilder {
         let x = try materialize(xName, node)
         // The bias may be folded only when nothing else reads the layer's result.
         let used = uses[xName, default: 0] > 1 || nodes.contains { $0.inputs.contains(x) }
-        let shape = try shapes()[x]
+        let shape = try shapes()[x], ones = Array(repeating: 1, count: max(shape.count - 1, 0))
         switch nodes[x].op {
         case let .dense(units, false) where !used && c.count == units && c.shape.last == units:
             nodes[x].op = .dense(units: units, bias: true)
             setWeight(x, "bias", Tensor(shape: [units], data: c.floats!), from: cName)
         case var .conv2d(cv) where !used && !cv.bias && c.count == cv.filters
-            && (c.shape == [cv.filters, 1, 1] || c.shape == [1, cv.filters, 1, 1]):
+            && (c.shape == [cv.filters] + ones || c.shape == [1, cv.filters] + ones):
             cv.bias = true
             nodes[x].op = .conv2d(cv)
             setWeight(x, "bias", Tensor(shape: [cv.filters], data: c.floats!), from: cName)
@@ -159,48 +164,52 @@ extension ONNXGraphBuilder {
 
     mutating func conv(_ node: ONNXNode) throws {
         let x = try materialize(node.input(0) ?? "", node)
-        let wName = node.input(1) ?? ""
-        let w = try weight(node.input(1), node, what: "W", rank: 4)
-        guard try shapes()[x].count == 3 else {
-            throw node.fail("only 2-D convolutions are supported: (N, C, H, W) input and a 4-D weight")
+        let rank = try shapes()[x].count
+        guard rank == 2 || rank == 3 else {
+            throw node.fail("only 1-D and 2-D convolutions are supported: an (N, C, L) or (N, C, H, W) input")
         }
-        let kernel = (w.shape[2], w.shape[3])
-        if let ks = try node.ints("kernel_shape"), ks != [kernel.0, kernel.1] {
+        // Conv1d: one row, its [F, C/g, k] weight laid out as [F, C/g, 1, k].
+        let is1D = rank == 2
+        let wName = node.input(1) ?? ""
+        let w = try weight(node.input(1), node, what: "W", rank: rank + 1)
+        let kernel = is1D ? (1, w.shape[2]) : (w.shape[2], w.shape[3])
+        if let ks = try node.ints("kernel_shape"), ks != Array(w.shape.dropFirst(2)) {
             throw node.fail("kernel_shape \(ks) differs from the weight's \(w.shape)")
         }
-        let stride = try pair(node, "strides", default: 1)
-        let dilation = try pair(node, "dilations", default: 1)
-        let padding = try convPadding(node, kernel: kernel, stride: stride, dilation: dilation)
+        let stride = try pair(node, "strides", is1D: is1D, default: 1)
+        let dilation = try pair(node, "dilations", is1D: is1D, default: 1)
+        let padding = try convPadding(node, is1D: is1D, stride: stride)
         let bias = try node.input(2).map { try floats($0, node, what: "B") }
         if let b = bias, b.shape != [w.shape[0]] { throw node.fail("bias B of shape \(b.shape), expected [\(w.shape[0])]") }
         let c = Conv2D(filters: w.shape[0], kernel: kernel, stride: stride, padding: padding, dilation: dilation,
-                       groups: try node.int("group", default: 1), bias: bias != nil)
+                       groups: try node.int("group", default: 1), bias: bias != nil, is1D: is1D)
         guard c.groups >= 1 else { throw node.fail("group must be positive") }
         let n = add(.conv2d(c), inputs: [x], node, weightName: wName)
         setWeight(n, "weight", Tensor(shape: w.shape, data: w.floats!), from: wName)
         if let b = bias { setWeight(n, "bias", Tensor(shape: b.shape, data: b.floats!), from: node.input(2)!) }
-        bind(node, 0, .tensor(node: n, axes: Self.plain(3)))
+        bind(node, 0, .tensor(node: n, axes: Self.plain(rank)))
     }
 
-    func pair(_ node: ONNXNode, _ name: String, default d: Int) throws -> (Int, Int) {
-        guard let v = try node.ints(name) else { return (d, d) }
-        guard v.count == 2, v.allSatisfy({ $0 >= 1 && $0 <= Limits.window }) else {
-            throw node.fail("attribute \(name): expected two integers in 1...\(Limits.window), found \(v)")
+    /// Strides or dilations: two integers, or one for a 1-D layer (its height's is 1).
+    func pair(_ node: ONNXNode, _ name: String, is1D: Bool, default d: Int) throws -> (Int, Int) {
+        guard let v = try node.ints(name) else { return (is1D ? 1 : d, d) }
+        guard v.count == (is1D ? 1 : 2), v.allSatisfy({ $0 >= 1 && $0 <= Limits.window }) else {
+            throw node.fail("attribute \(name): expected \(is1D ? "one integer" : "two integers") in 1...\(Limits.window), found \(v)")
         }
-        return (v[0], v[1])
+        return is1D ? (1, v[0]) : (v[0], v[1])
     }
 
-    /// ONNX pads are (top, left, bottom, right); nncc pads both sides alike,
+    /// ONNX pads are (top, left, bottom, right), or (left, right) in 1-D; nncc pads both sides alike,
     /// or as PyTorch's "same" (the odd pixel at the bottom/right, ONNX's SAME_UPPER).
-    func convPadding(_ node: ONNXNode, kernel: (Int, Int), stride: (Int, Int), dilation: (Int, Int)) throws
-        -> Conv2D.Padding {
+    func convPadding(_ node: ONNXNode, is1D: Bool, stride: (Int, Int)) throws -> Conv2D.Padding {
         switch try node.string("auto_pad", default: "NOTSET") {
         case "VALID": return .valid
         case "SAME_UPPER" where stride == (1, 1): return .same
         case "NOTSET":
-            let p = try windowPads(node)
+            let p = try windowPads(node, is1D: is1D)
             guard p.top == p.bottom, p.left == p.right else {
-                throw node.fail("asymmetric pads \([p.top, p.left, p.bottom, p.right]) are not supported; nncc pads top = bottom and left = right")
+                let given = is1D ? [p.left, p.right] : [p.top, p.left, p.bottom, p.right]
+                throw node.fail("asymmetric pads \(given) are not supported; nncc pads top = bottom and left = right")
             }
             return .explicit(p.0, p.1)
         case let other: throw node.fail("auto_pad \(other) with strides \(stride) is not supported")
@@ -212,16 +221,21 @@ extension ONNXGraphBuilder {
     mutating func pool(_ node: ONNXNode) throws {
         let x = try materialize(node.input(0) ?? "", node)
         let shape = try shapes()[x]
-        guard shape.count == 3 else { throw node.fail("expected an (N, C, H, W) input") }
-        guard let k = try node.ints("kernel_shape"), k.count == 2, k.allSatisfy({ $0 >= 1 && $0 <= Limits.window }) else {
-            throw node.fail("attribute kernel_shape: expected two integers in 1...\(Limits.window)")
+        guard shape.count == 2 || shape.count == 3 else { throw node.fail("expected an (N, C, L) or (N, C, H, W) input") }
+        // A 1-D pool is one row: a 1 × k window.
+        let is1D = shape.count == 2, image = PoolOps.imageShape(shape)
+        let window = try node.ints("kernel_shape") ?? []
+        guard window.count == shape.count - 1, window.allSatisfy({ $0 >= 1 && $0 <= Limits.window }) else {
+            throw node.fail("attribute kernel_shape: expected \(is1D ? "one integer" : "two integers") in 1...\(Limits.window)")
         }
+        let k = is1D ? [1] + window : window
         try node.expect("storage_order", is: 0)
         let isMax = node.op == "MaxPool"
-        let stride = try pair(node, "strides", default: 1), dilation = try pair(node, "dilations", default: 1)
+        let stride = try pair(node, "strides", is1D: is1D, default: 1)
+        let dilation = try pair(node, "dilations", is1D: is1D, default: 1)
         if !isMax && dilation != (1, 1) { throw node.fail("dilated average pooling is not supported") }
         let extent = (dilation.0 * (k[0] - 1) + 1, dilation.1 * (k[1] - 1) + 1)
-        var pads = try windowPads(node)
+        var pads = try windowPads(node, is1D: is1D)
         var ceil = try node.int("ceil_mode", default: 0) != 0
         switch try node.string("auto_pad", default: "NOTSET") {
         case "NOTSET": break
@@ -232,7 +246,7 @@ extension ONNXGraphBuilder {
                 let total = max(((n + s - 1) / s - 1) * s + e - n, 0)
                 return same == "SAME_UPPER" ? (total / 2, total - total / 2) : (total - total / 2, total / 2)
             }
-            let (t, b) = split(shape[1], stride.0, extent.0), (l, r) = split(shape[2], stride.1, extent.1)
+            let (t, b) = split(image.h, stride.0, extent.0), (l, r) = split(image.w, stride.1, extent.1)
             pads = (t, l, b, r)
             ceil = false
         case let other: throw node.fail("auto_pad \"\(other)\" is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
@@ -242,18 +256,18 @@ extension ONNXGraphBuilder {
         }
         let includePad = try isMax || node.int("count_include_pad", default: 0) != 0
         let p = Pool2D(size: (k[0], k[1]), stride: stride, pads: pads, dilation: dilation, ceilMode: ceil,
-                       countIncludePad: includePad)
+                       countIncludePad: includePad, is1D: is1D)
         try rejectOutputs(node, from: 1, what: "indices")
-        bind(node, 0, .tensor(node: add(isMax ? .maxPool(p) : .avgPool(p), inputs: [x], node), axes: Self.plain(3)))
+        bind(node, 0, .tensor(node: add(isMax ? .maxPool(p) : .avgPool(p), inputs: [x], node), axes: Self.plain(shape.count)))
     }
 
-    /// ONNX `pads` of a 2-D window: (top, left, bottom, right).
-    func windowPads(_ node: ONNXNode) throws -> (top: Int, left: Int, bottom: Int, right: Int) {
+    /// ONNX `pads` of a 2-D window: (top, left, bottom, right); of a 1-D one: (left, right).
+    func windowPads(_ node: ONNXNode, is1D: Bool) throws -> (top: Int, left: Int, bottom: Int, right: Int) {
         guard let p = try node.ints("pads") else { return (0, 0, 0, 0) }
-        guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= Limits.window }) else {
-            throw node.fail("attribute pads: expected four integers in 0...\(Limits.window), found \(p)")
+        guard p.count == (is1D ? 2 : 4), p.allSatisfy({ $0 >= 0 && $0 <= Limits.window }) else {
+            throw node.fail("attribute pads: expected \(is1D ? "two" : "four") integers in 0...\(Limits.window), found \(p)")
         }
-        return (p[0], p[1], p[2], p[3])
+        return is1D ? (0, p[0], 0, p[1]) : (p[0], p[1], p[2], p[3])
     }
 
     mutating func batchNorm(_ node: ONNXNode) throws {
@@ -266,7 +280,7 @@ extension ONNXGraphBuilder {
         try rejectOutputs(node, from: 1, what: "running statistics in training mode")
         let x = try materialize(node.input(0) ?? "", node)
         let shape = try shapes()[x]
-        guard shape.count == 1 || shape.count == 3 else { throw node.fail("expected an (N, C) or (N, C, H, W) input") }
+        guard (1...3).contains(shape.count) else { throw node.fail("expected an (N, C), (N, C, L) or (N, C, H, W) input") }
         let parts = try (1...4).map { try floats(node.input($0), node, what: ["", "scale", "B", "mean", "var"][$0]) }
         for (i, t) in parts.enumerated() where t.shape != [shape[0]] {
             throw node.fail("input \(["scale", "B", "mean", "var"][i]) has shape \(t.shape), expected [\(shape[0])]")

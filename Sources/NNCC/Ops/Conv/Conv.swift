@@ -8,7 +8,7 @@ enum ConvOps: OpFamily {
         let path: ConvPath? = if case let .conv(path) = node.plan.kernel { path } else { nil }
         let act = node.epilogue ?? .identity
         let name = ctx.kernelName(i, "conv\(c.kernel.0)x\(c.kernel.1)")
-        var what = "conv2d \(d.c)->\(d.f) kernel \(c.kernel.0)x\(c.kernel.1) stride \(c.stride.0),\(c.stride.1) "
+        var what = "\(node.op.typeName) \(d.c)->\(d.f) kernel \(c.kernel.0)x\(c.kernel.1) stride \(c.stride.0),\(c.stride.1) "
             + "pad \(p.top),\(p.left),\(p.bottom),\(p.right) dilation \(c.dilation.0),\(c.dilation.1) groups \(d.groups), "
             + (path?.description ?? "naive reference")
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
@@ -106,7 +106,7 @@ enum ConvOps: OpFamily {
             ? "memcpy(\(packed) + (size_t)g * \(d.fg * d.k), \(w) + (size_t)g * \(d.fg * d.k), \(d.fg * d.k) * sizeof(float));"
             : "nn_pack_panels(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(panel), \(packed) + (size_t)g * \(d.k * pfg));"
         var s = """
-                /* layer "\(CSyntax.comment(node.name))": conv2d weight [\(d.f), \(d.cg), \(c.kernel.0), \(c.kernel.1)] \(layout) */
+                /* layer "\(CSyntax.comment(node.name))": \(node.op.typeName) weight [\(d.f), \(d.cg), \(c.is1D ? "" : "\(c.kernel.0), ")\(c.kernel.1)] \(layout) */
                 for (int g = 0; g < \(d.groups); g++) {
                     \(copy)
                     nn_pack_bias(\(d.fg), \(pfg), \(bias == "NULL" ? "NULL" : "\(bias) + g * \(d.fg)"), \(biasAt));

@@ -20,9 +20,11 @@ struct ConvDims: Equatable {
     }
 
     init(_ g: Graph, _ i: Int) {
-        let node = g.nodes[i], x = g.nodes[node.inputs[0]].shape
+        let node = g.nodes[i]
         guard case let .conv2d(conv) = node.op else { preconditionFailure("not a conv2d") }
-        self.init(c: x[0], h: x[1], w: x[2], f: conv.filters, oh: node.shape[1], ow: node.shape[2], groups: conv.groups, conv: conv)
+        // A 1-D layer's [C, L] is one row: [C, 1, L].
+        let x = PoolOps.imageShape(g.nodes[node.inputs[0]].shape), y = PoolOps.imageShape(node.shape)
+        self.init(c: x.c, h: x.h, w: x.w, f: conv.filters, oh: y.h, ow: y.w, groups: conv.groups, conv: conv)
     }
 
     /// The nn_conv_shape initializer of one group of the layer.
@@ -148,7 +150,8 @@ extension ConvOps {
         if rowsUse >= max(narrowUse, implicitUse) { return .rows(fb: tile.fb, rb: tile.rb, uv: tile.uv) }
         if narrowUse >= implicitUse {  // 24 or 12 accumulators, of 32 or 16 registers
             let most = vw >= 16 ? 24 : 12, pixels = min(d.ow, most)
-            return .narrow(rows: max(1, most / pixels), pixels: pixels)
+            // A 1-D layer has one row: more would compute copies of it.
+            return .narrow(rows: d.conv.is1D ? 1 : max(1, most / pixels), pixels: pixels)
         }
         return .implicit
     }
