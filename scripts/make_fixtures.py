@@ -487,14 +487,16 @@ case("prelu_cnn", [3, 6, 7], [C(5, 3, padding=1), A("prelu", num_parameters=5), 
                               A("flatten"), D(8), A("prelu"), D(3)], "cross_entropy", SGD, bs=5)
 
 # -- layernorm, groupnorm, instancenorm: rows longer and shorter than a vector, several axes, no affine or
-# no bias; instance norm of [C, L] (InstanceNorm1d) and [C, H, W]; group norm of [C] and of one group
+# no bias; instance norm of [C, L] (InstanceNorm1d) and [C, H, W]; group norm of [C] and of one group; two
+# identical instance norms (one shared kernel in the large-model shape)
 case("layernorm_seq", [7, 9], [D(37), A("layernorm", normalized_shape=37), A("relu"), D(5),
                                A("layernorm", normalized_shape=[7, 5], bias=False), A("instancenorm", affine=True),
                                A("tanh"), A("layernorm", normalized_shape=5, elementwise_affine=False, eps=1e-3),
                                A("flatten"), D(12), A("groupnorm", num_groups=4), D(3)],
      "cross_entropy", SGD, bs=5)
 case("groupnorm_cnn", [3, 9, 7], [C(6, 3, padding=1), A("groupnorm", num_groups=3, eps=1e-4), A("relu"), C(5, 3),
-                                  A("instancenorm", affine=True), A("relu"), A("groupnorm", num_groups=1),
+                                  A("instancenorm", affine=True), A("relu"), A("instancenorm", affine=True),
+                                  A("groupnorm", num_groups=1),
                                   A("layernorm", normalized_shape=5), A("instancenorm"), A("sigmoid"), A("global_avgpool2d"), D(3)],
      "cross_entropy", SGDM, bs=4)
 
