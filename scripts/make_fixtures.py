@@ -175,13 +175,21 @@ class Net(nn.Module):
             return nn.GRU(x.shape[-1], L["units"], batch_first=True)
         if t == "prelu":
             return nn.PReLU(L.get("num_parameters", 1))
+        if t == "layernorm":
+            return nn.LayerNorm(L["normalized_shape"], eps=L.get("eps", 1e-5),
+                                elementwise_affine=L.get("elementwise_affine", True), bias=L.get("bias", True))
+        if t == "groupnorm":
+            return nn.GroupNorm(L["num_groups"], x.shape[1], eps=L.get("eps", 1e-5), affine=L.get("affine", True))
+        if t == "instancenorm":
+            cls = nn.InstanceNorm2d if x.dim() == 4 else nn.InstanceNorm1d
+            return cls(x.shape[1], eps=L.get("eps", 1e-5), affine=L.get("affine", False))
         return None
 
     def _layer(self, name, L, xs):
         t, x = L["type"], xs[0]
         if t in ("dense", "conv2d", "conv1d"):
             return activation(L.get("activation"), getattr(self, name)(x))
-        if t in ("batchnorm", "prelu"):
+        if t in ("batchnorm", "prelu", "layernorm", "groupnorm", "instancenorm"):
             return getattr(self, name)(x)
         if t in ("rnn", "lstm", "gru"):
             out, _ = getattr(self, name)(x)   # zero initial state
@@ -511,6 +519,20 @@ case("binary_bcast", [4, 5, 7], [C(4, 3, padding=1, name="a", inputs=["input"]),
 case("prelu_cnn", [3, 6, 7], [C(5, 3, padding=1), A("prelu", num_parameters=5), A("maxpool2d", pool_size=2),
                               A("flatten"), D(8), A("prelu"), D(3)], "cross_entropy", SGD, bs=5)
 
+# -- layernorm, groupnorm, instancenorm: rows longer and shorter than a vector, several axes, no affine or
+# no bias; instance norm of [C, L] (InstanceNorm1d) and [C, H, W]; group norm of [C] and of one group; two
+# identical instance norms (one shared kernel in the large-model shape)
+case("layernorm_seq", [7, 9], [D(37), A("layernorm", normalized_shape=37), A("relu"), D(5),
+                               A("layernorm", normalized_shape=[7, 5], bias=False), A("instancenorm", affine=True),
+                               A("tanh"), A("layernorm", normalized_shape=5, elementwise_affine=False, eps=1e-3),
+                               A("flatten"), D(12), A("groupnorm", num_groups=4), D(3)],
+     "cross_entropy", SGD, bs=5)
+case("groupnorm_cnn", [3, 9, 7], [C(6, 3, padding=1), A("groupnorm", num_groups=3, eps=1e-4), A("relu"), C(5, 3),
+                                  A("instancenorm", affine=True), A("relu"), A("instancenorm", affine=True),
+                                  A("groupnorm", num_groups=1),
+                                  A("layernorm", normalized_shape=5), A("instancenorm"), A("sigmoid"), A("global_avgpool2d"), D(3)],
+     "cross_entropy", SGDM, bs=4)
+
 # -- losses
 case("ce_softmax", [11], [D(8, activation="relu"), D(5), A("softmax")], "cross_entropy", SGDM, bs=6)
 case("ce_softmax_conv", [2, 5, 7], [C(3, 3, activation="tanh"), A("flatten"), D(4), A("softmax")],
@@ -571,6 +593,11 @@ def init_net(spec, g, c):
                 mod.bias.copy_(0.2 * torch.randn(n, generator=g))
                 mod.running_mean.copy_(0.2 * torch.randn(n, generator=g))
                 mod.running_var.copy_(0.5 + torch.rand(n, generator=g))
+            if isinstance(mod, (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d)):
+                if mod.weight is not None:      # not the identity affine PyTorch starts with
+                    mod.weight.copy_(0.5 + torch.rand(mod.weight.shape, generator=g))
+                if mod.bias is not None:
+                    mod.bias.copy_(0.2 * torch.randn(mod.bias.shape, generator=g))
             if isinstance(mod, nn.PReLU):       # distinct slopes, some negative, not PyTorch's 0.25 everywhere
                 mod.weight.copy_(torch.rand(mod.weight.shape, generator=g) - 0.3)
     return net

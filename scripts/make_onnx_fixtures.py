@@ -27,9 +27,11 @@ TRAINING_VARIANTS = {"opt_adam", "opt_adam_wd_betas", "opt_sgd_nesterov_wd", "cl
                      "steps_lstm", "bce_dense_sigmoid", "dropout_zero_train", "ce_softmax"}
 
 
-# Cases exported at another opset than 17: from 20 on, GELU's tanh form is one Gelu node (at 17 it is a
+# Cases exported at another opset than 17. From 20 on, GELU's tanh form is one Gelu node (at 17 it is a
 # chain of Mul, Add and Tanh nodes that nncc does not match).
-OPSETS = {"unary_dense": 20}
+# layernorm_seq at 14: LayerNorm as the chain ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add (from 17
+# on one LayerNormalization node, as in groupnorm_cnn).
+OPSETS = {"unary_dense": 20, "layernorm_seq": 14}
 
 
 class Outputs(torch.nn.Module):

@@ -2,7 +2,7 @@
 """Run nncc on ONNX's own backend test cases of some operators.
 
 usage: python3 scripts/onnx_backend_cases.py NNCC --ops Elu,Selu,... [--wheel NAME,...] [--lift-opset]
-                                              [--rank1-as-batch] [--work DIR]
+                                              [--rank1-as-batch] [--first-output] [--work DIR]
 
 Cases come from the onnx package: its node test generators (onnx.backend.test.case.node; the wheel ships
 no `node` data folder) for the listed operators, and the folders of its test data (pytorch-converted,
@@ -10,9 +10,10 @@ pytorch-operator, simple) whose names end in one of --wheel. Each case's first i
 x.npy and y.npy, and `nncc check` compares at rtol max(1e-4, the case's) and atol max(1e-4, the case's).
 Extra inputs (Clip's min and max) become initializers. Inputs that are not float32 are skipped.
 
-Two options look past limits that are not the operator's, and say so in the line: --lift-opset runs a
+Three options look past limits that are not the operator's, and say so in the line: --lift-opset runs a
 file whose default-domain opset is outside nncc's 9 to 22 at opset 10 (the operators' meaning is the
-same there for the unary activations), --rank1-as-batch runs a batch-less rank-1 case as shape [1, n].
+same there for the unary activations), --rank1-as-batch runs a batch-less rank-1 case as shape [1, n],
+--first-output drops the graph outputs after the first (LayerNormalization's Mean and InvStdDev).
 """
 import argparse, glob, os, subprocess, sys
 
@@ -57,6 +58,9 @@ def check(nncc, work, name, model, ins, y, rtol, atol, a):
     for i in range(1, len(ins)):  # constant operands (Clip's bounds) as initializers
         model.graph.initializer.append(numpy_helper.from_array(ins[i], model.graph.input[i].name))
     del model.graph.input[1:]
+    if a.first_output and len(model.graph.output) > 1:
+        notes.append("first output only")
+        del model.graph.output[1:]
     opset = [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
     if a.lift_opset and opset and not 9 <= opset[0].version <= 22:
         notes.append("opset %d run as 10" % opset[0].version)
@@ -87,6 +91,7 @@ def main():
     ap.add_argument("--wheel", default="", help="comma list of wheel test names, without test_")
     ap.add_argument("--lift-opset", action="store_true")
     ap.add_argument("--rank1-as-batch", action="store_true")
+    ap.add_argument("--first-output", action="store_true")
     ap.add_argument("--work", default="/tmp/nncc-onnx-backend")
     a = ap.parse_args()
     counts = {}

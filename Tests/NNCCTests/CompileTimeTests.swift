@@ -185,7 +185,7 @@ extension TrainingTests {
     /// step; between them they reach every op's forward, backward and packing.
     @Test(arguments: ["lenet_like", "conv_avgpool_bn", "lstm_seq", "rnn_tanh"].map(Fixture.golden)
             + ["resblock", "concat_seq", "gru_seq_dense", "conv_groups2", "conv_stride21_pad12", "conv_winograd",
-               "bn_after_relu_img", "dropout_zero_train", "dense_act_gelu", "clip_norm", "opt_adam"].map(Fixture.torch))
+               "bn_after_relu_img", "dropout_zero_train", "dense_act_gelu", "clip_norm", "opt_adam", "groupnorm_cnn"].map(Fixture.torch))
     func largeModelShapeMatchesPyTorch(_ fixture: Fixture) throws {
         try oneStep(fixture, reference: false, largeModelNodes: 0)
     }

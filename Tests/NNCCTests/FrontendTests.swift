@@ -210,6 +210,16 @@ final class FrontendTests: XCTestCase {
                     path: "layers[1].axis", "expected at most 2, found 5")
     }
 
+    func testNormalizationAttributes() {
+        assertError(model(#"{"type": "layernorm"}"#), path: "layers[0]", "normalized_shape")
+        assertError(model(#"{"type": "layernorm", "normalized_shape": [8, 0]}"#), path: "layers[0].normalized_shape[1]",
+                    "expected a positive integer")
+        assertError(model(#"{"type": "layernorm", "normalized_shape": []}"#), path: "layers[0].normalized_shape", "1 to 3 integers")
+        assertError(model(#"{"type": "groupnorm", "num_groups": 0}"#), path: "layers[0].num_groups", "expected a positive integer")
+        assertError(model(#"{"type": "instancenorm", "track_running_stats": true}"#), path: "layers[0].track_running_stats",
+                    "unknown key for a instancenorm layer")
+    }
+
     func testLayerNames() {
         assertError(model(#"{"type": "relu", "name": "a"}, {"type": "tanh", "name": "a"}"#), path: "layers[1].name",
                     "duplicate layer name \"a\"")

@@ -293,6 +293,39 @@ final class ONNXImportTests: XCTestCase {
         XCTAssertEqual(shape, [1, 8, 7])
     }
 
+    func testNormalizationsBecomeNormLayers() throws {
+        func int(_ name: String, _ v: Int64) -> Onnx_AttributeProto { Onnx_AttributeProto.with { $0.name = name; $0.type = .int; $0.i = v } }
+        let eps = Onnx_AttributeProto.with { $0.name = "epsilon"; $0.type = .float; $0.f = 1e-3 }
+        // LayerNormalization over the last two axes, without B (its Mean output unread); InstanceNormalization.
+        let m = try importing(Self.model([Self.node("LayerNormalization", ["x", "ln.weight"], ["a", "mean"], [int("axis", -2), eps]),
+                                          Self.node("InstanceNormalization", ["a", "s", "b"], ["y"])],
+                                         inits: [Self.floats("ln.weight", [3, 4]), Self.floats("s", [3]), Self.floats("b", [3])],
+                                         input: [nil, 3, 4]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .norm(Norm(.layer(normalizedShape: [3, 4]), eps: 1e-3, bias: false)),
+                                                 .norm(Norm(.instance))])
+        XCTAssertEqual(m.graph.params.map(\.name), ["ln.weight", "2.weight", "2.bias"])
+        XCTAssertEqual(m.weights["ln.weight"]?.shape, [3, 4])
+        // GroupNormalization: one scale per group before opset 21, repeated over the group's channels.
+        let group = [Self.node("GroupNormalization", ["x", "s", "b"], ["y"], [int("num_groups", 2)])]
+        let g18 = try importing(Self.model(group, inits: [Self.floats("s", [2], [3, 5]), Self.floats("b", [2], [1, 2])],
+                                           input: [nil, 4, 5], opset: 18))
+        XCTAssertEqual(g18.graph.nodes[1].op, .norm(Norm(.group(2))))
+        XCTAssertEqual(g18.weights["1.weight"]?.data, [3, 3, 5, 5])
+        XCTAssertEqual(g18.weights["1.bias"]?.data, [1, 1, 2, 2])
+        let g21 = try importing(Self.model(group, inits: [Self.floats("s", [4], [1, 2, 3, 4]), Self.floats("b", [4])],
+                                           input: [nil, 4, 5], opset: 21))
+        XCTAssertEqual(g21.weights["1.weight"]?.data, [1, 2, 3, 4])
+        assertError(Self.model(group, inits: [Self.floats("s", [4]), Self.floats("b", [4])], input: [nil, 4, 5], opset: 18),
+                    ["graph.node[0] (GroupNormalization", "one per group, [2]"])
+        assertError(Self.model([Self.node("LayerNormalization", ["x", "w"], ["y"], [int("axis", 0)])], inits: [Self.floats("w", [4])]),
+                    ["graph.node[0] (LayerNormalization", "axis 0 of a rank-2 input would take statistics across the batch; expected 1 or -1"])
+        assertError(Self.model([Self.node("LayerNormalization", ["x", "w"], ["a", "mean"]), Self.node("Add", ["a", "mean"], ["y"])],
+                               inits: [Self.floats("w", [4])]),
+                    ["graph.node[0] (LayerNormalization", "Mean and InvStdDev"])
+        assertError(Self.model([Self.node("LayerNormalization", ["x", "w"], ["y"])], inits: [Self.floats("w", [3])]),
+                    ["graph.node[0] (LayerNormalization", "input scale has shape [3], expected [4]"])
+    }
+
     func testTransposedViewsAndSoftmaxAxis() {
         assertError(Self.model([Self.node("Transpose", ["x"], ["t"], [Self.ints("perm", [0, 2, 1])]),
                                 Self.node("Relu", ["t"], ["r"]), Self.node("Flatten", ["r"], ["y"])],

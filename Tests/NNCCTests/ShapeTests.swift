@@ -50,6 +50,21 @@ final class ShapeTests: XCTestCase {
 
     // MARK: - Shapes of every op
 
+    func testNormalizations() throws {
+        let g = try graph(#"{"type": "layernorm", "normalized_shape": 8, "name": "a"}, {"type": "layernorm", "normalized_shape": [5, 8], "bias": false, "name": "b"}, {"type": "layernorm", "normalized_shape": 8, "elementwise_affine": false, "name": "c"}, {"type": "groupnorm", "num_groups": 5, "eps": 0.001, "name": "d"}, {"type": "instancenorm", "name": "e"}, {"type": "instancenorm", "affine": true, "name": "f"}"#, input: "[5, 8]")
+        XCTAssertEqual(g.nodes.map(\.shape), Array(repeating: [5, 8], count: 7))
+        XCTAssertEqual(g.nodes[1].op, .norm(Norm(.layer(normalizedShape: [8]))))
+        XCTAssertEqual(g.nodes[4].op, .norm(Norm(.group(5), eps: 0.001)))
+        XCTAssertEqual(g.nodes[5].op, .norm(Norm(.instance, weight: false, bias: false)))
+        XCTAssertEqual(g.params.map { "\($0.name)\($0.shape)" },
+                       ["a.weight[8]", "a.bias[8]", "b.weight[5, 8]", "d.weight[5]", "d.bias[5]", "f.weight[5]", "f.bias[5]"])
+        assertShapeError(#"{"type": "layernorm", "normalized_shape": [8, 5]}"#, input: "[5, 8]", path: "layers[0]",
+                         "normalized_shape [8, 5] must be the last axes of the input [5, 8]")
+        assertShapeError(#"{"type": "groupnorm", "num_groups": 3}"#, input: "[5, 8]", path: "layers[0]",
+                         "num_groups 3 must divide the channels")
+        assertShapeError(#"{"type": "instancenorm"}"#, input: "[5]", path: "layers[0]", "expected a [C, L] or [C, H, W] input")
+    }
+
     func testDense() {
         XCTAssertEqual(one(#"{"type": "dense", "units": 4}"#, "[8]"), [4])
         XCTAssertEqual(one(#"{"type": "dense", "units": 4}"#, "[5, 8]"), [5, 4])

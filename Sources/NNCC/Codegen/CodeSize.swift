@@ -13,13 +13,16 @@ enum CodeSize {
     /// Past `schedule.largeModelNodes` (64 unless a test lowers it).
     static func isLarge(_ g: Graph, _ schedule: Schedule) -> Bool { g.nodes.count > schedule.largeModelNodes }
 
+    /// The function a kernel call statement calls.
+    static func callee(_ call: String) -> String { String(call.prefix { $0 != "(" }) }
+
     /// Calls to kernels whose definitions differ only in the kernel's name
     /// and its banner comment go to the first such kernel; the others are dropped.
     static func shareKernels(_ kernels: [KernelCode]) -> [KernelCode] {
         var first = [String: String]()  // definition with the name blanked -> kernel name
         var out: [KernelCode] = []
         for var k in kernels {
-            let name = String(k.call.prefix { $0 != "(" })
+            let name = callee(k.call)
             let key = withoutBanner(k.definition).replacingOccurrences(of: name, with: "@")
             if let shared = first[key] {
                 k.call = shared + k.call.dropFirst(name.count)

@@ -22,8 +22,11 @@ public enum LibraryEmitter {
         var kernels = emitted.map(\.1)
         if CodeSize.isLarge(g, schedule) { kernels = CodeSize.shareKernels(kernels) }
         let calls = Dictionary(uniqueKeysWithValues: zip(emitted.map(\.0), kernels.map(\.call)))
+        // A training forward that calls its node's own kernel (layernorm keeping its statistics) calls the shared one.
+        let sharedNames = Dictionary(zip(emitted.map { CodeSize.callee($0.1.call) }, kernels.map { CodeSize.callee($0.call) })
+            .filter { $0 != $1 }, uniquingKeysWith: { a, _ in a })
         let p = g.name
-        let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, prefix: p) : nil
+        let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, sharedNames: sharedNames, prefix: p) : nil
         let api = Interface(graph: g, prefix: p, canTrain: training != nil)
 
         var c = """

@@ -2,14 +2,18 @@
 /// statistics, saved gate history), the loss, every gradient rule in
 /// reverse order, gradient clipping, the optimizer update and repacking.
 enum TrainingEmitter {
-    static func emit(_ ctx: EmitContext, inferenceCalls: [Int: String], prefix p: String) -> TrainingCode {
+    /// `sharedNames`: forward kernels that large models replace by an identical earlier one (CodeSize.shareKernels).
+    static func emit(_ ctx: EmitContext, inferenceCalls: [Int: String], sharedNames: [String: String] = [:],
+                     prefix p: String) -> TrainingCode {
         let g = ctx.graph, plan = g.gradients!, train = g.train!
         let t = TrainLayout(g, schedule: ctx.schedule, paramFloats: ctx.paramFloats)
         let trainable = g.params.filter(\.trainable)
         let o = train.optimizer
 
-        let forward = g.nodes.indices.dropFirst().compactMap { i in
-            g.nodes[i].op.family.trainingForward(ctx, t, i) ?? inferenceCalls[i]
+        let forward = g.nodes.indices.dropFirst().compactMap { i -> String? in
+            guard let call = g.nodes[i].op.family.trainingForward(ctx, t, i) else { return inferenceCalls[i] }
+            let name = CodeSize.callee(call)
+            return sharedNames[name].map { $0 + call.dropFirst(name.count) } ?? call
         }
         let zeroGrads = t.grad.keys.sorted().map { root in
             "    memset(c->train + \(t.grad[root]!), 0, (size_t)nb * \(g.nodes[root].size) * sizeof(float));"

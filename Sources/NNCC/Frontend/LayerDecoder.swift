@@ -78,6 +78,17 @@ enum LayerDecoder {
             try keys(["eps", "momentum"])
             return (.batchNorm(eps: try f.float("eps", default: 1e-5, min: 0),
                                momentum: try f.float("momentum", default: 0.1, min: 0, max: 1)), nil)
+        case "layernorm":
+            try keys(["normalized_shape", "eps", "elementwise_affine", "bias"])
+            let affine = try f.bool("elementwise_affine", default: true)
+            return (.norm(Norm(.layer(normalizedShape: try normalizedShape(f)), eps: try f.float("eps", default: 1e-5, min: 0),
+                               weight: affine, bias: try f.bool("bias", default: true) && affine)), nil)
+        case "groupnorm", "instancenorm":
+            let group = type == "groupnorm"
+            try keys((group ? ["num_groups"] : []) + ["eps", "affine"])
+            let kind: Norm.Kind = group ? .group(try f.int("num_groups", min: 1, max: Limits.filters)) : .instance
+            let affine = try f.bool("affine", default: group)
+            return (.norm(Norm(kind, eps: try f.float("eps", default: 1e-5, min: 0), weight: affine, bias: affine)), nil)
         case "rnn", "lstm", "gru":
             try keys(type == "rnn" ? ["units", "activation", "return_sequences"] : ["units", "return_sequences"])
             var cell: CellKind = type == "lstm" ? .lstm : type == "gru" ? .gru : .rnnTanh
@@ -106,7 +117,19 @@ enum LayerDecoder {
         default:
             throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv1d, conv2d, maxpool1d, "
                 + "maxpool2d, avgpool1d, avgpool2d, global_avgpool1d, global_avgpool2d, flatten, reshape, \(activationNames), "
-                + "dropout, batchnorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
+                + "dropout, batchnorm, layernorm, groupnorm, instancenorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
+        }
+    }
+
+    /// layernorm's normalized_shape: an integer or a list of 1 to 3, as nn.LayerNorm takes it.
+    static func normalizedShape(_ f: Fields) throws -> [Int] {
+        let v = try f.required("normalized_shape")
+        guard case let .array(items) = v else {
+            return [try Fields.int(v, lo: 1, hi: Limits.dimension) { f.fail("normalized_shape", $0) }]
+        }
+        guard (1...3).contains(items.count) else { throw f.fail("normalized_shape", "expected an integer or a list of 1 to 3 integers") }
+        return try items.enumerated().map { j, v in
+            try Fields.int(v, lo: 1, hi: Limits.dimension) { NNCCError(file: f.file, path: "\(f.sub("normalized_shape"))[\(j)]", $0) }
         }
     }
 

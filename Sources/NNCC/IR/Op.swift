@@ -218,6 +218,33 @@ public struct Binary: Equatable {
     }
 }
 
+/// LayerNorm, GroupNorm and InstanceNorm as PyTorch defines them (Ops/LayerNorm.swift):
+/// per example, groups of contiguous elements are normalized by their mean and
+/// biased variance, `(x − μ)/√(σ² + eps)`, then scaled and shifted.
+public struct Norm: Equatable {
+    public enum Kind: Equatable {
+        /// nn.LayerNorm: over the last axes, which must be `normalizedShape`; weight and bias of that shape.
+        case layer(normalizedShape: [Int])
+        /// nn.GroupNorm: the channels (axis 0) split in `groups`, each over its channels and the
+        /// other axes; a weight and bias per channel.
+        case group(Int)
+        /// nn.InstanceNorm1d/2d: each channel (axis 0) over the other axes; per channel.
+        case instance
+    }
+    public var kind: Kind
+    public var eps: Float
+    /// Has `NAME.weight` / `NAME.bias` (PyTorch's elementwise_affine or affine, and LayerNorm's bias).
+    public var weight: Bool
+    public var bias: Bool
+
+    public init(_ kind: Kind, eps: Float = 1e-5, weight: Bool = true, bias: Bool = true) {
+        self.kind = kind
+        self.eps = eps
+        self.weight = weight
+        self.bias = bias
+    }
+}
+
 public enum Op: Equatable {
     case input
     case dense(units: Int, bias: Bool)
@@ -238,6 +265,7 @@ public enum Op: Equatable {
     case binary(Binary)
     /// PyTorch's PReLU: a learnable slope per channel (axis 0), or one for all.
     case prelu(parameters: Int)
+    case norm(Norm)
 
     /// The name a user wrote for this op in the model file.
     public var typeName: String {
@@ -259,6 +287,12 @@ public enum Op: Equatable {
         case .concat: return "concat"
         case let .binary(b): return b.function.rawValue
         case .prelu: return "prelu"
+        case let .norm(n):
+            switch n.kind {
+            case .layer: return "layernorm"
+            case .group: return "groupnorm"
+            case .instance: return "instancenorm"
+            }
         }
     }
 

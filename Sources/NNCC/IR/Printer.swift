@@ -79,6 +79,17 @@ func describe(_ op: Op) -> String {
         }
         return b.function.rawValue + (args.isEmpty ? "" : "(\(args.joined(separator: ", ")))")
     case let .prelu(n): return "prelu(parameters=\(n))"
+    case let .norm(n):
+        var args: [String] = []
+        switch n.kind {
+        case let .layer(shape): args.append("shape=\(shapeText(shape))")
+        case let .group(g): args.append("groups=\(g)")
+        case .instance: break
+        }
+        args.append("eps=\(n.eps)")
+        if !n.weight { args.append("weight=false") }
+        if !n.bias { args.append("bias=false") }
+        return "\(op.typeName)(\(args.joined(separator: ", ")))"
     default: return op.typeName
     }
 }

@@ -1,7 +1,7 @@
 /// Everything nncc knows about one family of ops, from the kernel choice to
 /// the gradient, in one file per family: Ops/Dense.swift, Ops/Conv/,
 /// Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
-/// Ops/Normalization.swift, Ops/Binary.swift, Ops/View.swift. Adding an op means adding an IR
+/// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift. Adding an op means adding an IR
 /// case (IR/Op.swift), its shape rule (Passes/InferShapes.swift) and a
 /// family, or a case in one (docs/architecture.md, "Adding an op").
 protocol OpFamily {
@@ -57,6 +57,7 @@ extension Op {
         case .activation, .add, .concat, .dropout: return ElementwiseOps.self
         case .batchNorm, .softmax, .logSoftmax: return NormalizationOps.self
         case .binary, .prelu: return BinaryOps.self
+        case .norm: return LayerNormOps.self
         }
     }
 }

@@ -106,6 +106,20 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         return x
     case .batchNorm:
         return x
+    case let .norm(n):
+        switch n.kind {
+        case let .layer(shape):
+            guard !shape.isEmpty, shape.count <= x.count, Array(x.suffix(shape.count)) == shape else {
+                throw fail("normalized_shape \(shapeText(shape)) must be the last axes of the input \(shapeText(x))")
+            }
+        case let .group(groups):
+            guard let c = x.first, groups >= 1, c % groups == 0 else {
+                throw fail("num_groups \(groups) must divide the channels (axis 0) of the input \(shapeText(x))")
+            }
+        case .instance:
+            guard x.count >= 2 else { throw fail("expected a [C, L] or [C, H, W] input, found \(shapeText(x))") }
+        }
+        return x
     case let .recurrent(r):
         guard x.count == 2 else { throw fail("expected a [T, F] sequence input, found \(shapeText(x))") }
         return r.returnSequences ? [x[0], r.units] : [r.units]
@@ -187,6 +201,11 @@ func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
         if case let .tensor(shape)? = b.constant { add("constant", shape, .constant(0), trainable: false) }
     case let .prelu(count):
         add("weight", [count], .constant(0.25))
+    case let .norm(norm):
+        var shape = [x[0]]
+        if case let .layer(s) = norm.kind { shape = s }
+        if norm.weight { add("weight", shape, .constant(1)) }
+        if norm.bias { add("bias", shape, .constant(0)) }
     case let .recurrent(r):
         let g = r.cell.gates * r.units, bound = 1 / Float(r.units).squareRoot()
         add("weight_ih_l0", [g, x[1]], .uniform(bound: bound))

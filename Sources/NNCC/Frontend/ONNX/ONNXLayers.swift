@@ -1,6 +1,6 @@
 /// ONNX operators that become IR layers: Gemm/MatMul, Conv, pools,
-/// activations (ONNXActivations.swift), softmax, batch normalization, Add and
-/// Concat; the other elementwise operators and PRelu are in ONNXBinary.swift.
+/// activations (ONNXActivations.swift), softmax, batch normalization (the
+/// other normalizations: ONNXNorms.swift), Add and Concat; the other elementwise operators and PRelu are in ONNXBinary.swift.
 extension ONNXGraphBuilder {
     mutating func importNode(_ node: ONNXNode) throws {
         guard node.proto.domain.isEmpty || node.proto.domain == "ai.onnx" else {
@@ -15,7 +15,8 @@ extension ONNXGraphBuilder {
         case "MatMul": try matMul(node)
         case "Conv": try conv(node)
         case "MaxPool", "AveragePool": try pool(node)
-        case "GlobalAveragePool", "ReduceMean": try globalAveragePool(node)
+        case "GlobalAveragePool": try globalAveragePool(node)
+        case "ReduceMean": if try !layerNormChain(node) { try globalAveragePool(node) }
         case "Div": if try !gelu(node) { try binary(node) }
         case "Sub", "Mul", "Pow", "Max", "Min": try binary(node)
         case "PRelu": try prelu(node)
@@ -26,6 +27,7 @@ extension ONNXGraphBuilder {
         case let op where Self.unaryOps.contains(op): try unary(node)
         case "Softmax", "LogSoftmax": try softmax(node)
         case "BatchNormalization": try batchNorm(node)
+        case "LayerNormalization", "GroupNormalization", "InstanceNormalization": try normalization(node)
         case "Add", "Sum": try addition(node)
         case "Concat": try concat(node)
         case "LSTM", "GRU", "RNN": try recurrent(node)
