@@ -74,6 +74,18 @@ func describe(_ op: Op) -> String {
         }
         return b.function.rawValue + (args.isEmpty ? "" : "(\(args.joined(separator: ", ")))")
     case let .prelu(n): return "prelu(parameters=\(n))"
+    case let .softmax(axis), let .logSoftmax(axis): return axis == -1 ? op.typeName : "\(op.typeName)(axis=\(axis))"
+    case let .swapAxes(a, b): return "transpose(\(a), \(b))"
+    case let .transpose(perm): return "transpose(\(shapeText(perm)))"
+    case let .matmul(c): return c.map { "matmul(b=constant\(shapeText($0)))" } ?? "matmul"
+    case let .reduce(r): return "\(op.typeName)(axes=\(shapeText(r.axes))\(r.keepDims ? ", keepdims" : ""))"
+    case let .select(s):
+        return "select(" + s.map { a -> String in
+            switch a {
+            case let .range(start, step, n): return step == 1 ? "\(start):\(start + n)" : "\(start):\(start + step * n):\(step)"
+            case let .list(l): return l.count <= 8 ? shapeText(l) : "[\(l.count) indices]"
+            }
+        }.joined(separator: ", ") + ")"
     default: return op.typeName
     }
 }

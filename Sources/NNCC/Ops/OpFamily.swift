@@ -55,7 +55,12 @@ extension Op {
         case .maxPool, .avgPool, .globalAvgPool: return PoolOps.self
         case .recurrent: return RecurrentOps.self
         case .activation, .add, .concat, .dropout: return ElementwiseOps.self
-        case .batchNorm, .softmax, .logSoftmax: return NormalizationOps.self
+        case .batchNorm: return NormalizationOps.self
+        case .softmax, .logSoftmax: return SoftmaxOps.self
+        case .transpose, .swapAxes: return TransposeOps.self
+        case .matmul: return MatMulOps.self
+        case .reduce: return ReduceOps.self
+        case .select: return SelectOps.self
         case .binary, .prelu: return BinaryOps.self
         }
     }

@@ -9,7 +9,7 @@ extension ONNXGraphBuilder {
     static let foldable: Set<String> = [
         "Identity", "Cast", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice",
         "Gather", "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Tile", "Equal", "Less", "Greater", "Not",
-        "Where", "Add", "Sub", "Mul", "Div", "Neg", "Abs", "Sqrt", "Min", "Max",
+        "Where", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs", "Sqrt", "Min", "Max",
     ]
 
     /// Folded constants larger than this are refused: they would be built element by element.
@@ -303,15 +303,18 @@ extension ONNXGraphBuilder {
         }
         var shape = x.shape, first = [Int](repeating: 0, count: x.shape.count), step = [Int](repeating: 1, count: x.shape.count)
         for (k, a) in axes.enumerated() {
-            let n = x.shape[a], s = steps[k]
-            func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { max(lo, min(hi, v < 0 ? v &+ n : v)) }
-            let b = s > 0 ? clamp(starts[k], 0, n) : clamp(starts[k], -1, n - 1)
-            let e = s > 0 ? clamp(ends[k], 0, n) : clamp(ends[k], -1, n - 1)
-            shape[a] = s > 0 ? (e > b ? (e - b - 1) / s + 1 : 0) : (b > e ? (b - e - 1) / -s + 1 : 0)
-            (first[a], step[a]) = (b, s)
+            (first[a], step[a], shape[a]) = Self.sliceRange(starts[k], ends[k], steps[k], size: x.shape[a])
         }
         let strides = Self.strides(x.shape)
         return try pick(x, shape, shape.indices.map { a in (0..<shape[a]).map { (first[a] + $0 * step[a]) * strides[a] } }, node)
+    }
+
+    /// ONNX Slice on one axis of `size`: the first index, the step and the count, after clamping.
+    static func sliceRange(_ start: Int, _ end: Int, _ step: Int, size n: Int) -> (first: Int, step: Int, count: Int) {
+        func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { max(lo, min(hi, v < 0 ? v &+ n : v)) }
+        let b = step > 0 ? clamp(start, 0, n) : clamp(start, -1, n - 1)
+        let e = step > 0 ? clamp(end, 0, n) : clamp(end, -1, n - 1)
+        return (b, step, step > 0 ? (e > b ? (e - b - 1) / step + 1 : 0) : (b > e ? (b - e - 1) / -step + 1 : 0))
     }
 
     func gather(_ x: ONNXConstant, _ indices: ONNXConstant, axis: Int, _ node: ONNXNode) throws -> ONNXConstant {
@@ -387,6 +390,8 @@ extension ONNXGraphBuilder {
             case "Sub": op = { $0 - $1 }
             case "Mul": op = { $0 * $1 }
             case "Div": op = { $0 / $1 }
+            // Mod: fmod = 1 keeps the dividend's sign (C's fmod); fmod = 0 is only for integers.
+            case "Mod": op = { fmodf($0, $1) }
             case "Min": op = { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
             default: op = { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
             }
@@ -410,6 +415,11 @@ extension ONNXGraphBuilder {
             case "Div":
                 guard q != 0, !(p == .min && q == -1) else { throw node.fail("integer division by zero") }
                 return p / q
+            case "Mod":
+                // fmod = 0: the divisor's sign (Python's %); fmod = 1: the dividend's (C's %).
+                guard q != 0, !(p == .min && q == -1) else { throw node.fail("integer modulo by zero") }
+                let r = p % q
+                return try node.int("fmod", default: 0) == 0 && r != 0 && (r < 0) != (q < 0) ? r + q : r
             case "Min": return Swift.min(p, q)
             default: return Swift.max(p, q)
             }
