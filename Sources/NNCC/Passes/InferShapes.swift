@@ -105,7 +105,7 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         throw fail("unresolved transpose")  // resolveAxes replaced it
     case let .matmul(constant):
         let b = constant ?? (ins.count > 1 ? ins[1] : [])
-        guard x.count >= 2, b.count >= 2 else {
+        guard x.count >= 2, b.count >= 2, b.allSatisfy({ $0 >= 1 }) else {
             throw fail("matmul needs two operands of rank 2 or more per example ([..., M, K] and [..., K, N]), "
                 + "found \(shapeText(x)) and \(shapeText(b))")
         }

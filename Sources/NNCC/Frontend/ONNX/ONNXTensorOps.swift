@@ -215,6 +215,9 @@ extension ONNXGraphBuilder {
               reps.allSatisfy({ $0 >= 1 }) else {
             throw node.fail("repeats: expected \(shape.count + 1) positive integers known at import, 1 for the batch")
         }
+        guard zip(shape, reps.dropFirst()).allSatisfy({ $1 <= Limits.dimension / $0 }) else {
+            throw node.fail("repeats \(reps) make an axis longer than \(Limits.show(Limits.dimension))")
+        }
         try Limits.check("result of shape", zip(shape, reps.dropFirst()).map { $0 * $1 }, limit: Limits.exampleElements) { node.fail($0) }
         let sel = zip(shape, reps.dropFirst()).map { n, r in
             r == 1 ? AxisSelection.range(start: 0, step: 1, count: n) : .list((0..<n * r).map { $0 % n })
@@ -327,6 +330,7 @@ extension ONNXGraphBuilder {
                 dims.append(Int(v))
             }
         }
+        guard FormatIO.elementCount(dims.map { max($0, 1) }) != nil else { throw unsupported("too many elements") }
         if let free = dims.firstIndex(of: -1) {
             let known = dims.enumerated().filter { $0.offset != free && $0.offset != batchAt }.map(\.element).reduce(1, *)
             guard dims.filter({ $0 == -1 }).count == 1, known > 0, total % known == 0 else { throw unsupported("at most one -1 that fits") }
