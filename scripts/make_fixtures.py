@@ -225,6 +225,10 @@ class Net(nn.Module):
             return x.transpose(L["dim0"], L["dim1"])
         if t == "permute":
             return x.permute(*L["dims"])
+        if t == "slice":
+            idx = [slice(None)] * x.dim()
+            idx[L["dim"]] = slice(L.get("start", 0), L.get("end"), L.get("step", 1))
+            return x[tuple(idx)]
         if t == "matmul":                      # leading axes broadcast per example, as the binary ops
             a, b = xs
             r = max(a.dim(), b.dim())
@@ -530,6 +534,18 @@ case("reductions", [6, 5, 7], [D(7, name="h", inputs=["input"]),
                                 A("flatten", name="f3", inputs=["mk"]),
                                 A("concat", name="cat", inputs=["f1", "f2", "mn", "f3"]), D(3, name="fc")],
      "mse", SGD, bs=4)
+# Slices (a step, a negative start, an open end; overlapping reads of one result add their gradients) and a
+# matmul whose left operand has the lower rank (it broadcasts over the right's leading axis).
+case("slices", [6, 9, 5], [D(5, name="h", inputs=["input"]),
+                           A("slice", dim=2, start=1, end=8, step=3, name="a"),                 # [6, 3, 5]
+                           A("slice", dim=-1, start=-3, name="b", inputs=["h"]),               # [6, 9, 3]
+                           A("slice", dim=1, end=4, name="c", inputs=["h"]),                    # [4, 9, 5]
+                           A("mean", dim=1, name="a2", inputs=["a"]),                           # [3, 5]
+                           A("transpose", dim0=2, dim1=3, name="ct", inputs=["c"]),             # [4, 5, 9]
+                           A("matmul", name="m", inputs=["a2", "ct"]),                          # [4, 3, 9]
+                           A("flatten", name="fb", inputs=["b"]), A("flatten", name="fm", inputs=["m"]),
+                           A("concat", name="cat", inputs=["fb", "fm"]), D(3, name="fc")],
+     "cross_entropy", ADAM, bs=4)
 
 case("prelu_cnn", [3, 6, 7], [C(5, 3, padding=1), A("prelu", num_parameters=5), A("maxpool2d", pool_size=2),
                               A("flatten"), D(8), A("prelu"), D(3)], "cross_entropy", SGD, bs=5)

@@ -61,7 +61,7 @@ enum LayerDecoder {
             try keys(["axis", "dim"])
             let axis = try TensorLayers.axis(f)
             return (type == "softmax" ? .softmax(axis: axis) : .logSoftmax(axis: axis), nil)
-        case "transpose", "permute", "matmul", "mean", "sum", "amax", "amin":
+        case "transpose", "permute", "slice", "matmul", "mean", "sum", "amax", "amin":
             return (try TensorLayers.decode(f, type, keys), nil)
         case "relu", "sigmoid", "tanh", "identity", "selu", "softsign", "relu6",
              "hardsigmoid", "hardswish", "silu", "mish", "exp", "log", "sqrt", "abs", "neg", "reciprocal", "erf":
@@ -107,7 +107,7 @@ enum LayerDecoder {
         default:
             throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv2d, maxpool2d, avgpool2d, "
                 + "global_avgpool2d, flatten, reshape, \(activationNames), dropout, batchnorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat, "
-                + "transpose, permute, matmul, mean, sum, amax, amin")
+                + "transpose, permute, slice, matmul, mean, sum, amax, amin")
         }
     }
 

@@ -37,6 +37,12 @@ enum TensorLayers {
                 throw f.fail("dims", "expected a permutation of 0..<\(r) that keeps the batch (0) first, found \(dims)")
             }
             return .transpose(dims.dropFirst().map { $0 - 1 })
+        case "slice":
+            try keys(["dim", "start", "end", "step"])
+            let end: Int? = f.has("end") ? try f.int("end", min: -Limits.jsonInteger, max: Limits.jsonInteger) : nil
+            return .slice(axis: try dim(try f.required("dim")) { f.fail("dim", $0) },
+                          start: try f.int("start", default: 0, min: -Limits.jsonInteger, max: Limits.jsonInteger), end: end,
+                          step: try f.int("step", default: 1, min: 1, max: Limits.dimension))
         case "matmul":
             try keys([])
             return .matmul(constant: nil)

@@ -276,6 +276,9 @@ public enum Op: Equatable {
     case reduce(Reduction)
     /// Per-example axis selections, one per operand axis (Slice, Gather, Tile, Expand).
     case select([AxisSelection])
+    /// PyTorch's `x[..., start:end:step]` on one per-example axis (negative from the end), as the
+    /// JSON layer gives it before the rank is known: inferShapes replaces it by `select`.
+    case slice(axis: Int, start: Int, end: Int?, step: Int)
     case dropout(rate: Float)
     case batchNorm(eps: Float, momentum: Float)
     case recurrent(Recurrent)
@@ -309,6 +312,7 @@ public enum Op: Equatable {
         case .matmul: return "matmul"
         case let .reduce(r): return "reduce_\(r.kind.rawValue)"
         case .select: return "select"
+        case .slice: return "slice"
         }
     }
 

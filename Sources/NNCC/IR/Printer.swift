@@ -76,6 +76,7 @@ func describe(_ op: Op) -> String {
     case let .prelu(n): return "prelu(parameters=\(n))"
     case let .softmax(axis), let .logSoftmax(axis): return axis == -1 ? op.typeName : "\(op.typeName)(axis=\(axis))"
     case let .swapAxes(a, b): return "transpose(\(a), \(b))"
+    case let .slice(axis, start, end, step): return "slice(axis=\(axis), \(start):\(end.map(String.init) ?? ""):\(step))"
     case let .transpose(perm): return "transpose(\(shapeText(perm)))"
     case let .matmul(c): return c.map { "matmul(b=constant\(shapeText($0)))" } ?? "matmul"
     case let .reduce(r): return "\(op.typeName)(axes=\(shapeText(r.axes))\(r.keepDims ? ", keepdims" : ""))"

@@ -61,7 +61,7 @@ extension Op {
         case .transpose, .swapAxes: return TransposeOps.self
         case .matmul: return MatMulOps.self
         case .reduce: return ReduceOps.self
-        case .select: return SelectOps.self
+        case .select, .slice: return SelectOps.self
         case .binary, .prelu: return BinaryOps.self
         }
     }

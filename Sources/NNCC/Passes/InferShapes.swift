@@ -22,7 +22,7 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
         default:
             guard ins.count == 1 else { throw fail("expected exactly one input, found \(ins.count)") }
         }
-        g.nodes[i].op = try resolveAxes(n.op, rank: ins[0].count, fail: fail)
+        g.nodes[i].op = try resolveAxes(n.op, rank: ins[0].count, shape: ins[0], fail: fail)
         let shape = try outputShape(g.nodes[i].op, ins, fail: fail)
         try Limits.check("result of shape", shape, limit: Limits.exampleElements, fail: fail)
         guard shape.count <= Limits.rank else {
@@ -101,8 +101,8 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
             throw fail("perm \(shapeText(perm)) is not a permutation of the \(x.count) axes of \(shapeText(x))")
         }
         return perm.map { x[$0] }
-    case .swapAxes:
-        throw fail("unresolved transpose")  // resolveAxes replaced it
+    case .swapAxes, .slice:
+        throw fail("unresolved \(op.typeName)")  // resolveAxes replaced it
     case let .matmul(constant):
         let b = constant ?? (ins.count > 1 ? ins[1] : [])
         guard x.count >= 2, b.count >= 2, b.allSatisfy({ $0 >= 1 }) else {
@@ -182,7 +182,7 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
 /// Normalizes the axes an op names for an operand of `rank` per-example axes: negative axes count
 /// from the end, reduction axes are sorted, and the JSON transpose becomes a permutation. A softmax
 /// over the last axis stays -1.
-func resolveAxes(_ op: Op, rank: Int, fail: (String) -> NNCCError) throws -> Op {
+func resolveAxes(_ op: Op, rank: Int, shape: [Int]? = nil, fail: (String) -> NNCCError) throws -> Op {
     func axis(_ a: Int) throws -> Int {
         guard (-rank..<rank).contains(a) else {
             throw fail("axis \(a) is out of range for \(rank) axes per example (the batch is not counted)")
@@ -196,6 +196,16 @@ func resolveAxes(_ op: Op, rank: Int, fail: (String) -> NNCCError) throws -> Op 
         var perm = Array(0..<rank)
         perm.swapAt(try axis(a), try axis(b))
         return .transpose(perm)
+    case let .slice(a, start, end, step):
+        guard let shape else { return op }
+        let k = try axis(a), n = shape[k]
+        // PyTorch's clamping: negative ends count from the end, then both are clamped to [0, n].
+        func clamp(_ v: Int) -> Int { max(0, min(n, v < 0 ? v + n : v)) }
+        let (b, e) = (clamp(start), clamp(end ?? n))
+        guard e > b else { throw fail("slice \(start):\(end.map(String.init) ?? ""):\(step) of axis \(a) (size \(n)) is empty") }
+        var sel = shape.map { AxisSelection.range(start: 0, step: 1, count: $0) }
+        sel[k] = .range(start: b, step: step, count: (e - b - 1) / step + 1)
+        return .select(sel)
     case var .reduce(r):
         let axes = try r.axes.map(axis)
         guard Set(axes).count == axes.count, !axes.isEmpty else { throw fail("axes \(r.axes) repeat an axis or are empty") }
