@@ -89,4 +89,12 @@ final class TrainSanitizerTests: XCTestCase {
         check(FixtureKit.torch, "dropout_zero_train")
         check(FixtureKit.golden, "sigmoid_bce")
     }
+    /// Transpose (tiled and row copies), matmul on loops and on the GEMM (forward and backward), softmax
+    /// over strided axes, reductions with tie counts, and slices.
+    func testTensorOps() {
+        check(FixtureKit.torch, "attention")
+        check(FixtureKit.torch, "channel_shuffle")
+        check(FixtureKit.torch, "reductions")
+        check(FixtureKit.torch, "slices")
+    }
 }

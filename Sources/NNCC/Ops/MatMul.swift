@@ -4,8 +4,9 @@
 /// product: on the packed GEMM when it is large enough to pay for packing
 /// (a constant B is packed once at load, a computed one per product into
 /// scratch), else on loops that gcc vectorizes along N; the reference build
-/// runs a plain triple loop. Backward: ∂A += ∂Y·Bᵀ (row dots) and
-/// ∂B += Aᵀ·∂Y (row axpys), summed over broadcast axes.
+/// runs a plain triple loop. Backward: ∂A += ∂Y·Bᵀ and ∂B += Aᵀ·∂Y, summed
+/// over broadcast axes; on the GEMM where forward is (Bᵀ packed, Aᵀ copied and
+/// ∂Y packed per product, in training scratch), else row dots and axpys.
 enum MatMulOps: OpFamily {
     struct Dims {
         var m, k, n: Int
@@ -42,7 +43,7 @@ enum MatMulOps: OpFamily {
         }
         let panels = d.k * s.padded(d.n)
         return KernelPlan(kernel: .gemm, scratchFloats: d.constant ? 0 : panels, packedFloats: d.constant ? d.bMatrices * panels : 0,
-                          gemmRows: d.m, backward: training ? .loops : nil)
+                          gemmRows: training ? max(d.m, d.k) : d.m, backward: training ? .gemm : nil)
     }
 
     static func templates(_ node: Node) -> [Template] { node.plan.kernel == .gemm ? [.gemm] : [] }
@@ -145,11 +146,21 @@ enum MatMulOps: OpFamily {
 
     // MARK: training
 
+    /// GEMM backward's scratch: Bᵀ as panels (for ∂A), Aᵀ and ∂Y as panels (for ∂B).
+    struct Saved { var bt, at, dyp: Slot }
+
+    static func reserve(_ g: Graph, _ i: Int, _ s: Schedule, _ layout: inout TrainLayout) {
+        guard g.gradients!.needsGrad[i], g.nodes[i].plan.backward == .gemm else { return }
+        let d = dims(g, i)
+        layout.save(i, Saved(bt: layout.take(d.n * s.padded(d.k)), at: layout.take(d.k * d.m), dyp: layout.take(d.m * s.padded(d.n))))
+    }
+
     static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode {
         let g = ctx.graph, node = g.nodes[i], d = dims(g, i)
         let da = t.gradPointer(g, node.inputs[0]), db = d.constant ? nil : t.gradPointer(g, node.inputs[1])
         guard da != nil || db != nil, let dy = t.gradPointer(g, i) else { return BackwardCode(statements: ctx.ruleHead(i)) }
         let (m, k, n) = (d.m, d.k, d.n)
+        if node.plan.backward == .gemm { return gemmBackward(ctx, t, i, d, da: da, db: db, dy: dy) }
         var body = "for (int r = 0; r < \(m); r++) {\n    const float *gr = gm + r * \(n);\n"
         if da != nil {
             body += """
@@ -190,6 +201,39 @@ enum MatMulOps: OpFamily {
             /* ∂ layer "\(CSyntax.comment(node.name))": matmul [\(m), \(k)] x [\(k), \(n)]: ∂A += ∂Y·Bᵀ, ∂B += Aᵀ·∂Y */
             static void \(name)(\(params.joined(separator: ", "))) {
             \(code)}
+
+            """, statements: ctx.ruleHead(i) + "    \(name)(\(args.joined(separator: ", ")));\n")
+    }
+}
+
+extension MatMulOps {
+    /// ∂A += ∂Y·Bᵀ and ∂B += Aᵀ·∂Y on the packed GEMM, one product per matrix pair.
+    static func gemmBackward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int, _ d: Dims, da: String?, db: String?, dy: String) -> BackwardCode {
+        let g = ctx.graph, node = g.nodes[i], (m, k, n) = (d.m, d.k, d.n), s = t.saved(i, as: Saved.self)
+        var body = ""
+        if da != nil {
+            body += "nn_pack_transposed(\(k), \(n), bm, bt);\nnn_gemm(\(m), \(k), \(n), gm, \(n), bt, dam, \(k), add);\n"
+        }
+        if db != nil {
+            body += "nn_transpose(\(m), \(k), am, at);\nnn_pack_rows(\(m), \(n), gm, \(n), dyp);\n"
+            body += "nn_gemm(\(k), \(n), \(m), at, \(m), dyp, dbm, \(n), add);\n"
+        }
+        var params = ["int nb"], args = ["nb"]
+        if db != nil { params += ["const float *restrict a", "float *restrict at", "float *restrict dyp"]; args += [ctx.value(node.inputs[0]), s.at.pointer, s.dyp.pointer] }
+        if da != nil {
+            params += ["const float *restrict b", "float *restrict bt"]
+            args += [d.constant ? ctx.param(node, "constant") : ctx.value(node.inputs[1]), s.bt.pointer]
+        }
+        params.append("const float *restrict dy")
+        args.append(dy)
+        if let da { params.append("float *da"); args.append(da) }
+        if let db { params.append("float *db"); args.append(db) }
+        let name = ctx.kernelName(i, "matmul_backward")
+        return BackwardCode(definitions: """
+            /* ∂ layer "\(CSyntax.comment(node.name))": matmul [\(m), \(k)] x [\(k), \(n)] on the GEMM: ∂A += ∂Y·Bᵀ, ∂B += Aᵀ·∂Y */
+            static void \(name)(\(params.joined(separator: ", "))) {
+                const nn_epilogue add = {.accumulate = 1, .act = NN_ACT_NONE};
+            \(nest(d, bIndex: false, grads: (da != nil, db != nil), body: body))}
 
             """, statements: ctx.ruleHead(i) + "    \(name)(\(args.joined(separator: ", ")));\n")
     }
