@@ -77,17 +77,20 @@ public enum ONNXImporter {
 /// node's per-example result, an inserted axis of size 1, or the time axis
 /// (of size T) of a recurrent layer of which only the last step is read.
 /// `batchTimes(k)` is the batch merged into axis `k` as its outer factor (ONNX size N·shape[k]), as
-/// PyTorch's attention merges batch and heads; only when the model's batch is fixed at 1.
-enum ONNXAxis: Equatable { case batch, dim(Int), unit, time(Int), batchTimes(Int) }
+/// PyTorch's attention merges batch and heads ((T, N·h, d)); `batchInner(k)` as its inner factor
+/// (the older exporter's (T·N, E)).
+enum ONNXAxis: Equatable { case batch, dim(Int), unit, time(Int), batchTimes(Int), batchInner(Int) }
 
 /// An integer known at import time, or the batch size (known only at run time).
 enum ONNXInt: Equatable, CustomStringConvertible {
-    case value(Int64), batch
+    /// `batchTimes(k)`: the batch times k, as attention's shape arithmetic merges batch and heads.
+    case value(Int64), batch, batchTimes(Int64)
     /// As messages show it: the number, or N for the batch.
     var description: String {
         switch self {
         case let .value(v): return String(v)
         case .batch: return "N"
+        case let .batchTimes(k): return "N·\(k)"
         }
     }
 }
@@ -281,6 +284,7 @@ struct ONNXGraphBuilder {
             case let .dim(k): return "d\(k)"
             case let .time(t): return "time \(t)"
             case let .batchTimes(k): return "batch·d\(k)"
+            case let .batchInner(k): return "d\(k)·batch"
             }
         }.joined(separator: ", ") + ")"
     }

@@ -87,7 +87,7 @@ extension ONNXGraphBuilder {
             case .unit: return .value(1)
             case let .dim(k): return .value(Int64(s[k]))
             case let .time(t): return .value(Int64(t))
-            case let .batchTimes(k): return .value(Int64(s[k]))  // the batch is 1 in such a file
+            case let .batchTimes(k), let .batchInner(k): return fixedBatchOne ? .value(Int64(s[k])) : .batchTimes(Int64(s[k]))
             }
         }
         let r = dims.count
@@ -189,7 +189,8 @@ extension ONNXGraphBuilder {
             throw node.fail("allowzero = 1 with a 0 in the shape \(target) (an empty tensor) is not supported")
         }
         if let view = try unitReshape(node, target) { return bind(node, 0, view) }
-        if case let .tensor(_, axes) = try value(node.input(0) ?? "", node), Self.batchMoved(axes) {
+        let batchInside = target.dropFirst().contains(.batch) || target.contains { if case .batchTimes = $0 { return true } else { return false } }
+        if case let .tensor(_, axes) = try value(node.input(0) ?? "", node), Self.batchMoved(axes) || batchInside {
             return try reshapeMovingBatch(node, target)
         }
         let x = try materialize(node.input(0) ?? "", node)

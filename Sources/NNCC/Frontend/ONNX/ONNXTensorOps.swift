@@ -259,7 +259,12 @@ extension ONNXGraphBuilder {
 /// operators need the batch first again.
 extension ONNXGraphBuilder {
     static func batchMoved(_ axes: [ONNXAxis]) -> Bool {
-        axes.first != .batch || axes.contains { if case .batchTimes = $0 { return true } else { return false } }
+        axes.first != .batch || axes.contains {
+            switch $0 {
+            case .batchTimes, .batchInner: return true
+            default: return false
+            }
+        }
     }
 
     /// The view of `name` with its layer axes in the view's order (a transpose when they are not),
@@ -268,7 +273,7 @@ extension ONNXGraphBuilder {
         let (n, axes) = try tensor(name, node)
         let order = axes.compactMap { a -> Int? in
             switch a {
-            case let .dim(k), let .batchTimes(k): return k
+            case let .dim(k), let .batchTimes(k), let .batchInner(k): return k
             default: return nil
             }
         }
@@ -282,6 +287,7 @@ extension ONNXGraphBuilder {
             switch a {
             case .dim: next += 1; return .dim(next - 1)
             case .batchTimes: next += 1; return .batchTimes(next - 1)
+            case .batchInner: next += 1; return .batchInner(next - 1)
             default: return a
             }
         }
@@ -289,12 +295,13 @@ extension ONNXGraphBuilder {
         return (t, renumbered)
     }
 
-    /// Per-example elements of the axes before the batch (which is the outer factor of a `batchTimes` axis).
+    /// Per-example elements before the batch: of the axes before it, and of its axis when it is that axis's inner factor.
     static func elementsBeforeBatch(_ axes: [ONNXAxis], _ shape: [Int]) -> Int? {
         var before = 1
         for a in axes {
             switch a {
             case .batch, .batchTimes: return before
+            case let .batchInner(k): return before * shape[k]
             case let .dim(k): before *= shape[k]
             case .unit, .time: break
             }
@@ -317,6 +324,11 @@ extension ONNXGraphBuilder {
                 guard batchAt == nil else { throw unsupported("the batch appears twice") }
                 batchAt = i
                 dims.append(1)
+            case let .batchTimes(k):
+                guard batchAt == nil else { throw unsupported("the batch appears twice") }
+                guard k >= 1, k <= Int64(Limits.dimension) else { throw unsupported("shape[\(i)]: the batch times \(k)") }
+                batchAt = i
+                dims.append(Int(k))
             case .value(0):
                 guard i < axes.count else { throw unsupported("shape[\(i)] = 0 copies a dimension the input lacks") }
                 switch axes[i] {
@@ -331,12 +343,13 @@ extension ONNXGraphBuilder {
             }
         }
         guard FormatIO.elementCount(dims.map { max($0, 1) }) != nil else { throw unsupported("too many elements") }
+        let merged = target.contains { if case .batchTimes = $0 { return true } else { return false } }
         if let free = dims.firstIndex(of: -1) {
-            let known = dims.enumerated().filter { $0.offset != free && $0.offset != batchAt }.map(\.element).reduce(1, *)
+            let known = dims.enumerated().filter { $0.offset != free && ($0.offset != batchAt || merged) }.map(\.element).reduce(1, *)
             guard dims.filter({ $0 == -1 }).count == 1, known > 0, total % known == 0 else { throw unsupported("at most one -1 that fits") }
             dims[free] = total / known
         }
-        var separate = batchAt != nil
+        var separate = batchAt != nil && !merged
         if batchAt == nil {
             guard fixedBatchOne else { throw unsupported("the batch must stay a dimension of its own (0 or taken from Shape)") }
             // A literal 1 right where the batch sits, else the axis that starts there carries it.
@@ -348,12 +361,14 @@ extension ONNXGraphBuilder {
         guard let p = batchAt else { throw unsupported("no place for the batch") }
         var per = dims
         if separate { per.remove(at: p) }
-        guard per.reduce(1, *) == total, !per.isEmpty, per[..<min(p, per.count)].reduce(1, *) == before else {
+        // A merged batch is its axis's outer factor when the elements before the axis are those before the batch, else its inner one.
+        let inner = !separate && per[..<p].reduce(1, *) != before
+        guard per.reduce(1, *) == total, !per.isEmpty, per[..<(inner ? p + 1 : min(p, per.count))].reduce(1, *) == before else {
             throw unsupported("it moves the batch among the other axes or changes the number of elements (\(total) per example)")
         }
         let r = per == shape ? n : add(.reshape(per), inputs: [n], node)
         var out: [ONNXAxis] = per.indices.map { .dim($0) }
-        if separate { out.insert(.batch, at: p) } else { out[p] = .batchTimes(p) }
+        if separate { out.insert(.batch, at: p) } else { out[p] = inner ? .batchInner(p) : .batchTimes(p) }
         bind(node, 0, .tensor(node: r, axes: out))
     }
 
@@ -391,9 +406,38 @@ extension ONNXGraphBuilder {
             switch r {
             case let .dim(j) where j > k: return .dim(j - 1)
             case let .batchTimes(j) where j > k: return .batchTimes(j - 1)
+            case let .batchInner(j) where j > k: return .batchInner(j - 1)
             default: return r
             }
         }
         bind(node, 0, .tensor(node: r, axes: out))
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// Shape arithmetic on the batch (Mul and Div of integer scalars or vectors, one of them
+    /// holding N): N·k and N·k / k, as the older exporter computes attention's (T, N·h, d).
+    /// False when the inputs are not such integers.
+    mutating func batchArithmetic(_ node: ONNXNode) throws -> Bool {
+        guard ["Mul", "Div"].contains(node.op), let a = node.input(0), let b = node.input(1),
+              case let .ints(xs, xScalar)? = values[a], case let .ints(ys, yScalar)? = values[b],
+              xs.count == ys.count || xs.count == 1 || ys.count == 1 else { return false }
+        let n = max(xs.count, ys.count)
+        let out = try (0..<n).map { i -> ONNXInt in
+            let (x, y) = (xs[xs.count == 1 ? 0 : i], ys[ys.count == 1 ? 0 : i])
+            func scaled(_ k: Int64) -> ONNXInt { k == 1 ? .batch : .batchTimes(k) }
+            switch (node.op, x, y) {
+            case let ("Mul", .value(p), .value(q)): return .value(p &* q)
+            case let ("Div", .value(p), .value(q)) where q != 0: return .value(p / q)
+            case let ("Mul", .batch, .value(k)) where k >= 1, let ("Mul", .value(k), .batch) where k >= 1: return scaled(k)
+            case let ("Mul", .batchTimes(a), .value(k)) where k >= 1, let ("Mul", .value(k), .batchTimes(a)) where k >= 1:
+                return scaled(a &* k)
+            case let ("Div", .batchTimes(a), .value(k)) where k >= 1 && a % k == 0: return scaled(a / k)
+            case ("Div", .batch, .value(1)): return .batch
+            default: throw node.fail("shape arithmetic \(x) \(node.op == "Mul" ? "·" : "/") \(y) on the batch is not supported")
+            }
+        }
+        bind(node, 0, .ints(out, scalar: xScalar && yScalar))
+        return true
     }
 }
