@@ -269,7 +269,7 @@ extension ONNXGraphBuilder {
         var parts = sizes ?? []
         if sizes == nil {
             let k = try node.int("num_outputs", default: node.proto.output.count)
-            guard k >= 1 else { throw node.fail("num_outputs must be positive") }
+            guard k >= 1, k <= Self.foldLimit else { throw node.fail("num_outputs must be in 1...\(Self.foldLimit)") }
             let each = (n + k - 1) / k
             parts = (0..<k).map { max(0, min(each, n - $0 * each)) }
         }

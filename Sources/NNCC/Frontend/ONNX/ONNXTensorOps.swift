@@ -140,7 +140,7 @@ extension ONNXGraphBuilder {
             throw node.fail("starts, ends, axes and steps must have one entry per distinct axis and no zero step")
         }
         guard tensorInput else {
-            guard case let .ints(xs, false) = try value(node.input(0) ?? "", node), axes.allSatisfy({ $0 == 0 || $0 == -1 }) else {
+            guard case let .ints(xs, false) = try value(node.input(0) ?? "", node), axes.count == 1, axes[0] == 0 || axes[0] == -1 else {
                 throw node.fail("Slice of a constant that is not folded: expected a 1-D integer vector")
             }
             let (f, s, n) = Self.sliceRange(starts[0], ends[0], steps[0], size: xs.count)
@@ -173,7 +173,7 @@ extension ONNXGraphBuilder {
         var parts = try listInput(node, 1, attribute: opset >= 13 ? nil : "split") ?? []
         if parts.isEmpty {
             let k = try node.int("num_outputs", default: node.proto.output.count)
-            guard k >= 1 else { throw node.fail("num_outputs must be positive") }
+            guard k >= 1, k <= n else { throw node.fail("num_outputs \(k) must be in 1...\(n), the size of axis \(a + 1)") }
             let each = (n + k - 1) / k
             parts = (0..<k).map { max(0, min(each, n - $0 * each)) }
         }
@@ -428,7 +428,7 @@ extension ONNXGraphBuilder {
             func scaled(_ k: Int64) -> ONNXInt { k == 1 ? .batch : .batchTimes(k) }
             switch (node.op, x, y) {
             case let ("Mul", .value(p), .value(q)): return .value(p &* q)
-            case let ("Div", .value(p), .value(q)) where q != 0: return .value(p / q)
+            case let ("Div", .value(p), .value(q)) where q != 0 && !(p == .min && q == -1): return .value(p / q)
             case let ("Mul", .batch, .value(k)) where k >= 1, let ("Mul", .value(k), .batch) where k >= 1: return scaled(k)
             case let ("Mul", .batchTimes(a), .value(k)) where k >= 1, let ("Mul", .value(k), .batchTimes(a)) where k >= 1:
                 return scaled(a &* k)
