@@ -321,6 +321,16 @@ final class ONNXImportTests: XCTestCase {
                     ["graph.node[0] (Slice", "slicing the batch axis"])
     }
 
+    func testMatMulAndActivationsOfConstantsFold() throws {
+        // swin_v2's relative position bias: an MLP on a constant table, folded at import.
+        let m = try importing(Self.model([Self.node("MatMul", ["a", "b"], ["ab"]), Self.node("Relu", ["ab"], ["r"]),
+                                          Self.node("Add", ["x", "r"], ["y"])],
+                                         inits: [Self.floats("a", [1, 2, 3], [1, -2, 3, 4, 5, -6]), Self.floats("b", [3, 2], [1, 0, 0, 1, 1, 1])],
+                                         input: [nil, 2, 2]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .binary(Binary(.add, constant: .tensor([2, 2])))])
+        XCTAssertEqual(m.weights["\(m.graph.nodes[1].name).constant"]?.data, [4, 1, 0, 0])   // [[4, 1], [-2, -1]] after relu
+    }
+
     func testTransposedViewsAndSoftmaxAxis() throws {
         // A transposed view read by a layer becomes a real transpose; softmax runs on any non-batch axis.
         let axis1 = Onnx_AttributeProto.with { $0.name = "axis"; $0.type = .int; $0.i = 1 }

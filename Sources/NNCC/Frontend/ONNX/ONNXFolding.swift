@@ -10,6 +10,7 @@ extension ONNXGraphBuilder {
         "Identity", "Cast", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice",
         "Gather", "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Tile", "Equal", "Less", "Greater", "Not",
         "Where", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs", "Sqrt", "Min", "Max",
+        "MatMul", "Relu", "Sigmoid", "Tanh", "Exp", "Log",
     ]
 
     /// Folded constants larger than this are refused: they would be built element by element.
@@ -126,13 +127,19 @@ extension ONNXGraphBuilder {
             }
             guard let ia = ea.ints, let ib = eb.ints else { throw node.fail("X and Y must have the same type") }
             return [ONNXConstant(shape: shape, ints: cond.indices.map { cond[$0] != 0 ? ia[$0] : ib[$0] })]
-        case "Neg", "Abs", "Sqrt", "Not":
+        case "MatMul": return [try matMul(x, try input(1), node)]
+        case "Neg", "Abs", "Sqrt", "Not", "Relu", "Sigmoid", "Tanh", "Exp", "Log":
             if let f = x.floats {
                 let op: (Float) -> Float
                 switch node.op {
                 case "Neg": op = { -$0 }
                 case "Abs": op = { abs($0) }
                 case "Sqrt": op = { $0.squareRoot() }
+                case "Relu": op = { $0.isNaN || $0 > 0 ? $0 : 0 }
+                case "Sigmoid": op = { 1 / (1 + Foundation.exp(-$0)) }
+                case "Tanh": op = { Foundation.tanh($0) }
+                case "Exp": op = { Foundation.exp($0) }
+                case "Log": op = { Foundation.log($0) }
                 default: op = { $0 == 0 ? 1 : 0 }
                 }
                 return [ONNXConstant(shape: x.shape, floats: f.map(op))]
@@ -142,7 +149,8 @@ extension ONNXGraphBuilder {
             case "Neg": return [ONNXConstant(shape: x.shape, ints: i.map { 0 &- $0 })]
             case "Abs": return [ONNXConstant(shape: x.shape, ints: i.map { $0 < 0 ? 0 &- $0 : $0 })]
             case "Not": return [ONNXConstant(shape: x.shape, ints: i.map { $0 == 0 ? 1 : 0 })]
-            default: throw node.fail("Sqrt of integers is not supported")
+            case "Relu": return [ONNXConstant(shape: x.shape, ints: i.map { Swift.max($0, 0) })]
+            default: throw node.fail("\(node.op) of integers is not supported")
             }
         default:
             return [try binary(x, try input(1), node)]
@@ -424,5 +432,33 @@ extension ONNXGraphBuilder {
             default: return Swift.max(p, q)
             }
         })
+    }
+
+    /// NumPy's matmul of two float constants of rank 2 or more, the leading axes broadcast.
+    func matMul(_ a: ONNXConstant, _ b: ONNXConstant, _ node: ONNXNode) throws -> ONNXConstant {
+        guard let fa = a.floats, let fb = b.floats, a.shape.count >= 2, b.shape.count >= 2 else {
+            throw node.fail("folding MatMul needs two float constants of rank 2 or more")
+        }
+        let (m, k, n) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
+        guard b.shape[b.shape.count - 2] == k else { throw node.fail("MatMul of shapes \(a.shape) and \(b.shape): K differs") }
+        let lead = try Self.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), node)
+        let shape = lead + [m, n]
+        try checkShape(shape, node)
+        guard let work = FormatIO.elementCount(shape + [k]), work <= Self.foldLimit else {
+            throw node.fail("folding MatMul of shapes \(a.shape) and \(b.shape) is too much work")
+        }
+        let (ea, eb) = (try expand(ONNXConstant(shape: a.shape, floats: fa), lead + [m, k], node),
+                        try expand(ONNXConstant(shape: b.shape, floats: fb), lead + [k, n], node))
+        let (xa, xb) = (ea.floats ?? [], eb.floats ?? [])
+        var out = [Float](repeating: 0, count: lead.reduce(1, *) * m * n)
+        for l in 0..<lead.reduce(1, *) {
+            for r in 0..<m {
+                for j in 0..<k {
+                    let v = xa[(l * m + r) * k + j]
+                    for c in 0..<n { out[(l * m + r) * n + c] += v * xb[(l * k + j) * n + c] }
+                }
+            }
+        }
+        return ONNXConstant(shape: shape, floats: out)
     }
 }
