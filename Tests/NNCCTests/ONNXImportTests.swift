@@ -331,6 +331,19 @@ final class ONNXImportTests: XCTestCase {
         XCTAssertEqual(m.weights["\(m.graph.nodes[1].name).constant"]?.data, [4, 1, 0, 0])   // [[4, 1], [-2, -1]] after relu
     }
 
+    func testGatherOfIndexTensors() throws {
+        func ints(_ name: String, _ dims: [Int64], _ v: [Int64]) -> Onnx_TensorProto {
+            Onnx_TensorProto.with { $0.name = name; $0.dims = dims; $0.dataType = 7; $0.int64Data = v }
+        }
+        // Indices of rank 2 replace the axis; on a batch-1 file flattened with its batch, a leading 1 is the batch.
+        var m = try importing(Self.model([Self.node("Gather", ["x", "i"], ["y"], [Self.int("axis", 1)])],
+                                         inits: [ints("i", [2, 2], [0, 1, 4, -1])], input: [nil, 5]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .select([.list([0, 1, 4, 4])]), .reshape([2, 2])])
+        m = try importing(Self.model([Self.node("Reshape", ["x", "flat"], ["f"]), Self.node("Gather", ["f", "i"], ["y"])],
+                                     inits: [Self.int64s("flat", [-1]), ints("i", [1, 4, 1], [3, 2, 1, 0])], input: [1, 4]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .select([.list([3, 2, 1, 0])]), .reshape([4, 1])])
+    }
+
     func testTransposedViewsAndSoftmaxAxis() throws {
         // A transposed view read by a layer becomes a real transpose; softmax runs on any non-batch axis.
         let axis1 = Onnx_AttributeProto.with { $0.name = "axis"; $0.type = .int; $0.i = 1 }

@@ -136,6 +136,10 @@ extension ONNXGraphBuilder {
     mutating func gather(_ node: ONNXNode) throws {
         let axis = try node.int("axis", default: 0)
         let indexName = node.input(1) ?? ""
+        // Indices of rank 2 or more on a layer's result (the dynamo exporter's as_strided).
+        if case .intTensor = try value(indexName, node), case let .tensor(_, axes) = try value(node.input(0) ?? "", node) {
+            return Self.batchMoved(axes) ? try gatherOnView(node, axis: axis) : try gatherTensor(node, axis: axis)
+        }
         guard case let .ints(idx, scalar) = try value(indexName, node) else {
             throw node.fail("indices \"\(indexName)\": expected integer constants")
         }

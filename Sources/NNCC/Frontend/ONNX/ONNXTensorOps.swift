@@ -385,8 +385,24 @@ extension ONNXGraphBuilder {
     }
 
     /// Gather of one constant index on an axis of a view whose batch is not first: that axis goes.
+    /// On a whole example flattened with its batch (a file at batch 1), indices whose first axis is
+    /// 1 bring the batch back there: PyTorch's dynamo exporter writes as_strided this way.
     mutating func gatherOnView(_ node: ONNXNode, axis: Int) throws {
         let (n, axes) = try tensor(node.input(0) ?? "", node)
+        if axes == [.batchTimes(0)], axis == 0 || axis == -1, let c = known(node.input(1) ?? ""), let raw = c.ints,
+           c.shape.count >= 2, c.shape.first == 1, !raw.isEmpty {
+            let size = try shapes()[n][0]
+            let idx = try raw.map { i -> Int in
+                guard let j = Int(exactly: i), (0..<size).contains(j) else {
+                    throw node.fail("index \(i) reaches past the example (\(size) elements) of a tensor flattened with its batch")
+                }
+                return j
+            }
+            let s = add(.select([.list(idx)]), inputs: [n], node)
+            let shape = Array(c.shape.dropFirst())
+            let r = add(.reshape(shape), inputs: [s], node)
+            return bind(node, 0, .tensor(node: r, axes: Self.plain(shape.count)))
+        }
         let a = axis < 0 ? axis + axes.count : axis
         guard axes.indices.contains(a), case let .dim(k) = axes[a], let c = known(node.input(1) ?? ""), c.shape.isEmpty,
               let i = c.ints?.first.flatMap({ Int(exactly: $0) }) else {
