@@ -117,6 +117,8 @@ def activation(name, x, alpha=0.01, L=None):
 BINARY = {"sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow, "maximum": torch.maximum,
           "minimum": torch.minimum}   # broadcasting as NumPy, per example
 
+REDUCTIONS = {"mean": torch.mean, "sum": torch.sum, "amax": torch.amax, "amin": torch.amin}   # dims count the batch
+
 # Parameterless activations, by their layer names.
 UNARY = {"selu": F.selu, "softsign": F.softsign, "relu6": F.relu6, "hardsigmoid": F.hardsigmoid,
          "hardswish": F.hardswish, "silu": F.silu, "mish": F.mish, "exp": torch.exp, "log": torch.log,
@@ -222,6 +224,9 @@ class Net(nn.Module):
             return F.dropout(x, L["rate"], self.training)
         if t == "leaky_relu":
             return F.leaky_relu(x, L.get("alpha", 0.01))
+        if t in ("softmax", "log_softmax") and ("dim" in L or "axis" in L):
+            d = L["dim"] if "dim" in L else (L["axis"] if L["axis"] < 0 else L["axis"] + 1)
+            return (F.softmax if t == "softmax" else F.log_softmax)(x, dim=d)
         if t in ACTIVATIONS:
             return activation(t, x, L=L)
         if t == "add":
@@ -238,6 +243,23 @@ class Net(nn.Module):
         if t == "concat":
             a = L.get("axis", 0)
             return torch.cat(xs, dim=a if a < 0 else a + 1)
+        if t == "transpose":
+            return x.transpose(L["dim0"], L["dim1"])
+        if t == "permute":
+            return x.permute(*L["dims"])
+        if t == "slice":
+            idx = [slice(None)] * x.dim()
+            idx[L["dim"]] = slice(L.get("start", 0), L.get("end"), L.get("step", 1))
+            return x[tuple(idx)]
+        if t == "matmul":                      # leading axes broadcast per example, as the binary ops
+            a, b = xs
+            r = max(a.dim(), b.dim())
+            a, b = (z if z.dim() == r else z.reshape((z.shape[0],) + (1,) * (r - z.dim()) + tuple(z.shape[1:]))
+                    for z in (a, b))
+            return torch.matmul(a, b)
+        if t in REDUCTIONS:
+            d = L["dim"]
+            return REDUCTIONS[t](x, dim=tuple(d) if isinstance(d, list) else d, keepdim=L.get("keepdim", False))
         raise ValueError("unknown layer type %r" % t)
 
     def forward(self, x):
@@ -516,6 +538,56 @@ case("binary_bcast", [4, 5, 7], [C(4, 3, padding=1, name="a", inputs=["input"]),
                                  A("add", name="sum", inputs=["mx", "pw"]), A("mul", name="m2", inputs=["sum", "tie"]),
                                  A("flatten", name="flat"), D(3, name="fc")],
      "mse", SGD, bs=3)
+# -- tensor ops. attention: two-head self-attention written out (q·kᵀ on loops, p·v on the GEMM: 17·16·17 >= 4096),
+# softmax over the last axis and over the heads (strided), log_softmax over the sequence axis, mean pooling.
+case("attention", [17, 12], [D(16, name="q", inputs=["input"]), A("reshape", shape=[17, 2, 8], name="qh"),
+                             A("transpose", dim0=1, dim1=2, name="qt"),                           # [2, 17, 8]
+                             D(16, name="k", inputs=["input"]), A("reshape", shape=[17, 2, 8], name="kh"),
+                             A("permute", dims=[0, 2, 3, 1], name="kt"),                          # [2, 8, 17]
+                             A("matmul", name="s", inputs=["qt", "kt"]),                          # [2, 17, 17]
+                             A("softmax", dim=-1, name="p", inputs=["s"]),
+                             A("softmax", dim=1, name="ph", inputs=["s"]),                        # over the heads
+                             A("add", name="pp", inputs=["p", "ph"]),
+                             D(32, name="v", inputs=["input"]), A("reshape", shape=[17, 2, 16], name="vh"),
+                             A("transpose", dim0=-3, dim1=-2, name="vt"),                         # [2, 17, 16]
+                             A("matmul", name="ctx", inputs=["pp", "vt"]),                        # [2, 17, 16]
+                             A("permute", dims=[0, 2, 1, 3], name="ct"), A("reshape", shape=[17, 32], name="cr"),
+                             A("log_softmax", axis=0, name="ls"),                                 # over the sequence
+                             A("mean", dim=1, name="pool"), D(3, name="fc")],
+     "cross_entropy", SGD, bs=3)
+# ShuffleNet's channel shuffle (reshape to groups, swap, reshape back) and the 2-D tiled transpose of H and W.
+case("channel_shuffle", [4, 5, 9], [C(6, 3, padding=1), A("reshape", shape=[2, 3, 5, 9]), A("transpose", dim0=1, dim1=2),
+                                    A("reshape", shape=[6, 5, 9]), A("transpose", dim0=-1, dim1=-2),   # [6, 9, 5]
+                                    C(4, 1), A("flatten"), D(3)], "cross_entropy", SGD, bs=4)
+# Reductions with and without keepdim, amin with ties (relu's zeros: the gradient splits evenly), and a matmul
+# whose [7, 7] right operand broadcasts over the leading axis (its gradient sums over it).
+case("reductions", [6, 5, 7], [D(7, name="h", inputs=["input"]),
+                                A("mean", dim=[1, 3], keepdim=True, name="m"),                  # [1, 5, 1]
+                                A("sub", name="hm", inputs=["h", "m"]),
+                                A("sum", dim=2, name="s"),                                      # [6, 7]
+                                A("amax", dim=-1, name="mx", inputs=["hm"]),                    # [6, 5]
+                                A("relu", name="r", inputs=["hm"]),
+                                A("amin", dim=[2, 3], name="mn"),                               # [6], ties at 0
+                                D(49, name="qd"), A("reshape", shape=[7, 7], name="q"),
+                                A("matmul", name="mm", inputs=["hm", "q"]),                     # [6, 5, 7]
+                                A("amax", dim=1, keepdim=True, name="mk"),                      # [1, 5, 7]
+                                A("flatten", name="f1", inputs=["s"]), A("flatten", name="f2", inputs=["mx"]),
+                                A("flatten", name="f3", inputs=["mk"]),
+                                A("concat", name="cat", inputs=["f1", "f2", "mn", "f3"]), D(3, name="fc")],
+     "mse", {"type": "sgd", "lr": 0.01}, bs=4)   # products of results: a small rate keeps long runs finite
+# Slices (a step, a negative start, an open end; overlapping reads of one result add their gradients) and a
+# matmul whose left operand has the lower rank (it broadcasts over the right's leading axis).
+case("slices", [6, 9, 5], [D(5, name="h", inputs=["input"]),
+                           A("slice", dim=2, start=1, end=8, step=3, name="a"),                 # [6, 3, 5]
+                           A("slice", dim=-1, start=-3, name="b", inputs=["h"]),               # [6, 9, 3]
+                           A("slice", dim=1, end=4, name="c", inputs=["h"]),                    # [4, 9, 5]
+                           A("mean", dim=1, name="a2", inputs=["a"]),                           # [3, 5]
+                           A("transpose", dim0=2, dim1=3, name="ct", inputs=["c"]),             # [4, 5, 9]
+                           A("matmul", name="m", inputs=["a2", "ct"]),                          # [4, 3, 9]
+                           A("flatten", name="fb", inputs=["b"]), A("flatten", name="fm", inputs=["m"]),
+                           A("concat", name="cat", inputs=["fb", "fm"]), D(3, name="fc")],
+     "cross_entropy", ADAM, bs=4)
+
 case("prelu_cnn", [3, 6, 7], [C(5, 3, padding=1), A("prelu", num_parameters=5), A("maxpool2d", pool_size=2),
                               A("flatten"), D(8), A("prelu"), D(3)], "cross_entropy", SGD, bs=5)
 

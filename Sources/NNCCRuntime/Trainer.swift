@@ -230,7 +230,8 @@ public final class Trainer {
         let lib = context.library, inSize = lib.inputSize, outSize = lib.outputSize
         try check(data, lib, loss: loss)
         // A final softmax means the outputs are already probabilities.
-        let probabilities = graph.nodes[graph.outputs[0]].op == .softmax
+        let probabilities: Bool
+        if case .softmax = graph.nodes[graph.outputs[0]].op { probabilities = true } else { probabilities = false }
         var sum = 0.0, correct = 0, start = 0
         try data.x.withUnsafeBufferPointer { buf in
             while start < data.count {

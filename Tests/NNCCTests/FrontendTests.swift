@@ -116,7 +116,7 @@ final class FrontendTests: XCTestCase {
     }
 
     func testInputShape() {
-        assertError(model(#"{"type": "relu"}"#, input: "[1, 2, 3, 4]"), path: "input.shape", "expected 1 to 3 dimensions, found 4")
+        assertError(model(#"{"type": "relu"}"#, input: "[1, 2, 3, 4, 5, 6, 7]"), path: "input.shape", "expected 1 to 6 dimensions, found 7")
         assertError(model(#"{"type": "relu"}"#, input: "[3, 0]"), path: "input.shape[1]", "expected a positive integer, found 0")
         assertError(model(#"{"type": "relu"}"#, input: "[]"), path: "input.shape", "expected a non-empty array of integers")
         assertError(#"{"format": 1, "name": "m", "input": {"dims": [1]}, "layers": [{"type": "relu"}]}"#,
@@ -206,8 +206,25 @@ final class FrontendTests: XCTestCase {
         assertError(model(#"{"type": "reshape", "shape": [-1, -1]}"#), path: "layers[0].shape", "at most one -1")
         assertError(model(#"{"type": "reshape", "shape": [2, 0]}"#), path: "layers[0].shape", "expected positive dimensions")
         assertError(model(#"{"type": "reshape", "shape": [2, "a"]}"#), path: "layers[0].shape[1]", "expected an integer")
-        assertError(model(#"{"type": "relu", "name": "a"}, {"type": "concat", "inputs": ["a", "input"], "axis": 5}"#),
-                    path: "layers[1].axis", "expected at most 2, found 5")
+        assertError(model(#"{"type": "relu", "name": "a"}, {"type": "concat", "inputs": ["a", "input"], "axis": 6}"#),
+                    path: "layers[1].axis", "expected at most 5, found 6")
+    }
+
+    func testTensorLayers() throws {
+        let g = try decode(model(#"{"type": "permute", "dims": [0, 2, -1, 1]}, {"type": "transpose", "dim0": 1, "dim1": -1}, "#
+            + #"{"type": "softmax", "dim": 2}, {"type": "log_softmax", "axis": 0}, {"type": "amax", "dim": [-1, 1], "keepdim": true}"#,
+                                 input: "[2, 3, 4]")).graph
+        XCTAssertEqual(g.nodes.map(\.op), [.input, .transpose([1, 2, 0]), .swapAxes(0, -1), .softmax(axis: 1), .logSoftmax(axis: 0),
+                                           .reduce(Reduction(.max, axes: [-1, 0], keepDims: true))])
+        let s = try inferShapes(g)
+        XCTAssertEqual(s.nodes.map(\.shape), [[2, 3, 4], [3, 4, 2], [2, 4, 3], [2, 4, 3], [2, 4, 3], [1, 4, 1]])
+        XCTAssertEqual(s.nodes[2].op, .transpose([2, 1, 0]))
+        XCTAssertEqual(s.nodes[5].op, .reduce(Reduction(.max, axes: [0, 2], keepDims: true)))
+        assertError(model(#"{"type": "mean", "dim": 0}"#), path: "layers[0].dim", "dim 0 is the batch")
+        assertError(model(#"{"type": "permute", "dims": [1, 0]}"#), path: "layers[0].dims", "keeps the batch (0) first")
+        assertError(model(#"{"type": "softmax", "dim": 1, "axis": 0}"#), path: "layers[0].axis", "not both")
+        let mm = try decode(model(#"{"type": "matmul", "inputs": ["input", "input"]}"#, input: "[3, 4]")).graph
+        XCTAssertThrowsError(try inferShapes(mm)) { XCTAssertTrue("\($0)".contains("K differs (4 and 3)"), "\($0)") }
     }
 
     func testNormalizationAttributes() {

@@ -172,6 +172,19 @@ enum FixtureKit {
         expectClose(try session.predict(x, count: count), y, "model.json")
     }
 
+    /// nn.MultiheadAttention as both of PyTorch's exporters write it (scripts/make_onnx_attention.py):
+    /// the older one at a dynamic batch, multiplying the batch by the heads in its shape arithmetic,
+    /// the dynamo one at a fixed batch of 1, merging the batch into the heads' and the sequence's
+    /// axes. Three examples match PyTorch.
+    @Test(arguments: ["attention_legacy.onnx", "attention_dynamo.onnx"])
+    func attentionExportsMatchPyTorch(_ file: String) throws {
+        let dir = FixtureKit.root.appendingPathComponent("onnx", isDirectory: true)
+        let x = try FixtureKit.floats(dir.appendingPathComponent("x.npy"))
+        let y = try FixtureKit.floats(dir.appendingPathComponent("y.npy"))
+        let session = try Session(modelPath: dir.appendingPathComponent(file).path, options: CompileOptions(maxBatch: 4))
+        expectClose(try session.predict(x.data, count: 3), y.data, file)
+    }
+
     /// The ONNX exports match y.npy: the golden ones (PyTorch's exporter: Gemm, Conv with batchnorm
     /// folded in, AveragePool, LSTM behind Shape/Gather/ConstantOfShape/Transpose/Squeeze) and
     /// scripts/make_onnx_fixtures.py's (every layer kind, the erf form of GELU, ReduceMean,

@@ -326,12 +326,74 @@ final class ONNXImportTests: XCTestCase {
                     ["graph.node[0] (LayerNormalization", "input scale has shape [3], expected [4]"])
     }
 
-    func testTransposedViewsAndSoftmaxAxis() {
-        assertError(Self.model([Self.node("Transpose", ["x"], ["t"], [Self.ints("perm", [0, 2, 1])]),
-                                Self.node("Relu", ["t"], ["r"]), Self.node("Flatten", ["r"], ["y"])],
-                               input: [nil, 3, 4]), ["transposed view"])
-        assertError(Self.model([Self.node("Softmax", ["x"], ["y"], [Onnx_AttributeProto.with { $0.name = "axis"; $0.type = .int; $0.i = 1 }])],
-                               input: [nil, 3, 4]), ["last axis only"])
+    func testTensorOpsMapOntoSelectReduceAndMatMul() throws {
+        // x (N, 3, 4, 5): Slice with a step, Gather of one index (the axis goes), Tile, ReduceMax over
+        // two axes, a MatMul of two results and a Split into two parts.
+        let m = try importing(Self.model([
+            Self.node("Slice", ["x", "st", "en", "ax", "sp"], ["s"]),                  // (N, 3, 2, 5): rows 0 and 2
+            Self.node("Gather", ["s", "i"], ["g"], [Self.int("axis", 1)]),              // (N, 2, 5)
+            Self.node("Tile", ["g", "rep"], ["t"]),                                     // (N, 2, 10)
+            Self.node("Transpose", ["t"], ["tt"], [Self.ints("perm", [0, 2, 1])]),      // (N, 10, 2)
+            Self.node("MatMul", ["tt", "g"], ["mm"]),                                    // (N, 10, 5)
+            Self.node("ReduceMax", ["mm"], ["r"], [Self.ints("axes", [-1]), Self.int("keepdims", 0)]),  // (N, 10)
+            Self.node("Split", ["r"], ["y", "z"], [Self.int("axis", 1), Self.ints("split", [4, 6])]),
+        ], inits: [Self.int64s("st", [0]), Self.int64s("en", [Int64.max]), Self.int64s("ax", [2]), Self.int64s("sp", [2]),
+                   Self.int64s("i", [-1], scalar: true), Self.int64s("rep", [1, 1, 2])], input: [nil, 3, 4, 5], opset: 12))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [
+            .input, .select([.range(start: 0, step: 1, count: 3), .range(start: 0, step: 2, count: 2), .range(start: 0, step: 1, count: 5)]),
+            .select([.range(start: 2, step: 1, count: 1), .range(start: 0, step: 1, count: 2), .range(start: 0, step: 1, count: 5)]),
+            .reshape([2, 5]), .select([.range(start: 0, step: 1, count: 2), .list([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])]),
+            .transpose([1, 0]), .matmul(constant: nil), .reduce(Reduction(.max, axes: [1], keepDims: false)),
+            .select([.range(start: 0, step: 1, count: 4)]),
+        ])
+        XCTAssertEqual(m.graph.nodes.last?.shape, [4])
+        assertError(Self.model([Self.node("ReduceSum", ["x", "a"], ["y"])], inits: [Self.int64s("a", [0])], input: [nil, 3, 4]),
+                    ["graph.node[0] (ReduceSum", "axes 0 is the batch axis"])
+        assertError(Self.model([Self.node("Slice", ["x", "st", "en", "ax"], ["y"])],
+                               inits: [Self.int64s("st", [1]), Self.int64s("en", [2]), Self.int64s("ax", [0])], input: [nil, 3, 4]),
+                    ["graph.node[0] (Slice", "slicing the batch axis"])
+    }
+
+    func testMatMulAndActivationsOfConstantsFold() throws {
+        // swin_v2's relative position bias: an MLP on a constant table, folded at import.
+        let m = try importing(Self.model([Self.node("MatMul", ["a", "b"], ["ab"]), Self.node("Relu", ["ab"], ["r"]),
+                                          Self.node("Add", ["x", "r"], ["y"])],
+                                         inits: [Self.floats("a", [1, 2, 3], [1, -2, 3, 4, 5, -6]), Self.floats("b", [3, 2], [1, 0, 0, 1, 1, 1])],
+                                         input: [nil, 2, 2]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .binary(Binary(.add, constant: .tensor([2, 2])))])
+        XCTAssertEqual(m.weights["\(m.graph.nodes[1].name).constant"]?.data, [4, 1, 0, 0])   // [[4, 1], [-2, -1]] after relu
+    }
+
+    func testGatherOfIndexTensors() throws {
+        func ints(_ name: String, _ dims: [Int64], _ v: [Int64]) -> Onnx_TensorProto {
+            Onnx_TensorProto.with { $0.name = name; $0.dims = dims; $0.dataType = 7; $0.int64Data = v }
+        }
+        // Indices of rank 2 replace the axis; on a batch-1 file flattened with its batch, a leading 1 is the batch.
+        var m = try importing(Self.model([Self.node("Gather", ["x", "i"], ["y"], [Self.int("axis", 1)])],
+                                         inits: [ints("i", [2, 2], [0, 1, 4, -1])], input: [nil, 5]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .select([.list([0, 1, 4, 4])]), .reshape([2, 2])])
+        m = try importing(Self.model([Self.node("Reshape", ["x", "flat"], ["f"]), Self.node("Gather", ["f", "i"], ["y"])],
+                                     inits: [Self.int64s("flat", [-1]), ints("i", [1, 4, 1], [3, 2, 1, 0])], input: [1, 4]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .select([.list([3, 2, 1, 0])]), .reshape([4, 1])])
+    }
+
+    func testTransposedViewsAndSoftmaxAxis() throws {
+        // A transposed view read by a layer becomes a real transpose; softmax runs on any non-batch axis.
+        let axis1 = Onnx_AttributeProto.with { $0.name = "axis"; $0.type = .int; $0.i = 1 }
+        var m = try importing(Self.model([Self.node("Transpose", ["x"], ["t"], [Self.ints("perm", [0, 2, 1])]),
+                                          Self.node("Relu", ["t"], ["r"]), Self.node("Softmax", ["r"], ["y"], [axis1])],
+                                         input: [nil, 3, 4]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .activation(.relu), .transpose([1, 0]), .softmax(axis: 0)])
+        XCTAssertEqual(m.graph.nodes[3].shape, [4, 3])
+        // Two readers of one transposed view share the transpose.
+        m = try importing(Self.model([Self.node("Transpose", ["x"], ["t"], [Self.ints("perm", [0, 2, 1])]),
+                                      Self.node("Mul", ["t", "t"], ["y"])], input: [nil, 3, 4]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .transpose([1, 0]), .binary(Binary(.mul))])
+        assertError(Self.model([Self.node("Softmax", ["x"], ["y"], [Onnx_AttributeProto.with { $0.name = "axis"; $0.type = .int; $0.i = 0 }])],
+                               input: [nil, 3, 4]), ["graph.node[0] (Softmax", "axis 0 is the batch axis"])
+        assertError(Self.model([Self.node("Transpose", ["x"], ["t"], [Self.ints("perm", [1, 0, 2])]),
+                                Self.node("Relu", ["t"], ["r"]), Self.node("Flatten", ["r"], ["y"])], input: [nil, 3, 4]),
+                    ["graph.node[2] (Flatten", "expected the batch first"])
     }
 
     // MARK: - Generality: external data, old opsets, constant folding, views

@@ -91,4 +91,13 @@ final class TrainSanitizerTests: XCTestCase {
     }
     /// A 1-D CNN on [C, L]: conv1d (strided, dilated, grouped), BatchNorm1d in training mode, 1-D pools.
     func testConv1D() { check(FixtureKit.torch, "conv1d_net") }
+
+    /// Transpose (tiled and row copies), matmul on loops and on the GEMM (forward and backward), softmax
+    /// over strided axes, reductions with tie counts, and slices.
+    func testTensorOps() {
+        check(FixtureKit.torch, "attention")
+        check(FixtureKit.torch, "channel_shuffle")
+        check(FixtureKit.torch, "reductions")
+        check(FixtureKit.torch, "slices")
+    }
 }

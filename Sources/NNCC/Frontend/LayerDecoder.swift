@@ -52,8 +52,8 @@ enum LayerDecoder {
             return (.reshape([-1]), nil)
         case "reshape":
             try keys(["shape"])
-            guard case let .array(items) = try f.required("shape"), !items.isEmpty, items.count <= 3 else {
-                throw f.fail("shape", "expected an array of 1 to 3 integers (one may be -1)")
+            guard case let .array(items) = try f.required("shape"), !items.isEmpty, items.count <= Limits.rank else {
+                throw f.fail("shape", "expected an array of 1 to \(Limits.rank) integers (one may be -1)")
             }
             let dims = try items.enumerated().map { j, v in
                 try Fields.int(v, lo: -1, hi: Limits.dimension) { NNCCError(file: f.file, path: "\(f.sub("shape"))[\(j)]", $0) }
@@ -62,7 +62,13 @@ enum LayerDecoder {
                 throw f.fail("shape", "expected positive dimensions and at most one -1")
             }
             return (.reshape(dims), nil)
-        case "relu", "sigmoid", "tanh", "softmax", "log_softmax", "identity", "selu", "softsign", "relu6",
+        case "softmax", "log_softmax":
+            try keys(["axis", "dim"])
+            let axis = try TensorLayers.axis(f)
+            return (type == "softmax" ? .softmax(axis: axis) : .logSoftmax(axis: axis), nil)
+        case "transpose", "permute", "slice", "matmul", "mean", "sum", "amax", "amin":
+            return (try TensorLayers.decode(f, type, keys), nil)
+        case "relu", "sigmoid", "tanh", "identity", "selu", "softsign", "relu6",
              "hardsigmoid", "hardswish", "silu", "mish", "exp", "log", "sqrt", "abs", "neg", "reciprocal", "erf":
             try keys([])
             return (try activationOp(type, alpha: 0.01, fail: { f.fail("type", $0) }), nil)
@@ -113,11 +119,12 @@ enum LayerDecoder {
             return (.prelu(parameters: try f.int("num_parameters", default: 1, min: 1, max: Limits.filters)), nil)
         case "concat":
             try keys(["axis"])
-            return (.concat(axis: try f.int("axis", default: 0, min: -3, max: 2)), nil)
+            return (.concat(axis: try f.int("axis", default: 0, min: -Limits.rank, max: Limits.rank - 1)), nil)
         default:
             throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv1d, conv2d, maxpool1d, "
                 + "maxpool2d, avgpool1d, avgpool2d, global_avgpool1d, global_avgpool2d, flatten, reshape, \(activationNames), "
-                + "dropout, batchnorm, layernorm, groupnorm, instancenorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat")
+                + "dropout, batchnorm, layernorm, groupnorm, instancenorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat, "
+                + "transpose, permute, slice, matmul, mean, sum, amax, amin")
         }
     }
 
@@ -168,8 +175,8 @@ enum LayerDecoder {
         case "gelu": return .activation(.gelu)
         case "identity": return .activation(.identity)
         case "leaky_relu": return .activation(.leakyRelu(alpha: alpha))
-        case "softmax": return .softmax
-        case "log_softmax": return .logSoftmax
+        case "softmax": return .softmax(axis: -1)
+        case "log_softmax": return .logSoftmax(axis: -1)
         case "elu": return .activation(.elu(alpha: 1))
         case "selu": return .activation(.selu(alpha: Activation.seluDefaults.alpha, scale: Activation.seluDefaults.scale))
         case "celu": return .activation(.celu(alpha: 1))

@@ -30,8 +30,8 @@ public enum ModelDecoder {
         let input = try Fields(try top.required("input"), file: file, path: "input")
         try input.onlyKeys(["shape"], what: "input")
         let shape = try intList(input.raw("shape") ?? .null, path: "input.shape", file: file, lo: 1)
-        guard (1...3).contains(shape.count) else {
-            throw input.fail("shape", "expected 1 to 3 dimensions, found \(shape.count)")
+        guard (1...Limits.rank).contains(shape.count) else {
+            throw input.fail("shape", "expected 1 to \(Limits.rank) dimensions, found \(shape.count)")
         }
         try Limits.check("input of shape", shape, limit: Limits.exampleElements) { input.fail("shape", $0) }
 

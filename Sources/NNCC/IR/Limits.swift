@@ -8,6 +8,8 @@ public enum Limits {
     public static let jsonInteger = 1 << 53
     /// One dimension of a per-example shape: `input.shape`, `reshape.shape`, ONNX inputs and Reshape.
     public static let dimension = 1 << 24
+    /// Axes of a per-example shape (the batch not counted): input, reshape, every result.
+    public static let rank = 6
     /// Each of `kernel_size`, `stride`, `padding`, `dilation`, `pool_size`.
     public static let window = 1 << 20
     /// `dense` units.

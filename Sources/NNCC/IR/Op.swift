@@ -245,6 +245,46 @@ public struct Norm: Equatable {
     }
 }
 
+/// A reduction over some per-example axes (Ops/Reduce.swift): ReduceMean, ReduceSum, ReduceMax,
+/// ReduceMin, ReduceL2; PyTorch's mean, sum, amax, amin and vector_norm.
+public struct Reduction: Equatable {
+    public enum Kind: String, Equatable, CaseIterable { case mean, sum, max, min, l2 }
+    public var kind: Kind
+    /// Per-example axes, ascending, each once.
+    public var axes: [Int]
+    /// The reduced axes stay as size 1.
+    public var keepDims: Bool
+
+    public init(_ kind: Kind, axes: [Int], keepDims: Bool) {
+        self.kind = kind
+        self.axes = axes
+        self.keepDims = keepDims
+    }
+}
+
+/// Which elements of each per-example axis a `select` reads (Ops/Select.swift): Slice (steps too),
+/// Gather on constant indices, Tile and Expand are all y[i0, i1, ...] = x[s0(i0), s1(i1), ...].
+public enum AxisSelection: Equatable {
+    /// start + step·i for i in 0..<count; step 0 repeats one element (Expand of a size-1 axis).
+    case range(start: Int, step: Int, count: Int)
+    /// Any indices, repeats allowed (Gather, Tile).
+    case list([Int])
+
+    public var count: Int {
+        switch self {
+        case let .range(_, _, n): return n
+        case let .list(l): return l.count
+        }
+    }
+    /// The input index read at output index i.
+    public func index(_ i: Int) -> Int {
+        switch self {
+        case let .range(start, step, _): return start + step * i
+        case let .list(l): return l[i]
+        }
+    }
+}
+
 public enum Op: Equatable {
     case input
     case dense(units: Int, bias: Bool)
@@ -255,8 +295,23 @@ public enum Op: Equatable {
     /// Flatten is a reshape to `[-1]`; the target may hold one -1.
     case reshape([Int])
     case activation(Activation)
-    case softmax
-    case logSoftmax
+    /// Over a per-example axis; negative counts from the end (-1: the last axis).
+    case softmax(axis: Int)
+    case logSoftmax(axis: Int)
+    /// A permutation of the per-example axes: result axis k is operand axis perm[k].
+    case transpose([Int])
+    /// PyTorch's `transpose(dim0, dim1)` of per-example axes (negative from the end), as the JSON
+    /// layer gives it before the rank is known: inferShapes replaces it by `transpose`.
+    case swapAxes(Int, Int)
+    /// NumPy's matmul of [..., M, K] and [..., K, N] per example, the leading axes broadcast;
+    /// the right operand is the second input, or a frozen constant `LAYER.constant` of this shape.
+    case matmul(constant: [Int]?)
+    case reduce(Reduction)
+    /// Per-example axis selections, one per operand axis (Slice, Gather, Tile, Expand).
+    case select([AxisSelection])
+    /// PyTorch's `x[..., start:end:step]` on one per-example axis (negative from the end), as the
+    /// JSON layer gives it before the rank is known: inferShapes replaces it by `select`.
+    case slice(axis: Int, start: Int, end: Int?, step: Int)
     case dropout(rate: Float)
     case batchNorm(eps: Float, momentum: Float)
     case recurrent(Recurrent)
@@ -293,6 +348,11 @@ public enum Op: Equatable {
             case .group: return "groupnorm"
             case .instance: return "instancenorm"
             }
+        case .transpose, .swapAxes: return "transpose"
+        case .matmul: return "matmul"
+        case let .reduce(r): return "reduce_\(r.kind.rawValue)"
+        case .select: return "select"
+        case .slice: return "slice"
         }
     }
 

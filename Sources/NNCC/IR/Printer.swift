@@ -90,6 +90,19 @@ func describe(_ op: Op) -> String {
         if !n.weight { args.append("weight=false") }
         if !n.bias { args.append("bias=false") }
         return "\(op.typeName)(\(args.joined(separator: ", ")))"
+    case let .softmax(axis), let .logSoftmax(axis): return axis == -1 ? op.typeName : "\(op.typeName)(axis=\(axis))"
+    case let .swapAxes(a, b): return "transpose(\(a), \(b))"
+    case let .slice(axis, start, end, step): return "slice(axis=\(axis), \(start):\(end.map(String.init) ?? ""):\(step))"
+    case let .transpose(perm): return "transpose(\(shapeText(perm)))"
+    case let .matmul(c): return c.map { "matmul(b=constant\(shapeText($0)))" } ?? "matmul"
+    case let .reduce(r): return "\(op.typeName)(axes=\(shapeText(r.axes))\(r.keepDims ? ", keepdims" : ""))"
+    case let .select(s):
+        return "select(" + s.map { a -> String in
+            switch a {
+            case let .range(start, step, n): return step == 1 ? "\(start):\(start + n)" : "\(start):\(start + step * n):\(step)"
+            case let .list(l): return l.count <= 8 ? shapeText(l) : "[\(l.count) indices]"
+            }
+        }.joined(separator: ", ") + ")"
     default: return op.typeName
     }
 }

@@ -1,7 +1,6 @@
 /// batchnorm (inference: running statistics, unless folded into the
 /// preceding dense or conv2d; training: batch statistics, and the running
-/// ones updated after each step as PyTorch does) and softmax / log_softmax
-/// over the last axis, max-shifted.
+/// ones updated after each step as PyTorch does).
 enum NormalizationOps: OpFamily {
     static func plan(_ g: Graph, _ i: Int, _ s: Schedule, training: Bool) -> KernelPlan {
         KernelPlan(kernel: .loops, backward: training ? .loops : nil)
@@ -16,25 +15,6 @@ enum NormalizationOps: OpFamily {
         let node = ctx.graph.nodes[i], size = node.size
         let x = ctx.value(node.inputs[0]), y = ctx.value(i)
         switch node.op {
-        case .softmax, .logSoftmax:
-            let log = node.op == .logSoftmax, last = node.shape.last!
-            let name = ctx.kernelName(i, log ? "log_softmax" : "softmax")
-            let finish = log
-                ? "float l = m + logf(s);\n        for (int j = 0; j < \(last); j++) yr[j] = xr[j] - l;"
-                : "float inv = 1.0f / s;\n        for (int j = 0; j < \(last); j++) yr[j] *= inv;"
-            return KernelCode(definition: """
-                \(ctx.banner(i, "\(log ? "log_softmax" : "softmax") over the last axis (\(last)), max-shifted"))
-                static void \(name)(int nb, const float *restrict x, float *restrict y) {
-                    for (size_t r = 0; r < (size_t)nb * \(size / last); r++) {
-                        const float *xr = x + r * \(last);
-                        float *yr = y + r * \(last);
-                        float m = xr[0], s = 0;
-                        for (int j = 1; j < \(last); j++) m = xr[j] > m ? xr[j] : m;
-                        for (int j = 0; j < \(last); j++) { float e = expf(xr[j] - m); s += e; \(log ? "" : "yr[j] = e; ")}
-                        \(finish)
-                    }
-                }
-                """, call: "\(name)(nb, \(x), \(y));")
         case let .batchNorm(eps, _):
             let ch = node.shape[0], inner = size / ch
             let name = ctx.kernelName(i, "batchnorm")
@@ -92,12 +72,8 @@ enum NormalizationOps: OpFamily {
 
     static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode {
         let g = ctx.graph, node = g.nodes[i]
-        let y = ctx.value(i), dy = t.gradPointer(g, i)!, dx = t.gradPointer(g, node.inputs[0]) ?? "NULL"
+        let dy = t.gradPointer(g, i)!, dx = t.gradPointer(g, node.inputs[0]) ?? "NULL"
         switch node.op {
-        case .softmax, .logSoftmax:
-            let last = node.shape.last!
-            return BackwardCode(statements: ctx.ruleHead(i)
-                + "    nn_softmax_backward(\(node.op == .logSoftmax ? 1 : 0), (size_t)nb * \(node.size / last), \(last), \(y), \(dy), \(dx));\n")
         case .batchNorm:
             let ch = node.shape[0], s = t.saved(i, as: BatchNormSaved.self)
             return BackwardCode(statements: ctx.ruleHead(i)

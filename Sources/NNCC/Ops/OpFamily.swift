@@ -1,7 +1,8 @@
 /// Everything nncc knows about one family of ops, from the kernel choice to
 /// the gradient, in one file per family: Ops/Dense.swift, Ops/Conv/,
 /// Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
-/// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift. Adding an op means adding an IR
+/// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift, Ops/Softmax.swift,
+/// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift. Adding an op means adding an IR
 /// case (IR/Op.swift), its shape rule (Passes/InferShapes.swift) and a
 /// family, or a case in one (docs/architecture.md, "Adding an op").
 protocol OpFamily {
@@ -55,7 +56,12 @@ extension Op {
         case .maxPool, .avgPool, .globalAvgPool: return PoolOps.self
         case .recurrent: return RecurrentOps.self
         case .activation, .add, .concat, .dropout: return ElementwiseOps.self
-        case .batchNorm, .softmax, .logSoftmax: return NormalizationOps.self
+        case .batchNorm: return NormalizationOps.self
+        case .softmax, .logSoftmax: return SoftmaxOps.self
+        case .transpose, .swapAxes: return TransposeOps.self
+        case .matmul: return MatMulOps.self
+        case .reduce: return ReduceOps.self
+        case .select, .slice: return SelectOps.self
         case .binary, .prelu: return BinaryOps.self
         case .norm: return LayerNormOps.self
         }

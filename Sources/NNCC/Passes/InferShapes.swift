@@ -17,11 +17,17 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
         case .add, .concat: break
         case let .binary(b) where b.constant == nil:
             guard ins.count == 2 else { throw fail("expected two inputs, found \(ins.count)") }
+        case .matmul(nil):
+            guard ins.count == 2 else { throw fail("expected two inputs, found \(ins.count)") }
         default:
             guard ins.count == 1 else { throw fail("expected exactly one input, found \(ins.count)") }
         }
-        let shape = try outputShape(n.op, ins, fail: fail)
+        g.nodes[i].op = try resolveAxes(n.op, rank: ins[0].count, shape: ins[0], fail: fail)
+        let shape = try outputShape(g.nodes[i].op, ins, fail: fail)
         try Limits.check("result of shape", shape, limit: Limits.exampleElements, fail: fail)
+        guard shape.count <= Limits.rank else {
+            throw fail("the result has \(shape.count) axes per example; nncc supports at most \(Limits.rank) besides the batch")
+        }
         g.nodes[i].shape = shape
         for p in parameters(of: g.nodes[i], input: ins[0]) {
             try Limits.check("parameter \"\(p.name)\" of shape", p.shape, limit: Limits.bufferElements, fail: fail)
@@ -104,6 +110,47 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         return target
     case .activation, .softmax, .logSoftmax, .dropout:
         return x
+    case let .transpose(perm):
+        guard perm.sorted() == Array(x.indices) else {
+            throw fail("perm \(shapeText(perm)) is not a permutation of the \(x.count) axes of \(shapeText(x))")
+        }
+        return perm.map { x[$0] }
+    case .swapAxes, .slice:
+        throw fail("unresolved \(op.typeName)")  // resolveAxes replaced it
+    case let .matmul(constant):
+        let b = constant ?? (ins.count > 1 ? ins[1] : [])
+        guard x.count >= 2, b.count >= 2, b.allSatisfy({ $0 >= 1 }) else {
+            throw fail("matmul needs two operands of rank 2 or more per example ([..., M, K] and [..., K, N]), "
+                + "found \(shapeText(x)) and \(shapeText(b))")
+        }
+        guard x[x.count - 1] == b[b.count - 2] else {
+            throw fail("matmul of \(shapeText(x)) and \(shapeText(b)): K differs (\(x[x.count - 1]) and \(b[b.count - 2]))")
+        }
+        guard let lead = broadcast([Array(x.dropLast(2)), Array(b.dropLast(2))]) else {
+            throw fail("matmul of \(shapeText(x)) and \(shapeText(b)): the leading axes do not broadcast (NumPy's rule)")
+        }
+        return lead + [x[x.count - 2], b[b.count - 1]]
+    case let .reduce(r):
+        guard r.keepDims || r.axes.count < x.count else {
+            throw fail("reducing every axis of \(shapeText(x)) leaves none per example; keep the dims or reduce fewer")
+        }
+        return r.keepDims ? x.indices.map { r.axes.contains($0) ? 1 : x[$0] }
+                          : x.indices.filter { !r.axes.contains($0) }.map { x[$0] }
+    case let .select(axes):
+        guard axes.count == x.count else { throw fail("expected \(x.count) axis selections, found \(axes.count)") }
+        for (k, a) in axes.enumerated() {
+            guard a.count >= 1, a.count <= Limits.dimension else { throw fail("axis \(k) selects \(a.count) elements") }
+            // A range's ends and every listed index lie inside the axis.
+            let ends: [Int]
+            switch a {
+            case let .range(start, step, n): ends = [start, start + step * (n - 1)]
+            case let .list(l): ends = l
+            }
+            guard ends.allSatisfy({ (0..<x[k]).contains($0) }) else {
+                throw fail("axis \(k) of \(shapeText(x)): an index is out of range")
+            }
+        }
+        return axes.map(\.count)
     case .batchNorm:
         return x
     case let .norm(n):
@@ -160,6 +207,43 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
     }
 }
 
+/// Normalizes the axes an op names for an operand of `rank` per-example axes: negative axes count
+/// from the end, reduction axes are sorted, and the JSON transpose becomes a permutation. A softmax
+/// over the last axis stays -1.
+func resolveAxes(_ op: Op, rank: Int, shape: [Int]? = nil, fail: (String) -> NNCCError) throws -> Op {
+    func axis(_ a: Int) throws -> Int {
+        guard (-rank..<rank).contains(a) else {
+            throw fail("axis \(a) is out of range for \(rank) axes per example (the batch is not counted)")
+        }
+        return a < 0 ? a + rank : a
+    }
+    switch op {
+    case let .softmax(a): let k = try axis(a); return .softmax(axis: k == rank - 1 ? -1 : k)
+    case let .logSoftmax(a): let k = try axis(a); return .logSoftmax(axis: k == rank - 1 ? -1 : k)
+    case let .swapAxes(a, b):
+        var perm = Array(0..<rank)
+        perm.swapAt(try axis(a), try axis(b))
+        return .transpose(perm)
+    case let .slice(a, start, end, step):
+        guard let shape else { return op }
+        let k = try axis(a), n = shape[k]
+        // PyTorch's clamping: negative ends count from the end, then both are clamped to [0, n].
+        func clamp(_ v: Int) -> Int { max(0, min(n, v < 0 ? v + n : v)) }
+        let (b, e) = (clamp(start), clamp(end ?? n))
+        guard e > b else { throw fail("slice \(start):\(end.map(String.init) ?? ""):\(step) of axis \(a) (size \(n)) is empty") }
+        var sel = shape.map { AxisSelection.range(start: 0, step: 1, count: $0) }
+        sel[k] = .range(start: b, step: step, count: (e - b - 1) / step + 1)
+        return .select(sel)
+    case var .reduce(r):
+        let axes = try r.axes.map(axis)
+        guard Set(axes).count == axes.count, !axes.isEmpty else { throw fail("axes \(r.axes) repeat an axis or are empty") }
+        r.axes = axes.sorted()
+        return .reduce(r)
+    default:
+        return op
+    }
+}
+
 /// NumPy broadcasting: shapes aligned on the right, each axis equal or 1.
 func broadcast(_ shapes: [[Int]]) -> [Int]? {
     let rank = shapes.map(\.count).max() ?? 0
@@ -199,6 +283,8 @@ func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
     case let .binary(b):
         // A constant operand is frozen: loaded like a weight, never trained (no initialiser applies).
         if case let .tensor(shape)? = b.constant { add("constant", shape, .constant(0), trainable: false) }
+    case let .matmul(shape?):
+        add("constant", shape, .constant(0), trainable: false)
     case let .prelu(count):
         add("weight", [count], .constant(0.25))
     case let .norm(norm):

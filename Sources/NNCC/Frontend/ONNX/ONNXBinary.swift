@@ -14,6 +14,7 @@ extension ONNXGraphBuilder {
 
     mutating func binary(_ node: ONNXNode) throws {
         guard let f = Self.binaryFunctions[node.op] else { throw node.fail("not an elementwise operator") }
+        if try batchArithmetic(node) { return }
         let names = node.proto.input.filter { !$0.isEmpty }
         let variadic = ["Sum", "Max", "Min"].contains(node.op)
         guard variadic ? !names.isEmpty : names.count == 2 else {

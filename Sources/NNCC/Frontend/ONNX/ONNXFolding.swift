@@ -9,7 +9,8 @@ extension ONNXGraphBuilder {
     static let foldable: Set<String> = [
         "Identity", "Cast", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice",
         "Gather", "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Tile", "Equal", "Less", "Greater", "Not",
-        "Where", "Add", "Sub", "Mul", "Div", "Neg", "Abs", "Sqrt", "Min", "Max",
+        "Where", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs", "Sqrt", "Min", "Max",
+        "MatMul", "Relu", "Sigmoid", "Tanh", "Exp", "Log",
     ]
 
     /// Folded constants larger than this are refused: they would be built element by element.
@@ -126,13 +127,19 @@ extension ONNXGraphBuilder {
             }
             guard let ia = ea.ints, let ib = eb.ints else { throw node.fail("X and Y must have the same type") }
             return [ONNXConstant(shape: shape, ints: cond.indices.map { cond[$0] != 0 ? ia[$0] : ib[$0] })]
-        case "Neg", "Abs", "Sqrt", "Not":
+        case "MatMul": return [try matMul(x, try input(1), node)]
+        case "Neg", "Abs", "Sqrt", "Not", "Relu", "Sigmoid", "Tanh", "Exp", "Log":
             if let f = x.floats {
                 let op: (Float) -> Float
                 switch node.op {
                 case "Neg": op = { -$0 }
                 case "Abs": op = { abs($0) }
                 case "Sqrt": op = { $0.squareRoot() }
+                case "Relu": op = { $0.isNaN || $0 > 0 ? $0 : 0 }
+                case "Sigmoid": op = { 1 / (1 + Foundation.exp(-$0)) }
+                case "Tanh": op = { Foundation.tanh($0) }
+                case "Exp": op = { Foundation.exp($0) }
+                case "Log": op = { Foundation.log($0) }
                 default: op = { $0 == 0 ? 1 : 0 }
                 }
                 return [ONNXConstant(shape: x.shape, floats: f.map(op))]
@@ -142,7 +149,8 @@ extension ONNXGraphBuilder {
             case "Neg": return [ONNXConstant(shape: x.shape, ints: i.map { 0 &- $0 })]
             case "Abs": return [ONNXConstant(shape: x.shape, ints: i.map { $0 < 0 ? 0 &- $0 : $0 })]
             case "Not": return [ONNXConstant(shape: x.shape, ints: i.map { $0 == 0 ? 1 : 0 })]
-            default: throw node.fail("Sqrt of integers is not supported")
+            case "Relu": return [ONNXConstant(shape: x.shape, ints: i.map { Swift.max($0, 0) })]
+            default: throw node.fail("\(node.op) of integers is not supported")
             }
         default:
             return [try binary(x, try input(1), node)]
@@ -269,7 +277,7 @@ extension ONNXGraphBuilder {
         var parts = sizes ?? []
         if sizes == nil {
             let k = try node.int("num_outputs", default: node.proto.output.count)
-            guard k >= 1 else { throw node.fail("num_outputs must be positive") }
+            guard k >= 1, k <= Self.foldLimit else { throw node.fail("num_outputs must be in 1...\(Self.foldLimit)") }
             let each = (n + k - 1) / k
             parts = (0..<k).map { max(0, min(each, n - $0 * each)) }
         }
@@ -303,15 +311,18 @@ extension ONNXGraphBuilder {
         }
         var shape = x.shape, first = [Int](repeating: 0, count: x.shape.count), step = [Int](repeating: 1, count: x.shape.count)
         for (k, a) in axes.enumerated() {
-            let n = x.shape[a], s = steps[k]
-            func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { max(lo, min(hi, v < 0 ? v &+ n : v)) }
-            let b = s > 0 ? clamp(starts[k], 0, n) : clamp(starts[k], -1, n - 1)
-            let e = s > 0 ? clamp(ends[k], 0, n) : clamp(ends[k], -1, n - 1)
-            shape[a] = s > 0 ? (e > b ? (e - b - 1) / s + 1 : 0) : (b > e ? (b - e - 1) / -s + 1 : 0)
-            (first[a], step[a]) = (b, s)
+            (first[a], step[a], shape[a]) = Self.sliceRange(starts[k], ends[k], steps[k], size: x.shape[a])
         }
         let strides = Self.strides(x.shape)
         return try pick(x, shape, shape.indices.map { a in (0..<shape[a]).map { (first[a] + $0 * step[a]) * strides[a] } }, node)
+    }
+
+    /// ONNX Slice on one axis of `size`: the first index, the step and the count, after clamping.
+    static func sliceRange(_ start: Int, _ end: Int, _ step: Int, size n: Int) -> (first: Int, step: Int, count: Int) {
+        func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { max(lo, min(hi, v < 0 ? v &+ n : v)) }
+        let b = step > 0 ? clamp(start, 0, n) : clamp(start, -1, n - 1)
+        let e = step > 0 ? clamp(end, 0, n) : clamp(end, -1, n - 1)
+        return (b, step, step > 0 ? (e > b ? (e - b - 1) / step + 1 : 0) : (b > e ? (b - e - 1) / -step + 1 : 0))
     }
 
     func gather(_ x: ONNXConstant, _ indices: ONNXConstant, axis: Int, _ node: ONNXNode) throws -> ONNXConstant {
@@ -387,6 +398,8 @@ extension ONNXGraphBuilder {
             case "Sub": op = { $0 - $1 }
             case "Mul": op = { $0 * $1 }
             case "Div": op = { $0 / $1 }
+            // Mod: fmod = 1 keeps the dividend's sign (C's fmod); fmod = 0 is only for integers.
+            case "Mod": op = { fmodf($0, $1) }
             case "Min": op = { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
             default: op = { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
             }
@@ -410,9 +423,42 @@ extension ONNXGraphBuilder {
             case "Div":
                 guard q != 0, !(p == .min && q == -1) else { throw node.fail("integer division by zero") }
                 return p / q
+            case "Mod":
+                // fmod = 0: the divisor's sign (Python's %); fmod = 1: the dividend's (C's %).
+                guard q != 0, !(p == .min && q == -1) else { throw node.fail("integer modulo by zero") }
+                let r = p % q
+                return try node.int("fmod", default: 0) == 0 && r != 0 && (r < 0) != (q < 0) ? r + q : r
             case "Min": return Swift.min(p, q)
             default: return Swift.max(p, q)
             }
         })
+    }
+
+    /// NumPy's matmul of two float constants of rank 2 or more, the leading axes broadcast.
+    func matMul(_ a: ONNXConstant, _ b: ONNXConstant, _ node: ONNXNode) throws -> ONNXConstant {
+        guard let fa = a.floats, let fb = b.floats, a.shape.count >= 2, b.shape.count >= 2 else {
+            throw node.fail("folding MatMul needs two float constants of rank 2 or more")
+        }
+        let (m, k, n) = (a.shape[a.shape.count - 2], a.shape[a.shape.count - 1], b.shape[b.shape.count - 1])
+        guard b.shape[b.shape.count - 2] == k else { throw node.fail("MatMul of shapes \(a.shape) and \(b.shape): K differs") }
+        let lead = try Self.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), node)
+        let shape = lead + [m, n]
+        try checkShape(shape, node)
+        guard let work = FormatIO.elementCount(shape + [k]), work <= Self.foldLimit else {
+            throw node.fail("folding MatMul of shapes \(a.shape) and \(b.shape) is too much work")
+        }
+        let (ea, eb) = (try expand(ONNXConstant(shape: a.shape, floats: fa), lead + [m, k], node),
+                        try expand(ONNXConstant(shape: b.shape, floats: fb), lead + [k, n], node))
+        let (xa, xb) = (ea.floats ?? [], eb.floats ?? [])
+        var out = [Float](repeating: 0, count: lead.reduce(1, *) * m * n)
+        for l in 0..<lead.reduce(1, *) {
+            for r in 0..<m {
+                for j in 0..<k {
+                    let v = xa[(l * m + r) * k + j]
+                    for c in 0..<n { out[(l * m + r) * n + c] += v * xb[(l * k + j) * n + c] }
+                }
+            }
+        }
+        return ONNXConstant(shape: shape, floats: out)
     }
 }

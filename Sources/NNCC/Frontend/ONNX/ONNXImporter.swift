@@ -76,16 +76,21 @@ public enum ONNXImporter {
 /// The role of one axis of an ONNX tensor: the batch, axis `k` of the IR
 /// node's per-example result, an inserted axis of size 1, or the time axis
 /// (of size T) of a recurrent layer of which only the last step is read.
-enum ONNXAxis: Equatable { case batch, dim(Int), unit, time(Int) }
+/// `batchTimes(k)` is the batch merged into axis `k` as its outer factor (ONNX size N·shape[k]), as
+/// PyTorch's attention merges batch and heads ((T, N·h, d)); `batchInner(k)` as its inner factor
+/// (the older exporter's (T·N, E)).
+enum ONNXAxis: Equatable { case batch, dim(Int), unit, time(Int), batchTimes(Int), batchInner(Int) }
 
 /// An integer known at import time, or the batch size (known only at run time).
 enum ONNXInt: Equatable, CustomStringConvertible {
-    case value(Int64), batch
+    /// `batchTimes(k)`: the batch times k, as attention's shape arithmetic merges batch and heads.
+    case value(Int64), batch, batchTimes(Int64)
     /// As messages show it: the number, or N for the batch.
     var description: String {
         switch self {
         case let .value(v): return String(v)
         case .batch: return "N"
+        case let .batchTimes(k): return "N·\(k)"
         }
     }
 }
@@ -167,8 +172,8 @@ struct ONNXGraphBuilder {
             throw fail("expected a float32 tensor input")
         }
         let dims = v.type.tensorType.shape.dim
-        guard (2...4).contains(dims.count) else {
-            throw fail("expected a batch dimension and 1 to 3 more (N, ...), found rank \(dims.count)")
+        guard (2...Limits.rank + 1).contains(dims.count) else {
+            throw fail("expected a batch dimension and 1 to \(Limits.rank) more (N, ...), found rank \(dims.count)")
         }
         let shape = try dims.dropFirst().enumerated().map { i, d in
             guard case let .dimValue(n)? = d.value, n >= 1, n <= Limits.dimension else {
@@ -234,8 +239,9 @@ struct ONNXGraphBuilder {
     }
 
     /// The IR node holding `name` in plain (N, d0, d1, ...) layout, inserting
-    /// a reshape when the ONNX tensor has extra size-1 axes. A transposed view
-    /// has no IR equivalent and is an error.
+    /// a transpose when the view permutes the layer's axes and a reshape when
+    /// the ONNX tensor has extra size-1 axes; `name` is then bound to it, so
+    /// other readers reuse it. The batch must come first.
     mutating func materialize(_ name: String, _ node: ONNXNode) throws -> Int {
         let (n, axes) = try tensor(name, node)
         if axes.contains(where: { if case .time = $0 { return true } else { return false } }) {
@@ -244,21 +250,30 @@ struct ONNXGraphBuilder {
         }
         let order = axes.filter { $0 != .unit }
         let rank = try shapes()[n].count
-        guard axes.first == .batch, order == [.batch] + (0..<rank).map({ .dim($0) }) else {
-            throw node.fail("input \"\(name)\" is a transposed view (\(describe(axes))) that nncc cannot compute; "
-                + "expected the batch first and the layer's axes in order")
+        let dims = order.compactMap { a -> Int? in if case let .dim(k) = a { return k } else { return nil } }
+        guard axes.first == .batch, order.first == .batch, dims.count == rank else {
+            throw node.fail("input \"\(name)\" is a view (\(describe(axes))) that nncc cannot compute; "
+                + "expected the batch first")
         }
-        if axes.count == rank + 1 { return n }
-        let shape = try shapes()[n]
+        // A transposed view becomes a real transpose of the layer's result.
+        var x = n
+        if dims != Array(0..<rank) { x = add(.transpose(dims), inputs: [n], node) }
+        if axes.count == rank + 1 {
+            values[name] = .tensor(node: x, axes: Self.plain(rank))
+            return x
+        }
+        let shape = try shapes()[x]
         var k = 0
-        let dims = axes.dropFirst().map { a -> Int in
+        let sizes = axes.dropFirst().map { a -> Int in
             if case .dim = a { k += 1; return shape[k - 1] }
             return 1
         }
-        guard (1...3).contains(dims.count) else {
-            throw node.fail("input \"\(name)\" has \(dims.count) dimensions besides the batch; nncc supports 1 to 3")
+        guard sizes.count <= Limits.rank else {
+            throw node.fail("input \"\(name)\" has \(sizes.count) dimensions besides the batch; nncc supports 1 to \(Limits.rank)")
         }
-        return add(.reshape(dims), inputs: [n], node)
+        let r = add(.reshape(sizes), inputs: [x], node)
+        values[name] = .tensor(node: r, axes: Self.plain(sizes.count))
+        return r
     }
 
     func describe(_ axes: [ONNXAxis]) -> String {
@@ -268,6 +283,8 @@ struct ONNXGraphBuilder {
             case .unit: return "1"
             case let .dim(k): return "d\(k)"
             case let .time(t): return "time \(t)"
+            case let .batchTimes(k): return "batch·d\(k)"
+            case let .batchInner(k): return "d\(k)·batch"
             }
         }.joined(separator: ", ") + ")"
     }

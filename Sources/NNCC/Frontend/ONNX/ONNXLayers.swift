@@ -16,7 +16,8 @@ extension ONNXGraphBuilder {
         case "Conv": try conv(node)
         case "MaxPool", "AveragePool": try pool(node)
         case "GlobalAveragePool": try globalAveragePool(node)
-        case "ReduceMean": if try !layerNormChain(node) { try globalAveragePool(node) }
+        case "ReduceMean": if try !layerNormChain(node) { try reduce(node) }
+        case "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2": try reduce(node)
         case "Div": if try !gelu(node) { try binary(node) }
         case "Sub", "Mul", "Pow", "Max", "Min": try binary(node)
         case "PRelu": try prelu(node)
@@ -30,28 +31,20 @@ extension ONNXGraphBuilder {
         case "LayerNormalization", "GroupNormalization", "InstanceNormalization": try normalization(node)
         case "Add", "Sum": try addition(node)
         case "Concat": try concat(node)
+        case "Slice": try slice(node)
+        case "Split": try split(node)
+        case "Tile": try tile(node)
         case "LSTM", "GRU", "RNN": try recurrent(node)
         default: try shapeNode(node)
         }
     }
 
-    /// GlobalAveragePool, or ReduceMean over H and W (PyTorch's x.mean((2, 3)))
-    /// or over L of an (N, C, L) tensor (x.mean(2)).
-    mutating func globalAveragePool(_ node: ONNXNode) throws {
+    /// GlobalAveragePool, or ReduceMean over the spatial axes of an (N, C, H, W) or (N, C, L)
+    /// tensor (PyTorch's x.mean((2, 3)) and x.mean(2)).
+    mutating func globalAveragePool(_ node: ONNXNode, keep: Bool = true) throws {
         let x = try materialize(node.input(0) ?? "", node)
         let rank = try shapes()[x].count
         guard rank == 2 || rank == 3 else { throw node.fail("expected an (N, C, L) or (N, C, H, W) input") }
-        var keep = true
-        if node.op == "ReduceMean" {
-            let axes = try node.input(1).map { try knownInts($0, node) } ?? node.ints("axes")
-            // The axes after N and C (of rank + 1), in any order and sign.
-            let spatial = Set(2...rank)
-            guard let axes, axes.count == spatial.count, Set(axes.map { $0 < 0 ? $0 + rank + 1 : $0 }) == spatial else {
-                throw node.fail("ReduceMean is supported over the spatial axes [2, 3] of an (N, C, H, W) tensor "
-                    + "or [2] of an (N, C, L) one only")
-            }
-            keep = try node.int("keepdims", default: 1) != 0
-        }
         let n = add(.globalAvgPool, inputs: [x], node)
         bind(node, 0, .tensor(node: n, axes: keep ? Self.plain(1) + Array(repeating: .unit, count: rank - 1) : Self.plain(1)))
     }
@@ -67,8 +60,18 @@ extension ONNXGraphBuilder {
     mutating func gemm(_ node: ONNXNode) throws {
         let alpha = try node.float("alpha", default: 1), beta = try node.float("beta", default: 1)
         try node.expect("transA", is: 0)
-        let x = try materialize(node.input(0) ?? "", node)
-        guard try shapes()[x].count == 1 else { throw node.fail("expected a 2-D (N, features) input A") }
+        // A: (N, features), or a 2-D view whose batch is merged into an axis (attention's (T·N, E)).
+        var x: Int, axes: [ONNXAxis]
+        if case let .tensor(_, a) = try value(node.input(0) ?? "", node), Self.batchMoved(a) {
+            (x, axes) = try orderedView(node.input(0) ?? "", node)
+            guard axes.count == 2, axes.last == .dim(1) || axes.last == .batchTimes(1) else {
+                throw node.fail("expected a 2-D input A, found a view \(describe(axes))")
+            }
+        } else {
+            x = try materialize(node.input(0) ?? "", node)
+            axes = Self.plain(1)
+            guard try shapes()[x].count == 1 else { throw node.fail("expected a 2-D (N, features) input A") }
+        }
         let wName = node.input(1) ?? ""
         var b = try weight(node.input(1), node, what: "B", rank: 2)
         if alpha != 1 { b.floats = b.floats!.map { $0 * alpha } }
@@ -82,17 +85,7 @@ extension ONNXGraphBuilder {
         let d = add(.dense(units: units, bias: bias != nil), inputs: [x], node, weightName: wName)
         setWeight(d, "weight", Tensor(shape: w.shape, data: w.floats!), from: wName)
         if let c = bias { setWeight(d, "bias", Tensor(shape: [units], data: c.floats!), from: node.input(2)!) }
-        bind(node, 0, .tensor(node: d, axes: Self.plain(1)))
-    }
-
-    /// MatMul(X, W) with a constant W [in, units]: a dense layer without bias
-    /// on the last axis; a following Add of a constant becomes its bias.
-    mutating func matMul(_ node: ONNXNode) throws {
-        let x = try materialize(node.input(0) ?? "", node)
-        let w = transposed(try weight(node.input(1), node, what: "B", rank: 2))
-        let d = add(.dense(units: w.shape[0], bias: false), inputs: [x], node, weightName: node.input(1))
-        setWeight(d, "weight", Tensor(shape: w.shape, data: w.floats!), from: node.input(1)!)
-        bind(node, 0, .tensor(node: d, axes: Self.plain(try shapes()[d].count)))
+        bind(node, 0, .tensor(node: d, axes: axes))
     }
 
     func transposed(_ c: ONNXConstant) -> ONNXConstant {
@@ -120,7 +113,14 @@ extension ONNXGraphBuilder {
         }
         let c = try floats(cName, node, what: "bias")
         let xName = names.first { $0 != cName }!
-        let x = try materialize(xName, node)
+        // A view whose batch is not first keeps its axes (a bias on its last axis only).
+        var axes: [ONNXAxis]? = nil, x: Int
+        if case let .tensor(_, a) = try value(xName, node), Self.batchMoved(a) {
+            let v = try orderedView(xName, node)
+            (x, axes) = (v.node, v.axes)
+        } else {
+            x = try materialize(xName, node)
+        }
         // The bias may be folded only when nothing else reads the layer's result.
         let used = uses[xName, default: 0] > 1 || nodes.contains { $0.inputs.contains(x) }
         let shape = try shapes()[x], ones = Array(repeating: 1, count: max(shape.count - 1, 0))
@@ -136,7 +136,7 @@ extension ONNXGraphBuilder {
         default:
             return try binary(node)
         }
-        bind(node, 0, .tensor(node: x, axes: Self.plain(shape.count)))
+        bind(node, 0, .tensor(node: x, axes: axes ?? Self.plain(shape.count)))
     }
 
     mutating func concat(_ node: ONNXNode) throws {
@@ -149,19 +149,6 @@ extension ONNXGraphBuilder {
         let a = axis < 0 ? axis + rank + 1 : axis
         guard (1...rank).contains(a) else { throw node.fail("axis \(axis) must name a non-batch axis of rank \(rank + 1)") }
         bind(node, 0, .tensor(node: add(.concat(axis: a - 1), inputs: xs, node), axes: Self.plain(rank)))
-    }
-
-    mutating func softmax(_ node: ONNXNode) throws {
-        let x = try materialize(node.input(0) ?? "", node)
-        let rank = try shapes()[x].count + 1
-        let axis = try node.int("axis", default: opset >= 13 ? -1 : 1)
-        let a = axis < 0 ? axis + rank : axis
-        // Before opset 13 the axis splits the tensor into 2-D; equal only when that is the last axis.
-        guard a == rank - 1 else {
-            throw node.fail("softmax over axis \(axis) of a rank-\(rank) tensor; nncc takes it over the last axis only")
-        }
-        let op: Op = node.op == "Softmax" ? .softmax : .logSoftmax
-        bind(node, 0, .tensor(node: add(op, inputs: [x], node), axes: Self.plain(rank - 1)))
     }
 
     mutating func conv(_ node: ONNXNode) throws {

@@ -6,9 +6,9 @@ extension ONNXGraphBuilder {
     static let supported = "Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Concat, Constant, ConstantOfShape, "
         + "Conv, Div, Dropout, Elu, Erf, Exp, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, "
         + "HardSigmoid, HardSwish, Identity, LeakyRelu, Log, LogSoftmax, LSTM, MatMul, Max, MaxPool, Min, "
-        + "Mish, Mul, Neg, Pow, PRelu, Reciprocal, Relu, Reshape, RNN, Selu, Shape, Sigmoid, Softmax, "
-        + "Softplus, Softsign, Sqrt, Squeeze, Sub, Sum, "
-        + "Tanh, Transpose, Unsqueeze"
+        + "Mish, Mul, Neg, Pow, PRelu, Reciprocal, ReduceL2, ReduceMax, ReduceMean, ReduceMin, ReduceSum, Relu, "
+        + "Reshape, RNN, Selu, Shape, Sigmoid, Slice, Softmax, Softplus, Softsign, Split, Sqrt, Squeeze, Sub, Sum, "
+        + "Tanh, Tile, Transpose, Unsqueeze"
 
     mutating func shapeNode(_ node: ONNXNode) throws {
         switch node.op {
@@ -43,6 +43,7 @@ extension ONNXGraphBuilder {
             bind(node, 0, .tensor(node: n, axes: perm.map { axes[$0] }))
         case "Squeeze", "Unsqueeze": try squeeze(node)
         case "Expand":
+            if case .tensor = try value(node.input(0) ?? "", node) { return try expandTensor(node) }
             // A uniform constant expanded to a batch-dependent shape: the older exporter's zero
             // initial state of an LSTM. (With a shape known at import, folding computed it.)
             let all = known(node.input(0) ?? "").map { $0.floats ?? ($0.ints ?? []).map { Float($0) } } ?? []
@@ -86,6 +87,7 @@ extension ONNXGraphBuilder {
             case .unit: return .value(1)
             case let .dim(k): return .value(Int64(s[k]))
             case let .time(t): return .value(Int64(t))
+            case let .batchTimes(k), let .batchInner(k): return fixedBatchOne ? .value(Int64(s[k])) : .batchTimes(Int64(s[k]))
             }
         }
         let r = dims.count
@@ -134,6 +136,10 @@ extension ONNXGraphBuilder {
     mutating func gather(_ node: ONNXNode) throws {
         let axis = try node.int("axis", default: 0)
         let indexName = node.input(1) ?? ""
+        // Indices of rank 2 or more on a layer's result (the dynamo exporter's as_strided).
+        if case .intTensor = try value(indexName, node), case let .tensor(_, axes) = try value(node.input(0) ?? "", node) {
+            return Self.batchMoved(axes) ? try gatherOnView(node, axis: axis) : try gatherTensor(node, axis: axis)
+        }
         guard case let .ints(idx, scalar) = try value(indexName, node) else {
             throw node.fail("indices \"\(indexName)\": expected integer constants")
         }
@@ -149,10 +155,12 @@ extension ONNXGraphBuilder {
             bind(node, 0, .ints(picked, scalar: scalar))
         case let .tensor(n, axes):
             let a = axis < 0 ? axis + axes.count : axis
-            guard axes.indices.contains(a), scalar, case let .value(i)? = idx.first, case let .time(t) = axes[a],
-                  i == -1 || i == Int64(t) - 1 else {
-                throw node.fail("Gather on a layer's result is supported only to take the last time step of an "
-                    + "RNN/LSTM/GRU sequence (a scalar index -1 or T-1)")
+            guard axes.indices.contains(a), case let .time(t) = axes[a] else {
+                return Self.batchMoved(axes) ? try gatherOnView(node, axis: axis) : try gatherTensor(node, axis: axis)
+            }
+            guard scalar, case let .value(i)? = idx.first, i == -1 || i == Int64(t) - 1 else {
+                throw node.fail("Gather on a recurrent layer's sequence is supported only to take the last time step "
+                    + "(a scalar index -1 or T-1)")
             }
             var out = axes
             out.remove(at: a)
@@ -185,6 +193,10 @@ extension ONNXGraphBuilder {
             throw node.fail("allowzero = 1 with a 0 in the shape \(target) (an empty tensor) is not supported")
         }
         if let view = try unitReshape(node, target) { return bind(node, 0, view) }
+        let batchInside = target.dropFirst().contains(.batch) || target.contains { if case .batchTimes = $0 { return true } else { return false } }
+        if case let .tensor(_, axes) = try value(node.input(0) ?? "", node), Self.batchMoved(axes) || batchInside {
+            return try reshapeMovingBatch(node, target)
+        }
         let x = try materialize(node.input(0) ?? "", node)
         let per = try shapes()[x]
         var rest = try target.dropFirst().enumerated().map { i, d -> Int in
@@ -204,8 +216,9 @@ extension ONNXGraphBuilder {
         case .value(-1): keepsBatch = !rest.contains(-1) && FormatIO.elementCount(rest) == FormatIO.elementCount(per)
         default: keepsBatch = false
         }
-        guard keepsBatch, rest.filter({ $0 == -1 }).count <= 1, (1...3).contains(rest.count) else {
-            throw node.fail("Reshape to \(target) is not supported: expected (batch, d1[, d2[, d3]]) with the batch "
+        guard keepsBatch, rest.filter({ $0 == -1 }).count <= 1, (1...Limits.rank).contains(rest.count) else {
+            if fixedBatchOne || target.dropFirst().contains(.batch) { return try reshapeMovingBatch(node, target) }
+            throw node.fail("Reshape to \(target) is not supported: expected (batch, d1, ...) of at most \(Limits.rank + 1) axes with the batch "
                 + "kept first (0, -1 or taken from Shape) and at most one -1")
         }
         if rest == per { rest = [] }
@@ -259,8 +272,8 @@ extension ONNXGraphBuilder {
             throw node.fail("squeezing the batch or an axis whose size is not 1 (shape \(shape) besides the batch)")
         }
         let dims = shape.enumerated().filter { !axes.contains($0.offset + 1) }.map(\.element)
-        guard (1...3).contains(dims.count) else {
-            throw node.fail("the result has \(dims.count) dimensions besides the batch; nncc supports 1 to 3")
+        guard (1...Limits.rank).contains(dims.count) else {
+            throw node.fail("the result has \(dims.count) dimensions besides the batch; nncc supports 1 to \(Limits.rank)")
         }
         bind(node, 0, .tensor(node: add(.reshape(dims), inputs: [x], node), axes: Self.plain(dims.count)))
     }
