@@ -6,7 +6,7 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
     try Limits.check("input of shape", g.input.shape, limit: Limits.exampleElements) {
         NNCCError(file: file, path: g.input.origin, $0)
     }
-    var params: [ParamSpec] = [], paramElements = 0
+    var params: [ParamSpec] = [], paramElements = 0, owners: [String: String] = [:]
     for i in 1..<g.nodes.count {
         let n = g.nodes[i]
         let ins = n.inputs.map { g.nodes[$0].shape }
@@ -36,8 +36,8 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
         for p in parameters(of: g.nodes[i], input: ins[0]) {
             try Limits.check("parameter \"\(p.name)\" of shape", p.shape, limit: Limits.bufferElements, fail: fail)
             // Layer names may hold dots, so two layers could claim one PyTorch name.
-            if let other = params.first(where: { $0.name == p.name }) {
-                throw fail("its parameter \"\(p.name)\" has the name of a parameter of layer \"\(other.layer)\"; rename a layer")
+            if let other = owners.updateValue(p.layer, forKey: p.name) {
+                throw fail("its parameter \"\(p.name)\" has the name of a parameter of layer \"\(other)\"; rename a layer")
             }
             paramElements += p.size
             guard paramElements <= Limits.parameterElements else {
