@@ -10,7 +10,7 @@ format's semantics as written, not a hand-translated copy. See scripts/README.md
 for what every file holds. Needs torch and numpy; the tests that read the
 fixtures need neither.
 """
-import argparse, json, math, os, re, shutil, struct, sys, warnings, zlib
+import argparse, copy, json, math, os, re, shutil, struct, sys, warnings, zlib
 
 import numpy as np
 import torch
@@ -182,6 +182,16 @@ class Net(nn.Module):
                                 elementwise_affine=L.get("elementwise_affine", True), bias=L.get("bias", True))
         if t == "groupnorm":
             return nn.GroupNorm(L["num_groups"], x.shape[1], eps=L.get("eps", 1e-5), affine=L.get("affine", True))
+        if t == "embedding":
+            return nn.Embedding(L["num_embeddings"], L["embedding_dim"], padding_idx=L.get("padding_idx"))
+        if t == "multihead_attention":
+            return nn.MultiheadAttention(L["embed_dim"], L["num_heads"], dropout=L.get("dropout", 0.0),
+                                         bias=L.get("bias", True), batch_first=True)
+        if t == "transformer_encoder_layer":
+            return nn.TransformerEncoderLayer(L["d_model"], L["nhead"], L.get("dim_feedforward", 2048),
+                                              L.get("dropout", 0.1), L.get("activation", "relu"),
+                                              L.get("layer_norm_eps", 1e-5), batch_first=True,
+                                              norm_first=L.get("norm_first", False), bias=L.get("bias", True))
         if t == "instancenorm":
             cls = nn.InstanceNorm2d if x.dim() == 4 else nn.InstanceNorm1d
             return cls(x.shape[1], eps=L.get("eps", 1e-5), affine=L.get("affine", False))
@@ -191,8 +201,12 @@ class Net(nn.Module):
         t, x = L["type"], xs[0]
         if t in ("dense", "conv2d", "conv1d"):
             return activation(L.get("activation"), getattr(self, name)(x))
-        if t in ("batchnorm", "prelu", "layernorm", "groupnorm", "instancenorm"):
+        if t in ("batchnorm", "prelu", "layernorm", "groupnorm", "instancenorm", "transformer_encoder_layer"):
             return getattr(self, name)(x)
+        if t == "embedding":                  # token ids held as floats
+            return getattr(self, name)(x.long())
+        if t == "multihead_attention":        # self-attention
+            return getattr(self, name)(x, x, x, need_weights=False)[0]
         if t in ("rnn", "lstm", "gru"):
             out, _ = getattr(self, name)(x)   # zero initial state
             return out if L.get("return_sequences", False) else out[:, -1]
@@ -340,13 +354,14 @@ CASES = []
 
 
 def case(name, shape, layers, loss=None, opt=SGD, bs=5, n_x=5, outputs=None, clip=0, steps=False,
-         xscale=1.0, wscale=1.0, identity=(), plant=()):
+         xscale=1.0, wscale=1.0, identity=(), plant=(), ids=0):
     """xscale scales the inputs and wscale every dense/conv weight (so activations see both sides of
     their kinks); the dense layers named in identity start as y = x (square eye weight, zero bias), and
-    plant overwrites the first features of every input example, so exact kink values reach them."""
+    plant overwrites the first features of every input example, so exact kink values reach them. ids > 0:
+    the inputs are token ids in 0..ids-1 (held as floats) for an embedding."""
     CASES.append(dict(name=name, shape=shape, layers=layers, loss=loss, opt=opt, bs=bs, n_x=n_x,
                       outputs=outputs, clip=clip, steps=steps, xscale=xscale, wscale=wscale,
-                      identity=identity, plant=plant))
+                      identity=identity, plant=plant, ids=ids))
 
 
 # -- dense and activations
@@ -626,6 +641,34 @@ case("steps_winograd", [16, 7, 8], [C(16, 3, padding=1, activation="relu"), C(16
      "cross_entropy", {"type": "sgd", "lr": 0.05, "momentum": 0.9}, bs=3, steps=True)  # Winograd ∂x, repacked each step
 case("steps_lstm", [7, 3], [A("lstm", units=6), D(3)], "cross_entropy", {"type": "adam", "lr": 0.02},
      bs=3, steps=True)
+# The architectures of issue 11, each also one step on its whole training set (the one-step and sanitizer checks).
+# A 1-D CNN on a time series: conv1d, BatchNorm1d, both 1-D pools.
+case("steps_cnn1d", [3, 41], [C1(8, 5, padding=2, bias=False), A("batchnorm"), A("relu"), A("maxpool1d", pool_size=2),
+                              C1(12, 3, padding=1, bias=False), A("batchnorm"), A("relu"), A("avgpool1d", pool_size=2),
+                              C1(12, 3, dilation=2), A("relu"), A("global_avgpool1d"), D(4)],
+     "cross_entropy", {"type": "adam", "lr": 0.01}, bs=5, steps=True)
+# A transformer encoder classifier on token ids: an embedding with a padding row, a post-norm relu layer, a
+# pre-norm gelu layer, a bias-free self-attention, mean over the tokens, a dense head. SGD: the keys' in_proj_bias
+# gets no gradient but rounding (softmax cancels it), which Adam would scale up to a step.
+case("steps_transformer", [7], [A("embedding", num_embeddings=11, embedding_dim=12, padding_idx=0),
+                                 A("transformer_encoder_layer", d_model=12, nhead=3, dim_feedforward=20, dropout=0.0),
+                                 A("transformer_encoder_layer", d_model=12, nhead=2, dim_feedforward=16, dropout=0.0,
+                                   activation="gelu", norm_first=True, layer_norm_eps=1e-4),
+                                 A("multihead_attention", embed_dim=12, num_heads=4, bias=False),
+                                 A("mean", dim=1), D(3)],
+     "cross_entropy", SGDM, bs=4, steps=True, ids=11)
+# A MobileNetV2 inverted residual block after a stem: 1x1 expand, relu6, depthwise 3x3, 1x1 project, batchnorms,
+# the residual add.
+case("steps_mobilenet_block", [3, 9, 11], [C(8, 3, padding=1, bias=False, name="stem"), A("batchnorm", name="stem_bn"),
+                                           A("relu6", name="stem_act"),
+                                           C(24, 1, bias=False, name="expand"), A("batchnorm", name="expand_bn"),
+                                           A("relu6", name="expand_act"),
+                                           C(24, 3, padding=1, groups=24, bias=False, name="dw"), A("batchnorm", name="dw_bn"),
+                                           A("relu6", name="dw_act"),
+                                           C(8, 1, bias=False, name="project"), A("batchnorm", name="project_bn"),
+                                           A("add", name="residual", inputs=["stem_act", "project_bn"]),
+                                           A("global_avgpool2d", name="pool"), D(3, name="fc")],
+     "cross_entropy", {"type": "sgd", "lr": 0.05, "momentum": 0.9}, bs=4, steps=True)
 
 
 # ----------------------------------------------------------------------------
@@ -670,9 +713,20 @@ def init_net(spec, g, c):
                     mod.weight.copy_(0.5 + torch.rand(mod.weight.shape, generator=g))
                 if mod.bias is not None:
                     mod.bias.copy_(0.2 * torch.randn(mod.bias.shape, generator=g))
+            if isinstance(mod, nn.MultiheadAttention) and mod.in_proj_bias is not None:   # not PyTorch's zeros
+                mod.in_proj_bias.copy_(0.2 * torch.randn(mod.in_proj_bias.shape, generator=g))
+                mod.out_proj.bias.copy_(0.2 * torch.randn(mod.out_proj.bias.shape, generator=g))
             if isinstance(mod, nn.PReLU):       # distinct slopes, some negative, not PyTorch's 0.25 everywhere
                 mod.weight.copy_(torch.rand(mod.weight.shape, generator=g) - 0.3)
     return net
+
+
+def inputs(c, n, g):
+    """n input examples of the case: normal (scaled, with planted values), or token ids."""
+    shape = (n,) + tuple(c["shape"])
+    if c["ids"]:
+        return torch.randint(0, c["ids"], shape, generator=g).float()
+    return plant(c, c["xscale"] * torch.randn(shape, generator=g))
 
 
 def plant(c, x):
@@ -722,8 +776,7 @@ def make_case(c, out_dir):
     w0 = {k: v.clone() for k, v in net.params().items()}
     save_safetensors(os.path.join(d, "weights.safetensors"), w0)
 
-    shape = tuple(c["shape"])
-    x = plant(c, c["xscale"] * torch.randn((c["n_x"],) + shape, generator=g))
+    x = inputs(c, c["n_x"], g)
     net.eval()
     with torch.no_grad():
         y = forward_out(net, x)
@@ -735,13 +788,14 @@ def make_case(c, out_dir):
 
     opt_spec = spec["train"]["optimizer"]
     n_train = c["bs"] * (STEP_BATCHES if c["steps"] else 1)
-    xt = plant(c, c["xscale"] * torch.randn((n_train,) + shape, generator=g))
+    xt = inputs(c, n_train, g)
     yt = targets(net, c["loss"], n_train, g)
     np.savez(os.path.join(d, "train.npz"), x=f32(xt), y=yt.numpy() if yt.dtype == torch.int64 else f32(yt))
     net.train()
-    opt = optimizer_of(net, opt_spec)
-
     if c["steps"]:
+        # First one step on the whole set from a copy, for the one-step checks (TrainingTests, TrainSanitizerTests).
+        info.update(one_step(c, d, copy.deepcopy(net), opt_spec, xt, yt))
+        opt = optimizer_of(net, opt_spec)
         losses = []
         for s in range(STEPS):
             b = s % STEP_BATCHES
@@ -759,8 +813,15 @@ def make_case(c, out_dir):
         save_safetensors(os.path.join(d, "after_steps.safetensors"), net.params())
         info.update(losses=np.array(losses))
         return info
+    info.update(one_step(c, d, net, opt_spec, xt, yt))
+    return info
 
-    xg = xt.clone().requires_grad_(True)
+
+def one_step(c, d, net, opt_spec, xt, yt):
+    """One optimizer step on all of xt: loss.txt, grads.safetensors, dx.npy (not for token ids), after.safetensors."""
+    name = c["name"]
+    opt = optimizer_of(net, opt_spec)
+    xg = xt.clone().requires_grad_(not c["ids"])
     opt.zero_grad()
     loss = loss_of(net, net(xg), yt, c["loss"])
     loss.backward()
@@ -771,14 +832,14 @@ def make_case(c, out_dir):
         nn.utils.clip_grad_norm_(net.parameters(), c["clip"])
     opt.step()
     save_safetensors(os.path.join(d, "grads.safetensors"), grads)
-    np.save(os.path.join(d, "dx.npy"), f32(xg.grad))
+    if not c["ids"]:
+        np.save(os.path.join(d, "dx.npy"), f32(xg.grad))
     save_safetensors(os.path.join(d, "after.safetensors"), net.params())
     with open(os.path.join(d, "loss.txt"), "w") as f:
         f.write("%.8g\n" % loss.item())
     warn_adam(name, opt_spec, grads)
-    info.update(loss=loss.item(), gnorm=gnorm, dx=f32(xg.grad), grads={k: f32(v) for k, v in grads.items()},
-                after={k: f32(v) for k, v in net.params().items()})
-    return info
+    return dict(loss=loss.item(), gnorm=gnorm, dx=None if c["ids"] else f32(xg.grad),
+                grads={k: f32(v) for k, v in grads.items()}, after={k: f32(v) for k, v in net.params().items()})
 
 
 # ----------------------------------------------------------------------------

@@ -377,6 +377,24 @@ final class ONNXImportTests: XCTestCase {
         XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .select([.list([3, 2, 1, 0])]), .reshape([4, 1])])
     }
 
+    /// nn.Embedding's export, Cast of the input to INT64 then Gather of the weight's rows, is an embedding
+    /// named after its weight; a cast that anything else reads, or rows of a 1-D table, stay errors.
+    func testCastAndGatherOfATableIsAnEmbedding() throws {
+        let m = try importing(Self.model([Self.node("Cast", ["x"], ["ids"], [Self.int("to", 7)]),
+                                          Self.node("Gather", ["emb.weight", "ids"], ["y"])],
+                                         inits: [Self.floats("emb.weight", [9, 3])], input: [nil, 5]))
+        XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .embedding(Embedding(count: 9, dim: 3))])
+        XCTAssertEqual(m.graph.nodes[1].shape, [5, 3])
+        XCTAssertEqual(m.weights["emb.weight"]?.shape, [9, 3])
+        assertError(Self.model([Self.node("Cast", ["x"], ["i"], [Self.int("to", 7)]), Self.node("Relu", ["i"], ["y"])]),
+                    ["Cast", "only to integers that index the rows of a float constant"])
+        assertError(Self.model([Self.node("Cast", ["x"], ["ids"], [Self.int("to", 7)]), Self.node("Gather", ["t", "ids"], ["y"])],
+                               inits: [Self.floats("t", [9])]), ["Gather", "expected 2 dimensions"])
+        assertError(Self.model([Self.node("Cast", ["x"], ["ids"], [Self.int("to", 7)]),
+                                Self.node("Gather", ["t", "ids"], ["y"], [Self.int("axis", 1)])],
+                               inits: [Self.floats("t", [9, 3])]), ["Gather", "only rows (axis 0"])
+    }
+
     func testTransposedViewsAndSoftmaxAxis() throws {
         // A transposed view read by a layer becomes a real transpose; softmax runs on any non-batch axis.
         let axis1 = Onnx_AttributeProto.with { $0.name = "axis"; $0.type = .int; $0.i = 1 }

@@ -298,4 +298,60 @@ final class ShapeTests: XCTestCase {
         let g = try graph(#"{"type": "relu"}, {"type": "dropout", "rate": 0.1}, {"type": "softmax"}"#, input: "[4]")
         XCTAssertEqual(g.params, [])
     }
+
+    /// The transformer layers: PyTorch's state_dict names and shapes, the layer's name on its result, dropout nodes
+    /// where PyTorch has them, and errors naming the layer.
+    func testTransformerLayers() throws {
+        let g = try graph(#"""
+            {"type": "embedding", "num_embeddings": 11, "embedding_dim": 8, "padding_idx": -1, "name": "emb"},
+            {"type": "multihead_attention", "embed_dim": 8, "num_heads": 2, "bias": false, "name": "mha"},
+            {"type": "transformer_encoder_layer", "d_model": 8, "nhead": 4, "dim_feedforward": 6, "name": "enc"},
+            {"type": "transformer_encoder_layer", "d_model": 8, "nhead": 1, "dim_feedforward": 5, "norm_first": true,
+             "activation": "gelu", "dropout": 0, "name": "pre"}
+            """#, input: "[5]")
+        XCTAssertEqual(g.nodes[1].op, .embedding(Embedding(count: 11, dim: 8, paddingIdx: 10)))
+        XCTAssertEqual(shape(g, "emb"), [5, 8])
+        XCTAssertEqual(g.params.map { "\($0.name) \($0.shape)" }, [
+            "emb.weight [11, 8]", "mha.in_proj_weight [24, 8]", "mha.out_proj.weight [8, 8]",
+            "enc.self_attn.in_proj_weight [24, 8]", "enc.self_attn.in_proj_bias [24]",
+            "enc.self_attn.out_proj.weight [8, 8]", "enc.self_attn.out_proj.bias [8]",
+            "enc.norm1.weight [8]", "enc.norm1.bias [8]", "enc.linear1.weight [6, 8]", "enc.linear1.bias [6]",
+            "enc.linear2.weight [8, 6]", "enc.linear2.bias [8]", "enc.norm2.weight [8]", "enc.norm2.bias [8]",
+            "pre.norm1.weight [8]", "pre.norm1.bias [8]", "pre.self_attn.in_proj_weight [24, 8]", "pre.self_attn.in_proj_bias [24]",
+            "pre.self_attn.out_proj.weight [8, 8]", "pre.self_attn.out_proj.bias [8]", "pre.norm2.weight [8]",
+            "pre.norm2.bias [8]", "pre.linear1.weight [5, 8]", "pre.linear1.bias [5]", "pre.linear2.weight [8, 5]",
+            "pre.linear2.bias [8]",
+        ])
+        XCTAssertEqual(g.param("emb.weight")?.initializer, .normal(std: 1, zeroRow: 10))
+        // PyTorch's default dropout 0.1 in enc: attention weights, dropout1, after the activation, dropout2.
+        XCTAssertEqual(g.nodes.filter { $0.op == .dropout(rate: 0.1) }.map(\.name),
+                       ["enc/attn_dropout", "enc/dropout1", "enc/dropout", "enc/dropout2"])
+        XCTAssertFalse(g.nodes.contains { $0.name.hasPrefix("pre/") && $0.op.typeName == "dropout" })
+        XCTAssertEqual(g.nodes.last?.name, "pre/residual2")
+        XCTAssertEqual(g.nodes.last?.shape, [5, 8])
+        XCTAssertEqual(shape(g, "mha/scores"), [2, 5, 5])
+
+        let seq = #"{"type": "embedding", "num_embeddings": 5, "embedding_dim": 8}, "#
+        assertShapeError(#"{"type": "multihead_attention", "embed_dim": 6, "num_heads": 2}"#, input: "[4, 8]",
+                         path: "layers[0]", "expected a [T, 6] sequence (embed_dim 6), found [4, 8]")
+        assertShapeError(#"{"type": "transformer_encoder_layer", "d_model": 8, "nhead": 2}"#, input: "[2, 4, 8]",
+                         path: "layers[0]", "expected a [T, 8] sequence (d_model 8), found [2, 4, 8]")
+        assertShapeError(#"{"type": "transformer_encoder_layer", "d_model": 8, "nhead": 2, "norm_first": true}"#,
+                         input: "[4, 6]", path: "layers[0]", "(d_model 8), found [4, 6]")
+        // Layer names may hold dots: a PyTorch name claimed twice is an error.
+        assertShapeError(seq + #"{"type": "dense", "units": 3, "name": "m.out_proj"}, "#
+                            + #"{"type": "multihead_attention", "embed_dim": 8, "num_heads": 2, "inputs": ["0"], "name": "m"}"#,
+                         input: "[4]", path: "layers[2]", "\"m.out_proj.weight\" has the name of a parameter of layer \"m.out_proj\"")
+        for (layer, path, fragment) in [
+            (#"{"type": "multihead_attention", "embed_dim": 8, "num_heads": 3}"#, "layers[0].num_heads", "must divide embed_dim 8"),
+            (#"{"type": "transformer_encoder_layer", "d_model": 8, "nhead": 2, "activation": "tanh"}"#, "layers[0].activation",
+             "expected \"relu\" or \"gelu\""),
+            (#"{"type": "transformer_encoder_layer", "d_model": 8, "nhead": 2, "dropout": 1}"#, "layers[0].dropout", "[0.0, 1.0)"),
+            (#"{"type": "transformer_encoder_layer", "d_model": 8, "nhead": 2, "batch_first": true}"#, "layers[0].batch_first", "unknown key"),
+            (#"{"type": "embedding", "num_embeddings": 4, "embedding_dim": 2, "padding_idx": 4}"#, "layers[0].padding_idx", "at most 3"),
+            (#"{"type": "embedding", "num_embeddings": 16777217, "embedding_dim": 2}"#, "layers[0].num_embeddings", "at most 2^24"),
+        ] {
+            assertShapeError(layer, input: "[4, 8]", path: path, fragment)
+        }
+    }
 }

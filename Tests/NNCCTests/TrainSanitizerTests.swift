@@ -92,6 +92,14 @@ final class TrainSanitizerTests: XCTestCase {
     /// A 1-D CNN on [C, L]: conv1d (strided, dilated, grouped), BatchNorm1d in training mode, 1-D pools.
     func testConv1D() { check(FixtureKit.torch, "conv1d_net") }
 
+    /// The architectures of issue 11: a 1-D CNN, a transformer encoder on token ids (embedding, attention,
+    /// layernorm, gelu), a MobileNetV2 block (depthwise conv, relu6, residual add, batchnorm).
+    func testModelArchitectures() {
+        check(FixtureKit.torch, "steps_cnn1d")
+        check(FixtureKit.torch, "steps_transformer")
+        check(FixtureKit.torch, "steps_mobilenet_block")
+    }
+
     /// Transpose (tiled and row copies), matmul on loops and on the GEMM (forward and backward), softmax
     /// over strided axes, reductions with tie counts, and slices.
     func testTensorOps() {

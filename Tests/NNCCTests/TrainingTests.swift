@@ -5,7 +5,7 @@ import NNCCRuntime
 
 /// The generated training step against PyTorch: one optimizer step on every
 /// training fixture (weights after the step, the loss, and the gradients),
-/// and ten steps of a CNN and an LSTM tracking PyTorch's loss curve.
+/// and ten steps of CNNs, an LSTM and a transformer tracking PyTorch's loss curve.
 /// Tolerance: atol 1e-4, rtol 1e-3, the conformance check's. One test case
 /// per fixture, run in parallel.
 @Suite struct TrainingTests {
@@ -15,6 +15,10 @@ import NNCCRuntime
     func trainingContext(_ fixture: Fixture, reference: Bool = false, largeModelNodes: Int? = nil) throws -> (ModelContext, LoadedModel) {
         var options = CompileOptions(train: true, reference: reference)
         if let n = largeModelNodes { options.largeModelNodes = n }
+        // A steps case's one-step check runs on its whole training set: four batches.
+        if fixture.has("losses.npy") && fixture.has("after.safetensors") {
+            options.maxBatch = 4 * (try Pipeline.load(fixture.modelJSON).graph.train?.batchSize ?? 1)
+        }
         let (ctx, model, _) = try Libraries.context(fixture.modelJSON, options: options,
                                                     weights: fixture.file("weights.safetensors").path)
         return (ctx, model)
@@ -93,7 +97,8 @@ import NNCCRuntime
     }
 
     /// Ten steps over four batches cycled in order, as scripts/make_fixtures.py's "steps" cases.
-    @Test(arguments: ["steps_lenet", "steps_lstm", "steps_winograd"].map(Fixture.torch))
+    @Test(arguments: ["steps_lenet", "steps_lstm", "steps_winograd", "steps_cnn1d", "steps_transformer",
+                      "steps_mobilenet_block"].map(Fixture.torch))
     func tenStepsTrackPyTorchLossCurve(_ fixture: Fixture) throws {
         let (ctx, model) = try trainingContext(fixture)
         let data = try Dataset.load(path: fixture.file("train.npz").path, model: model, loss: model.graph.train!.loss)
@@ -114,6 +119,29 @@ import NNCCRuntime
             let e = FixtureKit.assertClose(ctx.getParam(i), w.data, atol: 1e-3, rtol: 1e-2)
             #expect(e == nil, "\(pname) after 10 steps: \(e ?? "")")
         }
+    }
+
+    /// An embedding's token id that is not an integer in 0..num_embeddings-1 (out of range, fractional, NaN)
+    /// makes forward and train_step return NAME_ERR_INPUT (-14) before anything runs, as PyTorch raises;
+    /// valid ids, the padding id 0 among them, run.
+    @Test func invalidTokenIdsAreRejected() throws {
+        let (ctx, _) = try trainingContext(Fixture.torch("steps_transformer"))
+        let n = ctx.library.inputSize, before = ctx.getParam(0)
+        let good = (0..<n).map { Float($0 % 11) }
+        #expect(try good.withUnsafeBufferPointer { try ctx.forward($0, batch: 1) }.allSatisfy(\.isFinite))
+        for bad: Float in [11, -1, 2.5, .nan, .infinity, 1e30] {
+            var x = good
+            x[n - 1] = bad
+            for call in ["forward", "train_step"] {
+                let e = #expect(throws: NNCCError.self) {
+                    try x.withUnsafeBufferPointer { p in
+                        if call == "forward" { _ = try ctx.forward(p, batch: 1) } else { _ = try ctx.trainStep(p, labels: [1], batch: 1) }
+                    }
+                }
+                #expect(e?.code == -14 && "\(e.map { "\($0)" } ?? "")".contains("token id"), "\(call) of id \(bad): \(String(describing: e))")
+            }
+        }
+        #expect(ctx.getParam(0) == before, "a rejected step changed the embedding")
     }
 
     /// Labels outside the classes are rejected by the library itself, and nothing changes.

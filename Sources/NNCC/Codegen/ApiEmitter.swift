@@ -6,6 +6,8 @@ enum ApiEmitter {
         let outputs = g.outputs.enumerated().map { j, o in
             "    memcpy(ys[\(j)], \(ctx.value(o)), (size_t)nb * \(g.nodes[o].size) * sizeof(float));"
         }.joined(separator: "\n")
+        // Token ids an embedding reads from the input are checked before anything runs.
+        let inputCheck = EmbeddingOps.inputCheck(g, prefix: p)
         let o0 = g.outputs[0]
         let firstOutput = "    memcpy(y, \(ctx.value(o0)), (size_t)nb * \(g.nodes[o0].size) * sizeof(float));"
         let outputSizes = g.outputs.map { "\(g.nodes[$0].size), " }.joined()
@@ -106,7 +108,7 @@ enum ApiEmitter {
                 if (!c || !x || !ys) return NN_ERR_NULL;
                 for (int i = 0; i < \(p)_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
-                \(p)_run(c, x, nb);
+            \(inputCheck)    \(p)_run(c, x, nb);
             \(outputs)
                 return NN_OK;
             }
@@ -114,7 +116,7 @@ enum ApiEmitter {
             int \(p)_forward(\(p)_ctx *c, const float *x, float *y, int nb) {
                 if (!c || !x || !y) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
-                \(p)_run(c, x, nb);
+            \(inputCheck)    \(p)_run(c, x, nb);
             \(firstOutput)
                 return NN_OK;
             }
@@ -134,7 +136,7 @@ enum ApiEmitter {
                 case NN_ERR_NOTRAIN: return "this library was built without --train";
                 case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
                 case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
-                case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
+                case NN_ERR_LR: return "the learning rate is not a finite number >= 0";\(EmbeddingOps.errorText(g, prefix: p))
                 default: return "unknown error code";
                 }
             }

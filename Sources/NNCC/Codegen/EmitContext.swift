@@ -27,7 +27,7 @@ struct EmitContext {
 
     /// `c->params + N` for a parameter of the node's layer, e.g. `param(n, "weight")`.
     func param(_ node: Node, _ suffix: String) -> String {
-        param(named: "\(node.name).\(suffix)")
+        param(named: node.paramName(suffix))
     }
 
     func param(named name: String) -> String {
@@ -37,11 +37,11 @@ struct EmitContext {
 
     /// `c->grads + N`: the gradient of a parameter lives at the parameter's offset.
     func grad(_ node: Node, _ suffix: String) -> String {
-        guard let off = paramOffsets["\(node.name).\(suffix)"] else { preconditionFailure("no parameter \(node.name).\(suffix)") }
+        guard let off = paramOffsets[node.paramName(suffix)] else { preconditionFailure("no parameter \(node.paramName(suffix))") }
         return "c->grads + \(off)"
     }
 
-    func hasParam(_ node: Node, _ suffix: String) -> Bool { paramOffsets["\(node.name).\(suffix)"] != nil }
+    func hasParam(_ node: Node, _ suffix: String) -> Bool { paramOffsets[node.paramName(suffix)] != nil }
 
     func packed(_ i: Int) -> String { "c->packed + \(packedOffsets[i] ?? 0)" }
 

@@ -41,7 +41,7 @@ struct Interface {
             int         \(p)_output_size(int i);
             /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
             int         \(p)_info(int what);
-
+            \(EmbeddingOps.errorCode(g, prefix: p))
             """
         if canTrain {
             s += """

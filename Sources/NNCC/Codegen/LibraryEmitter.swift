@@ -85,32 +85,48 @@ public enum LibraryEmitter {
             .joined()
         let offsets = ps.map { "\(ctx.paramOffsets[$0.name]!), " }.joined()
         var initCode = ""
-        if CodeSize.isLarge(g, ctx.schedule) {  // one loop over a table: no call per tensor for gcc to inline
-            let rows = ps.map { s in
-                switch s.initializer {
-                case let .uniform(bound): return "{1, \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(bound))}"
-                case let .constant(v): return "{0, \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(v))}"
-                }
+        // Steps of (kind, offset, count, value): 0 constant, 1 uniform in ±value, 2 normal N(0, value²);
+        // an embedding's padding row is a constant step of zeros after its normal one.
+        let steps = ps.flatMap { s -> [(kind: Int, at: Int, n: Int, v: Float, what: String)] in
+            let at = ctx.paramOffsets[s.name]!, what = CSyntax.comment(s.name)
+            switch s.initializer {
+            case let .uniform(bound): return [(1, at, s.size, bound, what)]
+            case let .constant(v): return [(0, at, s.size, v, what)]
+            case let .normal(std, row):
+                let width = s.shape.dropFirst().reduce(1, *)
+                return [(2, at, s.size, std, what)] + (row.map { [(0, at + $0 * width, width, 0, what + ", padding row")] } ?? [])
             }
+        }
+        let hasNormal = steps.contains { $0.kind == 2 }
+        if CodeSize.isLarge(g, ctx.schedule) {  // one loop over a table: no call per tensor for gcc to inline
+            let rows = steps.map { "{\($0.kind), \($0.at), \($0.n), \(CSyntax.float($0.v))}" }
             initCode = """
-                    static const struct { int uniform; size_t at, n; float v; } t[\(ps.count + 1)] = {
+                    static const struct { int kind; size_t at, n; float v; } t[\(steps.count + 1)] = {
                         \(rows.joined(separator: ",\n        ")), {0, 0, 0, 0.0f}};
-                    for (int i = 0; i < \(ps.count); i++) {
-                        if (t[i].uniform) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+                    for (int i = 0; i < \(steps.count); i++) {
+                        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+                \(hasNormal ? "        else if (t[i].kind == 2) nn_init_normal(params + t[i].at, t[i].n, t[i].v, &rng);\n" : "")\
                         else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
                     }
 
                 """
         } else {
-            for s in ps {
-                switch s.initializer {
-                case let .uniform(bound):
-                    initCode += "    nn_init_uniform(params + \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(bound)), &rng);  /* \(CSyntax.comment(s.name)) */\n"
-                case let .constant(v):
-                    initCode += "    nn_init_constant(params + \(ctx.paramOffsets[s.name]!), \(s.size), \(CSyntax.float(v)));  /* \(CSyntax.comment(s.name)) */\n"
-                }
+            for s in steps {
+                let call = ["nn_init_constant", "nn_init_uniform", "nn_init_normal"][s.kind]
+                initCode += "    \(call)(params + \(s.at), \(s.n), \(CSyntax.float(s.v))\(s.kind == 0 ? "" : ", &rng"));  /* \(s.what) */\n"
             }
         }
+        // Box-Muller on the uniform generator, only where a parameter starts normal (nn.Embedding).
+        let normal = hasNormal ? """
+
+            static void nn_init_normal(float *p, size_t n, float std, uint64_t *s) {
+                for (size_t i = 0; i < n; i++) {
+                    float u = 1.0f - nn_rng_uniform(s), v = nn_rng_uniform(s);
+                    p[i] = std * sqrtf(-2.0f * logf(u)) * cosf(6.28318530718f * v);
+                }
+            }
+
+            """ : ""
         return """
 
             /* ---- parameter table: PyTorch names and shapes ------------------------ */
@@ -121,7 +137,7 @@ public enum LibraryEmitter {
             static const int64_t \(p)_dims[\(ps.count + 1)][4] = {\(dims){0, 0, 0, 0}};
             static const size_t \(p)_offsets[\(ps.count + 1)] = {\(offsets)0};
 
-            /* PyTorch's initialisation scheme, from the model's seed. */
+            \(normal)/* PyTorch's initialisation scheme, from the model's seed. */
             static void \(p)_init_params(float *params, uint64_t rng) {
                 (void)params; (void)rng;
             \(initCode)}

@@ -112,7 +112,7 @@ enum TrainingEmitter {
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
                 const int32_t *labels = (const int32_t *)targets;
                 const uint64_t rng = c->rng;
-            \(labelCheck)    \(p)_train_forward(c, x, nb);
+            \(labelCheck)\(EmbeddingOps.inputCheck(g, prefix: p))    \(p)_train_forward(c, x, nb);
                 memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
             \(zero.body)
                 float L = \(lossCall);

@@ -64,6 +64,12 @@ public enum ModelDecoder {
                     return k
                 }
             }
+            if TransformerLayers.composite.contains(try f.string("type")) {
+                guard inputs.count == 1 else { throw f.fail("inputs", "expected one input, found \(inputs.count)") }
+                try TransformerLayers.append(f, name: layerName, input: inputs[0], to: &nodes)
+                index[layerName] = nodes.count - 1
+                continue
+            }
             let (op, activation) = try LayerDecoder.decode(f)
             nodes.append(Node(name: layerName, op: op, inputs: inputs, origin: f.path))
             // `activation` on dense/conv2d parses as its own node; fusion merges it back.

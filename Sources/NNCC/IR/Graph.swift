@@ -18,6 +18,11 @@ public struct Node: Equatable {
     public var scratchOffset: Int?
     /// The kernel that runs the node, chosen by selectKernels (Schedule/KernelPlan.swift).
     var kernelPlan: KernelPlan?
+    /// Parameter names other than `NAME.suffix`, by suffix: a layer lowered to several nodes keeps
+    /// PyTorch's names (nn.MultiheadAttention's `in_proj_weight`; Frontend/TransformerLayers.swift).
+    public var paramNames: [String: String] = [:]
+    /// What a layer lowered to several nodes demands of its operand, checked by inferShapes.
+    public var operandCheck: OperandCheck?
 
     public init(name: String, op: Op, inputs: [Int], shape: [Int] = [], origin: String) {
         self.name = name
@@ -29,6 +34,16 @@ public struct Node: Equatable {
 
     /// Elements per example; at most `Limits.exampleElements` once inferShapes has checked the shape.
     public var size: Int { shape.reduce(1, *) }
+
+    /// The full name of the node's parameter `suffix` ("weight", "bias").
+    public func paramName(_ suffix: String) -> String { paramNames[suffix] ?? "\(name).\(suffix)" }
+}
+
+/// The per-example shape a node's (first) operand must have, -1 for any size, and how to name it
+/// in the message: a `multihead_attention` needs a `[T, embed_dim]` sequence.
+public struct OperandCheck: Equatable {
+    public var shape: [Int]
+    public var what: String
 }
 
 public struct FoldedBatchNorm: Equatable {
@@ -50,6 +65,8 @@ public enum Storage: Equatable {
 public enum ParamInit: Equatable {
     case uniform(bound: Float)
     case constant(Float)
+    /// N(0, std²), then row `zeroRow` (of `shape[1...]` elements) zero: nn.Embedding's padding_idx.
+    case normal(std: Float, zeroRow: Int?)
 }
 
 /// One tensor of the model's state, in PyTorch's name and layout.

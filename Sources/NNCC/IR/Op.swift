@@ -285,6 +285,21 @@ public enum AxisSelection: Equatable {
     }
 }
 
+/// nn.Embedding: each element of the operand is a row index (a token id held as a float) into the
+/// weight `[count, dim]`; the result appends an axis of `dim` (Ops/Embedding.swift).
+public struct Embedding: Equatable {
+    public var count: Int
+    public var dim: Int
+    /// This row is zero at initialisation and gets no gradient, as PyTorch's padding_idx.
+    public var paddingIdx: Int?
+
+    public init(count: Int, dim: Int, paddingIdx: Int? = nil) {
+        self.count = count
+        self.dim = dim
+        self.paddingIdx = paddingIdx
+    }
+}
+
 public enum Op: Equatable {
     case input
     case dense(units: Int, bias: Bool)
@@ -321,6 +336,7 @@ public enum Op: Equatable {
     /// PyTorch's PReLU: a learnable slope per channel (axis 0), or one for all.
     case prelu(parameters: Int)
     case norm(Norm)
+    case embedding(Embedding)
 
     /// The name a user wrote for this op in the model file.
     public var typeName: String {
@@ -353,6 +369,7 @@ public enum Op: Equatable {
         case let .reduce(r): return "reduce_\(r.kind.rawValue)"
         case .select: return "select"
         case .slice: return "slice"
+        case .embedding: return "embedding"
         }
     }
 

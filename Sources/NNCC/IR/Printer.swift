@@ -79,6 +79,7 @@ func describe(_ op: Op) -> String {
         }
         return b.function.rawValue + (args.isEmpty ? "" : "(\(args.joined(separator: ", ")))")
     case let .prelu(n): return "prelu(parameters=\(n))"
+    case let .embedding(e): return "embedding(\(e.count)x\(e.dim)\(e.paddingIdx.map { ", padding_idx=\($0)" } ?? ""))"
     case let .norm(n):
         var args: [String] = []
         switch n.kind {

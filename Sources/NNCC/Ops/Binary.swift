@@ -236,7 +236,7 @@ enum BinaryOps: OpFamily {
         func grad(_ o: Operand) -> String? {
             switch o.source {
             case let .value(j): return t.gradPointer(g, j)
-            case let .param(p): return g.param("\(node.name).\(p)")?.trainable == true ? ctx.grad(node, p) : nil
+            case let .param(p): return g.param(node.paramName(p))?.trainable == true ? ctx.grad(node, p) : nil
             case .scalar: return nil
             }
         }

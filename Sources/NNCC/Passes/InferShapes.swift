@@ -6,7 +6,7 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
     try Limits.check("input of shape", g.input.shape, limit: Limits.exampleElements) {
         NNCCError(file: file, path: g.input.origin, $0)
     }
-    var params: [ParamSpec] = [], paramElements = 0
+    var params: [ParamSpec] = [], paramElements = 0, owners: [String: String] = [:]
     for i in 1..<g.nodes.count {
         let n = g.nodes[i]
         let ins = n.inputs.map { g.nodes[$0].shape }
@@ -22,6 +22,10 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
         default:
             guard ins.count == 1 else { throw fail("expected exactly one input, found \(ins.count)") }
         }
+        if let check = n.operandCheck, let x = ins.first,
+           x.count != check.shape.count || zip(x, check.shape).contains(where: { $1 != -1 && $0 != $1 }) {
+            throw fail("expected \(check.what), found \(shapeText(x))")
+        }
         g.nodes[i].op = try resolveAxes(n.op, rank: ins[0].count, shape: ins[0], fail: fail)
         let shape = try outputShape(g.nodes[i].op, ins, fail: fail)
         try Limits.check("result of shape", shape, limit: Limits.exampleElements, fail: fail)
@@ -31,6 +35,10 @@ public func inferShapes(_ g: Graph, file: String? = nil) throws -> Graph {
         g.nodes[i].shape = shape
         for p in parameters(of: g.nodes[i], input: ins[0]) {
             try Limits.check("parameter \"\(p.name)\" of shape", p.shape, limit: Limits.bufferElements, fail: fail)
+            // Layer names may hold dots, so two layers could claim one PyTorch name.
+            if let other = owners.updateValue(p.layer, forKey: p.name) {
+                throw fail("its parameter \"\(p.name)\" has the name of a parameter of layer \"\(other)\"; rename a layer")
+            }
             paramElements += p.size
             guard paramElements <= Limits.parameterElements else {
                 throw fail("the parameters up to this layer hold \(paramElements) elements (the limit is "
@@ -153,6 +161,9 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         return axes.map(\.count)
     case .batchNorm:
         return x
+    case let .embedding(e):
+        // Token ids of any shape; each gains an axis of embedding_dim.
+        return x + [e.dim]
     case let .norm(n):
         switch n.kind {
         case let .layer(shape):
@@ -262,7 +273,7 @@ func broadcast(_ shapes: [[Int]]) -> [Int]? {
 func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
     var out: [ParamSpec] = []
     func add(_ p: String, _ shape: [Int], _ i: ParamInit, trainable: Bool = true) {
-        out.append(ParamSpec(name: "\(n.name).\(p)", layer: n.name, shape: shape, initializer: i, trainable: trainable))
+        out.append(ParamSpec(name: n.paramName(p), layer: n.name, shape: shape, initializer: i, trainable: trainable))
     }
     switch n.op {
     case let .dense(units, bias):
@@ -287,6 +298,8 @@ func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
         add("constant", shape, .constant(0), trainable: false)
     case let .prelu(count):
         add("weight", [count], .constant(0.25))
+    case let .embedding(e):
+        add("weight", [e.count, e.dim], .normal(std: 1, zeroRow: e.paddingIdx))
     case let .norm(norm):
         var shape = [x[0]]
         if case let .layer(s) = norm.kind { shape = s }

@@ -16,8 +16,9 @@ extension ONNXGraphBuilder {
         case "Identity": bind(node, 0, try value(node.input(0) ?? "", node))
         case "Cast":
             let v = try value(node.input(0) ?? "", node)
-            if case .tensor = v, try node.int("to") != Int(Onnx_TensorProto.DataType.float.rawValue) {
-                throw node.fail("casting a float tensor to another type is not supported")
+            if case .tensor = v, try node.int("to") != Int(Onnx_TensorProto.DataType.float.rawValue), !castIndexesEmbedding(node) {
+                throw node.fail("casting a float tensor to another type is not supported (only to integers that index "
+                    + "the rows of a float constant by Gather: an embedding)")
             }
             bind(node, 0, v)
         case "Dropout":
@@ -131,11 +132,43 @@ extension ONNXGraphBuilder {
         }
     }
 
-    /// Gather of integers (shape arithmetic), or of the last time step of a
-    /// recurrent layer's sequence.
+    /// nn.Embedding's export: a layer result cast to integers (INT64 or INT32) that only Gathers read,
+    /// each as the indices into a float constant. The cast stays a float tensor of ids, which the
+    /// embedding checks (an id that is not an integer in range is an error, NAME_ERR_INPUT).
+    func castIndexesEmbedding(_ node: ONNXNode) -> Bool {
+        let ints = [Onnx_TensorProto.DataType.int64, .int32].map { Int($0.rawValue) }
+        guard let to = try? node.int("to"), ints.contains(to), let out = node.proto.output.first, !out.isEmpty,
+              !proto.output.contains(where: { $0.name == out }) else { return false }
+        let readers = proto.node.filter { $0.input.contains(out) }
+        return !readers.isEmpty && readers.allSatisfy { r in
+            r.opType == "Gather" && r.input.count == 2 && r.input[1] == out && r.input[0] != out
+                && known(r.input[0])?.floats != nil
+        }
+    }
+
+    /// Gather of rows of a float constant [V, D] by a layer's result: nn.Embedding.
+    mutating func embedding(_ node: ONNXNode, axis: Int) throws {
+        let dataName = node.input(0) ?? "", c = try weight(dataName, node, what: "data", rank: 2)
+        guard axis == 0 || axis == -2 else {
+            throw node.fail("Gather of a float constant by a layer's result: only rows (axis 0, an embedding) are supported")
+        }
+        guard c.shape[0] <= Limits.dimension else {
+            throw node.fail("an embedding of \(c.shape[0]) rows; at most \(Limits.dimension) (ids are floats)")
+        }
+        let x = try materialize(node.input(1) ?? "", node)
+        let e = add(.embedding(Embedding(count: c.shape[0], dim: c.shape[1])), inputs: [x], node, weightName: dataName)
+        setWeight(e, "weight", Tensor(shape: c.shape, data: c.floats!), from: dataName)
+        bind(node, 0, .tensor(node: e, axes: Self.plain(try shapes()[e].count)))
+    }
+
+    /// Gather of integers (shape arithmetic), of the last time step of a
+    /// recurrent layer's sequence, or of an embedding's rows.
     mutating func gather(_ node: ONNXNode) throws {
         let axis = try node.int("axis", default: 0)
         let indexName = node.input(1) ?? ""
+        if case .floats = try value(node.input(0) ?? "", node), case .tensor = try value(indexName, node) {
+            return try embedding(node, axis: axis)
+        }
         // Indices of rank 2 or more on a layer's result (the dynamo exporter's as_strided).
         if case .intTensor = try value(indexName, node), case let .tensor(_, axes) = try value(node.input(0) ?? "", node) {
             return Self.batchMoved(axes) ? try gatherOnView(node, axis: axis) : try gatherTensor(node, axis: axis)
