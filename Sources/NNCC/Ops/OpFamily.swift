@@ -64,6 +64,9 @@ extension Op {
         case .select, .slice: return SelectOps.self
         case .binary, .prelu: return BinaryOps.self
         case .norm: return LayerNormOps.self
+        case .convTranspose: return ConvTransposeOps.self
+        case .resize: return ResizeOps.self
+        case .pixelShuffle: return PixelShuffleOps.self
         }
     }
 }
