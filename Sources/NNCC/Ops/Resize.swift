@@ -73,7 +73,7 @@ extension Resize {
                 case .roundPreferFloor: r = c - f == 0.5 ? f : c.rounded()
                 case .roundPreferCeil: r = c - f == 0.5 ? f + 1 : c.rounded()
                 }
-                return r.isFinite ? max(0, min(n - 1, Int(r))) : 0
+                return r.isFinite ? Int(max(0, min(Float(n - 1), r))) : 0
             })
         }
     }
