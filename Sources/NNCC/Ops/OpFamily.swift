@@ -2,7 +2,8 @@
 /// the gradient, in one file per family: Ops/Dense.swift, Ops/Conv/,
 /// Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
 /// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift, Ops/Softmax.swift,
-/// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift. Adding an op means adding an IR
+/// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift, Ops/Conv/ConvTranspose.swift,
+/// Ops/Resize.swift, Ops/PixelShuffle.swift. Adding an op means adding an IR
 /// case (IR/Op.swift), its shape rule (Passes/InferShapes.swift) and a
 /// family, or a case in one (docs/architecture.md, "Adding an op").
 protocol OpFamily {
