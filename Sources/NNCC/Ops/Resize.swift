@@ -3,7 +3,8 @@
 /// inferShapes lowers it to a `select` (whose backward sums the copies);
 /// linear, this family, reads the two elements around it with weights
 /// 1 − λ and λ, one factor per resized axis (bilinear: four terms). The
-/// indices and weights are tables computed here in Float, as PyTorch does.
+/// indices and weights are tables computed here with PyTorch's arithmetic
+/// (JSON layers) or ONNX Runtime's (ONNX files), so nearest rounds alike.
 /// Backward adds ∂y into the same elements with the same weights.
 extension Resize {
     /// Result sizes and the scale of each resized axis for an operand of shape `x`.
