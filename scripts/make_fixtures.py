@@ -166,6 +166,11 @@ class Net(nn.Module):
             return cls(x.shape[1], L["filters"], tup(L["kernel_size"]), stride=tup(L.get("stride", 1)),
                        padding=L["padding"] if isinstance(L.get("padding"), str) else tup(L.get("padding", 0)),
                        dilation=tup(L.get("dilation", 1)), groups=L.get("groups", 1), bias=L.get("bias", True))
+        if t in ("conv_transpose2d", "conv_transpose1d"):
+            cls, tup = (nn.ConvTranspose2d, pair) if t == "conv_transpose2d" else (nn.ConvTranspose1d, single)
+            return cls(x.shape[1], L["out_channels"], tup(L["kernel_size"]), stride=tup(L.get("stride", 1)),
+                       padding=tup(L.get("padding", 0)), output_padding=tup(L.get("output_padding", 0)),
+                       groups=L.get("groups", 1), bias=L.get("bias", True), dilation=tup(L.get("dilation", 1)))
         if t == "batchnorm":
             cls = nn.BatchNorm2d if x.dim() == 4 else nn.BatchNorm1d
             return cls(x.shape[1], eps=L.get("eps", 1e-5), momentum=L.get("momentum", 0.1))
@@ -201,12 +206,22 @@ class Net(nn.Module):
         t, x = L["type"], xs[0]
         if t in ("dense", "conv2d", "conv1d"):
             return activation(L.get("activation"), getattr(self, name)(x))
-        if t in ("batchnorm", "prelu", "layernorm", "groupnorm", "instancenorm", "transformer_encoder_layer"):
+        if t in ("batchnorm", "prelu", "layernorm", "groupnorm", "instancenorm", "transformer_encoder_layer",
+                 "conv_transpose2d", "conv_transpose1d"):
             return getattr(self, name)(x)
         if t == "embedding":                  # token ids held as floats
             return getattr(self, name)(x.long())
         if t == "multihead_attention":        # self-attention
             return getattr(self, name)(x, x, x, need_weights=False)[0]
+        if t == "upsample":
+            sf, size = L.get("scale_factor"), L.get("size")
+            return nn.Upsample(size=tuple(size) if isinstance(size, list) else size,
+                               scale_factor=tuple(sf) if isinstance(sf, list) else sf, mode=L.get("mode", "nearest"),
+                               align_corners=L.get("align_corners"))(x)
+        if t == "pixel_shuffle":
+            return F.pixel_shuffle(x, L["upscale_factor"])
+        if t == "pixel_unshuffle":
+            return F.pixel_unshuffle(x, L["downscale_factor"])
         if t in ("rnn", "lstm", "gru"):
             out, _ = getattr(self, name)(x)   # zero initial state
             return out if L.get("return_sequences", False) else out[:, -1]
@@ -670,6 +685,38 @@ case("steps_mobilenet_block", [3, 9, 11], [C(8, 3, padding=1, bias=False, name="
                                            A("global_avgpool2d", name="pool"), D(3, name="fc")],
      "cross_entropy", {"type": "sgd", "lr": 0.05, "momentum": 0.9}, bs=4, steps=True)
 
+# -- upsampling: conv_transpose (stride 2 with output_padding and groups, then asymmetric stride, padding and
+# dilation), nearest upsample by scale and by size, bilinear with and without align_corners, pixel_shuffle
+# and pixel_unshuffle; a 1-D decoder with linear upsampling and conv_transpose1d.
+def CT(out, k, **kw):
+    return dict(type="conv_transpose2d", out_channels=out, kernel_size=k, **kw)
+
+
+def UP(**kw):
+    return dict(type="upsample", **kw)
+
+
+case("upsample_decoder", [4, 3, 5], [CT(6, 3, stride=2, padding=1, output_padding=1, groups=2), A("relu"),
+                                     UP(scale_factor=2), CT(4, [2, 3], stride=[1, 2], padding=[0, 1], dilation=[2, 1],
+                                                             bias=False),
+                                     UP(size=[9, 13], mode="bilinear"), A("tanh"),
+                                     UP(scale_factor=[1.5, 0.5], mode="bilinear", align_corners=True),
+                                     UP(size=[8, 10], mode="nearest"),
+                                     A("pixel_unshuffle", downscale_factor=2), A("pixel_shuffle", upscale_factor=2),
+                                     UP(scale_factor=[0.6, 1.7], mode="bilinear"),
+                                     A("flatten"), D(3)], "cross_entropy", SGDM, bs=3)
+case("upsample_1d", [3, 7], [dict(type="conv_transpose1d", out_channels=5, kernel_size=4, stride=3, padding=1,
+                                  output_padding=2, dilation=1),
+                             UP(scale_factor=1.5, mode="linear"), A("relu"),
+                             dict(type="conv_transpose1d", out_channels=4, kernel_size=[3], dilation=2, groups=1),
+                             UP(size=11, mode="linear", align_corners=True), UP(scale_factor=3),
+                             UP(size=17), A("flatten"), D(3)], "mse", ADAM, bs=4)
+# 3-D: trilinear, nearest-exact (PyTorch cannot export it to ONNX), nearest by size after a channel-mixing dense.
+case("upsample_3d", [2, 3, 4, 5], [UP(scale_factor=[2, 1.5, 0.7], mode="trilinear"), A("tanh"),
+                                   UP(scale_factor=1.5, mode="nearest-exact"), A("permute", dims=[0, 2, 3, 4, 1]), D(3),
+                                   A("permute", dims=[0, 4, 1, 2, 3]), UP(size=[5, 4, 3]), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=3)
+
 
 # ----------------------------------------------------------------------------
 # Generation
@@ -695,7 +742,7 @@ def init_net(spec, g, c):
     net = Net(spec)
     with torch.no_grad():
         for mod in net.modules():
-            if isinstance(mod, (nn.Linear, nn.Conv2d)):
+            if isinstance(mod, (nn.Linear, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d)):
                 mod.weight.mul_(c["wscale"])
         for name in c["identity"]:
             mod = getattr(net, name)

@@ -53,6 +53,9 @@ static const struct {
     {"recurrent_train", (const char[]){
 #embed "../../templates/recurrent_train.c"
         , 0}},
+    {"conv_transpose", (const char[]){
+#embed "../../templates/conv_transpose.c"
+        , 0}},
 };
 
 const char *nncc_template(const char *name) {

@@ -62,7 +62,8 @@ import NNCCRuntime
     /// The naive backward loops (reference builds), kept beside the GEMM-based
     /// ones, against PyTorch on fixtures that reach every backward kernel.
     @Test(arguments: ["lenet_like", "conv_avgpool_bn", "lstm_seq", "rnn_tanh"].map(Fixture.golden)
-            + ["resblock", "concat_seq", "gru_seq_dense", "conv_groups2", "conv_stride21_pad12"].map(Fixture.torch))
+            + ["resblock", "concat_seq", "gru_seq_dense", "conv_groups2", "conv_stride21_pad12", "upsample_decoder",
+               "upsample_1d"].map(Fixture.torch))
     func referenceBackwardMatchesPyTorch(_ fixture: Fixture) throws {
         try oneStep(fixture, reference: true)
     }

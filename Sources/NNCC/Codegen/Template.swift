@@ -8,6 +8,7 @@ enum Template: String, CaseIterable {
     case prologue, gemm, conv, pool, winograd, safetensors
     case train, denseTrain = "dense_train", convTrain = "conv_train", poolTrain = "pool_train"
     case batchnormTrain = "batchnorm_train", winogradTrain = "winograd_train", recurrentTrain = "recurrent_train"
+    case convTranspose = "conv_transpose"
 
     /// Templates whose types, macros or functions this one uses.
     var requires: [Template] {
@@ -21,6 +22,7 @@ enum Template: String, CaseIterable {
         case .poolTrain: return [.pool, .train]
         case .batchnormTrain: return [.train]
         case .winogradTrain: return [.winograd, .train]
+        case .convTranspose: return [.convTrain]  // im2col, col2im
         }
     }
 

@@ -66,6 +66,8 @@ enum LayerDecoder {
             try keys(["axis", "dim"])
             let axis = try TensorLayers.axis(f)
             return (type == "softmax" ? .softmax(axis: axis) : .logSoftmax(axis: axis), nil)
+        case "conv_transpose1d", "conv_transpose2d", "upsample", "pixel_shuffle", "pixel_unshuffle":
+            return (try UpsampleLayers.decode(f, type, keys), nil)
         case "transpose", "permute", "slice", "matmul", "mean", "sum", "amax", "amin":
             return (try TensorLayers.decode(f, type, keys), nil)
         case "relu", "sigmoid", "tanh", "identity", "selu", "softsign", "relu6",
@@ -126,7 +128,8 @@ enum LayerDecoder {
             throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv1d, conv2d, maxpool1d, "
                 + "maxpool2d, avgpool1d, avgpool2d, global_avgpool1d, global_avgpool2d, flatten, reshape, \(activationNames), "
                 + "dropout, batchnorm, layernorm, groupnorm, instancenorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat, "
-                + "transpose, permute, slice, matmul, mean, sum, amax, amin, embedding, multihead_attention, transformer_encoder_layer")
+                + "transpose, permute, slice, matmul, mean, sum, amax, amin, embedding, multihead_attention, transformer_encoder_layer, "
+                + "conv_transpose1d, conv_transpose2d, upsample, pixel_shuffle, pixel_unshuffle")
         }
     }
 

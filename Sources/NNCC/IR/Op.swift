@@ -300,6 +300,103 @@ public struct Embedding: Equatable {
     }
 }
 
+/// PyTorch's ConvTranspose1d/2d, ONNX's ConvTranspose (Ops/Conv/ConvTranspose.swift): the adjoint
+/// of a conv2d with `inputs / groups` filters per group, whose result has `channels`.
+/// The weight is [C_in, C_out/groups, kh, kw] (1-D: [C_in, C_out/groups, k]).
+public struct ConvTranspose: Equatable {
+    /// Result channels, C_out.
+    public var channels: Int
+    public var kernel: (Int, Int)
+    public var stride: (Int, Int)
+    /// Removed from the full result: (top, left, bottom, right); PyTorch's `padding` on both sides.
+    public var pads: (top: Int, left: Int, bottom: Int, right: Int)
+    /// Added after the bottom/right edge (PyTorch's and ONNX's output_padding).
+    public var outputPadding: (Int, Int)
+    public var dilation: (Int, Int)
+    public var groups: Int
+    public var bias: Bool
+    /// A [C, L] input seen as [C, 1, L], as conv1d.
+    public var is1D = false
+
+    /// (H − 1)·stride − pads + dilation·(k − 1) + output_padding + 1 on each axis.
+    public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        ((h - 1) * stride.0 - pads.top - pads.bottom + dilation.0 * (kernel.0 - 1) + outputPadding.0 + 1,
+         (w - 1) * stride.1 - pads.left - pads.right + dilation.1 * (kernel.1 - 1) + outputPadding.1 + 1)
+    }
+
+    public static func == (a: ConvTranspose, b: ConvTranspose) -> Bool {
+        a.channels == b.channels && a.kernel == b.kernel && a.stride == b.stride && a.pads == b.pads
+            && a.outputPadding == b.outputPadding && a.dilation == b.dilation && a.groups == b.groups
+            && a.bias == b.bias && a.is1D == b.is1D
+    }
+}
+
+/// Resizing of the last `scales`/`sizes`.count per-example axes (Ops/Resize.swift): PyTorch's
+/// nn.Upsample and interpolate, ONNX's Resize and Upsample. Each result index maps to a
+/// coordinate of the input axis; nearest reads one element there (inferShapes lowers it to a
+/// `select`), linear the two around it.
+public struct Resize: Equatable {
+    public enum Mode: Equatable { case nearest(Rounding), linear }
+    /// How nearest rounds the coordinate (ONNX's nearest_mode; PyTorch's nearest floors).
+    public enum Rounding: String, Equatable { case floor, ceil, roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil" }
+    /// ONNX's coordinate_transformation_mode: result index x to input coordinate.
+    public enum Coordinates: String, Equatable {
+        /// (x + 0.5)/scale − 0.5; pytorch_half_pixel is the same but 0 for a result of length 1.
+        case halfPixel = "half_pixel", pytorchHalfPixel = "pytorch_half_pixel"
+        /// x/scale.
+        case asymmetric
+        /// x·(in − 1)/(out − 1).
+        case alignCorners = "align_corners"
+    }
+    public var mode: Mode
+    public var coordinates: Coordinates
+    /// Result sizes of the resized axes, or nil: floor(input · scale).
+    public var sizes: [Int]?
+    /// Result per input along the resized axes (PyTorch's scale_factor, ONNX's scales); nil: sizes / input.
+    public var scales: [Float]?
+    /// PyTorch's interpolate: the resized axes are all those after the channel, and a single
+    /// size or scale applies to each; inferShapes resolves it once the rank is known.
+    public var spatial = false
+    /// Coordinates multiply by the reciprocal of the scale, in Float, as PyTorch computes them;
+    /// else they divide by the scale, as ONNX Runtime does (a nearest index at exactly .5 may differ).
+    public var reciprocal = false
+
+    public init(_ mode: Mode, coordinates: Coordinates, sizes: [Int]? = nil, scales: [Float]? = nil, spatial: Bool = false,
+                reciprocal: Bool = false) {
+        self.mode = mode
+        self.coordinates = coordinates
+        self.sizes = sizes
+        self.scales = scales
+        self.spatial = spatial
+        self.reciprocal = reciprocal
+    }
+
+    /// How many trailing axes resize.
+    public var axes: Int { sizes?.count ?? scales?.count ?? 0 }
+}
+
+/// DepthToSpace and SpaceToDepth (Ops/PixelShuffle.swift): a [C, H, W] operand seen as 5-D,
+/// permuted, and seen as [C', H', W'] again: a transpose with views on both sides.
+public struct PixelShuffle: Equatable {
+    public enum Kind: String, Equatable {
+        /// PyTorch's pixel_shuffle, ONNX's DepthToSpace mode CRD: channel c·r² + i·r + j goes to (c, h·r + i, w·r + j).
+        case crd
+        /// ONNX's DepthToSpace mode DCR (its default): channel (i·r + j)·C' + c goes to (c, h·r + i, w·r + j).
+        case dcr
+        /// PyTorch's pixel_unshuffle, the inverse of crd.
+        case unshuffle
+        /// ONNX's SpaceToDepth, the inverse of dcr.
+        case spaceToDepth = "space_to_depth"
+    }
+    public var kind: Kind
+    public var factor: Int
+
+    public init(_ kind: Kind, factor: Int) {
+        self.kind = kind
+        self.factor = factor
+    }
+}
+
 public enum Op: Equatable {
     case input
     case dense(units: Int, bias: Bool)
@@ -337,6 +434,9 @@ public enum Op: Equatable {
     case prelu(parameters: Int)
     case norm(Norm)
     case embedding(Embedding)
+    case convTranspose(ConvTranspose)
+    case resize(Resize)
+    case pixelShuffle(PixelShuffle)
 
     /// The name a user wrote for this op in the model file.
     public var typeName: String {
@@ -370,6 +470,15 @@ public enum Op: Equatable {
         case .select: return "select"
         case .slice: return "slice"
         case .embedding: return "embedding"
+        case let .convTranspose(c): return c.is1D ? "conv_transpose1d" : "conv_transpose2d"
+        case .resize: return "upsample"
+        case let .pixelShuffle(p):
+            switch p.kind {
+            case .crd: return "pixel_shuffle"
+            case .dcr: return "depth_to_space"
+            case .unshuffle: return "pixel_unshuffle"
+            case .spaceToDepth: return "space_to_depth"
+            }
         }
     }
 

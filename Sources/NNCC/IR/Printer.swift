@@ -51,6 +51,23 @@ func describe(_ op: Op) -> String {
         if c.groups != 1 { s += ", groups=\(c.groups)" }
         if !c.bias { s += ", bias=false" }
         return s + ")"
+    case let .convTranspose(c):
+        var s = "\(op.typeName)(channels=\(c.channels), kernel=\(pair(c.kernel, c.is1D))"
+        if c.stride != (1, 1) { s += ", stride=\(pair(c.stride, c.is1D))" }
+        let p = c.pads
+        if p != (0, 0, 0, 0) { s += c.is1D ? ", pad=\(p.left),\(p.right)" : ", pad=\(p.top),\(p.left),\(p.bottom),\(p.right)" }
+        if c.outputPadding != (0, 0) { s += ", output_padding=\(pair(c.outputPadding, c.is1D))" }
+        if c.dilation != (1, 1) { s += ", dilation=\(pair(c.dilation, c.is1D))" }
+        if c.groups != 1 { s += ", groups=\(c.groups)" }
+        if !c.bias { s += ", bias=false" }
+        return s + ")"
+    case let .resize(r):
+        var args = [r.coordinates.rawValue]
+        if case let .nearest(rounding) = r.mode { args.insert("nearest \(rounding.rawValue)", at: 0) } else { args.insert("linear", at: 0) }
+        if let sizes = r.sizes { args.append("sizes=\(shapeText(sizes))") }
+        if let scales = r.scales { args.append("scales=[\(scales.map { "\($0)" }.joined(separator: ", "))]") }
+        return "upsample(\(args.joined(separator: ", ")))"
+    case let .pixelShuffle(p): return "\(op.typeName)(\(p.factor))"
     case let .maxPool(p), let .avgPool(p):
         let q = p.pads
         var s = "\(op.typeName)(size=\(pair(p.size, p.is1D)), stride=\(pair(p.stride, p.is1D)), "

@@ -3,7 +3,8 @@
 /// Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
 /// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift, Ops/Softmax.swift,
 /// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift,
-/// Ops/Embedding.swift. Adding an op means adding an IR
+/// Ops/Embedding.swift, Ops/Conv/ConvTranspose.swift, Ops/Resize.swift, Ops/PixelShuffle.swift.
+/// Adding an op means adding an IR
 /// case (IR/Op.swift), its shape rule (Passes/InferShapes.swift) and a
 /// family, or a case in one (docs/architecture.md, "Adding an op").
 protocol OpFamily {
@@ -66,6 +67,9 @@ extension Op {
         case .binary, .prelu: return BinaryOps.self
         case .norm: return LayerNormOps.self
         case .embedding: return EmbeddingOps.self
+        case .convTranspose: return ConvTransposeOps.self
+        case .resize: return ResizeOps.self
+        case .pixelShuffle: return PixelShuffleOps.self
         }
     }
 }

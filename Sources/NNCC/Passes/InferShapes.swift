@@ -92,6 +92,24 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         }
         let (oh, ow) = c.outputSize(h, w)
         return result(c.filters, oh, ow, is1D: c.is1D)
+    case let .convTranspose(c):
+        let (ch, h, w) = try image(is1D: c.is1D)
+        let p = c.pads
+        if c.is1D && (c.kernel.0, c.stride.0, c.dilation.0, p.top, p.bottom, c.outputPadding.0) != (1, 1, 1, 0, 0, 0) {
+            throw fail("a 1-D transposed convolution has a kernel, stride and dilation of 1 and no padding along the height")
+        }
+        guard ch % c.groups == 0, c.channels % c.groups == 0 else {
+            throw fail("groups \(c.groups) must divide both the input channels \(ch) and the output channels \(c.channels)")
+        }
+        let (oh, ow) = c.outputSize(h, w)
+        guard oh >= 1, ow >= 1 else { throw fail("the padding leaves no output on a \(h)×\(w) input (\(oh)×\(ow))") }
+        try Limits.check("columns of shape", [c.channels / c.groups * c.kernel.0 * c.kernel.1, h * w],
+                         limit: Limits.exampleElements, fail: fail)
+        return result(c.channels, oh, ow, is1D: c.is1D)
+    case let .resize(r):
+        return try r.outputShape(x, fail: fail)
+    case let .pixelShuffle(p):
+        return try p.outputShape(x, fail: fail)
     case let .maxPool(p), let .avgPool(p):
         let (ch, h, w) = try image(is1D: p.is1D)
         if p.is1D && (p.size.0, p.stride.0, p.dilation.0, p.pads.top, p.pads.bottom) != (1, 1, 1, 0, 0) {
@@ -245,6 +263,21 @@ func resolveAxes(_ op: Op, rank: Int, shape: [Int]? = nil, fail: (String) -> NNC
         var sel = shape.map { AxisSelection.range(start: 0, step: 1, count: $0) }
         sel[k] = .range(start: b, step: step, count: (e - b - 1) / step + 1)
         return .select(sel)
+    case var .resize(r):
+        if r.spatial {
+            // Every axis after the channel, a single value repeated.
+            let n = rank - 1, given = r.axes
+            guard n >= 1 else { throw fail("expected an input with a channel axis and at least one more, found \(rank) axes") }
+            if given == 1 && n > 1 {
+                r.sizes = r.sizes.map { Array(repeating: $0[0], count: n) }
+                r.scales = r.scales.map { Array(repeating: $0[0], count: n) }
+            }
+            guard r.axes == n else { throw fail("\(given) sizes or scales for the \(n) axes after the channel") }
+            r.spatial = false
+        }
+        // Nearest reads one element per result index: a select, with its backward.
+        guard let shape, case .nearest = r.mode else { return .resize(r) }
+        return .select(try r.nearestSelection(shape, fail: fail))
     case var .reduce(r):
         let axes = try r.axes.map(axis)
         guard Set(axes).count == axes.count, !axes.isEmpty else { throw fail("axes \(r.axes) repeat an axis or are empty") }
@@ -286,6 +319,11 @@ func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
         // Conv1d's weight is [F, C/g, k]: the layout of [F, C/g, 1, k].
         add("weight", [c.filters, x[0] / c.groups] + (c.is1D ? [] : [c.kernel.0]) + [c.kernel.1], .uniform(bound: bound))
         if c.bias { add("bias", [c.filters], .uniform(bound: bound)) }
+    case let .convTranspose(c):
+        // As PyTorch: the fan-in is the weight's dim 1 times the kernel.
+        let bound = 1 / Float(c.channels / c.groups * c.kernel.0 * c.kernel.1).squareRoot()
+        add("weight", [x[0], c.channels / c.groups] + (c.is1D ? [] : [c.kernel.0]) + [c.kernel.1], .uniform(bound: bound))
+        if c.bias { add("bias", [c.channels], .uniform(bound: bound)) }
     case .batchNorm:
         add("weight", [x[0]], .constant(1))
         add("bias", [x[0]], .constant(0))

@@ -34,6 +34,9 @@ extension ONNXGraphBuilder {
         case "Slice": try slice(node)
         case "Split": try split(node)
         case "Tile": try tile(node)
+        case "ConvTranspose": try convTranspose(node)
+        case "Resize", "Upsample": try resize(node)
+        case "DepthToSpace", "SpaceToDepth": try depthToSpace(node)
         case "LSTM", "GRU", "RNN": try recurrent(node)
         default: try shapeNode(node)
         }
@@ -133,6 +136,11 @@ extension ONNXGraphBuilder {
             cv.bias = true
             nodes[x].op = .conv2d(cv)
             setWeight(x, "bias", Tensor(shape: [cv.filters], data: c.floats!), from: cName)
+        case var .convTranspose(ct) where !used && !ct.bias && c.count == ct.channels
+            && (c.shape == [ct.channels] + ones || c.shape == [1, ct.channels] + ones):
+            ct.bias = true
+            nodes[x].op = .convTranspose(ct)
+            setWeight(x, "bias", Tensor(shape: [ct.channels], data: c.floats!), from: cName)
         default:
             return try binary(node)
         }
