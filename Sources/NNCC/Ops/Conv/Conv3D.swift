@@ -58,11 +58,10 @@ enum Conv3DOps: OpFamily {
         if s.reference {
             return KernelPlan(kernel: .naive, packedFloats: packed(d, dx: false).bias.end, backward: training ? .naive : nil)
         }
-        let dx = needsDx(g, i, training: training)
+        let dx = needsDx(g, i, training: training), p = packed(d, dx: dx)
         // Forward's scratch: im2col of one image and group, and the same packed as the GEMM's panels.
-        return KernelPlan(kernel: .gemm, scratchFloats: d.k * d.n + d.k * s.padded(d.n),
-                          packedFloats: { let p = packed(d, dx: dx); return (p.transposed ?? p.bias).end }(),
-                          gemmRows: s.rowsPerTile,
+        return KernelPlan(kernel: .gemm, scratchFloats: d.k * d.n + d.k * s.padded(d.n), packedFloats: (p.transposed ?? p.bias).end,
+                          gemmRows: training ? s.rowsPerTile : d.fg,  // backward's ∂x GEMM has the taps as rows
                           backward: training ? .conv(dx: dx ? .gemm : .none, dW: .filterRows) : nil)
     }
 
