@@ -41,7 +41,8 @@ enum PoolOps: OpFamily {
                 }
                 """, call: call(name))
         case let .maxPool(pool) where pool.depth != nil, let .avgPool(pool) where pool.depth != nil:
-            return forward3D(ctx, i, pool, isMax: { if case .maxPool = node.op { true } else { false } }())
+            let isMax = if case .maxPool = node.op { true } else { false }
+            return forward3D(ctx, i, pool, isMax: isMax)
         case let .maxPool(pool), let .avgPool(pool):
             let isMax = if case .maxPool = node.op { true } else { false }
             let out = imageShape(node.shape), oh = out.h, ow = out.w
