@@ -1170,8 +1170,12 @@ static NN_UNUSED NN_COLD int nn_js_skip(nn_js_t *s, int depth) {
 static NN_UNUSED NN_COLD int nn_js_is(const char *k, size_t kl, const char *lit) { return kl == strlen(lit) && !memcmp(k, lit, kl); }
 
 /* ---- safetensors header ---- */
-/* One tensor entry. dims holds the first 4 dimensions; rank may be larger (then it can only mismatch). */
-typedef struct { char *dtype; size_t dtype_len; int rank; uint64_t dims[4], count, begin, end; } nn_st_ent_t;
+/* Parameter tensors have at most NN_PARAM_RANK axes: 4, or 5 in libraries with conv3d weights. */
+#ifndef NN_PARAM_RANK
+#define NN_PARAM_RANK 4
+#endif
+/* One tensor entry. dims holds the first NN_PARAM_RANK dimensions; rank may be larger (then it can only mismatch). */
+typedef struct { char *dtype; size_t dtype_len; int rank; uint64_t dims[NN_PARAM_RANK], count, begin, end; } nn_st_ent_t;
 
 /* Parses {"dtype":..., "shape":[...], "data_offsets":[b,e]} in any key order, skipping unknown keys.
    Each of the three keys must appear exactly once; the element count must not overflow. */
@@ -1196,7 +1200,7 @@ static NN_UNUSED NN_COLD int nn_st_entry(nn_js_t *s, nn_st_ent_t *e) {
                 if (!nn_js_u64(s, &d) || d > INT64_MAX || e->rank >= 1024) return 0;
                 if (d != 0 && e->count > UINT64_MAX / d) return 0; /* element count overflow */
                 e->count *= d;
-                if (e->rank < 4) e->dims[e->rank] = d;
+                if (e->rank < NN_PARAM_RANK) e->dims[e->rank] = d;
                 e->rank++;
             } while (nn_js_eat(s, ','));
             if (!nn_js_eat(s, ']')) return 0;
@@ -1215,7 +1219,7 @@ static NN_UNUSED NN_COLD int nn_st_entry(nn_js_t *s, nn_st_ent_t *e) {
 /* Element count of a caller-described parameter, capped so that 4*count fits both uint64_t and size_t. */
 static NN_UNUSED NN_COLD int nn_st_count(int rank, const int64_t *dims, uint64_t *count) {
     *count = 1;
-    if (rank < 0 || rank > 4) return 0;
+    if (rank < 0 || rank > NN_PARAM_RANK) return 0;
     for (int k = 0; k < rank; k++) {
         if (dims[k] < 0 || (dims[k] != 0 && *count > (UINT64_MAX / 4) / (uint64_t)dims[k])) return 0;
         *count *= (uint64_t)dims[k];
@@ -1225,7 +1229,7 @@ static NN_UNUSED NN_COLD int nn_st_count(int rank, const int64_t *dims, uint64_t
 
 /* Argument checks shared by load and save; arr is dst or src (its elements are checked by the caller). */
 static NN_UNUSED NN_COLD int nn_st_args(const char *path, int n, const char *const *names, const int *ranks,
-                                const int64_t (*dims)[4], const void *arr) {
+                                const int64_t (*dims)[NN_PARAM_RANK], const void *arr) {
     uint64_t c;
     if (n < 0) return NN_ERR_INDEX;
     if (!path || (n > 0 && (!names || !ranks || !dims || !arr))) return NN_ERR_NULL;
@@ -1246,7 +1250,7 @@ static NN_UNUSED NN_COLD int nn_st_ignorable(const char *k, size_t kl) {
 /* Parses and validates the whole header; off[i] receives the data offset of parameter i. Syntax errors
    return FORMAT at once; the first semantic error is remembered and reported after the full parse. */
 static NN_UNUSED NN_COLD int nn_st_header(char *hdr, size_t hlen, uint64_t dlen, int n, const char *const *names,
-                                  const int *ranks, const int64_t (*dims)[4], uint64_t *off) {
+                                  const int *ranks, const int64_t (*dims)[NN_PARAM_RANK], uint64_t *off) {
     nn_js_t s = {hdr, hdr + hlen};
     nn_st_ent_t e;
     char *k;
@@ -1303,7 +1307,7 @@ static NN_UNUSED NN_NOINLINE void nn_st_encode(const float *src, size_t count, u
 }
 
 static NN_UNUSED NN_COLD int nn_st_load(const char *path, int n, const char *const *names, const int *ranks,
-                                const int64_t (*dims)[4], float *const *dst) {
+                                const int64_t (*dims)[NN_PARAM_RANK], float *const *dst) {
     unsigned char b8[8], *buf = NULL;
     uint64_t hlen = 0, count, *off = NULL;
     size_t total = 0, pos = 0;
@@ -1393,7 +1397,7 @@ static NN_UNUSED NN_COLD void nn_sb_jstr(nn_sb_t *b, const char *s) {
 }
 
 static NN_UNUSED NN_COLD int nn_st_save(const char *path, int n, const char *const *names, const int *ranks,
-                                const int64_t (*dims)[4], const float *const *src) {
+                                const int64_t (*dims)[NN_PARAM_RANK], const float *const *src) {
     nn_sb_t h = {NULL, 0, 0, 0};
     unsigned char chunk[4096];
     uint64_t count, at = 0;

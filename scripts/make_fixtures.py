@@ -82,6 +82,10 @@ def single(v):
     return tuple(v) if isinstance(v, (list, tuple)) else (v,)
 
 
+def triple(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else (v, v, v)
+
+
 def activation(name, x, alpha=0.01, L=None):
     """The activation `name` of x; L is its layer, for the parameters (PyTorch's defaults otherwise)."""
     L = L or {}
@@ -161,8 +165,8 @@ class Net(nn.Module):
         t, x = L["type"], xs[0]
         if t == "dense":
             return nn.Linear(x.shape[-1], L["units"], bias=L.get("bias", True))
-        if t in ("conv2d", "conv1d"):
-            cls, tup = (nn.Conv2d, pair) if t == "conv2d" else (nn.Conv1d, single)
+        if t in ("conv2d", "conv1d", "conv3d"):
+            cls, tup = {"conv2d": (nn.Conv2d, pair), "conv1d": (nn.Conv1d, single), "conv3d": (nn.Conv3d, triple)}[t]
             return cls(x.shape[1], L["filters"], tup(L["kernel_size"]), stride=tup(L.get("stride", 1)),
                        padding=L["padding"] if isinstance(L.get("padding"), str) else tup(L.get("padding", 0)),
                        dilation=tup(L.get("dilation", 1)), groups=L.get("groups", 1), bias=L.get("bias", True))
@@ -172,7 +176,7 @@ class Net(nn.Module):
                        padding=tup(L.get("padding", 0)), output_padding=tup(L.get("output_padding", 0)),
                        groups=L.get("groups", 1), bias=L.get("bias", True), dilation=tup(L.get("dilation", 1)))
         if t == "batchnorm":
-            cls = nn.BatchNorm2d if x.dim() == 4 else nn.BatchNorm1d
+            cls = {5: nn.BatchNorm3d, 4: nn.BatchNorm2d}.get(x.dim(), nn.BatchNorm1d)
             return cls(x.shape[1], eps=L.get("eps", 1e-5), momentum=L.get("momentum", 0.1))
         if t == "rnn":
             return nn.RNN(x.shape[-1], L["units"], nonlinearity=L.get("activation", "tanh"), batch_first=True)
@@ -204,7 +208,7 @@ class Net(nn.Module):
 
     def _layer(self, name, L, xs):
         t, x = L["type"], xs[0]
-        if t in ("dense", "conv2d", "conv1d"):
+        if t in ("dense", "conv2d", "conv1d", "conv3d"):
             return activation(L.get("activation"), getattr(self, name)(x))
         if t in ("batchnorm", "prelu", "layernorm", "groupnorm", "instancenorm", "transformer_encoder_layer",
                  "conv_transpose2d", "conv_transpose1d"):
@@ -241,6 +245,16 @@ class Net(nn.Module):
             if t == "maxpool1d":
                 return F.max_pool1d(x, k, s, p, dilation=single(L.get("dilation", 1)), ceil_mode=ceil)
             return F.avg_pool1d(x, k, s, p, ceil_mode=ceil, count_include_pad=L.get("count_include_pad", True))
+        if t in ("maxpool3d", "avgpool3d"):
+            k = triple(L["pool_size"])
+            s = triple(L.get("stride", L["pool_size"]))
+            p = triple(L.get("padding", 0))
+            ceil = L.get("ceil_mode", False)
+            if t == "maxpool3d":
+                return F.max_pool3d(x, k, s, p, dilation=triple(L.get("dilation", 1)), ceil_mode=ceil)
+            return F.avg_pool3d(x, k, s, p, ceil_mode=ceil, count_include_pad=L.get("count_include_pad", True))
+        if t == "global_avgpool3d":
+            return F.adaptive_avg_pool3d(x, 1).flatten(1)
         if t == "global_avgpool2d":
             return x.mean(dim=(2, 3))
         if t == "global_avgpool1d":
@@ -487,6 +501,23 @@ case("conv1d_wide", [16, 37], [C1(32, 3, padding=1, activation="relu"), C1(20, 3
                                A("maxpool1d", pool_size=2), C1(24, [2], dilation=3, padding="same", bias=False),
                                A("avgpool1d", pool_size=3, stride=2), A("flatten"), D(3)],
      "cross_entropy", SGD, bs=3)  # rows, implicit GEMM and by-rows ∂W paths on one row
+
+# -- 3-D convolution and pooling on [C, D, H, W] (Conv3d, MaxPool3d, AvgPool3d, BatchNorm3d over (N, C, D, H, W))
+def C3(filters, k, **kw):
+    return dict(type="conv3d", filters=filters, kernel_size=k, **kw)
+
+
+# strided, padded, dilated and grouped conv3d; batchnorm3d (folded at inference, batch statistics in training);
+# a ceil-mode dilated max pool, an average pool without the padding, a "same" conv, the global pool, odd sizes
+case("conv3d_net", [4, 7, 9, 8], [C3(6, [3, 2, 3], stride=[1, 2, 1], padding=[1, 0, 2], dilation=[2, 1, 1], groups=2,
+                                     bias=False), A("batchnorm"), A("relu"),
+                                  A("maxpool3d", pool_size=[2, 3, 2], stride=2, padding=[1, 1, 0], dilation=[1, 1, 2],
+                                    ceil_mode=True),
+                                  C3(5, [2, 3, 4], padding="same", activation="tanh"),
+                                  A("avgpool3d", pool_size=2, stride=[1, 2, 2], padding=1, ceil_mode=True,
+                                    count_include_pad=False),
+                                  A("batchnorm", momentum=0.3), A("avgpool3d", pool_size=[1, 2, 2], padding=[0, 1, 0]),
+                                  A("global_avgpool3d"), D(3)], "cross_entropy", SGDM, bs=3)
 
 # -- batchnorm
 case("bn_conv_fold", [3, 7, 11], [C(5, 3, padding=1), A("batchnorm"), A("relu"), A("maxpool2d", pool_size=2),

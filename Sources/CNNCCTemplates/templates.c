@@ -23,6 +23,9 @@ static const struct {
     {"conv", (const char[]){
 #embed "../../templates/conv.c"
         , 0}},
+    {"conv3d", (const char[]){
+#embed "../../templates/conv3d.c"
+        , 0}},
     {"pool", (const char[]){
 #embed "../../templates/pool.c"
         , 0}},

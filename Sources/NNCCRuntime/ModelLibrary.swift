@@ -130,9 +130,10 @@ public final class ModelContext {
     /// The PyTorch shape of parameter i; [] when i is out of range.
     public func paramShape(_ i: Int) -> [Int] {
         guard (0..<library.numParams).contains(i) else { return [] }
-        var dims = [Int64](repeating: 0, count: 4)
+        // c-abi.md's dims[4]; libraries with conv3d weights write 5 (room for more, to be safe).
+        var dims = [Int64](repeating: 0, count: 8)
         let rank = dims.withUnsafeMutableBufferPointer { library.paramShapeFn(Int32(i), $0.baseAddress) }
-        guard rank >= 0, rank <= 4 else { return [] }
+        guard rank >= 0, rank <= 8 else { return [] }
         return dims.prefix(Int(rank)).map { Int($0) }
     }
 

@@ -263,7 +263,56 @@ final class ONNXImportTests: XCTestCase {
         assertError(Self.model([Self.node("AveragePool", ["x"], ["y"], [Self.ints("kernel_shape", [2, 2]), Self.ints("dilations", [2, 2])])],
                                input: [nil, 1, 8, 8]), ["dilated average pooling"])
         assertError(Self.model([Self.node("Conv", ["x", "c.weight"], ["y"])], inits: [w], input: [nil, 8]),
-                    ["2-D convolutions"])
+                    ["3-D convolutions"])
+    }
+
+    /// 3-D windows as ONNX writes them: six pads (uneven ones too), auto_pad at any stride, ceil_mode, dilations;
+    /// a bad attribute names the node.
+    func testConv3DAndPool3DAttributes() throws {
+        func string(_ name: String, _ v: String) -> Onnx_AttributeProto {
+            Onnx_AttributeProto.with { $0.name = name; $0.type = .string; $0.s = Data(v.utf8) }
+        }
+        func layer(_ op: String, _ attrs: [Onnx_AttributeProto], weight: [Int64]? = nil) throws -> (Op, [Int]) {
+            let inits = weight.map { [Self.floats("c.weight", $0)] } ?? []
+            let m = try importing(Self.model([Self.node(op, ["x"] + (weight == nil ? [] : ["c.weight"]), ["y"], attrs)],
+                                             inits: inits, input: [nil, 3, 5, 7, 6]))
+            let op = try XCTUnwrap(m.graph.nodes.last).op
+            return (op, try outputShape(op, [[3, 5, 7, 6]]) { NNCCError($0) })
+        }
+        var (op, shape) = try layer("Conv", [Self.ints("pads", [1, 0, 2, 0, 1, 1]), Self.ints("strides", [2, 1, 2])], weight: [4, 3, 2, 3, 2])
+        guard case let .conv2d(c) = op else { return XCTFail("not a conv: \(op)") }
+        XCTAssertTrue(c.depth == DepthAxis(kernel: 2, stride: 2, padFront: 1, padBack: 0) && c.pads == (0, 2, 1, 1) && c.stride == (1, 2))
+        XCTAssertEqual(op.typeName, "conv3d")
+        XCTAssertEqual(shape, [4, 3, 6, 4])
+        // SAME_LOWER at stride 2: output ceil(n / 2), the odd pad before.
+        (op, shape) = try layer("Conv", [string("auto_pad", "SAME_LOWER"), Self.ints("strides", [2, 2, 1])], weight: [4, 3, 2, 3, 2])
+        guard case let .conv2d(c2) = op else { return XCTFail("not a conv: \(op)") }
+        XCTAssertTrue(c2.depth == DepthAxis(kernel: 2, stride: 2, padFront: 1, padBack: 0) && c2.pads == (1, 1, 1, 0))
+        XCTAssertEqual(shape, [4, 3, 4, 6])
+        (op, shape) = try layer("MaxPool", [Self.ints("kernel_shape", [2, 2, 3]), Self.ints("dilations", [2, 1, 2]),
+                                            Self.ints("pads", [1, 1, 0, 0, 1, 2]), Self.ints("strides", [2, 3, 2]),
+                                            Onnx_AttributeProto.with { $0.name = "ceil_mode"; $0.type = .int; $0.i = 1 }])
+        guard case let .maxPool(p) = op else { return XCTFail("not a max pool: \(op)") }
+        XCTAssertTrue(p.depth == DepthAxis(kernel: 2, stride: 2, padFront: 1, padBack: 0, dilation: 2) && p.pads == (1, 0, 1, 2) && p.ceilMode)
+        XCTAssertEqual(shape, [3, 3, 3, 3])
+        (op, shape) = try layer("AveragePool", [Self.ints("kernel_shape", [3, 2, 3]), string("auto_pad", "SAME_UPPER")])
+        guard case let .avgPool(a) = op else { return XCTFail("not an average pool: \(op)") }
+        XCTAssertTrue(a.depth == DepthAxis(kernel: 3, padFront: 1, padBack: 1) && a.pads == (0, 1, 1, 1) && !a.countIncludePad)
+        XCTAssertEqual(shape, [3, 5, 7, 6])
+        let x5: [Int64?] = [nil, 3, 5, 7, 6]
+        assertError(Self.model([Self.node("MaxPool", ["x"], ["y"], [Self.ints("kernel_shape", [2, 2])])], input: x5),
+                    ["graph.node[0] (MaxPool", "kernel_shape: expected three integers"])
+        assertError(Self.model([Self.node("AveragePool", ["x"], ["y"], [Self.ints("kernel_shape", [2, 2, 2]), Self.ints("pads", [1, 1, 1])])],
+                               input: x5), ["graph.node[0] (AveragePool", "pads: expected six integers"])
+        assertError(Self.model([Self.node("MaxPool", ["x"], ["y"], [Self.ints("kernel_shape", [2, 2, 2]), Self.ints("pads", [2, 0, 0, 0, 0, 0])])],
+                               input: x5), ["larger than half the window"])
+        assertError(Self.model([Self.node("Conv", ["x", "c.weight"], ["y"], [Self.ints("strides", [1, 0, 1])])],
+                               inits: [Self.floats("c.weight", [4, 3, 2, 2, 2])], input: x5),
+                    ["graph.node[0] (Conv", "strides: expected three integers"])
+        assertError(Self.model([Self.node("Conv", ["x", "c.weight"], ["y"], [string("auto_pad", "SAME")])],
+                               inits: [Self.floats("c.weight", [4, 3, 2, 2, 2])], input: x5), ["auto_pad \"SAME\""])
+        assertError(Self.model([Self.node("Conv", ["x", "c.weight"], ["y"])], inits: [Self.floats("c.weight", [4, 3, 2, 2])], input: x5),
+                    ["graph.node[0] (Conv"])
     }
 
     /// Pool windows as ONNX writes them: uneven pads, auto_pad, ceil_mode,

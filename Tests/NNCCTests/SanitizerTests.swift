@@ -115,6 +115,10 @@ final class SanitizerTests: XCTestCase {
         check(FixtureKit.torch, "pool1d_modes")
     }
 
+    /// 3-D layers on [C, D, H, W]: conv3d on im2col and the GEMM (batchnorm folded in, uneven "same" padding),
+    /// 3-D max and average pools (ceil mode, dilation, padding excluded); five-axis parameters.
+    func testConv3D() { check(FixtureKit.torch, "conv3d_net") }
+
     /// A residual block (conv, bn, add of the input) and a channel concat.
     func testAddAndConcatGraphs() {
         check(FixtureKit.torch, "resblock")

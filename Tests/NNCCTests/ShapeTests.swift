@@ -194,7 +194,7 @@ final class ShapeTests: XCTestCase {
         assertShapeError(#"{"type": "conv2d", "filters": 4, "kernel_size": 1}"#, input: "[8]", path: "layers[0]",
                          "expected a [C, H, W] input, found [8]")
         assertShapeError(#"{"type": "maxpool2d", "pool_size": 2}"#, input: "[4, 8]", path: "layers[0]", "expected a [C, H, W] input")
-        assertShapeError(#"{"type": "global_avgpool2d"}"#, input: "[4]", path: "layers[0]", "expected a [C, H, W] input")
+        assertShapeError(#"{"type": "global_avgpool2d"}"#, input: "[4]", path: "layers[0]", "expected a [C, L], [C, H, W] or [C, D, H, W] input")
     }
 
     func testAddAndConcatMismatch() {

@@ -91,6 +91,8 @@ final class TrainSanitizerTests: XCTestCase {
     }
     /// A 1-D CNN on [C, L]: conv1d (strided, dilated, grouped), BatchNorm1d in training mode, 1-D pools.
     func testConv1D() { check(FixtureKit.torch, "conv1d_net") }
+    /// A 3-D CNN on [C, D, H, W]: conv3d's ∂W and ∂x on the GEMM, BatchNorm3d in training mode, 3-D pools.
+    func testConv3D() { check(FixtureKit.torch, "conv3d_net") }
 
     /// The architectures of issue 11: a 1-D CNN, a transformer encoder on token ids (embedding, attention,
     /// layernorm, gelu), a MobileNetV2 block (depthwise conv, relu6, residual add, batchnorm).

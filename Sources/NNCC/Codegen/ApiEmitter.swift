@@ -38,10 +38,10 @@ enum ApiEmitter {
 
             const char *\(p)_param_name(int i) { return i >= 0 && i < \(p)_NUM_PARAMS ? \(p)_names[i] : NULL; }
 
-            int \(p)_param_shape(int i, int64_t dims[4]) {
+            int \(p)_param_shape(int i, int64_t dims[\(Interface.paramRank(g))]) {
                 if (!dims) return NN_ERR_NULL;
                 if (i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
-                for (int d = 0; d < 4; d++) dims[d] = \(p)_dims[i][d];
+                for (int d = 0; d < \(Interface.paramRank(g)); d++) dims[d] = \(p)_dims[i][d];
                 return \(p)_ranks[i];
             }
 

@@ -7,6 +7,11 @@ struct Interface {
 
     var outputSize: Int { graph.nodes[graph.outputs[0]].size }
 
+    /// The length of `NAME_param_shape`'s dims: 4 as c-abi.md gives it, 5 when a parameter has
+    /// five axes (a conv3d weight [F, C/g, kd, kh, kw]).
+    static func paramRank(_ g: Graph) -> Int { max(4, g.params.map(\.shape.count).max() ?? 0) }
+    var paramRank: Int { Self.paramRank(graph) }
+
     var declarations: String {
         let p = prefix, g = graph
         var s = """
@@ -28,7 +33,7 @@ struct Interface {
             \(p)_ctx    *\(p)_create(void);              /* params initialised from the seed; NULL on OOM */
             void        \(p)_destroy(\(p)_ctx *);
             const char *\(p)_param_name(int i);          /* PyTorch name, NULL when i is out of range */
-            int         \(p)_param_shape(int i, int64_t dims[4]);  /* returns the rank */
+            int         \(p)_param_shape(int i, int64_t dims[\(paramRank)]);  /* returns the rank */
             int         \(p)_get_param(const \(p)_ctx *, int i, float *out);   /* PyTorch layout */
             int         \(p)_set_param(\(p)_ctx *, int i, const float *in);
             int         \(p)_load_weights(\(p)_ctx *, const char *safetensors_path);

@@ -39,7 +39,7 @@ public enum LibraryEmitter {
             #define NN_MR \(schedule.rowsPerTile)
             #define NN_GEMM_ROWS \(min(schedule.rowsPerTile, g.nodes.map { $0.plan.gemmRows }.max() ?? 0))
             #define NN_THREADS \(schedule.threads)
-
+            \(api.paramRank > 4 ? "#define NN_PARAM_RANK \(api.paramRank)\n" : "")
             """
         for t in Template.needed(for: g, training: training != nil) { c += t.source + "\n" }
         c += api.declarations + "\n"
@@ -81,7 +81,8 @@ public enum LibraryEmitter {
         let ps = g.params
         let names = ps.map { "    " + CSyntax.literal($0.name) + "," }.joined(separator: "\n")
         let ranks = ps.map { "\($0.shape.count), " }.joined()
-        let dims = ps.map { s in "{" + (0..<4).map { $0 < s.shape.count ? "\(s.shape[$0])" : "0" }.joined(separator: ", ") + "}, " }
+        let rank = Interface.paramRank(g)
+        let dims = ps.map { s in "{" + (0..<rank).map { $0 < s.shape.count ? "\(s.shape[$0])" : "0" }.joined(separator: ", ") + "}, " }
             .joined()
         let offsets = ps.map { "\(ctx.paramOffsets[$0.name]!), " }.joined()
         var initCode = ""
@@ -134,7 +135,7 @@ public enum LibraryEmitter {
             \(names)
                 NULL};
             static const int \(p)_ranks[\(ps.count + 1)] = {\(ranks)0};
-            static const int64_t \(p)_dims[\(ps.count + 1)][4] = {\(dims){0, 0, 0, 0}};
+            static const int64_t \(p)_dims[\(ps.count + 1)][\(rank)] = {\(dims){\(Array(repeating: "0", count: rank).joined(separator: ", "))}};
             static const size_t \(p)_offsets[\(ps.count + 1)] = {\(offsets)0};
 
             \(normal)/* PyTorch's initialisation scheme, from the model's seed. */

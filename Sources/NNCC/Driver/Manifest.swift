@@ -40,7 +40,7 @@ public func flopsPerExample(_ g: Graph) -> Int {
         case let .dense(units, _):
             total += 2 * x.dropLast().reduce(1, *) * x.last! * units
         case let .conv2d(c):
-            total += 2 * n.size * (x[0] / c.groups) * c.kernel.0 * c.kernel.1
+            total += 2 * n.size * (x[0] / c.groups) * c.kernel.0 * c.kernel.1 * (c.depth?.kernel ?? 1)
         case let .convTranspose(c):
             total += 2 * x.reduce(1, *) * (c.channels / c.groups) * c.kernel.0 * c.kernel.1
         case let .recurrent(r):

@@ -111,6 +111,28 @@ struct Fields {
         return (height, try Fields.int(v, lo: lo, hi: Limits.window) { _ in fail(key, "expected \(what) or [a]") })
     }
 
+    /// An int or a triple `[d, h, w]`, as PyTorch's `_triple`: (depth, (height, width)).
+    func triple(_ key: String, default d: Int? = nil, min lo: Int, what: String) throws -> (Int, (Int, Int)) {
+        guard let v = raw(key) else {
+            if let d { return (d, (d, d)) }
+            _ = try required(key)
+            return (0, (0, 0))
+        }
+        let want = "expected \(what) or [d, h, w]"
+        guard case let .array(items) = v else {
+            let (a, _) = try pair(key, min: lo, what: what, names: "d, h, w")
+            return (a, (a, a))
+        }
+        guard items.count == 3 else { throw fail(key, want) }
+        let t = try items.map { v in
+            if case let .number(x, true) = v, x > Double(Limits.window) {
+                throw fail(key, "expected at most \(Limits.show(Limits.window)), found \(Fields.show(x))")
+            }
+            return try Fields.int(v, lo: lo, hi: Limits.window) { _ in fail(key, want) }
+        }
+        return (t[0], (t[1], t[2]))
+    }
+
     /// An int or a pair `[a, b]`, as PyTorch's `_pair`.
     func pair(_ key: String, default d: (Int, Int)? = nil, min lo: Int, what: String, names: String = "a, b") throws
         -> (Int, Int) {

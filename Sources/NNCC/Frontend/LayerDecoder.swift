@@ -26,6 +26,36 @@ enum LayerDecoder {
                 bias: try f.bool("bias", default: true),
                 is1D: is1D)
             return (.conv2d(conv), try activation(f))
+        case "conv3d":
+            try keys(["filters", "kernel_size", "stride", "padding", "dilation", "groups", "bias", "activation"])
+            let positive = "a positive integer"
+            let kernel = try f.triple("kernel_size", min: 1, what: positive)
+            let stride = try f.triple("stride", default: 1, min: 1, what: positive)
+            let dilation = try f.triple("dilation", default: 1, min: 1, what: positive)
+            let (depthPads, padding) = try conv3DPadding(f, kernel: kernel.0, dilation: dilation.0)
+            var conv = Conv2D(filters: try f.int("filters", min: 1, max: Limits.filters), kernel: kernel.1, stride: stride.1,
+                              padding: padding, dilation: dilation.1, groups: try f.int("groups", default: 1, min: 1, max: Limits.filters),
+                              bias: try f.bool("bias", default: true))
+            conv.depth = DepthAxis(kernel: kernel.0, stride: stride.0, padFront: depthPads.0, padBack: depthPads.1, dilation: dilation.0)
+            return (.conv2d(conv), try activation(f))
+        case "maxpool3d", "avgpool3d":
+            let isMax = type.hasPrefix("max")
+            try keys(["pool_size", "stride", "padding", "ceil_mode"] + (isMax ? ["dilation"] : ["count_include_pad"]))
+            let positive = "a positive integer"
+            let size = try f.triple("pool_size", min: 1, what: positive)
+            let stride = f.has("stride") ? try f.triple("stride", min: 1, what: positive) : size
+            let padding = try f.triple("padding", default: 0, min: 0, what: "a non-negative integer")
+            let dilation = isMax ? try f.triple("dilation", default: 1, min: 1, what: positive) : (1, (1, 1))
+            var pool = Pool2D(size: size.1, stride: stride.1, padding: padding.1, dilation: dilation.1,
+                              ceilMode: try f.bool("ceil_mode", default: false),
+                              countIncludePad: isMax ? true : try f.bool("count_include_pad", default: true))
+            pool.depth = DepthAxis(kernel: size.0, stride: stride.0, padFront: padding.0, padBack: padding.0, dilation: dilation.0)
+            // PyTorch's limit: padding at most half the (dilated) window, so no window is all padding.
+            let extents = [pool.depth!.extent, dilation.1.0 * (size.1.0 - 1) + 1, dilation.1.1 * (size.1.1 - 1) + 1]
+            guard zip([padding.0, padding.1.0, padding.1.1], extents).allSatisfy({ $0 * 2 <= $1 }) else {
+                throw f.fail("padding", "expected at most half of pool_size (\(size.0), \(size.1.0), \(size.1.1))")
+            }
+            return (isMax ? .maxPool(pool) : .avgPool(pool), nil)
         case "maxpool2d", "avgpool2d", "maxpool1d", "avgpool1d":
             let isMax = type.hasPrefix("max"), is1D = type.hasSuffix("1d")
             try keys(["pool_size", "stride", "padding", "ceil_mode"] + (isMax ? ["dilation"] : ["count_include_pad"]))
@@ -44,7 +74,7 @@ enum LayerDecoder {
                     : "expected at most half of pool_size (\(size.0), \(size.1))")
             }
             return (isMax ? .maxPool(pool) : .avgPool(pool), nil)
-        case "global_avgpool2d", "global_avgpool1d":
+        case "global_avgpool2d", "global_avgpool1d", "global_avgpool3d":
             try keys([])
             return (.globalAvgPool, nil)
         case "flatten":
@@ -125,8 +155,8 @@ enum LayerDecoder {
             try keys(["axis"])
             return (.concat(axis: try f.int("axis", default: 0, min: -Limits.rank, max: Limits.rank - 1)), nil)
         default:
-            throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv1d, conv2d, maxpool1d, "
-                + "maxpool2d, avgpool1d, avgpool2d, global_avgpool1d, global_avgpool2d, flatten, reshape, \(activationNames), "
+            throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv1d, conv2d, conv3d, maxpool1d, "
+                + "maxpool2d, maxpool3d, avgpool1d, avgpool2d, avgpool3d, global_avgpool1d, global_avgpool2d, global_avgpool3d, flatten, reshape, \(activationNames), "
                 + "dropout, batchnorm, layernorm, groupnorm, instancenorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat, "
                 + "transpose, permute, slice, matmul, mean, sum, amax, amin, embedding, multihead_attention, transformer_encoder_layer, "
                 + "conv_transpose1d, conv_transpose2d, upsample, pixel_shuffle, pixel_unshuffle")
@@ -157,6 +187,22 @@ enum LayerDecoder {
         }
         let p = try f.window("padding", is1D: is1D, min: 0, what: "a non-negative integer, \"same\", \"valid\"", names: "ph, pw")
         return .explicit(p.0, p.1)
+    }
+
+    /// conv3d's padding: the depth's (front, back) and the height and width's; "same" pads as
+    /// PyTorch, the odd one after.
+    static func conv3DPadding(_ f: Fields, kernel: Int, dilation: Int) throws -> ((Int, Int), Conv2D.Padding) {
+        if case let .string(s)? = f.raw("padding") {
+            switch s {
+            case "same":
+                let total = dilation * (kernel - 1)
+                return ((total / 2, total - total / 2), .same)
+            case "valid": return ((0, 0), .valid)
+            default: throw f.fail("padding", "expected an integer, [pd, ph, pw], \"same\" or \"valid\", found \"\(s)\"")
+            }
+        }
+        let p = try f.triple("padding", default: 0, min: 0, what: "a non-negative integer, \"same\", \"valid\"")
+        return ((p.0, p.0), .explicit(p.1.0, p.1.1))
     }
 
     static func activation(_ f: Fields) throws -> Op? {

@@ -63,6 +63,19 @@ public enum Activation: Equatable, Hashable {
     }
 }
 
+/// The depth axis of a 3-D layer (Conv3d, MaxPool3d, AvgPool3d) on a [C, D, H, W] input: its
+/// window, stride, padding before and after, and dilation. The 2-D fields describe height and width.
+public struct DepthAxis: Equatable {
+    public var kernel: Int, stride: Int, padFront: Int, padBack: Int, dilation: Int
+
+    public init(kernel: Int, stride: Int = 1, padFront: Int = 0, padBack: Int = 0, dilation: Int = 1) {
+        (self.kernel, self.stride, self.padFront, self.padBack, self.dilation) = (kernel, stride, padFront, padBack, dilation)
+    }
+
+    /// The dilated window's extent.
+    public var extent: Int { dilation * (kernel - 1) + 1 }
+}
+
 public struct Conv2D: Equatable {
     public var filters: Int
     public var kernel: (Int, Int)
@@ -75,14 +88,18 @@ public struct Conv2D: Equatable {
     /// PyTorch's Conv1d: a [C, L] input seen as [C, 1, L], the height's
     /// kernel, stride and dilation 1 and its padding 0; the result is [F, L'].
     public var is1D = false
+    /// PyTorch's Conv3d: a [C, D, H, W] input, this axis before the height; nil for 1-D and 2-D.
+    public var depth: DepthAxis? = nil
 
-    public enum Padding: Equatable { case explicit(Int, Int), same, valid }
+    /// `asymmetric` is ONNX's uneven pads (top, left, bottom, right).
+    public enum Padding: Equatable { case explicit(Int, Int), same, valid, asymmetric(Int, Int, Int, Int) }
 
     /// Padding as (top, left, bottom, right); "same" pads like PyTorch, the
     /// odd pixel at the bottom/right.
     public var pads: (top: Int, left: Int, bottom: Int, right: Int) {
         switch padding {
         case let .explicit(h, w): return (h, w, h, w)
+        case let .asymmetric(t, l, b, r): return (t, l, b, r)
         case .valid: return (0, 0, 0, 0)
         case .same:
             let th = dilation.0 * (kernel.0 - 1), tw = dilation.1 * (kernel.1 - 1)
@@ -101,6 +118,7 @@ public struct Conv2D: Equatable {
     public static func == (a: Conv2D, b: Conv2D) -> Bool {
         a.filters == b.filters && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding
             && a.dilation == b.dilation && a.groups == b.groups && a.bias == b.bias && a.is1D == b.is1D
+            && a.depth == b.depth
     }
 }
 
@@ -119,6 +137,8 @@ public struct Pool2D: Equatable {
     public var countIncludePad: Bool
     /// MaxPool1d / AvgPool1d: a [C, L] input seen as [C, 1, L], a 1 × k window.
     public var is1D: Bool
+    /// MaxPool3d / AvgPool3d: the window along the depth of a [C, D, H, W] input; nil for 1-D and 2-D.
+    public var depth: DepthAxis? = nil
 
     public init(size: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int) = (1, 1),
                 ceilMode: Bool = false, countIncludePad: Bool = true, is1D: Bool = false) {
@@ -160,6 +180,7 @@ public struct Pool2D: Equatable {
     public static func == (a: Pool2D, b: Pool2D) -> Bool {
         a.size == b.size && a.stride == b.stride && a.pads == b.pads && a.dilation == b.dilation
             && a.ceilMode == b.ceilMode && a.countIncludePad == b.countIncludePad && a.is1D == b.is1D
+            && a.depth == b.depth
     }
 }
 
@@ -443,9 +464,9 @@ public enum Op: Equatable {
         switch self {
         case .input: return "input"
         case .dense: return "dense"
-        case let .conv2d(c): return c.is1D ? "conv1d" : "conv2d"
-        case let .maxPool(p): return p.is1D ? "maxpool1d" : "maxpool2d"
-        case let .avgPool(p): return p.is1D ? "avgpool1d" : "avgpool2d"
+        case let .conv2d(c): return c.is1D ? "conv1d" : c.depth != nil ? "conv3d" : "conv2d"
+        case let .maxPool(p): return p.is1D ? "maxpool1d" : p.depth != nil ? "maxpool3d" : "maxpool2d"
+        case let .avgPool(p): return p.is1D ? "avgpool1d" : p.depth != nil ? "avgpool3d" : "avgpool2d"
         case .globalAvgPool: return "global_avgpool2d"
         case .reshape: return "reshape"
         case let .activation(a): return a.name

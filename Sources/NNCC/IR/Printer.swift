@@ -39,9 +39,29 @@ func shapeText(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator
 func describe(_ op: Op) -> String {
     // A 1-D layer shows its widths only.
     func pair(_ p: (Int, Int), _ is1D: Bool = false) -> String { is1D ? "\(p.1)" : p.0 == p.1 ? "\(p.0)" : "\(p.0)x\(p.1)" }
+    func triple(_ d: Int, _ p: (Int, Int)) -> String { d == p.0 && d == p.1 ? "\(d)" : "\(d)x\(p.0)x\(p.1)" }
     switch op {
     case .input: return "input"
     case let .dense(units, bias): return "dense(units=\(units)\(bias ? "" : ", bias=false"))"
+    case let .conv2d(c) where c.depth != nil:
+        let d = c.depth!, p = c.pads
+        var s = "conv3d(filters=\(c.filters), kernel=\(triple(d.kernel, c.kernel))"
+        if (d.stride, c.stride.0, c.stride.1) != (1, 1, 1) { s += ", stride=\(triple(d.stride, c.stride))" }
+        if (d.padFront, d.padBack) != (0, 0) || p != (0, 0, 0, 0) {
+            s += ", pad=\(d.padFront),\(p.top),\(p.left),\(d.padBack),\(p.bottom),\(p.right)"
+        }
+        if (d.dilation, c.dilation.0, c.dilation.1) != (1, 1, 1) { s += ", dilation=\(triple(d.dilation, c.dilation))" }
+        if c.groups != 1 { s += ", groups=\(c.groups)" }
+        if !c.bias { s += ", bias=false" }
+        return s + ")"
+    case let .maxPool(p) where p.depth != nil, let .avgPool(p) where p.depth != nil:
+        let d = p.depth!, q = p.pads
+        var s = "\(op.typeName)(size=\(triple(d.kernel, p.size)), stride=\(triple(d.stride, p.stride)), "
+            + "pad=\(d.padFront),\(q.top),\(q.left),\(d.padBack),\(q.bottom),\(q.right)"
+        if (d.dilation, p.dilation.0, p.dilation.1) != (1, 1, 1) { s += ", dilation=\(triple(d.dilation, p.dilation))" }
+        if p.ceilMode { s += ", ceil_mode" }
+        if !p.countIncludePad { s += ", count_include_pad=false" }
+        return s + ")"
     case let .conv2d(c):
         var s = "\(op.typeName)(filters=\(c.filters), kernel=\(pair(c.kernel, c.is1D))"
         if c.stride != (1, 1) { s += ", stride=\(pair(c.stride, c.is1D))" }

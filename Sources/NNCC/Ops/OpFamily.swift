@@ -1,6 +1,6 @@
 /// Everything nncc knows about one family of ops, from the kernel choice to
 /// the gradient, in one file per family: Ops/Dense.swift, Ops/Conv/,
-/// Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
+/// Ops/Conv/Conv3D.swift, Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
 /// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift, Ops/Softmax.swift,
 /// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift,
 /// Ops/Embedding.swift, Ops/Conv/ConvTranspose.swift, Ops/Resize.swift, Ops/PixelShuffle.swift.
@@ -54,7 +54,7 @@ extension Op {
         switch self {
         case .input, .reshape: return ViewOps.self
         case .dense: return DenseOps.self
-        case .conv2d: return ConvOps.self
+        case let .conv2d(c): return c.depth == nil ? ConvOps.self : Conv3DOps.self
         case .maxPool, .avgPool, .globalAvgPool: return PoolOps.self
         case .recurrent: return RecurrentOps.self
         case .activation, .add, .concat, .dropout: return ElementwiseOps.self

@@ -1,4 +1,4 @@
-/// maxpool2d, avgpool2d and global_avgpool2d. Windows follow PyTorch's
+/// maxpool2d, avgpool2d and global_avgpool2d (3-D: Pool3D.swift). Windows follow PyTorch's
 /// MaxPool2d / AvgPool2d (and ONNX's MaxPool / AveragePool): padding on each
 /// side, dilated max windows, `ceil_mode`'s partial last window, and average
 /// divisors that count the padding or not. Each layer's loops are emitted
@@ -26,17 +26,23 @@ enum PoolOps: OpFamily {
         let call = { (name: String) in "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.value(i)));" }
         switch node.op {
         case .globalAvgPool:
+            // Over every axis after the channels: [C, L], [C, H, W] or [C, D, H, W].
+            let xs = ctx.graph.nodes[node.inputs[0]].shape, area = xs.dropFirst().reduce(1, *)
+            let over = xs.count == 4 ? "\(xs[1])x\(h)x\(w)" : "\(h)x\(w)"
             let name = ctx.kernelName(i, "global_avgpool")
             return KernelCode(definition: """
-                \(ctx.banner(i, "global average pool over \(h)x\(w)"))
+                \(ctx.banner(i, "global average pool over \(over)"))
                 static void \(name)(int nb, const float *restrict x, float *restrict y) {
                     for (size_t p = 0; p < (size_t)nb * \(planes); p++) {
                         float s = 0;
-                        for (int i = 0; i < \(h * w); i++) s += x[p * \(h * w) + i];
-                        y[p] = s * (1.0f / \(h * w));
+                        for (int i = 0; i < \(area); i++) s += x[p * \(area) + i];
+                        y[p] = s * (1.0f / \(area));
                     }
                 }
                 """, call: call(name))
+        case let .maxPool(pool) where pool.depth != nil, let .avgPool(pool) where pool.depth != nil:
+            let isMax = if case .maxPool = node.op { true } else { false }
+            return forward3D(ctx, i, pool, isMax: isMax)
         case let .maxPool(pool), let .avgPool(pool):
             let isMax = if case .maxPool = node.op { true } else { false }
             let out = imageShape(node.shape), oh = out.h, ow = out.w
@@ -84,9 +90,9 @@ enum PoolOps: OpFamily {
         }
     }
 
-    /// (channels, height, width) of a pooled tensor: [C, H, W], or [C, L] as one row.
+    /// (channels, height, width) of a pooled tensor: [C, H, W], or [C, L] as one row ([C, D, H, W]: the last two).
     static func imageShape(_ s: [Int]) -> (c: Int, h: Int, w: Int) {
-        s.count == 2 ? (s[0], 1, s[1]) : (s[0], s[1], s[2])
+        s.count == 2 ? (s[0], 1, s[1]) : (s[0], s[s.count - 2], s[s.count - 1])
     }
 
     static func describe(_ p: Pool2D, isMax: Bool) -> String {
@@ -117,6 +123,9 @@ enum PoolOps: OpFamily {
         guard let dy = t.gradPointer(g, i), let dx = t.gradPointer(g, node.inputs[0]) else { return BackwardCode() }
         let xs = imageShape(g.nodes[node.inputs[0]].shape), h = xs.h, w = xs.w
         switch node.op {
+        case let .maxPool(p) where p.depth != nil, let .avgPool(p) where p.depth != nil:
+            let isMax = if case .maxPool = node.op { true } else { false }
+            return backward3D(ctx, i, p, isMax: isMax, x: x, dy: dy, dx: dx)
         case let .maxPool(p), let .avgPool(p):
             let isMax = if case .maxPool = node.op { true } else { false }
             let out = imageShape(node.shape), oh = out.h, ow = out.w

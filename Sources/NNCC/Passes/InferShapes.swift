@@ -70,6 +70,10 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         return x
     case let .dense(units, _):
         return Array(x.dropLast()) + [units]
+    case let .conv2d(c) where c.depth != nil:
+        return try conv3DShape(c, x, fail: fail)
+    case let .maxPool(p) where p.depth != nil, let .avgPool(p) where p.depth != nil:
+        return try pool3DShape(p, x, fail: fail)
     case let .conv2d(c):
         let (ch, h, w) = try image(is1D: c.is1D)
         if c.is1D && (c.kernel.0, c.stride.0, c.dilation.0, c.pads.top, c.pads.bottom) != (1, 1, 1, 0, 0) {
@@ -121,8 +125,9 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
         }
         return result(ch, oh, ow, is1D: p.is1D)
     case .globalAvgPool:
-        // Over every axis after the channels: [C, H, W] or [C, L].
-        return [try image(is1D: x.count == 2).0]
+        // Over every axis after the channels: [C, L], [C, H, W] or [C, D, H, W].
+        guard (2...4).contains(x.count) else { throw fail("expected a [C, L], [C, H, W] or [C, D, H, W] input, found \(shapeText(x))") }
+        return [x[0]]
     case let .reshape(target):
         let total = x.reduce(1, *)  // checked when x was inferred
         guard let known = FormatIO.elementCount(target.filter { $0 != -1 }) else {
@@ -314,10 +319,11 @@ func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
         add("weight", [units, x.last!], .uniform(bound: bound))
         if bias { add("bias", [units], .uniform(bound: bound)) }
     case let .conv2d(c):
-        let fanIn = x[0] / c.groups * c.kernel.0 * c.kernel.1
+        let kd = c.depth.map { [$0.kernel] } ?? []
+        let fanIn = x[0] / c.groups * c.kernel.0 * c.kernel.1 * (kd.first ?? 1)
         let bound = 1 / Float(fanIn).squareRoot()
-        // Conv1d's weight is [F, C/g, k]: the layout of [F, C/g, 1, k].
-        add("weight", [c.filters, x[0] / c.groups] + (c.is1D ? [] : [c.kernel.0]) + [c.kernel.1], .uniform(bound: bound))
+        // Conv1d's weight is [F, C/g, k]: the layout of [F, C/g, 1, k]; Conv3d's [F, C/g, kd, kh, kw].
+        add("weight", [c.filters, x[0] / c.groups] + kd + (c.is1D ? [] : [c.kernel.0]) + [c.kernel.1], .uniform(bound: bound))
         if c.bias { add("bias", [c.filters], .uniform(bound: bound)) }
     case let .convTranspose(c):
         // As PyTorch: the fan-in is the weight's dim 1 times the kernel.
@@ -353,4 +359,39 @@ func parameters(of n: Node, input x: [Int]) -> [ParamSpec] {
         break
     }
     return out
+}
+
+/// Conv3d on a [C, D, H, W] input: [F, D', H', W'].
+func conv3DShape(_ c: Conv2D, _ x: [Int], fail: (String) -> NNCCError) throws -> [Int] {
+    guard let d = c.depth, x.count == 4 else { throw fail("expected a [C, D, H, W] input, found \(shapeText(x))") }
+    let p = c.pads
+    let padded = [x[1] + d.padFront + d.padBack, x[2] + p.top + p.bottom, x[3] + p.left + p.right]
+    // The kernels read a zero-padded copy (the naive reference) or im2col of the input.
+    try Limits.check("padded input of shape", [x[0]] + padded, limit: Limits.exampleElements, fail: fail)
+    guard x[0] % c.groups == 0, c.filters % c.groups == 0 else {
+        throw fail("groups \(c.groups) must divide both the input channels \(x[0]) and filters \(c.filters)")
+    }
+    let extent = [d.extent, c.dilation.0 * (c.kernel.0 - 1) + 1, c.dilation.1 * (c.kernel.1 - 1) + 1]
+    guard zip(extent, padded).allSatisfy({ $0 <= $1 }) else {
+        throw fail("kernel \(extent.map(String.init).joined(separator: "×")) (dilated) is larger than the padded input "
+            + padded.map(String.init).joined(separator: "×"))
+    }
+    let stride = [d.stride, c.stride.0, c.stride.1]
+    if c.padding == .same && stride != [1, 1, 1] { throw fail("padding \"same\" needs stride 1 (as PyTorch)") }
+    let out = (0..<3).map { (padded[$0] - extent[$0]) / stride[$0] + 1 }
+    // The GEMM kernel's im2col: a row per tap of one group, a column per output pixel.
+    try Limits.check("im2col of shape", [x[0] / c.groups * d.kernel * c.kernel.0 * c.kernel.1, out[0] * out[1] * out[2]],
+                     limit: Limits.bufferElements, fail: fail)
+    return [c.filters] + out
+}
+
+/// MaxPool3d / AvgPool3d on a [C, D, H, W] input: [C, D', H', W'].
+func pool3DShape(_ p: Pool2D, _ x: [Int], fail: (String) -> NNCCError) throws -> [Int] {
+    guard let d = p.depth, x.count == 4 else { throw fail("expected a [C, D, H, W] input, found \(shapeText(x))") }
+    let od = Pool2D.outputLength(x[1], d.kernel, d.stride, d.padFront, d.padBack, d.dilation, ceil: p.ceilMode)
+    let (oh, ow) = p.outputSize(x[2], x[3])
+    guard od >= 1, oh >= 1, ow >= 1 else {
+        throw fail("pool \(d.kernel)×\(p.size.0)×\(p.size.1) leaves no output on a \(x[1])×\(x[2])×\(x[3]) input")
+    }
+    return [x[0], od, oh, ow]
 }

@@ -42,12 +42,12 @@ extension ONNXGraphBuilder {
         }
     }
 
-    /// GlobalAveragePool, or ReduceMean over the spatial axes of an (N, C, H, W) or (N, C, L)
-    /// tensor (PyTorch's x.mean((2, 3)) and x.mean(2)).
+    /// GlobalAveragePool, or ReduceMean over the spatial axes of an (N, C, L), (N, C, H, W) or
+    /// (N, C, D, H, W) tensor (PyTorch's x.mean(2), x.mean((2, 3)) and x.mean((2, 3, 4))).
     mutating func globalAveragePool(_ node: ONNXNode, keep: Bool = true) throws {
         let x = try materialize(node.input(0) ?? "", node)
         let rank = try shapes()[x].count
-        guard rank == 2 || rank == 3 else { throw node.fail("expected an (N, C, L) or (N, C, H, W) input") }
+        guard (2...4).contains(rank) else { throw node.fail("expected an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input") }
         let n = add(.globalAvgPool, inputs: [x], node)
         bind(node, 0, .tensor(node: n, axes: keep ? Self.plain(1) + Array(repeating: .unit, count: rank - 1) : Self.plain(1)))
     }
@@ -162,9 +162,10 @@ extension ONNXGraphBuilder {
     mutating func conv(_ node: ONNXNode) throws {
         let x = try materialize(node.input(0) ?? "", node)
         let rank = try shapes()[x].count
-        guard rank == 2 || rank == 3 else {
-            throw node.fail("only 1-D and 2-D convolutions are supported: an (N, C, L) or (N, C, H, W) input")
+        guard (2...4).contains(rank) else {
+            throw node.fail("only 1-D, 2-D and 3-D convolutions are supported: an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input")
         }
+        if rank == 4 { return try conv3D(node, x) }
         // Conv1d: one row, its [F, C/g, k] weight laid out as [F, C/g, 1, k].
         let is1D = rank == 2
         let wName = node.input(1) ?? ""
@@ -218,7 +219,8 @@ extension ONNXGraphBuilder {
     mutating func pool(_ node: ONNXNode) throws {
         let x = try materialize(node.input(0) ?? "", node)
         let shape = try shapes()[x]
-        guard shape.count == 2 || shape.count == 3 else { throw node.fail("expected an (N, C, L) or (N, C, H, W) input") }
+        guard (2...4).contains(shape.count) else { throw node.fail("expected an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input") }
+        if shape.count == 4 { return try pool3D(node, x, shape) }
         // A 1-D pool is one row: a 1 × k window.
         let is1D = shape.count == 2, image = PoolOps.imageShape(shape)
         let window = try node.ints("kernel_shape") ?? []
@@ -238,12 +240,9 @@ extension ONNXGraphBuilder {
         case "NOTSET": break
         case "VALID": pads = (0, 0, 0, 0)
         case let same where same == "SAME_UPPER" || same == "SAME_LOWER":
-            // Output ceil(n / stride): the padding the windows need, the odd one after (UPPER) or before.
-            func split(_ n: Int, _ s: Int, _ e: Int) -> (Int, Int) {
-                let total = max(((n + s - 1) / s - 1) * s + e - n, 0)
-                return same == "SAME_UPPER" ? (total / 2, total - total / 2) : (total - total / 2, total / 2)
-            }
-            let (t, b) = split(image.h, stride.0, extent.0), (l, r) = split(image.w, stride.1, extent.1)
+            let upper = same == "SAME_UPPER"
+            let (t, b) = Self.samePads(image.h, stride.0, extent.0, upper: upper)
+            let (l, r) = Self.samePads(image.w, stride.1, extent.1, upper: upper)
             pads = (t, l, b, r)
             ceil = false
         case let other: throw node.fail("auto_pad \"\(other)\" is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
@@ -267,6 +266,13 @@ extension ONNXGraphBuilder {
         return is1D ? (0, p[0], 0, p[1]) : (p[0], p[1], p[2], p[3])
     }
 
+    /// auto_pad SAME_UPPER / SAME_LOWER on one axis of size n: output ceil(n / stride), the
+    /// padding the windows (extent e) need, the odd one after (UPPER) or before.
+    static func samePads(_ n: Int, _ s: Int, _ e: Int, upper: Bool) -> (Int, Int) {
+        let total = max(((n + s - 1) / s - 1) * s + e - n, 0)
+        return upper ? (total / 2, total - total / 2) : (total - total / 2, total / 2)
+    }
+
     mutating func batchNorm(_ node: ONNXNode) throws {
         try node.expect("training_mode", is: 0)
         // Opset 6 computes batch statistics unless is_test = 1.
@@ -277,7 +283,7 @@ extension ONNXGraphBuilder {
         try rejectOutputs(node, from: 1, what: "running statistics in training mode")
         let x = try materialize(node.input(0) ?? "", node)
         let shape = try shapes()[x]
-        guard (1...3).contains(shape.count) else { throw node.fail("expected an (N, C), (N, C, L) or (N, C, H, W) input") }
+        guard (1...4).contains(shape.count) else { throw node.fail("expected an (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W) input") }
         let parts = try (1...4).map { try floats(node.input($0), node, what: ["", "scale", "B", "mean", "var"][$0]) }
         for (i, t) in parts.enumerated() where t.shape != [shape[0]] {
             throw node.fail("input \(["scale", "B", "mean", "var"][i]) has shape \(t.shape), expected [\(shape[0])]")

@@ -89,7 +89,7 @@ extension ONNXGraphBuilder {
         let per = try axes.map { try exampleAxis($0, rank: rank, node, what: "axes") }
         guard Set(per).count == per.count else { throw node.fail("axes \(axes) repeat an axis") }
         guard keep || per.count < rank - 1 else { throw node.fail("\(node.op) leaves only the batch axis; nncc needs one more") }
-        if node.op == "ReduceMean", rank == 3 || rank == 4, Set(per) == Set(1..<rank - 1) { return try globalAveragePool(node, keep: keep) }
+        if node.op == "ReduceMean", (3...5).contains(rank), Set(per) == Set(1..<rank - 1) { return try globalAveragePool(node, keep: keep) }
         let kinds: [String: Reduction.Kind] = ["ReduceMean": .mean, "ReduceSum": .sum, "ReduceMax": .max, "ReduceMin": .min, "ReduceL2": .l2]
         let r = add(.reduce(Reduction(kinds[node.op] ?? .mean, axes: per.sorted(), keepDims: keep)), inputs: [x], node)
         bind(node, 0, .tensor(node: r, axes: Self.plain(try shapes()[r].count)))

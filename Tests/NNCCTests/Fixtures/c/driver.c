@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
         rc = M(load_weights)(ctx2, save);
         CHECK(rc == 0, "load saved weights: %d %s", rc, M(strerror)(rc));
         for (int i = 0; i < M(NUM_PARAMS); i++) {
-            int64_t dims[4];
+            int64_t dims[5];  /* 5: conv3d weights */
             int rank = M(param_shape)(i, dims);
             size_t n = 1;
             for (int d = 0; d < rank; d++) n *= (size_t)dims[d];

@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
     CHECK(rc == 0, "save_weights: %d", rc);
 
     /* Bad arguments are rejected with their codes and change no parameter. */
-    int64_t dims[4];
+    int64_t dims[5];  /* 5: conv3d weights */
     int rank = M(param_shape)(0, dims);
     size_t n0 = 1;
     for (int d = 0; d < rank; d++) n0 *= (size_t)dims[d];
