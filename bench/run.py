@@ -10,7 +10,7 @@ rate (bench/peak.c), compile times, and nncc's outputs checked against ORT and
 PyTorch (1e-3). Peers: `pip install torch onnxruntime onnx`; a missing one is
 skipped (without torch, nncc alone runs on its own seeded initial weights).
 
-usage: bench/run.py [--nncc PATH] [--models mlp,lstm] [--seconds S] [--markdown PATH]
+usage: bench/run.py [--nncc PATH] [--target T] [--models mlp,lstm] [--seconds S] [--markdown PATH]
 """
 import os
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -105,9 +105,9 @@ class NnccLib:
             raise RuntimeError("%s: %d %s" % (what, rc, (self.strerror(rc) or b"").decode()))
 
 
-def nncc_compile(nncc, model, out, batch, train, cache):
+def nncc_compile(nncc, model, out, batch, train, cache, target):
     """Compiles into out with a cold cache; returns the wall time (gcc included)."""
-    cmd = [nncc, "compile", model, "-o", out, "--batch", str(batch)] + (["--train"] if train else [])
+    cmd = [nncc, "compile", model, "-o", out, "--batch", str(batch), "--target", target] + (["--train"] if train else [])
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, NNCC_CACHE=cache))
     if p.returncode != 0:
@@ -147,7 +147,7 @@ def bench_model(path, args, peers, tmp):
     B, d, kinds = (tr or {}).get("batch_size", 64), os.path.join(tmp, spec["name"]), ("infer", "train") if tr else ("infer",)
     log("[%s] compiling (--batch %d%s)" % (name, B, ", then --train" if tr else ""))
     cache = os.path.join(tmp, "cache")
-    ct = {k: nncc_compile(args.nncc, path, os.path.join(d, k), B, k == "train", cache) for k in kinds}
+    ct = {k: nncc_compile(args.nncc, path, os.path.join(d, k), B, k == "train", cache, args.target) for k in kinds}
     man = json.load(open(os.path.join(d, "infer", name + ".manifest.json")))
     flops, out_size = man["flops_per_example"], int(np.prod(man["outputs"][0]["shape"]))
     libs = [NnccLib(os.path.join(d, k, "lib%s.so" % name), name) for k in kinds]
@@ -162,7 +162,7 @@ def bench_model(path, args, peers, tmp):
     torch, fx, ort, net, sess = peers.get("torch"), peers.get("fx"), peers.get("ort"), None, None
     if torch is not None:
         torch.manual_seed(seed)
-        net = fx.init_net(spec, torch.Generator().manual_seed(seed + 1))   # random batchnorm statistics too
+        net = fx.init_net(spec, torch.Generator().manual_seed(seed + 1), {"wscale": 1.0, "identity": ()})  # random batchnorm statistics too
         fx.save_safetensors(wpath.decode(), net.params())                 # state_dict names, F32
     else:
         inf.check(inf.save(inf.ctx, wpath), "save_weights")
@@ -268,9 +268,27 @@ def targets(rows, ctimes):
                 "met" if ok else "not met", max([max(c.values()) for c in ctimes.values()] or [0]))]
 
 
-def peak_gflops(tmp):
+# nncc's --target: vector width and -march of bench/peak.c's FMA chains.
+TARGETS = {"x86-64-v4": (16, ["-march=x86-64-v4"]), "x86-64-v3": (8, ["-march=x86-64-v3"]),
+           "x86-64-v2": (4, ["-march=x86-64-v2"]), "portable": (4, [])}
+
+
+def resolve_target(target):
+    """native as nncc resolves it: the best x86-64 level the CPU's flags allow."""
+    if target != "native":
+        return target
+    flags = set((re.search(r"^flags\s*:(.*)$", open("/proc/cpuinfo").read(), re.M) or [None, ""])[1].split()) \
+        if os.path.exists("/proc/cpuinfo") else set()
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "x86-64-v4"
+    return "x86-64-v3" if {"avx2", "fma"} <= flags else "x86-64-v2" if "sse4_2" in flags else "portable"
+
+
+def peak_gflops(tmp, target):
+    """The FMA peak of one thread at the target's vector width and instructions."""
     exe = os.path.join(tmp, "peak")
-    p = subprocess.run(["gcc", "-O2", "-march=native", "-ffp-contract=fast", os.path.join(HERE, "peak.c"), "-o", exe],
+    vw, march = TARGETS[resolve_target(target)]
+    p = subprocess.run(["gcc", "-O2", "-DVW=%d" % vw] + march + ["-ffp-contract=fast", os.path.join(HERE, "peak.c"), "-o", exe],
                        capture_output=True, text=True)
     if p.returncode != 0:
         log("bench: peak.c did not compile: " + p.stderr.strip())
@@ -278,7 +296,7 @@ def peak_gflops(tmp):
     return max(float(sh([exe]) or 0) for _ in range(3)) or None    # best of 3: load only lowers it
 
 
-def machine(peers, peak, nncc):
+def machine(peers, peak, nncc, target):
     cpu = sh(["lscpu"])
     get = lambda k: (re.search(r"^%s:\s*(.+)$" % k, cpu, re.M) or [None, "?"])[1]
     vers = ["Python " + platform.python_version(), "NumPy " + np.__version__]
@@ -295,7 +313,8 @@ def machine(peers, peak, nncc):
     return ["- CPU: %s (family %s, model %s), %d cores, L2 %s, L3 %s, %s, AVX-512 %s" % (
                 get("Model name"), get("CPU family"), get("Model"), os.cpu_count(), get("L2 cache"), get("L3 cache"),
                 "VM (%s)" % get("Hypervisor vendor") if "Hypervisor" in cpu else "bare metal", "yes" if avx512 else "no"),
-            "- peak single-thread FMA rate (bench/peak.c, best of 6): %s" % fmt(peak, "%.1f GFLOP/s"),
+            "- nncc --target %s; peak single-thread FMA rate at its vector width (bench/peak.c, best of 6): %s" % (
+                target if target == resolve_target(target) else "%s (%s)" % (target, resolve_target(target)), fmt(peak, "%.1f GFLOP/s")),
             "- %s; nncc %s (commit %s%s)" % ((sh(["gcc", "--version"]) or "gcc ?").splitlines()[0],
                                             sh([nncc, "--version"]), git, dirty),
             "- " + ", ".join(vers),
@@ -305,6 +324,8 @@ def machine(peers, peak, nncc):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nncc", default=os.path.join(ROOT, ".build", "release", "nncc"))
+    ap.add_argument("--target", default=os.environ.get("NNCC_BENCH_TARGET", "native"), choices=["native"] + sorted(TARGETS),
+                    help="nncc compile --target (default native, or $NNCC_BENCH_TARGET); the peak is measured at its vector width")
     ap.add_argument("--models", help="comma-separated model names (default: every bench/models/*.json)")
     ap.add_argument("--seconds", type=float, default=0.5, help="minimum timed seconds per measurement (and >= 20 runs)")
     ap.add_argument("--markdown", metavar="PATH", help="also write the report to PATH")
@@ -326,7 +347,7 @@ def main():
 
     load0, rows, checks, ctimes, failed = os.getloadavg(), [], [], {}, []
     with tempfile.TemporaryDirectory(prefix="nncc-bench-") as tmp:
-        peak = peak_gflops(tmp)
+        peak = peak_gflops(tmp, args.target)
         for m in models:
             try:
                 r, c, ct = bench_model(m, args, peers, tmp)
@@ -334,7 +355,7 @@ def main():
             except Exception as e:
                 failed.append("%s: %s" % (os.path.basename(m), e))
                 log("bench: %s failed: %s" % (m, e))
-        peak = max(peak or 0, peak_gflops(tmp) or 0) or None
+        peak = max(peak or 0, peak_gflops(tmp, args.target) or 0) or None
     load1 = os.getloadavg()
 
     rep = ["# nncc benchmark", "", "Median latency over ≥ %g s and ≥ 20 runs after warm-up, the peers interleaved; a "
@@ -347,7 +368,7 @@ def main():
     rep += ["| %s | %.2f s | %s |" % (m, c["infer"], fmt(c.get("train"), "%.2f s")) for m, c in sorted(ctimes.items())]
     rep += ["", "Targets:", ""] + targets(rows, ctimes)
     rep += ["", "Checks:", ""] + ["- %s: %s" % c for c in checks] + ["- FAILED " + f for f in failed]
-    rep += ["- " + n for n in notes] + ["", "Machine:", ""] + machine(peers, peak, args.nncc)
+    rep += ["- " + n for n in notes] + ["", "Machine:", ""] + machine(peers, peak, args.nncc, args.target)
     rep += ["- load average (1/5/15 min): %.2f %.2f %.2f at start, %.2f %.2f %.2f at end" % (load0 + load1)]
     text = "\n".join(rep) + "\n"
     print(text, end="")

@@ -13,6 +13,7 @@ extern "C" {
 #define cnn_bn_OUTPUT_SIZE  10    /* floats per example of the first output, shape [10] */
 #define cnn_bn_NUM_PARAMS   24    /* parameter tensors, batchnorm running stats included */
 #define cnn_bn_NUM_OUTPUTS  1
+#define cnn_bn_TARGET       "portable"    /* cnn_bn.c needs no -march */
 
 typedef struct cnn_bn_ctx cnn_bn_ctx;
 

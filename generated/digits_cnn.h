@@ -13,6 +13,7 @@ extern "C" {
 #define digits_cnn_OUTPUT_SIZE  10    /* floats per example of the first output, shape [10] */
 #define digits_cnn_NUM_PARAMS   8    /* parameter tensors, batchnorm running stats included */
 #define digits_cnn_NUM_OUTPUTS  1
+#define digits_cnn_TARGET       "portable"    /* digits_cnn.c needs no -march */
 
 typedef struct digits_cnn_ctx digits_cnn_ctx;
 

@@ -13,6 +13,7 @@ extern "C" {
 #define digits_mlp_OUTPUT_SIZE  10    /* floats per example of the first output, shape [10] */
 #define digits_mlp_NUM_PARAMS   4    /* parameter tensors, batchnorm running stats included */
 #define digits_mlp_NUM_OUTPUTS  1
+#define digits_mlp_TARGET       "portable"    /* digits_mlp.c needs no -march */
 
 typedef struct digits_mlp_ctx digits_mlp_ctx;
 

@@ -13,6 +13,7 @@ extern "C" {
 #define lenet5_OUTPUT_SIZE  10    /* floats per example of the first output, shape [10] */
 #define lenet5_NUM_PARAMS   10    /* parameter tensors, batchnorm running stats included */
 #define lenet5_NUM_OUTPUTS  1
+#define lenet5_TARGET       "portable"    /* lenet5.c needs no -march */
 
 typedef struct lenet5_ctx lenet5_ctx;
 

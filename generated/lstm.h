@@ -13,6 +13,7 @@ extern "C" {
 #define lstm_OUTPUT_SIZE  10    /* floats per example of the first output, shape [10] */
 #define lstm_NUM_PARAMS   6    /* parameter tensors, batchnorm running stats included */
 #define lstm_NUM_OUTPUTS  1
+#define lstm_TARGET       "portable"    /* lstm.c needs no -march */
 
 typedef struct lstm_ctx lstm_ctx;
 

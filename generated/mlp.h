@@ -13,6 +13,7 @@ extern "C" {
 #define mlp_OUTPUT_SIZE  10    /* floats per example of the first output, shape [10] */
 #define mlp_NUM_PARAMS   6    /* parameter tensors, batchnorm running stats included */
 #define mlp_NUM_OUTPUTS  1
+#define mlp_TARGET       "portable"    /* mlp.c needs no -march */
 
 typedef struct mlp_ctx mlp_ctx;
 

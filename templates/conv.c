@@ -216,13 +216,11 @@ nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, con
                                  const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, \
                                  float *restrict y) \
     { nn_conv_tile(R, s, Hp, Wp, oh, ow0, xp, B, nc, bias, act, alpha, beta, y); }
-NN_CONV_TILE(1) NN_CONV_TILE(2) NN_CONV_TILE(3) NN_CONV_TILE(4) NN_CONV_TILE(5) NN_CONV_TILE(6) NN_CONV_TILE(7)
-NN_CONV_TILE(8)
+NN_ROWS_EACH(NN_MR, NN_CONV_TILE)
 typedef void (*nn_conv_tile_fn)(nn_conv_shape, int, int, int, int, const float *restrict, const float *restrict, int,
                                 const float *restrict, int, float, float, float *restrict);
-NN_UNUSED static const nn_conv_tile_fn nn_conv_tiles[NN_MR + 1] = {
-    0, nn_conv_tile_1, nn_conv_tile_2, nn_conv_tile_3, nn_conv_tile_4, nn_conv_tile_5, nn_conv_tile_6,
-    nn_conv_tile_7, nn_conv_tile_8};
+#define NN_CONV_TILE_ENTRY(R) nn_conv_tile_##R,
+NN_UNUSED static const nn_conv_tile_fn nn_conv_tiles[NN_MR + 1] = {0, NN_ROWS_EACH(NN_MR, NN_CONV_TILE_ENTRY)};
 
 /* Pads one image and group into xp: C planes of Hp × Wp, zeros around.
    Only the border is zeroed: the interior is overwritten anyway. */

@@ -14,6 +14,11 @@ typedef struct {
     float alpha, beta;
 } nn_epilogue;
 
+/* Vector registers of the target (nncc defines it: 32 with AVX-512, else 16). */
+#ifndef NN_VREGS
+#define NN_VREGS (NN_VW >= 16 ? 32 : 16)
+#endif
+
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
 nn_micro(const int mr, int K, const float *restrict A, int lda, const float *restrict B,
@@ -25,25 +30,30 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
     int k = 0;
     if (mr <= 2) {
         /* Few rows give too few independent FMA chains to hide the FMA
-           latency: split K four ways and add the partial sums at the end. */
+           latency: split K `ways` ways and add the partial sums at the end,
+           four ways when their accumulators take at most half the registers
+           (two rows on 16 registers would spill them: two ways). */
+        const int ways = 4 * mr * NN_NV <= NN_VREGS / 2 ? 4 : 2;
         nn_vf part[3][2][NN_NV];
-        for (int u = 0; u < 3; u++)
+        for (int u = 0; u < ways - 1; u++)
             for (int r = 0; r < mr; r++)
                 for (int j = 0; j < NN_NV; j++) part[u][r][j] = nn_splat(0);
-        for (; k + 4 <= K; k += 4) {
+        for (; k + ways <= K; k += ways) {
             for (int r = 0; r < mr; r++) {
                 const float *a = A + (size_t)r * lda + k;
                 for (int j = 0; j < NN_NV; j++) {
                     const float *b = B + (size_t)k * NN_NR + j * NN_VW;
                     acc[r][j] += nn_splat(a[0]) * nn_load(b);
-                    part[0][r][j] += nn_splat(a[1]) * nn_load(b + NN_NR);
-                    part[1][r][j] += nn_splat(a[2]) * nn_load(b + 2 * NN_NR);
-                    part[2][r][j] += nn_splat(a[3]) * nn_load(b + 3 * NN_NR);
+                    for (int u = 1; u < ways; u++) part[u - 1][r][j] += nn_splat(a[u]) * nn_load(b + u * NN_NR);
                 }
             }
         }
         for (int r = 0; r < mr; r++)
-            for (int j = 0; j < NN_NV; j++) acc[r][j] += (part[0][r][j] + part[1][r][j]) + part[2][r][j];
+            for (int j = 0; j < NN_NV; j++) {
+                nn_vf sum = part[0][r][j];
+                for (int u = 1; u < ways - 1; u++) sum += part[u][r][j];
+                acc[r][j] += sum;
+            }
     }
     for (; k < K; k++) {
         nn_vf b[NN_NV];
@@ -78,20 +88,28 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
 #define NN_GEMM_ROWS NN_MR
 #endif
 
+/* M(1) M(2) … M(NN_MR): the tile's rows, one kernel copy per row count.
+   The schedule picks NN_MR for the target's register file: 4, 6 or 8. */
+#define NN_ROWS_4(M) M(1) M(2) M(3) M(4)
+#define NN_ROWS_6(M) NN_ROWS_4(M) M(5) M(6)
+#define NN_ROWS_8(M) NN_ROWS_6(M) M(7) M(8)
+#define NN_ROWS_EXPAND(n, M) NN_ROWS_##n(M)
+#define NN_ROWS_EACH(n, M) NN_ROWS_EXPAND(n, M)
+#if NN_MR != 4 && NN_MR != 6 && NN_MR != 8
+#error "the micro-kernels' edge dispatch is written for NN_MR 4, 6 or 8"
+#endif
+
 /* One out-of-line copy per row count, so every call site shares them. */
 #define NN_MICRO(R) \
     static void nn_micro_##R(int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, \
                              int ldc, int nc, const float *restrict bias, nn_epilogue e) \
     { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
-NN_MICRO(1) NN_MICRO(2) NN_MICRO(3) NN_MICRO(4) NN_MICRO(5) NN_MICRO(6) NN_MICRO(7) NN_MICRO(8)
-#if NN_MR != 8
-#error "nn_gemm's edge dispatch assumes NN_MR == 8"
-#endif
+NN_ROWS_EACH(NN_MR, NN_MICRO)
 
 typedef void (*nn_micro_fn)(int, const float *restrict, int, const float *restrict, float *restrict, int, int,
                             const float *restrict, nn_epilogue);
-NN_UNUSED static const nn_micro_fn nn_micro_table[NN_MR + 1] = {
-    0, nn_micro_1, nn_micro_2, nn_micro_3, nn_micro_4, nn_micro_5, nn_micro_6, nn_micro_7, nn_micro_8};
+#define NN_MICRO_ENTRY(R) nn_micro_##R,
+NN_UNUSED static const nn_micro_fn nn_micro_table[NN_MR + 1] = {0, NN_ROWS_EACH(NN_MR, NN_MICRO_ENTRY)};
 
 NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int lda, const float *restrict Bp,
                     float *restrict C, int ldc, nn_epilogue e)

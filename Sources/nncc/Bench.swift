@@ -17,7 +17,7 @@ struct Bench: ParsableCommand {
         if train && loaded.graph.train == nil {
             throw NNCCError(file: model, "bench --train needs the model's \"train\" section")
         }
-        let options = try build.options(train: train, defaultBatch: train ? nil : 1)
+        let options = try build.options(train: train, defaultBatch: train ? nil : 1, loads: true)
         let session = try Session(model: loaded, options: options)
         let lib = session.library, batch = lib.maxBatch
         var rng = SplitMix64(seed: 42)
@@ -38,7 +38,7 @@ struct Bench: ParsableCommand {
         let flops = Double(flopsPerExample(session.products.graph)) * Double(batch) * (train ? 3 : 1)
         print(String(format: "%@ %@ batch %d: median %.1f us, p90 %.1f us, %.0f examples/s, %.2f GFLOP/s (%d runs, %@ target, %d thread%@)",
                      session.products.name, train ? "train step" : "forward", batch, median, p90,
-                     Double(batch) / median * 1e6, flops / median / 1e3, times.count, options.target.rawValue,
+                     Double(batch) / median * 1e6, flops / median / 1e3, times.count, options.target.label,
                      options.threads, options.threads == 1 ? "" : "s"))
     }
 }

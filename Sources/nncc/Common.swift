@@ -11,11 +11,20 @@ struct UsageError: Error { let message: String }
 
 /// The machine the kernels are built for.
 struct MachineFlags: ParsableArguments {
-    @Option(help: "native (-march=native) or portable.") var target: Target = .native
+    @Option(help: ArgumentHelp("native (the best of the others this CPU runs), x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA), x86-64-v2 (SSE4.2) or portable (no -march).",
+                               valueName: "target")) var target: Target = .native
     @Option(help: "OpenMP threads for the kernels.") var threads: Int = 1
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+    }
+
+    /// Commands that load the library need a CPU that runs the target (else illegal instructions).
+    func requireRunnable() throws {
+        if let flag = target.missingOnHost {
+            throw NNCCError(path: "--target", "this CPU cannot run \(target.rawValue) code (it lacks \(flag)); "
+                + "`nncc compile --target \(target.rawValue)` builds it for another machine")
+        }
     }
 }
 
@@ -28,9 +37,11 @@ struct BuildFlags: ParsableArguments {
         if let b = batch, !(1...Limits.batch).contains(b) { throw ValidationError("--batch must be in 1...\(Limits.batch)") }
     }
 
-    func options(train: Bool = false, defaultBatch: Int? = nil, name: String? = nil) throws -> CompileOptions {
+    /// `loads`: the command loads the library into this process (run, check, bench).
+    func options(train: Bool = false, defaultBatch: Int? = nil, name: String? = nil, loads: Bool = false) throws -> CompileOptions {
         try validate()
         try machine.validate()
+        if loads { try machine.requireRunnable() }
         return CompileOptions(maxBatch: batch ?? defaultBatch, train: train, target: machine.target,
                               threads: machine.threads, name: name)
     }

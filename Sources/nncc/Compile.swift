@@ -43,7 +43,7 @@ struct Compile: ParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         print("""
             compiled \(g.name) from \(model) in \(String(format: "%.2f", seconds)) s
-              input \(g.input.shape) -> output \(g.nodes[g.outputs[0]].shape), max batch \(g.maxBatch), target \(options.target.rawValue)
+              input \(g.input.shape) -> output \(g.nodes[g.outputs[0]].shape), max batch \(g.maxBatch), target \(options.target.label)
               \(g.params.count) parameter tensors (\(g.params.reduce(0) { $0 + $1.size }) floats), arena \(g.arenaFloats * 4) bytes, \(flopsPerExample(g)) FLOPs per example
               \(p.source.path)
               \(p.header.path)

@@ -16,7 +16,7 @@ struct Run: ParsableCommand {
         try overwrite.check(inputs: [("the model", model), ("--input", input), ("--weights", weights)],
                             outputs: [("--output", output)])
         let session = try Session(modelPath: model, weights: weights,
-                                  options: try build.options(defaultBatch: defaultRunBatch))
+                                  options: try build.options(defaultBatch: defaultRunBatch, loads: true))
         let (x, n) = try readInputs(input, model: session.model)
         let ys = try session.predictAll(x, count: n)
         let g = session.products.graph
@@ -62,7 +62,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let session = try Session(modelPath: model, weights: weights,
-                                  options: try build.options(defaultBatch: defaultRunBatch))
+                                  options: try build.options(defaultBatch: defaultRunBatch, loads: true))
         let (x, n) = try readInputs(input, model: session.model)
         guard case let .float(want) = try NumPy.read(path: expect) else {
             throw NNCCError(file: expect, "expected float32 values, found integers")

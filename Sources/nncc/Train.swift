@@ -53,6 +53,7 @@ struct Train: ParsableCommand {
         // Bad data fails before the (slower) compile.
         let train = try Dataset.load(path: data, model: loaded, loss: cfg.loss)
         let valSet = try val.map { try Dataset.load(path: $0, model: loaded, loss: cfg.loss) }
+        try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
                                   options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads))
         let trainer = try Trainer(session: session, config: cfg)
@@ -131,6 +132,7 @@ struct Eval: ParsableCommand {
         // Without a train section the labels decide: integers are classes, floats are regression targets.
         let loss = loaded.graph.train?.loss ?? Dataset.inferredLoss(arrays)
         let test = try Dataset.from(arrays, file: data, model: loaded, loss: loss)
+        try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
                                   options: CompileOptions(maxBatch: defaultRunBatch, target: machine.target, threads: machine.threads))
         let r = try Trainer.evaluate(test, context: session.context, graph: session.model.graph, loss: loss)

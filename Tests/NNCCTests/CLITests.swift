@@ -265,6 +265,25 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(listing(out).count, 4)
     }
 
+    /// A named level builds on any host (compile only loads nothing); the manifest, the summary and
+    /// the header name it, and an unknown name is a usage error listing the targets.
+    func testCompileNamedTarget() throws {
+        let out = tmp.appendingPathComponent("v3")
+        let r = try nncc(["compile", model("dense_relu"), "-o", out.path, "--target", "x86-64-v3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("target x86-64-v3"), r.stdout)
+        let data = try Data(contentsOf: out.appendingPathComponent("dense_relu.manifest.json"))
+        let manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(manifest["target"] as? String, "x86-64-v3")
+        XCTAssertEqual(manifest["vector_width"] as? Int, 8)
+        XCTAssertEqual(manifest["gemm_tile"] as? [Int], [6, 16])
+        XCTAssertTrue((manifest["gcc"] as? [String] ?? []).contains("-march=x86-64-v3"))
+        let header = try String(contentsOf: out.appendingPathComponent("dense_relu.h"), encoding: .utf8)
+        XCTAssertTrue(header.contains("#define dense_relu_TARGET       \"x86-64-v3\""), header)
+        try expect(2, ["compile", model("dense_relu"), "-o", out.path, "--target", "avx2"],
+                   stderr: ["x86-64-v3", "portable"])
+    }
+
     func testCheckPassesOnTruthAndNamesWorstElement() throws {
         let m = model("dense_relu"), x = fixture("dense_relu", "x.npy"), y = fixture("dense_relu", "y.npy")
         let ok = try nncc(["check", m, "--input", x, "--expect", y])

@@ -76,8 +76,8 @@ import NNCCRuntime
     /// nn_gemm equals nn_gemm_naive (atol 1e-5, rtol 1e-4, guard cells untouched) over odd M/N/K, bias modes,
     /// accumulate and activations, and implicit-GEMM and rows conv (several tilings) equal nn_conv_naive on odd conv
     /// shapes, and Winograd F(2×2,3×3) equals nn_conv_naive at every transform width and blocking; the C harness
-    /// Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 (the AVX-512
-    /// configuration) and also the AVX2-style 8×2 and a narrow 4×3 panel.
+    /// Fixtures/c/gemm_test.c runs against the templates as embedded, with NN_VW 16 / NN_NV 2 / NN_MR 8 (the
+    /// x86-64-v4 micro-kernel), 8 / 2 / 6 (x86-64-v3's) and a narrow 4×3 panel of 4 rows.
     @Test(arguments: HarnessWidth.built)
     func gemmAndConvKernelsAgainstNaiveInC(_ width: HarnessWidth) throws {
         try runHarness("gemm_test", width: width, templates: [.winograd])
@@ -93,30 +93,26 @@ import NNCCRuntime
                        templates: [.convTrain, .poolTrain, .winogradTrain])
     }
 
-    /// One vector configuration of a C harness: the x86-64 level whose registers hold NN_VW floats (the
-    /// harness is compiled for that level, never for the host), and the CPU flag the host needs to run it.
+    /// One vector configuration of a C harness: the target whose registers hold NN_VW floats (the
+    /// harness is compiled for that level, never for the host, and run where the host has it), the
+    /// vectors and rows of its micro-kernel.
     struct HarnessWidth: Sendable, CustomTestStringConvertible {
-        var vw: Int, nv: Int, march: [String], needs: String?
-        static let all = [
-            HarnessWidth(vw: 16, nv: 2, march: ["-march=x86-64-v4"], needs: "avx512f"),
-            HarnessWidth(vw: 8, nv: 2, march: ["-march=x86-64-v3"], needs: "avx2"),
-            HarnessWidth(vw: 4, nv: 3, march: [], needs: nil),
-        ]
+        var vw: Int, nv: Int, mr: Int, target: Target
+        var march: [String] { target.compilerFlags }
+        var needs: String? { target.missingOnHost }
+        /// The micro-kernels of x86-64-v4 and v3 as their schedules pick them, and a 4-row, 3-vector one.
+        static let all = [Target.x86_64_v4, .x86_64_v3].map { t in
+            let s = Schedule(target: t)
+            return HarnessWidth(vw: s.vectorWidth, nv: s.vectorsPerRow, mr: s.rowsPerTile, target: t)
+        } + [HarnessWidth(vw: 4, nv: 3, mr: 4, target: .portable)]
         /// Off x86-64 only the 4-float build (no -march) compiles.
         #if arch(x86_64)
         static let built = all
         #else
-        static let built = all.filter { $0.needs == nil }
+        static let built = all.filter { $0.target == .portable }
         #endif
-        var testDescription: String { "NN_VW \(vw) NN_NV \(nv)" }
+        var testDescription: String { "NN_VW \(vw) NN_NV \(nv) NN_MR \(mr)" }
     }
-
-    /// The host CPU's feature flags (empty where /proc/cpuinfo has none).
-    static let hostFlags: Set<String> = {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let line = info.split(separator: "\n").first { $0.hasPrefix("flags") }.map(String.init) ?? ""
-        return Set(line.split(separator: " ").map(String.init))
-    }()
 
     /// Compiles Fixtures/c/NAME.c after `templates` and what they require, at the width's NN_VW/NN_NV (-Werror), for its own
     /// x86-64 level, and runs it where the host has that level (exit 0 and "0 failures"); on a host without
@@ -125,14 +121,14 @@ import NNCCRuntime
         let tmp = FixtureKit.makeTempDir("nncc-refkernel")
         defer { try? FileManager.default.removeItem(at: tmp) }
         let harness = try String(contentsOf: FixtureKit.root.appendingPathComponent("c/\(name).c"), encoding: .utf8)
-        let src = tmp.appendingPathComponent("\(name)_\(w.vw)x\(w.nv).c")
-        let exe = tmp.appendingPathComponent("\(name)_\(w.vw)x\(w.nv)")
-        let text = "#define NN_VW \(w.vw)\n#define NN_NV \(w.nv)\n#define NN_MR 8\n"
+        let src = tmp.appendingPathComponent("\(name)_\(w.vw)x\(w.nv)x\(w.mr).c")
+        let exe = tmp.appendingPathComponent("\(name)_\(w.vw)x\(w.nv)x\(w.mr)")
+        let text = "#define NN_VW \(w.vw)\n#define NN_NV \(w.nv)\n#define NN_MR \(w.mr)\n"
             + (Template.closure(templates).map(\.source) + [harness]).joined(separator: "\n")
         try text.write(to: src, atomically: true, encoding: .utf8)
         try GCC.run([try GCC.path(), "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-ffp-contract=fast"]
                     + w.march + ["-o", exe.path, src.path, "-lm"])
-        if let flag = w.needs, !Self.hostFlags.contains(flag) {
+        if let flag = w.needs {
             print("note: \(name) at NN_VW \(w.vw) compiled but not run: this CPU lacks \(flag)")
             return
         }

@@ -55,8 +55,8 @@ final class SanitizerTests: XCTestCase {
         guard let weights = model.weightsPath else { return ["fixture has no weights file"] }
         let args = [weights, xFile.path, yFile.path, String(x.shape[0]), dir.appendingPathComponent("saved.safetensors").path]
 
-        // The native build's vectors need the host ISA, as in the library build; portable must not.
-        let march = target == .native ? ["-march=native"] : []
+        // The target's flags, as in the library build (portable has none).
+        let march = target.compilerFlags
         let common = Self.strict + march + ["-DMODEL=\(name)", "-include", header.path, "-o"]
         let cc = try GCC.path()
         var problems: [String] = []

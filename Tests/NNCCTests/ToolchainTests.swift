@@ -34,7 +34,7 @@ final class ToolchainTests: XCTestCase {
         let argv = try GCC.sharedObjectArguments(source: "/a b/m.c", output: "/a b/libm.so", options: GCCOptions())
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: argv[0]), argv[0])
         XCTAssertFalse(argv.contains { ["sh", "bash", "/bin/sh", "-c"].contains($0) })
-        for flag in ["-std=c11", "-O3", "-march=native", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror", "-lm"] {
+        for flag in ["-std=c11", "-O3", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror", "-lm"] + Target.host.compilerFlags {
             XCTAssertTrue(argv.contains(flag), flag)
         }
         XCTAssertFalse(argv.contains("-fopenmp"))
@@ -42,7 +42,11 @@ final class ToolchainTests: XCTestCase {
 
         let portable = try GCC.sharedObjectArguments(source: "m.c", output: "m.so",
                                                      options: GCCOptions(target: .portable, threads: 4))
-        XCTAssertFalse(portable.contains("-march=native"))
+        XCTAssertFalse(portable.contains { $0.hasPrefix("-march") })
+        // A named level compiles for that level, never for the build machine.
+        let v3 = try GCC.sharedObjectArguments(source: "m.c", output: "m.so", options: GCCOptions(target: .x86_64_v3))
+        XCTAssertTrue(v3.contains("-march=x86-64-v3"))
+        XCTAssertFalse(v3.contains("-march=native"))
         XCTAssertTrue(portable.contains("-fopenmp"))
     }
 

@@ -4,6 +4,8 @@ struct Interface {
     let graph: Graph
     let prefix: String
     let canTrain: Bool
+    /// The named target the C was generated for.
+    let target: Target
 
     var outputSize: Int { graph.nodes[graph.outputs[0]].size }
 
@@ -27,6 +29,7 @@ struct Interface {
             #define \(p)_OUTPUT_SIZE  \(outputSize)    /* floats per example of the first output, shape \(CSyntax.list(g.nodes[g.outputs[0]].shape)) */
             #define \(p)_NUM_PARAMS   \(g.params.count)    /* parameter tensors, batchnorm running stats included */
             #define \(p)_NUM_OUTPUTS  \(g.outputs.count)
+            #define \(p)_TARGET       "\(target.rawValue)"    /* \(Self.buildNote(target, prefix: p)) */
 
             typedef struct \(p)_ctx \(p)_ctx;
 
@@ -74,6 +77,31 @@ struct Interface {
 
             """
         return s
+    }
+
+    /// How NAME.c must be compiled for the target.
+    static func buildNote(_ target: Target, prefix p: String) -> String {
+        target.requiredMacros.isEmpty ? "\(p).c needs no -march"
+            : "\(p).c needs \(target.instructions): compile it with -march=\(target.rawValue) or newer"
+    }
+
+    /// The C's first lines past its banner: an #error when the compiler was not told the
+    /// target's instructions (plain `gcc -O2` would give -Wpsabi noise, then illegal instructions).
+    /// The rest of the file is its #else, closed by `targetCheckEnd`: gcc goes on past an #error,
+    /// and would bury it under the -Wpsabi errors of every vector function.
+    static func targetCheck(_ target: Target, prefix p: String) -> String {
+        let macros = target.requiredMacros
+        guard !macros.isEmpty else { return "" }
+        return """
+            #if \(macros.map { "!defined(\($0))" }.joined(separator: " || "))
+            #error "\(p).c was generated for \(target.rawValue) (\(target.instructions)): compile it with -march=\(target.rawValue) or newer"
+            #else
+
+            """
+    }
+
+    static func targetCheckEnd(_ target: Target) -> String {
+        target.requiredMacros.isEmpty ? "" : "#endif /* built for \(target.rawValue) */\n"
     }
 
     var lossTargets: String {

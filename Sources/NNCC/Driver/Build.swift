@@ -21,11 +21,12 @@ public enum Builder {
     }
 
     /// The library for a model from the cache, compiling it at most once. The
-    /// key hashes the generated C, the gcc flags and gcc's version.
+    /// key hashes the generated C, the target, the gcc flags and gcc's version.
     public static func cached(_ model: LoadedModel, options: CompileOptions) throws -> BuildProducts {
         let (lib, g) = try Pipeline.generate(model, options: options)
         let flags = try GCC.sharedObjectArguments(source: "x.c", output: "x.so", options: gccOptions(options)).dropFirst()
-        let key = SHA256.hex(lib.source + "\u{0}" + flags.joined(separator: " ") + "\u{0}" + (try GCC.version()))
+        let key = SHA256.hex(lib.source + "\u{0}" + options.target.label + "\u{0}" + flags.joined(separator: " ") + "\u{0}"
+                             + (try GCC.version()))
         let dir = try BuildCache().directory(key: String(key.prefix(32)), marker: "lib\(g.name).so") { tmp in
             _ = try write(lib, graph: g, model: model, options: options, into: tmp)
         }

@@ -12,7 +12,9 @@ enum Manifest {
             "model_sha256": modelHash,
             "max_batch": g.maxBatch,
             "train": options.train,
-            "target": options.target.rawValue,
+            "target": options.schedule.target.rawValue,
+            "target_requested": options.target.rawValue,
+            "target_instructions": options.schedule.target.instructions,
             "threads": options.threads,
             "input_shape": g.input.shape,
             "outputs": g.outputs.map { ["name": g.nodes[$0].name, "shape": g.nodes[$0].shape] },
@@ -22,6 +24,7 @@ enum Manifest {
             "arena_bytes": g.arenaFloats * 4,
             "flops_per_example": flopsPerExample(g),
             "vector_width": options.schedule.vectorWidth,
+            "gemm_tile": [options.schedule.rowsPerTile, options.schedule.panelWidth],
             "gcc": gcc,
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: dict, options: [.prettyPrinted, .sortedKeys]) else {

@@ -3,11 +3,16 @@ import Foundation
 /// Per-target choices for the kernels: vector width and register blocking
 /// of the GEMM micro-kernel, and whether to emit the naive reference kernels.
 public struct Schedule: Equatable {
-    /// Floats per vector register (16 with AVX-512, 8 with AVX2).
+    /// The named target (`native` already resolved to the host's level).
+    public var target: Target
+    /// Floats per vector register (16 with AVX-512, 8 with AVX2, 4 with SSE).
     public var vectorWidth: Int
+    /// Vector registers of the target (32 with AVX-512, else 16): the accumulators
+    /// a register-blocked kernel keeps, plus its operands, must fit in them.
+    public var vectorRegisters: Int
     /// Vectors per micro-kernel row: the packed panel width is vectorWidth × vectorsPerRow.
     public var vectorsPerRow = 2
-    /// Rows of C per micro-kernel; the template's edge dispatch is written for 8.
+    /// Rows of C per micro-kernel: 4, 6 or 8 (the templates' per-row-count copies, NN_ROWS_EACH).
     public var rowsPerTile = 8
     /// Emit the plain reference loops instead of the tiled kernels (tests compare the two).
     public var reference = false
@@ -18,31 +23,30 @@ public struct Schedule: Equatable {
 
     public var panelWidth: Int { vectorWidth * vectorsPerRow }
 
-    public init(vectorWidth: Int, reference: Bool = false, threads: Int = 1) {
-        self.vectorWidth = vectorWidth
+    /// The target's vectors and micro-kernel shape: rows × vectors accumulators,
+    /// plus one vector of B per column vector and the broadcast A value, in the
+    /// register file without spilling.
+    /// - x86-64-v4: 8 × 2 zmm (8×32), 16 accumulators of 32 registers (more rows
+    ///   would not help: the loads of B, not registers, then bound the loop).
+    /// - x86-64-v3: 6 × 2 ymm (6×16), 12 accumulators + 2 B + 1 A of 16: an 8-row tile
+    ///   needs 19 and spills in the inner loop.
+    /// - x86-64-v2 and portable: 6 × 2 xmm (6×8): without FMA each step also needs a
+    ///   product register, 16 of 16.
+    public init(target: Target, reference: Bool = false, threads: Int = 1) {
+        let t = target.resolved
+        self.target = t
+        self.vectorWidth = t.vectorWidth
+        self.vectorRegisters = t.vectorRegisters
         self.reference = reference
         self.threads = threads
-    }
-
-    /// The widest vectors the target has: the host's for `native`, 4 floats
-    /// (SSE, which every x86-64 has) for `portable`.
-    public static func forTarget(_ target: Target) -> Schedule {
-        switch target {
-        case .portable: return Schedule(vectorWidth: 4)
-        case .native: return Schedule(vectorWidth: hostVectorWidth)
+        switch t {
+        case .x86_64_v4: (rowsPerTile, vectorsPerRow) = (8, 2)
+        case .x86_64_v3, .x86_64_v2, .portable, .native: (rowsPerTile, vectorsPerRow) = (6, 2)
         }
     }
 
-    static let hostVectorWidth: Int = {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let flags = info.split(separator: "\n").first { $0.hasPrefix("flags") }.map(String.init) ?? ""
-        let words = Set(flags.split(separator: " ").map(String.init))
-        if words.contains("avx512f") { return 16 }
-        if words.contains("avx2") || words.contains("avx") { return 8 }
-        return 4
-    }()
+    public static func forTarget(_ target: Target) -> Schedule { Schedule(target: target) }
 
     /// Rounds `n` up to a whole number of packed panels.
     public func padded(_ n: Int) -> Int { (n + panelWidth - 1) / panelWidth * panelWidth }
 }
-

@@ -4,12 +4,6 @@ import CNNCCSpawn
 import Glibc
 #endif
 
-/// Code-generation target: `native` tunes for the build machine, `portable`
-/// produces a library that runs on any x86-64/aarch64 of the same ABI.
-public enum Target: String, CaseIterable, Sendable {
-    case native, portable
-}
-
 public struct GCCOptions: Equatable, Sendable {
     public var target: Target = .native
     /// More than one thread compiles with OpenMP.
@@ -70,7 +64,7 @@ public enum GCC {
         // Predictive commoning would carry input pixels across a conv tile's
         // unrolled taps in scalar registers, spilling them (lenet5's conv2 1.1× slower).
         var argv = [try path(), "-std=c11", options.reference ? "-O1" : "-O3", "-fno-predictive-commoning"]
-        if options.target == .native { argv.append("-march=native") }
+        argv += options.target.compilerFlags
         // ISO mode turns FMA contraction off; the kernels want it.
         // No libc calls for the kernels' short copy loops (gcc would make them memcpy/memset).
         argv += ["-ffp-contract=fast", "-fno-tree-loop-distribute-patterns", "-fPIC", "-shared",

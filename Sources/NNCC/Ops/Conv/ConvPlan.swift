@@ -148,8 +148,8 @@ extension ConvOps {
             rowsUse = Double(d.ow) / Double(vectorsPerRow * vw) * Double(d.fg) / Double(blocks(d.fg, tile.fb) * tile.fb)
         }
         if rowsUse >= max(narrowUse, implicitUse) { return .rows(fb: tile.fb, rb: tile.rb, uv: tile.uv) }
-        if narrowUse >= implicitUse {  // 24 or 12 accumulators, of 32 or 16 registers
-            let most = vw >= 16 ? 24 : 12, pixels = min(d.ow, most)
+        if narrowUse >= implicitUse {  // accumulators in 3/4 of the registers: 24 of 32, 12 of 16
+            let most = schedule.vectorRegisters * 3 / 4, pixels = min(d.ow, most)
             // A 1-D layer has one row: more would compute copies of it.
             return .narrow(rows: d.conv.is1D ? 1 : max(1, most / pixels), pixels: pixels)
         }
@@ -163,7 +163,7 @@ extension ConvOps {
     /// the accumulator budget allows, a whole row if it fits, else more rows.
     /// (On this Zen 4, 16 to 24 accumulators all run at about 95% of peak.)
     static func rowsTile(_ d: ConvDims, _ schedule: Schedule) -> (fb: Int, rb: Int, uv: Int) {
-        let budget = schedule.vectorWidth >= 16 ? 24 : 12  // of 32 or 16 vector registers
+        let budget = schedule.vectorRegisters * 3 / 4  // 24 of 32 vector registers, 12 of 16
         let fb = d.fg < 4 ? d.fg : (4...min(12, budget / 2)).min { a, b in
             let wa = blocks(d.fg, a) * a - d.fg, wb = blocks(d.fg, b) * b - d.fg
             return wa != wb ? wa < wb : abs(a - 8) < abs(b - 8)
@@ -185,7 +185,7 @@ extension ConvOps {
         let fewFilters = Double(schedule.padded(d.fg)) / Double(d.fg) > Double(schedule.padded(d.k)) / Double(d.k)
         guard fewFilters else { return .transposed }
         guard d.conv.stride.1 == 1 else { return .filterRows }
-        let registers = schedule.vectorWidth >= 16 ? 32 : 16
+        let registers = schedule.vectorRegisters
         let fb = (1...min(8, d.fg)).last { d.fg % $0 == 0 }!
         return .rows(fb: fb, tb: max(1, min(8, d.k, (registers - 1 - fb) / fb)))
     }

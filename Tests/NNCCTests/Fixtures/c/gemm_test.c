@@ -1,7 +1,7 @@
 /* gemm_test.c: the tiled GEMM and im2col kernels against their naive references.
  *
  * Not compilable alone: ReferenceKernelTests.swift prepends
- *   #define NN_VW .. / NN_NV .. / NN_MR 8, the templates prologue, gemm, conv and winograd
+ *   #define NN_VW .. / NN_NV .. / NN_MR .., the templates prologue, gemm, conv and winograd
  * so this file sees nn_gemm, nn_gemm_naive, nn_pack_rows, nn_pack_transposed, nn_pack_bias,
  * nn_conv_implicit, nn_conv_rows, nn_conv_narrow and nn_conv_naive exactly as generated libraries embed them.
  *

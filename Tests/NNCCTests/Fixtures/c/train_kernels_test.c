@@ -1,7 +1,7 @@
 /* train_kernels_test.c: the tiled training kernels against their naive references.
  *
  * Not compilable alone: ReferenceKernelTests.swift prepends
- *   #define NN_VW .. / NN_NV .. / NN_MR 8 and the templates conv_train, pool_train, winograd_train need
+ *   #define NN_VW .. / NN_NV .. / NN_MR .. and the templates conv_train, pool_train, winograd_train need
  * so this file sees the kernels exactly as generated training libraries embed them.
  *
  * Checks, printing each failure and exiting 1 if any:
