@@ -413,6 +413,22 @@ final class ONNXImportTests: XCTestCase {
         XCTAssertEqual(m.weights["\(m.graph.nodes[1].name).constant"]?.data, [4, 1, 0, 0])   // [[4, 1], [-2, -1]] after relu
     }
 
+    func testGatherNDOfConstantsFolds() throws {
+        // swin_v2's dynamo export reads its relative position table with GatherND.
+        let idx = Onnx_TensorProto.with { $0.name = "i"; $0.dims = [2, 2]; $0.dataType = 7; $0.int64Data = [1, 0, 0, -1] }
+        let m = try importing(Self.model([Self.node("GatherND", ["t", "i"], ["g"]), Self.node("Add", ["x", "g"], ["y"])],
+                                         inits: [Self.floats("t", [2, 3], [1, 2, 3, 4, 5, 6]), idx], input: [nil, 2]))
+        XCTAssertEqual(m.weights["\(m.graph.nodes[1].name).constant"]?.data, [4, 3])
+        let rows = Onnx_TensorProto.with { $0.name = "i"; $0.dims = [1, 1]; $0.dataType = 7; $0.int64Data = [1] }
+        let r = try importing(Self.model([Self.node("GatherND", ["t", "i"], ["g"]), Self.node("Add", ["x", "g"], ["y"])],
+                                         inits: [Self.floats("t", [2, 3], [1, 2, 3, 4, 5, 6]), rows], input: [nil, 1, 3]))
+        XCTAssertEqual(r.weights["\(r.graph.nodes[1].name).constant"]?.data, [4, 5, 6])
+        let bad = Onnx_TensorProto.with { $0.name = "i"; $0.dims = [1, 2]; $0.dataType = 7; $0.int64Data = [2, 0] }
+        assertError(Self.model([Self.node("GatherND", ["t", "i"], ["g"]), Self.node("Add", ["x", "g"], ["y"])],
+                               inits: [Self.floats("t", [2, 3]), bad], input: [nil, 1]),
+                    ["graph.node[0] (GatherND", "index 2 out of range for 2 elements"])
+    }
+
     func testGatherOfIndexTensors() throws {
         func ints(_ name: String, _ dims: [Int64], _ v: [Int64]) -> Onnx_TensorProto {
             Onnx_TensorProto.with { $0.name = name; $0.dims = dims; $0.dataType = 7; $0.int64Data = v }

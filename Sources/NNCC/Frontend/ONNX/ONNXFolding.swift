@@ -8,7 +8,7 @@ import Foundation
 extension ONNXGraphBuilder {
     static let foldable: Set<String> = [
         "Identity", "Cast", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice",
-        "Gather", "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Tile", "Equal", "Less", "Greater", "Not",
+        "Gather", "GatherND", "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Tile", "Equal", "Less", "Greater", "Not",
         "Where", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs", "Sqrt", "Min", "Max",
         "MatMul", "Relu", "Sigmoid", "Tanh", "Exp", "Log",
     ]
@@ -89,6 +89,7 @@ extension ONNXGraphBuilder {
         case "Split": return try split(x, node, list(1, "split"))
         case "Slice": return [try slice(x, node, inputs)]
         case "Gather": return [try gather(x, try input(1), axis: Self.axis(node.int("axis", default: 0), rank: x.shape.count, node), node)]
+        case "GatherND": return [try gatherND(x, try input(1), node)]
         case "Shape":
             let r = x.shape.count
             func clamp(_ i: Int) -> Int { max(0, min(r, i < 0 ? i + r : i)) }
@@ -339,6 +340,30 @@ extension ONNXGraphBuilder {
         let c = flat.indices.map { a in (0..<flat[a]).map { (a == axis ? picked[$0] : $0) * strides[a] } }
         let out = try pick(x, flat, c, node)
         return reshape(out, Array(x.shape[..<axis]) + indices.shape + Array(x.shape[(axis + 1)...]))
+    }
+
+    /// GatherND with batch_dims 0: each row of the indices' last axis picks one element or slice.
+    /// swin_v2's dynamo export reads its relative position table (a constant) this way.
+    func gatherND(_ x: ONNXConstant, _ indices: ONNXConstant, _ node: ONNXNode) throws -> ONNXConstant {
+        try node.expect("batch_dims", is: 0)
+        guard let idx = indices.ints, let k = indices.shape.last, k >= 1, k <= x.shape.count else {
+            throw node.fail("indices must be integers whose last axis is 1 to \(x.shape.count) long")
+        }
+        let strides = Self.strides(x.shape)
+        let tuples = idx.count / k
+        let offsets = try (0..<tuples).map { t -> Int in
+            try (0..<k).reduce(0) { sum, a in
+                let n = x.shape[a]
+                guard let j = Int(exactly: idx[t * k + a]), (-n..<n).contains(j) else {
+                    throw node.fail("index \(idx[t * k + a]) out of range for \(n) elements")
+                }
+                return sum + (j < 0 ? j + n : j) * strides[a]
+            }
+        }
+        let slice = Array(x.shape[k...])
+        let size = slice.reduce(1, *)
+        let out = try pick(x, [tuples, size], [offsets, Array(0..<size)], node)
+        return reshape(out, Array(indices.shape.dropLast()) + slice)
     }
 
     func range(_ start: ONNXConstant, _ limit: ONNXConstant, _ delta: ONNXConstant, _ node: ONNXNode) throws -> ONNXConstant {
