@@ -117,6 +117,8 @@ enum LayerDecoder {
         case "prelu":
             try keys(["num_parameters"])
             return (.prelu(parameters: try f.int("num_parameters", default: 1, min: 1, max: Limits.filters)), nil)
+        case _ where type == "pad" || padModules[type] != nil:
+            return (try pad(f, type, keys), nil)
         case "concat":
             try keys(["axis"])
             return (.concat(axis: try f.int("axis", default: 0, min: -Limits.rank, max: Limits.rank - 1)), nil)
@@ -124,7 +126,7 @@ enum LayerDecoder {
             throw f.fail("type", "unknown layer type \"\(displayText(type))\"; expected one of: dense, conv1d, conv2d, maxpool1d, "
                 + "maxpool2d, avgpool1d, avgpool2d, global_avgpool1d, global_avgpool2d, flatten, reshape, \(activationNames), "
                 + "dropout, batchnorm, layernorm, groupnorm, instancenorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat, "
-                + "transpose, permute, slice, matmul, mean, sum, amax, amin")
+                + "transpose, permute, slice, matmul, mean, sum, amax, amin, pad, \(padModules.keys.sorted().joined(separator: ", "))")
         }
     }
 

@@ -2,7 +2,7 @@
 /// the gradient, in one file per family: Ops/Dense.swift, Ops/Conv/,
 /// Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
 /// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift, Ops/Softmax.swift,
-/// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift. Adding an op means adding an IR
+/// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift, Ops/Pad.swift. Adding an op means adding an IR
 /// case (IR/Op.swift), its shape rule (Passes/InferShapes.swift) and a
 /// family, or a case in one (docs/architecture.md, "Adding an op").
 protocol OpFamily {
@@ -64,6 +64,7 @@ extension Op {
         case .select, .slice: return SelectOps.self
         case .binary, .prelu: return BinaryOps.self
         case .norm: return LayerNormOps.self
+        case .pad: return PadOps.self
         }
     }
 }

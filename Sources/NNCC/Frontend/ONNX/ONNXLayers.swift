@@ -34,6 +34,7 @@ extension ONNXGraphBuilder {
         case "Slice": try slice(node)
         case "Split": try split(node)
         case "Tile": try tile(node)
+        case "Pad": try pad(node)
         case "LSTM", "GRU", "RNN": try recurrent(node)
         default: try shapeNode(node)
         }

@@ -6,8 +6,8 @@ extension ONNXGraphBuilder {
     static let supported = "Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Concat, Constant, ConstantOfShape, "
         + "Conv, Div, Dropout, Elu, Erf, Exp, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, "
         + "HardSigmoid, HardSwish, Identity, LeakyRelu, Log, LogSoftmax, LSTM, MatMul, Max, MaxPool, Min, "
-        + "Mish, Mul, Neg, Pow, PRelu, Reciprocal, ReduceL2, ReduceMax, ReduceMean, ReduceMin, ReduceSum, Relu, "
-        + "Reshape, RNN, Selu, Shape, Sigmoid, Slice, Softmax, Softplus, Softsign, Split, Sqrt, Squeeze, Sub, Sum, "
+        + "Mish, Mul, Neg, Pad, Pow, PRelu, Reciprocal, ReduceL2, ReduceMax, ReduceMean, ReduceMin, ReduceSum, Relu, "
+        + "Reshape, RNN, Selu, Shape, Shrink, Sigmoid, Sign, Slice, Softmax, Softplus, Softsign, Split, Sqrt, Squeeze, Sub, Sum, "
         + "Tanh, Tile, Transpose, Unsqueeze"
 
     mutating func shapeNode(_ node: ONNXNode) throws {
