@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import NNCC
 
-/// ONNX Pad of each opset form, a rank-1 model input, and the errors of bad pads.
+/// ONNX Pad of each opset form, a rank-1 model input, Sign and Shrink, ScatterND folding, and the errors of bad pads.
 extension ONNXImportTests {
     func testPadOfEveryOpsetAndItsErrors() throws {
         func pad(_ inputs: [String], _ attrs: [Onnx_AttributeProto] = [], inits: [Onnx_TensorProto] = [], opset: Int64 = 17) -> Data {
@@ -40,6 +40,16 @@ extension ONNXImportTests {
         XCTAssertEqual(m.graph.nodes.map(\.op), [.input, .activation(.sign), .activation(.shrink(lambd: 1.5, bias: 0.5))])
         XCTAssertEqual(m.graph.nodes.map(\.shape), [[1], [1], [1]])
         assertError(Self.model([Self.node("Shrink", ["x"], ["y"], [Self.float("lambd", -1)])], input: [nil]), ["lambd"])
+    }
+
+    /// ScatterND of constants folds (swin_v2's `qkv_bias[C:2C].zero_()`).
+    func testScatterNDOfConstantsFolds() throws {
+        let idx = Onnx_TensorProto.with { $0.name = "i"; $0.dims = [1, 1]; $0.dataType = 7; $0.int64Data = [-2] }
+        let nodes = [Self.node("ScatterND", ["b", "i", "u"], ["b2"]), Self.node("Mul", ["x", "b2"], ["y"])]
+        let m = try importing(Self.model(nodes, inits: [Self.floats("b", [4], [1, 2, 3, 4]), idx, Self.floats("u", [1], [9])]))
+        XCTAssertEqual(m.weights.values.first?.data, [1, 2, 9, 4])
+        let bad = Onnx_TensorProto.with { $0.name = "i"; $0.dims = [1, 1]; $0.dataType = 7; $0.int64Data = [4] }
+        assertError(Self.model(nodes, inits: [Self.floats("b", [4], [1, 2, 3, 4]), bad, Self.floats("u", [1], [9])]), ["ScatterND", "out of range"])
     }
 }
 
