@@ -71,3 +71,11 @@ extension ShapeTests {
         assertShapeError(#"{"type": "reflectionpad1d", "padding": 2, "value": 1}"#, input: "[3, 8]", path: "layers[0].value", "unknown key")
     }
 }
+
+extension TrainSanitizerTests {
+    /// Pad of every mode (row copies, borders, cropping) forward and backward under ASan/UBSan, no allocation per step.
+    func testPad() {
+        check(FixtureKit.torch, "pad_image")
+        check(FixtureKit.torch, "pad_seq")
+    }
+}
