@@ -104,13 +104,14 @@ static inline nn_vf nn_vselect(nn_vi take, nn_vf b, nn_vf a) {
 /* Activations, scalar. Codes match nncc's Activation enum (Activation.cCode);
    alpha and beta are its parameters (leaky relu's and elu's alpha, selu's
    alpha and scale, celu's alpha, softplus' beta and threshold, clip's min and max, hard sigmoid's
-   alpha and beta). Each follows PyTorch's formula; this is also the
+   alpha and beta, shrink's lambd and bias). Each follows PyTorch's formula; this is also the
    reference twin of the vector forms below. */
 enum {
     NN_ACT_NONE = 0, NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_GELU, NN_ACT_LEAKY_RELU,
     NN_ACT_GELU_TANH, NN_ACT_ELU, NN_ACT_SELU, NN_ACT_CELU, NN_ACT_SOFTPLUS, NN_ACT_SOFTSIGN,
     NN_ACT_EXP, NN_ACT_LOG, NN_ACT_SQRT, NN_ACT_RECIPROCAL, NN_ACT_ABS, NN_ACT_NEG, NN_ACT_ERF,
-    NN_ACT_CLIP, NN_ACT_HARDSIGMOID, NN_ACT_HARDSWISH, NN_ACT_SILU, NN_ACT_MISH, NN_ACT_COUNT
+    NN_ACT_CLIP, NN_ACT_HARDSIGMOID, NN_ACT_HARDSWISH, NN_ACT_SILU, NN_ACT_MISH,
+    NN_ACT_SIGN, NN_ACT_SHRINK, NN_ACT_COUNT
 };
 #define NN_GELU_TANH_K 0.79788456080286536f /* √(2/π) */
 
@@ -153,6 +154,8 @@ static inline float nn_act(int act, float alpha, float beta, float x) {
     case NN_ACT_HARDSWISH: return x * nn_clip(x + 3.0f, 0.0f, 6.0f) / 6.0f;
     case NN_ACT_SILU: return x / (1.0f + expf(-x));
     case NN_ACT_MISH: return x * tanhf(log1pf(expf(x)));
+    case NN_ACT_SIGN: return (float)(x > 0) - (float)(x < 0);
+    case NN_ACT_SHRINK: return x < -alpha ? x + beta : x > alpha ? x - beta : x == x ? 0.0f : x;
     default: return x;
     }
 }

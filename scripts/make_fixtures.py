@@ -300,6 +300,14 @@ class Net(nn.Module):
             a, b = (z if z.dim() == r else z.reshape((z.shape[0],) + (1,) * (r - z.dim()) + tuple(z.shape[1:]))
                     for z in (a, b))
             return torch.matmul(a, b)
+        if t == "pad":                         # F.pad: pairs from the last dim backward
+            mode = L.get("mode", "constant")
+            return F.pad(x, L["pad"], mode=mode, value=L.get("value", 0.0) if mode == "constant" else None)
+        if t in PAD_MODULES:                   # nn.ZeroPad2d, nn.ReflectionPad1d, ...: padding int or tuple
+            p = L["padding"]
+            p = [p] * (2 if t.endswith("1d") else 4) if isinstance(p, int) else p
+            mode = PAD_MODULES[t]
+            return F.pad(x, p, mode=mode, value=L.get("value", 0.0) if mode == "constant" else None)
         if t in REDUCTIONS:
             d = L["dim"]
             return REDUCTIONS[t](x, dim=tuple(d) if isinstance(d, list) else d, keepdim=L.get("keepdim", False))
@@ -360,6 +368,12 @@ def load_params(net, tensors):
 
 # ----------------------------------------------------------------------------
 # Case definitions
+
+PAD_MODULES = {"zeropad1d": "constant", "zeropad2d": "constant", "constantpad1d": "constant",
+               "constantpad2d": "constant", "reflectionpad1d": "reflect", "reflectionpad2d": "reflect",
+               "replicationpad1d": "replicate", "replicationpad2d": "replicate", "circularpad1d": "circular",
+               "circularpad2d": "circular"}
+
 
 def D(units, **kw):
     return dict(type="dense", units=units, **kw)
@@ -651,6 +665,22 @@ case("slices", [6, 9, 5], [D(5, name="h", inputs=["input"]),
 
 case("prelu_cnn", [3, 6, 7], [C(5, 3, padding=1), A("prelu", num_parameters=5), A("maxpool2d", pool_size=2),
                               A("flatten"), D(8), A("prelu"), D(3)], "cross_entropy", SGD, bs=5)
+
+# -- pad: every mode on [C, H, W] and [C, L] between convs, uneven and negative (cropping) pads, the module
+# aliases, a constant pad of the channel axis; backward adds the copied borders' gradients to their sources.
+case("pad_image", [3, 7, 9], [C(4, 3), A("pad", pad=[2, 1, 1, 3], mode="reflect"),                 # [4, 9, 10]
+                              C(5, 3, activation="tanh"), A("pad", pad=[1, 2, 0, 1], mode="replicate"),  # [5, 8, 11]
+                              A("pad", pad=[2, 1, 1, 2], mode="circular"),                         # [5, 11, 14]
+                              A("pad", pad=[1, -1, -2, 1], value=0.5),                             # [5, 10, 14]
+                              A("reflectionpad2d", padding=1), A("zeropad2d", padding=[0, 1, 2, 0]),  # [5, 14, 17]
+                              C(3, 3, stride=2), A("replicationpad2d", padding=[1, 0, 0, 2]),      # [3, 8, 9]
+                              A("flatten"), D(3)], "cross_entropy", SGD, bs=4)
+case("pad_seq", [4, 11], [C1(6, 3), A("pad", pad=[3, 2], mode="reflect"),                         # [6, 14]
+                          C1(5, 3, activation="relu"), A("pad", pad=[1, 2, 0, 1], value=-0.25),    # [6, 15]
+                          A("pad", pad=[2, 0], mode="replicate"), A("pad", pad=[1, 3], mode="circular"),  # [6, 21]
+                          A("constantpad1d", padding=[-2, 1], value=1.5), A("circularpad1d", padding=2),  # [6, 24]
+                          A("reflectionpad1d", padding=[0, 2]), C1(4, 3, stride=2),               # [4, 12]
+                          A("flatten"), D(3)], "mse", SGDM, bs=3)
 
 # -- layernorm, groupnorm, instancenorm: rows longer and shorter than a vector, several axes, no affine or
 # no bias; instance norm of [C, L] (InstanceNorm1d) and [C, H, W]; group norm of [C] and of one group; two

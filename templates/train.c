@@ -91,6 +91,8 @@ static inline float nn_act_grad(int act, float alpha, float beta, float z, float
         const float s = 1.0f / (1.0f + expf(-z)), t = tanhf(log1pf(expf(z)));
         return t + z * s * (1.0f - t * t);
     }
+    case NN_ACT_SIGN: return 0.0f;
+    case NN_ACT_SHRINK: return z < -alpha || z > alpha ? 1.0f : 0.0f;
     default: return 1.0f;
     }
 }

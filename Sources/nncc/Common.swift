@@ -67,7 +67,8 @@ func readInputs(_ path: String, model: LoadedModel) throws -> (data: [Float], co
     }
     let shape = model.graph.input.shape, per = shape.reduce(1, *)
     let fits = t.shape.count == shape.count + 1 && Array(t.shape.dropFirst()) == shape
-    let flat = t.shape.count == 2 && t.shape[1] == per
+    // [N, per], or [N] when an example is one value (an ONNX model's rank-1 input).
+    let flat = (t.shape.count == 2 && t.shape[1] == per) || (t.shape.count == 1 && per == 1)
     guard (fits || flat), let n = t.shape.first, n > 0 else {
         throw NNCCError(file: path, "expected shape [N, \(shape.map(String.init).joined(separator: ", "))] "
             + "(examples of the model's input \(shape)), found \(t.shape)")

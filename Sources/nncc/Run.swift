@@ -69,7 +69,8 @@ struct Check: ParsableCommand {
         }
         // Shapes first: a transposed file holds as many values as the output, all in the wrong places.
         let shape = [n] + session.outputShape()
-        guard want.shape == shape || want.shape == [n, session.library.outputSize] else {
+        let flat = want.shape == [n, session.library.outputSize] || (want.shape == [n] && session.library.outputSize == 1)
+        guard want.shape == shape || flat else {
             throw CheckFailed(message: "\(expect): shape \(want.shape) differs from the output's \(shape)")
         }
         let got = try session.predict(x, count: n)

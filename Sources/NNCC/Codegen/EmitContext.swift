@@ -124,6 +124,8 @@ extension Activation {
         case .hardSwish: return "NN_ACT_HARDSWISH"
         case .silu: return "NN_ACT_SILU"
         case .mish: return "NN_ACT_MISH"
+        case .sign: return "NN_ACT_SIGN"
+        case .shrink: return "NN_ACT_SHRINK"
         }
     }
 
@@ -135,6 +137,7 @@ extension Activation {
         case let .clip(lo, hi): return (lo, hi)
         case let .selu(a, s): return (a, s)
         case let .hardSigmoid(a, b): return (a, b)
+        case let .shrink(l, b): return (l, b)
         default: return (0, 0)
         }
     }

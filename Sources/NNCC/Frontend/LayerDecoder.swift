@@ -151,6 +151,8 @@ enum LayerDecoder {
             return (.prelu(parameters: try f.int("num_parameters", default: 1, min: 1, max: Limits.filters)), nil)
         case "embedding":
             return (try TransformerLayers.embedding(f, keys), nil)
+        case _ where type == "pad" || padModules[type] != nil:
+            return (try pad(f, type, keys), nil)
         case "concat":
             try keys(["axis"])
             return (.concat(axis: try f.int("axis", default: 0, min: -Limits.rank, max: Limits.rank - 1)), nil)
@@ -159,7 +161,7 @@ enum LayerDecoder {
                 + "maxpool2d, maxpool3d, avgpool1d, avgpool2d, avgpool3d, global_avgpool1d, global_avgpool2d, global_avgpool3d, flatten, reshape, \(activationNames), "
                 + "dropout, batchnorm, layernorm, groupnorm, instancenorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat, "
                 + "transpose, permute, slice, matmul, mean, sum, amax, amin, embedding, multihead_attention, transformer_encoder_layer, "
-                + "conv_transpose1d, conv_transpose2d, upsample, pixel_shuffle, pixel_unshuffle")
+                + "conv_transpose1d, conv_transpose2d, upsample, pixel_shuffle, pixel_unshuffle, pad, \(padModules.keys.sorted().joined(separator: ", "))")
         }
     }
 

@@ -17,6 +17,10 @@ public enum Activation: Equatable, Hashable {
     /// clip(alpha·x + beta, 0, 1); PyTorch's hardsigmoid is alpha 1/6, beta 1/2.
     case hardSigmoid(alpha: Float, beta: Float)
     case hardSwish, silu, mish
+    /// torch.sign: −1, 0 or 1 (0 for NaN, as PyTorch); no gradient.
+    case sign
+    /// ONNX's Shrink: x + bias below −lambd, x − bias above lambd, else 0 (hardshrink, softshrink).
+    case shrink(lambd: Float, bias: Float)
 
     /// PyTorch's selu constants (ONNX's Selu defaults round to the same floats).
     public static let seluDefaults = (alpha: Float(1.6732632423543772), scale: Float(1.0507009873554805))
@@ -47,6 +51,8 @@ public enum Activation: Equatable, Hashable {
         case .hardSwish: return "hardswish"
         case .silu: return "silu"
         case .mish: return "mish"
+        case .sign: return "sign"
+        case let .shrink(l, b): return "shrink(\(l), \(b))"
         }
     }
 
@@ -55,10 +61,10 @@ public enum Activation: Equatable, Hashable {
     /// only the output. The elus and leaky relu need y to share z's sign.
     public var derivativeFromOutput: Bool {
         switch self {
-        case .relu, .sigmoid, .tanh, .identity, .exp, .sqrt, .reciprocal, .neg, .clip, .hardSigmoid: return true
+        case .relu, .sigmoid, .tanh, .identity, .exp, .sqrt, .reciprocal, .neg, .clip, .hardSigmoid, .sign: return true
         case let .leakyRelu(a), let .elu(a), let .celu(a): return a > 0
         case let .selu(a, s): return a > 0 && s > 0
-        case .gelu, .geluTanh, .softplus, .softsign, .log, .abs, .erf, .hardSwish, .silu, .mish: return false
+        case .gelu, .geluTanh, .softplus, .softsign, .log, .abs, .erf, .hardSwish, .silu, .mish, .shrink: return false
         }
     }
 }
@@ -418,6 +424,51 @@ public struct PixelShuffle: Equatable {
     }
 }
 
+/// Pad (Ops/Pad.swift): ONNX's Pad and PyTorch's F.pad. Axis k gets `begin[k]` elements before
+/// and `end[k]` after; a negative count removes that many (ONNX's cropping). Result element o of
+/// an axis of size n reads source s = o − begin; outside [0, n) the mode decides.
+public struct PadSpec: Equatable {
+    public enum Mode: String, Equatable, CaseIterable {
+        /// `value` (F.pad's "constant", ONNX's "constant").
+        case constant
+        /// Mirrored without the edge: s → −s, n−1+k → n−1−k (needs pads < n).
+        case reflect
+        /// The nearest edge element (F.pad's "replicate", ONNX's "edge").
+        case edge
+        /// Periodic: s mod n (F.pad's "circular", ONNX's "wrap").
+        case wrap
+    }
+    public var mode: Mode
+    public var value: Float
+    /// Per axis, aligned with the last axes: fewer pairs than axes leave the leading axes alone
+    /// (F.pad's pairs); inferShapes extends them to every axis.
+    public var begin: [Int]
+    public var end: [Int]
+
+    public init(mode: Mode, value: Float = 0, begin: [Int], end: [Int]) {
+        self.mode = mode
+        self.value = value
+        self.begin = begin
+        self.end = end
+    }
+
+    /// The source index read at result index `o` of an axis of size `n`; nil for `value`.
+    public func source(_ o: Int, axis k: Int, size n: Int) -> Int? {
+        let s = o - begin[k]
+        if (0..<n).contains(s) { return s }
+        switch mode {
+        case .constant: return nil
+        case .edge: return min(max(s, 0), n - 1)
+        case .reflect: return s < 0 ? -s : 2 * (n - 1) - s
+        case .wrap: return ((s % n) + n) % n
+        }
+    }
+
+    public static func == (a: PadSpec, b: PadSpec) -> Bool {
+        a.mode == b.mode && a.value.bitPattern == b.value.bitPattern && a.begin == b.begin && a.end == b.end
+    }
+}
+
 public enum Op: Equatable {
     case input
     case dense(units: Int, bias: Bool)
@@ -458,6 +509,7 @@ public enum Op: Equatable {
     case convTranspose(ConvTranspose)
     case resize(Resize)
     case pixelShuffle(PixelShuffle)
+    case pad(PadSpec)
 
     /// The name a user wrote for this op in the model file.
     public var typeName: String {
@@ -500,6 +552,7 @@ public enum Op: Equatable {
             case .unshuffle: return "pixel_unshuffle"
             case .spaceToDepth: return "space_to_depth"
             }
+        case .pad: return "pad"
         }
     }
 

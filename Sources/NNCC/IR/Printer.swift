@@ -141,6 +141,9 @@ func describe(_ op: Op) -> String {
             case let .list(l): return l.count <= 8 ? shapeText(l) : "[\(l.count) indices]"
             }
         }.joined(separator: ", ") + ")"
+    case let .pad(p):
+        let pairs = zip(p.begin, p.end).map { "\($0),\($1)" }.joined(separator: " ")
+        return "pad(\(p.mode.rawValue), \(pairs)\(p.mode == .constant && p.value != 0 ? ", value=\(p.value)" : ""))"
     default: return op.typeName
     }
 }

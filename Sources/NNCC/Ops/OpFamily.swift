@@ -3,7 +3,7 @@
 /// Ops/Conv/Conv3D.swift, Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
 /// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift, Ops/Softmax.swift,
 /// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift,
-/// Ops/Embedding.swift, Ops/Conv/ConvTranspose.swift, Ops/Resize.swift, Ops/PixelShuffle.swift.
+/// Ops/Embedding.swift, Ops/Conv/ConvTranspose.swift, Ops/Resize.swift, Ops/PixelShuffle.swift, Ops/Pad.swift.
 /// Adding an op means adding an IR
 /// case (IR/Op.swift), its shape rule (Passes/InferShapes.swift) and a
 /// family, or a case in one (docs/architecture.md, "Adding an op").
@@ -70,6 +70,7 @@ extension Op {
         case .convTranspose: return ConvTransposeOps.self
         case .resize: return ResizeOps.self
         case .pixelShuffle: return PixelShuffleOps.self
+        case .pad: return PadOps.self
         }
     }
 }

@@ -182,6 +182,22 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
             }
         }
         return axes.map(\.count)
+    case let .pad(p):
+        guard p.begin.count == x.count, p.end.count == x.count else { throw fail("expected pads for each of the \(x.count) axes") }
+        return try x.indices.map { k in
+            let (n, b, e) = (x[k], p.begin[k], p.end[k])
+            // Bounded first, so the sums below cannot overflow.
+            guard abs(b) <= Limits.dimension, abs(e) <= Limits.dimension else {
+                throw fail("pads \(b), \(e) of axis \(k) exceed \(Limits.show(Limits.dimension)) elements")
+            }
+            guard n - max(-b, 0) - max(-e, 0) >= 1 else {
+                throw fail("pads \(b), \(e) crop all \(n) elements of axis \(k) of \(shapeText(x))")
+            }
+            guard p.mode != .reflect || (b < n && e < n) else {
+                throw fail("reflect pads \(b), \(e) of axis \(k) must be smaller than its size \(n) (as PyTorch)")
+            }
+            return n + b + e
+        }
     case .batchNorm:
         return x
     case let .embedding(e):
@@ -288,6 +304,14 @@ func resolveAxes(_ op: Op, rank: Int, shape: [Int]? = nil, fail: (String) -> NNC
         guard Set(axes).count == axes.count, !axes.isEmpty else { throw fail("axes \(r.axes) repeat an axis or are empty") }
         r.axes = axes.sorted()
         return .reduce(r)
+    case var .pad(p):
+        guard p.begin.count == p.end.count, p.begin.count <= rank else {
+            throw fail("\(p.begin.count) pairs of pads for \(rank) axes per example; the batch (dim 0) cannot be padded")
+        }
+        let missing = Array(repeating: 0, count: rank - p.begin.count)
+        p.begin = missing + p.begin
+        p.end = missing + p.end
+        return .pad(p)
     default:
         return op
     }

@@ -2,7 +2,7 @@
 /// PyTorch's exporter writes for SiLU, Mish and softsign.
 extension ONNXGraphBuilder {
     static let unaryOps: Set = ["Elu", "Selu", "Celu", "Softplus", "Softsign", "Exp", "Log", "Sqrt", "Reciprocal",
-                                "Abs", "Neg", "Erf", "Clip", "HardSigmoid", "HardSwish", "Mish"]
+                                "Abs", "Neg", "Erf", "Clip", "HardSigmoid", "HardSwish", "Mish", "Sign", "Shrink"]
 
     mutating func unary(_ node: ONNXNode) throws {
         switch node.op {
@@ -44,6 +44,13 @@ extension ONNXGraphBuilder {
             return .hardSigmoid(alpha: try node.float("alpha", default: 0.2), beta: try node.float("beta", default: 0.5))
         case "HardSwish": return .hardSwish
         case "Mish": return .mish
+        case "Sign": return .sign
+        case "Shrink":
+            let lambd = try node.float("lambd", default: 0.5), bias = try node.float("bias", default: 0)
+            guard lambd >= 0, lambd.isFinite, bias.isFinite else {
+                throw node.fail("attributes lambd \(lambd) and bias \(bias): expected a finite lambd ≥ 0 and a finite bias")
+            }
+            return .shrink(lambd: lambd, bias: bias)
         case "Gelu":
             switch try node.string("approximate", default: "none") {
             case "none": return .gelu

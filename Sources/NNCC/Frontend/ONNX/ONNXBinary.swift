@@ -92,7 +92,10 @@ extension ONNXGraphBuilder {
         let slope = try floats(node.input(1), node, what: "slope")
         guard let values = slope.floats, !values.isEmpty else { throw node.fail("slope \"\(sName)\" is empty") }
         // Aligned on the right with X (rank + 1 with the batch), the slope is per channel when only axis 1 exceeds 1.
-        let aligned = Array(repeating: 1, count: max(0, shape.count + 1 - slope.shape.count)) + slope.shape
+        // Before opset 7 a 1-D slope of C values is per channel (axis 1) whatever X's rank.
+        let legacyChannels = opset < 7 && slope.shape.count == 1 && shape.count >= 2 && slope.shape[0] == shape[0]
+        let aligned = legacyChannels ? [1, shape[0]] + Array(repeating: 1, count: shape.count - 1)
+            : Array(repeating: 1, count: max(0, shape.count + 1 - slope.shape.count)) + slope.shape
         let perChannel = aligned.count == shape.count + 1 && aligned[0] == 1 && aligned.dropFirst(2).allSatisfy { $0 == 1 }
             && (aligned[1] == shape[0] || aligned[1] == 1)
         let n: Int

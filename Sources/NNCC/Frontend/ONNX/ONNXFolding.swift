@@ -10,7 +10,7 @@ extension ONNXGraphBuilder {
         "Identity", "Cast", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice",
         "Gather", "GatherND", "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Tile", "Equal", "Less", "Greater", "Not",
         "Where", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs", "Sqrt", "Min", "Max",
-        "MatMul", "Relu", "Sigmoid", "Tanh", "Exp", "Log",
+        "MatMul", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "ScatterND",
     ]
 
     /// Folded constants larger than this are refused: they would be built element by element.
@@ -129,6 +129,7 @@ extension ONNXGraphBuilder {
             guard let ia = ea.ints, let ib = eb.ints else { throw node.fail("X and Y must have the same type") }
             return [ONNXConstant(shape: shape, ints: cond.indices.map { cond[$0] != 0 ? ia[$0] : ib[$0] })]
         case "MatMul": return [try matMul(x, try input(1), node)]
+        case "ScatterND": return [try scatterND(x, try input(1), try input(2), node)]
         case "Neg", "Abs", "Sqrt", "Not", "Relu", "Sigmoid", "Tanh", "Exp", "Log":
             if let f = x.floats {
                 let op: (Float) -> Float
@@ -485,5 +486,38 @@ extension ONNXGraphBuilder {
             }
         }
         return ONNXConstant(shape: shape, floats: out)
+    }
+}
+
+extension ONNXGraphBuilder {
+    /// ScatterND without reduction: a copy of `x` with the slices `x[indices[i]]` replaced by
+    /// `updates[i]` (swin_v2's `qkv_bias[C:2C].zero_()` in the older exporter's files).
+    func scatterND(_ x: ONNXConstant, _ indices: ONNXConstant, _ updates: ONNXConstant, _ node: ONNXNode) throws -> ONNXConstant {
+        guard try node.string("reduction", default: "none") == "none" else { throw node.fail("attribute reduction: only \"none\" is supported") }
+        guard let idx = indices.ints, let k = indices.shape.last, k >= 1, k <= x.shape.count else {
+            throw node.fail("indices of shape \(indices.shape) do not index data of shape \(x.shape)")
+        }
+        let slice = x.shape[k...].reduce(1, *), rows = idx.count / k
+        guard updates.shape == Array(indices.shape.dropLast()) + Array(x.shape[k...]), updates.count == rows * slice else {
+            throw node.fail("updates of shape \(updates.shape) do not fit indices \(indices.shape) and data \(x.shape)")
+        }
+        let strides = Self.strides(x.shape)
+        var out = x
+        for r in 0..<rows {
+            var at = 0
+            for j in 0..<k {
+                let n = x.shape[j], v = Int(clamping: idx[r * k + j])
+                guard (-n..<n).contains(v) else { throw node.fail("index \(v) is out of range for axis \(j) of size \(n)") }
+                at += (v < 0 ? v + n : v) * strides[j]
+            }
+            if let u = updates.floats, out.floats != nil {
+                out.floats!.replaceSubrange(at..<at + slice, with: u[(r * slice)..<(r * slice + slice)])
+            } else if let u = updates.ints, out.ints != nil {
+                out.ints!.replaceSubrange(at..<at + slice, with: u[(r * slice)..<(r * slice + slice)])
+            } else {
+                throw node.fail("data and updates must have the same type")
+            }
+        }
+        return out
     }
 }

@@ -163,7 +163,9 @@ struct ONNXGraphBuilder {
         if case .dimValue(1)? = input.type.tensorType.shape.dim.first?.value { fixedBatchOne = true } else { fixedBatchOne = false }
         nodes = [Node(name: "input", op: .input, inputs: [], shape: shape, origin: "graph.input \"\(input.name)\"")]
         values = constants
-        values[input.name] = .tensor(node: 0, axes: [.batch] + shape.indices.map { .dim($0) })
+        // A rank-1 input (N,) holds one value per example: per-example shape [1], the batch merged into it.
+        let rank1 = input.type.tensorType.shape.dim.count == 1
+        values[input.name] = .tensor(node: 0, axes: rank1 ? [.batchTimes(0)] : [.batch] + shape.indices.map { .dim($0) })
     }
 
     static func inputShape(_ v: Onnx_ValueInfoProto, file: String) throws -> [Int] {
@@ -172,8 +174,9 @@ struct ONNXGraphBuilder {
             throw fail("expected a float32 tensor input")
         }
         let dims = v.type.tensorType.shape.dim
+        if dims.count == 1 { return [1] }  // (N,): one value per example
         guard (2...Limits.rank + 1).contains(dims.count) else {
-            throw fail("expected a batch dimension and 1 to \(Limits.rank) more (N, ...), found rank \(dims.count)")
+            throw fail("expected a batch dimension and 0 to \(Limits.rank) more (N, ...), found rank \(dims.count)")
         }
         let shape = try dims.dropFirst().enumerated().map { i, d in
             guard case let .dimValue(n)? = d.value, n >= 1, n <= Limits.dimension else {
@@ -248,6 +251,9 @@ struct ONNXGraphBuilder {
             throw node.fail("input \"\(name)\" still has the time axis of a recurrent layer whose last step "
                 + "only is read; expected Gather of the last step first")
         }
+        // (N,) of one value per example (a rank-1 model input and what follows it elementwise) is the
+        // IR's [1] as it is; the value keeps its rank-1 view.
+        if axes == [.batchTimes(0)], try shapes()[n] == [1] { return n }
         let order = axes.filter { $0 != .unit }
         let rank = try shapes()[n].count
         let dims = order.compactMap { a -> Int? in if case let .dim(k) = a { return k } else { return nil } }

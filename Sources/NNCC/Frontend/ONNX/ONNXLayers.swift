@@ -37,6 +37,7 @@ extension ONNXGraphBuilder {
         case "ConvTranspose": try convTranspose(node)
         case "Resize", "Upsample": try resize(node)
         case "DepthToSpace", "SpaceToDepth": try depthToSpace(node)
+        case "Pad": try pad(node)
         case "LSTM", "GRU", "RNN": try recurrent(node)
         default: try shapeNode(node)
         }

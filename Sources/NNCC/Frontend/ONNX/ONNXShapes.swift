@@ -6,9 +6,9 @@ extension ONNXGraphBuilder {
     static let supported = "Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Concat, Constant, ConstantOfShape, "
         + "Conv, ConvTranspose, DepthToSpace, Div, Dropout, Elu, Erf, Exp, Flatten, Gather, Gelu, Gemm, GlobalAveragePool, GRU, "
         + "HardSigmoid, HardSwish, Identity, LeakyRelu, Log, LogSoftmax, LSTM, MatMul, Max, MaxPool, Min, "
-        + "Mish, Mul, Neg, Pow, PRelu, Reciprocal, ReduceL2, ReduceMax, ReduceMean, ReduceMin, ReduceSum, Relu, "
-        + "Reshape, Resize, RNN, Selu, Shape, Sigmoid, Slice, Softmax, Softplus, Softsign, SpaceToDepth, Split, Sqrt, Squeeze, Sub, Sum, "
-        + "Tanh, Tile, Transpose, Unsqueeze, Upsample"
+        + "Mish, Mul, Neg, Pad, Pow, PRelu, Reciprocal, ReduceL2, ReduceMax, ReduceMean, ReduceMin, ReduceSum, Relu, "
+        + "Reshape, Resize, RNN, Selu, Shape, Shrink, Sigmoid, Sign, Slice, Softmax, Softplus, Softsign, SpaceToDepth, Split, Sqrt, "
+        + "Squeeze, Sub, Sum, Tanh, Tile, Transpose, Unsqueeze, Upsample"
 
     mutating func shapeNode(_ node: ONNXNode) throws {
         switch node.op {
