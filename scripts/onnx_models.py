@@ -181,10 +181,13 @@ def calibrate_batchnorm(model, shape):
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.momentum = None  # a cumulative average over the calibration batches
+    aux = model.AuxLogits  # needs 299x299 inputs in training mode, and is not part of the eval model
+    model.AuxLogits = None
     model.train()
     with torch.no_grad():
         for _ in range(4):
             model(torch.randn(8, *shape))
+    model.AuxLogits = aux
 
 
 def export_worker(name, folder):

@@ -413,7 +413,7 @@ final class ONNXImportTests: XCTestCase {
         XCTAssertEqual(m.weights["\(m.graph.nodes[1].name).constant"]?.data, [4, 1, 0, 0])   // [[4, 1], [-2, -1]] after relu
     }
 
-    func testGatherNDOfConstantsFolds() throws {
+    func testGatherNDAndPowOfConstantsFold() throws {
         // swin_v2's dynamo export reads its relative position table with GatherND.
         let idx = Onnx_TensorProto.with { $0.name = "i"; $0.dims = [2, 2]; $0.dataType = 7; $0.int64Data = [1, 0, 0, -1] }
         let m = try importing(Self.model([Self.node("GatherND", ["t", "i"], ["g"]), Self.node("Add", ["x", "g"], ["y"])],
@@ -427,6 +427,11 @@ final class ONNXImportTests: XCTestCase {
         assertError(Self.model([Self.node("GatherND", ["t", "i"], ["g"]), Self.node("Add", ["x", "g"], ["y"])],
                                inits: [Self.floats("t", [2, 3]), bad], input: [nil, 1]),
                     ["graph.node[0] (GatherND", "index 2 out of range for 2 elements"])
+        // Pow of a float base by an integer exponent (swin's legacy export).
+        let two = Onnx_TensorProto.with { $0.name = "e"; $0.dims = []; $0.dataType = 7; $0.int64Data = [2] }
+        let p = try importing(Self.model([Self.node("Pow", ["t", "e"], ["g"]), Self.node("Add", ["x", "g"], ["y"])],
+                                         inits: [Self.floats("t", [2], [3, -1.5]), two], input: [nil, 2]))
+        XCTAssertEqual(p.weights["\(p.graph.nodes[1].name).constant"]?.data, [9, 2.25])
     }
 
     func testGatherOfIndexTensors() throws {

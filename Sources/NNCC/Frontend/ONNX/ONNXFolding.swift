@@ -9,7 +9,7 @@ extension ONNXGraphBuilder {
     static let foldable: Set<String> = [
         "Identity", "Cast", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice",
         "Gather", "GatherND", "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Tile", "Equal", "Less", "Greater", "Not",
-        "Where", "Add", "Sub", "Mul", "Div", "Mod", "Neg", "Abs", "Sqrt", "Min", "Max",
+        "Where", "Add", "Sub", "Mul", "Div", "Mod", "Pow", "Neg", "Abs", "Sqrt", "Min", "Max",
         "MatMul", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "ScatterND",
     ]
 
@@ -154,6 +154,16 @@ extension ONNXGraphBuilder {
             case "Relu": return [ONNXConstant(shape: x.shape, ints: i.map { Swift.max($0, 0) })]
             default: throw node.fail("\(node.op) of integers is not supported")
             }
+        case "Pow":
+            // A float base; the exponent may be of an integer type (swin's window-shift arithmetic).
+            let e = try input(1)
+            guard let base = x.floats, let p = e.floats ?? e.ints?.map(Float.init) else {
+                throw node.fail("folding Pow needs a float base")
+            }
+            let shape = try Self.broadcast(x.shape, e.shape, node)
+            let (b, q) = (try expand(ONNXConstant(shape: x.shape, floats: base), shape, node),
+                          try expand(ONNXConstant(shape: e.shape, floats: p), shape, node))
+            return [ONNXConstant(shape: shape, floats: zip(b.floats ?? [], q.floats ?? []).map { powf($0, $1) })]
         default:
             return [try binary(x, try input(1), node)]
         }
