@@ -122,7 +122,7 @@ final class CompileTimeTests: XCTestCase {
             let model = try load(deepMLP(layers: layers, width: 8, batch: 1, name: "init\(layers)"), "init\(layers)")
             let products = try Builder.build(model, options: CompileOptions(), into: tmp.appendingPathComponent("init\(layers)"))
             let source = try String(contentsOf: products.source, encoding: .utf8)
-            XCTAssertEqual(source.contains("t[i].uniform"), layers > CompileOptions().largeModelNodes)
+            XCTAssertEqual(source.contains("t[i].kind"), layers > CompileOptions().largeModelNodes)
             return try ModelLibrary(path: products.library.path, name: products.name).makeContext().getParam(0)
         }
         XCTAssertEqual(try firstWeight(200), try firstWeight(4))
