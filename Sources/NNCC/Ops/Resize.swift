@@ -135,12 +135,7 @@ enum ResizeOps: OpFamily {
             combos = combos.flatMap { c in axis.map { (c.offsets + [$0.offset], c.weights + ($0.weight.map { [$0] } ?? [])) } }
         }
         let xsize = x.reduce(1, *), ysize = y.reduce(1, *)
-        var s = tables + banner + "\n"
-        s += backward ? "static void \(name)(int nb, const float *restrict dy, float *restrict dx) {\n"
-                      : "static void \(name)(int nb, const float *restrict x, float *restrict y) {\n"
-        s += "    for (size_t e = 0; e < (size_t)nb; e++) {\n"
-        s += backward ? "        const float *yb = dy + e * \(ysize);\n        float *xb = dx + e * \(xsize);\n"
-                      : "        const float *xb = x + e * \(xsize);\n        float *yb = y + e * \(ysize);\n"
+        var s = tables + banner + "\n" + SelectOps.perExample(name, backward: backward, xsize: xsize, ysize: ysize)
         var pad = "        "
         let yo: String
         if reference {
