@@ -74,6 +74,17 @@ struct EmitContext {
 }
 
 extension EmitContext {
+    /// The opening of a kernel that maps each example's x (forward) or dy (backward) on its own:
+    /// the signature and the loop over examples, with `xb` and `yb` pointing at one example.
+    static func perExample(_ name: String, backward: Bool, xsize: Int, ysize: Int) -> String {
+        var s = backward ? "static void \(name)(int nb, const float *restrict dy, float *restrict dx) {\n"
+                         : "static void \(name)(int nb, const float *restrict x, float *restrict y) {\n"
+        s += "    for (size_t e = 0; e < (size_t)nb; e++) {\n"
+        s += backward ? "        const float *yb = dy + e * \(ysize);\n        float *xb = dx + e * \(xsize);\n"
+                      : "        const float *xb = x + e * \(xsize);\n        float *yb = y + e * \(ysize);\n"
+        return s
+    }
+
     /// The comment that opens node `i`'s gradient rule.
     func ruleHead(_ i: Int) -> String {
         let n = graph.nodes[i]

@@ -40,11 +40,7 @@ enum PadOps: OpFamily {
         let xsize = x.reduce(1, *), ysize = y.reduce(1, *)
         let constant = p.mode == .constant, v = cValue(p.value)
         var s = sourceFunction(name, p.mode) + banner + "\n"
-        s += backward ? "static void \(name)(int nb, const float *restrict y, float *restrict x) {\n"
-                      : "static void \(name)(int nb, const float *restrict x, float *restrict y) {\n"
-        s += "    for (size_t e = 0; e < (size_t)nb; e++) {\n"
-        s += backward ? "        const float *yb = y + e * \(ysize);\n        float *xb = x + e * \(xsize);\n"
-                      : "        const float *xb = x + e * \(xsize);\n        float *yb = y + e * \(ysize);\n"
+            + EmitContext.perExample(name, backward: backward, xsize: xsize, ysize: ysize)
         if reference {
             // Every element on its own: split the flat index, map each axis.
             s += "        for (size_t t = 0; t < \(ysize); t++) {\n"

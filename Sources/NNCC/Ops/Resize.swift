@@ -135,7 +135,7 @@ enum ResizeOps: OpFamily {
             combos = combos.flatMap { c in axis.map { (c.offsets + [$0.offset], c.weights + ($0.weight.map { [$0] } ?? [])) } }
         }
         let xsize = x.reduce(1, *), ysize = y.reduce(1, *)
-        var s = tables + banner + "\n" + SelectOps.perExample(name, backward: backward, xsize: xsize, ysize: ysize)
+        var s = tables + banner + "\n" + EmitContext.perExample(name, backward: backward, xsize: xsize, ysize: ysize)
         var pad = "        "
         let yo: String
         if reference {

@@ -34,7 +34,7 @@ enum SelectOps: OpFamily {
         }
         let xo = ([base == 0 && !terms.isEmpty ? nil : String(base)].compactMap { $0 } + terms).joined(separator: " + ")
         let yo = y.indices.filter { y[$0] > 1 }.map { ys[$0] == 1 ? "i\($0)" : "i\($0) * \(ys[$0])" }.joined(separator: " + ")
-        var s = tables + banner + "\n" + perExample(name, backward: backward, xsize: xsize, ysize: ysize)
+        var s = tables + banner + "\n" + EmitContext.perExample(name, backward: backward, xsize: xsize, ysize: ysize)
         var pad = "        "
         for k in y.indices where y[k] > 1 {
             s += "\(pad)for (int i\(k) = 0; i\(k) < \(y[k]); i\(k)++)\n"
@@ -42,17 +42,6 @@ enum SelectOps: OpFamily {
         }
         s += backward ? "\(pad)xb[\(xo)] += yb[\(yo.isEmpty ? "0" : yo)];\n" : "\(pad)yb[\(yo.isEmpty ? "0" : yo)] = xb[\(xo)];\n"
         return s + "    }\n}\n"
-    }
-
-    /// The opening of a kernel that maps each example's x (forward) or dy (backward) on its own:
-    /// the signature and the loop over examples, with `xb` and `yb` pointing at one example.
-    static func perExample(_ name: String, backward: Bool, xsize: Int, ysize: Int) -> String {
-        var s = backward ? "static void \(name)(int nb, const float *restrict dy, float *restrict dx) {\n"
-                         : "static void \(name)(int nb, const float *restrict x, float *restrict y) {\n"
-        s += "    for (size_t e = 0; e < (size_t)nb; e++) {\n"
-        s += backward ? "        const float *yb = dy + e * \(ysize);\n        float *xb = dx + e * \(xsize);\n"
-                      : "        const float *xb = x + e * \(xsize);\n        float *yb = y + e * \(ysize);\n"
-        return s
     }
 
     static func describe(_ axes: [AxisSelection]) -> String { NNCC.describe(.select(axes)) }
