@@ -32,7 +32,7 @@ final class SanitizerTests: XCTestCase {
 
     static let driver = FixtureKit.root.appendingPathComponent("c/driver.c")
     static let maxBatch = 6
-    static let strict = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g"]
+    static let strict = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O0", "-g"]
     static let sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
     /// Generates NAME.c/.h for a fixture, writes raw x/y floats, builds `driver.c` against it under the

@@ -32,7 +32,7 @@ final class TrainSanitizerTests: XCTestCase {
         let saved = dir.appendingPathComponent("after.safetensors")
         let args = [model.weightsPath!, xFile.path, tFile.path, String(data.count),
                     data.labels != nil ? "labels" : "floats", saved.path]
-        let common = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g"] + Target.native.compilerFlags + [
+        let common = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O0", "-g"] + Target.native.compilerFlags + [
                       "-DMODEL=\(name)", "-include", header.path, "-o"]
         let cc = try GCC.path()
         var problems = [String]()

@@ -63,7 +63,7 @@ public enum GCC {
     public static func sharedObjectArguments(source: String, output: String, options: GCCOptions) throws -> [String] {
         // Predictive commoning would carry input pixels across a conv tile's
         // unrolled taps in scalar registers, spilling them (lenet5's conv2 1.1× slower).
-        var argv = [try path(), "-std=c11", options.reference ? "-O1" : "-O3", "-fno-predictive-commoning"]
+        var argv = [try path(), "-std=c11", options.reference ? "-O0" : "-O3", "-fno-predictive-commoning"]
         argv += options.target.compilerFlags
         // ISO mode turns FMA contraction off; the kernels want it.
         // No libc calls for the kernels' short copy loops (gcc would make them memcpy/memset).

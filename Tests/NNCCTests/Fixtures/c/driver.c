@@ -1,7 +1,7 @@
 /* driver.c: exercises a generated nncc library through its C interface alone.
  *
  * Build (SanitizerTests.swift does this):
- *   gcc -std=c11 -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+ *   gcc -std=c11 -Wall -Wextra -Werror -O0 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
  *       -DMODEL=NAME -include NAME.h driver.c NAME.c -lm
  * The sanitizer build also counts allocations (count_malloc.h).
  *
