@@ -9,10 +9,10 @@ struct CheckGrad: ParsableCommand {
         abstract: "Compare a custom C layer's backward with central finite differences of its forward: exit 0 within tolerance, else 1.",
         discussion: """
             At \(GradCheckHarness.probes) random points (elementwise: x uniform in [-2, 2], dy in [-1, 1]; array: \
-            that many elements of a batch of \(GradCheckHarness.batch) such inputs, dy random, the difference of dy·y) \
+            up to that many elements of a batch of \(GradCheckHarness.batch) such inputs, dy random, the difference of dy·y) \
             the user's backward is compared with (f(x + h) − f(x − h)) / 2h in float32, h = \(GradCheckHarness.step)·max(1, |x|), \
             accumulated in double. The error of a point is |backward − difference| / max(|backward|, |difference|, \
-            \(GradCheck.floorFraction)·M), M the layer's largest value; the worst point is reported (docs/custom-ops.md).
+            \(GradCheck.floorFraction)·M), M the largest of these magnitudes in the layer; the worst point is reported (docs/custom-ops.md).
             """)
 
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
