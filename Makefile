@@ -32,6 +32,13 @@ TEST_FUZZ_CONFIG  ?= debug
 
 CONFORMANCE := ../shared/conformance/run.py
 
+# nncc links libclang (custom C operators, docs/custom-ops.md): Debian's libclang-dev, or
+# LIBCLANG_PREFIX=/path/to/llvm holding include/clang-c/Index.h and lib/libclang.so.
+LIBCLANG_HEADER := $(firstword $(wildcard $(LIBCLANG_PREFIX)/include/clang-c/Index.h /usr/lib/llvm-*/include/clang-c/Index.h))
+ifeq ($(LIBCLANG_HEADER),)
+$(error libclang is missing: install libclang-dev (apt-get install libclang-dev), or set LIBCLANG_PREFIX to a folder with include/clang-c/Index.h and lib/libclang.so)
+endif
+
 .DEFAULT_GOAL := build
 .PHONY: build test test-unit fuzz demo generated bench conformance clean
 

@@ -1,5 +1,14 @@
 // swift-tools-version:5.9
 import PackageDescription
+import Foundation
+
+/// libclang (Debian's libclang-dev) reads custom C operators: $LIBCLANG_PREFIX, else the newest
+/// /usr/lib/llvm-N that has clang-c/Index.h. The flags name its include and library folders only.
+let libclang: String? = {
+    if let p = ProcessInfo.processInfo.environment["LIBCLANG_PREFIX"], !p.isEmpty { return p }
+    return (10...30).reversed().map { "/usr/lib/llvm-\($0)" }
+        .first { FileManager.default.fileExists(atPath: $0 + "/include/clang-c/Index.h") }
+}()
 
 let package = Package(
     name: "nncc",
@@ -19,7 +28,11 @@ let package = Package(
             "CNNCCSpawn", "CNNCCTemplates",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ]),
+            "CClang",
+        ], swiftSettings: libclang.map { [.unsafeFlags(["-Xcc", "-I\($0)/include"])] },
+           linkerSettings: libclang.map { [.unsafeFlags(["-L\($0)/lib", "-Xlinker", "-rpath", "-Xlinker", "\($0)/lib"])] }),
+        // libclang's C interface over clang-c/Index.h (Debian's libclang-dev), for custom C operators.
+        .systemLibrary(name: "CClang", providers: [.apt(["libclang-dev"])]),
         // Starts gcc so that it cannot outlive nncc (C: fork and exec with no Swift in between).
         .target(name: "CNNCCSpawn"),
         // templates/*.c built into the binary with C23 #embed (the files the generated C is made of).

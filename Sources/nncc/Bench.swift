@@ -10,10 +10,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time the training step (forward, loss, backward, update) instead of inference.") var train = false
     @Option(help: "Minimum seconds of timed runs.") var seconds: Double = 1.0
     @OptionGroup var build: BuildFlags
+    @OptionGroup var custom: CustomOpFlags
 
     func run() throws {
         guard seconds > 0, seconds <= 600 else { throw ValidationError("--seconds must be in (0, 600]") }
-        let loaded = try Pipeline.load(model)
+        let loaded = try custom.load(model)
         if train && loaded.graph.train == nil {
             throw NNCCError(file: model, "bench --train needs the model's \"train\" section")
         }

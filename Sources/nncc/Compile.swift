@@ -11,6 +11,7 @@ struct Compile: ParsableCommand {
     @Option(help: "C symbol prefix (default: the model's name).") var name: String?
     @Flag(help: "Add the training step.") var train = false
     @OptionGroup var build: BuildFlags
+    @OptionGroup var custom: CustomOpFlags
     @OptionGroup var overwrite: OverwriteFlags
 
     func validate() throws {
@@ -19,7 +20,7 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let loaded = try Pipeline.load(model, name: name)
+        let loaded = try custom.load(model, name: name)
         let options = try build.options(train: train, name: name)
         let dir = URL(fileURLWithPath: output ?? "\(loaded.graph.name).nncc")
         let n = loaded.graph.name
@@ -72,9 +73,10 @@ struct IR: ParsableCommand {
     @Flag(help: "Lower the training build (implied by --stage training): the scheduled stage then shows each layer's backward.")
     var train = false
     @OptionGroup var build: BuildFlags
+    @OptionGroup var custom: CustomOpFlags
 
     func run() throws {
-        let loaded = try Pipeline.load(model)
+        let loaded = try custom.load(model)
         let options = try build.options(train: train || stage == .training)
         print(try Pipeline.ir(loaded, stage: stage, options: options), terminator: "")
     }

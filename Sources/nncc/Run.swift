@@ -10,12 +10,13 @@ struct Run: ParsableCommand {
     @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
     @Option(help: "Write the outputs here (.npy; .npz writes every output) instead of printing them.") var output: String?
     @OptionGroup var build: BuildFlags
+    @OptionGroup var custom: CustomOpFlags
     @OptionGroup var overwrite: OverwriteFlags
 
     func run() throws {
         try overwrite.check(inputs: [("the model", model), ("--input", input), ("--weights", weights)],
                             outputs: [("--output", output)])
-        let session = try Session(modelPath: model, weights: weights,
+        let session = try Session(model: try custom.load(model), weights: weights,
                                   options: try build.options(defaultBatch: defaultRunBatch, loads: true))
         let (x, n) = try readInputs(input, model: session.model)
         let ys = try session.predictAll(x, count: n)
@@ -53,6 +54,7 @@ struct Check: ParsableCommand {
     @Option(parsing: .unconditional, help: "Relative tolerance.") var rtol: Double = 1e-4
     @Option(parsing: .unconditional, help: "Absolute tolerance.") var atol: Double = 1e-5
     @OptionGroup var build: BuildFlags
+    @OptionGroup var custom: CustomOpFlags
 
     func validate() throws {
         for (option, value) in [("--rtol", rtol), ("--atol", atol)] where !(value.isFinite && value >= 0) {
@@ -61,7 +63,7 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let session = try Session(modelPath: model, weights: weights,
+        let session = try Session(model: try custom.load(model), weights: weights,
                                   options: try build.options(defaultBatch: defaultRunBatch, loads: true))
         let (x, n) = try readInputs(input, model: session.model)
         guard case let .float(want) = try NumPy.read(path: expect) else {

@@ -125,9 +125,10 @@ struct Eval: ParsableCommand {
     @Option(help: "Test data (.npz: x float32 [N, ...input shape], y labels or targets).") var data: String
     @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
     @OptionGroup var machine: MachineFlags
+    @OptionGroup var custom: CustomOpFlags
 
     func run() throws {
-        let loaded = try Pipeline.load(model)
+        let loaded = try custom.load(model)
         let arrays = try Npz.read(path: data)
         // Without a train section the labels decide: integers are classes, floats are regression targets.
         let loss = loaded.graph.train?.loss ?? Dataset.inferredLoss(arrays)

@@ -134,4 +134,7 @@ final class SanitizerTests: XCTestCase {
     /// The portable target's C builds with the strict flags and no -march (c-abi.md: self-contained C11
     /// that compiles into any program), and passes the same checks.
     func testPortableTarget() { check(FixtureKit.torch, "bn_conv_fold", target: .portable) }
+
+    /// A user's C function fused into the dense kernel before it (docs/custom-ops.md): Swish of Fixtures/custom.
+    func testCustomOperator() { check(CustomOpTests.dir, "swish") }
 }

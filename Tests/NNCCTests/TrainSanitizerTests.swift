@@ -93,6 +93,8 @@ final class TrainSanitizerTests: XCTestCase {
     func testConv1D() { check(FixtureKit.torch, "conv1d_net") }
     /// A 3-D CNN on [C, D, H, W]: conv3d's ∂W and ∂x on the GEMM, BatchNorm3d in training mode, 3-D pools.
     func testConv3D() { check(FixtureKit.torch, "conv3d_net") }
+    /// A user's C kernel and its backward (docs/custom-ops.md): the moving average of Fixtures/custom.
+    func testCustomOperator() { check(FixtureKit.root.appendingPathComponent("custom"), "movavg") }
 
     /// The architectures of issue 11: a 1-D CNN, a transformer encoder on token ids (embedding, attention,
     /// layernorm, gelu), a MobileNetV2 block (depthwise conv, relu6, residual add, batchnorm).

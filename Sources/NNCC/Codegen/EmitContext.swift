@@ -69,6 +69,7 @@ struct EmitContext {
         let n = graph.nodes[i]
         var name = "k\(i)_\(op)_\(CSyntax.shape(n.shape))"
         if let act = n.epilogue { name += "_" + CSyntax.identifier(act.name) }
+        if let c = n.customEpilogue { name += "_" + CSyntax.identifier(c.forward) }
         return name
     }
 }

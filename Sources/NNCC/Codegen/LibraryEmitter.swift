@@ -76,6 +76,7 @@ public enum LibraryEmitter {
             """
         c += ApiEmitter.functions(g, ctx: ctx, prefix: p, forwardCalls: kernels.map(\.call), training: training)
         if let t = training { c += "\n" + t.functions }
+        c += CustomOps.userCode(g)
         c += Interface.targetCheckEnd(schedule.target)
         return GeneratedLibrary(header: api.header, source: c, paramFloats: ctx.paramFloats, packedFloats: packedAt)
     }

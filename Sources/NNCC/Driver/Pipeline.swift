@@ -56,11 +56,12 @@ public struct LoadedModel {
 
 public enum Pipeline {
     /// Reads a model description (`.json`) or an ONNX file (`.onnx`) and
-    /// infers shapes; errors name the file and the JSON path or ONNX node.
-    public static func load(_ path: String, name: String? = nil) throws -> LoadedModel {
+    /// infers shapes; errors name the file and the JSON path or ONNX node. `customOps` map ONNX
+    /// operators to C functions (`--custom-op`).
+    public static func load(_ path: String, name: String? = nil, customOps: [CustomOpMapping] = []) throws -> LoadedModel {
         var model: LoadedModel
         if path.lowercased().hasSuffix(".onnx") {
-            let imported = try ONNXImporter.load(path: path)
+            let imported = try ONNXImporter.load(path: path, customOps: customOps)
             guard imported.graph.nodes.count <= Limits.layers + 1 else {
                 throw NNCCError(file: path, path: "graph.node",
                                 "\(imported.graph.nodes.count - 1) nodes once imported; at most \(Limits.layers) (docs/compile-time.md)")

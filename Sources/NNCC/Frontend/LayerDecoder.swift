@@ -161,7 +161,7 @@ enum LayerDecoder {
                 + "maxpool2d, maxpool3d, avgpool1d, avgpool2d, avgpool3d, global_avgpool1d, global_avgpool2d, global_avgpool3d, flatten, reshape, \(activationNames), "
                 + "dropout, batchnorm, layernorm, groupnorm, instancenorm, rnn, lstm, gru, add, sub, mul, div, pow, maximum, minimum, prelu, concat, "
                 + "transpose, permute, slice, matmul, mean, sum, amax, amin, embedding, multihead_attention, transformer_encoder_layer, "
-                + "conv_transpose1d, conv_transpose2d, upsample, pixel_shuffle, pixel_unshuffle, pad, \(padModules.keys.sorted().joined(separator: ", "))")
+                + "conv_transpose1d, conv_transpose2d, upsample, pixel_shuffle, pixel_unshuffle, pad, custom, \(padModules.keys.sorted().joined(separator: ", "))")
         }
     }
 

@@ -70,7 +70,8 @@ public enum ModelDecoder {
                 index[layerName] = nodes.count - 1
                 continue
             }
-            let (op, activation) = try LayerDecoder.decode(f)
+            let (op, activation) = try f.string("type") == "custom"
+                ? (try CustomSource.layer(f, modelFile: file), nil) : try LayerDecoder.decode(f)
             nodes.append(Node(name: layerName, op: op, inputs: inputs, origin: f.path))
             // `activation` on dense/conv2d parses as its own node; fusion merges it back.
             if let act = activation {

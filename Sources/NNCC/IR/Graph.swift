@@ -8,6 +8,8 @@ public struct Node: Equatable {
     public var shape: [Int]
     /// Activation fused into a dense or conv2d kernel's epilogue.
     public var epilogue: Activation?
+    /// An elementwise custom C function fused into a dense or conv2d kernel (inference only).
+    public var customEpilogue: CustomOp?
     /// A batchnorm layer folded into this dense or conv2d at weight-packing time.
     public var foldedBatchNorm: FoldedBatchNorm?
     /// Where the node came from in the model file, for messages: `layers[3]`.

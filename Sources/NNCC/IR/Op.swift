@@ -286,6 +286,8 @@ public enum Op: Equatable {
     case resize(Resize)
     case pixelShuffle(PixelShuffle)
     case pad(PadSpec)
+    /// A user's C function (docs/custom-ops.md).
+    case custom(CustomOp)
 
     /// The name a user wrote for this op in the model file.
     public var typeName: String {
@@ -329,6 +331,7 @@ public enum Op: Equatable {
             case .spaceToDepth: return "space_to_depth"
             }
         case .pad: return "pad"
+        case .custom: return "custom"
         }
     }
 

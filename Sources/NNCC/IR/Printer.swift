@@ -8,6 +8,7 @@ public func printIR(_ g: Graph) -> String {
         if !n.inputs.isEmpty { line += " " + n.inputs.map { "%\($0)" }.joined(separator: ", ") }
         if let bn = n.foldedBatchNorm { line += " + batchnorm(\"\(bn.name)\", folded)" }
         if let act = n.epilogue { line += " + \(act.name)" }
+        if let c = n.customEpilogue { line += " + custom \(c.forward)" }
         line = line.padding(toLength: max(line.count, 52), withPad: " ", startingAt: 0)
         line += "  \(shapeText(n.shape))"
         switch n.storage {
@@ -144,6 +145,8 @@ func describe(_ op: Op) -> String {
     case let .pad(p):
         let pairs = zip(p.begin, p.end).map { "\($0),\($1)" }.joined(separator: " ")
         return "pad(\(p.mode.rawValue), \(pairs)\(p.mode == .constant && p.value != 0 ? ", value=\(p.value)" : ""))"
+    case let .custom(c):
+        return "custom(\(c.forward)\(c.backward.map { ", backward=\($0)" } ?? ""), \(c.formName))"
     default: return op.typeName
     }
 }

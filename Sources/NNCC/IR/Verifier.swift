@@ -13,7 +13,7 @@ public func verify(_ g: Graph) throws {
             let expected = try outputShape(n.op, n.inputs.map { g.nodes[$0].shape }) { fail(i, $0) }
             if expected != n.shape { throw fail(i, "shape \(n.shape) but the op gives \(expected)") }
         }
-        if n.epilogue != nil || n.foldedBatchNorm != nil {
+        if n.epilogue != nil || n.foldedBatchNorm != nil || n.customEpilogue != nil {
             switch n.op {
             case .dense, .conv2d: break
             default: throw fail(i, "only dense and conv2d take fused epilogues")

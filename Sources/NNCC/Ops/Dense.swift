@@ -38,11 +38,12 @@ enum DenseOps: OpFamily {
         var what = "dense \(d.k) -> \(d.n)"
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
         if let a = node.epilogue { what += ", fused \(a.name)" }
+        let custom = CustomOps.fusedEpilogue(ctx, i)
         let definition = """
             \(ctx.banner(i, what))
-            static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+            \(custom.prototypes)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
                 nn_epilogue e = {.bias = w + \(p.bias.offset), .bias_mode = 1, \(act.cEpilogue)};
-                \(gemm)(nb * \(d.rows), \(d.n), \(d.k), x, \(d.k), w, y, \(d.n), e);
+                \(gemm)(nb * \(d.rows), \(d.n), \(d.k), x, \(d.k), w, y, \(d.n), e);\(custom.statement)
             }
             """
         let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(w), \(ctx.value(i)));"

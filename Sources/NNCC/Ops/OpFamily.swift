@@ -3,7 +3,7 @@
 /// Ops/Conv/Conv3D.swift, Ops/Pool.swift, Ops/Recurrent.swift, Ops/Elementwise.swift,
 /// Ops/Normalization.swift, Ops/LayerNorm.swift, Ops/Binary.swift, Ops/View.swift, Ops/Softmax.swift,
 /// Ops/Transpose.swift, Ops/MatMul.swift, Ops/Reduce.swift, Ops/Select.swift,
-/// Ops/Embedding.swift, Ops/Conv/ConvTranspose.swift, Ops/Resize.swift, Ops/PixelShuffle.swift, Ops/Pad.swift.
+/// Ops/Embedding.swift, Ops/Conv/ConvTranspose.swift, Ops/Resize.swift, Ops/PixelShuffle.swift, Ops/Pad.swift, Ops/Custom.swift.
 /// Adding an op means adding an IR
 /// case (IR/Op.swift), its shape rule (Passes/InferShapes.swift) and a
 /// family, or a case in one (docs/architecture.md, "Adding an op").
@@ -71,6 +71,7 @@ extension Op {
         case .resize: return ResizeOps.self
         case .pixelShuffle: return PixelShuffleOps.self
         case .pad: return PadOps.self
+        case .custom: return CustomOps.self
         }
     }
 }

@@ -58,6 +58,13 @@ public func differentiate(_ g: Graph, file: String? = nil) throws -> Graph {
         dependsOnParam[i] = paramOwners.contains(n.name) || n.inputs.contains { dependsOnParam[$0] }
     }
     let needs = g.nodes.indices.map { $0 > 0 && reaches[$0] && dependsOnParam[$0] }
+    // A custom C layer between a parameter and the loss needs the user's gradient function.
+    for (i, n) in g.nodes.enumerated() where needs[i] {
+        if case let .custom(c) = n.op, c.backward == nil, n.inputs.contains(where: { needs[$0] }) {
+            throw NNCCError(file: file, path: n.origin, "custom layer \"\(n.name)\" has no \"backward\" function, so it cannot be "
+                + "trained through; add one to \(c.source) (docs/custom-ops.md) or freeze the layers before it")
+        }
+    }
     g.gradients = GradientPlan(loss: train.loss, source: source, input: input, needsGrad: needs)
     return g
 }

@@ -6,8 +6,15 @@ public func fuseEpilogue(_ g: Graph, training: Bool = false) -> Graph {
     var g = g
     var users = g.users()
     for i in g.nodes.indices {
+        // A user's elementwise C function, at inference only (its gradient reads the operand).
+        if !training, case let .custom(c) = g.nodes[i].op, c.form == .elementwise, let p = g.nodes[i].inputs.first,
+           g.isPrivate(p, users: users), g.nodes[p].customEpilogue == nil, takesCustomEpilogue(g.nodes[p].op) {
+            g.nodes[p].customEpilogue = c
+            g.replaceUses(of: i, with: p, users: &users)
+            continue
+        }
         guard case let .activation(act) = g.nodes[i].op, let p = g.nodes[i].inputs.first,
-              g.isPrivate(p, users: users), g.nodes[p].epilogue == nil
+              g.isPrivate(p, users: users), g.nodes[p].epilogue == nil, g.nodes[p].customEpilogue == nil
         else { continue }
         if training {
             if !act.derivativeFromOutput || g.outputs.contains(i) { continue }
@@ -21,4 +28,13 @@ public func fuseEpilogue(_ g: Graph, training: Bool = false) -> Graph {
         }
     }
     return g.compacted()
+}
+
+/// Dense and 2-D (or 1-D) conv kernels end with a fused custom function (Ops/Custom.swift).
+func takesCustomEpilogue(_ op: Op) -> Bool {
+    switch op {
+    case .dense: return true
+    case let .conv2d(c): return c.depth == nil
+    default: return false
+    }
 }

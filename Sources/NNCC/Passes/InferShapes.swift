@@ -182,6 +182,13 @@ func outputShape(_ op: Op, _ ins: [[Int]], fail: (String) -> NNCCError) throws -
             }
         }
         return axes.map(\.count)
+    case let .custom(c):
+        if case let .array(dims) = c.form, dims != x.count {
+            throw fail("\(c.forwardLocation): '\(c.forward)' takes \(dims) int64_t dimension\(dims == 1 ? "" : "s") after batch, "
+                + "but its operand \(shapeText(x)) has \(x.count)")
+        }
+        if case let .fixed(shape) = c.shape { return shape }
+        return x
     case let .pad(p):
         guard p.begin.count == x.count, p.end.count == x.count else { throw fail("expected pads for each of the \(x.count) axes") }
         return try x.indices.map { k in

@@ -22,16 +22,18 @@ public enum ONNXImporter {
     /// (docs/onnx.md).
     public static let supportedOpsets = 6...22
 
-    public static func load(path: String) throws -> Imported {
+    /// `customOps`: the `--custom-op` mappings of operators to C functions (docs/custom-ops.md).
+    public static func load(path: String, customOps: [CustomOpMapping] = []) throws -> Imported {
         let data = try FormatIO.readFile(path)
         guard data.count < 1 << 31 else { throw NNCCError(file: path, "ONNX file larger than 2 GiB") }
         let url = URL(fileURLWithPath: path)
         return try decode(data, file: path, name: cIdentifier(url.deletingPathExtension().lastPathComponent),
-                          folder: url.deletingLastPathComponent().path)
+                          folder: url.deletingLastPathComponent().path, customOps: customOps)
     }
 
     /// Reads the model in `data`; `folder` is where its external data files may be (nil: nowhere).
-    public static func decode(_ data: Data, file: String, name: String, folder: String? = nil) throws -> Imported {
+    public static func decode(_ data: Data, file: String, name: String, folder: String? = nil,
+                              customOps: [CustomOpMapping] = []) throws -> Imported {
         let model: Onnx_ModelProto
         do {
             var options = BinaryDecodingOptions()
@@ -54,6 +56,7 @@ public enum ONNXImporter {
         }
         var importer = try ONNXGraphBuilder(graph: model.graph, file: file, name: name, opset: opset,
                                             external: folder.map(ONNXExternalData.init))
+        importer.customOps = customOps
         for (i, node) in model.graph.node.enumerated() {
             try importer.importNode(ONNXNode(proto: node, index: i, file: file))
         }
@@ -119,6 +122,8 @@ struct ONNXGraphBuilder {
     /// The graph input's batch dimension is fixed at 1 (an export at batch 1 without dynamic
     /// axes): a literal 1 in a Reshape's target may stand for the batch.
     let fixedBatchOne: Bool
+    /// `--custom-op` mappings: nodes of these operators become custom C layers.
+    var customOps: [CustomOpMapping] = []
     var nodes: [Node]
     var values: [String: ONNXValue] = [:]
     var weights: [String: Tensor] = [:]

@@ -3,8 +3,10 @@
 /// other normalizations: ONNXNorms.swift), Add and Concat; the other elementwise operators and PRelu are in ONNXBinary.swift.
 extension ONNXGraphBuilder {
     mutating func importNode(_ node: ONNXNode) throws {
+        if let m = customMapping(node) { return try customLayer(node, m) }
         guard node.proto.domain.isEmpty || node.proto.domain == "ai.onnx" else {
-            throw node.fail("operator domain \"\(node.proto.domain)\" is not supported (only the standard ONNX operators)")
+            throw node.fail("operator domain \"\(node.proto.domain)\" is not supported (only the standard ONNX operators); "
+                + "map \(node.proto.domain)::\(node.op) to a C function with --custom-op (docs/custom-ops.md)")
         }
         guard !node.proto.output.isEmpty else { throw node.fail("expected at least one output") }
         if skipped.contains(node.index) { return }

@@ -65,7 +65,8 @@ extension ONNXGraphBuilder {
             bind(node, 0, .tensor(node: add(.reshape([-1]), inputs: [x], node), axes: Self.plain(1)))
         case "Reshape": try reshape(node)
         default:
-            throw node.fail("operator \(node.op) is not supported; nncc imports: \(Self.supported)")
+            throw node.fail("operator \(node.op) is not supported; nncc imports: \(Self.supported); "
+                + "or map ::\(node.op) to a C function with --custom-op (docs/custom-ops.md)")
         }
     }
 

@@ -52,9 +52,10 @@ enum ConvOps: OpFamily {
             body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
         }
         let scratch = path.map { "scratch + (size_t)NN_THREAD_ID() * \(perThreadScratch(d, $0, ctx.schedule))" } ?? "NULL"
+        let custom = CustomOps.fusedEpilogue(ctx, i)
         let definition = """
             \(ctx.banner(i, what))
-            \(tiles)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+            \(custom.prototypes)\(tiles)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
                 const nn_conv_shape s = \(shape);
                 (void)scratch;
                 /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -64,7 +65,7 @@ enum ConvOps: OpFamily {
                     float *xp = \(scratch);
                     (void)xp;
                     \(body)
-                }
+                }\(custom.statement)
             }
             """
         let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.packed(i)), \(ctx.value(i)), \(ctx.scratch(i)));"
