@@ -192,6 +192,8 @@ class Model:
             if key not in self.param_names:
                 raise KeyError(f"no parameter {key!r}; the parameters are {', '.join(self.param_names)}")
             return self.param_names.index(key)
+        if not isinstance(key, (int, np.integer)):
+            raise TypeError(f"a parameter is named by a string or an int index, found {type(key).__name__}")
         if not 0 <= key < len(self.param_names):
             raise IndexError(f"parameter index {key} outside 0..{len(self.param_names) - 1}")
         return int(key)
