@@ -23,9 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        // The compiler as a library: frontend → IR → passes → schedule → codegen → toolchain.
+        // The compiler as a library: frontend → IR → passes → schedule → codegen → toolchain, and
+        // Session/Trainer, which compile on demand. Re-exports NNCCRuntime.
         .target(name: "NNCC", dependencies: [
-            "CNNCCSpawn", "CNNCCTemplates",
+            "NNCCRuntime", "CNNCCSpawn", "CNNCCTemplates",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             "CClang",
@@ -37,14 +38,15 @@ let package = Package(
         .target(name: "CNNCCSpawn"),
         // templates/*.c built into the binary with C23 #embed (the files the generated C is made of).
         .target(name: "CNNCCTemplates"),
-        // dlopen loader and typed Swift API over a generated library.
-        .target(name: "NNCCRuntime", dependencies: ["NNCC"]),
+        // What an app that loads prebuilt libraries needs, and nothing more: the dlopen loader and
+        // contexts, NNCCError, Tensor and the .npy reader. Foundation only: no gcc, no dependencies.
+        .target(name: "NNCCRuntime"),
         // Thin command line over the library.
         .executableTarget(name: "nncc", dependencies: [
             "NNCC", "NNCCRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Example Swift app: loads a compiled model through NNCCRuntime (built and run by the tests).
+        // Example Swift app: loads a library `nncc compile` built, through NNCCRuntime alone (built and run by the tests).
         .executableTarget(name: "nncc-swift-example", dependencies: ["NNCCRuntime"], path: "examples/swift-app"),
         // libFuzzer targets over the readers (`make fuzz`, docs/fuzzing.md); built without the fuzzer
         // sanitizer it replays input files instead.

@@ -1,4 +1,3 @@
-import NNCC
 
 /// The one class-label check: a label indexes the model's outputs, so it must be in 0..<classes
 /// (the generated train_step refuses others too, NN_ERR_LABEL). Used by the data set reader, the

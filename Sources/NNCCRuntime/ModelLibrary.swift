@@ -1,5 +1,4 @@
 import Foundation
-import NNCC
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -215,6 +214,31 @@ public final class ModelContext {
         var offset = 0
         for s in sizes { result.append(Array(flat[offset..<offset + s])); offset += s }
         return result
+    }
+
+    /// Inference over any number of examples (`count × inputSize` floats), in chunks of the library's
+    /// max batch. Returns every output, each `count × outputSizes[i]` floats.
+    public func predictAll(_ x: [Float], count: Int) throws -> [[Float]] {
+        let inSize = library.inputSize
+        guard count >= 0, x.count == count * inSize else {
+            throw NNCCError(file: library.path, "expected \(count) × \(inSize) input floats, found \(x.count)")
+        }
+        var outs = library.outputSizes.map { _ in [Float]() }
+        try x.withUnsafeBufferPointer { buf in
+            var start = 0
+            while start < count {
+                let n = min(library.maxBatch, count - start)
+                let ys = try forwardAll(UnsafeBufferPointer(rebasing: buf[(start * inSize)..<((start + n) * inSize)]), batch: n)
+                for j in ys.indices { outs[j] += ys[j] }
+                start += n
+            }
+        }
+        return outs
+    }
+
+    /// The first output of `predictAll`, `count × outputSize` floats.
+    public func predict(_ x: [Float], count: Int) throws -> [Float] {
+        try predictAll(x, count: count)[0]
     }
 
     /// One optimizer step on integer class labels; returns the loss.

@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Flag(help: "Time the training step (forward, loss, backward, update) instead of inference.") var train = false
     @Option(help: "Minimum seconds of timed runs.") var seconds: Double = 1.0
-    @OptionGroup var build: BuildFlags
+    @OptionGroup var build: BuildFlags<CompileBatch>
     @OptionGroup var custom: CustomOpFlags
 
     func run() throws {
@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
         if train && loaded.graph.train == nil {
             throw NNCCError(file: model, "bench --train needs the model's \"train\" section")
         }
-        let options = try build.options(train: train, defaultBatch: train ? nil : 1, loads: true)
+        let options = try build.options(train: train, loads: true)
         let session = try Session(model: loaded, options: options)
         let lib = session.library, batch = lib.maxBatch
         var rng = SplitMix64(seed: 42)

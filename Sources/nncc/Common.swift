@@ -28,9 +28,28 @@ struct MachineFlags: ParsableArguments {
     }
 }
 
+/// A command's `--batch` default, shown in its `--help`.
+protocol BatchDefault {
+    /// nil: the pipeline's rule, 1, or with --train the model's train.batch_size.
+    static var batch: Int? { get }
+    static var help: String { get }
+}
+
+/// compile, ir and bench: the smallest library.
+enum CompileBatch: BatchDefault {
+    static let batch: Int? = nil
+    static let help = "1; with --train, the model's train.batch_size"
+}
+
+/// run and check: large enough to amortize calls, one shared cache entry.
+enum RunBatch: BatchDefault {
+    static let batch: Int? = defaultRunBatch
+    static let help = "\(defaultRunBatch)"
+}
+
 /// Options every command that builds a library shares.
-struct BuildFlags: ParsableArguments {
-    @Option(help: "Largest batch the library accepts.") var batch: Int?
+struct BuildFlags<Default: BatchDefault>: ParsableArguments {
+    @Option(help: "Largest batch the library accepts (default: \(Default.help)).") var batch: Int?
     @OptionGroup var machine: MachineFlags
 
     func validate() throws {
@@ -38,11 +57,11 @@ struct BuildFlags: ParsableArguments {
     }
 
     /// `loads`: the command loads the library into this process (run, check, bench).
-    func options(train: Bool = false, defaultBatch: Int? = nil, name: String? = nil, loads: Bool = false) throws -> CompileOptions {
+    func options(train: Bool = false, name: String? = nil, loads: Bool = false) throws -> CompileOptions {
         try validate()
         try machine.validate()
         if loads { try machine.requireRunnable() }
-        return CompileOptions(maxBatch: batch ?? defaultBatch, train: train, target: machine.target,
+        return CompileOptions(maxBatch: batch ?? Default.batch, train: train, target: machine.target,
                               threads: machine.threads, name: name)
     }
 }
@@ -78,8 +97,16 @@ func readInputs(_ path: String, model: LoadedModel) throws -> (data: [Float], co
 
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
-/// The default batch of run/check: large enough to amortize calls, one shared cache entry.
+/// The default batch of run, check and eval: large enough to amortize calls, one shared cache entry.
 let defaultRunBatch = 64
+
+/// run, check and eval say so when the model's parameters are the seeded initialisation: outputs of
+/// weights nobody gave look like results.
+func warnIfSeededWeights(_ session: Session) {
+    guard session.weightsSource == nil, !session.model.graph.params.isEmpty else { return }
+    printErr("warning: no weights given (no --weights, and \(session.model.path) names no \"weights\"): the parameters "
+        + "are the seeded initialisation (seed \(session.model.graph.seed)), not trained values")
+}
 
 /// `--force`, and the check each command that writes files makes before any
 /// work: no output may replace an input of the same command, or another

@@ -4,13 +4,14 @@ import NNCC
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compile a model to NAME.c, NAME.h, libNAME.so and NAME.manifest.json.")
+        abstract: "Compile a model to NAME.c, NAME.h, libNAME.so and NAME.manifest.json (and NAME.py with --python).")
 
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(name: .shortAndLong, help: "Output directory (default ./NAME.nncc).") var output: String?
     @Option(help: "C symbol prefix (default: the model's name).") var name: String?
     @Flag(help: "Add the training step.") var train = false
-    @OptionGroup var build: BuildFlags
+    @Flag(help: "Also write NAME.py: the library from Python (ctypes, NumPy arrays in and out).") var python = false
+    @OptionGroup var build: BuildFlags<CompileBatch>
     @OptionGroup var custom: CustomOpFlags
     @OptionGroup var overwrite: OverwriteFlags
 
@@ -25,8 +26,9 @@ struct Compile: ParsableCommand {
         let dir = URL(fileURLWithPath: output ?? "\(loaded.graph.name).nncc")
         let n = loaded.graph.name
         let weightsOut = loaded.embeddedWeights == nil ? nil : dir.appendingPathComponent("\(n).safetensors").path
+        let pythonOut = python ? dir.appendingPathComponent("\(n).py").path : nil
         try overwrite.check(inputs: [("the model", model)], outputs: ["\(n).c", "\(n).h", "lib\(n).so", "\(n).manifest.json"]
-            .map { ("-o", dir.appendingPathComponent($0).path) } + [("-o", weightsOut)])
+            .map { ("-o", dir.appendingPathComponent($0).path) } + [("-o", weightsOut), ("-o", pythonOut)])
         if let weightsOut, !overwrite.force, FileManager.default.fileExists(atPath: weightsOut),
            !compiledFromThisModel(dir.appendingPathComponent("\(n).manifest.json").path) {
             throw UsageError(message: "-o \(dir.path): \(weightsOut) exists and was not written by compiling the model \(model) "
@@ -35,21 +37,27 @@ struct Compile: ParsableCommand {
         let p = try Builder.build(loaded, options: options, into: dir)
         let g = p.graph
         // An ONNX file carries its weights; C programs load them from NAME.safetensors.
-        var weightsLine = ""
+        var extraLines = ""
         if let w = loaded.embeddedWeights {
             let path = dir.appendingPathComponent("\(g.name).safetensors").path
             try SafeTensors.write(g.params.compactMap { p in w[p.name].map { (p.name, $0) } }, to: path)
-            weightsLine = "\n  " + path
+            extraLines = "\n  " + path
         }
+        if let pythonOut {
+            try AtomicFile.write(Data(PythonBinding.source(g, train: train).utf8), to: pythonOut)
+            extraLines += "\n  " + pythonOut
+        }
+        // The default is the smallest library: say how to get another (a C app's batch 8 is refused at 1).
+        let batchNote = build.batch == nil ? " (the default; --batch sets it)" : ""
         let seconds = Date().timeIntervalSince(started)
         print("""
             compiled \(g.name) from \(model) in \(String(format: "%.2f", seconds)) s
-              input \(g.input.shape) -> output \(g.nodes[g.outputs[0]].shape), max batch \(g.maxBatch), target \(options.target.label)
+              input \(g.input.shape) -> output \(g.nodes[g.outputs[0]].shape), max batch \(g.maxBatch)\(batchNote), target \(options.target.label)
               \(g.params.count) parameter tensors (\(g.params.reduce(0) { $0 + $1.size }) floats), arena \(g.arenaFloats * 4) bytes, \(flopsPerExample(g)) FLOPs per example
               \(p.source.path)
               \(p.header.path)
               \(p.library.path)
-              \(p.manifest.path)\(weightsLine)
+              \(p.manifest.path)\(extraLines)
             """)
     }
 }
@@ -72,7 +80,7 @@ struct IR: ParsableCommand {
     var stage: Stage = .fused
     @Flag(help: "Lower the training build (implied by --stage training): the scheduled stage then shows each layer's backward.")
     var train = false
-    @OptionGroup var build: BuildFlags
+    @OptionGroup var build: BuildFlags<CompileBatch>
     @OptionGroup var custom: CustomOpFlags
 
     func run() throws {

@@ -7,17 +7,17 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run inference on every example of an .npy file.")
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "Inputs (.npy, float32, [N, ...input shape]).") var input: String
-    @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
-    @Option(help: "Write the outputs here (.npy; .npz writes every output) instead of printing them.") var output: String?
-    @OptionGroup var build: BuildFlags
+    @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init (with a warning).") var weights: String?
+    @Option(help: "Write the outputs here (.npy; .npz writes every output); default: print them.") var output: String?
+    @OptionGroup var build: BuildFlags<RunBatch>
     @OptionGroup var custom: CustomOpFlags
     @OptionGroup var overwrite: OverwriteFlags
 
     func run() throws {
         try overwrite.check(inputs: [("the model", model), ("--input", input), ("--weights", weights)],
                             outputs: [("--output", output)])
-        let session = try Session(model: try custom.load(model), weights: weights,
-                                  options: try build.options(defaultBatch: defaultRunBatch, loads: true))
+        let session = try Session(model: try custom.load(model), weights: weights, options: try build.options(loads: true))
+        warnIfSeededWeights(session)
         let (x, n) = try readInputs(input, model: session.model)
         let ys = try session.predictAll(x, count: n)
         let g = session.products.graph
@@ -49,11 +49,11 @@ struct Check: ParsableCommand {
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "Inputs (.npy).") var input: String
     @Option(help: "Expected outputs (.npy).") var expect: String
-    @Option(help: "Weights (.safetensors).") var weights: String?
+    @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init (with a warning).") var weights: String?
     // Unconditional, so `--rtol -1` reaches validate() instead of reading as an option.
     @Option(parsing: .unconditional, help: "Relative tolerance.") var rtol: Double = 1e-4
     @Option(parsing: .unconditional, help: "Absolute tolerance.") var atol: Double = 1e-5
-    @OptionGroup var build: BuildFlags
+    @OptionGroup var build: BuildFlags<RunBatch>
     @OptionGroup var custom: CustomOpFlags
 
     func validate() throws {
@@ -63,8 +63,8 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let session = try Session(model: try custom.load(model), weights: weights,
-                                  options: try build.options(defaultBatch: defaultRunBatch, loads: true))
+        let session = try Session(model: try custom.load(model), weights: weights, options: try build.options(loads: true))
+        warnIfSeededWeights(session)
         let (x, n) = try readInputs(input, model: session.model)
         guard case let .float(want) = try NumPy.read(path: expect) else {
             throw NNCCError(file: expect, "expected float32 values, found integers")

@@ -123,7 +123,7 @@ struct Eval: ParsableCommand {
 
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "Test data (.npz: x float32 [N, ...input shape], y labels or targets).") var data: String
-    @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
+    @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init (with a warning).") var weights: String?
     @OptionGroup var machine: MachineFlags
     @OptionGroup var custom: CustomOpFlags
 
@@ -136,6 +136,7 @@ struct Eval: ParsableCommand {
         try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
                                   options: CompileOptions(maxBatch: defaultRunBatch, target: machine.target, threads: machine.threads))
+        warnIfSeededWeights(session)
         let r = try Trainer.evaluate(test, context: session.context, graph: session.model.graph, loss: loss)
         print("loss \(String(format: "%.6g", r.loss))")
         if let a = r.accuracy, let c = r.correct {

@@ -232,6 +232,50 @@ final class CLITests: XCTestCase {
         for sub in ["compile", "run", "check", "ir", "bench"] { XCTAssertTrue(top.stdout.contains(sub), top.stdout) }
     }
 
+    /// Each command's --batch default is the one it uses (1 for compile, ir and bench; 64 for run and check),
+    /// and a default that loads no weights says it warns.
+    func testHelpShowsEveryDefault() throws {
+        func help(_ sub: String) throws -> String {
+            // ArgumentParser wraps help text: compare it as one line.
+            try nncc([sub, "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        }
+        for sub in ["compile", "ir", "bench"] {
+            XCTAssert(try help(sub).contains("--batch <batch> Largest batch the library accepts (default: 1; with --train, "
+                + "the model's train.batch_size)"), sub)
+        }
+        for sub in ["run", "check"] {
+            XCTAssert(try help(sub).contains("--batch <batch> Largest batch the library accepts (default: 64)"), sub)
+        }
+        for sub in ["run", "check", "eval"] {
+            XCTAssert(try help(sub).contains("default: the file the model names, else the seed's init (with a warning)"), sub)
+        }
+    }
+
+    /// Weights nobody gave: run, check and eval warn that the parameters are the seeded initialisation;
+    /// with the weights the model names, or --weights, they do not. (One library: dense_relu at batch 64.)
+    func testSeededWeightsWarn() throws {
+        let named = model("dense_relu"), x = fixture("dense_relu", "x.npy")
+        let withWeights = try nncc(["run", named, "--input", x])
+        XCTAssertEqual(withWeights.status, 0, withWeights.stderr)
+        XCTAssertFalse(withWeights.stderr.contains("warning"), withWeights.stderr)
+        // The same model without "weights" (same file name, so the same C and library).
+        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: named))) as? [String: Any])
+        json["weights"] = nil
+        let bare = temp("model.json")
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: bare))
+        let warning = "warning: no weights given (no --weights, and \(bare) names no \"weights\"): the parameters are the "
+            + "seeded initialisation (seed 0), not trained values"
+        try expect(0, ["run", bare, "--input", x], stderr: [warning])
+        try expect(1, ["check", bare, "--input", x, "--expect", fixture("dense_relu", "y.npy")], stderr: [warning, "mismatch"])
+        guard case let .float(inputs) = try NumPy.read(path: x) else { return XCTFail("x.npy is not float32") }
+        let data = temp("data.npz")
+        try Npz.write([("x", .float(inputs)), ("y", .float(Tensor(shape: [5, 4], data: Array(repeating: 0, count: 20))))], to: data)
+        try expect(0, ["eval", bare, "--data", data], stderr: [warning])
+        let given = try nncc(["run", bare, "--input", x, "--weights", fixture("dense_relu", "weights.safetensors")])
+        XCTAssertEqual(given.status, 0, given.stderr)
+        XCTAssertFalse(given.stderr.contains("warning"), given.stderr)
+    }
+
     // MARK: - Commands that succeed
 
     func testCompileWritesExactlyFourFiles() throws {
@@ -252,11 +296,16 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(listing(tmp), ["out dir"])
     }
 
+    /// Also --python (NAME.py beside the library; PythonBindingTests runs one) and the max batch line.
     func testCompileDefaultDirectoryAndName() throws {
-        try expect(0, ["compile", model("dense_relu"), "--name", "other_name"])
+        let r = try nncc(["compile", model("dense_relu"), "--name", "other_name", "--python"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stdout.contains("max batch 1 (the default; --batch sets it)"), r.stdout)
         XCTAssertEqual(listing(tmp), ["other_name.nncc"])
         XCTAssertEqual(listing(tmp.appendingPathComponent("other_name.nncc")),
-                       ["libother_name.so", "other_name.c", "other_name.h", "other_name.manifest.json"])
+                       ["libother_name.so", "other_name.c", "other_name.h", "other_name.manifest.json", "other_name.py"])
+        let py = try String(contentsOf: tmp.appendingPathComponent("other_name.nncc/other_name.py"), encoding: .utf8)
+        XCTAssert(py.contains("NAME = \"other_name\"\nINPUT_SHAPE = (8,)\nOUTPUT_SHAPES = ((4,),)\nLOSS = None"), py)
     }
 
     func testCompilePortableTarget() throws {
@@ -269,9 +318,9 @@ final class CLITests: XCTestCase {
     /// the header name it, and an unknown name is a usage error listing the targets.
     func testCompileNamedTarget() throws {
         let out = tmp.appendingPathComponent("v3")
-        let r = try nncc(["compile", model("dense_relu"), "-o", out.path, "--target", "x86-64-v3"])
+        let r = try nncc(["compile", model("dense_relu"), "-o", out.path, "--target", "x86-64-v3", "--batch", "3"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("target x86-64-v3"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("max batch 3, target x86-64-v3"), r.stdout)
         let data = try Data(contentsOf: out.appendingPathComponent("dense_relu.manifest.json"))
         let manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertEqual(manifest["target"] as? String, "x86-64-v3")

@@ -150,6 +150,10 @@ final class RuntimeTests: XCTestCase {
         XCTAssertEqual(y, [2, 4, 6, -2, 0, 1])
         let all = try x.withUnsafeBufferPointer { try ctx.forwardAll($0, batch: 2) }
         XCTAssertEqual(all, [[2, 4, 6, -2, 0, 1], [12, -1]])
+        // predict: any count, in chunks of the max batch (4).
+        let five = (0..<15).map(Float.init)
+        XCTAssertEqual(try ctx.predictAll(five, count: 5), [five.map { 2 * $0 }, [6, 24, 42, 60, 78]])
+        XCTAssertThrowsError(try ctx.predict(five, count: 4)) { XCTAssert("\($0)".contains("expected 4 × 3 input floats, found 15"), "\($0)") }
     }
 
     func testGetSetParam() throws {
@@ -227,5 +231,21 @@ final class RuntimeTests: XCTestCase {
         XCTAssertThrowsError(try ModelLibrary(path: libraryPath, name: "other")) { e in
             XCTAssertTrue("\(e)".contains("other_create"), "\(e)")
         }
+    }
+
+    /// ModelLibrary(directory:): the folder's one NAME.manifest.json names the library to load.
+    func testLibraryFolder() throws {
+        let folder = scratch.path
+        func fails(_ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try ModelLibrary(directory: folder), line: line) { XCTAssert("\($0)".contains(fragment), "\($0)", line: line) }
+        }
+        fails("no NAME.manifest.json here")
+        try Data(#"{"name": "fake"}"#.utf8).write(to: scratch.appendingPathComponent("fake.manifest.json"))
+        XCTAssertEqual(try ModelLibrary(directory: folder).outputSizes, [3, 1])
+        try Data(#"{"name": "a;b"}"#.utf8).write(to: scratch.appendingPathComponent("other.manifest.json"))
+        fails("holds 2 models (fake.manifest.json, other.manifest.json); name the one to load")
+        XCTAssertEqual(try ModelLibrary(directory: folder, name: "fake").name, "fake")
+        try FileManager.default.removeItem(at: scratch.appendingPathComponent("fake.manifest.json"))
+        fails("other.manifest.json: name: expected the model's name, a C identifier")
     }
 }

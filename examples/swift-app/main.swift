@@ -1,13 +1,13 @@
-// A Swift program using a compiled model through NNCCRuntime.
+// A Swift program using a model compiled ahead of time, through NNCCRuntime alone.
 //
-//   swift run nncc-swift-example examples/mlp.json examples/mlp_x.npy
+//   nncc compile examples/mlp.json -o out/mlp --batch 16
+//   swift run nncc-swift-example out/mlp examples/mlp.safetensors examples/mlp_x.npy
 //
-// Session(modelPath:) compiles the model (or reuses the library cached under
-// $NNCC_CACHE, default ~/.cache/nncc), loads it with dlopen and sets the
-// weights the model names. predict runs every example, in chunks of the
-// library's max batch. Prints each example's argmax; exit 1 on any error.
+// ModelLibrary(directory:) loads out/mlp/libmlp.so with dlopen (the folder's
+// mlp.manifest.json names the model): no compiler, no gcc at run time. The
+// library reads the weights file itself. predict runs every example, in chunks
+// of the library's max batch. Prints each example's argmax; exit 1 on any error.
 import Foundation
-import NNCC  // NumPy reader; NNCCRuntime builds on the NNCC library
 import NNCCRuntime
 
 func fail(_ message: String) -> Never {
@@ -15,27 +15,28 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-let args = CommandLine.arguments.dropFirst()
-guard args.count == 2 else {
-    fail("expected 2 arguments, got \(args.count)\nusage: nncc-swift-example MODEL.json INPUTS.npy")
+let args = Array(CommandLine.arguments.dropFirst())
+guard args.count == 3 else {
+    fail("expected 3 arguments, got \(args.count)\n"
+        + "usage: nncc-swift-example DIR WEIGHTS.safetensors INPUTS.npy  (DIR: the folder `nncc compile -o DIR` wrote)")
 }
-let (modelPath, inputPath) = (args[args.startIndex], args[args.startIndex + 1])
+let (directory, weightsPath, inputPath) = (args[0], args[1], args[2])
 
 do {
-    let session = try Session(modelPath: modelPath)
+    let library = try ModelLibrary(directory: directory)
+    let context = try library.makeContext()
+    try context.loadWeights(path: weightsPath)
 
     guard case let .float(x) = try NumPy.read(path: inputPath) else {
         throw NNCCError(file: inputPath, "expected float32 inputs, found an integer array")
     }
-    let inputShape = session.model.graph.input.shape
-    let perExample = session.library.inputSize
-    guard x.shape.count >= 2, Array(x.shape.dropFirst()).reduce(1, *) == perExample, x.shape[0] >= 1 else {
-        throw NNCCError(file: inputPath, "expected shape [N, \(inputShape.map(String.init).joined(separator: ", "))], found \(x.shape)")
+    guard x.shape.count >= 2, x.shape[0] >= 1, x.shape.dropFirst().reduce(1, *) == library.inputSize else {
+        throw NNCCError(file: inputPath, "expected shape [N, ...] with \(library.inputSize) floats per example, found \(x.shape)")
     }
     let count = x.shape[0]
 
-    let y = try session.predict(x.data, count: count)
-    let classes = session.library.outputSize
+    let y = try context.predict(x.data, count: count)
+    let classes = library.outputSize
     for e in 0..<count {
         let row = y[(e * classes)..<((e + 1) * classes)]
         let best = row.indices.max { row[$0] < row[$1] }! - e * classes

@@ -121,10 +121,7 @@ public enum ModelDecoder {
     /// Model names become C symbol prefixes (`NAME_create`), the header `NAME.h` and the library
     /// `libNAME.so`, so they must be C identifiers that collide with nothing a program also uses.
     public static func validateName(_ name: String, fail: (String) -> NNCCError) throws {
-        let ok = !name.isEmpty && name.count <= 64 && name.utf8.enumerated().allSatisfy { i, c in
-            c == UInt8(ascii: "_") || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (i > 0 && c >= 48 && c <= 57)
-        }
-        guard ok else {
+        guard isCIdentifier(name) else {
             throw fail("expected a C identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters), found \"\(name)\"")
         }
         let lower = name.lowercased()

@@ -1,5 +1,4 @@
 import Foundation
-import NNCC
 
 /// A model ready to use from Swift: compiled through the cache, loaded, with
 /// its weights set. `nncc run/check/bench` are built on this; so can apps be.
@@ -8,6 +7,9 @@ public final class Session {
     public let products: BuildProducts
     public let library: ModelLibrary
     public let context: ModelContext
+    /// Where the weights came from (a file, or the ONNX model that carries them); nil when none was
+    /// given and the parameters are the seeded initialisation that NAME_create sets.
+    public private(set) var weightsSource: String?
 
     /// Compiles (or reuses) the library for `modelPath` and loads weights from
     /// `weights`, else those the model names or carries (ONNX), else the seed's init.
@@ -23,10 +25,13 @@ public final class Session {
         context = try library.makeContext()
         if let w = weights {
             try loadWeights(w)
+            weightsSource = w
         } else if let embedded = model.embeddedWeights {
             try setWeights(embedded, source: model.path)
+            weightsSource = model.path
         } else if let w = model.weightsPath {
             try loadWeights(w)
+            weightsSource = w
         }
     }
 
@@ -57,29 +62,14 @@ public final class Session {
         for (i, p) in params.enumerated() { try context.setParam(i, tensors[p.name]!.data) }
     }
 
-    /// Inference over any number of examples, in chunks of the library's max batch.
+    /// Inference over any number of examples, in chunks of the library's max batch (`ModelContext.predict`).
     /// Returns the first output, `count × outputSize` floats.
     public func predict(_ x: [Float], count: Int) throws -> [Float] {
-        try predictAll(x, count: count)[0]
+        try context.predict(x, count: count)
     }
 
     public func predictAll(_ x: [Float], count: Int) throws -> [[Float]] {
-        let inSize = library.inputSize
-        guard x.count == count * inSize else {
-            throw NNCCError("expected \(count) × \(inSize) input floats, found \(x.count)")
-        }
-        var outs = library.outputSizes.map { _ in [Float]() }
-        try x.withUnsafeBufferPointer { buf in
-            var start = 0
-            while start < count {
-                let n = min(library.maxBatch, count - start)
-                let chunk = UnsafeBufferPointer(rebasing: buf[(start * inSize)..<((start + n) * inSize)])
-                let ys = try context.forwardAll(chunk, batch: n)
-                for j in ys.indices { outs[j] += ys[j] }
-                start += n
-            }
-        }
-        return outs
+        try context.predictAll(x, count: count)
     }
 
     /// Per-example shape of output `i`.

@@ -32,6 +32,13 @@ public struct NNCCError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// A model name as the generated C's symbol prefix: [A-Za-z_][A-Za-z0-9_]*, at most 64 characters.
+public func isCIdentifier(_ name: String) -> Bool {
+    !name.isEmpty && name.count <= 64 && name.utf8.enumerated().allSatisfy { i, c in
+        c == UInt8(ascii: "_") || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (i > 0 && c >= 48 && c <= 57)
+    }
+}
+
 /// U+0000–U+001F and U+007F: refused in names, escaped in messages.
 public func isControlCharacter(_ c: Unicode.Scalar) -> Bool { c.value < 0x20 || c.value == 0x7F }
 

@@ -5,7 +5,7 @@ import Foundation
 /// `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`, then raw data.
 public enum NumPy {
     /// numpy itself refuses headers over 10 kB unless told otherwise; 1 MB is generous.
-    static let maxHeaderBytes = 1 << 20
+    package static let maxHeaderBytes = 1 << 20
 
     public static func read(path: String) throws -> NpyArray {
         try parse(FormatIO.readFile(path), file: path)
@@ -16,7 +16,7 @@ public enum NumPy {
     }
 
     /// `member` names the array inside an .npz, so errors can point at it.
-    static func parse(_ data: Data, file: String, member: String?) throws -> NpyArray {
+    package static func parse(_ data: Data, file: String, member: String?) throws -> NpyArray {
         try data.withUnsafeBytes { raw in
             try parse(FormatIO.Bytes(raw: raw), fail: { NNCCError(file: file, path: member, $0) })
         }
@@ -32,7 +32,7 @@ public enum NumPy {
     /// The size of a well-formed .npy file that begins with `prefix`, or nil when the prefix
     /// ends before the header does. Lets the .npz reader refuse a member whose zip entry and
     /// .npy header disagree before inflating it.
-    static func declaredSize(prefix: Data, fail: (String) -> NNCCError) throws -> Int? {
+    package static func declaredSize(prefix: Data, fail: (String) -> NNCCError) throws -> Int? {
         try prefix.withUnsafeBytes { raw in
             let b = FormatIO.Bytes(raw: raw)
             guard b.count >= 12 else { return nil }
@@ -140,18 +140,12 @@ public enum NumPy {
     }
 
     /// The index in each dimension of flat element `i` of a C-ordered array.
-    static func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
+    package static func multiIndex(_ i: Int, _ shape: [Int]) -> [Int] {
         var rest = i
         return shape.reversed().map { d in
             defer { rest /= d }
             return rest % d
         }.reversed()
-    }
-
-    /// Float32 data as '<f4' version 1.0, atomically.
-    public static func write(_ t: Tensor, to path: String) throws {
-        try FormatIO.checkConsistent(t.shape, t.data.count, file: path, path: nil)
-        try AtomicFile.write(encode(.float(t)), to: path)
     }
 
     /// Floats as '<f4', ints as '<i8'; the caller guarantees data matches the shape.
