@@ -144,19 +144,7 @@ public final class Trainer {
                 try context.setLearningRate(learningRate)
             }
             let idx = order[(step * bs)..<min(n, (step + 1) * bs)], b = idx.count
-            data.x.withUnsafeBufferPointer { src in
-                xb.withUnsafeMutableBufferPointer { dst in
-                    for (k, i) in idx.enumerated() {
-                        let from = UnsafeBufferPointer(rebasing: src[(i * inSize)..<((i + 1) * inSize)])
-                        let to = UnsafeMutableBufferPointer(rebasing: dst[(k * inSize)..<((k + 1) * inSize)])
-                        if let aug = augmenter {
-                            aug.apply(aug.params(epoch: epoch, index: i), from, to)
-                        } else {
-                            _ = to.initialize(from: from)
-                        }
-                    }
-                }
-            }
+            gather(data, idx, epoch: epoch, into: &xb)
             let loss: Float
             do {
                 let (l, c) = try self.step(xb, batch: b, examples: idx, data: data, accuracy: classifier && trackAccuracy)
@@ -197,8 +185,26 @@ public final class Trainer {
         return e
     }
 
+    /// Copies the examples `idx` of `data` into `xb`, augmented as in `epoch`.
+    func gather(_ data: Dataset, _ idx: ArraySlice<Int>, epoch: Int, into xb: inout [Float]) {
+        let inSize = context.library.inputSize
+        data.x.withUnsafeBufferPointer { src in
+            xb.withUnsafeMutableBufferPointer { dst in
+                for (k, i) in idx.enumerated() {
+                    let from = UnsafeBufferPointer(rebasing: src[(i * inSize)..<((i + 1) * inSize)])
+                    let to = UnsafeMutableBufferPointer(rebasing: dst[(k * inSize)..<((k + 1) * inSize)])
+                    if let aug = augmenter {
+                        aug.apply(aug.params(epoch: epoch, index: i), from, to)
+                    } else {
+                        _ = to.initialize(from: from)
+                    }
+                }
+            }
+        }
+    }
+
     /// One optimizer step on the gathered batch; with `accuracy`, first counts the correct predictions.
-    private func step(_ xb: [Float], batch b: Int, examples idx: ArraySlice<Int>, data: Dataset, accuracy: Bool) throws
+    func step(_ xb: [Float], batch b: Int, examples idx: ArraySlice<Int>, data: Dataset, accuracy: Bool) throws
         -> (loss: Float, correct: Int) {
         let inSize = context.library.inputSize, outSize = context.library.outputSize
         return try xb.withUnsafeBufferPointer { buf in

@@ -1,5 +1,8 @@
 import Foundation
 import XCTest
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 @testable import NNCC
 @testable import NNCCRuntime
 
@@ -110,6 +113,14 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(Int(stop.1)! - 1, Int(stop.2)!)
         XCTAssertLessThan(Int(stop.1)!, 50)
         XCTAssertTrue(text.contains("epoch \(stop.1)/50") && !text.contains("epoch \(Int(stop.1)! + 1)/50"), text)
+
+        // lr-find on the same library (a cache hit): a suggestion, the chart and the per-step log.
+        let found = try nncc(["lr-find", m, "--data", data[1], "--steps", "100", "-o", "lr.svg", "--log", "lr.csv"])
+        XCTAssertTrue(found.contains("suggested learning rate: "), found)
+        XCTAssertNoThrow(try XMLDocument(contentsOf: tmp.appendingPathComponent("lr.svg")))
+        let rows = try String(contentsOf: tmp.appendingPathComponent("lr.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.first, "step,lr,loss,smoothed_loss")
+        XCTAssertTrue((20...101).contains(rows.count), "\(rows.count) rows")
 
         let noVal = try nncc(["train", m, "--data", data[1], "--early-stopping", "2"], status: 2)
         XCTAssertTrue(noVal.contains("--early-stopping watches the validation loss: give --val"), noVal)
