@@ -38,13 +38,7 @@ final class CheckpointTests: XCTestCase {
     }
 
     func start(_ args: [String]) throws -> (Process, stdout: URL) {
-        let p = Process()
-        p.executableURL = try XCTUnwrap(CLITests.executable, "nncc executable not found; build it first")
-        p.arguments = args
-        p.currentDirectoryURL = tmp
-        var env = ProcessInfo.processInfo.environment
-        env["NNCC_CACHE"] = Self.cache.path
-        p.environment = env
+        let p = try CLITests.process(args, in: tmp, cache: Self.cache)
         let out = tmp.appendingPathComponent("stdout-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: out.path, contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: out)
