@@ -42,6 +42,17 @@ public struct Checkpoint {
             (epoch, loss, accuracy, valLoss, valAccuracy) = (s.epoch, s.loss, s.accuracy, s.valLoss, s.valAccuracy)
             (examplesPerSecond, stepLosses) = (s.examplesPerSecond, s.stepLosses)
         }
+        /// Records of `epochs`, the older ones without their step losses past `maxStepLosses` in all:
+        /// the header stays far below safetensors' 100 MB limit however long the run.
+        static func bounded(_ epochs: [EpochStats], maxStepLosses: Int = 200_000) -> [EpochRecord] {
+            var records = epochs.map(EpochRecord.init), kept = 0
+            for i in records.indices.reversed() {
+                kept += records[i].stepLosses.count
+                if kept > maxStepLosses { records[i].stepLosses = [] }
+            }
+            return records
+        }
+
         var stats: EpochStats {
             EpochStats(epoch: epoch, loss: loss, accuracy: accuracy, valLoss: valLoss, valAccuracy: valAccuracy,
                        examplesPerSecond: examplesPerSecond, stepLosses: stepLosses)

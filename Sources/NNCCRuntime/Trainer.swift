@@ -74,7 +74,8 @@ public final class Trainer {
     public let augmenter: Augmenter?
     /// Costs one inference forward per batch; off saves ~a third of the time.
     public var trackAccuracy = true
-    /// Applied (and checked by the library: finite and >= 0) when an epoch starts.
+    /// Applied (and checked by the library: finite and >= 0) when an epoch starts; with a `scheduler`,
+    /// set to the schedule's rate before every step.
     public var learningRate: Float
     /// Optimizer steps so far (restored by a checkpoint): the position in a per-step schedule.
     public internal(set) var stepsTaken = 0

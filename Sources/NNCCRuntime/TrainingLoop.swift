@@ -63,7 +63,7 @@ extension Trainer {
         func save() throws {
             guard let dir = options.checkpointDirectory else { return }
             info.plateau = sched.plateau
-            info.history = history.epochs.map(Checkpoint.EpochRecord.init)
+            info.history = Checkpoint.EpochRecord.bounded(history.epochs)
             let names = context.paramNames()
             try Checkpoint.capture(context, info: info)
                 .write(to: (dir as NSString).appendingPathComponent(Checkpoint.lastFile), names: names,

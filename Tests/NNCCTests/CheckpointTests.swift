@@ -99,6 +99,14 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try bytes("R.safetensors"), try bytes("F.safetensors"), "run resumed after Ctrl-C in epoch \(stopped) differs")
     }
 
+    /// A long run's checkpoint keeps the step losses of its latest epochs only.
+    func testHistoryKeepsTheRecentStepLosses() {
+        let epochs = (1...5).map { EpochStats(epoch: $0, loss: 1, stepLosses: Array(repeating: Double($0), count: 4)) }
+        let records = Checkpoint.EpochRecord.bounded(epochs, maxStepLosses: 10)
+        XCTAssertEqual(records.map(\.stepLosses.count), [0, 0, 0, 4, 4])
+        XCTAssertEqual(records.map(\.stats.epoch), [1, 2, 3, 4, 5])
+    }
+
     func testEarlyStoppingAndRefusals() throws {
         let m = try model()
         // A rate this high makes the validation loss stall at once: patience 1 stops long before 50 epochs.
