@@ -35,7 +35,7 @@ struct TrainRunFlags: ParsableArguments {
 
     func needsValidation(_ cfg: TrainConfig, hasVal: Bool) throws {
         guard !hasVal else { return }
-        if earlyStopping != nil { throw ValidationError("--early-stopping watches the validation loss: give --val") }
-        if cfg.lrSchedule?.needsValidation == true { throw ValidationError("reduce_on_plateau watches the validation loss: give --val") }
+        if earlyStopping != nil { throw UsageError(message: "--early-stopping watches the validation loss: give --val") }
+        if cfg.lrSchedule?.needsValidation == true { throw UsageError(message: "reduce_on_plateau watches the validation loss: give --val") }
     }
 }
