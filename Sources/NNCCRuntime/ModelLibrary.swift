@@ -18,6 +18,10 @@ private typealias ForwardAllFn = @convention(c) (UnsafeMutableRawPointer?, Unsaf
 private typealias TrainStepFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, UnsafeRawPointer?, Int32, UnsafeMutablePointer<Float>?) -> Int32
 private typealias SetLRFn = @convention(c) (UnsafeMutableRawPointer?, Float) -> Int32
 private typealias IntFn = @convention(c) (Int32) -> Int32
+private typealias GetOptFn = @convention(c) (UnsafeRawPointer?, Int32, Int32, UnsafeMutablePointer<Float>?) -> Int32
+private typealias SetOptFn = @convention(c) (UnsafeMutableRawPointer?, Int32, Int32, UnsafePointer<Float>?) -> Int32
+private typealias GetStateFn = @convention(c) (UnsafeRawPointer?, UnsafeMutablePointer<Int64>?, UnsafeMutablePointer<UInt64>?) -> Int32
+private typealias SetStateFn = @convention(c) (UnsafeMutableRawPointer?, Int64, UInt64) -> Int32
 
 /// One generated library loaded with dlopen. The handle is never closed:
 /// OpenMP worker threads may still run code from it, and contexts keep a
@@ -44,6 +48,7 @@ public final class ModelLibrary {
     fileprivate let forwardFn: ForwardFn, forwardAllFn: ForwardAllFn
     fileprivate let strerrorFn: NameFn
     fileprivate let trainStepFn: TrainStepFn?, setLRFn: SetLRFn?, getGradFn: GetParamFn?
+    fileprivate let getOptFn: GetOptFn?, setOptFn: SetOptFn?, getStateFn: GetStateFn?, setStateFn: SetStateFn?
 
     public init(path: String, name: String) throws {
         self.path = path
@@ -78,6 +83,10 @@ public final class ModelLibrary {
         trainStepFn = optional("train_step", TrainStepFn.self)
         setLRFn = optional("set_lr", SetLRFn.self)
         getGradFn = optional("get_grad", GetParamFn.self)
+        getOptFn = optional("get_opt_state", GetOptFn.self)
+        setOptFn = optional("set_opt_state", SetOptFn.self)
+        getStateFn = optional("get_train_state", GetStateFn.self)
+        setStateFn = optional("set_train_state", SetStateFn.self)
         let info = try required("info", IntFn.self)
         let outSize = try required("output_size", IntFn.self)
 
@@ -267,6 +276,51 @@ public final class ModelContext {
         var loss: Float = 0
         try library.check(train(ctx, x.baseAddress, targets, Int32(batch), &loss), "train_step")
         return loss
+    }
+
+    /// The optimizer state a checkpoint keeps: per parameter, the momentum buffer or Adam's two moments
+    /// (slot 0 and 1), the step count and the dropout generator. Libraries built with --train only.
+    public struct OptimizerState {
+        public var slots: [[[Float]]]  // [slot][parameter]
+        public var step: Int64
+        public var rng: UInt64
+    }
+
+    public func optimizerState() throws -> OptimizerState {
+        guard let get = library.getOptFn, let counters = library.getStateFn else {
+            throw NNCCError(file: library.path, "library \(library.name) was compiled without --train (or by an older nncc)")
+        }
+        var state = OptimizerState(slots: [], step: 0, rng: 0)
+        for slot in 0..<2 {
+            state.slots.append(try (0..<library.numParams).map { i in
+                var out = [Float](repeating: 0, count: paramCount(i))
+                try library.check(out.withUnsafeMutableBufferPointer { get(ctx, Int32(slot), Int32(i), $0.baseAddress) },
+                                  "get_opt_state \(slot) \(i)")
+                return out
+            })
+        }
+        try library.check(counters(ctx, &state.step, &state.rng), "get_train_state")
+        return state
+    }
+
+    public func setOptimizerState(_ state: OptimizerState) throws {
+        guard let set = library.setOptFn, let counters = library.setStateFn else {
+            throw NNCCError(file: library.path, "library \(library.name) was compiled without --train (or by an older nncc)")
+        }
+        guard state.slots.count == 2, state.slots.allSatisfy({ $0.count == library.numParams }) else {
+            throw NNCCError(file: library.path, "optimizer state for \(library.numParams) parameters expected")
+        }
+        for slot in 0..<2 {
+            for i in 0..<library.numParams {
+                let n = paramCount(i), data = state.slots[slot][i]
+                guard data.count == n else {
+                    throw NNCCError(file: library.path, path: paramNames()[i], "optimizer state: expected \(n) floats, got \(data.count)")
+                }
+                try library.check(data.withUnsafeBufferPointer { set(ctx, Int32(slot), Int32(i), $0.baseAddress) },
+                                  "set_opt_state \(slot) \(i)")
+            }
+        }
+        try library.check(counters(ctx, state.step, state.rng), "set_train_state")
     }
 
     /// No-op for libraries compiled without --train; throws (code `ModelLibrary.errorLearningRate`) for a rate

@@ -15,14 +15,15 @@ struct Train: ParsableCommand {
     @Argument(help: "Model description (.json) with a train section.") var model: String
     @Option(help: "Training data (.npz: x float32 [N, ...input shape], y labels or targets).") var data: String
     @Option(help: "Validation data (.npz), evaluated after every epoch.") var val: String?
-    @Option(help: "Epochs (default: train.epochs).") var epochs: Int?
-    @Option(help: "Examples per step (default: train.batch_size).") var batchSize: Int?
-    @Option(parsing: .unconditional, help: "Learning rate (default: train.optimizer.lr).") var lr: Float?
+    @Option(help: "Epochs, in total when resuming (default: train.epochs, else 1).") var epochs: Int?
+    @Option(help: "Examples per step (default: train.batch_size, else 32).") var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Learning rate (default: train.optimizer.lr, else 0.001 for adam, 0.01 for sgd).") var lr: Float?
     @Flag(help: "Visit examples in file order every epoch.") var noShuffle = false
     @Option(help: "Initial weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
     @Option(help: "Write the trained weights here (.safetensors).") var save: String?
     @Option(help: "Write per-epoch metrics here (.csv).") var log: String?
     @Option(help: "Write a loss chart here (.svg).") var plot: String?
+    @OptionGroup var runFlags: TrainRunFlags
     @OptionGroup var machine: MachineFlags
     @OptionGroup var overwrite: OverwriteFlags
 
@@ -45,11 +46,13 @@ struct Train: ParsableCommand {
         // The weights file the model names is an input too: saving over it replaces the starting point.
         try overwrite.check(inputs: [("the model", model), ("--data", data), ("--val", val), ("--weights", weights),
                                      ("the model's weights file", weights == nil ? loaded.weightsPath : nil)],
-                            outputs: [("--save", save), ("--log", log), ("--plot", plot)])
+                            outputs: [("--save", save), ("--log", log), ("--plot", plot)] + runFlags.outputs)
         if let epochs { cfg.epochs = epochs }
         if let batchSize { cfg.batchSize = batchSize }
         if let lr { cfg.optimizer.lr = lr }
         if noShuffle { cfg.shuffle = false }
+        if let schedule = runFlags.schedule { cfg.lrSchedule = schedule }
+        try runFlags.needsValidation(cfg, hasVal: val != nil)
         // Bad data fails before the (slower) compile.
         let train = try Dataset.load(path: data, model: loaded, loss: cfg.loss)
         let valSet = try val.map { try Dataset.load(path: $0, model: loaded, loss: cfg.loss) }
@@ -57,12 +60,37 @@ struct Train: ParsableCommand {
         let session = try Session(model: loaded, weights: weights,
                                   options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads))
         let trainer = try Trainer(session: session, config: cfg)
+        var options = FitOptions(checkpointDirectory: runFlags.checkpointDirectory, earlyStoppingPatience: runFlags.earlyStopping)
+        if let dir = runFlags.resume {
+            options.resume = try Checkpoint.read(directory: dir, for: session.context, model: loaded.graph.name,
+                                                 optimizer: cfg.optimizer.kind.rawValue)
+            let done = options.resume!.info.epoch
+            print(done >= cfg.epochs ? "\(dir) is at epoch \(done): nothing left of \(cfg.epochs) epochs"
+                                     : "resuming from \(dir) after epoch \(done)\(options.resume!.info.partial.map { ", step \($0.steps)" } ?? "")")
+        }
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar(epochs: cfg.epochs) : nil
+        // With checkpoints, the first Ctrl-C ends the step, saves a checkpoint and exits (130).
+        if options.checkpointDirectory != nil { trainer.shouldStop = { Interrupt.deferredInterrupt } }
         // The bar is redrawn during an epoch and erased when it ends: each epoch's line takes its place.
-        let history = try trainer.fit(train, validation: valSet, progress: bar?.update) { stats in
+        let (history, outcome) = try Interrupt.deferringInterrupt {
+            try trainer.fitWithOutcome(train, validation: valSet, options: options, progress: bar?.update) { stats in
+                bar?.clear()
+                print(line(stats, of: cfg.epochs) + (cfg.lrSchedule == nil ? "" : " lr \(String(format: "%.4g", trainer.learningRate))"))
+                fflush(stdout)
+            }
+        }
+        switch outcome {
+        case .completed: break
+        case let .earlyStopped(epoch, best):
+            print("early stopping after epoch \(epoch): no lower validation loss for \(runFlags.earlyStopping ?? 0) epochs; the lowest was epoch \(best)"
+                + (options.checkpointDirectory.map { " (\(($0 as NSString).appendingPathComponent(Checkpoint.bestFile)))" } ?? ""))
+        case let .stopped(epoch):
             bar?.clear()
-            print(line(stats, of: cfg.epochs))
+            let dir = options.checkpointDirectory ?? ""
+            print("interrupted in epoch \(epoch): saved \((dir as NSString).appendingPathComponent(Checkpoint.lastFile)); "
+                + "continue with --resume \(dir)")
             fflush(stdout)
+            Foundation.exit(130)
         }
         if let save {
             try trainer.saveWeights(path: save)

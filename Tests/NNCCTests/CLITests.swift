@@ -32,6 +32,18 @@ final class CLITests: XCTestCase {
         return found.max { modified($0) < modified($1) }
     }()
 
+    /// The nncc executable set up to run `args` in `cwd` with the compile cache `cache`.
+    static func process(_ args: [String], in cwd: URL, cache: URL) throws -> Process {
+        let p = Process()
+        p.executableURL = try XCTUnwrap(executable, "nncc executable not found; build it first")
+        p.arguments = args
+        p.currentDirectoryURL = cwd
+        var env = ProcessInfo.processInfo.environment
+        env["NNCC_CACHE"] = cache.path
+        p.environment = env
+        return p
+    }
+
     override func setUpWithError() throws {
         tmp = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)

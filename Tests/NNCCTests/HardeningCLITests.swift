@@ -21,13 +21,7 @@ final class HardeningCLITests: XCTestCase {
     /// Runs nncc in `tmp`, stdin from /dev/null; returns the status and stderr.
     @discardableResult
     func nncc(_ args: [String], stdin: FileHandle = FileHandle.nullDevice) throws -> (status: Int32, stderr: String) {
-        let p = Process()
-        p.executableURL = try XCTUnwrap(CLITests.executable, "nncc executable not found; build it first")
-        p.arguments = args
-        p.currentDirectoryURL = tmp
-        var env = ProcessInfo.processInfo.environment
-        env["NNCC_CACHE"] = Self.cache.path
-        p.environment = env
+        let p = try CLITests.process(args, in: tmp, cache: Self.cache)
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-hcli-err-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: err.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: err) }

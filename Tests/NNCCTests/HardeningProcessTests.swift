@@ -19,13 +19,7 @@ final class HardeningProcessTests: XCTestCase {
 
     /// Starts the nncc executable with its output in files under `tmp`.
     func start(_ args: [String], cache: URL) throws -> Process {
-        let p = Process()
-        p.executableURL = try XCTUnwrap(CLITests.executable, "nncc executable not found; build it first")
-        p.arguments = args
-        p.currentDirectoryURL = tmp
-        var env = ProcessInfo.processInfo.environment
-        env["NNCC_CACHE"] = cache.path
-        p.environment = env
+        let p = try CLITests.process(args, in: tmp, cache: cache)
         let err = tmp.appendingPathComponent("stderr-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: err.path, contents: nil)
         p.standardOutput = FileHandle.nullDevice

@@ -65,6 +65,12 @@ struct Interface {
                 #define \(p)_ERR_LR         (-13)
                 /* Gradient of the last step's loss w.r.t. parameter i, as the update used it (after clipping). */
                 int         \(p)_get_grad(const \(p)_ctx *, int i, float *out);
+                /* Checkpoints: optimizer state of parameter i (slot 0: momentum or Adam's exp_avg, slot 1: Adam's
+                   exp_avg_sq; parameter i's layout), the step count and the dropout generator's state. */
+                int         \(p)_get_opt_state(const \(p)_ctx *, int slot, int i, float *out);
+                int         \(p)_set_opt_state(\(p)_ctx *, int slot, int i, const float *in);
+                int         \(p)_get_train_state(const \(p)_ctx *, int64_t *step, uint64_t *rng);
+                int         \(p)_set_train_state(\(p)_ctx *, int64_t step, uint64_t rng);
 
                 """
         }

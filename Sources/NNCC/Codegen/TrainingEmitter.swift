@@ -90,6 +90,38 @@ enum TrainingEmitter {
                 return NN_OK;
             }
 
+            /* Optimizer state for checkpoints: slot 0 is the momentum buffer or Adam's first moment, slot 1
+               Adam's second moment, each laid out as parameter i (zeros for a parameter that does not train). */
+            int \(p)_get_opt_state(const \(p)_ctx *c, int slot, int i, float *out) {
+                if (!c || !out) return NN_ERR_NULL;
+                if (slot < 0 || slot > 1 || i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
+                memcpy(out, (slot == 0 ? c->opt1 : c->opt2) + \(p)_offsets[i], \(p)_param_count(i) * sizeof(float));
+                return NN_OK;
+            }
+
+            int \(p)_set_opt_state(\(p)_ctx *c, int slot, int i, const float *in) {
+                if (!c || !in) return NN_ERR_NULL;
+                if (slot < 0 || slot > 1 || i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
+                memcpy((slot == 0 ? c->opt1 : c->opt2) + \(p)_offsets[i], in, \(p)_param_count(i) * sizeof(float));
+                return NN_OK;
+            }
+
+            /* The optimizer's step count and the dropout generator's state. */
+            int \(p)_get_train_state(const \(p)_ctx *c, int64_t *step, uint64_t *rng) {
+                if (!c || !step || !rng) return NN_ERR_NULL;
+                *step = c->step;
+                *rng = c->rng;
+                return NN_OK;
+            }
+
+            int \(p)_set_train_state(\(p)_ctx *c, int64_t step, uint64_t rng) {
+                if (!c) return NN_ERR_NULL;
+                if (step < 0) return NN_ERR_INDEX;
+                c->step = (long)step;
+                c->rng = rng;
+                return NN_OK;
+            }
+
             int \(p)_get_grad(const \(p)_ctx *c, int i, float *out) {
                 if (!c || !out) return NN_ERR_NULL;
                 if (i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;

@@ -16,10 +16,16 @@ public enum SafeTensors {
     }
 
     public static func parse(_ data: Data, file: String) throws -> [(name: String, tensor: Tensor)] {
-        try data.withUnsafeBytes { try parse(FormatIO.Bytes(raw: $0), file: file) }
+        try data.withUnsafeBytes { try parse(FormatIO.Bytes(raw: $0), file: file).tensors }
     }
 
-    private static func parse(_ b: FormatIO.Bytes, file: String) throws -> [(name: String, tensor: Tensor)] {
+    /// The tensors and the header's `__metadata__` (string values only, as the format defines it).
+    public static func readWithMetadata(path: String) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+        try FormatIO.readFile(path).withUnsafeBytes { try parse(FormatIO.Bytes(raw: $0), file: path) }
+    }
+
+    private static func parse(_ b: FormatIO.Bytes, file: String) throws
+        -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
         func fail(_ path: String?, _ msg: String) -> NNCCError { NNCCError(file: file, path: path, msg) }
         guard let n64 = b.u64(0) else {
             throw fail(nil, "file is \(b.count) bytes, too short for the 8-byte header length")
@@ -42,7 +48,10 @@ public enum SafeTensors {
         }
         let dataStart = 8 + n
         let dataLen = b.count - dataStart
-        var out: [(name: String, tensor: Tensor)] = []
+        var out: [(name: String, tensor: Tensor)] = [], metadata: [String: String] = [:]
+        if case let .object(pairs)? = json["__metadata__"] {
+            for case let (key, .string(value)) in pairs { metadata[key] = value }
+        }
         // Total of all tensors' bytes: aliased offsets could otherwise make a small file decode to terabytes.
         var decoded = 0
         for (name, v) in entries where name != "__metadata__" {
@@ -83,7 +92,7 @@ public enum SafeTensors {
             }
             out.append((name, Tensor(shape: shape, data: values)))
         }
-        return out
+        return (out, metadata)
     }
 
     /// A JSON array of non-negative integers (exact in a Double, so at most 2^53).
@@ -97,7 +106,7 @@ public enum SafeTensors {
     }
 
     /// Writes F32 tensors in the given order (header keys in that order, data contiguous, offsets ascending), atomically.
-    public static func write(_ tensors: [(name: String, tensor: Tensor)], to path: String) throws {
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String) throws {
         var seen = Set<String>()
         for (name, t) in tensors {
             guard name != "__metadata__", seen.insert(name).inserted else {
@@ -105,12 +114,17 @@ public enum SafeTensors {
             }
             try FormatIO.checkConsistent(t.shape, t.data.count, file: path, path: name)
         }
-        try AtomicFile.write(encode(tensors), to: path)
+        try AtomicFile.write(encode(tensors, metadata: metadata), to: path)
     }
 
     /// The caller guarantees each tensor's data matches its shape (`write` checks this).
-    public static func encode(_ tensors: [(name: String, tensor: Tensor)]) -> Data {
+    public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) -> Data {
         var header = "{"
+        if !metadata.isEmpty {
+            header += "\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }
+                .map { jsonString($0.key) + ":" + jsonString($0.value) }.joined(separator: ",") + "}"
+            if !tensors.isEmpty { header += "," }
+        }
         var offset = 0
         for (i, (name, t)) in tensors.enumerated() {
             let end = offset + t.data.count * 4

@@ -2,7 +2,7 @@
 enum TrainDecoder {
     static func decode(_ v: JSON, file: String) throws -> TrainConfig {
         let f = try Fields(v, file: file, path: "train")
-        try f.onlyKeys(["loss", "optimizer", "batch_size", "epochs", "shuffle", "clip_grad_norm", "augment"],
+        try f.onlyKeys(["loss", "optimizer", "batch_size", "epochs", "shuffle", "clip_grad_norm", "augment", "lr_schedule"],
                        what: "train")
         let lossName = try f.string("loss")
         guard let loss = Loss(rawValue: lossName) else {
@@ -14,16 +14,23 @@ enum TrainDecoder {
         cfg.shuffle = try f.bool("shuffle", default: true)
         cfg.clipGradNorm = try f.float("clip_grad_norm", default: 0, min: 0)
         if let av = f.raw("augment") { cfg.augment = try augment(av, file: file) }
+        if let sv = f.raw("lr_schedule") { cfg.lrSchedule = try LRScheduleDecoder.decode(sv, file: file) }
         return cfg
     }
 
+    /// PyTorch's and Keras' default rates where the model gives none.
+    static let defaultLR: [Optimizer.Kind: Float] = [.adam: 1e-3, .sgd: 1e-2]
+
+    /// An object, or the shorthand "adam" / "sgd" for the type with every default.
     static func optimizer(_ v: JSON, file: String) throws -> Optimizer {
-        let f = try Fields(v, file: file, path: "train.optimizer")
+        let value: JSON
+        if case let .string(type) = v { value = .object([("type", .string(type))]) } else { value = v }
+        let f = try Fields(value, file: file, path: "train.optimizer")
         let type = try f.string("type")
         switch type {
         case "sgd":
             try f.onlyKeys(["type", "lr", "momentum", "weight_decay", "nesterov"], what: "the sgd optimizer")
-            var o = Optimizer(kind: .sgd, lr: try f.float("lr", min: 0))
+            var o = Optimizer(kind: .sgd, lr: try f.float("lr", default: defaultLR[.sgd], min: 0))
             o.momentum = try f.float("momentum", default: 0, min: 0)
             o.weightDecay = try f.float("weight_decay", default: 0, min: 0)
             o.nesterov = try f.bool("nesterov", default: false)
@@ -33,7 +40,7 @@ enum TrainDecoder {
             return o
         case "adam":
             try f.onlyKeys(["type", "lr", "betas", "eps", "weight_decay"], what: "the adam optimizer")
-            var o = Optimizer(kind: .adam, lr: try f.float("lr", min: 0))
+            var o = Optimizer(kind: .adam, lr: try f.float("lr", default: defaultLR[.adam], min: 0))
             if let bv = f.raw("betas") {
                 guard case let .array(b) = bv, b.count == 2, case let .number(b1, _) = b[0], case let .number(b2, _) = b[1],
                       (0..<1).contains(b1), (0..<1).contains(b2) else {

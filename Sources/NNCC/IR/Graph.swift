@@ -121,6 +121,7 @@ public struct TrainConfig: Equatable {
     public var shuffle = true
     public var clipGradNorm: Float = 0
     public var augment = Augment()
+    public var lrSchedule: LRSchedule?
 }
 
 /// The whole program: nodes in evaluation order, the outputs, the parameter

@@ -73,9 +73,15 @@ public final class Trainer {
     public let augmenter: Augmenter?
     /// Costs one inference forward per batch; off saves ~a third of the time.
     public var trackAccuracy = true
-    /// Applied (and checked by the library: finite and >= 0) when an epoch starts.
+    /// Applied (and checked by the library: finite and >= 0) when an epoch starts; with a `scheduler`,
+    /// set to the schedule's rate before every step.
     public var learningRate: Float
-    private var stepsTaken = 0
+    /// Optimizer steps so far (restored by a checkpoint): the position in a per-step schedule.
+    public internal(set) var stepsTaken = 0
+    /// Sets the rate of every step when given (fit makes one from the train section's lr_schedule).
+    public var scheduler: LRScheduler?
+    /// Asked after every step; true stops the epoch there (Ctrl-C), `runEpoch` throwing `Stopped`.
+    public var shouldStop: (() -> Bool)?
 
     /// `config` defaults to the model's train section. Loss, optimizer kind and clipping are compiled into
     /// the library, so a config should differ from the compiled one only in lr (set with set_lr), batch
@@ -118,7 +124,9 @@ public final class Trainer {
 
     /// One pass over `data` in batches of batch_size, the last one partial. Epochs count from 1;
     /// the number seeds the shuffle and the augmentation.
-    public func runEpoch(_ data: Dataset, epoch: Int, progress: ((Progress) -> Void)? = nil) throws -> EpochStats {
+    /// `from` continues an epoch a checkpoint stopped partway.
+    public func runEpoch(_ data: Dataset, epoch: Int, from partial: Checkpoint.PartialEpoch? = nil,
+                         progress: ((Progress) -> Void)? = nil) throws -> EpochStats {
         let lib = context.library, inSize = lib.inputSize
         try Self.check(data, lib, loss: config.loss)
         try context.setLearningRate(learningRate)
@@ -126,25 +134,17 @@ public final class Trainer {
         let order = Self.order(count: n, epoch: epoch, seed: seed, shuffle: config.shuffle)
         let classifier = config.loss == .crossEntropy
         var xb = [Float](repeating: 0, count: bs * inSize)
-        var lossSum = 0.0, correct = 0, stepLosses: [Double] = []
+        var lossSum = partial?.lossSum ?? 0, correct = partial?.correct ?? 0, stepLosses = partial?.stepLosses ?? []
         let start = DispatchTime.now().uptimeNanoseconds
         func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
-        for step in 0..<steps {
-            let idx = order[(step * bs)..<min(n, (step + 1) * bs)], b = idx.count
-            data.x.withUnsafeBufferPointer { src in
-                xb.withUnsafeMutableBufferPointer { dst in
-                    for (k, i) in idx.enumerated() {
-                        let from = UnsafeBufferPointer(rebasing: src[(i * inSize)..<((i + 1) * inSize)])
-                        let to = UnsafeMutableBufferPointer(rebasing: dst[(k * inSize)..<((k + 1) * inSize)])
-                        if let aug = augmenter {
-                            aug.apply(aug.params(epoch: epoch, index: i), from, to)
-                        } else {
-                            _ = to.initialize(from: from)
-                        }
-                    }
-                }
+        for step in min(partial?.steps ?? 0, steps)..<steps {
+            if let scheduler {
+                learningRate = Float(scheduler.lr(epoch: epoch - 1, step: stepsTaken))
+                try context.setLearningRate(learningRate)
             }
+            let idx = order[(step * bs)..<min(n, (step + 1) * bs)], b = idx.count
+            gather(data, idx, epoch: epoch, into: &xb)
             let loss: Float
             do {
                 let (l, c) = try self.step(xb, batch: b, examples: idx, data: data, accuracy: classifier && trackAccuracy)
@@ -158,6 +158,9 @@ public final class Trainer {
             let done = min(n, (step + 1) * bs)
             progress?(Progress(epoch: epoch, step: step + 1, steps: steps, done: done, total: n,
                                loss: lossSum / Double(done), seconds: seconds()))
+            if step + 1 < steps, shouldStop?() == true {
+                throw Stopped(epoch: epoch, partial: .init(steps: step + 1, lossSum: lossSum, correct: correct, stepLosses: stepLosses))
+            }
         }
         return EpochStats(epoch: epoch, loss: lossSum / Double(n),
                           accuracy: classifier && trackAccuracy ? Double(correct) / Double(n) : nil,
@@ -182,8 +185,26 @@ public final class Trainer {
         return e
     }
 
+    /// Copies the examples `idx` of `data` into `xb`, augmented as in `epoch`.
+    func gather(_ data: Dataset, _ idx: ArraySlice<Int>, epoch: Int, into xb: inout [Float]) {
+        let inSize = context.library.inputSize
+        data.x.withUnsafeBufferPointer { src in
+            xb.withUnsafeMutableBufferPointer { dst in
+                for (k, i) in idx.enumerated() {
+                    let from = UnsafeBufferPointer(rebasing: src[(i * inSize)..<((i + 1) * inSize)])
+                    let to = UnsafeMutableBufferPointer(rebasing: dst[(k * inSize)..<((k + 1) * inSize)])
+                    if let aug = augmenter {
+                        aug.apply(aug.params(epoch: epoch, index: i), from, to)
+                    } else {
+                        _ = to.initialize(from: from)
+                    }
+                }
+            }
+        }
+    }
+
     /// One optimizer step on the gathered batch; with `accuracy`, first counts the correct predictions.
-    private func step(_ xb: [Float], batch b: Int, examples idx: ArraySlice<Int>, data: Dataset, accuracy: Bool) throws
+    func step(_ xb: [Float], batch b: Int, examples idx: ArraySlice<Int>, data: Dataset, accuracy: Bool) throws
         -> (loss: Float, correct: Int) {
         let inSize = context.library.inputSize, outSize = context.library.outputSize
         return try xb.withUnsafeBufferPointer { buf in
@@ -202,22 +223,6 @@ public final class Trainer {
             for i in idx { t += data.targets![(i * outSize)..<((i + 1) * outSize)] }
             return (try context.trainStep(xs, targets: t, batch: b), 0)
         }
-    }
-
-    /// Trains for `epochs` epochs, evaluating on `validation` after each.
-    public func fit(_ train: Dataset, validation: Dataset? = nil, epochs: Int? = nil,
-                    progress: ((Progress) -> Void)? = nil, epochEnd: ((EpochStats) -> Void)? = nil) throws -> TrainingHistory {
-        var history = TrainingHistory(model: graph.name)
-        for e in 1...max(1, epochs ?? config.epochs) {
-            var stats = try runEpoch(train, epoch: e, progress: progress)
-            if let validation {
-                let v = try evaluate(validation)
-                (stats.valLoss, stats.valAccuracy) = (v.loss, v.accuracy)
-            }
-            history.epochs.append(stats)
-            epochEnd?(stats)
-        }
-        return history
     }
 
     public func evaluate(_ data: Dataset) throws -> Evaluation {

@@ -15,6 +15,8 @@ public enum Interrupt {
     nonisolated(unsafe) private static var lifelines: [Int32: Int32] = [:]  // watcher pid → lifeline fd
     nonisolated(unsafe) private static var temporaries: [UUID: String] = [:]
     nonisolated(unsafe) private(set) static var interrupted = false
+    nonisolated(unsafe) private static var deferring = false
+    nonisolated(unsafe) private static var deferred: Int32 = 0
 
     /// SIGINT, SIGTERM and SIGHUP stop the compilers, remove the temporary
     /// files, then end the process by the same signal. The C handler only
@@ -26,9 +28,15 @@ public enum Interrupt {
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         let reader = fds[0]
         Thread {
-            var sig: UInt8 = 0
-            while read(reader, &sig, 1) != 1 {}
-            stop(Int32(sig))
+            while true {
+                var sig: UInt8 = 0
+                while read(reader, &sig, 1) != 1 {}
+                lock.lock()
+                let postpone = deferring && deferred == 0 && Int32(sig) == SIGINT
+                if postpone { deferred = Int32(sig) }
+                lock.unlock()
+                if !postpone { stop(Int32(sig)) }
+            }
         }.start()
         _ = nncc_catch_interrupts(fds[1])
     }
@@ -55,6 +63,27 @@ public enum Interrupt {
         kill(getpid(), sig)
         usleep(200_000)
         exit(128 + sig)
+    }
+
+    /// Runs `body` with the first Ctrl-C (SIGINT) only recorded: `body` polls `deferredInterrupt`
+    /// and winds down (a training run saves its checkpoint). A second one, or SIGTERM, stops at once.
+    public static func deferringInterrupt<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        deferring = true
+        lock.unlock()
+        defer {
+            lock.lock()
+            deferring = false
+            lock.unlock()
+        }
+        return try body()
+    }
+
+    /// Whether a Ctrl-C arrived inside `deferringInterrupt`.
+    public static var deferredInterrupt: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return deferred != 0
     }
 
     /// Registers a running child's lifeline; the returned closure unregisters
