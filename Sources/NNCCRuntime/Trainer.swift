@@ -39,6 +39,8 @@ public struct Evaluation {
     public var accuracy: Double?
     public var correct: Int?
     public var count: Int
+    /// Classifiers only: `confusion[true class][predicted class]` example counts.
+    public var confusion: [[Int]]? = nil
 }
 
 public struct EpochStats {
@@ -233,6 +235,7 @@ public final class Trainer {
         let probabilities: Bool
         if case .softmax = graph.nodes[graph.outputs[0]].op { probabilities = true } else { probabilities = false }
         var sum = 0.0, correct = 0, start = 0
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: outSize), count: data.labels == nil ? 0 : outSize)
         try data.x.withUnsafeBufferPointer { buf in
             while start < data.count {
                 let b = min(lib.maxBatch, data.count - start)
@@ -242,7 +245,9 @@ public final class Trainer {
                     if let labels = data.labels {
                         let label = Int(labels[e])
                         sum += Losses.crossEntropy(row, label: label, probabilities: probabilities)
-                        if Losses.argmax(row) == label { correct += 1 }
+                        let predicted = Losses.argmax(row)
+                        if predicted == label { correct += 1 }
+                        confusion[label][predicted] += 1
                     } else if let t = data.targets {
                         for (j, v) in row.enumerated() {
                             let tv = t[e * outSize + j]
@@ -255,7 +260,7 @@ public final class Trainer {
         }
         if data.labels != nil {
             return Evaluation(loss: sum / Double(data.count), accuracy: Double(correct) / Double(data.count),
-                              correct: correct, count: data.count)
+                              correct: correct, count: data.count, confusion: confusion)
         }
         return Evaluation(loss: sum / Double(data.count * outSize), accuracy: nil, correct: nil, count: data.count)
     }

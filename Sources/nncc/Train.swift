@@ -124,13 +124,20 @@ struct Eval: ParsableCommand {
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "Test data (.npz: x float32 [N, ...input shape], y labels or targets).") var data: String
     @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init.") var weights: String?
+    @Option(help: "Classifiers: write the confusion matrix here (.svg; default: none).") var confusion: String?
     @OptionGroup var machine: MachineFlags
+    @OptionGroup var overwrite: OverwriteFlags
 
     func run() throws {
         let loaded = try Pipeline.load(model)
+        try overwrite.check(inputs: [("the model", model), ("--data", data), ("--weights", weights)],
+                            outputs: [("--confusion", confusion)])
         let arrays = try Npz.read(path: data)
         // Without a train section the labels decide: integers are classes, floats are regression targets.
         let loss = loaded.graph.train?.loss ?? Dataset.inferredLoss(arrays)
+        if confusion != nil, loss != .crossEntropy {
+            throw UsageError(message: "--confusion needs a classifier (class labels, cross_entropy); \(data) holds regression targets")
+        }
         let test = try Dataset.from(arrays, file: data, model: loaded, loss: loss)
         try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
@@ -139,6 +146,14 @@ struct Eval: ParsableCommand {
         print("loss \(String(format: "%.6g", r.loss))")
         if let a = r.accuracy, let c = r.correct {
             print("accuracy \(String(format: "%.4f", a)) (\(c)/\(r.count))")
+        }
+        if let m = r.confusion {
+            print("\n" + ClassificationReport(confusion: m).text, terminator: "")
+            if let confusion {
+                try AtomicFile.write(Data(ClassificationReport.confusionSVG(m, title: "\(loaded.graph.name): confusion matrix").utf8),
+                                     to: confusion)
+                print("wrote \(confusion)")
+            }
         }
     }
 }
