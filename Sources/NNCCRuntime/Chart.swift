@@ -36,9 +36,13 @@ public struct ChartPanel {
 /// Line charts as standalone SVG: a title, a subtitle, and panels stacked over one x axis.
 /// Non-finite points (and non-positive ones on a log axis) are left out.
 public enum Chart {
-    public static func svg(title: String, subtitle: String? = nil, xLabel: String, xMax: Double, panels: [ChartPanel]) -> String {
-        let (W, left, right, top, panelHeight, gap) = (760.0, 78.0, 28.0, 70.0, 330.0, 60.0)
-        let pw = W - left - right, H = top + Double(panels.count) * (panelHeight + gap)
+    /// `legendBeside`: legends right of the panels rather than inside (many lines, as one per layer).
+    public static func svg(title: String, subtitle: String? = nil, xLabel: String, xMax: Double, panels: [ChartPanel],
+                           legendBeside: Bool = false) -> String {
+        let (left, right, top, panelHeight, gap) = (78.0, 28.0, 70.0, 330.0, 60.0)
+        let pw = 760.0 - left - right, H = top + Double(panels.count) * (panelHeight + gap)
+        let beside = legendBeside ? legendWidth(panels.flatMap(\.series)) + 20 : 0
+        let W = 760.0 + beside
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(W))" height="\(Int(H))" viewBox="0 0 \(Int(W)) \(Int(H))" font-family="Helvetica, Arial, sans-serif">
         <rect width="100%" height="100%" fill="white"/>
@@ -49,14 +53,14 @@ public enum Chart {
         }
         for (k, panel) in panels.enumerated() {
             let frame = (left: left, top: top + Double(k) * (panelHeight + gap), width: pw, height: panelHeight)
-            s += draw(panel, frame: frame, xMax: max(1, xMax), xLabel: k == panels.count - 1 ? xLabel : nil)
+            s += draw(panel, frame: frame, xMax: max(1, xMax), xLabel: k == panels.count - 1 ? xLabel : nil, legendBeside: legendBeside)
         }
         return s + "</svg>\n"
     }
 
     typealias Frame = (left: Double, top: Double, width: Double, height: Double)
 
-    static func draw(_ panel: ChartPanel, frame f: Frame, xMax: Double, xLabel: String?) -> String {
+    static func draw(_ panel: ChartPanel, frame f: Frame, xMax: Double, xLabel: String?, legendBeside: Bool) -> String {
         let all = panel.series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
         let positive = all.filter { $0 > 0 }
         let (lo, hi) = (all.min() ?? 0, all.max() ?? 1)
@@ -99,16 +103,20 @@ public enum Chart {
                 s += pts.map { "<circle cx=\"\(n($0.0))\" cy=\"\(n($0.1))\" r=\"3.5\" fill=\"\(line.color)\"/>\n" }.joined()
             }
         }
-        return s + legend(entries, frame: f, covering: drawn)
+        return s + legend(entries, frame: f, covering: drawn, beside: legendBeside)
     }
 
-    /// The legend inside the plot, in whichever corner covers the fewest data points.
-    static func legend(_ entries: [ChartSeries], frame f: Frame, covering points: [(Double, Double)]) -> String {
+    static func legendWidth(_ entries: [ChartSeries]) -> Double {
+        max(212.0, 62 + 6.6 * Double(entries.map(\.name.count).max() ?? 0))
+    }
+
+    /// The legend right of the plot, or inside it in whichever corner covers the fewest data points.
+    static func legend(_ entries: [ChartSeries], frame f: Frame, covering points: [(Double, Double)], beside: Bool) -> String {
         guard !entries.isEmpty else { return "" }
-        let longest = entries.map(\.name.count).max() ?? 0
-        let (lw, lh) = (max(212.0, 62 + 6.6 * Double(longest)), Double(entries.count) * 20 + 10)
-        let corners = [(f.left + f.width - lw - 10, f.top + 10), (f.left + f.width - lw - 10, f.top + f.height - lh - 10),
-                       (f.left + 10, f.top + f.height - lh - 10), (f.left + 10, f.top + 10)]
+        let (lw, lh) = (legendWidth(entries), Double(entries.count) * 20 + 10)
+        let corners = beside ? [(f.left + f.width + 16, f.top)]
+            : [(f.left + f.width - lw - 10, f.top + 10), (f.left + f.width - lw - 10, f.top + f.height - lh - 10),
+               (f.left + 10, f.top + f.height - lh - 10), (f.left + 10, f.top + 10)]
         func covered(_ c: (Double, Double)) -> Int {
             points.filter { $0.0 >= c.0 - 6 && $0.0 <= c.0 + lw + 6 && $0.1 >= c.1 - 6 && $0.1 <= c.1 + lh + 6 }.count
         }

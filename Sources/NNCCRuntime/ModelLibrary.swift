@@ -19,6 +19,7 @@ private typealias ForwardAllFn = @convention(c) (UnsafeMutableRawPointer?, Unsaf
 private typealias TrainStepFn = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<Float>?, UnsafeRawPointer?, Int32, UnsafeMutablePointer<Float>?) -> Int32
 private typealias SetLRFn = @convention(c) (UnsafeMutableRawPointer?, Float) -> Int32
 private typealias IntFn = @convention(c) (Int32) -> Int32
+typealias GradStatsFn = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<Double>?, Int32) -> Int32
 
 /// One generated library loaded with dlopen. The handle is never closed:
 /// OpenMP worker threads may still run code from it, and contexts keep a
@@ -45,6 +46,8 @@ public final class ModelLibrary {
     fileprivate let forwardFn: ForwardFn, forwardAllFn: ForwardAllFn
     fileprivate let strerrorFn: NameFn
     fileprivate let trainStepFn: TrainStepFn?, setLRFn: SetLRFn?, getGradFn: GetParamFn?
+    /// NAME_grad_stats of a --grad-stats build (GradientReport.swift).
+    let gradStatsFn: GradStatsFn?
 
     public init(path: String, name: String) throws {
         self.path = path
@@ -79,6 +82,7 @@ public final class ModelLibrary {
         trainStepFn = optional("train_step", TrainStepFn.self)
         setLRFn = optional("set_lr", SetLRFn.self)
         getGradFn = optional("get_grad", GetParamFn.self)
+        gradStatsFn = optional("grad_stats", GradStatsFn.self)
         let info = try required("info", IntFn.self)
         let outSize = try required("output_size", IntFn.self)
 
@@ -243,6 +247,16 @@ public final class ModelContext {
         var loss: Float = 0
         try library.check(train(ctx, x.baseAddress, targets, Int32(batch), &loss), "train_step")
         return loss
+    }
+
+    /// NAME_grad_stats of a --train --grad-stats build (else nil): the steps summed and, per parameter,
+    /// Σ‖∂W‖², Σ‖ΔW‖², Σ‖W‖² since the last reset; `reset` starts new sums.
+    public func gradientSums(reset: Bool) throws -> (steps: Int, sums: [Double])? {
+        guard let stats = library.gradStatsFn else { return nil }
+        var out = [Double](repeating: 0, count: 3 * max(1, library.numParams))
+        let steps = stats(ctx, &out, reset ? 1 : 0)
+        try library.check(steps, "grad_stats")
+        return (Int(steps), out)
     }
 
     /// No-op for libraries compiled without --train; throws (code `ModelLibrary.errorLearningRate`) for a rate

@@ -52,6 +52,8 @@ public struct EpochStats {
     public var valAccuracy: Double?
     public var examplesPerSecond: Double
     public var stepLosses: [Double]
+    /// Per layer, from a --grad-stats library (GradientReport.swift).
+    public var gradients: [LayerGradient]? = nil
 
     public init(epoch: Int, loss: Double, accuracy: Double? = nil, valLoss: Double? = nil, valAccuracy: Double? = nil,
                 examplesPerSecond: Double = 0, stepLosses: [Double] = []) {
@@ -132,6 +134,7 @@ public final class Trainer {
         var lossSum = 0.0, correct = 0, stepLosses: [Double] = []
         let start = DispatchTime.now().uptimeNanoseconds
         func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        _ = try context.gradientSums(reset: true)
 
         for step in 0..<steps {
             let idx = order[(step * bs)..<min(n, (step + 1) * bs)], b = idx.count
@@ -162,9 +165,13 @@ public final class Trainer {
             progress?(Progress(epoch: epoch, step: step + 1, steps: steps, done: done, total: n,
                                loss: lossSum / Double(done), seconds: seconds()))
         }
-        return EpochStats(epoch: epoch, loss: lossSum / Double(n),
-                          accuracy: classifier && trackAccuracy ? Double(correct) / Double(n) : nil,
-                          examplesPerSecond: Double(n) / max(seconds(), 1e-9), stepLosses: stepLosses)
+        var stats = EpochStats(epoch: epoch, loss: lossSum / Double(n),
+                               accuracy: classifier && trackAccuracy ? Double(correct) / Double(n) : nil,
+                               examplesPerSecond: Double(n) / max(seconds(), 1e-9), stepLosses: stepLosses)
+        if let (steps, sums) = try context.gradientSums(reset: true) {
+            stats.gradients = GradientReport.layers(graph: graph, names: context.paramNames(), steps: steps, sums: sums)
+        }
+        return stats
     }
 
     /// Why the library refused a step (the refused step changed no parameter): before any step, a parameter

@@ -10,17 +10,21 @@ struct Compile: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output directory (default ./NAME.nncc).") var output: String?
     @Option(help: "C symbol prefix (default: the model's name).") var name: String?
     @Flag(help: "Add the training step.") var train = false
+    @Flag(help: "With --train: the step also sums per-parameter gradient statistics, read by NAME_grad_stats (docs/training.md).")
+    var gradStats = false
     @OptionGroup var build: BuildFlags
     @OptionGroup var overwrite: OverwriteFlags
 
     func validate() throws {
         if let name { try validateNameOption(name) }
+        if gradStats && !train { throw ValidationError("--grad-stats needs --train") }
     }
 
     func run() throws {
         let started = Date()
         let loaded = try Pipeline.load(model, name: name)
-        let options = try build.options(train: train, name: name)
+        var options = try build.options(train: train, name: name)
+        options.gradientStats = gradStats
         let dir = URL(fileURLWithPath: output ?? "\(loaded.graph.name).nncc")
         let n = loaded.graph.name
         let weightsOut = loaded.embeddedWeights == nil ? nil : dir.appendingPathComponent("\(n).safetensors").path

@@ -23,6 +23,10 @@ struct Train: ParsableCommand {
     @Option(help: "Write the trained weights here (.safetensors).") var save: String?
     @Option(help: "Write per-epoch metrics here (.csv).") var log: String?
     @Option(help: "Write a loss chart here (.svg).") var plot: String?
+    // Diagnostics (issue 14, h/train-b).
+    @Option(help: ArgumentHelp("Per layer and epoch, chart the weight gradient's L2 norm and the update-to-weight ratio here (.svg; default: none); "
+        + "warns on stderr when a layer's gradient norm falls below 1e-6 or rises over 1000 times its first epoch's.",
+        valueName: "file.svg")) var gradReport: String?
     @OptionGroup var machine: MachineFlags
     @OptionGroup var overwrite: OverwriteFlags
 
@@ -45,7 +49,7 @@ struct Train: ParsableCommand {
         // The weights file the model names is an input too: saving over it replaces the starting point.
         try overwrite.check(inputs: [("the model", model), ("--data", data), ("--val", val), ("--weights", weights),
                                      ("the model's weights file", weights == nil ? loaded.weightsPath : nil)],
-                            outputs: [("--save", save), ("--log", log), ("--plot", plot)])
+                            outputs: [("--save", save), ("--log", log), ("--plot", plot), ("--grad-report", gradReport)])
         if let epochs { cfg.epochs = epochs }
         if let batchSize { cfg.batchSize = batchSize }
         if let lr { cfg.optimizer.lr = lr }
@@ -54,8 +58,10 @@ struct Train: ParsableCommand {
         let train = try Dataset.load(path: data, model: loaded, loss: cfg.loss)
         let valSet = try val.map { try Dataset.load(path: $0, model: loaded, loss: cfg.loss) }
         try machine.requireRunnable()
-        let session = try Session(model: loaded, weights: weights,
-                                  options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads))
+        var options = CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads)
+        options.gradientStats = gradReport != nil
+        let session = try Session(model: loaded, weights: weights, options: options)
+        var gradients = GradientReport(model: loaded.graph.name)
         let trainer = try Trainer(session: session, config: cfg)
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar(epochs: cfg.epochs) : nil
         // The bar is redrawn during an epoch and erased when it ends: each epoch's line takes its place.
@@ -63,6 +69,7 @@ struct Train: ParsableCommand {
             bar?.clear()
             print(line(stats, of: cfg.epochs))
             fflush(stdout)
+            if let layers = stats.gradients { gradients.append(layers).forEach(printErr) }
         }
         if let save {
             try trainer.saveWeights(path: save)
@@ -77,6 +84,10 @@ struct Train: ParsableCommand {
         if let plot {
             try AtomicFile.write(Data(history.svg().utf8), to: plot)
             print("wrote \(plot)")
+        }
+        if let gradReport {
+            try AtomicFile.write(Data(gradients.svg().utf8), to: gradReport)
+            print("wrote \(gradReport)")
         }
     }
 

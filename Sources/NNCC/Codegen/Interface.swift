@@ -6,6 +6,8 @@ struct Interface {
     let canTrain: Bool
     /// The named target the C was generated for.
     let target: Target
+    /// NAME_grad_stats is declared (a --train --grad-stats build).
+    var gradientStats = false
 
     var outputSize: Int { graph.nodes[graph.outputs[0]].size }
 
@@ -67,6 +69,7 @@ struct Interface {
                 int         \(p)_get_grad(const \(p)_ctx *, int i, float *out);
 
                 """
+            if gradientStats { s += GradStats.declaration(prefix: p) }
         }
         s += """
 
