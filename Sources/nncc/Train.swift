@@ -65,11 +65,24 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(session: session, config: cfg)
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar(epochs: cfg.epochs) : nil
         // The bar is redrawn during an epoch and erased when it ends: each epoch's line takes its place.
-        let history = try trainer.fit(train, validation: valSet, progress: bar?.update) { stats in
+        let history: TrainingHistory
+        do {
+            history = try trainer.fit(train, validation: valSet, progress: bar?.update) { stats in
+                bar?.clear()
+                print(line(stats, of: cfg.epochs))
+                fflush(stdout)
+                if let layers = stats.gradients { gradients.append(layers).forEach(printErr) }
+            }
+        } catch let e as NNCCError where e.code == ModelLibrary.errorNonFinite && gradReport != nil && !gradients.epochs.isEmpty {
+            // A diverged run is when the gradient report matters most: it shows the epochs before, and the
+            // steps of this one up to the refused step (which added nothing to the sums).
             bar?.clear()
-            print(line(stats, of: cfg.epochs))
-            fflush(stdout)
-            if let layers = stats.gradients { gradients.append(layers).forEach(printErr) }
+            if let (steps, sums) = try trainer.context.gradientSums(reset: true), steps > 0 {
+                let layers = GradientReport.layers(graph: loaded.graph, names: trainer.context.paramNames(), steps: steps, sums: sums)
+                gradients.append(layers).forEach(printErr)
+            }
+            try writeGradReport(gradients)
+            throw e
         }
         if let save {
             try trainer.saveWeights(path: save)
@@ -85,10 +98,13 @@ struct Train: ParsableCommand {
             try AtomicFile.write(Data(history.svg().utf8), to: plot)
             print("wrote \(plot)")
         }
-        if let gradReport {
-            try AtomicFile.write(Data(gradients.svg().utf8), to: gradReport)
-            print("wrote \(gradReport)")
-        }
+        try writeGradReport(gradients)
+    }
+
+    func writeGradReport(_ report: GradientReport) throws {
+        guard let gradReport else { return }
+        try AtomicFile.write(Data(report.svg().utf8), to: gradReport)
+        print("wrote \(gradReport)")
     }
 
     func line(_ s: EpochStats, of total: Int) -> String {
