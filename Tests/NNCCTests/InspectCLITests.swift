@@ -30,9 +30,29 @@ extension CLITests {
         } else {
             print("note: Graphviz `dot` is not installed; nncc graph -o .svg was not run (.ci/run installs graphviz)")
         }
+        for sub in ["summary", "graph"] {
+            let help = try nncc([sub, "--help"])
+            XCTAssertTrue(help.status == 0 && help.stdout.contains("USAGE"), help.stdout)
+        }
+        try expect(2, ["compile", onnx, "--grad-stats"], stderr: ["--grad-stats needs --train"])
         // --confusion is for classifiers.
         let regression = fixture("sigmoid_bce", "train.npz")
         try expect(2, ["eval", model("sigmoid_bce"), "--data", regression, "--confusion", temp("c.svg")],
                    stderr: ["--confusion needs a classifier"])
+    }
+
+    /// eval's per-class report and confusion matrix. The library is testONNXModels' `check` build
+    /// (same file name, same options), so the class cache compiles it once for both.
+    func testEvalReportsPerClass() throws {
+        let onnx = temp("my-mlp.onnx")
+        try FileManager.default.copyItem(atPath: fixture("mlp_softmax_ce", "model.onnx"), toPath: onnx)
+        let r = try nncc(["eval", onnx, "--data", fixture("mlp_softmax_ce", "train.npz"), "--confusion", temp("c.svg")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for f in ["accuracy ", "              precision    recall  f1-score   support", "   macro avg ", "weighted avg ", "wrote "] {
+            XCTAssertTrue(r.stdout.contains(f), "eval printed: \(r.stdout)")
+        }
+        let svg = try String(contentsOfFile: temp("c.svg"), encoding: .utf8)
+        XCTAssertTrue(svg.contains("my_mlp: confusion matrix") && svg.contains("of 6 on the diagonal"), svg)
+        try expect(2, ["eval", onnx, "--data", fixture("mlp_softmax_ce", "train.npz"), "--confusion", onnx], stderr: ["would overwrite the model"])
     }
 }
