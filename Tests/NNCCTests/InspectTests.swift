@@ -16,10 +16,19 @@ final class InspectTests: XCTestCase {
     }
 
     /// The summary's rows add up to what compile reports: parameter floats (a folded batchnorm's and the
-    /// running statistics included), FLOPs per example and the planned arena. JSON and ONNX models.
+    /// running statistics included), FLOPs per example and the planned arena. JSON and ONNX models, and
+    /// layers lowered to many nodes (attention).
     func testSummaryTotalsEqualCompile() throws {
+        let attention = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-summary-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: attention) }
+        try Data(#"""
+            {"format": 1, "name": "attention", "input": {"shape": [4, 8]}, "layers": [
+             {"type": "multihead_attention", "embed_dim": 8, "num_heads": 2, "name": "mha"},
+             {"type": "transformer_encoder_layer", "d_model": 8, "nhead": 2, "dim_feedforward": 6, "name": "enc", "dropout": 0},
+             {"type": "flatten"}, {"type": "dense", "units": 3}]}
+            """#.utf8).write(to: attention)
         let models = ["examples/cnn_bn.json", "examples/lstm.json", "examples/digits_cnn.json"].map { Self.root.appendingPathComponent($0).path }
-            + [Self.golden.appendingPathComponent("mlp_softmax_ce/model.onnx").path]
+            + [Self.golden.appendingPathComponent("mlp_softmax_ce/model.onnx").path, attention.path]
         for path in models {
             for options in [CompileOptions(), CompileOptions(maxBatch: 8)] {
                 let (manifest, g) = try compiled(path, options)

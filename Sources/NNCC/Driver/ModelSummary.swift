@@ -33,7 +33,8 @@ public struct ModelSummary {
         rows = g.nodes.indices.map { i in
             let n = g.nodes[i]
             let layers = [n.name] + (n.foldedBatchNorm.map { [$0.name] } ?? [])
-            let mine = g.params.filter { layers.contains($0.layer) }
+            // The first node of a layer lowered to several nodes of one name takes its parameters.
+            let mine = g.params.filter { layers.contains($0.layer) && !owned.contains($0.name) }
             owned.formUnion(mine.map(\.name))
             var type = n.op.typeName
             if let bn = n.foldedBatchNorm { type += "+batchnorm(\(bn.name))" }
