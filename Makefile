@@ -57,7 +57,7 @@ empty :=
 space := $(empty) $(empty)
 UNIT_TESTS := $(subst $(space),|,$(strip \
 	FormatsTests FrontendTests FuzzCorpusTests HardeningShapeTests ONNXImportTests \
-	PassTests ShapeTests SnapshotTests \
+	PassTests ShapeTests SnapshotTests InspectTests ClassificationReportTests GradReportTests/testWarnings \
 	GoldenTests/assertCloseHelper GoldenTests/fixturesFound \
 	TrainingTests/trainingFixturesCarryGradients TrainingTests/crossEntropyNeedsClassVector \
 	ReferenceKernelTests/everyFixtureModelIsCompared))
