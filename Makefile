@@ -65,6 +65,7 @@ space := $(empty) $(empty)
 UNIT_TESTS := $(subst $(space),|,$(strip \
 	FormatsTests FrontendTests FuzzCorpusTests HardeningShapeTests ONNXImportTests \
 	PassTests ShapeTests SnapshotTests LRScheduleTests LRRangeTestTests \
+	InspectTests ClassificationReportTests GradReportTests/testWarnings \
 	GoldenTests/assertCloseHelper GoldenTests/fixturesFound \
 	TrainingTests/trainingFixturesCarryGradients TrainingTests/crossEntropyNeedsClassVector \
 	ReferenceKernelTests/everyFixtureModelIsCompared))

@@ -22,6 +22,7 @@ private typealias GetOptFn = @convention(c) (UnsafeRawPointer?, Int32, Int32, Un
 private typealias SetOptFn = @convention(c) (UnsafeMutableRawPointer?, Int32, Int32, UnsafePointer<Float>?) -> Int32
 private typealias GetStateFn = @convention(c) (UnsafeRawPointer?, UnsafeMutablePointer<Int64>?, UnsafeMutablePointer<UInt64>?) -> Int32
 private typealias SetStateFn = @convention(c) (UnsafeMutableRawPointer?, Int64, UInt64) -> Int32
+typealias GradStatsFn = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<Double>?, Int32) -> Int32
 
 /// One generated library loaded with dlopen. The handle is never closed:
 /// OpenMP worker threads may still run code from it, and contexts keep a
@@ -49,6 +50,8 @@ public final class ModelLibrary {
     fileprivate let strerrorFn: NameFn
     fileprivate let trainStepFn: TrainStepFn?, setLRFn: SetLRFn?, getGradFn: GetParamFn?
     fileprivate let getOptFn: GetOptFn?, setOptFn: SetOptFn?, getStateFn: GetStateFn?, setStateFn: SetStateFn?
+    /// NAME_grad_stats of a --grad-stats build (GradientReport.swift).
+    let gradStatsFn: GradStatsFn?
 
     public init(path: String, name: String) throws {
         self.path = path
@@ -87,6 +90,7 @@ public final class ModelLibrary {
         setOptFn = optional("set_opt_state", SetOptFn.self)
         getStateFn = optional("get_train_state", GetStateFn.self)
         setStateFn = optional("set_train_state", SetStateFn.self)
+        gradStatsFn = optional("grad_stats", GradStatsFn.self)
         let info = try required("info", IntFn.self)
         let outSize = try required("output_size", IntFn.self)
 
@@ -321,6 +325,16 @@ public final class ModelContext {
             }
         }
         try library.check(counters(ctx, state.step, state.rng), "set_train_state")
+    }
+
+    /// NAME_grad_stats of a --train --grad-stats build (else nil): the steps summed and, per parameter,
+    /// Σ‖∂W‖², Σ‖ΔW‖², Σ‖W‖² since the last reset; `reset` starts new sums.
+    public func gradientSums(reset: Bool) throws -> (steps: Int, sums: [Double])? {
+        guard let stats = library.gradStatsFn else { return nil }
+        var out = [Double](repeating: 0, count: 3 * max(1, library.numParams))
+        let steps = stats(ctx, &out, reset ? 1 : 0)
+        try library.check(steps, "grad_stats")
+        return (Int(steps), out)
     }
 
     /// No-op for libraries compiled without --train; throws (code `ModelLibrary.errorLearningRate`) for a rate

@@ -11,18 +11,22 @@ struct Compile: ParsableCommand {
     @Option(help: "C symbol prefix (default: the model's name).") var name: String?
     @Flag(help: "Add the training step.") var train = false
     @Flag(help: "Also write NAME.py: the library from Python (ctypes, NumPy arrays in and out).") var python = false
+    @Flag(help: "With --train: the step also sums per-parameter gradient statistics, read by NAME_grad_stats (docs/training.md).")
+    var gradStats = false
     @OptionGroup var build: BuildFlags<CompileBatch>
     @OptionGroup var custom: CustomOpFlags
     @OptionGroup var overwrite: OverwriteFlags
 
     func validate() throws {
         if let name { try validateNameOption(name) }
+        if gradStats && !train { throw ValidationError("--grad-stats needs --train") }
     }
 
     func run() throws {
         let started = Date()
         let loaded = try custom.load(model, name: name)
-        let options = try build.options(train: train, name: name)
+        var options = try build.options(train: train, name: name)
+        options.gradientStats = gradStats
         let dir = URL(fileURLWithPath: output ?? "\(loaded.graph.name).nncc")
         let n = loaded.graph.name
         let weightsOut = loaded.embeddedWeights == nil ? nil : dir.appendingPathComponent("\(n).safetensors").path

@@ -24,6 +24,10 @@ struct Train: ParsableCommand {
     @Option(help: "Write per-epoch metrics here (.csv).") var log: String?
     @Option(help: "Write a loss chart here (.svg).") var plot: String?
     @OptionGroup var runFlags: TrainRunFlags
+    // Diagnostics (issue 14, h/train-b).
+    @Option(help: ArgumentHelp("Per layer and epoch, chart the weight gradient's L2 norm and the update-to-weight ratio here (.svg; default: none); "
+        + "warns on stderr when a layer's gradient norm falls below 1e-6 or rises over 1000 times its first epoch's.",
+        valueName: "file.svg")) var gradReport: String?
     @OptionGroup var machine: MachineFlags
     @OptionGroup var overwrite: OverwriteFlags
 
@@ -46,7 +50,7 @@ struct Train: ParsableCommand {
         // The weights file the model names is an input too: saving over it replaces the starting point.
         try overwrite.check(inputs: [("the model", model), ("--data", data), ("--val", val), ("--weights", weights),
                                      ("the model's weights file", weights == nil ? loaded.weightsPath : nil)],
-                            outputs: [("--save", save), ("--log", log), ("--plot", plot)] + runFlags.outputs)
+                            outputs: [("--save", save), ("--log", log), ("--plot", plot), ("--grad-report", gradReport)] + runFlags.outputs)
         if let epochs { cfg.epochs = epochs }
         if let batchSize { cfg.batchSize = batchSize }
         if let lr { cfg.optimizer.lr = lr }
@@ -57,8 +61,10 @@ struct Train: ParsableCommand {
         let train = try Dataset.load(path: data, model: loaded, loss: cfg.loss)
         let valSet = try val.map { try Dataset.load(path: $0, model: loaded, loss: cfg.loss) }
         try machine.requireRunnable()
-        let session = try Session(model: loaded, weights: weights,
-                                  options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads))
+        var compileOptions = CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads)
+        compileOptions.gradientStats = gradReport != nil
+        let session = try Session(model: loaded, weights: weights, options: compileOptions)
+        var gradients = GradientReport(model: loaded.graph.name)
         let trainer = try Trainer(session: session, config: cfg)
         var options = FitOptions(checkpointDirectory: runFlags.checkpointDirectory, earlyStoppingPatience: runFlags.earlyStopping)
         if let dir = runFlags.resume {
@@ -72,12 +78,26 @@ struct Train: ParsableCommand {
         // With checkpoints, the first Ctrl-C ends the step, saves a checkpoint and exits (130).
         if options.checkpointDirectory != nil { trainer.shouldStop = { Interrupt.deferredInterrupt } }
         // The bar is redrawn during an epoch and erased when it ends: each epoch's line takes its place.
-        let (history, outcome) = try Interrupt.deferringInterrupt {
-            try trainer.fitWithOutcome(train, validation: valSet, options: options, progress: bar?.update) { stats in
-                bar?.clear()
-                print(line(stats, of: cfg.epochs) + (cfg.lrSchedule == nil ? "" : " lr \(String(format: "%.4g", trainer.learningRate))"))
-                fflush(stdout)
+        let history: TrainingHistory, outcome: FitOutcome
+        do {
+            (history, outcome) = try Interrupt.deferringInterrupt {
+                try trainer.fitWithOutcome(train, validation: valSet, options: options, progress: bar?.update) { stats in
+                    bar?.clear()
+                    print(line(stats, of: cfg.epochs) + (cfg.lrSchedule == nil ? "" : " lr \(String(format: "%.4g", trainer.learningRate))"))
+                    fflush(stdout)
+                    if let layers = stats.gradients { gradients.append(layers).forEach(printErr) }
+                }
             }
+        } catch let e as NNCCError where e.code == ModelLibrary.errorNonFinite && gradReport != nil && !gradients.epochs.isEmpty {
+            // A diverged run is when the gradient report matters most: it shows the epochs before, and the
+            // steps of this one up to the refused step (which added nothing to the sums).
+            bar?.clear()
+            if let (steps, sums) = try trainer.context.gradientSums(reset: true), steps > 0 {
+                let layers = GradientReport.layers(graph: loaded.graph, names: trainer.context.paramNames(), steps: steps, sums: sums)
+                gradients.append(layers).forEach(printErr)
+            }
+            try writeGradReport(gradients)
+            throw e
         }
         switch outcome {
         case .completed: break
@@ -106,6 +126,13 @@ struct Train: ParsableCommand {
             try AtomicFile.write(Data(history.svg().utf8), to: plot)
             print("wrote \(plot)")
         }
+        try writeGradReport(gradients)
+    }
+
+    func writeGradReport(_ report: GradientReport) throws {
+        guard let gradReport else { return }
+        try AtomicFile.write(Data(report.svg().utf8), to: gradReport)
+        print("wrote \(gradReport)")
     }
 
     func line(_ s: EpochStats, of total: Int) -> String {
@@ -152,14 +179,21 @@ struct Eval: ParsableCommand {
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(help: "Test data (.npz: x float32 [N, ...input shape], y labels or targets).") var data: String
     @Option(help: "Weights (.safetensors); default: the file the model names, else the seed's init (with a warning).") var weights: String?
+    @Option(help: "Classifiers: write the confusion matrix here (.svg; default: none).") var confusion: String?
     @OptionGroup var machine: MachineFlags
+    @OptionGroup var overwrite: OverwriteFlags
     @OptionGroup var custom: CustomOpFlags
 
     func run() throws {
         let loaded = try custom.load(model)
+        try overwrite.check(inputs: [("the model", model), ("--data", data), ("--weights", weights)],
+                            outputs: [("--confusion", confusion)])
         let arrays = try Npz.read(path: data)
         // Without a train section the labels decide: integers are classes, floats are regression targets.
         let loss = loaded.graph.train?.loss ?? Dataset.inferredLoss(arrays)
+        if confusion != nil, loss != .crossEntropy {
+            throw UsageError(message: "--confusion needs a classifier (class labels, cross_entropy); \(data) holds regression targets")
+        }
         let test = try Dataset.from(arrays, file: data, model: loaded, loss: loss)
         try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
@@ -169,6 +203,14 @@ struct Eval: ParsableCommand {
         print("loss \(String(format: "%.6g", r.loss))")
         if let a = r.accuracy, let c = r.correct {
             print("accuracy \(String(format: "%.4f", a)) (\(c)/\(r.count))")
+        }
+        if let m = r.confusion {
+            print("\n" + ClassificationReport(confusion: m).text, terminator: "")
+            if let confusion {
+                try AtomicFile.write(Data(ClassificationReport.confusionSVG(m, title: "\(loaded.graph.name): confusion matrix").utf8),
+                                     to: confusion)
+                print("wrote \(confusion)")
+            }
         }
     }
 }

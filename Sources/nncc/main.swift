@@ -7,7 +7,8 @@ struct Nncc: ParsableCommand {
         commandName: "nncc",
         abstract: "An ahead-of-time compiler from neural network models to specialized C.",
         version: nnccVersion,
-        subcommands: [Compile.self, Run.self, Check.self, IR.self, Bench.self, Train.self, Eval.self, LRFind.self, CheckGrad.self])
+        subcommands: [Compile.self, Run.self, Check.self, IR.self, Bench.self, Train.self, Eval.self, LRFind.self,
+                      CheckGrad.self, Summary.self, GraphCommand.self])
 }
 
 /// Errors in the model or data are exit 1 with the message; usage errors are

@@ -279,6 +279,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(r.loss, 1.22535476, accuracy: 1e-5)
         XCTAssertEqual(r.accuracy!, 2.0 / 3, accuracy: 1e-12)  // a tie goes to the first index: example 1 is right
         XCTAssertEqual(r.correct, 2)
+        // Rows are labels, columns predictions: example 2 (label 1) is predicted 0.
+        XCTAssertEqual(r.confusion, [[1, 0, 0], [1, 0, 0], [0, 0, 1]])
         // A final softmax: the outputs are probabilities, the same loss results.
         let sm = try identitySession("ev_softmax", tail: #", {"type": "softmax"}"#)
         let r2 = try Trainer.evaluate(data, context: sm.context, graph: sm.model.graph, loss: .crossEntropy)
@@ -346,6 +348,13 @@ final class TrainerTests: XCTestCase {
         h.epochs[3].stepLosses = [0.001]
         XCTAssertTrue(h.svg().contains("loss (log scale)"))
         XCTAssertFalse(history().svg().contains("log scale"))
+        // Classifiers get an accuracy panel under the loss, training and validation.
+        for f in ["training loss and accuracy", ">accuracy</text>", "training accuracy", "validation accuracy"] {
+            XCTAssertTrue(svg.contains(f), "SVG lacks \(f)")
+        }
+        var regression = history()
+        for i in regression.epochs.indices { (regression.epochs[i].accuracy, regression.epochs[i].valAccuracy) = (nil, nil) }
+        XCTAssertFalse(regression.svg().contains("accuracy"))
     }
 }
 

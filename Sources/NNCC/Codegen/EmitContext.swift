@@ -10,6 +10,8 @@ struct EmitContext {
     var packedOffsets: [Int: Int] = [:]
     /// Training builds also pack the operands of the backward GEMMs.
     var training = false
+    /// The train step also sums gradient statistics (GradStats, --grad-stats).
+    var gradientStats = false
 
     init(graph: Graph, schedule: Schedule) {
         self.graph = graph

@@ -6,6 +6,8 @@ struct Interface {
     let canTrain: Bool
     /// The named target the C was generated for.
     let target: Target
+    /// NAME_grad_stats is declared (a --train --grad-stats build).
+    var gradientStats = false
 
     var outputSize: Int { graph.nodes[graph.outputs[0]].size }
 
@@ -73,6 +75,7 @@ struct Interface {
                 int         \(p)_set_train_state(\(p)_ctx *, int64_t step, uint64_t rng);
 
                 """
+            if gradientStats { s += GradStats.declaration(prefix: p) }
         }
         s += """
 

@@ -9,6 +9,7 @@ enum TrainingEmitter {
         let t = TrainLayout(g, schedule: ctx.schedule, paramFloats: ctx.paramFloats)
         let trainable = g.params.filter(\.trainable)
         let o = train.optimizer
+        let gradStats = GradStats(ctx, trainable: trainable, scratch: t.floats, prefix: p)
 
         let forward = g.nodes.indices.dropFirst().compactMap { i -> String? in
             guard let call = g.nodes[i].op.family.trainingForward(ctx, t, i) else { return inferenceCalls[i] }
@@ -52,7 +53,7 @@ enum TrainingEmitter {
             : "    (void)labels;\n"
 
         let defines = """
-            #define \(p)_TRAIN_FLOATS \(t.floats)
+            #define \(p)_TRAIN_FLOATS \(t.floats + gradStats.extraFloats)
             static void \(p)_train_init(\(p)_ctx *c, float *block);
             """
         let fields = """
@@ -63,7 +64,7 @@ enum TrainingEmitter {
                 uint64_t rng;   /* dropout masks */
                 long step;      /* optimizer steps taken */
                 float lr;
-
+            \(gradStats.contextFields)
             """
         let functions = """
             /* ---- training ------------------------------------------------------------ */
@@ -129,7 +130,7 @@ enum TrainingEmitter {
                 return NN_OK;
             }
 
-            /* Forward in training mode: dropout draws masks, batchnorm uses batch statistics. */
+            \(gradStats.functions)/* Forward in training mode: dropout draws masks, batchnorm uses batch statistics. */
             static void \(p)_train_forward(\(p)_ctx *c, const float *x, int nb) {
                 (void)x;
             \(trainForward.body)
@@ -150,12 +151,12 @@ enum TrainingEmitter {
                 float L = \(lossCall);
                 if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
             \(backward.body.isEmpty ? "" : backward.body + "\n")    if (!nn_all_finite(\(t.paramFloats), c->grads)) { c->rng = rng; return NN_ERR_NONFINITE; }
-            \(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
+            \(gradStats.afterBackward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
                     size_t off = \(p)_train_offsets[i];
-                    \(update)
+                    \(gradStats.beforeUpdate)\(update)\(gradStats.afterUpdate)
                 }
             \(stats.body.isEmpty ? "" : stats.body + "\n")    c->step++;
-                \(p)_pack(c);
+            \(gradStats.stepTaken)    \(p)_pack(c);
                 *loss = L;
                 return NN_OK;
             }

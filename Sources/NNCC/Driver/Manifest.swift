@@ -36,21 +36,23 @@ enum Manifest {
 
 /// Multiply-adds count two FLOPs; elementwise work is not counted.
 public func flopsPerExample(_ g: Graph) -> Int {
-    var total = 0
-    for n in g.nodes {
-        let x = n.inputs.first.map { g.nodes[$0].shape } ?? []
-        switch n.op {
-        case let .dense(units, _):
-            total += 2 * x.dropLast().reduce(1, *) * x.last! * units
-        case let .conv2d(c):
-            total += 2 * n.size * (x[0] / c.groups) * c.kernel.0 * c.kernel.1 * (c.depth?.kernel ?? 1)
-        case let .convTranspose(c):
-            total += 2 * x.reduce(1, *) * (c.channels / c.groups) * c.kernel.0 * c.kernel.1
-        case let .recurrent(r):
-            total += 2 * x[0] * r.cell.gates * r.units * (x[1] + r.units)
-        default:
-            break
-        }
+    g.nodes.indices.reduce(0) { $0 + flopsPerExample(g, node: $1) }
+}
+
+/// One node's share of `flopsPerExample(g)`: its multiply-adds, twice.
+public func flopsPerExample(_ g: Graph, node i: Int) -> Int {
+    let n = g.nodes[i]
+    let x = n.inputs.first.map { g.nodes[$0].shape } ?? []
+    switch n.op {
+    case let .dense(units, _):
+        return 2 * x.dropLast().reduce(1, *) * x.last! * units
+    case let .conv2d(c):
+        return 2 * n.size * (x[0] / c.groups) * c.kernel.0 * c.kernel.1 * (c.depth?.kernel ?? 1)
+    case let .convTranspose(c):
+        return 2 * x.reduce(1, *) * (c.channels / c.groups) * c.kernel.0 * c.kernel.1
+    case let .recurrent(r):
+        return 2 * x[0] * r.cell.gates * r.units * (x[1] + r.units)
+    default:
+        return 0
     }
-    return total
 }

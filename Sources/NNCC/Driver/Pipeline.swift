@@ -10,6 +10,8 @@ public struct CompileOptions: Equatable {
     public var threads = 1
     /// Emit the naive reference kernels (tests compare them with the tiled ones).
     public var reference = false
+    /// With `train`: the step also sums per-parameter gradient statistics, read by NAME_grad_stats (GradStats).
+    public var gradientStats = false
     /// Overrides the model's name as the C symbol prefix (applied by `lower`).
     public var name: String?
     /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
@@ -160,7 +162,7 @@ public enum Pipeline {
         do { g = try lower(model.graph, options: options) } catch let e as NNCCError { throw e.inFile(model.path) }
         let lib = LibraryEmitter.emit(g, schedule: options.schedule,
                                       origin: URL(fileURLWithPath: model.path).lastPathComponent,
-                                      training: options.train)
+                                      training: options.train, gradientStats: options.gradientStats)
         return (lib, g)
     }
 }

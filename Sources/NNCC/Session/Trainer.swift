@@ -38,6 +38,8 @@ public struct Evaluation {
     public var accuracy: Double?
     public var correct: Int?
     public var count: Int
+    /// Classifiers only: `confusion[true class][predicted class]` example counts.
+    public var confusion: [[Int]]? = nil
 }
 
 public struct EpochStats {
@@ -49,6 +51,8 @@ public struct EpochStats {
     public var valAccuracy: Double?
     public var examplesPerSecond: Double
     public var stepLosses: [Double]
+    /// Per layer, from a --grad-stats library (GradientReport.swift).
+    public var gradients: [LayerGradient]? = nil
 
     public init(epoch: Int, loss: Double, accuracy: Double? = nil, valLoss: Double? = nil, valAccuracy: Double? = nil,
                 examplesPerSecond: Double = 0, stepLosses: [Double] = []) {
@@ -137,6 +141,7 @@ public final class Trainer {
         var lossSum = partial?.lossSum ?? 0, correct = partial?.correct ?? 0, stepLosses = partial?.stepLosses ?? []
         let start = DispatchTime.now().uptimeNanoseconds
         func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        _ = try context.gradientSums(reset: true)
 
         for step in min(partial?.steps ?? 0, steps)..<steps {
             if let scheduler {
@@ -162,9 +167,13 @@ public final class Trainer {
                 throw Stopped(epoch: epoch, partial: .init(steps: step + 1, lossSum: lossSum, correct: correct, stepLosses: stepLosses))
             }
         }
-        return EpochStats(epoch: epoch, loss: lossSum / Double(n),
-                          accuracy: classifier && trackAccuracy ? Double(correct) / Double(n) : nil,
-                          examplesPerSecond: Double(n) / max(seconds(), 1e-9), stepLosses: stepLosses)
+        var stats = EpochStats(epoch: epoch, loss: lossSum / Double(n),
+                               accuracy: classifier && trackAccuracy ? Double(correct) / Double(n) : nil,
+                               examplesPerSecond: Double(n) / max(seconds(), 1e-9), stepLosses: stepLosses)
+        if let (steps, sums) = try context.gradientSums(reset: true) {
+            stats.gradients = GradientReport.layers(graph: graph, names: context.paramNames(), steps: steps, sums: sums)
+        }
+        return stats
     }
 
     /// Why the library refused a step (the refused step changed no parameter): before any step, a parameter
@@ -237,6 +246,7 @@ public final class Trainer {
         let probabilities: Bool
         if case .softmax = graph.nodes[graph.outputs[0]].op { probabilities = true } else { probabilities = false }
         var sum = 0.0, correct = 0, start = 0
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: outSize), count: data.labels == nil ? 0 : outSize)
         try data.x.withUnsafeBufferPointer { buf in
             while start < data.count {
                 let b = min(lib.maxBatch, data.count - start)
@@ -246,7 +256,9 @@ public final class Trainer {
                     if let labels = data.labels {
                         let label = Int(labels[e])
                         sum += Losses.crossEntropy(row, label: label, probabilities: probabilities)
-                        if Losses.argmax(row) == label { correct += 1 }
+                        let predicted = Losses.argmax(row)
+                        if predicted == label { correct += 1 }
+                        confusion[label][predicted] += 1
                     } else if let t = data.targets {
                         for (j, v) in row.enumerated() {
                             let tv = t[e * outSize + j]
@@ -259,7 +271,7 @@ public final class Trainer {
         }
         if data.labels != nil {
             return Evaluation(loss: sum / Double(data.count), accuracy: Double(correct) / Double(data.count),
-                              correct: correct, count: data.count)
+                              correct: correct, count: data.count, confusion: confusion)
         }
         return Evaluation(loss: sum / Double(data.count * outSize), accuracy: nil, correct: nil, count: data.count)
     }
