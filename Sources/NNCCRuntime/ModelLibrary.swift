@@ -288,6 +288,7 @@ public final class ModelContext {
         public var slots: [[[Float]]]  // [slot][parameter]
         public var step: Int64
         public var rng: UInt64
+        public init(slots: [[[Float]]], step: Int64, rng: UInt64) { self.slots = slots; self.step = step; self.rng = rng }
     }
 
     public func optimizerState() throws -> OptimizerState {

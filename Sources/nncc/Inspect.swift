@@ -8,7 +8,7 @@ struct Summary: ParsableCommand {
         discussion: "Totals are the figures `nncc compile` prints for the same options (no C compiler is run).")
 
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
-    @OptionGroup var build: BuildFlags
+    @OptionGroup var build: BuildFlags<CompileBatch>
 
     func run() throws {
         let loaded = try Pipeline.load(model)
@@ -27,7 +27,7 @@ struct GraphCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp(
         "Output file: .dot or .gv writes Graphviz DOT text; .svg, .png or .pdf renders it with Graphviz `dot` (default: DOT on stdout).",
         valueName: "file")) var output: String?
-    @OptionGroup var build: BuildFlags
+    @OptionGroup var build: BuildFlags<CompileBatch>
     @OptionGroup var overwrite: OverwriteFlags
 
     func validate() throws {

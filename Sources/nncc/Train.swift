@@ -78,7 +78,7 @@ struct Train: ParsableCommand {
         // With checkpoints, the first Ctrl-C ends the step, saves a checkpoint and exits (130).
         if options.checkpointDirectory != nil { trainer.shouldStop = { Interrupt.deferredInterrupt } }
         // The bar is redrawn during an epoch and erased when it ends: each epoch's line takes its place.
-        let history: TrainingHistory, outcome: FitOutcome
+        let history: TrainingHistory, outcome: Trainer.Outcome
         do {
             (history, outcome) = try Interrupt.deferringInterrupt {
                 try trainer.fitWithOutcome(train, validation: valSet, options: options, progress: bar?.update) { stats in

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import NNCCRuntime
+@testable import NNCC
 #if canImport(FoundationXML)
 import FoundationXML
 #endif

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import NNCCRuntime
+@testable import NNCC
 
 /// The range test's algorithm on synthetic loss curves (no compiler): the digits figures are in docs/training.md.
 final class LRRangeTestTests: XCTestCase {

@@ -1,5 +1,4 @@
 import Foundation
-import NNCC
 
 /// A training checkpoint: `DIR/last.safetensors`, written after every epoch (and on Ctrl-C), holds the
 /// parameters under their own names, the optimizer state as `optimizer.0.NAME` (momentum buffer or

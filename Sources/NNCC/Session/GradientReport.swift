@@ -1,5 +1,4 @@
 import Foundation
-import NNCC
 
 /// One layer's gradient health over an epoch, from the sums a --grad-stats library keeps.
 public struct LayerGradient: Equatable {

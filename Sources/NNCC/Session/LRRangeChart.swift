@@ -11,7 +11,7 @@ extension LRRangeTest.Result {
         }
         // x: whole decades around the rates tried; y: from 0 to the smoothed curve's top (raw spikes are clipped).
         let (xLo, xHi) = (floor(log10(first)), max(ceil(log10(last)), floor(log10(first)) + 1))
-        let step = TrainingHistory.niceStep(max(smoothed.max() ?? 1, 1e-12) / 5)
+        let step = Chart.niceStep(max(smoothed.max() ?? 1, 1e-12) / 5)
         let yHi = max(step, ((smoothed.max() ?? 1) / step).rounded(.up) * step)
         func px(_ lr: Double) -> Double { left + (log10(lr) - xLo) / (xHi - xLo) * pw }
         func py(_ y: Double) -> Double { top + (1 - min(max(y, 0), yHi) / yHi) * ph }
@@ -23,7 +23,7 @@ extension LRRangeTest.Result {
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(W))" height="\(Int(H))" viewBox="0 0 \(Int(W)) \(Int(H))" font-family="Helvetica, Arial, sans-serif">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(n(W / 2))" y="28" text-anchor="middle" font-size="18" font-weight="bold" fill="#222">\(TrainingHistory.escape(title))</text>\n
+        <text x="\(n(W / 2))" y="28" text-anchor="middle" font-size="18" font-weight="bold" fill="#222">\(Chart.escape(title))</text>\n
         """
         var sub = "\(lrs.count) steps, lowest smoothed loss \(String(format: "%.4f", low))\(diverged ? ", stopped at divergence" : "")"
         if let lr = suggestedLR { sub = "suggested learning rate \(String(format: "%.3g", lr)) (steepest descent); " + sub }

@@ -1,5 +1,4 @@
 import Foundation
-import NNCC
 
 /// How `fit` runs beyond the epochs: checkpoints, resuming, early stopping.
 public struct FitOptions {

@@ -1,5 +1,4 @@
 import Foundation
-import NNCC
 
 /// The learning-rate range test of Smith, "Cyclical Learning Rates for Training Neural Networks" (2017),
 /// as fastai and torch-lr-finder run it: from the initial weights, one step per rate on rates rising

@@ -1,5 +1,4 @@
 import Foundation
-import NNCC
 
 /// The learning rate of every optimizer step under a schedule, with
 /// torch.optim.lr_scheduler's formulas (in Double, as Python computes them).
