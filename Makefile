@@ -33,17 +33,25 @@ TEST_FUZZ_CONFIG  ?= debug
 CONFORMANCE := ../shared/conformance/run.py
 
 # nncc links libclang (custom C operators, docs/custom-ops.md): Debian's libclang-dev, or
-# LIBCLANG_PREFIX=/path/to/llvm holding include/clang-c/Index.h and lib/libclang.so.
-LIBCLANG_HEADER := $(firstword $(wildcard $(LIBCLANG_PREFIX)/include/clang-c/Index.h /usr/lib/llvm-*/include/clang-c/Index.h))
-ifeq ($(LIBCLANG_HEADER),)
-$(error libclang is missing: install libclang-dev (apt-get install libclang-dev), or set LIBCLANG_PREFIX to a folder with include/clang-c/Index.h and lib/libclang.so)
-endif
+# LIBCLANG_PREFIX=/path/to/llvm holding include/clang-c/Index.h and lib/libclang.so. The `deps`
+# step installs libclang-dev where it can (root with apt-get), so that a fresh machine needs nothing.
+LIBCLANG_HEADER = $(firstword $(wildcard $(LIBCLANG_PREFIX)/include/clang-c/Index.h /usr/lib/llvm-*/include/clang-c/Index.h))
 
 .DEFAULT_GOAL := build
-.PHONY: build test test-unit fuzz demo generated bench conformance clean
+.PHONY: build deps test test-unit fuzz demo generated bench conformance clean
 
-build:
+build: deps
 	$(SWIFT) build -c release
+
+deps:
+	@if [ -z "$(LIBCLANG_HEADER)" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	        echo "== installing libclang-dev (custom C operators read C with libclang)"; \
+	        apt-get update -qq < /dev/null && apt-get install -y -qq --no-install-recommends libclang-dev < /dev/null; \
+	    else \
+	        echo "libclang is missing: install libclang-dev (sudo apt-get install libclang-dev), or set LIBCLANG_PREFIX to a folder with include/clang-c/Index.h and lib/libclang.so" >&2; exit 1; \
+	    fi; \
+	fi
 
 # The tests run the nncc executable and the example apps from the folder
 # of the test bundle (.build/debug), so the debug products must exist first:
@@ -51,7 +59,7 @@ build:
 # test` compiles every module twice). XCTest classes run in parallel worker
 # processes (--parallel) and the Swift Testing suites (one test case per
 # fixture) run their cases in parallel.
-test:
+test: deps
 	$(SWIFT) build --build-tests
 	NNCC_CACHE=$(TEST_CACHE) $(SWIFT) test --skip-build --parallel
 	CC=$(CC) sh templates/test/run.sh
@@ -70,12 +78,12 @@ UNIT_TESTS := $(subst $(space),|,$(strip \
 	TrainingTests/trainingFixturesCarryGradients TrainingTests/crossEntropyNeedsClassVector \
 	ReferenceKernelTests/everyFixtureModelIsCompared))
 
-test-unit:
+test-unit: deps
 	$(SWIFT) build --build-tests
 	NNCC_CC=/nonexistent/no-gcc-in-test-unit $(SWIFT) test --skip-build --filter '$(UNIT_TESTS)'
 
 # libFuzzer targets over the model and data readers, under ASan (docs/fuzzing.md).
-fuzz:
+fuzz: deps
 	SWIFT=$(SWIFT) FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
 
 demo: build
