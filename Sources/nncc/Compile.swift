@@ -4,34 +4,44 @@ import NNCC
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compile a model to NAME.c, NAME.h, libNAME.so and NAME.manifest.json.")
+        abstract: "Compile a model to NAME.c, NAME.h, libNAME.so, libNAME.a, NAME.pc, NAME-config.cmake and NAME.manifest.json.")
 
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Option(name: .shortAndLong, help: "Output directory (default ./NAME.nncc).") var output: String?
     @Option(help: "C symbol prefix (default: the model's name).") var name: String?
     @Flag(help: "Add the training step.") var train = false
+    @Flag(help: "Link the weights, packed for the kernels, into the library read-only (NAME.weights.bin, NAME_weights.S); NAME_create uses them in place. Default: off, weights come from NAME_load_weights.")
+    var embedWeights = false
+    @Option(help: "With --embed-weights: the safetensors file to embed (default: the model's \"weights\", else the seeded initialisation).")
+    var weights: String?
     @OptionGroup var build: BuildFlags
     @OptionGroup var overwrite: OverwriteFlags
 
     func validate() throws {
         if let name { try validateNameOption(name) }
+        if embedWeights && train { throw ValidationError("--embed-weights makes the weights read-only; --train writes them: use one of them") }
+        if weights != nil && !embedWeights { throw ValidationError("--weights needs --embed-weights (a library loads weights at run time otherwise)") }
     }
 
     func run() throws {
         let started = Date()
-        let loaded = try Pipeline.load(model, name: name)
-        let options = try build.options(train: train, name: name)
+        var loaded = try Pipeline.load(model, name: name)
+        if let weights { loaded.weightsPath = weights; loaded.embeddedWeights = nil }
+        var options = try build.options(train: train, name: name)
+        options.embedWeights = embedWeights
         let dir = URL(fileURLWithPath: output ?? "\(loaded.graph.name).nncc")
         let n = loaded.graph.name
         let weightsOut = loaded.embeddedWeights == nil ? nil : dir.appendingPathComponent("\(n).safetensors").path
-        try overwrite.check(inputs: [("the model", model)], outputs: ["\(n).c", "\(n).h", "lib\(n).so", "\(n).manifest.json"]
+        let packaged = ["lib\(n).a", "\(n).pc", "\(n)-config.cmake"] + (embedWeights ? ["\(n).weights.bin", "\(n)_weights.S"] : [])
+        try overwrite.check(inputs: [("the model", model), ("--weights", weights)],
+                            outputs: (["\(n).c", "\(n).h", "lib\(n).so", "\(n).manifest.json"] + packaged)
             .map { ("-o", dir.appendingPathComponent($0).path) } + [("-o", weightsOut)])
         if let weightsOut, !overwrite.force, FileManager.default.fileExists(atPath: weightsOut),
            !compiledFromThisModel(dir.appendingPathComponent("\(n).manifest.json").path) {
             throw UsageError(message: "-o \(dir.path): \(weightsOut) exists and was not written by compiling the model \(model) "
                 + "(it may hold trained weights); use --force to overwrite it")
         }
-        let p = try Builder.build(loaded, options: options, into: dir)
+        let p = try Builder.build(loaded, options: options, into: dir, package: true)
         let g = p.graph
         // An ONNX file carries its weights; C programs load them from NAME.safetensors.
         var weightsLine = ""
@@ -45,9 +55,11 @@ struct Compile: ParsableCommand {
             compiled \(g.name) from \(model) in \(String(format: "%.2f", seconds)) s
               input \(g.input.shape) -> output \(g.nodes[g.outputs[0]].shape), max batch \(g.maxBatch), target \(options.target.label)
               \(g.params.count) parameter tensors (\(g.params.reduce(0) { $0 + $1.size }) floats), arena \(g.arenaFloats * 4) bytes, \(flopsPerExample(g)) FLOPs per example
+              \(p.memory?.summary ?? "")
               \(p.source.path)
               \(p.header.path)
               \(p.library.path)
+            \(packaged.map { "  " + dir.appendingPathComponent($0).path }.joined(separator: "\n"))
               \(p.manifest.path)\(weightsLine)
             """)
     }

@@ -78,6 +78,17 @@ int main(int argc, char **argv) {
     CHECK(M(load_weights)(ctx, "/nonexistent/nncc/weights.safetensors") == ERR_OPEN, "missing file");
     CHECK(M(load_weights)(ctx, NULL) == ERR_NULL, "NULL path");
     CHECK(M(load_weights)(NULL, weights) == ERR_NULL, "NULL ctx");
+    /* A library without --train keeps only packed weights after load_weights, unless the context already
+       keeps the PyTorch-layout copy: a get_param first makes it, so save_weights and get_param work below. */
+    if (M(NUM_PARAMS) > 0) {
+        int64_t dims[5];
+        int rank = M(param_shape)(0, dims);
+        size_t n = 1;
+        for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
+        float *first = malloc(n * sizeof(float) + 4);
+        CHECK(first && M(get_param)(ctx, 0, first) == 0, "get_param before load_weights");
+        free(first);
+    }
     int rc = M(load_weights)(ctx, weights);
     CHECK(rc == 0, "load_weights: %d %s", rc, M(strerror)(rc));
 
