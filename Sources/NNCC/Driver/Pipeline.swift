@@ -16,6 +16,8 @@ public struct CompileOptions: Equatable {
     public var name: String?
     /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
     public var largeModelNodes = 64
+    /// Link the packed weights into the library read-only (`nncc compile --embed-weights`; Builder packs them).
+    public var embedWeights = false
 
     public init(maxBatch: Int? = nil, train: Bool = false, target: Target = .native, threads: Int = 1,
                 reference: Bool = false, name: String? = nil) {
@@ -162,7 +164,8 @@ public enum Pipeline {
         do { g = try lower(model.graph, options: options) } catch let e as NNCCError { throw e.inFile(model.path) }
         let lib = LibraryEmitter.emit(g, schedule: options.schedule,
                                       origin: URL(fileURLWithPath: model.path).lastPathComponent,
-                                      training: options.train, gradientStats: options.gradientStats)
+                                      training: options.train, gradientStats: options.gradientStats,
+                                      embedWeights: options.embedWeights)
         return (lib, g)
     }
 }
