@@ -167,9 +167,10 @@ enum ContextEmitter {
 
         """
 
-    static let defines = """
-        #define NN_CTX_BYTES \(MemoryFigures.contextBytes)
+    static func defines(_ m: MemoryFigures) -> String { """
+        #define NN_CTX_BYTES \(m.contextBytes)
         enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
 
         """
+    }
 }

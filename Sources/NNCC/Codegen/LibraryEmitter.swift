@@ -31,10 +31,12 @@ public enum LibraryEmitter {
             .filter { $0 != $1 }, uniquingKeysWith: { a, _ in a })
         let p = g.name
         let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, sharedNames: sharedNames, prefix: p) : nil
-        let memory = MemoryFigures(paramFloats: max(ctx.paramFloats, 16), directFloats: train ? max(ctx.paramFloats, 16) : ctx.directFloats,
+        var memory = MemoryFigures(paramFloats: max(ctx.paramFloats, 16), directFloats: train ? max(ctx.paramFloats, 16) : ctx.directFloats,
                                    packedFloats: max(packedAt, 16), arenaFloats: max(g.arenaFloats, 16),
-                                   trainFloats: train ? TrainLayout(g, schedule: schedule, paramFloats: ctx.paramFloats).floats : 0,
+                                   trainFloats: train ? TrainLayout(g, schedule: schedule, paramFloats: ctx.paramFloats).floats
+                                        + GradStats.extraFloats(g, enabled: ctx.gradientStats) : 0,
                                    training: train, embedded: embedWeights)
+        memory.contextBytes += GradStats.contextBytes(g, enabled: ctx.gradientStats)
         let api = Interface(graph: g, prefix: p, canTrain: training != nil, target: schedule.target, memory: memory,
                             gradientStats: ctx.gradientStats)
 
@@ -61,7 +63,7 @@ public enum LibraryEmitter {
             #define \(p)_PACKED_FLOATS \(max(packedAt, 16))
             #define \(p)_ARENA_FLOATS \(max(g.arenaFloats, 16))
             #define \(p)_DIRECT_FLOATS \(memory.directFloats)  /* the leading parameters forward reads in place */
-            \(ContextEmitter.defines)\(embedWeights ? "extern const float \(p)_weights_image[];  /* \(p)_weights.S: packed weights, then direct parameters */\n" : "")\(training?.declarations ?? "")
+            \(ContextEmitter.defines(memory))\(embedWeights ? "extern const float \(p)_weights_image[];  /* \(p)_weights.S: packed weights, then direct parameters */\n" : "")\(training?.declarations ?? "")
 
             /* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
             struct \(p)_ctx {

@@ -6,8 +6,10 @@
 /// - `--embed-weights`: the arena only; packed weights and direct parameters are `romBytes` of
 ///   read-only data linked into the library.
 public struct MemoryFigures: Equatable {
-    /// Room for `struct NAME_ctx` at the start of the block (checked by a _Static_assert in NAME.c).
-    public static let contextBytes = 256
+    /// Room for `struct NAME_ctx` at the start of the block (checked by a _Static_assert in NAME.c):
+    /// 256 bytes, more with --grad-stats (its sums live in the struct).
+    public static let baseContextBytes = 256
+    public var contextBytes = MemoryFigures.baseContextBytes
 
     /// Every parameter in PyTorch layout (`NAME_PARAM_FLOATS`).
     public var paramFloats: Int
@@ -26,7 +28,7 @@ public struct MemoryFigures: Equatable {
             : embedded ? arenaFloats : packedFloats + directFloats + arenaFloats
     }
 
-    public var heapBytes: Int { (Self.contextBytes + 4 * blockFloats + 63) / 64 * 64 }
+    public var heapBytes: Int { (contextBytes + 4 * blockFloats + 63) / 64 * 64 }
     /// The read-only weights image: packed weights then direct parameters.
     public var romBytes: Int { embedded ? 4 * (packedFloats + directFloats) : 0 }
     /// Heap an inference library borrows while it unpacks a weights file or the seeded
@@ -38,7 +40,7 @@ public struct MemoryFigures: Equatable {
     var json: [String: Int] {
         ["heap_bytes": heapBytes, "rom_bytes": romBytes, "param_bytes": 4 * paramFloats,
          "direct_param_bytes": 4 * directFloats, "packed_bytes": 4 * packedFloats, "arena_bytes": 4 * arenaFloats,
-         "train_bytes": 4 * trainFloats, "unpacked_bytes": unpackedBytes, "context_bytes": Self.contextBytes]
+         "train_bytes": 4 * trainFloats, "unpacked_bytes": unpackedBytes, "context_bytes": contextBytes]
     }
 
     /// The header's defines.
