@@ -55,7 +55,7 @@ struct Train: ParsableCommand {
         let valSet = try val.map { try Dataset.load(path: $0, model: loaded, loss: cfg.loss) }
         try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
-                                  options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads))
+                                  options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads, cc: machine.cc))
         let trainer = try Trainer(session: session, config: cfg)
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar(epochs: cfg.epochs) : nil
         // The bar is redrawn during an epoch and erased when it ends: each epoch's line takes its place.
@@ -134,7 +134,7 @@ struct Eval: ParsableCommand {
         let test = try Dataset.from(arrays, file: data, model: loaded, loss: loss)
         try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
-                                  options: CompileOptions(maxBatch: defaultRunBatch, target: machine.target, threads: machine.threads))
+                                  options: CompileOptions(maxBatch: defaultRunBatch, target: machine.target, threads: machine.threads, cc: machine.cc))
         let r = try Trainer.evaluate(test, context: session.context, graph: session.model.graph, loss: loss)
         print("loss \(String(format: "%.6g", r.loss))")
         if let a = r.accuracy, let c = r.correct {
