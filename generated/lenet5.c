@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* On helpers a model may not call: clang, unlike gcc, warns about unused
+   static inline functions. */
 #define NN_UNUSED __attribute__((unused))
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
@@ -42,11 +44,43 @@ typedef int32_t nn_vi __attribute__((vector_size(NN_VW * 4)));
 
 static inline nn_vf nn_load(const float *p) { nn_vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void nn_store(float *p, nn_vf v) { memcpy(p, &v, sizeof v); }
+
+/* The lanes of two vectors a, b (a's lanes 0..n−1, b's n..2n−1) picked by a
+   constant list: gcc's __builtin_shuffle takes the list as a vector of type
+   T, clang's __builtin_shufflevector as arguments. The lists for n lanes:
+   EVEN and ODD deinterleave, LO and HI interleave the low and high halves,
+   ZERO broadcasts lane 0. NN_SHUFFLE_BY gives gcc a mask vector built at run
+   time instead (the pools: as constants, the masks change gcc's code). */
+#if defined(__clang__)
+#define NN_SHUFFLE(T, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define NN_SHUFFLE_BY(mask, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define NN_SHUFFLE(T, a, b, ...) __builtin_shuffle(a, b, (T){__VA_ARGS__})
+#define NN_SHUFFLE_BY(mask, a, b, ...) __builtin_shuffle(a, b, mask)
+#endif
+#define NN_LANES(list, n) NN_LANES_(list, n) /* expands n (NN_VW) first */
+#define NN_LANES_(list, n) NN_LANES_##list##n
+#define NN_LANES_ZERO4 0, 0, 0, 0
+#define NN_LANES_ZERO8 NN_LANES_ZERO4, NN_LANES_ZERO4
+#define NN_LANES_ZERO16 NN_LANES_ZERO8, NN_LANES_ZERO8
+#define NN_LANES_EVEN4 0, 2, 4, 6
+#define NN_LANES_ODD4 1, 3, 5, 7
+#define NN_LANES_LO4 0, 4, 1, 5
+#define NN_LANES_HI4 2, 6, 3, 7
+#define NN_LANES_EVEN8 0, 2, 4, 6, 8, 10, 12, 14
+#define NN_LANES_ODD8 1, 3, 5, 7, 9, 11, 13, 15
+#define NN_LANES_LO8 0, 8, 1, 9, 2, 10, 3, 11
+#define NN_LANES_HI8 4, 12, 5, 13, 6, 14, 7, 15
+#define NN_LANES_EVEN16 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define NN_LANES_ODD16 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define NN_LANES_LO16 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define NN_LANES_HI16 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+
 /* Broadcast. Not `(nn_vf){0} + x`: 0 + (−0) is +0, so gcc must keep that add
    in every micro-kernel step; a shuffle of lane 0 becomes one vbroadcastss. */
 static inline nn_vf nn_splat(float x) {
     nn_vf v = {x};
-    return __builtin_shuffle(v, (nn_vi){0});
+    return NN_SHUFFLE(nn_vi, v, v, NN_LANES(ZERO, NN_VW));
 }
 /* The first n (0 < n ≤ NN_VW) lanes: masked moves where the target has
    them (lanes past n are neither read nor written), else lane by lane. */
@@ -55,8 +89,13 @@ static inline nn_vf nn_splat(float x) {
    builtins: <immintrin.h>, which wraps them, takes a quarter of a second of
    every compile to read. All lanes (mask -1), current rounding (4). */
 #define NN_ALL_LANES ((unsigned short)-1)
+#if defined(__clang__)
+#define nn_max512(a, b) __builtin_ia32_maxps512(a, b, 4)
+#define nn_min512(a, b) __builtin_ia32_minps512(a, b, 4)
+#else
 #define nn_max512(a, b) __builtin_ia32_maxps512_mask(a, b, a, NN_ALL_LANES, 4)
 #define nn_min512(a, b) __builtin_ia32_minps512_mask(a, b, a, NN_ALL_LANES, 4)
+#endif
 /* round to nearest without raising the inexact exception (imm 0x08) */
 #define nn_round512(a) __builtin_ia32_rndscaleps_mask(a, 0x08, a, NN_ALL_LANES, 4)
 /* a · 2^floor(b) */
@@ -254,7 +293,7 @@ static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
 }
 
 /* In place over n floats: whole vectors, then the scalar tail. */
-static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
+NN_UNUSED static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
     int i = 0;
     for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, beta, nn_load(p + i)));
     for (; i < n; i++) p[i] = nn_act(act, alpha, beta, p[i]);
@@ -543,7 +582,7 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
    the next row, never outside the buffer, and are not stored. */
 #define NN_ROWS_MAX_FB 24
 #define NN_ROWS_MAX_VECTORS 4
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int Hp, int Wp, int oh, int ow0,
                   const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
                   float alpha, float beta, float *restrict y, int nf) {
@@ -622,7 +661,7 @@ NN_UNUSED static void nn_conv_rows(nn_conv_shape s, int F, const float *restrict
    stored transposed into NCHW. Rows past OH repeat the last row and are not
    stored; PW divides OW or the last columns have their own tile. */
 #define NN_NARROW_MAX 24
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp, int oh0, int ow0,
                     const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
                     float alpha, float beta, float *restrict y, int nf) {
@@ -754,7 +793,7 @@ NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, c
 /* The corners (top left, top right, bottom left, bottom right) of n ≤ VW
    windows whose top-left pixels are r0[2i] (rows r0, r1): a window a lane. */
 static inline void nn_maxpool2_corners(const float *r0, const float *r1, int n, nn_vf q[4]) {
-    nn_vi even, odd;
+    NN_UNUSED nn_vi even, odd; /* gcc's masks (clang's shuffles take the lanes) */
     for (int l = 0; l < NN_VW; l++) {
         even[l] = 2 * l;
         odd[l] = 2 * l + 1;
@@ -762,10 +801,10 @@ static inline void nn_maxpool2_corners(const float *r0, const float *r1, int n, 
     const int n0 = 2 * n < NN_VW ? 2 * n : NN_VW, n1 = 2 * n - n0;
     const nn_vf p0 = nn_load_n(r0, n0), q0 = nn_load_n(r1, n0);
     const nn_vf p1 = n1 ? nn_load_n(r0 + NN_VW, n1) : nn_splat(0), q1 = n1 ? nn_load_n(r1 + NN_VW, n1) : nn_splat(0);
-    q[0] = __builtin_shuffle(p0, p1, even);
-    q[1] = __builtin_shuffle(p0, p1, odd);
-    q[2] = __builtin_shuffle(q0, q1, even);
-    q[3] = __builtin_shuffle(q0, q1, odd);
+    q[0] = NN_SHUFFLE_BY(even, p0, p1, NN_LANES(EVEN, NN_VW));
+    q[1] = NN_SHUFFLE_BY(odd, p0, p1, NN_LANES(ODD, NN_VW));
+    q[2] = NN_SHUFFLE_BY(even, q0, q1, NN_LANES(EVEN, NN_VW));
+    q[3] = NN_SHUFFLE_BY(odd, q0, q1, NN_LANES(ODD, NN_VW));
 }
 
 NN_UNUSED static void nn_maxpool2(const float *restrict x, int W, int OH, int OW, float *restrict y) {
