@@ -8,7 +8,7 @@ public struct GCCOptions: Equatable, Sendable {
     public var target: Target = .native
     /// More than one thread compiles with OpenMP.
     public var threads: Int = 1
-    /// Reference builds (the naive kernels tests compare with) compile at -O1: they are
+    /// Reference builds (the naive kernels tests compare with) compile at -O0: they are
     /// the oracle, their speed does not matter, and gcc takes half the time.
     public var reference = false
     /// The C compiler (`--cc`); nil: $NNCC_CC, else gcc (Compiler.find).
