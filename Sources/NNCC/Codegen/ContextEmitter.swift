@@ -162,7 +162,7 @@ enum ContextEmitter {
                 }
                 size_t length = strlen(path) + 1;
                 char *source = malloc(length);
-                float *src = malloc((size_t)\(p)_PARAM_FLOATS * sizeof(float));
+                float *src = calloc(\(p)_PARAM_FLOATS, sizeof(float));  /* zeroed: the fingerprint covers the gaps between tensors */
                 int rc = source && src ? \(p)_read(path, src) : NN_ERR_NOMEM;
                 if (rc == NN_OK) {
                     \(p)_use(c, src);

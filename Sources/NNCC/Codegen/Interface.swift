@@ -103,8 +103,9 @@ struct Interface {
             /* load_weights of a file, set_param, save_weights, get_param of a packed parameter: the weights are read-only, packed. */
             #define \(p)_ERR_PACKED     (-15)
             """ : """
-            /* get_param, set_param, save_weights after load_weights of a file read it again (the PyTorch-layout copy):
-               this code when it is gone or changed since. ERR_PACKED: embedded weights only, not returned here. */
+            /* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+               \(p)_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+               returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
             #define \(p)_ERR_PACKED     (-15)
             #define \(p)_ERR_STALE      (-16)
             """
