@@ -323,7 +323,8 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
-#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (embedded, read-only weights) */
+#define NN_ERR_STALE -16      /* the weights file load_weights read is gone or changed: no PyTorch-layout copy */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -1169,6 +1170,18 @@ done:
     return rc;
 }
 
+/* A 64-bit fingerprint of n floats' bits (FNV-1a over 32-bit words): whether a weights file read again still
+   holds what an earlier load read. Each step is a bijection of the state, so one changed float always shows. */
+static NN_UNUSED NN_COLD uint64_t nn_st_fingerprint(const float *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], 4);
+        h = (h ^ u) * 0x100000001b3ull;
+    }
+    return h;
+}
+
 /* ---- saving ---- */
 /* Growable byte buffer for the header; oom is sticky so the caller checks once at the end. */
 typedef struct { char *p; size_t len, cap; int oom; } nn_sb_t;
@@ -1284,7 +1297,7 @@ extern "C" {
 #define lenet5_PACKED_BYTES    250880    /* weights in the kernels' layout (in the heap block) */
 #define lenet5_ARENA_BYTES     23552    /* activations and scratch at MAX_BATCH */
 #define lenet5_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define lenet5_UNPACKED_BYTES  247040    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define lenet5_UNPACKED_BYTES  247040    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct lenet5_ctx lenet5_ctx;
 
@@ -1307,8 +1320,11 @@ int         lenet5_forward_all(lenet5_ctx *, const float *x, float *const *ys, i
 int         lenet5_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         lenet5_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   lenet5_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define lenet5_ERR_PACKED     (-15)
+#define lenet5_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }
@@ -1353,7 +1369,8 @@ static void lenet5_init_params(float *params, uint64_t rng) {
 #define lenet5_ARENA_FLOATS 5888
 #define lenet5_DIRECT_FLOATS 0  /* the leading parameters forward reads in place */
 #define NN_CTX_BYTES 256
-enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
+/* Where an inference context's weights came from: the seed, zeros (create_in), a file, or the embedded image. */
+enum { NN_W_SEED, NN_W_ZERO, NN_W_FILE, NN_W_PACKED };
 
 
 /* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
@@ -1362,7 +1379,9 @@ struct lenet5_ctx {
     float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
     float *arena;   /* activations and scratch, planned at compile time */
     float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
-    int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+    int weights;    /* NN_W_SEED, NN_W_ZERO, NN_W_FILE or NN_W_PACKED: where `full` is rebuilt from */
+    char *source;   /* NN_W_FILE: the path load_weights read (a copy, freed by destroy) */
+    uint64_t source_print;  /* NN_W_FILE: nn_st_fingerprint of the tensors it read */
     int owned;      /* from create (freed by destroy), not create_in */
 };
 
@@ -1510,6 +1529,13 @@ static NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src) {
     if (c->params != src) memcpy(c->params, src, lenet5_DIRECT_FLOATS * sizeof(float));
 }
 
+/* Reads a weights file through the validated loader into buf (PyTorch layout, at lenet5_offsets). */
+static int lenet5_read(const char *path, float *buf) {
+    float *dst[lenet5_NUM_PARAMS + 1] = {0};
+    for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = buf + lenet5_offsets[i];
+    return nn_st_load(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, dst);
+}
+
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of lenet5_ctx). */
 static int lenet5_keep_full(lenet5_ctx *c) {
     if (c->full) return NN_OK;
@@ -1517,6 +1543,16 @@ static int lenet5_keep_full(lenet5_ctx *c) {
     float *f = calloc(lenet5_PARAM_FLOATS, sizeof(float));
     if (!f) return NN_ERR_NOMEM;
     if (c->weights == NN_W_SEED) lenet5_init_params(f, 0ull);
+    if (c->weights == NN_W_FILE) {  /* the file load_weights packed, if it still holds those tensors */
+        int rc = lenet5_read(c->source, f);
+        if (rc == NN_OK && nn_st_fingerprint(f, lenet5_PARAM_FLOATS) != c->source_print) rc = NN_ERR_STALE;
+        if (rc != NN_OK) {
+            free(f);
+            return rc == NN_ERR_NOMEM ? rc : NN_ERR_STALE;
+        }
+        free(c->source);
+        c->source = NULL;
+    }
     c->full = f;
     return NN_OK;
 }
@@ -1544,6 +1580,7 @@ lenet5_ctx *lenet5_create_in(void *buffer, size_t size) {
 void lenet5_destroy(lenet5_ctx *c) {
     if (!c) return;
     if (c->full != c->params) free(c->full);
+    free(c->source);
     if (c->owned) free(c);
 }
 
@@ -1570,20 +1607,31 @@ int lenet5_set_param(lenet5_ctx *c, int i, const float *in) {
     return NN_OK;
 }
 
-/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
+/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
+   then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
 int lenet5_load_weights(lenet5_ctx *c, const char *path) {
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
-    float *src = c->full ? c->full : malloc((size_t)lenet5_PARAM_FLOATS * sizeof(float));
-    if (!src) return NN_ERR_NOMEM;
-    float *dst[lenet5_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = src + lenet5_offsets[i];
-    int rc = nn_st_load(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, dst);
-    if (rc == NN_OK) lenet5_use(c, src);
-    if (src != c->full) {
-        free(src);
-        if (rc == NN_OK) c->weights = NN_W_PACKED;
+    if (c->full) {
+        int rc = lenet5_read(path, c->full);
+        if (rc == NN_OK) lenet5_use(c, c->full);
+        return rc;
     }
+    size_t length = strlen(path) + 1;
+    char *source = malloc(length);
+    float *src = calloc(lenet5_PARAM_FLOATS, sizeof(float));  /* zeroed: the fingerprint covers the gaps between tensors */
+    int rc = source && src ? lenet5_read(path, src) : NN_ERR_NOMEM;
+    if (rc == NN_OK) {
+        lenet5_use(c, src);
+        memcpy(source, path, length);
+        free(c->source);
+        c->source = source;
+        source = NULL;
+        c->source_print = nn_st_fingerprint(src, lenet5_PARAM_FLOATS);
+        c->weights = NN_W_FILE;
+    }
+    free(source);
+    free(src);
     return rc;
 }
 
@@ -1656,7 +1704,8 @@ const char *lenet5_strerror(int code) {
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
     case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
     case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
-    case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";
+    case NN_ERR_PACKED: return "the weights are embedded in the library, read-only and packed for the kernels (--embed-weights): load_weights of a file, set_param, save_weights and get_param of a packed parameter are not available";
+    case NN_ERR_STALE: return "the weights file load_weights read is gone or has changed since: get_param, set_param and save_weights rebuild the PyTorch-layout parameters from it; load_weights again";
     default: return "unknown error code";
     }
 }
