@@ -115,8 +115,13 @@ public struct Compiler: Sendable, Equatable {
     }
 
     /// The target's flags for this compiler: gcc before 11 does not know `-march=x86-64-vN`
-    /// and gets the level as its instruction sets (the same predefined macros).
+    /// and gets the level as its instruction sets (the same predefined macros). On aarch64
+    /// gcc's first scheduling pass hoists the 8×12 micro-kernel's eight loads of A above its
+    /// FMAs, and the 35 live vectors spill two accumulators in every step (seen in the
+    /// disassembly, gcc 12; clang keeps them all in registers): gcc schedules after
+    /// register allocation only.
     public func targetFlags(_ target: Target) -> [String] {
-        family == .gcc && major < 11 ? target.instructionSetFlags : target.compilerFlags
+        let flags = family == .gcc && major < 11 ? target.instructionSetFlags : target.compilerFlags
+        return family == .gcc && target.resolved == .aarch64 ? flags + ["-fno-schedule-insns"] : flags
     }
 }
