@@ -26,7 +26,8 @@ struct MachineFlags: ParsableArguments {
     func requireRunnable() throws {
         if let flag = target.missingOnHost {
             let cross = target.resolved == .aarch64 ? " --cc aarch64-linux-gnu-gcc" : ""
-            throw NNCCError(path: "--target", "this CPU cannot run \(target.rawValue) code (it lacks \(flag)); "
+            let why = ["aarch64", "x86-64"].contains(flag) ? "it is not an \(flag) CPU" : "it lacks \(flag)"
+            throw NNCCError(path: "--target", "this CPU cannot run \(target.rawValue) code (\(why)); "
                 + "`nncc compile --target \(target.rawValue)\(cross)` builds it for another machine")
         }
     }

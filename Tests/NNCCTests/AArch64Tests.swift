@@ -87,6 +87,21 @@ import NNCCRuntime
         let r = try tools.run(exe, args, in: dir)
         #expect(r.status == 0 && r.stdout.contains(": 0 failures"), "under \(tools.runner):\n\(r.stdout)\(r.stderr)")
     }
+
+    /// Off aarch64, commands that load the library refuse the target before compiling anything
+    /// (exit 1), and say how to build it for an Arm machine instead.
+    @Test func loadingCommandsRefuseAArch64Elsewhere() throws {
+        guard Target.host != .aarch64 else { return }
+        let nncc = try #require(CLITests.executable, "nncc executable not found next to the tests")
+        let dir = FixtureKit.makeTempDir("nncc-aarch64-refuse")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fixture = Fixture.golden("mlp_softmax_ce")
+        let r = try FixtureKit.run(nncc.path, ["run", fixture.modelJSON, "--input", fixture.file("x.npy").path,
+                                               "--target", "aarch64"], in: dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("--target: this CPU cannot run aarch64 code (it is not an aarch64 CPU); "
+            + "`nncc compile --target aarch64 --cc aarch64-linux-gnu-gcc` builds it for another machine"), "\(r.stderr)")
+    }
 }
 
 /// The compiler and the runner of aarch64 programs: on an aarch64 host its own gcc, run
