@@ -60,7 +60,9 @@ UNIT_TESTS := $(subst $(space),|,$(strip \
 	PassTests ShapeTests SnapshotTests \
 	GoldenTests/assertCloseHelper GoldenTests/fixturesFound \
 	TrainingTests/trainingFixturesCarryGradients TrainingTests/crossEntropyNeedsClassVector \
-	ReferenceKernelTests/everyFixtureModelIsCompared))
+	ReferenceKernelTests/everyFixtureModelIsCompared \
+	CompilerTests/familyAndVersionComeFromThePredefinedMacros CompilerTests/flagsFollowTheFamily \
+	ClangTests/sampleCoversEveryTemplate))
 
 test-unit:
 	$(SWIFT) build --build-tests

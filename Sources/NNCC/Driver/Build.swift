@@ -20,18 +20,22 @@ public enum Builder {
         return try write(lib, graph: g, model: model, options: options, into: dir)
     }
 
-    /// The library for a model from the cache, compiling it at most once. The key hashes
-    /// the generated C, the target, the compiler's flags, path and `--version`.
+    /// The library for a model from the cache, compiling it at most once.
     public static func cached(_ model: LoadedModel, options: CompileOptions) throws -> BuildProducts {
         let (lib, g) = try Pipeline.generate(model, options: options)
-        let compiler = try Compiler.find(options.cc)
-        let argv = try GCC.sharedObjectArguments(source: "x.c", output: "x.so", options: gccOptions(options))
-        let key = SHA256.hex([lib.source, options.target.label, argv.joined(separator: " "), compiler.versionText]
-            .joined(separator: "\u{0}"))
-        let dir = try BuildCache().directory(key: String(key.prefix(32)), marker: "lib\(g.name).so") { tmp in
+        let key = try cacheKey(source: lib.source, options: options)
+        let dir = try BuildCache().directory(key: key, marker: "lib\(g.name).so") { tmp in
             _ = try write(lib, graph: g, model: model, options: options, into: tmp)
         }
         return BuildProducts(directory: dir, name: g.name, graph: g)
+    }
+
+    /// Hashes the generated C, the target, the compiler's flags, its path and its `--version`.
+    static func cacheKey(source: String, options: CompileOptions) throws -> String {
+        let argv = try GCC.sharedObjectArguments(source: "x.c", output: "x.so", options: gccOptions(options))
+        let key = SHA256.hex([source, options.target.label, argv.joined(separator: " "), try Compiler.find(options.cc).versionText]
+            .joined(separator: "\u{0}"))
+        return String(key.prefix(32))
     }
 
     static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads, reference: o.reference, cc: o.cc) }

@@ -2,9 +2,9 @@ import Foundation
 
 /// The C compiler nncc runs, and the one place that knows how the compilers
 /// differ. It is `--cc` (CompileOptions.cc), else $NNCC_CC, else the first
-/// `gcc`, then `cc`, on PATH. Its family (gcc or clang) comes from its
-/// `--version`, read once per path; that text and the path are its identity,
-/// part of the build cache key and of the manifest.
+/// `gcc`, then `cc`, on PATH. Its family (gcc or clang) and major version come
+/// from its predefined macros, read once per path; its `--version` text and
+/// its path are its identity, part of the build cache key and of the manifest.
 public struct Compiler: Sendable, Equatable {
     public enum Family: String, Sendable { case gcc, clang }
 
@@ -12,7 +12,7 @@ public struct Compiler: Sendable, Equatable {
     public let family: Family
     /// `--version`'s whole output.
     public let versionText: String
-    /// The major version (12 for gcc 12.2.0), 0 when `--version` shows none.
+    /// The major version: __GNUC__ (12 for gcc 12.2.0) or __clang_major__.
     public let major: Int
 
     /// `--version`'s first line: "gcc (Debian 12.2.0-14) 12.2.0", "Debian clang version 14.0.6".
@@ -64,40 +64,45 @@ public struct Compiler: Sendable, Equatable {
         throw NNCCError("C compiler not found: \(source): \(why); \(hint)")
     }
 
-    /// Runs `path --version` and reads the family and the major version from it.
+    /// Asks the compiler what it is: its predefined macros give the family and the major
+    /// version (`--version` texts vary, and GNU tools all name the FSF), `--version` the identity.
     static func identify(_ path: String) throws -> Compiler {
+        let macros = try ask(path, ["-dM", "-E", "-x", "c", "/dev/null"])
+        guard let family = family(macros) else {
+            throw NNCCError("\(path) is neither gcc nor clang (it defines neither __GNUC__ nor __clang__); "
+                + "nncc runs gcc or clang")
+        }
+        let major = macro(family == .clang ? "__clang_major__" : "__GNUC__", in: macros).flatMap { Int($0) } ?? 0
+        return Compiler(path: path, family: family, versionText: try ask(path, ["--version"]), major: major)
+    }
+
+    /// The compiler's output for `arguments`, or an error naming it.
+    private static func ask(_ path: String, _ arguments: [String]) throws -> String {
         let result: (status: Int32, output: String)
         do {
-            result = try GCC.capture([path, "--version"])
+            result = try GCC.capture([path] + arguments)
         } catch let e as NNCCError {
             throw NNCCError("cannot run the C compiler \(path): \(e.message)")
         }
         let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         guard result.status == 0, !text.isEmpty else {
-            throw NNCCError("cannot get the version of the C compiler \(path): `--version` exited with \(result.status)")
+            throw NNCCError("\(path) is not a C compiler nncc can run: `\(path) \(arguments.joined(separator: " "))` "
+                + "exited with \(result.status)" + (text.isEmpty ? "" : ": \(text.prefix(200))"))
         }
-        guard let family = family(text) else {
-            let first = text.split(separator: "\n").first.map(String.init) ?? text
-            throw NNCCError("\(path) is neither gcc nor clang (its --version says \"\(first)\"); nncc runs gcc or clang")
-        }
-        return Compiler(path: path, family: family, versionText: text, major: majorVersion(text))
+        return text
     }
 
-    /// clang says so (also "Apple clang", "Debian clang"); gcc and its cross builds
-    /// (`aarch64-linux-gnu-gcc`) name the FSF, or themselves as gcc / cc.
-    static func family(_ versionText: String) -> Family? {
-        let first = (versionText.split(separator: "\n").first.map(String.init) ?? "").lowercased()
-        if first.contains("clang") { return .clang }
-        if versionText.contains("Free Software Foundation") || first.contains("gcc") { return .gcc }
+    /// clang defines __clang__ (and __GNUC__ too); gcc only __GNUC__.
+    static func family(_ macros: String) -> Family? {
+        if macro("__clang__", in: macros) != nil { return .clang }
+        if macro("__GNUC__", in: macros) != nil { return .gcc }
         return nil
     }
 
-    /// The number after "version", else the first "N.M" of the first line.
-    static func majorVersion(_ versionText: String) -> Int {
-        let first = versionText.split(separator: "\n").first.map(String.init) ?? ""
-        let tail = first.range(of: "version ").map { String(first[$0.upperBound...]) } ?? first
-        let digits = tail.split(whereSeparator: { !$0.isNumber && $0 != "." }).first { $0.contains(".") }
-        return digits.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+    /// The value of `#define NAME value` in `-dM -E` output.
+    static func macro(_ name: String, in macros: String) -> String? {
+        let prefix = "#define \(name) "
+        return macros.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 
     // MARK: Flags
