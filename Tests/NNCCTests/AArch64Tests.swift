@@ -102,6 +102,26 @@ import NNCCRuntime
         #expect(r.stderr.contains("--target: this CPU cannot run aarch64 code (it is not an aarch64 CPU); "
             + "`nncc compile --target aarch64 --cc aarch64-linux-gnu-gcc` builds it for another machine"), "\(r.stderr)")
     }
+
+    /// A compiler for the other architecture stops `compile` before it runs (exit 1), naming the fix:
+    /// --cc for aarch64 code with the host's gcc, --target aarch64 with the cross compiler.
+    @Test func compilerForAnotherArchitectureIsRefused() throws {
+        guard Target.host != .aarch64, let tools = AArch64Toolchain.found(for: "the architecture check") else { return }
+        let nncc = try #require(CLITests.executable, "nncc executable not found next to the tests")
+        let dir = FixtureKit.makeTempDir("nncc-aarch64-mismatch")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = Fixture.golden("dense_relu").modelJSON, host = try GCC.path()
+        let toARM = try FixtureKit.run(nncc.path, ["compile", model, "-o", dir.appendingPathComponent("a").path,
+                                                   "--target", "aarch64", "--cc", host], in: dir)
+        #expect(toARM.status == 1 && toARM.stderr.contains("--target: aarch64 is aarch64 code, and the C compiler \(host) "
+            + "builds x86-64 code; name an aarch64 compiler with --cc (on x86-64: aarch64-linux-gnu-gcc)"), "\(toARM.stderr)")
+        let fromARM = try FixtureKit.run(nncc.path, ["compile", model, "-o", dir.appendingPathComponent("b").path,
+                                                     "--cc", tools.cc], in: dir)
+        #expect(fromARM.status == 1 && fromARM.stderr.contains("(native) is x86-64 code, and the C compiler \(tools.cc) "
+            + "builds aarch64 code; give --target aarch64 to build for it"), "\(fromARM.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasPrefix("std") }.isEmpty,
+                "a refused compile left files behind")
+    }
 }
 
 /// The compiler and the runner of aarch64 programs: on an aarch64 host its own gcc, run

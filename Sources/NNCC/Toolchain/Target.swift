@@ -106,10 +106,14 @@ public enum Target: String, CaseIterable, Sendable {
     /// Whether this machine can run the target's code: nil, or what it lacks
     /// (the architecture, "x86-64" or "aarch64", else a CPU flag).
     public var missingOnHost: String? {
-        if resolved == .portable { return nil }
-        let architecture = resolved == .aarch64 ? "aarch64" : "x86-64"
+        guard let architecture else { return nil }
         if architecture != Self.hostArchitecture { return architecture }
         return cpuFlags.first { !Self.hostFlags.contains($0) }
+    }
+
+    /// The architecture the target's code is for, "x86-64" or "aarch64"; nil for portable (any).
+    public var architecture: String? {
+        resolved == .portable ? nil : resolved == .aarch64 ? "aarch64" : "x86-64"
     }
 
     /// The architecture nncc runs on, as missingOnHost names it.
