@@ -204,7 +204,8 @@ static inline float nn_act(int act, float alpha, float beta, float x) {
    the clamped range [-87.3, 88.7]. The clamps keep a NaN (x is max's and
    min's second operand), so sigmoid and tanh of NaN are NaN, as in PyTorch.
    With AVX-512, rounding and the 2^n scaling are one instruction each
-   (vrndscaleps, vscalefps). */
+   (vrndscaleps, vscalefps); on aarch64 n is rounded to nearest, not floored
+   (|r| ≤ ln2/2 either way). */
 static inline nn_vf nn_vexp(nn_vf x) {
 #if defined(__AVX512F__) && NN_VW == 16
     x = nn_min512(nn_splat(88.7f), nn_max512(nn_splat(-87.3f), x));
@@ -212,11 +213,20 @@ static inline nn_vf nn_vexp(nn_vf x) {
 #else
     x = nn_vmax(nn_splat(-87.3f), x);
     x = -nn_vmax(nn_splat(-88.7f), -x);
+#if defined(__aarch64__)
+    /* n = round(x·log2 e) by adding 1.5·2^23, which leaves n in the low
+       mantissa bits: one FMA and two subtractions, where the floor below
+       takes two conversions, a compare and a fix-up. */
+    const nn_vf shifted = x * 1.44269504088896341f + 12582912.0f;
+    const nn_vi n = (nn_vi)shifted - 0x4B400000;
+    const nn_vf nf = shifted - 12582912.0f;
+#else
     nn_vf fn = x * 1.44269504088896341f + 0.5f;
     nn_vi n = __builtin_convertvector(fn, nn_vi);
     nn_vf nf = __builtin_convertvector(n, nn_vf);
     n -= (nn_vi)(nf > fn) & 1;  /* floor, also for negative x */
     nf = __builtin_convertvector(n, nn_vf);
+#endif
 #endif
     nn_vf r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     nn_vf p = nn_splat(1.9875691500e-4f);

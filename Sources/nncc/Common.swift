@@ -11,7 +11,7 @@ struct UsageError: Error { let message: String }
 
 /// The machine the kernels are built for.
 struct MachineFlags: ParsableArguments {
-    @Option(help: ArgumentHelp("native (the best of the others this CPU runs), x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA), x86-64-v2 (SSE4.2) or portable (no -march).",
+    @Option(help: ArgumentHelp("native (the best of the others this CPU runs), x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA), x86-64-v2 (SSE4.2), aarch64 (NEON; from x86-64 with --cc aarch64-linux-gnu-gcc) or portable (no -march).",
                                valueName: "target")) var target: Target = .native
     @Option(help: "OpenMP threads for the kernels.") var threads: Int = 1
     @Option(help: ArgumentHelp("C compiler, gcc or clang: a path or a command on PATH (default: $NNCC_CC, else gcc).",
@@ -25,8 +25,10 @@ struct MachineFlags: ParsableArguments {
     /// Commands that load the library need a CPU that runs the target (else illegal instructions).
     func requireRunnable() throws {
         if let flag = target.missingOnHost {
-            throw NNCCError(path: "--target", "this CPU cannot run \(target.rawValue) code (it lacks \(flag)); "
-                + "`nncc compile --target \(target.rawValue)` builds it for another machine")
+            let cross = target.resolved == .aarch64 ? " --cc aarch64-linux-gnu-gcc" : ""
+            let why = ["aarch64", "x86-64"].contains(flag) ? "it is not an \(flag) CPU" : "it lacks \(flag)"
+            throw NNCCError(path: "--target", "this CPU cannot run \(target.rawValue) code (\(why)); "
+                + "`nncc compile --target \(target.rawValue)\(cross)` builds it for another machine")
         }
     }
 }

@@ -37,11 +37,20 @@ import NNCCRuntime
     /// reaches, is compiled at every target (all of them would take minutes). Compile only, at -O0:
     /// clang reports a builtin used without its target feature, or an impossible asm constraint,
     /// only when it generates code (-fsyntax-only misses both), and -O0 generates code fastest.
-    @Test(arguments: TargetTests.named)
+    /// aarch64 off Arm: clang as a cross compiler and aarch64-linux-gnu-gcc, where their aarch64
+    /// headers are installed (AArch64Toolchain), else a note.
+    @Test(arguments: TargetTests.named + [.aarch64])
     func sampleCompilesWarningFree(_ target: Target) throws {
         let clang = try Self.requireClang()
         var compilers = [clang] + (Self.clang14.map { [$0] } ?? [])
-        if target != Target.host { compilers.append(try GCC.path()) }
+        var cross: [String] = []
+        if target == .aarch64 && Target.host != .aarch64 {
+            guard let tools = AArch64Toolchain.found(for: "the sample at aarch64") else { return }
+            cross = ["--target=aarch64-linux-gnu", "--sysroot=\(AArch64Toolchain.sysroot)"]
+            compilers.append(tools.cc)
+        } else if target != Target.host {
+            compilers.append(try GCC.path())
+        }
         let tmp = FixtureKit.makeTempDir("nncc-compilers-\(target.rawValue)")
         defer { try? FileManager.default.removeItem(at: tmp) }
         for sample in ModelSample.chosen {
@@ -53,7 +62,8 @@ import NNCCRuntime
             for cc in compilers {
                 let compiler = try Compiler.find(cc)
                 let check = compiler.family == .clang ? ["-O0", "-c", "-o", tmp.appendingPathComponent("x.o").path] : ["-fsyntax-only"]
-                let argv = [cc, "-std=c11"] + compiler.targetFlags(target) + ["-Wall", "-Wextra", "-Werror"] + check + [src.path]
+                let argv = [cc, "-std=c11"] + (compiler.family == .clang ? cross : []) + compiler.targetFlags(target)
+                    + ["-Wall", "-Wextra", "-Werror"] + check + [src.path]
                 let r = try GCC.capture(argv)
                 #expect(r.status == 0, "\(sample) at \(target.rawValue) with \(compiler.versionLine):\n\(r.output.prefix(3000))")
             }

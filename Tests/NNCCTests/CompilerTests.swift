@@ -34,6 +34,8 @@ import NNCCRuntime
             #expect(gcc10.targetFlags(t) == t.instructionSetFlags && !gcc10.targetFlags(t).contains { $0.contains("-v") })
         }
         #expect(gcc10.targetFlags(.portable).isEmpty && clang.targetFlags(.portable).isEmpty)
+        // aarch64: no -march (NEON is every aarch64 compiler's baseline); gcc schedules after register allocation only.
+        #expect(gcc12.targetFlags(.aarch64) == ["-fno-schedule-insns"] && clang.targetFlags(.aarch64).isEmpty)
     }
 
     /// The instruction sets gcc 10 gets for a level define what `-march=x86-64-vN` defines

@@ -83,6 +83,15 @@ import NNCCRuntime
         try runHarness("gemm_test", width: width, templates: [.winograd])
     }
 
+    /// The same harness at aarch64's width and micro-kernel (NN_VW 4, NN_NV 3, NN_MR 8, the 8×12 tile):
+    /// cross-compiled and run under qemu-aarch64 off aarch64 (AArch64Toolchain), with a note when
+    /// the cross compiler or qemu is missing.
+    @Test func gemmAndConvKernelsAgainstNaiveOnAArch64() throws {
+        let s = Schedule(target: .aarch64)
+        try runHarness("gemm_test", width: HarnessWidth(vw: s.vectorWidth, nv: s.vectorsPerRow, mr: s.rowsPerTile, target: .aarch64),
+                       templates: [.winograd])
+    }
+
     /// ∂W by rows (nn_conv_dw_rows, several tilings, batches of 1 and 5) equals the naive conv backward's ∂W
     /// (atol/rtol 1e-4), the branch-free 2×2 max-pool backward equals the naive loop exactly, ties and NaNs
     /// included, and ∂x by Winograd equals the naive ∂x; the C harness Fixtures/c/train_kernels_test.c runs
@@ -116,7 +125,7 @@ import NNCCRuntime
 
     /// Compiles Fixtures/c/NAME.c after `templates` and what they require, at the width's NN_VW/NN_NV (-Werror), for its own
     /// x86-64 level, and runs it where the host has that level (exit 0 and "0 failures"); on a host without
-    /// it the harness is compiled only, and the test says so.
+    /// it the harness is compiled only, and the test says so. The aarch64 width builds with AArch64Toolchain.
     func runHarness(_ name: String, width w: HarnessWidth, templates: [Template]) throws {
         let tmp = FixtureKit.makeTempDir("nncc-refkernel")
         defer { try? FileManager.default.removeItem(at: tmp) }
@@ -126,6 +135,14 @@ import NNCCRuntime
         let text = "#define NN_VW \(w.vw)\n#define NN_NV \(w.nv)\n#define NN_MR \(w.mr)\n"
             + (Template.closure(templates).map(\.source) + [harness]).joined(separator: "\n")
         try text.write(to: src, atomically: true, encoding: .utf8)
+        if w.target == .aarch64 {
+            guard let tools = AArch64Toolchain.found(for: "\(name) at NN_VW \(w.vw) NN_NV \(w.nv) NN_MR \(w.mr)") else { return }
+            // -O1: the harness is the suite's largest cross compile (5 s against 8 s at -O2); fewer cases under qemu.
+            try tools.buildStatic(exe, [src], defines: tools.emulator == nil ? [] : ["-DTG_EMULATED"], optimization: "-O1")
+            let r = try tools.run(exe, [], in: tmp)
+            #expect(r.status == 0 && r.stdout.contains(" 0 failures"), "\(name) under \(tools.runner):\n\(r.stdout)\(r.stderr)")
+            return
+        }
         // -O1: the harness checks the kernels' logic against the naive loops; at -O2 its many tilings take twice
         // as long to compile. The libraries themselves are tested at their own -O3 by every fixture.
         try GCC.run([try GCC.path(), "-O1", "-Wall", "-Wextra", "-Werror", "-std=c11", "-ffp-contract=fast"]

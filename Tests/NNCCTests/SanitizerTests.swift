@@ -30,7 +30,6 @@ final class SanitizerTests: XCTestCase {
         try? FileManager.default.removeItem(at: tmp)
     }
 
-    static let driver = FixtureKit.root.appendingPathComponent("c/driver.c")
     static let maxBatch = 6
     static let strict = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O0", "-g"]
     static let sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
@@ -42,27 +41,17 @@ final class SanitizerTests: XCTestCase {
         let (lib, graph) = try Pipeline.generate(model, options: CompileOptions(maxBatch: Self.maxBatch, target: target))
         let name = graph.name
         let dir = tmp.appendingPathComponent(name, isDirectory: true)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let source = dir.appendingPathComponent("\(name).c"), header = dir.appendingPathComponent("\(name).h")
-        try lib.source.write(to: source, atomically: true, encoding: .utf8)
-        try lib.header.write(to: header, atomically: true, encoding: .utf8)
-
-        let x = try FixtureKit.floats(fixture.appendingPathComponent("x.npy"))
-        let y = try FixtureKit.floats(fixture.appendingPathComponent("y.npy"))
-        let xFile = dir.appendingPathComponent("x.f32"), yFile = dir.appendingPathComponent("y.f32")
-        try x.data.withUnsafeBytes { try Data($0).write(to: xFile) }
-        try y.data.withUnsafeBytes { try Data($0).write(to: yFile) }
-        guard let weights = model.weightsPath else { return ["fixture has no weights file"] }
-        let args = [weights, xFile.path, yFile.path, String(x.shape[0]), dir.appendingPathComponent("saved.safetensors").path]
+        let (source, header) = try DriverFiles.writeSources(lib, name: name, in: dir)
+        let args = try DriverFiles.forwardArguments(fixture, model: model, in: dir)
 
         // The target's flags, as in the library build (portable has none).
         let march = target.compilerFlags
-        let common = Self.strict + march + ["-DMODEL=\(name)", "-include", header.path, "-o"]
+        let common = Self.strict + march + DriverFiles.defines(name, header: header) + ["-o"]
         let cc = try GCC.path()
         var problems: [String] = []
 
         let asan = dir.appendingPathComponent("driver_asan").path
-        try GCC.run([cc] + common + [asan] + Self.sanitize + [Self.driver.path, source.path, "-lm"])
+        try GCC.run([cc] + common + [asan] + Self.sanitize + [DriverFiles.driver.path, source.path, "-lm"])
         let r = try FixtureKit.run(asan, args, environment: [
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86",
             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",

@@ -12,34 +12,20 @@ final class TrainSanitizerTests: XCTestCase {
     override func setUpWithError() throws { tmp = FixtureKit.makeTempDir("nncc-train-sanitizer") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
-    static let driver = FixtureKit.root.appendingPathComponent("c/train_driver.c")
-
     func drive(_ fixture: URL) throws -> [String] {
         let model = try Pipeline.load(fixture.appendingPathComponent("model.json").path)
         let (lib, graph) = try Pipeline.generate(model, options: CompileOptions(maxBatch: 64, train: true))
         let name = graph.name, dir = tmp.appendingPathComponent(name, isDirectory: true)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let source = dir.appendingPathComponent("\(name).c"), header = dir.appendingPathComponent("\(name).h")
-        try lib.source.write(to: source, atomically: true, encoding: .utf8)
-        try lib.header.write(to: header, atomically: true, encoding: .utf8)
-
-        let data = try Dataset.load(path: fixture.appendingPathComponent("train.npz").path, model: model,
-                                    loss: graph.train!.loss)
-        let xFile = dir.appendingPathComponent("x.f32"), tFile = dir.appendingPathComponent("t.raw")
-        try data.x.withUnsafeBytes { try Data($0).write(to: tFile.deletingLastPathComponent().appendingPathComponent("x.f32")) }
-        if let labels = data.labels { try labels.withUnsafeBytes { try Data($0).write(to: tFile) } }
-        else { try data.targets!.withUnsafeBytes { try Data($0).write(to: tFile) } }
-        let saved = dir.appendingPathComponent("after.safetensors")
-        let args = [model.weightsPath!, xFile.path, tFile.path, String(data.count),
-                    data.labels != nil ? "labels" : "floats", saved.path]
-        let common = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O0", "-g"] + Target.native.compilerFlags + [
-                      "-DMODEL=\(name)", "-include", header.path, "-o"]
+        let (source, header) = try DriverFiles.writeSources(lib, name: name, in: dir)
+        let args = try DriverFiles.trainArguments(fixture, model: model, graph: graph, in: dir)
+        let common = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O0", "-g"] + Target.native.compilerFlags
+            + DriverFiles.defines(name, header: header) + ["-o"]
         let cc = try GCC.path()
         var problems = [String]()
 
         let asan = dir.appendingPathComponent("train_asan").path
         try GCC.run([cc] + common + [asan, "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-                                     Self.driver.path, source.path, "-lm"])
+                                     DriverFiles.trainDriver.path, source.path, "-lm"])
         let r = try FixtureKit.run(asan, args, environment: [
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86",
             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
@@ -47,13 +33,7 @@ final class TrainSanitizerTests: XCTestCase {
         if r.status != 0 || !r.stderr.isEmpty || !r.stdout.contains(": 0 failures") {
             problems.append("sanitizer build: exit \(r.status)\n\(r.stdout)\(r.stderr.prefix(6000))")
         }
-        let want = Dictionary(uniqueKeysWithValues: try SafeTensors.read(
-            path: fixture.appendingPathComponent("after.safetensors").path).map { ($0.name, $0.tensor) })
-        for (pname, t) in try SafeTensors.read(path: saved.path) {
-            if let w = want[pname], let e = FixtureKit.assertClose(t.data, w.data, atol: 1e-4, rtol: 1e-3) {
-                problems.append("\(pname) after one step: \(e)")
-            }
-        }
+        problems += try DriverFiles.trainProblems(fixture, saved: args[5])
 
         // The sanitizer's allocation hook counts (count_malloc.h): no second build.
         if !r.stdout.contains("allocations during 10 train steps at batch 64: 0\n") {

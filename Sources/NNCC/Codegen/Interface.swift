@@ -113,7 +113,7 @@ struct Interface {
 
     static func buildNote(_ target: Target, prefix p: String) -> String {
         target.requiredMacros.isEmpty ? "\(p).c needs no -march"
-            : "\(p).c needs \(target.instructions): compile it with -march=\(target.rawValue) or newer"
+            : "\(p).c needs \(target.instructions): \(target.buildHint)"
     }
 
     /// The C's first lines past its banner: an #error when the compiler was not told the
@@ -125,7 +125,7 @@ struct Interface {
         guard !macros.isEmpty else { return "" }
         return """
             #if \(macros.map { "!defined(\($0))" }.joined(separator: " || "))
-            #error "\(p).c was generated for \(target.rawValue) (\(target.instructions)): compile it with -march=\(target.rawValue) or newer"
+            #error "\(p).c was generated for \(target.rawValue) (\(target.instructions)): \(target.buildHint)"
             #else
 
             """

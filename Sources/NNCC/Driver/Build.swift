@@ -20,6 +20,7 @@ public enum Builder {
     /// (gcc's included) leaves no partial output behind.
     public static func build(_ model: LoadedModel, options: CompileOptions, into dir: URL, package: Bool = false) throws
         -> BuildProducts {
+        try Compiler.find(options.cc).requireBuilds(options.target)  // before the output folder is made
         let (lib, g) = try Pipeline.generate(model, options: options)
         return try write(lib, graph: g, model: model, options: options, into: dir, package: package)
     }

@@ -5,9 +5,9 @@ import Foundation
 public struct Schedule: Equatable {
     /// The named target (`native` already resolved to the host's level).
     public var target: Target
-    /// Floats per vector register (16 with AVX-512, 8 with AVX2, 4 with SSE).
+    /// Floats per vector register (16 with AVX-512, 8 with AVX2, 4 with SSE or NEON).
     public var vectorWidth: Int
-    /// Vector registers of the target (32 with AVX-512, else 16): the accumulators
+    /// Vector registers of the target (32 with AVX-512 or NEON, else 16): the accumulators
     /// a register-blocked kernel keeps, plus its operands, must fit in them.
     public var vectorRegisters: Int
     /// Vectors per micro-kernel row: the packed panel width is vectorWidth × vectorsPerRow.
@@ -32,6 +32,9 @@ public struct Schedule: Equatable {
     ///   needs 19 and spills in the inner loop.
     /// - x86-64-v2 and portable: 6 × 2 xmm (6×8): without FMA each step also needs a
     ///   product register, 16 of 16.
+    /// - aarch64: 8 × 3 q registers (8×12), 24 accumulators + 3 B + 1 A of 32: NEON's
+    ///   FMA takes no memory operand, so every B vector is loaded into a register
+    ///   anyway; three per row give 24 FMAs per 3 loads and 8 broadcasts.
     public init(target: Target, reference: Bool = false, threads: Int = 1) {
         let t = target.resolved
         self.target = t
@@ -41,6 +44,7 @@ public struct Schedule: Equatable {
         self.threads = threads
         switch t {
         case .x86_64_v4: (rowsPerTile, vectorsPerRow) = (8, 2)
+        case .aarch64: (rowsPerTile, vectorsPerRow) = (8, 3)
         case .x86_64_v3, .x86_64_v2, .portable, .native: (rowsPerTile, vectorsPerRow) = (6, 2)
         }
     }

@@ -32,6 +32,7 @@ public enum GCC {
     /// argv compiling one C file into a shared object.
     public static func sharedObjectArguments(source: String, output: String, options: GCCOptions) throws -> [String] {
         let compiler = try Compiler.find(options.cc)
+        try compiler.requireBuilds(options.target)
         var argv = [compiler.path, "-std=c11", options.reference ? "-O0" : "-O3"] + compiler.tuningFlags
         argv += compiler.targetFlags(options.target)
         // ISO mode turns FMA contraction off; the kernels want it.
