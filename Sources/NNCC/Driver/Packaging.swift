@@ -34,11 +34,11 @@ enum Packaging {
             let asm = work.appendingPathComponent("\(n)_weights.S")
             try Data(assembly(name: n, incbin: bin.path).utf8).write(to: asm)
             let weightsObject = work.appendingPathComponent("\(n)_weights.o").path
-            try GCC.run(try GCC.assembleArguments(source: asm.path, output: weightsObject))
+            try GCC.run(try GCC.assembleArguments(source: asm.path, output: weightsObject, options: gcc))
             objects.append(weightsObject)
         }
         try GCC.run(try GCC.linkSharedArguments(objects: objects, output: tmpLib, options: gcc))
-        try AtomicFile.replace(files.archive.path) { try GCC.run(try GCC.archiveArguments(objects: objects, output: $0)) }
+        try AtomicFile.replace(files.archive.path) { try GCC.run(try GCC.archiveArguments(objects: objects, output: $0, options: gcc)) }
         try AtomicFile.write(Data(pkgConfig(name: n, threads: options.threads, origin: model.path).utf8), to: files.pkgConfig.path)
         try AtomicFile.write(Data(cmake(name: n, threads: options.threads).utf8), to: files.cmake.path)
         if let image {

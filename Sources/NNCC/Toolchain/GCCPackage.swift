@@ -17,17 +17,21 @@ extension GCC {
     }
 
     static func linkSharedArguments(objects: [String], output: String, options: GCCOptions) throws -> [String] {
-        [try path(), "-shared"] + (options.threads > 1 ? ["-fopenmp"] : []) + ["-o", output] + objects + ["-lm"]
+        [try path(options.cc), "-shared"] + (options.threads > 1 ? ["-fopenmp"] : []) + ["-o", output] + objects + ["-lm"]
     }
 
-    static func assembleArguments(source: String, output: String) throws -> [String] {
-        [try path(), "-c", "-o", output, source]
+    static func assembleArguments(source: String, output: String, options: GCCOptions) throws -> [String] {
+        [try path(options.cc), "-c", "-o", output, source]
     }
 
-    /// `ar rcs`: $NNCC_AR, else `gcc-ar` or `ar` on PATH.
-    static func archiveArguments(objects: [String], output: String) throws -> [String] {
+    /// `ar rcs`: $NNCC_AR, else the compiler's own (`aarch64-linux-gnu-ar` beside `aarch64-linux-gnu-gcc`),
+    /// else `ar` or `gcc-ar` on PATH.
+    static func archiveArguments(objects: [String], output: String, options: GCCOptions) throws -> [String] {
         let env = ProcessInfo.processInfo.environment["NNCC_AR"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let ar = (env.map { [$0] } ?? ["ar", "gcc-ar"]).lazy.compactMap(which).first else {
+        let compiler = URL(fileURLWithPath: try path(options.cc))
+        let stem = compiler.lastPathComponent, triple = stem.range(of: "-", options: .backwards).map { String(stem[..<$0.upperBound]) }
+        let own = triple.map { [compiler.deletingLastPathComponent().appendingPathComponent($0 + "ar").path, $0 + "ar"] } ?? []
+        guard let ar = (env.map { [$0] } ?? own + ["ar", "gcc-ar"]).lazy.compactMap(which).first else {
             throw NNCCError("ar not found: install binutils (apt-get install binutils) or set NNCC_AR")
         }
         return [ar, "rcs", output] + objects
