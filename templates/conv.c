@@ -239,6 +239,29 @@ NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int 
     }
 }
 
+/* The B operand of a 1×1 conv as the GEMM W·X: the input pixels that the
+   output samples (stride, padding), X [C][OH·OW] packed as panels of NN_NR
+   pixels (nn_pack_rows' layout), zeros past the end and in the padding.
+   Stride 1 without padding is nn_pack_rows of the image itself. */
+NN_UNUSED static void nn_pack_pixels(const float *restrict x, nn_conv_shape s, float *restrict Bp) {
+    const int N = s.OH * s.OW;
+    if (s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.OH == s.H && s.OW == s.W) {
+        nn_pack_rows(s.C, N, x, N, Bp);
+        return;
+    }
+    const int last = (N - 1) / NN_NR;
+    memset(Bp + (size_t)last * s.C * NN_NR, 0, (size_t)s.C * NN_NR * sizeof(float));  /* the last panel's tail */
+    for (int c = 0; c < s.C; c++)
+        for (int oh = 0; oh < s.OH; oh++) {
+            const int ih = oh * s.sh - s.pt;
+            for (int ow = 0; ow < s.OW; ow++) {
+                const int iw = ow * s.sw - s.pl, n = oh * s.OW + ow;
+                Bp[((size_t)(n / NN_NR) * s.C + c) * NN_NR + n % NN_NR] =
+                    ih >= 0 && ih < s.H && iw >= 0 && iw < s.W ? x[((size_t)c * s.H + ih) * s.W + iw] : 0.0f;
+            }
+        }
+}
+
 /* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],
    bias padded to whole panels; xp already padded by nn_conv_pad. */
 NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, const float *restrict xp,

@@ -48,6 +48,13 @@ enum ConvOps: OpFamily {
         case let .winograd(plan)?:
             body = "static const nn_wino_shape ws = \(plan.shapeLiteral(d));\n        "
                 + "nn_wino_image(\(plan.tv), 0, ws, s, \(xg), w, \(actArgs), \(yg), xp);"
+        case let .depthwise(plan)?:
+            (tiles, body) = plan.forward(name, d, xg: xg, yg: yg, act: actArgs, s: ctx.schedule)
+        case .pointwise?:
+            let (code, alpha, beta) = (act.cCode, CSyntax.float(act.parameters.0), CSyntax.float(act.parameters.1))
+            body = "nn_pack_pixels(\(xg), s, xp);  /* X [\(d.c)][\(d.n)] as panels */\n        "
+                + "nn_gemm(\(d.f), \(d.n), \(d.c), w, \(d.c), xp, \(yg), \(d.n), "
+                + "(nn_epilogue){.bias = \(bias), .bias_mode = 2, .act = \(code), .alpha = \(alpha), .beta = \(beta)});"
         case nil:
             body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
         }
