@@ -21,50 +21,76 @@ static inline __attribute__((always_inline)) size_t nn_dw_offset(nn_conv_shape s
     return (size_t)(i % s.sh * s.sw + j % s.sw) * nn_dw_plane(Hq, Wq) + (size_t)(i / s.sh) * Wq + j / s.sw;
 }
 
-/* Where the padded input's row R (0 ≤ R < Hq·sh) and column C sit in P:
-   phase plane, then row and column within it. */
-static inline size_t nn_dw_at(nn_conv_shape s, int Hq, int Wq, int R, int C) {
-    return (size_t)(R % s.sh * s.sw + C % s.sw) * nn_dw_plane(Hq, Wq) + (size_t)(R / s.sh) * Wq + C / s.sw;
+/* Columns [lo, hi) of a row of phase plane (·, b) hold input pixels. */
+static inline __attribute__((always_inline)) void nn_dw_columns(nn_conv_shape s, int Wq, int b, int *lo, int *hi) {
+    *lo = s.pl > b ? (s.pl - b + s.sw - 1) / s.sw : 0;
+    *hi = s.W + s.pl > b ? (s.W + s.pl - b + s.sw - 1) / s.sw : 0;
+    *hi = *hi < Wq ? *hi : Wq;
 }
 
-/* The channel x [H][W] into its phase planes P, zeros around and after. */
-NN_UNUSED static void nn_dw_pad(const float *restrict x, nn_conv_shape s, int Hq, int Wq, float *restrict P) {
-    memset(P, 0, (size_t)s.sh * s.sw * nn_dw_plane(Hq, Wq) * sizeof(float));
-    const int rows = s.H < Hq * s.sh - s.pt ? s.H : Hq * s.sh - s.pt, cols = s.W < Wq * s.sw - s.pl ? s.W : Wq * s.sw - s.pl;
-    for (int h = 0; h < rows; h++) {
-        const float *row = x + (size_t)h * s.W;
-        if (s.sw == 1) {
-            nn_copy_short(P + nn_dw_at(s, Hq, Wq, h + s.pt, s.pl), row, cols);
-            continue;
+/* The channel x [H][W] into its phase planes P, zeros around and after:
+   plane (a, b) row r holds input row r·sh + a − pt, its columns c from
+   column c·sw + b − pl; only what no input pixel lands on is zeroed.
+   Inlined into each layer's function, so the divisions are by constants. */
+static inline __attribute__((always_inline)) void
+nn_dw_pad(const float *restrict x, nn_conv_shape s, int Hq, int Wq, float *restrict P) {
+    for (int a = 0; a < s.sh; a++)
+        for (int b = 0; b < s.sw; b++) {
+            float *plane = P + (size_t)(a * s.sw + b) * nn_dw_plane(Hq, Wq);
+            int lo, hi;
+            nn_dw_columns(s, Wq, b, &lo, &hi);
+            for (int r = 0; r < Hq; r++) {
+                const int ih = r * s.sh + a - s.pt;
+                float *row = plane + (size_t)r * Wq;
+                if (ih < 0 || ih >= s.H || lo >= hi) {
+                    memset(row, 0, (size_t)Wq * sizeof(float));
+                    continue;
+                }
+                const float *in = x + (size_t)ih * s.W;
+                for (int c = 0; c < lo; c++) row[c] = 0.0f;
+                if (s.sw == 1) nn_copy_short(row + lo, in + lo + b - s.pl, hi - lo);
+                else for (int c = lo; c < hi; c++) row[c] = in[c * s.sw + b - s.pl];
+                for (int c = hi; c < Wq; c++) row[c] = 0.0f;
+            }
+            memset(plane + (size_t)Hq * Wq, 0, NN_VW * sizeof(float));
         }
-        for (int w = 0; w < cols; w++) P[nn_dw_at(s, Hq, Wq, h + s.pt, w + s.pl)] = row[w];
-    }
 }
 
 /* The adjoint of nn_dw_pad: dx [H][W] += the input pixels' part of dP. */
-NN_UNUSED static void nn_dw_unpad_add(const float *restrict dP, nn_conv_shape s, int Hq, int Wq, float *restrict dx) {
-    const int rows = s.H < Hq * s.sh - s.pt ? s.H : Hq * s.sh - s.pt, cols = s.W < Wq * s.sw - s.pl ? s.W : Wq * s.sw - s.pl;
-    for (int h = 0; h < rows; h++) {
-        float *row = dx + (size_t)h * s.W;
-        if (s.sw == 1) {
-            const float *d = dP + nn_dw_at(s, Hq, Wq, h + s.pt, s.pl);
-            int w = 0;
-            for (; w + NN_VW <= cols; w += NN_VW) nn_store(row + w, nn_load(row + w) + nn_load(d + w));
-            for (; w < cols; w++) row[w] += d[w];
-            continue;
+static inline __attribute__((always_inline)) void
+nn_dw_unpad_add(const float *restrict dP, nn_conv_shape s, int Hq, int Wq, float *restrict dx) {
+    for (int a = 0; a < s.sh; a++)
+        for (int b = 0; b < s.sw; b++) {
+            const float *plane = dP + (size_t)(a * s.sw + b) * nn_dw_plane(Hq, Wq);
+            int lo, hi;
+            nn_dw_columns(s, Wq, b, &lo, &hi);
+            for (int r = 0; r < Hq; r++) {
+                const int ih = r * s.sh + a - s.pt;
+                if (ih < 0 || ih >= s.H) continue;
+                const float *d = plane + (size_t)r * Wq;
+                float *out = dx + (size_t)ih * s.W;
+                if (s.sw == 1) {
+                    float *o = out + lo + b - s.pl;
+                    const int n = hi - lo;
+                    int c = 0;
+                    for (; c + NN_VW <= n; c += NN_VW) nn_store(o + c, nn_load(o + c) + nn_load(d + lo + c));
+                    for (; c < n; c++) o[c] += d[lo + c];
+                } else {
+                    for (int c = lo; c < hi; c++) out[c * s.sw + b - s.pl] += d[c];
+                }
+            }
         }
-        for (int w = 0; w < cols; w++) row[w] += dP[nn_dw_at(s, Hq, Wq, h + s.pt, w + s.pl)];
-    }
 }
 
-/* The forward of one channel from its phase planes P, bias and activation
+/* The forward of one channel x, laid out in phase planes P, bias and activation
    fused. By rows (by_rows): each output row's vectors are stored straight
    into y, the last one masked. Else the whole grid of OH·Wq pixels is
    computed in full vectors into q (rows narrower than a vector waste fewer
    lanes so) and its rows copied out. */
 static inline __attribute__((always_inline)) void
-nn_dw_channel(const int T, nn_conv_shape s, int Hq, int Wq, int by_rows, const float *restrict P,
+nn_dw_channel(const int T, nn_conv_shape s, int Hq, int Wq, int by_rows, const float *restrict x, float *restrict P,
               const float *restrict w, float bias, int act, float alpha, float beta, float *restrict y, float *restrict q) {
+    nn_dw_pad(x, s, Hq, Wq, P);
     nn_vf wv[NN_DW_MAX_TAPS];
     _Pragma("GCC unroll 25") for (int t = 0; t < T; t++) wv[t] = nn_splat(w[t]);
     const nn_vf b = nn_splat(bias);

@@ -27,7 +27,7 @@ extension ConvOps {
         let winogradDW: WinogradPlan? = if case let .winograd(plan) = dW { plan } else { nil }
         let filterRows = dW == .filterRows, transposed = dW == .transposed
         // im2col, or ∂col of ∂x; a plain 1×1 conv's image is its own
-        let direct = d.isPlainPointwise && g.nodes[i].plan.kernel == .conv(.pointwise)
+        let direct = d.isPlainPointwise && { if case .conv(.pointwise) = g.nodes[i].plan.kernel { true } else { false } }()
         let dxOnGEMM = dx == .gemm || dx == .pointwise, col = !direct && (dxOnGEMM || filterRows || transposed)
         let byRows = if case .rows = dW { true } else { false }
         let (hp, wp) = rowsPaddedSize(d, s)
@@ -76,7 +76,7 @@ extension ConvOps {
             : dWWay == .transposed ? "NULL, \(saved.dWt.pointer) + (size_t)gr * \(d.fg * d.k)" : "NULL, NULL"
         let buffers = [saved.col, saved.colT, saved.dzT, saved.dzp].map(\.pointer).joined(separator: ", ")
         var call = "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(filters), \(dzg), \(winogradDx == nil ? dxg : "NULL"), \(dW), \(db), \(buffers));"
-        if d.isPlainPointwise, node.plan.kernel == .conv(.pointwise) {  // the image is its own im2col
+        if d.isPlainPointwise, case .conv(.pointwise) = node.plan.kernel {  // the image is its own im2col
             call = "nn_conv1x1_backward(\(xg), s, \(d.fg), \(filters), \(dzg), \(dxg), \(dW), \(db), "
                 + [saved.colT, saved.dzT, saved.dzp].map(\.pointer).joined(separator: ", ") + ");"
         }

@@ -2,7 +2,8 @@
 /// per image and group, by one of six kernels:
 /// - depthwise (groups = channels = filters): a channel at a time, vectors
 ///   along the output row over the input laid out by stride phase (Depthwise.swift);
-/// - pointwise (1×1): the packed GEMM W·X, the pixels gathered and packed as its B;
+/// - pointwise (1×1): the packed GEMM W·X, the pixels gathered and packed as its B,
+///   those of all images side by side when an image has few;
 /// - rows (stride 1 along the width): output pixels in the vector lanes,
 ///   a block of filters broadcast, tiles of filters × rows × vectors held in
 ///   registers over all taps and stored straight into NCHW;
@@ -52,14 +53,15 @@ enum ConvPath: Equatable, CustomStringConvertible {
     case narrow(rows: Int, pixels: Int)
     case winograd(WinogradPlan)
     case depthwise(DepthwisePlan)
-    /// 1×1: the GEMM W [F×C] · X [C×pixels] per image, X gathered into packed panels.
-    case pointwise
+    /// 1×1: the GEMM W [F×C] · X [C×pixels], X gathered into packed panels: per image (batch 1), or
+    /// the pixels of up to `batch` images side by side as one GEMM's columns, then copied out per image.
+    case pointwise(batch: Int)
 
     var description: String {
         switch self {
         case .implicit: return "implicit GEMM"
         case let .depthwise(plan): return plan.description
-        case .pointwise: return "pointwise GEMM W·X"
+        case let .pointwise(batch): return batch == 1 ? "pointwise GEMM W·X per image" : "pointwise GEMM W·X over the batch's pixels"
         case let .rows(fb, rb, uv): return "rows, tiles of \(fb) filters x \(rb) rows x \(uv) vectors"
         case let .narrow(rows, pixels): return "narrow implicit GEMM, tiles of one vector of filters x \(rows) rows x \(pixels) pixels"
         case let .winograd(plan): return plan.description
@@ -128,7 +130,7 @@ extension ConvOps {
             return KernelPlan(kernel: .naive, packedFloats: packedFloats(d, nil, s, training: training, dx: .naive),
                               backward: training ? .naive : nil)
         }
-        let p = path(d, s)
+        let p = path(d, s, maxBatch: g.maxBatch)
         var dx: ConvInputGradient
         switch p {
         case .depthwise: dx = .depthwise
@@ -164,7 +166,7 @@ extension ConvOps {
     /// implicit GEMM; narrow pays about 10% for its transposed stores):
     /// rows (width stride 1) has pixels of a row in the lanes, narrow at most
     /// one vector of filters, the implicit GEMM two vectors of filters.
-    static func path(_ d: ConvDims, _ schedule: Schedule) -> ConvPath {
+    static func path(_ d: ConvDims, _ schedule: Schedule, maxBatch: Int) -> ConvPath {
         if let plan = DepthwisePlan.plan(d, schedule) { return .depthwise(plan) }
         if let plan = WinogradPlan.plan(d, schedule) { return .winograd(plan) }
         let vw = schedule.vectorWidth
@@ -176,9 +178,15 @@ extension ConvOps {
             let vectorsPerRow = (d.ow + vw - 1) / vw
             rowsUse = Double(d.ow) / Double(vectorsPerRow * vw) * Double(d.fg) / Double(blocks(d.fg, tile.fb) * tile.fb)
         }
-        // 1×1: the GEMM with pixels in its panels, stored straight into NCHW rows (few pixels: the implicit GEMM).
-        let pointwiseUse = d.conv.kernel == (1, 1) && d.groups == 1 ? Double(d.n) / Double(schedule.padded(d.n)) : 0
-        if pointwiseUse >= max(rowsUse, narrowUse, implicitUse) { return .pointwise }
+        // 1×1: the GEMM with pixels in its panels, stored straight into NCHW rows; an image of few pixels
+        // fills them badly, the pixels of the whole batch well (then copied out, about 10%).
+        if d.conv.kernel == (1, 1), d.groups == 1 {
+            let imageUse = Double(d.n) / Double(schedule.padded(d.n))
+            let batchUse = Double(maxBatch * d.n) / Double(schedule.padded(maxBatch * d.n)) * 0.9
+            if max(imageUse, batchUse) >= max(rowsUse, narrowUse, implicitUse) {
+                return .pointwise(batch: imageUse >= batchUse ? 1 : maxBatch)
+            }
+        }
         if rowsUse >= max(narrowUse, implicitUse) { return .rows(fb: tile.fb, rb: tile.rb, uv: tile.uv) }
         if narrowUse >= implicitUse {  // accumulators in 3/4 of the registers: 24 of 32, 12 of 16
             let most = schedule.vectorRegisters * 3 / 4, pixels = min(d.ow, most)
@@ -284,6 +292,8 @@ extension ConvOps {
         switch path {
         case let .winograd(plan): return plan.scratchFloats(d, schedule)
         case let .depthwise(plan): return plan.forwardScratch(d, schedule)
+        case let .pointwise(batch) where batch > 1:  // the batch's pixels and the GEMM's output, shared by the threads
+            return (d.c * schedule.padded(batch * d.n) + d.f * batch * d.n + schedule.threads - 1) / schedule.threads
         case .pointwise: return d.cg * schedule.padded(d.n)
         default: break
         }

@@ -48,17 +48,17 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
     // MARK: emission
 
     /// The layer's channel function, the shape and activation as constants, and the loop body that
-    /// pads channel g of image b into xp and runs it.
+    /// runs it on channel g of image b, its planes in xp.
     func forward(_ name: String, _ d: ConvDims, xg: String, yg: String, act: String, s: Schedule) -> (tiles: String, body: String) {
         let channel = "\(name)_channel"
         let tiles = """
-            static void \(channel)(const float *restrict P, const float *restrict w, float bias, float *restrict y, float *restrict q) {
-                nn_dw_channel(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hq), \(wq), \(byRows ? 1 : 0), P, w, bias, \(act), y, q);
+            static void \(channel)(const float *restrict x, float *restrict P, const float *restrict w, float bias, float *restrict y,
+                    float *restrict q) {
+                nn_dw_channel(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hq), \(wq), \(byRows ? 1 : 0), x, P, w, bias, \(act), y, q);
             }
 
             """
-        let body = "nn_dw_pad(\(xg), s, \(hq), \(wq), xp);\n        "
-            + "\(channel)(xp, w + (size_t)g * \(taps), w[\(d.groups * taps) + g], \(yg), xp + \(inputFloats(d, s)));"
+        let body = "(void)s;  /* the channel function has the shape as constants */\n        \(channel)(\(xg), xp, w + (size_t)g * \(taps), w[\(d.groups * taps) + g], \(yg), xp + \(inputFloats(d, s)));"
         return (tiles, body)
     }
 

@@ -12,10 +12,11 @@
  *  - ∂x by Winograd (nn_wino_pack_grad, nn_wino_image accumulating) == nn_conv_backward's ∂x added to what
  *    the gradient buffer held, and ∂W by Winograd (nn_wino_dw_image over a batch, nn_wino_dw_finish) == the
  *    sum of nn_conv_backward's ∂W, for 3×3 stride-1 layers padded 0, 1 and 2, at every transform width;
- *  - depthwise (nn_dw_pad, nn_dw_channel by rows and over the grid, nn_dw_backward_channel) == nn_conv_naive
+ *  - depthwise (nn_dw_channel by rows and over the grid, nn_dw_backward_channel) == nn_conv_naive
  *    and nn_conv_backward per channel (∂x and ∂W added to what the buffers held, ∂b), for odd shapes with
  *    strides, dilations, asymmetric padding and 1 to 25 taps;
- *  - pointwise (nn_pack_pixels, nn_gemm) == nn_conv_naive, strided and padded too, and nn_conv1x1_backward
+ *  - pointwise (nn_pack_pixels and nn_gemm, nn_conv1x1_batched over 3 images) == nn_conv_naive, strided and
+ *    padded too, and nn_conv1x1_backward
  *    (∂W both ways, ∂b, ∂x added) == nn_conv_backward. */
 
 static uint64_t tk_rng = 7;
@@ -257,8 +258,7 @@ static void tk_depthwise_case(int C, int H, int W, int kh, int kw, int sh, int s
         nn_conv_naive(x + (size_t)c * H * W, s, 1, w + c * T, bias + c, NN_ACT_RELU, 0, 0, want + (size_t)c * N);
     for (int by_rows = 0; by_rows <= 1; by_rows++) {
         for (int c = 0; c < C; c++) {
-            nn_dw_pad(x + (size_t)c * H * W, s, Hq, Wq, scratch);
-            nn_dw_channel(T, s, Hq, Wq, by_rows, scratch, w + c * T, bias[c], NN_ACT_RELU, 0, 0, got + (size_t)c * N, scratch + planes);
+            nn_dw_channel(T, s, Hq, Wq, by_rows, x + (size_t)c * H * W, scratch, w + c * T, bias[c], NN_ACT_RELU, 0, 0, got + (size_t)c * N, scratch + planes);
         }
         snprintf(what, sizeof what, "depthwise %s C=%d %dx%d %dx%d stride %d,%d pad %d,%d,%d,%d dilation %d,%d",
                  by_rows ? "by rows" : "grid", C, H, W, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw);
@@ -297,6 +297,16 @@ static void tk_pointwise_case(int C, int H, int W, int F, int sh, int sw, int p)
     nn_gemm(F, N, C, w, C, Bp, got, N, (nn_epilogue){.bias = bias, .bias_mode = 2, .act = NN_ACT_TANH});
     snprintf(what, sizeof what, "pointwise C=%d %dx%d F=%d stride %d,%d pad %d", C, H, W, F, sh, sw, p);
     tk_check(what, got, want, (size_t)F * N);
+    /* three images as one GEMM: the first is x, the others scaled copies (their outputs from the naive conv too) */
+    const size_t image = (size_t)C * H * W;
+    float *xs = tk_alloc(3 * image), *ys = tk_alloc((size_t)3 * F * N), *wants = tk_alloc((size_t)3 * F * N);
+    float *Bs = tk_alloc((size_t)C * tk_padded(3 * N)), *cs = tk_alloc((size_t)3 * F * N);
+    for (size_t i = 0; i < 3 * image; i++) xs[i] = x[i % image] * (float)(1 + (int)(i / image));
+    for (int b = 0; b < 3; b++) nn_conv_naive(xs + b * image, s, F, w, bias, NN_ACT_TANH, 0, 0, wants + (size_t)b * F * N);
+    nn_conv1x1_batched(3, s, F, xs, w, (nn_epilogue){.bias = bias, .bias_mode = 2, .act = NN_ACT_TANH}, Bs, cs, ys);
+    snprintf(what, sizeof what, "pointwise batched C=%d %dx%d F=%d stride %d,%d pad %d", C, H, W, F, sh, sw, p);
+    tk_check(what, ys, wants, (size_t)3 * F * N);
+    free(xs); free(ys); free(wants); free(Bs); free(cs);
     if (sh == 1 && sw == 1 && p == 0) {
         float *wt = tk_alloc((size_t)C * F), *colT = tk_alloc((size_t)N * tk_padded(C)), *dzT = tk_alloc((size_t)N * tk_padded(F));
         float *dzp = tk_alloc((size_t)F * tk_padded(N)), *col = tk_alloc((size_t)C * N), *dcol = tk_alloc((size_t)C * N);
