@@ -268,13 +268,13 @@ def bench_depthwise(args, model, B, bandwidth, tmp):
     """Each distinct depthwise layer of the model compiled alone, at batch 1 and B: µs, and GB/s of its
     input and output (the least it must move), against the measured memory bandwidth."""
     rows, seen = [], set()
-    name = os.path.splitext(os.path.basename(model))[0]
+    name, fmt_version = os.path.splitext(os.path.basename(model))[0], json.load(open(model))["format"]
     for x, k, st, pads in depthwise_layers(args.nncc, model, B):
         if repr((x, k, st, pads)) in seen:
             continue
         seen.add(repr((x, k, st, pads)))
         lname = "dw_%dx%dx%d_k%dx%d_s%d" % (x[0], x[1], x[2], k[0], k[1], st[0])
-        spec = {"name": lname, "input": {"shape": x}, "layers": [
+        spec = {"format": fmt_version, "name": lname, "input": {"shape": x}, "layers": [
             {"type": "conv2d", "filters": x[0], "kernel_size": k, "stride": st, "padding": pads, "groups": x[0], "bias": False}]}
         d = os.path.join(tmp, "dw", name, lname)
         os.makedirs(d, exist_ok=True)
