@@ -7,8 +7,10 @@ exported to ONNX (opset 17, dynamic batch) for ONNX Runtime. Cases: inference at
 batch 1 and at train.batch_size, one training step at train.batch_size (nncc vs
 PyTorch). Median and p90 latency, nncc GFLOP/s against the peak single-thread FMA
 rate (bench/peak.c), compile times, and nncc's outputs checked against ORT and
-PyTorch (1e-3). Peers: `pip install torch onnxruntime onnx`; a missing one is
-skipped (without torch, nncc alone runs on its own seeded initial weights).
+PyTorch (1e-3). Depthwise layers, bandwidth-bound, are timed alone and reported in
+GB/s against the one-thread memory bandwidth (bench/bandwidth.c, a STREAM triad).
+Peers: `pip install torch onnxruntime onnx`; a missing one is skipped (without
+torch, nncc alone runs on its own seeded initial weights).
 
 usage: bench/run.py [--nncc PATH] [--target T] [--models mlp,lstm] [--seconds S] [--markdown PATH]
 """
@@ -230,6 +232,95 @@ def bench_model(path, args, peers, tmp):
     return rows, checks, ct
 
 
+# ---------------------------------------------------------------- depthwise layers
+
+IR_NODE = re.compile(r"^\s+%(\d+) = (\S+?)(?:\((.*?)\))? (?:%(\d+).*?)?\s+\[([\d, ]+)\]")
+
+
+def pair(text, default):
+    """"3" -> [3, 3], "10x4" or "2,1" -> [10, 4]; default when absent."""
+    if not text:
+        return default
+    v = [int(t) for t in re.split(r"[x,]", text)]
+    return v * 2 if len(v) == 1 else v
+
+
+def depthwise_layers(nncc, model, batch):
+    """The depthwise convs of a model as nncc schedules them: (input [C, H, W], kernel, stride, [top, left] pads)."""
+    p = subprocess.run([nncc, "ir", model, "--stage", "scheduled", "--batch", str(batch)], capture_output=True, text=True)
+    shapes, layers, last = {}, [], None
+    for line in p.stdout.splitlines():
+        m = IR_NODE.match(line)
+        if m:
+            shapes[m.group(1)], last = [int(v) for v in m.group(5).split(",")], m
+            continue
+        if not (last and "kernel: depthwise" in line and last.group(4) in shapes):
+            continue
+        attrs = dict(a.split("=", 1) for a in (last.group(3) or "").split(", ") if "=" in a)
+        pads = pair(attrs.get("pad"), [0, 0, 0, 0])
+        x = shapes[last.group(4)]
+        if len(x) == 3 and len(pads) == 4 and pads[:2] == pads[2:]:
+            layers.append((x, pair(attrs.get("kernel"), [1, 1]), pair(attrs.get("stride"), [1, 1]), pads[:2]))
+    return layers
+
+
+def bench_depthwise(args, model, B, bandwidth, tmp):
+    """Each distinct depthwise layer of the model compiled alone, at batch 1 and B: µs, and GB/s of its
+    input and output (the least it must move), against the measured memory bandwidth."""
+    rows, seen = [], set()
+    name, fmt_version = os.path.splitext(os.path.basename(model))[0], json.load(open(model))["format"]
+    for x, k, st, pads in depthwise_layers(args.nncc, model, B):
+        if repr((x, k, st, pads)) in seen:
+            continue
+        seen.add(repr((x, k, st, pads)))
+        lname = "dw_%dx%dx%d_k%dx%d_s%d" % (x[0], x[1], x[2], k[0], k[1], st[0])
+        spec = {"format": fmt_version, "name": lname, "input": {"shape": x}, "layers": [
+            {"type": "conv2d", "filters": x[0], "kernel_size": k, "stride": st, "padding": pads, "groups": x[0], "bias": False}]}
+        d = os.path.join(tmp, "dw", name, lname)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, lname + ".json")
+        with open(path, "w") as f:
+            json.dump(spec, f)
+        try:
+            nncc_compile(args.nncc, path, d, B, False, os.path.join(tmp, "cache"), args.target)
+            lib = NnccLib(os.path.join(d, "lib%s.so" % lname), lname)
+            y_shape = json.load(open(os.path.join(d, lname + ".manifest.json")))["outputs"][0]["shape"]
+        except Exception as e:
+            log("bench: depthwise layer %s skipped: %s" % (lname, e))
+            continue
+        for b in (1, B):
+            xb = np.random.default_rng(b).standard_normal([b] + x).astype(np.float32)
+            y = np.zeros([b] + y_shape, np.float32)
+            xp, yp, fwd, ctx = P(xb.ctypes.data), P(y.ctypes.data), lib.forward, lib.ctx
+            t = measure({"nncc": lambda: fwd(ctx, xp, yp, b)}, args.seconds / 2)["nncc"][0]
+            gbs = 4.0 * (xb.size + y.size) / (t * 1e3)
+            rows.append(dict(model=name, layer="%s -> %s, %dx%d stride %d" % (x, y_shape, k[0], k[1], st[0]), batch=b,
+                             us=t, gbs=gbs, share=bandwidth and gbs / bandwidth))
+        lib.destroy(lib.ctx)
+    return rows
+
+
+def depthwise_table(rows, bandwidth):
+    out = ["Depthwise layers alone (bandwidth-bound): GB/s of input + output, against the one-thread memory "
+           "bandwidth of %s (bench/bandwidth.c, STREAM triad on 64 MiB arrays). A layer's data at batch 1 stays "
+           "in the caches, so it can pass 100%%." % fmt(bandwidth, "%.1f GB/s"), "",
+           "| model | layer | batch | µs | GB/s | % of bandwidth |", "|---|---|---:|---:|---:|---:|"]
+    out += ["| %s | %s | %d | %.1f | %.1f | %s |" % (r["model"], r["layer"], r["batch"], r["us"], r["gbs"],
+                                                   fmt(r["share"] and 100 * r["share"], "%.0f%%")) for r in rows]
+    return out
+
+
+def bandwidth_gbs(tmp, target):
+    """One thread's memory bandwidth (bench/bandwidth.c), best of 3."""
+    exe = os.path.join(tmp, "bandwidth")
+    p = subprocess.run(["gcc", "-O2"] + TARGETS[resolve_target(target)][1] + [os.path.join(HERE, "bandwidth.c"), "-o", exe],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        log("bench: bandwidth.c did not compile: " + p.stderr.strip())
+        return None
+    return max(float(sh([exe]) or 0) for _ in range(3)) or None
+
+
 # ---------------------------------------------------------------- report
 
 def fmt(v, f="%.1f"):
@@ -296,7 +387,7 @@ def peak_gflops(tmp, target):
     return max(float(sh([exe]) or 0) for _ in range(3)) or None    # best of 3: load only lowers it
 
 
-def machine(peers, peak, nncc, target):
+def machine(peers, peak, bandwidth, nncc, target):
     cpu = sh(["lscpu"])
     get = lambda k: (re.search(r"^%s:\s*(.+)$" % k, cpu, re.M) or [None, "?"])[1]
     vers = ["Python " + platform.python_version(), "NumPy " + np.__version__]
@@ -313,8 +404,10 @@ def machine(peers, peak, nncc, target):
     return ["- CPU: %s (family %s, model %s), %d cores, L2 %s, L3 %s, %s, AVX-512 %s" % (
                 get("Model name"), get("CPU family"), get("Model"), os.cpu_count(), get("L2 cache"), get("L3 cache"),
                 "VM (%s)" % get("Hypervisor vendor") if "Hypervisor" in cpu else "bare metal", "yes" if avx512 else "no"),
-            "- nncc --target %s; peak single-thread FMA rate at its vector width (bench/peak.c, best of 6): %s" % (
-                target if target == resolve_target(target) else "%s (%s)" % (target, resolve_target(target)), fmt(peak, "%.1f GFLOP/s")),
+            "- nncc --target %s; peak single-thread FMA rate at its vector width (bench/peak.c, best of 6): %s; "
+            "one-thread memory bandwidth (bench/bandwidth.c, triad): %s" % (
+                target if target == resolve_target(target) else "%s (%s)" % (target, resolve_target(target)),
+                fmt(peak, "%.1f GFLOP/s"), fmt(bandwidth, "%.1f GB/s")),
             "- %s; nncc %s (commit %s%s)" % ((sh(["gcc", "--version"]) or "gcc ?").splitlines()[0],
                                             sh([nncc, "--version"]), git, dirty),
             "- " + ", ".join(vers),
@@ -347,11 +440,12 @@ def main():
 
     load0, rows, checks, ctimes, failed = os.getloadavg(), [], [], {}, []
     with tempfile.TemporaryDirectory(prefix="nncc-bench-") as tmp:
-        peak = peak_gflops(tmp, args.target)
+        peak, bandwidth, dw_rows = peak_gflops(tmp, args.target), bandwidth_gbs(tmp, args.target), []
         for m in models:
             try:
                 r, c, ct = bench_model(m, args, peers, tmp)
                 rows, checks, ctimes[r[0]["model"]] = rows + r, checks + c, ct
+                dw_rows += bench_depthwise(args, m, max(x["batch"] for x in r), bandwidth, tmp)
             except Exception as e:
                 failed.append("%s: %s" % (os.path.basename(m), e))
                 log("bench: %s failed: %s" % (m, e))
@@ -363,12 +457,14 @@ def main():
            "convolution's direct FLOPs: layers that run as Winograd F(2×2, 3×3) do 2.25× fewer multiplies, so their "
            "effective rate can pass the FMA peak." % args.seconds, ""]
     rep += table(rows, peak)
+    if dw_rows:
+        rep += [""] + depthwise_table(dw_rows, bandwidth)
     rep += ["", "Compile time (`nncc compile`, gcc included, cold cache):", "",
             "| model | --batch B | --train --batch B |", "|---|---:|---:|"]
     rep += ["| %s | %.2f s | %s |" % (m, c["infer"], fmt(c.get("train"), "%.2f s")) for m, c in sorted(ctimes.items())]
     rep += ["", "Targets:", ""] + targets(rows, ctimes)
     rep += ["", "Checks:", ""] + ["- %s: %s" % c for c in checks] + ["- FAILED " + f for f in failed]
-    rep += ["- " + n for n in notes] + ["", "Machine:", ""] + machine(peers, peak, args.nncc, args.target)
+    rep += ["- " + n for n in notes] + ["", "Machine:", ""] + machine(peers, peak, bandwidth, args.nncc, args.target)
     rep += ["- load average (1/5/15 min): %.2f %.2f %.2f at start, %.2f %.2f %.2f at end" % (load0 + load1)]
     text = "\n".join(rep) + "\n"
     print(text, end="")

@@ -492,14 +492,21 @@ NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, 
     nn_pack_panels(N, K, W, NN_NR, Bp);
 }
 
-/* Packs B given row-major as B[K][N] (leading dimension ldb) into panels. */
+/* Packs B given row-major as B[K][N] (leading dimension ldb) into panels:
+   whole panels by vectors, the last one padded with zeros. */
 NN_UNUSED static void nn_pack_rows(int K, int N, const float *restrict B, int ldb, float *restrict Bp) {
-    for (int p = 0; p * NN_NR < N; p++)
-        for (int k = 0; k < K; k++)
-            for (int j = 0; j < NN_NR; j++) {
-                int n = p * NN_NR + j;
-                Bp[((size_t)p * K + k) * NN_NR + j] = n < N ? B[(size_t)k * ldb + n] : 0.0f;
+    for (int p = 0; p * NN_NR < N; p++) {
+        const int n0 = p * NN_NR, nc = N - n0 < NN_NR ? N - n0 : NN_NR;
+        for (int k = 0; k < K; k++) {
+            const float *b = B + (size_t)k * ldb + n0;
+            float *o = Bp + ((size_t)p * K + k) * NN_NR;
+            if (nc == NN_NR) {
+                for (int v = 0; v < NN_NV; v++) nn_store(o + v * NN_VW, nn_load(b + v * NN_VW));
+                continue;
             }
+            for (int j = 0; j < NN_NR; j++) o[j] = j < nc ? b[j] : 0.0f;
+        }
+    }
 }
 
 /* Reference: the same contract with a plain triple loop, for tests. */
@@ -778,6 +785,63 @@ NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int 
         }
         memset(plane + (size_t)(s.pt + s.H) * Wp, 0, (size_t)(Hp - s.pt - s.H) * Wp * sizeof(float));
     }
+}
+
+/* Writes the input pixels that a 1×1 conv's output samples (stride,
+   padding; zeros there) as columns n0.. of the GEMM's B operand
+   [C][columns], packed as panels of NN_NR columns (nn_pack_rows' layout). */
+NN_UNUSED static void nn_gather_pixels(const float *restrict x, nn_conv_shape s, int n0, float *restrict Bp) {
+    if (s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.OH == s.H && s.OW == s.W) {  /* runs of a channel's row */
+        const int N = s.OH * s.OW;
+        for (int c = 0; c < s.C; c++)
+            for (int k = 0, n = n0; k < N;) {
+                const int j = n % NN_NR, len = NN_NR - j < N - k ? NN_NR - j : N - k;
+                nn_copy_short(Bp + ((size_t)(n / NN_NR) * s.C + c) * NN_NR + j, x + (size_t)c * N + k, len);
+                k += len;
+                n += len;
+            }
+        return;
+    }
+    for (int c = 0; c < s.C; c++)
+        for (int oh = 0; oh < s.OH; oh++) {
+            const int ih = oh * s.sh - s.pt;
+            for (int ow = 0; ow < s.OW; ow++) {
+                const int iw = ow * s.sw - s.pl, n = n0 + oh * s.OW + ow;
+                Bp[((size_t)(n / NN_NR) * s.C + c) * NN_NR + n % NN_NR] =
+                    ih >= 0 && ih < s.H && iw >= 0 && iw < s.W ? x[((size_t)c * s.H + ih) * s.W + iw] : 0.0f;
+            }
+        }
+}
+
+/* Zeros the columns of Bp's last panel, before the pixels are gathered into it. */
+static inline void nn_zero_last_panel(int C, int columns, float *restrict Bp) {
+    memset(Bp + (size_t)((columns - 1) / NN_NR) * C * NN_NR, 0, (size_t)C * NN_NR * sizeof(float));
+}
+
+/* One image of a 1×1 conv as the GEMM W·X: X [C][OH·OW] packed as panels,
+   the image itself with stride 1 and no padding. */
+NN_UNUSED static void nn_pack_pixels(const float *restrict x, nn_conv_shape s, float *restrict Bp) {
+    const int N = s.OH * s.OW;
+    if (s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.OH == s.H && s.OW == s.W) {
+        nn_pack_rows(s.C, N, x, N, Bp);
+        return;
+    }
+    nn_zero_last_panel(s.C, N, Bp);
+    nn_gather_pixels(x, s, 0, Bp);
+}
+
+/* A 1×1 conv over nb images at once, for images of few pixels (a panel per
+   image would be mostly padding): their pixels side by side as the columns
+   of one GEMM W·X [F][nb·N] into cs, then each image's rows copied into y.
+   Bp holds C × (nb·N rounded up to whole panels) floats. */
+NN_UNUSED static void nn_conv1x1_batched(int nb, nn_conv_shape s, int F, const float *restrict x, const float *restrict w,
+                                         nn_epilogue e, float *restrict Bp, float *restrict cs, float *restrict y) {
+    const int N = s.OH * s.OW, columns = nb * N;
+    nn_zero_last_panel(s.C, columns, Bp);
+    for (int b = 0; b < nb; b++) nn_gather_pixels(x + (size_t)b * s.C * s.H * s.W, s, b * N, Bp);
+    nn_gemm(F, columns, s.C, w, s.C, Bp, cs, columns, e);
+    for (int b = 0; b < nb; b++)
+        for (int f = 0; f < F; f++) nn_copy_short(y + ((size_t)b * F + f) * N, cs + (size_t)f * columns + (size_t)b * N, N);
 }
 
 /* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],

@@ -492,14 +492,21 @@ NN_UNUSED static void nn_pack_transposed(int N, int K, const float *restrict W, 
     nn_pack_panels(N, K, W, NN_NR, Bp);
 }
 
-/* Packs B given row-major as B[K][N] (leading dimension ldb) into panels. */
+/* Packs B given row-major as B[K][N] (leading dimension ldb) into panels:
+   whole panels by vectors, the last one padded with zeros. */
 NN_UNUSED static void nn_pack_rows(int K, int N, const float *restrict B, int ldb, float *restrict Bp) {
-    for (int p = 0; p * NN_NR < N; p++)
-        for (int k = 0; k < K; k++)
-            for (int j = 0; j < NN_NR; j++) {
-                int n = p * NN_NR + j;
-                Bp[((size_t)p * K + k) * NN_NR + j] = n < N ? B[(size_t)k * ldb + n] : 0.0f;
+    for (int p = 0; p * NN_NR < N; p++) {
+        const int n0 = p * NN_NR, nc = N - n0 < NN_NR ? N - n0 : NN_NR;
+        for (int k = 0; k < K; k++) {
+            const float *b = B + (size_t)k * ldb + n0;
+            float *o = Bp + ((size_t)p * K + k) * NN_NR;
+            if (nc == NN_NR) {
+                for (int v = 0; v < NN_NV; v++) nn_store(o + v * NN_VW, nn_load(b + v * NN_VW));
+                continue;
             }
+            for (int j = 0; j < NN_NR; j++) o[j] = j < nc ? b[j] : 0.0f;
+        }
+    }
 }
 
 /* Reference: the same contract with a plain triple loop, for tests. */

@@ -149,36 +149,52 @@ NN_UNUSED static void nn_conv_dw_rows(nn_conv_shape s, int F, int nb, int Hp, in
     }
 }
 
-/* conv2d, one image and group. ∂W one of two ways, the GEMM's columns
-   being whichever of F and K fills its panels better:
+/* The GEMMs of a conv's backward, one image and group, on its im2col col
+   (K×N: K = C·kh·kw taps, N pixels). ∂W one of two ways, the GEMM's
+   columns being whichever of F and K fills its panels better:
    - dW (non-NULL): dW [F][K] += dz·colᵀ, colᵀ packed as panels into colT
      (few filters: lenet's 6 would fill 6 of 32 columns);
    - else dWt (non-NULL): dWᵀ [K][F] += col·dzᵀ, dz packed into dzT (the
      caller adds dWᵀ into dW once per step);
    - neither: the caller computes ∂W (nn_conv_dw_rows).
-   Then dcol = Wᵀ·dz (Wᵀ pre-packed as wt [K][F], dz packed into dzp) and
-   col2im. */
-NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
-                                            const float *restrict dz, float *restrict dx, float *restrict dW,
-                                            float *restrict dWt, float *restrict db, float *restrict col,
-                                            float *restrict colT, float *restrict dzT, float *restrict dzp) {
-    const int N = s.OH * s.OW, K = s.C * s.kh * s.kw;
+   Then (dcol non-NULL) dcol = Wᵀ·dz, or += with add_dcol (Wᵀ pre-packed as
+   wt [K][F], dz packed into dzp). dcol may be col itself. */
+NN_UNUSED static void nn_conv_backward_cols(int K, int N, int F, const float *col, const float *restrict wt,
+                                            const float *restrict dz, float *dcol, int add_dcol, float *restrict dW,
+                                            float *restrict dWt, float *restrict db, float *restrict colT,
+                                            float *restrict dzT, float *restrict dzp) {
     const nn_epilogue add = {.accumulate = 1, .act = NN_ACT_NONE}, set = {.act = NN_ACT_NONE};
     if (dW) {
-        nn_im2col_rows(x, s, col);
         nn_pack_transposed(K, N, col, colT);
         nn_gemm(F, K, N, dz, N, colT, dW, K, add);
     } else if (dWt) {
-        nn_im2col_rows(x, s, col);
         nn_pack_transposed(F, N, dz, dzT);
         nn_gemm(K, F, N, col, N, dzT, dWt, F, add);
     }
     if (db)
         for (int f = 0; f < F; f++) db[f] += nn_sum(N, dz + (size_t)f * N);
-    if (!dx) return;
+    if (!dcol) return;
     nn_pack_rows(F, N, dz, N, dzp);
-    nn_gemm(K, N, F, wt, F, dzp, col, N, set);
-    nn_col2im_add(col, s, dx);
+    nn_gemm(K, N, F, wt, F, dzp, dcol, N, add_dcol ? add : set);
+}
+
+/* conv2d, one image and group: im2col, the GEMMs above, col2im into dx. */
+NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
+                                            const float *restrict dz, float *restrict dx, float *restrict dW,
+                                            float *restrict dWt, float *restrict db, float *restrict col,
+                                            float *restrict colT, float *restrict dzT, float *restrict dzp) {
+    if (dW || dWt) nn_im2col_rows(x, s, col);
+    nn_conv_backward_cols(s.C * s.kh * s.kw, s.OH * s.OW, F, col, wt, dz, dx ? col : NULL, 0, dW, dWt, db, colT, dzT, dzp);
+    if (dx) nn_col2im_add(col, s, dx);
+}
+
+/* A 1×1 conv of stride 1 without padding: the image is its own im2col, and
+   ∂x = Wᵀ·dz is added straight into dx. */
+NN_UNUSED static void nn_conv1x1_backward(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
+                                          const float *restrict dz, float *restrict dx, float *restrict dW,
+                                          float *restrict dWt, float *restrict db, float *restrict colT,
+                                          float *restrict dzT, float *restrict dzp) {
+    nn_conv_backward_cols(s.C, s.OH * s.OW, F, x, wt, dz, dx, 1, dW, dWt, db, colT, dzT, dzp);
 }
 
 /* dW [F][K] += dWᵀ [K][F]. */

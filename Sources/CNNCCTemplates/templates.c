@@ -26,6 +26,9 @@ static const struct {
     {"conv3d", (const char[]){
 #embed "../../templates/conv3d.c"
         , 0}},
+    {"depthwise", (const char[]){
+#embed "../../templates/depthwise.c"
+        , 0}},
     {"pool", (const char[]){
 #embed "../../templates/pool.c"
         , 0}},

@@ -94,12 +94,13 @@ import NNCCRuntime
 
     /// ∂W by rows (nn_conv_dw_rows, several tilings, batches of 1 and 5) equals the naive conv backward's ∂W
     /// (atol/rtol 1e-4), the branch-free 2×2 max-pool backward equals the naive loop exactly, ties and NaNs
-    /// included, and ∂x by Winograd equals the naive ∂x; the C harness Fixtures/c/train_kernels_test.c runs
+    /// included, ∂x by Winograd equals the naive ∂x, and the depthwise and pointwise kernels, forward and
+    /// backward, equal the naive conv on odd shapes; the C harness Fixtures/c/train_kernels_test.c runs
     /// against the embedded templates at three vector widths.
     @Test(arguments: HarnessWidth.built)
     func trainingKernelsAgainstNaiveInC(_ width: HarnessWidth) throws {
         try runHarness("train_kernels_test", width: width,
-                       templates: [.convTrain, .poolTrain, .winogradTrain])
+                       templates: [.convTrain, .poolTrain, .winogradTrain, .depthwise])
     }
 
     /// One vector configuration of a C harness: the target whose registers hold NN_VW floats (the

@@ -5,7 +5,7 @@ import CNNCCTemplates
 /// only the templates its ops need (`needed(for:training:)`, from what each op family declares), in
 /// the order of the cases: each comes after those it uses.
 enum Template: String, CaseIterable {
-    case prologue, gemm, conv, conv3d, pool, winograd, safetensors
+    case prologue, gemm, conv, conv3d, depthwise, pool, winograd, safetensors
     case train, denseTrain = "dense_train", convTrain = "conv_train", poolTrain = "pool_train"
     case batchnormTrain = "batchnorm_train", winogradTrain = "winograd_train", recurrentTrain = "recurrent_train"
     case convTranspose = "conv_transpose"
@@ -17,6 +17,7 @@ enum Template: String, CaseIterable {
         case .gemm, .pool, .safetensors, .train: return [.prologue]
         case .conv: return [.gemm]  // NN_NR, the packing helpers
         case .conv3d: return [.gemm]  // nn_gemm and the packing
+        case .depthwise: return [.conv]  // nn_conv_shape, nn_copy_short
         case .winograd: return [.conv]  // nn_conv_shape, nn_conv_pad, the micro-kernels
         case .denseTrain, .recurrentTrain: return [.gemm, .train]
         case .convTrain: return [.conv, .train]

@@ -48,12 +48,17 @@ enum ConvOps: OpFamily {
         case let .winograd(plan)?:
             body = "static const nn_wino_shape ws = \(plan.shapeLiteral(d));\n        "
                 + "nn_wino_image(\(plan.tv), 0, ws, s, \(xg), w, \(actArgs), \(yg), xp);"
+        case let .depthwise(plan)?:
+            (tiles, body) = plan.forward(name, d, xg: xg, yg: yg, act: actArgs, s: ctx.schedule)
+        case .pointwise?:
+            body = "nn_pack_pixels(\(xg), s, xp);  /* X [\(d.c)][\(d.n)] as panels */\n        "
+                + "nn_gemm(\(d.f), \(d.n), \(d.c), w, \(d.c), xp, \(yg), \(d.n), \(pointwiseEpilogue(act, bias: bias)));"
         case nil:
             body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
         }
         let scratch = path.map { "scratch + (size_t)NN_THREAD_ID() * \(perThreadScratch(d, $0, ctx.schedule))" } ?? "NULL"
         let custom = CustomOps.fusedEpilogue(ctx, i)
-        let definition = """
+        var definition = """
             \(ctx.banner(i, what))
             \(custom.prototypes)\(tiles)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
                 const nn_conv_shape s = \(shape);
@@ -68,8 +73,25 @@ enum ConvOps: OpFamily {
                 }\(custom.statement)
             }
             """
+        if case let .pointwise(batch)? = path, batch > 1 {  // one GEMM over the batch, outside the per-image loop
+            definition = """
+                \(ctx.banner(i, what))
+                \(custom.prototypes)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+                    const nn_conv_shape s = \(shape);
+                    /* X [\(d.c)][nb·\(d.n)] as panels, then W·X [\(d.f)][nb·\(d.n)] copied out per image */
+                    nn_conv1x1_batched(nb, s, \(d.f), x, w, \(pointwiseEpilogue(act, bias: "w + \(d.f * d.c)")), scratch,
+                                       scratch + \(d.c * ctx.schedule.padded(batch * d.n)), y);\(custom.statement)
+                }
+                """
+        }
         let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.packed(i)), \(ctx.value(i)), \(ctx.scratch(i)));"
         return KernelCode(definition: definition, call: call, packing: packing(ctx, i, d, path))
+    }
+
+    /// A pointwise layer's GEMM epilogue: the bias per row (filter) and the activation.
+    static func pointwiseEpilogue(_ act: Activation, bias: String) -> String {
+        "(nn_epilogue){.bias = \(bias), .bias_mode = 2, .act = \(act.cCode), "
+            + ".alpha = \(CSyntax.float(act.parameters.0)), .beta = \(CSyntax.float(act.parameters.1))}"
     }
 
     /// The layer's rows tiles, with the shape, padding and activation as

@@ -11,16 +11,24 @@ extension ConvOps {
         var dWt, xp, dcol: Slot
         /// Winograd: ∂x's scratch, ∂U, and ∂W's scratch.
         var wino, dU, wdw: Slot
+        /// Depthwise: one channel's planes, ∂z on the grid and ∂P.
+        var depthwise: Slot = .empty
     }
 
     static func reserve(_ g: Graph, _ i: Int, _ s: Schedule, _ layout: inout TrainLayout) {
         guard g.gradients!.needsGrad[i] else { return }
         guard case let .conv(dx, dW)? = g.nodes[i].plan.backward else { return reserveNaive(g, i, &layout) }
         let d = ConvDims(g, i), B = g.maxBatch
+        if case let .conv(.depthwise(plan)) = g.nodes[i].plan.kernel {
+            return layout.save(i, Saved(col: .empty, dzT: .empty, colT: .empty, dzp: .empty, dWt: .empty, xp: .empty, dcol: .empty,
+                                        wino: .empty, dU: .empty, wdw: .empty, depthwise: layout.take(plan.backwardScratch(d, s))))
+        }
         let winogradDx: (ConvDims, WinogradPlan)? = if case let .winograd(td, plan) = dx { (td, plan) } else { nil }
         let winogradDW: WinogradPlan? = if case let .winograd(plan) = dW { plan } else { nil }
         let filterRows = dW == .filterRows, transposed = dW == .transposed
-        let dxOnGEMM = dx == .gemm, col = dxOnGEMM || filterRows || transposed  // im2col, or ∂col of ∂x
+        // im2col, or ∂col of ∂x; a plain 1×1 conv's image is its own
+        let direct = d.isPlainPointwise && { if case .conv(.pointwise) = g.nodes[i].plan.kernel { true } else { false } }()
+        let dxOnGEMM = dx == .gemm || dx == .pointwise, col = !direct && (dxOnGEMM || filterRows || transposed)
         let byRows = if case .rows = dW { true } else { false }
         let (hp, wp) = rowsPaddedSize(d, s)
         func take(_ n: Int) -> Slot { layout.take(n) }
@@ -55,6 +63,12 @@ extension ConvOps {
             return BackwardCode(statements: head + loops(shape: shape, groups: d.groups, call: call))
         }
         precondition((dx == "NULL") == (dxWay == .none), "conv \(i): the plan's ∂x disagrees with the gradient buffers")
+        if case let .conv(.depthwise(plan)) = node.plan.kernel {
+            let name = ctx.kernelName(i, "dw_backward")
+            let call = "\(name)(\(xg), \(ctx.param(node, "weight")) + gr * \(plan.taps), \(dzg), \(dxg), \(dWg), \(db), \(saved.depthwise.pointer));"
+            return BackwardCode(definitions: plan.backwardDefinition(name, CSyntax.comment(node.name), d, ctx.schedule),
+                                statements: head + loops(shape: "/* per image and channel */", groups: d.groups, call: call))
+        }
         let filters = dxFilters(ctx, i).map { "\($0) + (size_t)gr * \(d.fg * d.k)" } ?? "NULL"
         // ∂x by Winograd when it qualifies and is needed: the GEMM call then computes ∂W and ∂b only.
         let winogradDx: (ConvDims, WinogradPlan)? = if case let .winograd(td, plan) = dxWay, dx != "NULL" { (td, plan) } else { nil }
@@ -62,6 +76,10 @@ extension ConvOps {
             : dWWay == .transposed ? "NULL, \(saved.dWt.pointer) + (size_t)gr * \(d.fg * d.k)" : "NULL, NULL"
         let buffers = [saved.col, saved.colT, saved.dzT, saved.dzp].map(\.pointer).joined(separator: ", ")
         var call = "nn_conv_backward_gemm(\(xg), s, \(d.fg), \(filters), \(dzg), \(winogradDx == nil ? dxg : "NULL"), \(dW), \(db), \(buffers));"
+        if d.isPlainPointwise, case .conv(.pointwise) = node.plan.kernel {  // the image is its own im2col
+            call = "nn_conv1x1_backward(\(xg), s, \(d.fg), \(filters), \(dzg), \(dxg), \(dW), \(db), "
+                + [saved.colT, saved.dzT, saved.dzp].map(\.pointer).joined(separator: ", ") + ");"
+        }
         if let (td, plan) = winogradDx {
             call = "{\n                static const nn_conv_shape ts = \(td.shapeLiteral);\n"
                 + "                static const nn_wino_shape ws = \(plan.shapeLiteral(td));\n"
@@ -97,7 +115,7 @@ extension ConvOps {
                     nn_wino_dw_finish(\(d.f), \(d.c), \(dU), \(dWfull));
 
             """
-        case .filterRows, .naive:
+        case .filterRows, .naive, .depthwise:  // depthwise returned above
             break
         }
         return BackwardCode(definitions: definitions,

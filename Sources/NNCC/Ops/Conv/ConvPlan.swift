@@ -1,5 +1,9 @@
 /// conv2d's kernel choice: the family's one decision site. A layer runs,
-/// per image and group, by one of four kernels:
+/// per image and group, by one of six kernels:
+/// - depthwise (groups = channels = filters): a channel at a time, vectors
+///   along the output row over the input laid out by stride phase (Depthwise.swift);
+/// - pointwise (1×1): the packed GEMM W·X, the pixels gathered and packed as its B,
+///   those of all images side by side when an image has few;
 /// - rows (stride 1 along the width): output pixels in the vector lanes,
 ///   a block of filters broadcast, tiles of filters × rows × vectors held in
 ///   registers over all taps and stored straight into NCHW;
@@ -14,6 +18,11 @@ struct ConvDims: Equatable {
     var fg: Int { f / groups }
     var k: Int { cg * conv.kernel.0 * conv.kernel.1 }
     var n: Int { oh * ow }
+    /// A 1×1 conv of stride 1 without padding: the image is its own im2col.
+    var isPlainPointwise: Bool {
+        conv.kernel == (1, 1) && groups == 1 && conv.stride == (1, 1) && conv.pads.top == 0 && conv.pads.left == 0
+            && oh == h && ow == w
+    }
 
     init(c: Int, h: Int, w: Int, f: Int, oh: Int, ow: Int, groups: Int, conv: Conv2D) {
         (self.c, self.h, self.w, self.f, self.oh, self.ow, self.groups, self.conv) = (c, h, w, f, oh, ow, groups, conv)
@@ -43,10 +52,16 @@ enum ConvPath: Equatable, CustomStringConvertible {
     /// Tiles of one vector of filters × `rows` output rows × `pixels` pixels.
     case narrow(rows: Int, pixels: Int)
     case winograd(WinogradPlan)
+    case depthwise(DepthwisePlan)
+    /// 1×1: the GEMM W [F×C] · X [C×pixels], X gathered into packed panels: per image (batch 1), or
+    /// the pixels of up to `batch` images side by side as one GEMM's columns, then copied out per image.
+    case pointwise(batch: Int)
 
     var description: String {
         switch self {
         case .implicit: return "implicit GEMM"
+        case let .depthwise(plan): return plan.description
+        case let .pointwise(batch): return batch == 1 ? "pointwise GEMM W·X per image" : "pointwise GEMM W·X over the batch's pixels"
         case let .rows(fb, rb, uv): return "rows, tiles of \(fb) filters x \(rb) rows x \(uv) vectors"
         case let .narrow(rows, pixels): return "narrow implicit GEMM, tiles of one vector of filters x \(rows) rows x \(pixels) pixels"
         case let .winograd(plan): return plan.description
@@ -64,10 +79,16 @@ enum ConvInputGradient: Equatable, CustomStringConvertible {
     case naive
     /// The layer's input takes no gradient (it is the model's input, or depends on no parameter).
     case none
+    /// Depthwise: per channel, the adjoint of the forward's phase planes (Depthwise.swift).
+    case depthwise
+    /// A plain 1×1 conv (isPlainPointwise): Wᵀ·∂z on the GEMM, added straight into ∂x.
+    case pointwise
 
     var description: String {
         switch self {
         case .none: return "none"
+        case .depthwise: return "depthwise adjoint"
+        case .pointwise: return "GEMM Wᵀ·∂z into ∂x"
         case .gemm: return "GEMM Wᵀ·∂z + col2im"
         case .winograd: return "Winograd"
         case .naive: return "naive"
@@ -86,11 +107,14 @@ enum ConvWeightGradient: Equatable, CustomStringConvertible {
     case transposed
     /// Winograd, as the forward of the layer: ∂U per tile transform on the GEMM, ∂W = Gᵀ ∂U G once per step.
     case winograd(WinogradPlan)
+    /// Depthwise: per channel and image, one vector accumulator per tap.
+    case depthwise
     case naive
 
     var description: String {
         switch self {
         case let .rows(fb, tb): return "by rows, tiles of \(fb) filters x \(tb) taps"
+        case .depthwise: return "depthwise, a vector per tap"
         case .filterRows: return "GEMM ∂z·colᵀ"
         case .transposed: return "GEMM col·∂zᵀ"
         case .winograd: return "Winograd"
@@ -106,20 +130,26 @@ extension ConvOps {
             return KernelPlan(kernel: .naive, packedFloats: packedFloats(d, nil, s, training: training, dx: .naive),
                               backward: training ? .naive : nil)
         }
-        let p = path(d, s)
-        var dx: ConvInputGradient = WinogradPlan.gradient(d, s).map { .winograd($0.dims, $0.plan) } ?? .gemm
+        let p = path(d, s, maxBatch: g.maxBatch)
+        var dx: ConvInputGradient
+        switch p {
+        case .depthwise: dx = .depthwise
+        case .pointwise where d.isPlainPointwise: dx = .pointwise
+        default: dx = WinogradPlan.gradient(d, s).map { .winograd($0.dims, $0.plan) } ?? .gemm
+        }
         if training, !g.gradients!.needsGrad[g.nodes[i].inputs[0]] { dx = .none }
-        // Winograd's GEMMs and backward's have filters or widths as rows; the other kernels use no GEMM.
-        let winograd = if case .winograd = p { true } else { false }
+        // Winograd's, pointwise's and backward's GEMMs have filters or widths as rows; the other kernels use no GEMM.
+        let onGEMM = switch p { case .winograd, .pointwise: true; default: false }
         return KernelPlan(kernel: .conv(p), scratchFloats: perThreadScratch(d, p, s) * s.threads,
                           packedFloats: packedFloats(d, p, s, training: training, dx: dx),
-                          gemmRows: training || winograd ? s.rowsPerTile : 0,
+                          gemmRows: training || onGEMM ? s.rowsPerTile : 0,
                           backward: training ? .conv(dx: dx, dW: weightGradient(d, p, s)) : nil)
     }
 
     static func templates(_ node: Node) -> [Template] {
         var t: [Template] = [.conv]
         if case .conv(.winograd) = node.plan.kernel { t.append(.winograd) }
+        if case .conv(.depthwise) = node.plan.kernel { t.append(.depthwise) }
         switch node.plan.backward {
         case nil: break
         case let .conv(dx, dW)?:
@@ -136,7 +166,8 @@ extension ConvOps {
     /// implicit GEMM; narrow pays about 10% for its transposed stores):
     /// rows (width stride 1) has pixels of a row in the lanes, narrow at most
     /// one vector of filters, the implicit GEMM two vectors of filters.
-    static func path(_ d: ConvDims, _ schedule: Schedule) -> ConvPath {
+    static func path(_ d: ConvDims, _ schedule: Schedule, maxBatch: Int) -> ConvPath {
+        if let plan = DepthwisePlan.plan(d, schedule) { return .depthwise(plan) }
         if let plan = WinogradPlan.plan(d, schedule) { return .winograd(plan) }
         let vw = schedule.vectorWidth
         let implicitUse = Double(d.fg) / Double(schedule.padded(d.fg)) * 0.77
@@ -146,6 +177,15 @@ extension ConvOps {
         if d.conv.stride.1 == 1 {
             let vectorsPerRow = (d.ow + vw - 1) / vw
             rowsUse = Double(d.ow) / Double(vectorsPerRow * vw) * Double(d.fg) / Double(blocks(d.fg, tile.fb) * tile.fb)
+        }
+        // 1×1: the GEMM with pixels in its panels, stored straight into NCHW rows; an image of few pixels
+        // fills them badly, the pixels of the whole batch well (then copied out, about 10%).
+        if d.conv.kernel == (1, 1), d.groups == 1 {
+            let imageUse = Double(d.n) / Double(schedule.padded(d.n))
+            let batchUse = Double(maxBatch * d.n) / Double(schedule.padded(maxBatch * d.n)) * 0.9
+            if max(imageUse, batchUse) >= max(rowsUse, narrowUse, implicitUse) {
+                return .pointwise(batch: imageUse >= batchUse ? 1 : maxBatch)
+            }
         }
         if rowsUse >= max(narrowUse, implicitUse) { return .rows(fb: tile.fb, rb: tile.rb, uv: tile.uv) }
         if narrowUse >= implicitUse {  // accumulators in 3/4 of the registers: 24 of 32, 12 of 16
@@ -182,6 +222,7 @@ extension ConvOps {
     /// With full filter panels the GEMM over im2col is the fastest.
     static func weightGradient(_ d: ConvDims, _ path: ConvPath, _ schedule: Schedule) -> ConvWeightGradient {
         if case let .winograd(plan) = path { return .winograd(plan) }
+        if case .depthwise = path { return .depthwise }
         let fewFilters = Double(schedule.padded(d.fg)) / Double(d.fg) > Double(schedule.padded(d.k)) / Double(d.k)
         guard fewFilters else { return .transposed }
         guard d.conv.stride.1 == 1 else { return .filterRows }
@@ -216,7 +257,7 @@ extension ConvOps {
         case .implicit?: return (schedule.padded(d.fg), schedule.panelWidth)
         case let .rows(fb, _, _)?: return (blocks(d.fg, fb) * fb, fb)
         case .narrow?: return (schedule.vectorWidth, schedule.vectorWidth)
-        case nil, .winograd?: return (d.fg, 0)
+        case nil, .winograd?, .depthwise?, .pointwise?: return (d.fg, 0)
         }
     }
 
@@ -236,7 +277,8 @@ extension ConvOps {
         switch (training, dx) {
         case (false, _), (_, .naive), (_, .none): return Packed(forward: forward, dx: nil)
         case (true, .winograd): return Packed(forward: forward, dx: b.take(WinogradPlan.gradientFloats(d)))
-        case (true, .gemm): return Packed(forward: forward, dx: b.take(d.f * d.k))
+        case (true, .gemm), (true, .pointwise): return Packed(forward: forward, dx: b.take(d.f * d.k))
+        case (true, .depthwise): return Packed(forward: forward, dx: nil)  // the weights as they are
         }
     }
 
@@ -247,7 +289,14 @@ extension ConvOps {
 
     /// Per thread, the padded input of one image and group (and Winograd's transformed tiles).
     static func perThreadScratch(_ d: ConvDims, _ path: ConvPath, _ schedule: Schedule) -> Int {
-        if case let .winograd(plan) = path { return plan.scratchFloats(d, schedule) }
+        switch path {
+        case let .winograd(plan): return plan.scratchFloats(d, schedule)
+        case let .depthwise(plan): return plan.forwardScratch(d, schedule)
+        case let .pointwise(batch) where batch > 1:  // the batch's pixels and the GEMM's output, shared by the threads
+            return (d.c * schedule.padded(batch * d.n) + d.f * batch * d.n + schedule.threads - 1) / schedule.threads
+        case .pointwise: return d.cg * schedule.padded(d.n)
+        default: break
+        }
         let (hp, wp) = paddedSize(d, path, schedule)
         return d.cg * hp * wp
     }

@@ -1,7 +1,7 @@
 /* train_kernels_test.c: the tiled training kernels against their naive references.
  *
  * Not compilable alone: ReferenceKernelTests.swift prepends
- *   #define NN_VW .. / NN_NV .. / NN_MR .. and the templates conv_train, pool_train, winograd_train need
+ *   #define NN_VW .. / NN_NV .. / NN_MR .. and the templates conv_train, pool_train, winograd_train, depthwise need
  * so this file sees the kernels exactly as generated training libraries embed them.
  *
  * Checks, printing each failure and exiting 1 if any:
@@ -11,7 +11,13 @@
  *    with ties (few distinct values) and NaNs, which win a window and decide which pixel takes the gradient;
  *  - ∂x by Winograd (nn_wino_pack_grad, nn_wino_image accumulating) == nn_conv_backward's ∂x added to what
  *    the gradient buffer held, and ∂W by Winograd (nn_wino_dw_image over a batch, nn_wino_dw_finish) == the
- *    sum of nn_conv_backward's ∂W, for 3×3 stride-1 layers padded 0, 1 and 2, at every transform width. */
+ *    sum of nn_conv_backward's ∂W, for 3×3 stride-1 layers padded 0, 1 and 2, at every transform width;
+ *  - depthwise (nn_dw_channel by rows and over the grid, nn_dw_backward_channel) == nn_conv_naive
+ *    and nn_conv_backward per channel (∂x and ∂W added to what the buffers held, ∂b), for odd shapes with
+ *    strides, dilations, asymmetric padding and 1 to 25 taps;
+ *  - pointwise (nn_pack_pixels and nn_gemm, nn_conv1x1_batched over 3 images) == nn_conv_naive, strided and
+ *    padded too, and nn_conv1x1_backward
+ *    (∂W both ways, ∂b, ∂x added) == nn_conv_backward. */
 
 static uint64_t tk_rng = 7;
 static int tk_failures, tk_cases;
@@ -218,6 +224,112 @@ static void tk_wino_dw_case(int C, int H, int W, int F, int p, int TB) {
     free(x); free(dz); free(w); free(want); free(got); free(col); free(dUt);
 }
 
+static int tk_check(const char *what, const float *got, const float *want, size_t n) {
+    tk_cases++;
+    for (size_t i = 0; i < n; i++)
+        if (!tk_close(got[i], want[i])) {
+            char msg[240];
+            snprintf(msg, sizeof msg, "%s at %zu: %g, naive %g", what, i, got[i], want[i]);
+            tk_fail(msg);
+            return 0;
+        }
+    return 1;
+}
+
+static void tk_fill(float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = 2.0f * nn_rng_uniform(&tk_rng) - 1.0f;
+}
+
+/* A depthwise layer of C channels, forward both ways (relu) and backward, against the naive conv per channel. */
+static void tk_depthwise_case(int C, int H, int W, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh,
+                              int dw) {
+    nn_conv_shape s = {1, H, W, kh, kw, sh, sw, pt, pl, dh, dw, 0, 0};
+    s.OH = (H + pt + pb - dh * (kh - 1) - 1) / sh + 1;
+    s.OW = (W + pl + pr - dw * (kw - 1) - 1) / sw + 1;
+    const int T = kh * kw, N = s.OH * s.OW, Hq = s.OH + (kh - 1) * dh / sh, Wq = s.OW + (kw - 1) * dw / sw;
+    const size_t planes = (size_t)sh * sw * nn_dw_plane(Hq, Wq), grid = (size_t)(kh - 1) * dh / sh * Wq + (kw - 1) * dw / sw + (size_t)Hq * Wq + 2 * NN_VW;
+    float *x = tk_alloc((size_t)C * H * W), *w = tk_alloc((size_t)C * T), *bias = tk_alloc(C), *dz = tk_alloc((size_t)C * N);
+    float *want = tk_alloc((size_t)C * N), *got = tk_alloc((size_t)C * N), *scratch = tk_alloc(2 * planes + grid + (size_t)N + NN_VW);
+    float *dx = tk_alloc((size_t)C * H * W), *dxw = tk_alloc((size_t)C * H * W), *dW = tk_alloc((size_t)C * T), *dWw = tk_alloc((size_t)C * T);
+    float db[64] = {0}, dbw[64] = {0}, *col = tk_alloc((size_t)T * N), *dcol = tk_alloc((size_t)T * N);
+    tk_fill(x, (size_t)C * H * W); tk_fill(w, (size_t)C * T); tk_fill(bias, C); tk_fill(dz, (size_t)C * N);
+    char what[200];
+    for (int c = 0; c < C; c++)
+        nn_conv_naive(x + (size_t)c * H * W, s, 1, w + c * T, bias + c, NN_ACT_RELU, 0, 0, want + (size_t)c * N);
+    for (int by_rows = 0; by_rows <= 1; by_rows++) {
+        for (int c = 0; c < C; c++) {
+            nn_dw_channel(T, s, Hq, Wq, by_rows, x + (size_t)c * H * W, scratch, w + c * T, bias[c], NN_ACT_RELU, 0, 0, got + (size_t)c * N, scratch + planes);
+        }
+        snprintf(what, sizeof what, "depthwise %s C=%d %dx%d %dx%d stride %d,%d pad %d,%d,%d,%d dilation %d,%d",
+                 by_rows ? "by rows" : "grid", C, H, W, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw);
+        tk_check(what, got, want, (size_t)C * N);
+    }
+    for (int i = 0; i < C * H * W; i++) dx[i] = dxw[i] = 0.25f * (float)(i % 5); /* what the buffers held */
+    for (int i = 0; i < C * T; i++) dW[i] = dWw[i] = 0.5f * (float)(i % 3);
+    for (int c = 0; c < C; c++) {
+        nn_conv_backward(x + (size_t)c * H * W, s, 1, w + c * T, dz + (size_t)c * N, dxw + (size_t)c * H * W, dWw + c * T,
+                         dbw + c, col, dcol);
+        nn_dw_backward_channel(T, s, Hq, Wq, x + (size_t)c * H * W, w + c * T, dz + (size_t)c * N, dx + (size_t)c * H * W,
+                               dW + c * T, db + c, scratch, scratch + planes, scratch + planes + grid);
+    }
+    snprintf(what, sizeof what, "depthwise dx C=%d %dx%d %dx%d stride %d,%d", C, H, W, kh, kw, sh, sw);
+    tk_check(what, dx, dxw, (size_t)C * H * W);
+    snprintf(what, sizeof what, "depthwise dW C=%d %dx%d %dx%d stride %d,%d", C, H, W, kh, kw, sh, sw);
+    tk_check(what, dW, dWw, (size_t)C * T);
+    snprintf(what, sizeof what, "depthwise db C=%d %dx%d %dx%d stride %d,%d", C, H, W, kh, kw, sh, sw);
+    tk_check(what, db, dbw, (size_t)C);
+    free(x); free(w); free(bias); free(dz); free(want); free(got); free(scratch); free(dx); free(dxw); free(dW); free(dWw);
+    free(col); free(dcol);
+}
+
+static size_t tk_padded(int n) { return (size_t)(n + NN_NR - 1) / NN_NR * NN_NR; }
+
+/* A 1×1 layer: forward on the GEMM (tanh) against the naive conv; for stride 1 without padding, its backward too. */
+static void tk_pointwise_case(int C, int H, int W, int F, int sh, int sw, int p) {
+    nn_conv_shape s = {C, H, W, 1, 1, sh, sw, p, p, 1, 1, (H + 2 * p - 1) / sh + 1, (W + 2 * p - 1) / sw + 1};
+    const int N = s.OH * s.OW;
+    float *x = tk_alloc((size_t)C * H * W), *w = tk_alloc((size_t)F * C), *bias = tk_alloc(tk_padded(F)), *dz = tk_alloc((size_t)F * N);
+    float *want = tk_alloc((size_t)F * N), *got = tk_alloc((size_t)F * N), *Bp = tk_alloc((size_t)C * tk_padded(N));
+    tk_fill(x, (size_t)C * H * W); tk_fill(w, (size_t)F * C); tk_fill(bias, F); tk_fill(dz, (size_t)F * N);
+    char what[200];
+    nn_conv_naive(x, s, F, w, bias, NN_ACT_TANH, 0, 0, want);
+    nn_pack_pixels(x, s, Bp);
+    nn_gemm(F, N, C, w, C, Bp, got, N, (nn_epilogue){.bias = bias, .bias_mode = 2, .act = NN_ACT_TANH});
+    snprintf(what, sizeof what, "pointwise C=%d %dx%d F=%d stride %d,%d pad %d", C, H, W, F, sh, sw, p);
+    tk_check(what, got, want, (size_t)F * N);
+    /* three images as one GEMM: the first is x, the others scaled copies (their outputs from the naive conv too) */
+    const size_t image = (size_t)C * H * W;
+    float *xs = tk_alloc(3 * image), *ys = tk_alloc((size_t)3 * F * N), *wants = tk_alloc((size_t)3 * F * N);
+    float *Bs = tk_alloc((size_t)C * tk_padded(3 * N)), *cs = tk_alloc((size_t)3 * F * N);
+    for (size_t i = 0; i < 3 * image; i++) xs[i] = x[i % image] * (float)(1 + (int)(i / image));
+    for (int b = 0; b < 3; b++) nn_conv_naive(xs + b * image, s, F, w, bias, NN_ACT_TANH, 0, 0, wants + (size_t)b * F * N);
+    nn_conv1x1_batched(3, s, F, xs, w, (nn_epilogue){.bias = bias, .bias_mode = 2, .act = NN_ACT_TANH}, Bs, cs, ys);
+    snprintf(what, sizeof what, "pointwise batched C=%d %dx%d F=%d stride %d,%d pad %d", C, H, W, F, sh, sw, p);
+    tk_check(what, ys, wants, (size_t)3 * F * N);
+    free(xs); free(ys); free(wants); free(Bs); free(cs);
+    if (sh == 1 && sw == 1 && p == 0) {
+        float *wt = tk_alloc((size_t)C * F), *colT = tk_alloc((size_t)N * tk_padded(C)), *dzT = tk_alloc((size_t)N * tk_padded(F));
+        float *dzp = tk_alloc((size_t)F * tk_padded(N)), *col = tk_alloc((size_t)C * N), *dcol = tk_alloc((size_t)C * N);
+        float *dx = tk_alloc((size_t)C * N), *dxw = tk_alloc((size_t)C * N), *dW = tk_alloc((size_t)F * C), *dWw = tk_alloc((size_t)F * C);
+        float *dWt = tk_alloc((size_t)F * C), *db = tk_alloc(F), *dbw = tk_alloc(F);
+        nn_transpose(F, C, w, wt);
+        for (int i = 0; i < C * N; i++) dx[i] = dxw[i] = 0.25f * (float)(i % 5);
+        nn_conv_backward(x, s, F, w, dz, dxw, dWw, dbw, col, dcol);
+        nn_conv1x1_backward(x, s, F, wt, dz, dx, dW, NULL, db, colT, dzT, dzp);  /* ∂W as dz·xᵀ */
+        nn_conv1x1_backward(x, s, F, wt, dz, NULL, NULL, dWt, NULL, colT, dzT, dzp);  /* ∂Wᵀ as x·dzᵀ */
+        float *dW2 = tk_alloc((size_t)F * C);
+        nn_add_transposed(F, C, dWt, dW2);
+        snprintf(what, sizeof what, "pointwise backward C=%d %dx%d F=%d", C, H, W, F);
+        tk_check(what, dx, dxw, (size_t)C * N);
+        tk_check(what, dW, dWw, (size_t)F * C);
+        tk_check(what, dW2, dWw, (size_t)F * C);
+        tk_check(what, db, dbw, (size_t)F);
+        free(wt); free(colT); free(dzT); free(dzp); free(col); free(dcol); free(dx); free(dxw); free(dW); free(dWw);
+        free(dWt); free(db); free(dbw); free(dW2);
+    }
+    free(x); free(w); free(bias); free(dz); free(want); free(got); free(Bp);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     static const tk_conv convs[] = {
@@ -243,6 +355,22 @@ int main(void) {
         for (int tb = 1; tb <= 64; tb *= 8)
             tk_wino_dw_case(winos[i][0], winos[i][1], winos[i][2], winos[i][3], winos[i][4], tb);
     }
+    static const int dws[][13] = {
+        /* C  H   W kh kw sh sw pt pl pb pr dh dw */
+        {3, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* dscnn's narrow rows */
+        {2, 13, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* strided, rows wider than a vector */
+        {2, 9, 11, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1},    /* 25 taps */
+        {1, 11, 17, 3, 3, 2, 1, 1, 0, 2, 1, 2, 1},   /* asymmetric padding, dilation along the height */
+        {2, 12, 10, 3, 3, 2, 2, 0, 1, 1, 0, 1, 2},   /* even size, stride 2, dilation along the width */
+        {1, 1, 20, 1, 3, 1, 3, 0, 2, 0, 1, 1, 1},    /* one row (conv1d), width stride 3 */
+    };
+    for (size_t i = 0; i < sizeof dws / sizeof dws[0]; i++) {
+        const int *v = dws[i];
+        tk_depthwise_case(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
+    }
+    static const int pws[][7] = {{5, 7, 9, 11, 1, 1, 0}, {33, 5, 5, 3, 1, 1, 0}, {6, 9, 13, 70, 2, 2, 0}, {4, 6, 7, 5, 2, 1, 1}};
+    for (size_t i = 0; i < sizeof pws / sizeof pws[0]; i++)
+        tk_pointwise_case(pws[i][0], pws[i][1], pws[i][2], pws[i][3], pws[i][4], pws[i][5], pws[i][6]);
     printf("train_kernels_test (NN_VW %d): %d checks, %d failures\n", NN_VW, tk_cases, tk_failures);
     return tk_failures ? 1 : 0;
 }
