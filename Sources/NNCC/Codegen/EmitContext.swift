@@ -2,7 +2,8 @@
 /// the schedule, where parameters and packed weights live, and the C
 /// expression of every value's buffer.
 struct EmitContext {
-    let graph: Graph
+    /// `var` only for ForwardThreads, which re-plans its memory for one thread's share.
+    var graph: Graph
     let schedule: Schedule
     /// Float offset of each parameter (PyTorch layout) in `c->params`.
     let paramOffsets: [String: Int]

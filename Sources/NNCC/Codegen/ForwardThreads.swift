@@ -32,8 +32,8 @@ enum ForwardThreads {
         guard perThread < g.maxBatch else { return nil }  // the max batch is one share: nothing to split
         guard let planned = try? planMemory(g, maxBatch: perThread) else { return nil }
         let shareFloats = (planned.arenaFloats + 15) / 16 * 16
-        var sliced = EmitContext(graph: planned, schedule: ctx.schedule)
-        sliced.packedOffsets = ctx.packedOffsets
+        var sliced = ctx
+        sliced.graph = planned
         sliced.batchSlice = true
         let calls = nodes.compactMap { i -> String? in
             guard let call = g.nodes[i].op.family.forward(sliced, i)?.call else { return nil }
