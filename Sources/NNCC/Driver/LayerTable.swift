@@ -46,7 +46,7 @@ public struct LayerTable {
     }
 
     public func render(_ entries: [(name: String, seconds: Double)], calls: Int) -> String {
-        var s = String(format: "peak (one thread): %.1f GFLOP/s FMA, read %.1f GB/s from cache (1 MB), %.1f GB/s from memory (64 MB)\n",
+        var s = String(format: "peak (one thread): %.1f GFLOP/s FMA, read %.1f GB/s from cache (1 MB), %.1f GB/s from memory (64 MB)\n\n",
                        peak.gflops, peak.cacheGBytes, peak.memoryGBytes)
         s += "| layer | op | phase | us/call | share | rate | of peak |\n|---|---|---|---:|---:|---:|---:|\n"
         for r in rows(entries, calls: calls) {
