@@ -284,6 +284,7 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -1474,6 +1475,7 @@ done:
 }
 #ifndef cnn_bn_INTERFACE
 #define cnn_bn_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -1486,9 +1488,20 @@ extern "C" {
 #define cnn_bn_NUM_OUTPUTS  1
 #define cnn_bn_TARGET       "portable"    /* cnn_bn.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define cnn_bn_HEAP_BYTES      5706176
+#define cnn_bn_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define cnn_bn_PACKED_BYTES    4932800    /* weights in the kernels' layout (in the heap block) */
+#define cnn_bn_ARENA_BYTES     773120    /* activations and scratch at MAX_BATCH */
+#define cnn_bn_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define cnn_bn_UNPACKED_BYTES  4470208    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct cnn_bn_ctx cnn_bn_ctx;
 
 cnn_bn_ctx    *cnn_bn_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= cnn_bn_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+cnn_bn_ctx    *cnn_bn_create_in(void *buffer, size_t size);
 void        cnn_bn_destroy(cnn_bn_ctx *);
 const char *cnn_bn_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         cnn_bn_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -1504,6 +1517,8 @@ int         cnn_bn_forward_all(cnn_bn_ctx *, const float *x, float *const *ys, i
 int         cnn_bn_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         cnn_bn_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define cnn_bn_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }
@@ -1574,13 +1589,19 @@ static void cnn_bn_init_params(float *params, uint64_t rng) {
 #define cnn_bn_PARAM_FLOATS 1117552
 #define cnn_bn_PACKED_FLOATS 1233200
 #define cnn_bn_ARENA_FLOATS 193280
+#define cnn_bn_DIRECT_FLOATS 0  /* the leading parameters forward reads in place */
+#define NN_CTX_BYTES 256
+enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
 
 
-/* One allocation holds everything a context owns; forward allocates nothing. */
+/* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
 struct cnn_bn_ctx {
-    float *params;  /* PyTorch layout, in table order */
-    float *packed;  /* weights repacked for the kernels; rebuilt after every change to params */
+    float *params;  /* PyTorch layout at cnn_bn_offsets: every parameter with --train, else the first cnn_bn_DIRECT_FLOATS */
+    float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
     float *arena;   /* activations and scratch, planned at compile time */
+    float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
+    int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+    int owned;      /* from create (freed by destroy), not create_in */
 };
 
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
@@ -1725,27 +1746,6 @@ static void cnn_bn_pack(cnn_bn_ctx *c) {
     nn_pack_bias(10, 16, c->params + 1117536, c->packed + 1229088 + 4096);
 }
 /* ---- API ---------------------------------------------------------------- */
-cnn_bn_ctx *cnn_bn_create(void) {
-    size_t floats = (size_t)cnn_bn_PARAM_FLOATS + cnn_bn_PACKED_FLOATS + cnn_bn_ARENA_FLOATS;
-    cnn_bn_ctx *c = calloc(1, sizeof *c);
-    float *block = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-    if (!c || !block) { free(c); free(block); return NULL; }
-    memset(block, 0, floats * sizeof(float));
-    c->params = block;
-    c->packed = c->params + cnn_bn_PARAM_FLOATS;
-    c->arena = c->packed + cnn_bn_PACKED_FLOATS;
-    
-    cnn_bn_init_params(c->params, 0ull);
-    cnn_bn_pack(c);
-    return c;
-}
-
-void cnn_bn_destroy(cnn_bn_ctx *c) {
-    if (!c) return;
-    free(c->params);
-    free(c);
-}
-
 const char *cnn_bn_param_name(int i) { return i >= 0 && i < cnn_bn_NUM_PARAMS ? cnn_bn_names[i] : NULL; }
 
 int cnn_bn_param_shape(int i, int64_t dims[4]) {
@@ -1761,37 +1761,114 @@ static size_t cnn_bn_param_count(int i) {
     return n;
 }
 
+/* ---- the context's memory: one block of cnn_bn_HEAP_BYTES ---------------------------- */
+_Static_assert(sizeof(struct cnn_bn_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
+
+static cnn_bn_ctx *cnn_bn_place(void *block, int owned) {
+    memset(block, 0, cnn_bn_HEAP_BYTES);
+    cnn_bn_ctx *c = block;
+    float *f = (float *)((char *)block + NN_CTX_BYTES);
+    (void)f;
+    c->packed = f;
+    c->params = f + cnn_bn_PACKED_FLOATS;
+    c->arena = c->params + cnn_bn_DIRECT_FLOATS;
+    c->owned = owned;
+    return c;
+}
+
+/* Packs every parameter from src (PyTorch layout, at cnn_bn_offsets) and keeps those forward reads in place. */
+static NN_UNUSED void cnn_bn_use(cnn_bn_ctx *c, const float *src) {
+    cnn_bn_ctx view = *c;
+    view.params = (float *)src;  /* packing only reads params */
+    cnn_bn_pack(&view);
+    if (c->params != src) memcpy(c->params, src, cnn_bn_DIRECT_FLOATS * sizeof(float));
+}
+
+/* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of cnn_bn_ctx). */
+static int cnn_bn_keep_full(cnn_bn_ctx *c) {
+    if (c->full) return NN_OK;
+    if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
+    float *f = calloc(cnn_bn_PARAM_FLOATS, sizeof(float));
+    if (!f) return NN_ERR_NOMEM;
+    if (c->weights == NN_W_SEED) cnn_bn_init_params(f, 0ull);
+    c->full = f;
+    return NN_OK;
+}
+
+cnn_bn_ctx *cnn_bn_create(void) {
+    void *block = aligned_alloc(64, cnn_bn_HEAP_BYTES);
+    if (!block) return NULL;
+    cnn_bn_ctx *c = cnn_bn_place(block, 1);
+    float *seeded = malloc((size_t)cnn_bn_PARAM_FLOATS * sizeof(float));  /* borrowed: cnn_bn_UNPACKED_BYTES */
+    if (!seeded) { free(block); return NULL; }
+    cnn_bn_init_params(seeded, 0ull);
+    cnn_bn_use(c, seeded);
+    free(seeded);
+    c->weights = NN_W_SEED;
+    return c;
+}
+
+cnn_bn_ctx *cnn_bn_create_in(void *buffer, size_t size) {
+    if (!buffer || size < cnn_bn_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
+    cnn_bn_ctx *c = cnn_bn_place(buffer, 0);
+    c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
+    return c;
+}
+
+void cnn_bn_destroy(cnn_bn_ctx *c) {
+    if (!c) return;
+    if (c->full != c->params) free(c->full);
+    if (c->owned) free(c);
+}
+
 int cnn_bn_get_param(const cnn_bn_ctx *c, int i, float *out) {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(out, c->params + cnn_bn_offsets[i], cnn_bn_param_count(i) * sizeof(float));
+    const float *from = c->full;
+                if (!from) {
+        int rc = cnn_bn_keep_full((cnn_bn_ctx *)c);  /* the copy is a cache: the weights do not change */
+        if (rc != NN_OK) return rc;
+        from = c->full;
+    }
+    memcpy(out, from + cnn_bn_offsets[i], cnn_bn_param_count(i) * sizeof(float));
     return NN_OK;
 }
 
 int cnn_bn_set_param(cnn_bn_ctx *c, int i, const float *in) {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(c->params + cnn_bn_offsets[i], in, cnn_bn_param_count(i) * sizeof(float));
-    cnn_bn_pack(c);
+    int rc = cnn_bn_keep_full(c);
+    if (rc != NN_OK) return rc;
+    memcpy(c->full + cnn_bn_offsets[i], in, cnn_bn_param_count(i) * sizeof(float));
+    cnn_bn_use(c, c->full);
     return NN_OK;
 }
 
+/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
 int cnn_bn_load_weights(cnn_bn_ctx *c, const char *path) {
-    if (!c || !path) return NN_ERR_NULL;
+    if (!c) return NN_ERR_NULL;
+    if (!path) return NN_ERR_NULL;
+    float *src = c->full ? c->full : malloc((size_t)cnn_bn_PARAM_FLOATS * sizeof(float));
+    if (!src) return NN_ERR_NOMEM;
     float *dst[cnn_bn_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) dst[i] = c->params + cnn_bn_offsets[i];
+    for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) dst[i] = src + cnn_bn_offsets[i];
     int rc = nn_st_load(path, cnn_bn_NUM_PARAMS, cnn_bn_names, cnn_bn_ranks, cnn_bn_dims, dst);
-    if (rc == NN_OK) cnn_bn_pack(c);
+    if (rc == NN_OK) cnn_bn_use(c, src);
+    if (src != c->full) {
+        free(src);
+        if (rc == NN_OK) c->weights = NN_W_PACKED;
+    }
     return rc;
 }
 
 int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
+    int rc = cnn_bn_keep_full((cnn_bn_ctx *)c);
+    if (rc != NN_OK) return rc;
     const float *src[cnn_bn_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) src[i] = c->params + cnn_bn_offsets[i];
+    for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) src[i] = c->full + cnn_bn_offsets[i];
     return nn_st_save(path, cnn_bn_NUM_PARAMS, cnn_bn_names, cnn_bn_ranks, cnn_bn_dims, src);
 }
-
 static const int cnn_bn_output_sizes[cnn_bn_NUM_OUTPUTS] = {10, };
 
 int cnn_bn_output_size(int i) { return i >= 0 && i < cnn_bn_NUM_OUTPUTS ? cnn_bn_output_sizes[i] : NN_ERR_INDEX; }
@@ -1854,6 +1931,7 @@ const char *cnn_bn_strerror(int code) {
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
     case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
     case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
+    case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";
     default: return "unknown error code";
     }
 }

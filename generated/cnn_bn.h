@@ -3,6 +3,7 @@
 #define cnn_bn_H
 #ifndef cnn_bn_INTERFACE
 #define cnn_bn_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -15,9 +16,20 @@ extern "C" {
 #define cnn_bn_NUM_OUTPUTS  1
 #define cnn_bn_TARGET       "portable"    /* cnn_bn.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define cnn_bn_HEAP_BYTES      5706176
+#define cnn_bn_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define cnn_bn_PACKED_BYTES    4932800    /* weights in the kernels' layout (in the heap block) */
+#define cnn_bn_ARENA_BYTES     773120    /* activations and scratch at MAX_BATCH */
+#define cnn_bn_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define cnn_bn_UNPACKED_BYTES  4470208    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct cnn_bn_ctx cnn_bn_ctx;
 
 cnn_bn_ctx    *cnn_bn_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= cnn_bn_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+cnn_bn_ctx    *cnn_bn_create_in(void *buffer, size_t size);
 void        cnn_bn_destroy(cnn_bn_ctx *);
 const char *cnn_bn_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         cnn_bn_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -33,6 +45,8 @@ int         cnn_bn_forward_all(cnn_bn_ctx *, const float *x, float *const *ys, i
 int         cnn_bn_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         cnn_bn_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define cnn_bn_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }

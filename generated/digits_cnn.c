@@ -284,6 +284,7 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -1474,6 +1475,7 @@ done:
 }
 #ifndef digits_cnn_INTERFACE
 #define digits_cnn_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -1486,9 +1488,20 @@ extern "C" {
 #define digits_cnn_NUM_OUTPUTS  1
 #define digits_cnn_TARGET       "portable"    /* digits_cnn.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define digits_cnn_HEAP_BYTES      257600
+#define digits_cnn_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define digits_cnn_PACKED_BYTES    187456    /* weights in the kernels' layout (in the heap block) */
+#define digits_cnn_ARENA_BYTES     69888    /* activations and scratch at MAX_BATCH */
+#define digits_cnn_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define digits_cnn_UNPACKED_BYTES  153152    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct digits_cnn_ctx digits_cnn_ctx;
 
 digits_cnn_ctx    *digits_cnn_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= digits_cnn_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+digits_cnn_ctx    *digits_cnn_create_in(void *buffer, size_t size);
 void        digits_cnn_destroy(digits_cnn_ctx *);
 const char *digits_cnn_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         digits_cnn_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -1504,6 +1517,8 @@ int         digits_cnn_forward_all(digits_cnn_ctx *, const float *x, float *cons
 int         digits_cnn_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         digits_cnn_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define digits_cnn_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }
@@ -1542,13 +1557,19 @@ static void digits_cnn_init_params(float *params, uint64_t rng) {
 #define digits_cnn_PARAM_FLOATS 38288
 #define digits_cnn_PACKED_FLOATS 46864
 #define digits_cnn_ARENA_FLOATS 17472
+#define digits_cnn_DIRECT_FLOATS 0  /* the leading parameters forward reads in place */
+#define NN_CTX_BYTES 256
+enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
 
 
-/* One allocation holds everything a context owns; forward allocates nothing. */
+/* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
 struct digits_cnn_ctx {
-    float *params;  /* PyTorch layout, in table order */
-    float *packed;  /* weights repacked for the kernels; rebuilt after every change to params */
+    float *params;  /* PyTorch layout at digits_cnn_offsets: every parameter with --train, else the first digits_cnn_DIRECT_FLOATS */
+    float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
     float *arena;   /* activations and scratch, planned at compile time */
+    float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
+    int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+    int owned;      /* from create (freed by destroy), not create_in */
 };
 
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
@@ -1630,27 +1651,6 @@ static void digits_cnn_pack(digits_cnn_ctx *c) {
     nn_pack_bias(10, 16, c->params + 38272, c->packed + 45824 + 1024);
 }
 /* ---- API ---------------------------------------------------------------- */
-digits_cnn_ctx *digits_cnn_create(void) {
-    size_t floats = (size_t)digits_cnn_PARAM_FLOATS + digits_cnn_PACKED_FLOATS + digits_cnn_ARENA_FLOATS;
-    digits_cnn_ctx *c = calloc(1, sizeof *c);
-    float *block = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-    if (!c || !block) { free(c); free(block); return NULL; }
-    memset(block, 0, floats * sizeof(float));
-    c->params = block;
-    c->packed = c->params + digits_cnn_PARAM_FLOATS;
-    c->arena = c->packed + digits_cnn_PACKED_FLOATS;
-    
-    digits_cnn_init_params(c->params, 0ull);
-    digits_cnn_pack(c);
-    return c;
-}
-
-void digits_cnn_destroy(digits_cnn_ctx *c) {
-    if (!c) return;
-    free(c->params);
-    free(c);
-}
-
 const char *digits_cnn_param_name(int i) { return i >= 0 && i < digits_cnn_NUM_PARAMS ? digits_cnn_names[i] : NULL; }
 
 int digits_cnn_param_shape(int i, int64_t dims[4]) {
@@ -1666,37 +1666,114 @@ static size_t digits_cnn_param_count(int i) {
     return n;
 }
 
+/* ---- the context's memory: one block of digits_cnn_HEAP_BYTES ---------------------------- */
+_Static_assert(sizeof(struct digits_cnn_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
+
+static digits_cnn_ctx *digits_cnn_place(void *block, int owned) {
+    memset(block, 0, digits_cnn_HEAP_BYTES);
+    digits_cnn_ctx *c = block;
+    float *f = (float *)((char *)block + NN_CTX_BYTES);
+    (void)f;
+    c->packed = f;
+    c->params = f + digits_cnn_PACKED_FLOATS;
+    c->arena = c->params + digits_cnn_DIRECT_FLOATS;
+    c->owned = owned;
+    return c;
+}
+
+/* Packs every parameter from src (PyTorch layout, at digits_cnn_offsets) and keeps those forward reads in place. */
+static NN_UNUSED void digits_cnn_use(digits_cnn_ctx *c, const float *src) {
+    digits_cnn_ctx view = *c;
+    view.params = (float *)src;  /* packing only reads params */
+    digits_cnn_pack(&view);
+    if (c->params != src) memcpy(c->params, src, digits_cnn_DIRECT_FLOATS * sizeof(float));
+}
+
+/* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of digits_cnn_ctx). */
+static int digits_cnn_keep_full(digits_cnn_ctx *c) {
+    if (c->full) return NN_OK;
+    if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
+    float *f = calloc(digits_cnn_PARAM_FLOATS, sizeof(float));
+    if (!f) return NN_ERR_NOMEM;
+    if (c->weights == NN_W_SEED) digits_cnn_init_params(f, 0ull);
+    c->full = f;
+    return NN_OK;
+}
+
+digits_cnn_ctx *digits_cnn_create(void) {
+    void *block = aligned_alloc(64, digits_cnn_HEAP_BYTES);
+    if (!block) return NULL;
+    digits_cnn_ctx *c = digits_cnn_place(block, 1);
+    float *seeded = malloc((size_t)digits_cnn_PARAM_FLOATS * sizeof(float));  /* borrowed: digits_cnn_UNPACKED_BYTES */
+    if (!seeded) { free(block); return NULL; }
+    digits_cnn_init_params(seeded, 0ull);
+    digits_cnn_use(c, seeded);
+    free(seeded);
+    c->weights = NN_W_SEED;
+    return c;
+}
+
+digits_cnn_ctx *digits_cnn_create_in(void *buffer, size_t size) {
+    if (!buffer || size < digits_cnn_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
+    digits_cnn_ctx *c = digits_cnn_place(buffer, 0);
+    c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
+    return c;
+}
+
+void digits_cnn_destroy(digits_cnn_ctx *c) {
+    if (!c) return;
+    if (c->full != c->params) free(c->full);
+    if (c->owned) free(c);
+}
+
 int digits_cnn_get_param(const digits_cnn_ctx *c, int i, float *out) {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(out, c->params + digits_cnn_offsets[i], digits_cnn_param_count(i) * sizeof(float));
+    const float *from = c->full;
+                if (!from) {
+        int rc = digits_cnn_keep_full((digits_cnn_ctx *)c);  /* the copy is a cache: the weights do not change */
+        if (rc != NN_OK) return rc;
+        from = c->full;
+    }
+    memcpy(out, from + digits_cnn_offsets[i], digits_cnn_param_count(i) * sizeof(float));
     return NN_OK;
 }
 
 int digits_cnn_set_param(digits_cnn_ctx *c, int i, const float *in) {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(c->params + digits_cnn_offsets[i], in, digits_cnn_param_count(i) * sizeof(float));
-    digits_cnn_pack(c);
+    int rc = digits_cnn_keep_full(c);
+    if (rc != NN_OK) return rc;
+    memcpy(c->full + digits_cnn_offsets[i], in, digits_cnn_param_count(i) * sizeof(float));
+    digits_cnn_use(c, c->full);
     return NN_OK;
 }
 
+/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
 int digits_cnn_load_weights(digits_cnn_ctx *c, const char *path) {
-    if (!c || !path) return NN_ERR_NULL;
+    if (!c) return NN_ERR_NULL;
+    if (!path) return NN_ERR_NULL;
+    float *src = c->full ? c->full : malloc((size_t)digits_cnn_PARAM_FLOATS * sizeof(float));
+    if (!src) return NN_ERR_NOMEM;
     float *dst[digits_cnn_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) dst[i] = c->params + digits_cnn_offsets[i];
+    for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) dst[i] = src + digits_cnn_offsets[i];
     int rc = nn_st_load(path, digits_cnn_NUM_PARAMS, digits_cnn_names, digits_cnn_ranks, digits_cnn_dims, dst);
-    if (rc == NN_OK) digits_cnn_pack(c);
+    if (rc == NN_OK) digits_cnn_use(c, src);
+    if (src != c->full) {
+        free(src);
+        if (rc == NN_OK) c->weights = NN_W_PACKED;
+    }
     return rc;
 }
 
 int digits_cnn_save_weights(const digits_cnn_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
+    int rc = digits_cnn_keep_full((digits_cnn_ctx *)c);
+    if (rc != NN_OK) return rc;
     const float *src[digits_cnn_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) src[i] = c->params + digits_cnn_offsets[i];
+    for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) src[i] = c->full + digits_cnn_offsets[i];
     return nn_st_save(path, digits_cnn_NUM_PARAMS, digits_cnn_names, digits_cnn_ranks, digits_cnn_dims, src);
 }
-
 static const int digits_cnn_output_sizes[digits_cnn_NUM_OUTPUTS] = {10, };
 
 int digits_cnn_output_size(int i) { return i >= 0 && i < digits_cnn_NUM_OUTPUTS ? digits_cnn_output_sizes[i] : NN_ERR_INDEX; }
@@ -1756,6 +1833,7 @@ const char *digits_cnn_strerror(int code) {
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
     case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
     case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
+    case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";
     default: return "unknown error code";
     }
 }

@@ -3,6 +3,7 @@
 #define digits_cnn_H
 #ifndef digits_cnn_INTERFACE
 #define digits_cnn_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -15,9 +16,20 @@ extern "C" {
 #define digits_cnn_NUM_OUTPUTS  1
 #define digits_cnn_TARGET       "portable"    /* digits_cnn.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define digits_cnn_HEAP_BYTES      257600
+#define digits_cnn_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define digits_cnn_PACKED_BYTES    187456    /* weights in the kernels' layout (in the heap block) */
+#define digits_cnn_ARENA_BYTES     69888    /* activations and scratch at MAX_BATCH */
+#define digits_cnn_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define digits_cnn_UNPACKED_BYTES  153152    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct digits_cnn_ctx digits_cnn_ctx;
 
 digits_cnn_ctx    *digits_cnn_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= digits_cnn_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+digits_cnn_ctx    *digits_cnn_create_in(void *buffer, size_t size);
 void        digits_cnn_destroy(digits_cnn_ctx *);
 const char *digits_cnn_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         digits_cnn_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -33,6 +45,8 @@ int         digits_cnn_forward_all(digits_cnn_ctx *, const float *x, float *cons
 int         digits_cnn_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         digits_cnn_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define digits_cnn_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }

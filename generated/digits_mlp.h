@@ -3,6 +3,7 @@
 #define digits_mlp_H
 #ifndef digits_mlp_INTERFACE
 #define digits_mlp_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -15,9 +16,20 @@ extern "C" {
 #define digits_mlp_NUM_OUTPUTS  1
 #define digits_mlp_TARGET       "portable"    /* digits_mlp.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define digits_mlp_HEAP_BYTES      42368
+#define digits_mlp_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define digits_mlp_PACKED_BYTES    41536    /* weights in the kernels' layout (in the heap block) */
+#define digits_mlp_ARENA_BYTES     576    /* activations and scratch at MAX_BATCH */
+#define digits_mlp_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define digits_mlp_UNPACKED_BYTES  38464    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct digits_mlp_ctx digits_mlp_ctx;
 
 digits_mlp_ctx    *digits_mlp_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= digits_mlp_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+digits_mlp_ctx    *digits_mlp_create_in(void *buffer, size_t size);
 void        digits_mlp_destroy(digits_mlp_ctx *);
 const char *digits_mlp_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         digits_mlp_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -33,6 +45,8 @@ int         digits_mlp_forward_all(digits_mlp_ctx *, const float *x, float *cons
 int         digits_mlp_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         digits_mlp_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define digits_mlp_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }

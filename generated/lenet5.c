@@ -284,6 +284,7 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -1225,6 +1226,7 @@ done:
 }
 #ifndef lenet5_INTERFACE
 #define lenet5_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -1237,9 +1239,20 @@ extern "C" {
 #define lenet5_NUM_OUTPUTS  1
 #define lenet5_TARGET       "portable"    /* lenet5.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define lenet5_HEAP_BYTES      274688
+#define lenet5_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define lenet5_PACKED_BYTES    250880    /* weights in the kernels' layout (in the heap block) */
+#define lenet5_ARENA_BYTES     23552    /* activations and scratch at MAX_BATCH */
+#define lenet5_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define lenet5_UNPACKED_BYTES  247040    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct lenet5_ctx lenet5_ctx;
 
 lenet5_ctx    *lenet5_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= lenet5_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+lenet5_ctx    *lenet5_create_in(void *buffer, size_t size);
 void        lenet5_destroy(lenet5_ctx *);
 const char *lenet5_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         lenet5_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -1255,6 +1268,8 @@ int         lenet5_forward_all(lenet5_ctx *, const float *x, float *const *ys, i
 int         lenet5_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         lenet5_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define lenet5_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }
@@ -1297,13 +1312,19 @@ static void lenet5_init_params(float *params, uint64_t rng) {
 #define lenet5_PARAM_FLOATS 61760
 #define lenet5_PACKED_FLOATS 62720
 #define lenet5_ARENA_FLOATS 5888
+#define lenet5_DIRECT_FLOATS 0  /* the leading parameters forward reads in place */
+#define NN_CTX_BYTES 256
+enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
 
 
-/* One allocation holds everything a context owns; forward allocates nothing. */
+/* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
 struct lenet5_ctx {
-    float *params;  /* PyTorch layout, in table order */
-    float *packed;  /* weights repacked for the kernels; rebuilt after every change to params */
+    float *params;  /* PyTorch layout at lenet5_offsets: every parameter with --train, else the first lenet5_DIRECT_FLOATS */
+    float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
     float *arena;   /* activations and scratch, planned at compile time */
+    float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
+    int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+    int owned;      /* from create (freed by destroy), not create_in */
 };
 
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
@@ -1412,27 +1433,6 @@ static void lenet5_pack(lenet5_ctx *c) {
     nn_pack_bias(10, 16, c->params + 61744, c->packed + 61360 + 1344);
 }
 /* ---- API ---------------------------------------------------------------- */
-lenet5_ctx *lenet5_create(void) {
-    size_t floats = (size_t)lenet5_PARAM_FLOATS + lenet5_PACKED_FLOATS + lenet5_ARENA_FLOATS;
-    lenet5_ctx *c = calloc(1, sizeof *c);
-    float *block = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-    if (!c || !block) { free(c); free(block); return NULL; }
-    memset(block, 0, floats * sizeof(float));
-    c->params = block;
-    c->packed = c->params + lenet5_PARAM_FLOATS;
-    c->arena = c->packed + lenet5_PACKED_FLOATS;
-    
-    lenet5_init_params(c->params, 0ull);
-    lenet5_pack(c);
-    return c;
-}
-
-void lenet5_destroy(lenet5_ctx *c) {
-    if (!c) return;
-    free(c->params);
-    free(c);
-}
-
 const char *lenet5_param_name(int i) { return i >= 0 && i < lenet5_NUM_PARAMS ? lenet5_names[i] : NULL; }
 
 int lenet5_param_shape(int i, int64_t dims[4]) {
@@ -1448,37 +1448,114 @@ static size_t lenet5_param_count(int i) {
     return n;
 }
 
+/* ---- the context's memory: one block of lenet5_HEAP_BYTES ---------------------------- */
+_Static_assert(sizeof(struct lenet5_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
+
+static lenet5_ctx *lenet5_place(void *block, int owned) {
+    memset(block, 0, lenet5_HEAP_BYTES);
+    lenet5_ctx *c = block;
+    float *f = (float *)((char *)block + NN_CTX_BYTES);
+    (void)f;
+    c->packed = f;
+    c->params = f + lenet5_PACKED_FLOATS;
+    c->arena = c->params + lenet5_DIRECT_FLOATS;
+    c->owned = owned;
+    return c;
+}
+
+/* Packs every parameter from src (PyTorch layout, at lenet5_offsets) and keeps those forward reads in place. */
+static NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src) {
+    lenet5_ctx view = *c;
+    view.params = (float *)src;  /* packing only reads params */
+    lenet5_pack(&view);
+    if (c->params != src) memcpy(c->params, src, lenet5_DIRECT_FLOATS * sizeof(float));
+}
+
+/* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of lenet5_ctx). */
+static int lenet5_keep_full(lenet5_ctx *c) {
+    if (c->full) return NN_OK;
+    if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
+    float *f = calloc(lenet5_PARAM_FLOATS, sizeof(float));
+    if (!f) return NN_ERR_NOMEM;
+    if (c->weights == NN_W_SEED) lenet5_init_params(f, 0ull);
+    c->full = f;
+    return NN_OK;
+}
+
+lenet5_ctx *lenet5_create(void) {
+    void *block = aligned_alloc(64, lenet5_HEAP_BYTES);
+    if (!block) return NULL;
+    lenet5_ctx *c = lenet5_place(block, 1);
+    float *seeded = malloc((size_t)lenet5_PARAM_FLOATS * sizeof(float));  /* borrowed: lenet5_UNPACKED_BYTES */
+    if (!seeded) { free(block); return NULL; }
+    lenet5_init_params(seeded, 0ull);
+    lenet5_use(c, seeded);
+    free(seeded);
+    c->weights = NN_W_SEED;
+    return c;
+}
+
+lenet5_ctx *lenet5_create_in(void *buffer, size_t size) {
+    if (!buffer || size < lenet5_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
+    lenet5_ctx *c = lenet5_place(buffer, 0);
+    c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
+    return c;
+}
+
+void lenet5_destroy(lenet5_ctx *c) {
+    if (!c) return;
+    if (c->full != c->params) free(c->full);
+    if (c->owned) free(c);
+}
+
 int lenet5_get_param(const lenet5_ctx *c, int i, float *out) {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(out, c->params + lenet5_offsets[i], lenet5_param_count(i) * sizeof(float));
+    const float *from = c->full;
+                if (!from) {
+        int rc = lenet5_keep_full((lenet5_ctx *)c);  /* the copy is a cache: the weights do not change */
+        if (rc != NN_OK) return rc;
+        from = c->full;
+    }
+    memcpy(out, from + lenet5_offsets[i], lenet5_param_count(i) * sizeof(float));
     return NN_OK;
 }
 
 int lenet5_set_param(lenet5_ctx *c, int i, const float *in) {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(c->params + lenet5_offsets[i], in, lenet5_param_count(i) * sizeof(float));
-    lenet5_pack(c);
+    int rc = lenet5_keep_full(c);
+    if (rc != NN_OK) return rc;
+    memcpy(c->full + lenet5_offsets[i], in, lenet5_param_count(i) * sizeof(float));
+    lenet5_use(c, c->full);
     return NN_OK;
 }
 
+/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
 int lenet5_load_weights(lenet5_ctx *c, const char *path) {
-    if (!c || !path) return NN_ERR_NULL;
+    if (!c) return NN_ERR_NULL;
+    if (!path) return NN_ERR_NULL;
+    float *src = c->full ? c->full : malloc((size_t)lenet5_PARAM_FLOATS * sizeof(float));
+    if (!src) return NN_ERR_NOMEM;
     float *dst[lenet5_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = c->params + lenet5_offsets[i];
+    for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = src + lenet5_offsets[i];
     int rc = nn_st_load(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, dst);
-    if (rc == NN_OK) lenet5_pack(c);
+    if (rc == NN_OK) lenet5_use(c, src);
+    if (src != c->full) {
+        free(src);
+        if (rc == NN_OK) c->weights = NN_W_PACKED;
+    }
     return rc;
 }
 
 int lenet5_save_weights(const lenet5_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
+    int rc = lenet5_keep_full((lenet5_ctx *)c);
+    if (rc != NN_OK) return rc;
     const float *src[lenet5_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < lenet5_NUM_PARAMS; i++) src[i] = c->params + lenet5_offsets[i];
+    for (int i = 0; i < lenet5_NUM_PARAMS; i++) src[i] = c->full + lenet5_offsets[i];
     return nn_st_save(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, src);
 }
-
 static const int lenet5_output_sizes[lenet5_NUM_OUTPUTS] = {10, };
 
 int lenet5_output_size(int i) { return i >= 0 && i < lenet5_NUM_OUTPUTS ? lenet5_output_sizes[i] : NN_ERR_INDEX; }
@@ -1540,6 +1617,7 @@ const char *lenet5_strerror(int code) {
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
     case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
     case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
+    case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";
     default: return "unknown error code";
     }
 }

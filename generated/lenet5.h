@@ -3,6 +3,7 @@
 #define lenet5_H
 #ifndef lenet5_INTERFACE
 #define lenet5_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -15,9 +16,20 @@ extern "C" {
 #define lenet5_NUM_OUTPUTS  1
 #define lenet5_TARGET       "portable"    /* lenet5.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define lenet5_HEAP_BYTES      274688
+#define lenet5_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define lenet5_PACKED_BYTES    250880    /* weights in the kernels' layout (in the heap block) */
+#define lenet5_ARENA_BYTES     23552    /* activations and scratch at MAX_BATCH */
+#define lenet5_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define lenet5_UNPACKED_BYTES  247040    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct lenet5_ctx lenet5_ctx;
 
 lenet5_ctx    *lenet5_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= lenet5_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+lenet5_ctx    *lenet5_create_in(void *buffer, size_t size);
 void        lenet5_destroy(lenet5_ctx *);
 const char *lenet5_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         lenet5_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -33,6 +45,8 @@ int         lenet5_forward_all(lenet5_ctx *, const float *x, float *const *ys, i
 int         lenet5_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         lenet5_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define lenet5_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }

@@ -284,6 +284,7 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -933,6 +934,7 @@ done:
 }
 #ifndef lstm_INTERFACE
 #define lstm_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -945,9 +947,20 @@ extern "C" {
 #define lstm_NUM_OUTPUTS  1
 #define lstm_TARGET       "portable"    /* lstm.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define lstm_HEAP_BYTES      445760
+#define lstm_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define lstm_PACKED_BYTES    340032    /* weights in the kernels' layout (in the heap block) */
+#define lstm_ARENA_BYTES     105472    /* activations and scratch at MAX_BATCH */
+#define lstm_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define lstm_UNPACKED_BYTES  336960    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct lstm_ctx lstm_ctx;
 
 lstm_ctx    *lstm_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= lstm_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+lstm_ctx    *lstm_create_in(void *buffer, size_t size);
 void        lstm_destroy(lstm_ctx *);
 const char *lstm_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         lstm_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -963,6 +976,8 @@ int         lstm_forward_all(lstm_ctx *, const float *x, float *const *ys, int b
 int         lstm_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         lstm_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define lstm_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }
@@ -997,13 +1012,19 @@ static void lstm_init_params(float *params, uint64_t rng) {
 #define lstm_PARAM_FLOATS 84240
 #define lstm_PACKED_FLOATS 85008
 #define lstm_ARENA_FLOATS 26368
+#define lstm_DIRECT_FLOATS 0  /* the leading parameters forward reads in place */
+#define NN_CTX_BYTES 256
+enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
 
 
-/* One allocation holds everything a context owns; forward allocates nothing. */
+/* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
 struct lstm_ctx {
-    float *params;  /* PyTorch layout, in table order */
-    float *packed;  /* weights repacked for the kernels; rebuilt after every change to params */
+    float *params;  /* PyTorch layout at lstm_offsets: every parameter with --train, else the first lstm_DIRECT_FLOATS */
+    float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
     float *arena;   /* activations and scratch, planned at compile time */
+    float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
+    int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+    int owned;      /* from create (freed by destroy), not create_in */
 };
 
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
@@ -1058,27 +1079,6 @@ static void lstm_pack(lstm_ctx *c) {
     nn_pack_bias(10, 16, c->params + 84224, c->packed + 82944 + 2048);
 }
 /* ---- API ---------------------------------------------------------------- */
-lstm_ctx *lstm_create(void) {
-    size_t floats = (size_t)lstm_PARAM_FLOATS + lstm_PACKED_FLOATS + lstm_ARENA_FLOATS;
-    lstm_ctx *c = calloc(1, sizeof *c);
-    float *block = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-    if (!c || !block) { free(c); free(block); return NULL; }
-    memset(block, 0, floats * sizeof(float));
-    c->params = block;
-    c->packed = c->params + lstm_PARAM_FLOATS;
-    c->arena = c->packed + lstm_PACKED_FLOATS;
-    
-    lstm_init_params(c->params, 0ull);
-    lstm_pack(c);
-    return c;
-}
-
-void lstm_destroy(lstm_ctx *c) {
-    if (!c) return;
-    free(c->params);
-    free(c);
-}
-
 const char *lstm_param_name(int i) { return i >= 0 && i < lstm_NUM_PARAMS ? lstm_names[i] : NULL; }
 
 int lstm_param_shape(int i, int64_t dims[4]) {
@@ -1094,37 +1094,114 @@ static size_t lstm_param_count(int i) {
     return n;
 }
 
+/* ---- the context's memory: one block of lstm_HEAP_BYTES ---------------------------- */
+_Static_assert(sizeof(struct lstm_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
+
+static lstm_ctx *lstm_place(void *block, int owned) {
+    memset(block, 0, lstm_HEAP_BYTES);
+    lstm_ctx *c = block;
+    float *f = (float *)((char *)block + NN_CTX_BYTES);
+    (void)f;
+    c->packed = f;
+    c->params = f + lstm_PACKED_FLOATS;
+    c->arena = c->params + lstm_DIRECT_FLOATS;
+    c->owned = owned;
+    return c;
+}
+
+/* Packs every parameter from src (PyTorch layout, at lstm_offsets) and keeps those forward reads in place. */
+static NN_UNUSED void lstm_use(lstm_ctx *c, const float *src) {
+    lstm_ctx view = *c;
+    view.params = (float *)src;  /* packing only reads params */
+    lstm_pack(&view);
+    if (c->params != src) memcpy(c->params, src, lstm_DIRECT_FLOATS * sizeof(float));
+}
+
+/* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of lstm_ctx). */
+static int lstm_keep_full(lstm_ctx *c) {
+    if (c->full) return NN_OK;
+    if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
+    float *f = calloc(lstm_PARAM_FLOATS, sizeof(float));
+    if (!f) return NN_ERR_NOMEM;
+    if (c->weights == NN_W_SEED) lstm_init_params(f, 0ull);
+    c->full = f;
+    return NN_OK;
+}
+
+lstm_ctx *lstm_create(void) {
+    void *block = aligned_alloc(64, lstm_HEAP_BYTES);
+    if (!block) return NULL;
+    lstm_ctx *c = lstm_place(block, 1);
+    float *seeded = malloc((size_t)lstm_PARAM_FLOATS * sizeof(float));  /* borrowed: lstm_UNPACKED_BYTES */
+    if (!seeded) { free(block); return NULL; }
+    lstm_init_params(seeded, 0ull);
+    lstm_use(c, seeded);
+    free(seeded);
+    c->weights = NN_W_SEED;
+    return c;
+}
+
+lstm_ctx *lstm_create_in(void *buffer, size_t size) {
+    if (!buffer || size < lstm_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
+    lstm_ctx *c = lstm_place(buffer, 0);
+    c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
+    return c;
+}
+
+void lstm_destroy(lstm_ctx *c) {
+    if (!c) return;
+    if (c->full != c->params) free(c->full);
+    if (c->owned) free(c);
+}
+
 int lstm_get_param(const lstm_ctx *c, int i, float *out) {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(out, c->params + lstm_offsets[i], lstm_param_count(i) * sizeof(float));
+    const float *from = c->full;
+                if (!from) {
+        int rc = lstm_keep_full((lstm_ctx *)c);  /* the copy is a cache: the weights do not change */
+        if (rc != NN_OK) return rc;
+        from = c->full;
+    }
+    memcpy(out, from + lstm_offsets[i], lstm_param_count(i) * sizeof(float));
     return NN_OK;
 }
 
 int lstm_set_param(lstm_ctx *c, int i, const float *in) {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(c->params + lstm_offsets[i], in, lstm_param_count(i) * sizeof(float));
-    lstm_pack(c);
+    int rc = lstm_keep_full(c);
+    if (rc != NN_OK) return rc;
+    memcpy(c->full + lstm_offsets[i], in, lstm_param_count(i) * sizeof(float));
+    lstm_use(c, c->full);
     return NN_OK;
 }
 
+/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
 int lstm_load_weights(lstm_ctx *c, const char *path) {
-    if (!c || !path) return NN_ERR_NULL;
+    if (!c) return NN_ERR_NULL;
+    if (!path) return NN_ERR_NULL;
+    float *src = c->full ? c->full : malloc((size_t)lstm_PARAM_FLOATS * sizeof(float));
+    if (!src) return NN_ERR_NOMEM;
     float *dst[lstm_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < lstm_NUM_PARAMS; i++) dst[i] = c->params + lstm_offsets[i];
+    for (int i = 0; i < lstm_NUM_PARAMS; i++) dst[i] = src + lstm_offsets[i];
     int rc = nn_st_load(path, lstm_NUM_PARAMS, lstm_names, lstm_ranks, lstm_dims, dst);
-    if (rc == NN_OK) lstm_pack(c);
+    if (rc == NN_OK) lstm_use(c, src);
+    if (src != c->full) {
+        free(src);
+        if (rc == NN_OK) c->weights = NN_W_PACKED;
+    }
     return rc;
 }
 
 int lstm_save_weights(const lstm_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
+    int rc = lstm_keep_full((lstm_ctx *)c);
+    if (rc != NN_OK) return rc;
     const float *src[lstm_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < lstm_NUM_PARAMS; i++) src[i] = c->params + lstm_offsets[i];
+    for (int i = 0; i < lstm_NUM_PARAMS; i++) src[i] = c->full + lstm_offsets[i];
     return nn_st_save(path, lstm_NUM_PARAMS, lstm_names, lstm_ranks, lstm_dims, src);
 }
-
 static const int lstm_output_sizes[lstm_NUM_OUTPUTS] = {10, };
 
 int lstm_output_size(int i) { return i >= 0 && i < lstm_NUM_OUTPUTS ? lstm_output_sizes[i] : NN_ERR_INDEX; }
@@ -1181,6 +1258,7 @@ const char *lstm_strerror(int code) {
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
     case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
     case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
+    case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";
     default: return "unknown error code";
     }
 }

@@ -3,6 +3,7 @@
 #define lstm_H
 #ifndef lstm_INTERFACE
 #define lstm_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -15,9 +16,20 @@ extern "C" {
 #define lstm_NUM_OUTPUTS  1
 #define lstm_TARGET       "portable"    /* lstm.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define lstm_HEAP_BYTES      445760
+#define lstm_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define lstm_PACKED_BYTES    340032    /* weights in the kernels' layout (in the heap block) */
+#define lstm_ARENA_BYTES     105472    /* activations and scratch at MAX_BATCH */
+#define lstm_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define lstm_UNPACKED_BYTES  336960    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct lstm_ctx lstm_ctx;
 
 lstm_ctx    *lstm_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= lstm_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+lstm_ctx    *lstm_create_in(void *buffer, size_t size);
 void        lstm_destroy(lstm_ctx *);
 const char *lstm_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         lstm_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -33,6 +45,8 @@ int         lstm_forward_all(lstm_ctx *, const float *x, float *const *ys, int b
 int         lstm_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         lstm_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define lstm_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }

@@ -284,6 +284,7 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -933,6 +934,7 @@ done:
 }
 #ifndef mlp_INTERFACE
 #define mlp_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -945,9 +947,20 @@ extern "C" {
 #define mlp_NUM_OUTPUTS  1
 #define mlp_TARGET       "portable"    /* mlp.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define mlp_HEAP_BYTES      2152768
+#define mlp_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define mlp_PACKED_BYTES    2149440    /* weights in the kernels' layout (in the heap block) */
+#define mlp_ARENA_BYTES     3072    /* activations and scratch at MAX_BATCH */
+#define mlp_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define mlp_UNPACKED_BYTES  2143296    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct mlp_ctx mlp_ctx;
 
 mlp_ctx    *mlp_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= mlp_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+mlp_ctx    *mlp_create_in(void *buffer, size_t size);
 void        mlp_destroy(mlp_ctx *);
 const char *mlp_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         mlp_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -963,6 +976,8 @@ int         mlp_forward_all(mlp_ctx *, const float *x, float *const *ys, int bat
 int         mlp_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         mlp_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define mlp_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }
@@ -997,13 +1012,19 @@ static void mlp_init_params(float *params, uint64_t rng) {
 #define mlp_PARAM_FLOATS 535824
 #define mlp_PACKED_FLOATS 537360
 #define mlp_ARENA_FLOATS 768
+#define mlp_DIRECT_FLOATS 0  /* the leading parameters forward reads in place */
+#define NN_CTX_BYTES 256
+enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
 
 
-/* One allocation holds everything a context owns; forward allocates nothing. */
+/* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
 struct mlp_ctx {
-    float *params;  /* PyTorch layout, in table order */
-    float *packed;  /* weights repacked for the kernels; rebuilt after every change to params */
+    float *params;  /* PyTorch layout at mlp_offsets: every parameter with --train, else the first mlp_DIRECT_FLOATS */
+    float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
     float *arena;   /* activations and scratch, planned at compile time */
+    float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
+    int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+    int owned;      /* from create (freed by destroy), not create_in */
 };
 
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
@@ -1042,27 +1063,6 @@ static void mlp_pack(mlp_ctx *c) {
     nn_pack_bias(10, 16, c->params + 535808, c->packed + 533248 + 4096);
 }
 /* ---- API ---------------------------------------------------------------- */
-mlp_ctx *mlp_create(void) {
-    size_t floats = (size_t)mlp_PARAM_FLOATS + mlp_PACKED_FLOATS + mlp_ARENA_FLOATS;
-    mlp_ctx *c = calloc(1, sizeof *c);
-    float *block = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-    if (!c || !block) { free(c); free(block); return NULL; }
-    memset(block, 0, floats * sizeof(float));
-    c->params = block;
-    c->packed = c->params + mlp_PARAM_FLOATS;
-    c->arena = c->packed + mlp_PACKED_FLOATS;
-    
-    mlp_init_params(c->params, 0ull);
-    mlp_pack(c);
-    return c;
-}
-
-void mlp_destroy(mlp_ctx *c) {
-    if (!c) return;
-    free(c->params);
-    free(c);
-}
-
 const char *mlp_param_name(int i) { return i >= 0 && i < mlp_NUM_PARAMS ? mlp_names[i] : NULL; }
 
 int mlp_param_shape(int i, int64_t dims[4]) {
@@ -1078,37 +1078,114 @@ static size_t mlp_param_count(int i) {
     return n;
 }
 
+/* ---- the context's memory: one block of mlp_HEAP_BYTES ---------------------------- */
+_Static_assert(sizeof(struct mlp_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
+
+static mlp_ctx *mlp_place(void *block, int owned) {
+    memset(block, 0, mlp_HEAP_BYTES);
+    mlp_ctx *c = block;
+    float *f = (float *)((char *)block + NN_CTX_BYTES);
+    (void)f;
+    c->packed = f;
+    c->params = f + mlp_PACKED_FLOATS;
+    c->arena = c->params + mlp_DIRECT_FLOATS;
+    c->owned = owned;
+    return c;
+}
+
+/* Packs every parameter from src (PyTorch layout, at mlp_offsets) and keeps those forward reads in place. */
+static NN_UNUSED void mlp_use(mlp_ctx *c, const float *src) {
+    mlp_ctx view = *c;
+    view.params = (float *)src;  /* packing only reads params */
+    mlp_pack(&view);
+    if (c->params != src) memcpy(c->params, src, mlp_DIRECT_FLOATS * sizeof(float));
+}
+
+/* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of mlp_ctx). */
+static int mlp_keep_full(mlp_ctx *c) {
+    if (c->full) return NN_OK;
+    if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
+    float *f = calloc(mlp_PARAM_FLOATS, sizeof(float));
+    if (!f) return NN_ERR_NOMEM;
+    if (c->weights == NN_W_SEED) mlp_init_params(f, 0ull);
+    c->full = f;
+    return NN_OK;
+}
+
+mlp_ctx *mlp_create(void) {
+    void *block = aligned_alloc(64, mlp_HEAP_BYTES);
+    if (!block) return NULL;
+    mlp_ctx *c = mlp_place(block, 1);
+    float *seeded = malloc((size_t)mlp_PARAM_FLOATS * sizeof(float));  /* borrowed: mlp_UNPACKED_BYTES */
+    if (!seeded) { free(block); return NULL; }
+    mlp_init_params(seeded, 0ull);
+    mlp_use(c, seeded);
+    free(seeded);
+    c->weights = NN_W_SEED;
+    return c;
+}
+
+mlp_ctx *mlp_create_in(void *buffer, size_t size) {
+    if (!buffer || size < mlp_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
+    mlp_ctx *c = mlp_place(buffer, 0);
+    c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
+    return c;
+}
+
+void mlp_destroy(mlp_ctx *c) {
+    if (!c) return;
+    if (c->full != c->params) free(c->full);
+    if (c->owned) free(c);
+}
+
 int mlp_get_param(const mlp_ctx *c, int i, float *out) {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(out, c->params + mlp_offsets[i], mlp_param_count(i) * sizeof(float));
+    const float *from = c->full;
+                if (!from) {
+        int rc = mlp_keep_full((mlp_ctx *)c);  /* the copy is a cache: the weights do not change */
+        if (rc != NN_OK) return rc;
+        from = c->full;
+    }
+    memcpy(out, from + mlp_offsets[i], mlp_param_count(i) * sizeof(float));
     return NN_OK;
 }
 
 int mlp_set_param(mlp_ctx *c, int i, const float *in) {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
-    memcpy(c->params + mlp_offsets[i], in, mlp_param_count(i) * sizeof(float));
-    mlp_pack(c);
+    int rc = mlp_keep_full(c);
+    if (rc != NN_OK) return rc;
+    memcpy(c->full + mlp_offsets[i], in, mlp_param_count(i) * sizeof(float));
+    mlp_use(c, c->full);
     return NN_OK;
 }
 
+/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
 int mlp_load_weights(mlp_ctx *c, const char *path) {
-    if (!c || !path) return NN_ERR_NULL;
+    if (!c) return NN_ERR_NULL;
+    if (!path) return NN_ERR_NULL;
+    float *src = c->full ? c->full : malloc((size_t)mlp_PARAM_FLOATS * sizeof(float));
+    if (!src) return NN_ERR_NOMEM;
     float *dst[mlp_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < mlp_NUM_PARAMS; i++) dst[i] = c->params + mlp_offsets[i];
+    for (int i = 0; i < mlp_NUM_PARAMS; i++) dst[i] = src + mlp_offsets[i];
     int rc = nn_st_load(path, mlp_NUM_PARAMS, mlp_names, mlp_ranks, mlp_dims, dst);
-    if (rc == NN_OK) mlp_pack(c);
+    if (rc == NN_OK) mlp_use(c, src);
+    if (src != c->full) {
+        free(src);
+        if (rc == NN_OK) c->weights = NN_W_PACKED;
+    }
     return rc;
 }
 
 int mlp_save_weights(const mlp_ctx *c, const char *path) {
     if (!c || !path) return NN_ERR_NULL;
+    int rc = mlp_keep_full((mlp_ctx *)c);
+    if (rc != NN_OK) return rc;
     const float *src[mlp_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < mlp_NUM_PARAMS; i++) src[i] = c->params + mlp_offsets[i];
+    for (int i = 0; i < mlp_NUM_PARAMS; i++) src[i] = c->full + mlp_offsets[i];
     return nn_st_save(path, mlp_NUM_PARAMS, mlp_names, mlp_ranks, mlp_dims, src);
 }
-
 static const int mlp_output_sizes[mlp_NUM_OUTPUTS] = {10, };
 
 int mlp_output_size(int i) { return i >= 0 && i < mlp_NUM_OUTPUTS ? mlp_output_sizes[i] : NN_ERR_INDEX; }
@@ -1166,6 +1243,7 @@ const char *mlp_strerror(int code) {
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
     case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
     case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
+    case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";
     default: return "unknown error code";
     }
 }

@@ -3,6 +3,7 @@
 #define mlp_H
 #ifndef mlp_INTERFACE
 #define mlp_INTERFACE
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -15,9 +16,20 @@ extern "C" {
 #define mlp_NUM_OUTPUTS  1
 #define mlp_TARGET       "portable"    /* mlp.c needs no -march */
 
+/* Memory, in bytes (docs/deploy.md). create allocates exactly HEAP_BYTES; create_in takes a caller's block of that size. */
+#define mlp_HEAP_BYTES      2152768
+#define mlp_ROM_BYTES       0    /* weights linked in read-only (--embed-weights) */
+#define mlp_PACKED_BYTES    2149440    /* weights in the kernels' layout (in the heap block) */
+#define mlp_ARENA_BYTES     3072    /* activations and scratch at MAX_BATCH */
+#define mlp_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
+#define mlp_UNPACKED_BYTES  2143296    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+
 typedef struct mlp_ctx mlp_ctx;
 
 mlp_ctx    *mlp_create(void);              /* params initialised from the seed; NULL on OOM */
+/* The context in the caller's memory, no malloc: size >= mlp_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+   Weights all zero until load_weights or set_param; destroy frees nothing. */
+mlp_ctx    *mlp_create_in(void *buffer, size_t size);
 void        mlp_destroy(mlp_ctx *);
 const char *mlp_param_name(int i);          /* PyTorch name, NULL when i is out of range */
 int         mlp_param_shape(int i, int64_t dims[4]);  /* returns the rank */
@@ -33,6 +45,8 @@ int         mlp_forward_all(mlp_ctx *, const float *x, float *const *ys, int bat
 int         mlp_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         mlp_info(int what);
+/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+#define mlp_ERR_PACKED     (-15)
 
 #ifdef __cplusplus
 }

@@ -290,12 +290,13 @@ final class CLITests: XCTestCase {
 
     // MARK: - Commands that succeed
 
-    func testCompileWritesExactlyFourFiles() throws {
+    func testCompileWritesExactlyItsFiles() throws {
         let out = tmp.appendingPathComponent("out dir")
         let r = try nncc(["compile", model("dense_relu"), "-o", out.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("compiled dense_relu"), r.stdout)
-        XCTAssertEqual(listing(out), ["dense_relu.c", "dense_relu.h", "dense_relu.manifest.json", "libdense_relu.so"])
+        XCTAssertEqual(listing(out), ["dense_relu-config.cmake", "dense_relu.c", "dense_relu.h", "dense_relu.manifest.json", "dense_relu.pc",
+                                      "libdense_relu.a", "libdense_relu.so"])
         let data = try Data(contentsOf: out.appendingPathComponent("dense_relu.manifest.json"))
         let manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertGreaterThan(manifest["arena_bytes"] as? Int ?? 0, 0)
@@ -315,7 +316,8 @@ final class CLITests: XCTestCase {
         XCTAssert(r.stdout.contains("max batch 1 (the default; --batch sets it)"), r.stdout)
         XCTAssertEqual(listing(tmp), ["other_name.nncc"])
         XCTAssertEqual(listing(tmp.appendingPathComponent("other_name.nncc")),
-                       ["libother_name.so", "other_name.c", "other_name.h", "other_name.manifest.json", "other_name.py"])
+                       ["libother_name.a", "libother_name.so", "other_name-config.cmake", "other_name.c", "other_name.h",
+                        "other_name.manifest.json", "other_name.pc", "other_name.py"])
         let py = try String(contentsOf: tmp.appendingPathComponent("other_name.nncc/other_name.py"), encoding: .utf8)
         XCTAssert(py.contains("NAME = \"other_name\"\nINPUT_SHAPE = (8,)\nOUTPUT_SHAPES = ((4,),)\nLOSS = None"), py)
     }
@@ -323,7 +325,7 @@ final class CLITests: XCTestCase {
     func testCompilePortableTarget() throws {
         let out = tmp.appendingPathComponent("portable")
         try expect(0, ["compile", model("conv_avgpool_bn"), "-o", out.path, "--target", "portable"])
-        XCTAssertEqual(listing(out).count, 4)
+        XCTAssertEqual(listing(out).count, 7)
     }
 
     /// A named level builds on any host (compile only loads nothing); the manifest, the summary and
@@ -412,7 +414,8 @@ final class CLITests: XCTestCase {
         let out = tmp.appendingPathComponent("out")
         let r = try nncc(["compile", onnx, "-o", out.path])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(listing(out), ["libmy_mlp.so", "my_mlp.c", "my_mlp.h", "my_mlp.manifest.json", "my_mlp.safetensors"])
+        XCTAssertEqual(listing(out), ["libmy_mlp.a", "libmy_mlp.so", "my_mlp-config.cmake", "my_mlp.c", "my_mlp.h", "my_mlp.manifest.json",
+                                      "my_mlp.pc", "my_mlp.safetensors"])
         let saved = try SafeTensors.read(path: out.appendingPathComponent("my_mlp.safetensors").path)
         XCTAssertEqual(saved.map(\.name), ["layers.0.mod.weight", "layers.0.mod.bias", "layers.1.mod.weight", "layers.1.mod.bias"])
         try expect(0, ["check", onnx, "--input", fixture("mlp_softmax_ce", "x.npy"), "--expect", fixture("mlp_softmax_ce", "y.npy")])

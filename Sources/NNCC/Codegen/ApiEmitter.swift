@@ -1,9 +1,9 @@
-/// The exported functions of c-abi.md: lifetime, parameters, weights files,
-/// forward. Every one checks its arguments and writes nothing on failure.
+/// The exported functions of c-abi.md: parameters, forward, errors (the context
+/// and weights are ContextEmitter's). Every one checks its arguments and writes nothing on failure.
 enum ApiEmitter {
     /// `threads`: ForwardThreads' functions, when forward splits the batch across threads.
     static func functions(_ g: Graph, ctx: EmitContext, prefix p: String, forwardCalls: [String], threads: String? = nil,
-                          training: TrainingCode?) -> String {
+                          training: TrainingCode?, memory: MemoryFigures) -> String {
         let outputs = g.outputs.enumerated().map { j, o in
             "    memcpy(ys[\(j)], \(ctx.value(o)), (size_t)nb * \(g.nodes[o].size) * sizeof(float));"
         }.joined(separator: "\n")
@@ -16,27 +16,6 @@ enum ApiEmitter {
                                 parameters: ["\(p)_ctx *c", "const float *x", "int nb"])
         return """
             /* ---- API ---------------------------------------------------------------- */
-            \(p)_ctx *\(p)_create(void) {
-                size_t floats = (size_t)\(p)_PARAM_FLOATS + \(p)_PACKED_FLOATS + \(p)_ARENA_FLOATS\(training == nil ? "" : " + \(p)_TRAIN_FLOATS");
-                \(p)_ctx *c = calloc(1, sizeof *c);
-                float *block = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-                if (!c || !block) { free(c); free(block); return NULL; }
-                memset(block, 0, floats * sizeof(float));
-                c->params = block;
-                c->packed = c->params + \(p)_PARAM_FLOATS;
-                c->arena = c->packed + \(p)_PACKED_FLOATS;
-                \(training == nil ? "" : "\(p)_train_init(c, c->arena + \(p)_ARENA_FLOATS);")
-                \(p)_init_params(c->params, \(g.seed)ull);
-                \(p)_pack(c);
-                return c;
-            }
-
-            void \(p)_destroy(\(p)_ctx *c) {
-                if (!c) return;
-                free(c->params);
-                free(c);
-            }
-
             const char *\(p)_param_name(int i) { return i >= 0 && i < \(p)_NUM_PARAMS ? \(p)_names[i] : NULL; }
 
             int \(p)_param_shape(int i, int64_t dims[\(Interface.paramRank(g))]) {
@@ -52,38 +31,7 @@ enum ApiEmitter {
                 return n;
             }
 
-            int \(p)_get_param(const \(p)_ctx *c, int i, float *out) {
-                if (!c || !out) return NN_ERR_NULL;
-                if (i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
-                memcpy(out, c->params + \(p)_offsets[i], \(p)_param_count(i) * sizeof(float));
-                return NN_OK;
-            }
-
-            int \(p)_set_param(\(p)_ctx *c, int i, const float *in) {
-                if (!c || !in) return NN_ERR_NULL;
-                if (i < 0 || i >= \(p)_NUM_PARAMS) return NN_ERR_INDEX;
-                memcpy(c->params + \(p)_offsets[i], in, \(p)_param_count(i) * sizeof(float));
-                \(p)_pack(c);
-                return NN_OK;
-            }
-
-            int \(p)_load_weights(\(p)_ctx *c, const char *path) {
-                if (!c || !path) return NN_ERR_NULL;
-                float *dst[\(p)_NUM_PARAMS + 1] = {0};
-                for (int i = 0; i < \(p)_NUM_PARAMS; i++) dst[i] = c->params + \(p)_offsets[i];
-                int rc = nn_st_load(path, \(p)_NUM_PARAMS, \(p)_names, \(p)_ranks, \(p)_dims, dst);
-                if (rc == NN_OK) \(p)_pack(c);
-                return rc;
-            }
-
-            int \(p)_save_weights(const \(p)_ctx *c, const char *path) {
-                if (!c || !path) return NN_ERR_NULL;
-                const float *src[\(p)_NUM_PARAMS + 1] = {0};
-                for (int i = 0; i < \(p)_NUM_PARAMS; i++) src[i] = c->params + \(p)_offsets[i];
-                return nn_st_save(path, \(p)_NUM_PARAMS, \(p)_names, \(p)_ranks, \(p)_dims, src);
-            }
-
-            static const int \(p)_output_sizes[\(p)_NUM_OUTPUTS] = {\(outputSizes)};
+            \(ContextEmitter.functions(g, memory: memory, prefix: p))static const int \(p)_output_sizes[\(p)_NUM_OUTPUTS] = {\(outputSizes)};
 
             int \(p)_output_size(int i) { return i >= 0 && i < \(p)_NUM_OUTPUTS ? \(p)_output_sizes[i] : NN_ERR_INDEX; }
 
@@ -137,7 +85,8 @@ enum ApiEmitter {
                 case NN_ERR_NOTRAIN: return "this library was built without --train";
                 case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
                 case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
-                case NN_ERR_LR: return "the learning rate is not a finite number >= 0";\(EmbeddingOps.errorText(g, prefix: p))
+                case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
+                case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";\(EmbeddingOps.errorText(g, prefix: p))
                 default: return "unknown error code";
                 }
             }

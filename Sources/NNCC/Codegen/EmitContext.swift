@@ -17,19 +17,24 @@ struct EmitContext {
     /// share of the batch, its buffers live in that thread's arena `a`, and its input starts at example `b0`.
     var batchSlice = false
 
-    init(graph: Graph, schedule: Schedule) {
+    /// `direct`: the parameters forward reads in place; they come first, so an inference
+    /// context keeps just the first `directFloats` of the table (ContextEmitter).
+    init(graph: Graph, schedule: Schedule, direct: Set<String> = []) {
         self.graph = graph
         self.schedule = schedule
         var offsets = [String: Int](), at = 0
-        for p in graph.params {
+        let ordered = graph.params.filter { direct.contains($0.name) } + graph.params.filter { !direct.contains($0.name) }
+        for p in ordered {
             offsets[p.name] = at
             at += (p.size + 15) / 16 * 16  // each tensor 64-byte aligned
         }
         paramOffsets = offsets
         paramFloats = at
+        directFloats = ordered.prefix { direct.contains($0.name) }.reduce(0) { $0 + ($1.size + 15) / 16 * 16 }
     }
 
     let paramFloats: Int
+    let directFloats: Int
 
     /// `c->params + N` for a parameter of the node's layer, e.g. `param(n, "weight")`.
     func param(_ node: Node, _ suffix: String) -> String {

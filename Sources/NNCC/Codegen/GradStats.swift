@@ -15,11 +15,21 @@ struct GradStats {
     var beforeUpdate = "", afterUpdate = ""
     var stepTaken = ""
 
+    /// Floats past the training block: a copy of the largest trainable tensor.
+    static func extraFloats(_ g: Graph, enabled: Bool) -> Int {
+        enabled ? g.params.filter(\.trainable).map(\.size).max() ?? 0 : 0
+    }
+
+    /// Bytes `contextFields` adds to the context struct, rounded to a cache line.
+    static func contextBytes(_ g: Graph, enabled: Bool) -> Int {
+        enabled ? (8 * (3 * g.params.filter(\.trainable).count + 3) + 8 + 63) / 64 * 64 : 0
+    }
+
     init(_ ctx: EmitContext, trainable: [ParamSpec], scratch: Int, prefix p: String) {
         guard ctx.gradientStats else { return }
         let g = ctx.graph, count = trainable.count
         let index = trainable.map { t in g.params.firstIndex { $0.name == t.name }! }
-        extraFloats = trainable.map(\.size).max() ?? 0
+        extraFloats = Self.extraFloats(g, enabled: true)
         contextFields = """
                 double grad_sums[\(3 * count + 3)];  /* per trainable tensor: Σ‖∂W‖², Σ‖ΔW‖², Σ‖W‖² */
                 long grad_steps;

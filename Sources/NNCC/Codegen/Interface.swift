@@ -6,6 +6,7 @@ struct Interface {
     let canTrain: Bool
     /// The named target the C was generated for.
     let target: Target
+    let memory: MemoryFigures
     /// NAME_grad_stats is declared (a --train --grad-stats build).
     var gradientStats = false
     /// NAME_profile and NAME_profile_name are declared when the profile is on.
@@ -23,6 +24,7 @@ struct Interface {
         var s = """
             #ifndef \(p)_INTERFACE
             #define \(p)_INTERFACE
+            #include <stddef.h>
             #include <stdint.h>
             #ifdef __cplusplus
             extern "C" {
@@ -35,15 +37,19 @@ struct Interface {
             #define \(p)_NUM_OUTPUTS  \(g.outputs.count)
             #define \(p)_TARGET       "\(target.rawValue)"    /* \(Self.buildNote(target, prefix: p)) */
 
+            \(memory.defines(prefix: p))
             typedef struct \(p)_ctx \(p)_ctx;
 
-            \(p)_ctx    *\(p)_create(void);              /* params initialised from the seed; NULL on OOM */
+            \(p)_ctx    *\(p)_create(void);              /* \(memory.embedded ? "the embedded weights" : "params initialised from the seed"); NULL on OOM */
+            /* The context in the caller's memory, no malloc: size >= \(p)_HEAP_BYTES, 64-byte aligned; NULL otherwise.
+               \(memory.training || memory.embedded ? "Weights as from create" : "Weights all zero until load_weights or set_param"); destroy frees nothing. */
+            \(p)_ctx    *\(p)_create_in(void *buffer, size_t size);
             void        \(p)_destroy(\(p)_ctx *);
             const char *\(p)_param_name(int i);          /* PyTorch name, NULL when i is out of range */
             int         \(p)_param_shape(int i, int64_t dims[\(paramRank)]);  /* returns the rank */
             int         \(p)_get_param(const \(p)_ctx *, int i, float *out);   /* PyTorch layout */
             int         \(p)_set_param(\(p)_ctx *, int i, const float *in);
-            int         \(p)_load_weights(\(p)_ctx *, const char *safetensors_path);
+            int         \(p)_load_weights(\(p)_ctx *, const char *safetensors_path);\(memory.embedded ? "  /* NULL: the embedded weights */" : "")
             int         \(p)_save_weights(const \(p)_ctx *, const char *safetensors_path);
             int         \(p)_forward(\(p)_ctx *, const float *x, float *y, int batch);
             const char *\(p)_strerror(int code);
@@ -53,6 +59,7 @@ struct Interface {
             int         \(p)_output_size(int i);
             /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
             int         \(p)_info(int what);
+            \(memory.training ? "" : "/* get_param, set_param, save_weights after load_weights\(memory.embedded ? " (or always: embedded weights)" : ""): only packed weights are kept. */\n#define \(p)_ERR_PACKED     (-15)")
             \(EmbeddingOps.errorCode(g, prefix: p))
             """
         if canTrain {

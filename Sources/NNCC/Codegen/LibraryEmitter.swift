@@ -6,20 +6,23 @@ public struct GeneratedLibrary {
     public var source: String
     public var paramFloats: Int
     public var packedFloats: Int
+    public var memory: MemoryFigures
 }
 
 public enum LibraryEmitter {
+    /// `embedWeights`: the packed weights are `NAME_weights_image`, linked in read-only (Builder).
     public static func emit(_ g: Graph, schedule: Schedule, origin: String, training train: Bool = false,
-                            gradientStats: Bool = false, profile: Bool = false) -> GeneratedLibrary {
-        var ctx = EmitContext(graph: g, schedule: schedule)
-        ctx.training = train
-        ctx.gradientStats = train && gradientStats
-        var packedAt = 0
-        for (i, node) in g.nodes.enumerated() {
-            let n = node.plan.packedFloats
-            if n > 0 { ctx.packedOffsets[i] = packedAt; packedAt += (n + 15) / 16 * 16 }
+                            gradientStats: Bool = false, embedWeights: Bool = false, profile: Bool = false) -> GeneratedLibrary {
+        precondition(!(train && embedWeights), "embedded weights are read-only; training writes them")
+        var ctx = context(g, schedule: schedule, training: train, gradientStats: gradientStats, direct: [])
+        var emitted = g.nodes.indices.compactMap { i in g.nodes[i].op.family.forward(ctx, i).map { (i, $0) } }
+        // An inference context keeps only the parameters its kernels read in place: put them first.
+        let direct = train ? [] : directParameters(emitted.map { $0.1.definition + "\n" + $0.1.call }, ctx)
+        if !direct.isEmpty {
+            ctx = context(g, schedule: schedule, training: train, gradientStats: gradientStats, direct: direct)
+            emitted = g.nodes.indices.compactMap { i in g.nodes[i].op.family.forward(ctx, i).map { (i, $0) } }
         }
-        let emitted = g.nodes.indices.compactMap { i in g.nodes[i].op.family.forward(ctx, i).map { (i, $0) } }
+        let packedAt = ctx.packedOffsets.keys.map { ctx.packedOffsets[$0]! + (g.nodes[$0].plan.packedFloats + 15) / 16 * 16 }.max() ?? 0
         var kernels = emitted.map(\.1)
         if CodeSize.isLarge(g, schedule) { kernels = CodeSize.shareKernels(kernels) }
         let calls = Dictionary(uniqueKeysWithValues: zip(emitted.map(\.0), kernels.map(\.call)))
@@ -31,7 +34,14 @@ public enum LibraryEmitter {
         let forwardCalls = prof.timedList(kernels.map(\.call), phase: "forward", nodes: emitted.map(\.0), g)
         let split = ForwardThreads.emit(ctx, nodes: emitted.map(\.0), sharedNames: sharedNames, prefix: p, profile: prof)
         let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, sharedNames: sharedNames, prefix: p, profile: &prof) : nil
-        var api = Interface(graph: g, prefix: p, canTrain: training != nil, target: schedule.target,
+        let arenaFloats = max(g.arenaFloats, split?.arenaFloats ?? 0, 16)  // the split forward's per-thread arenas
+        var memory = MemoryFigures(paramFloats: max(ctx.paramFloats, 16), directFloats: train ? max(ctx.paramFloats, 16) : ctx.directFloats,
+                                   packedFloats: max(packedAt, 16), arenaFloats: arenaFloats,
+                                   trainFloats: train ? TrainLayout(g, schedule: schedule, paramFloats: ctx.paramFloats).floats
+                                        + GradStats.extraFloats(g, enabled: ctx.gradientStats) : 0,
+                                   training: train, embedded: embedWeights)
+        memory.contextBytes += GradStats.contextBytes(g, enabled: ctx.gradientStats) + prof.contextBytes
+        var api = Interface(graph: g, prefix: p, canTrain: training != nil, target: schedule.target, memory: memory,
                             gradientStats: ctx.gradientStats)
         api.profile = prof
 
@@ -56,15 +66,16 @@ public enum LibraryEmitter {
 
             #define \(p)_PARAM_FLOATS \(max(ctx.paramFloats, 16))
             #define \(p)_PACKED_FLOATS \(max(packedAt, 16))
-            #define \(p)_ARENA_FLOATS \(max(g.arenaFloats, split?.arenaFloats ?? 0, 16))
-            \(training?.declarations ?? "")
+            #define \(p)_ARENA_FLOATS \(arenaFloats)
+            #define \(p)_DIRECT_FLOATS \(memory.directFloats)  /* the leading parameters forward reads in place */
+            \(ContextEmitter.defines(memory))\(embedWeights ? "extern const float \(p)_weights_image[];  /* \(p)_weights.S: packed weights, then direct parameters */\n" : "")\(training?.declarations ?? "")
 
-            /* One allocation holds everything a context owns; forward allocates nothing. */
+            /* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
             struct \(p)_ctx {
-                float *params;  /* PyTorch layout, in table order */
-                float *packed;  /* weights repacked for the kernels; rebuilt after every change to params */
+                float *params;  /* PyTorch layout at \(p)_offsets: every parameter with --train, else the first \(p)_DIRECT_FLOATS */
+                float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
                 float *arena;   /* activations and scratch, planned at compile time */
-            \(training?.contextFields ?? "")\(prof.contextField)};
+            \(training?.contextFields ?? "")\(ContextEmitter.fields)\(prof.contextField)};
 
             /* ---- kernels, one per layer, in evaluation order ---------------------- */
 
@@ -81,12 +92,41 @@ public enum LibraryEmitter {
             }
 
             """
-        c += ApiEmitter.functions(g, ctx: ctx, prefix: p, forwardCalls: forwardCalls, threads: split?.functions, training: training)
+        c += ApiEmitter.functions(g, ctx: ctx, prefix: p, forwardCalls: forwardCalls, threads: split?.functions, training: training,
+                                  memory: memory)
         if let t = training { c += "\n" + t.functions }
         c += prof.functions(prefix: p)
         c += CustomOps.userCode(g)
         c += Interface.targetCheckEnd(schedule.target)
-        return GeneratedLibrary(header: api.header, source: c, paramFloats: ctx.paramFloats, packedFloats: packedAt)
+        return GeneratedLibrary(header: api.header, source: c, paramFloats: ctx.paramFloats, packedFloats: packedAt, memory: memory)
+    }
+
+    static func context(_ g: Graph, schedule: Schedule, training: Bool, gradientStats: Bool = false,
+                        direct: Set<String>) -> EmitContext {
+        var ctx = EmitContext(graph: g, schedule: schedule, direct: direct)
+        ctx.training = training
+        ctx.gradientStats = training && gradientStats
+        var packedAt = 0
+        for (i, node) in g.nodes.enumerated() {
+            let n = node.plan.packedFloats
+            if n > 0 { ctx.packedOffsets[i] = packedAt; packedAt += (n + 15) / 16 * 16 }
+        }
+        return ctx
+    }
+
+    /// The parameters that kernels and their calls name as `c->params + OFFSET` (packing reads the others).
+    static func directParameters(_ code: [String], _ ctx: EmitContext) -> Set<String> {
+        let byOffset = Dictionary(ctx.paramOffsets.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var found = Set<String>()
+        for text in code {
+            var rest = Substring(text)
+            while let r = rest.range(of: "c->params + ") {
+                rest = rest[r.upperBound...]
+                let digits = rest.prefix { $0.isNumber }
+                if let off = Int(digits), let name = byOffset[off] { found.insert(name) }
+            }
+        }
+        return found
     }
 
     static func parameterTable(_ g: Graph, ctx: EmitContext, prefix p: String) -> String {

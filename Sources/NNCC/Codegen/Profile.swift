@@ -34,6 +34,9 @@ struct Profile {
         return zip(statements, nodes).map { s, i in timed(s, entry(phase, g, node: i)) }
     }
 
+    /// Bytes `contextField` adds to the context struct (MemoryFigures), rounded to a cache line.
+    var contextBytes: Int { enabled ? (8 * max(names.count, 1) + 63) / 64 * 64 : 0 }
+
     var contextField: String { enabled ? "    double prof[\(max(names.count, 1))];  /* seconds per profile entry */\n" : "" }
 
     /// The clock, before the kernels' callers.

@@ -5,6 +5,8 @@ public struct BuildProducts {
     public var directory: URL
     public var name: String
     public var graph: Graph
+    /// The library's memory figures (NAME.h's NAME_HEAP_BYTES and the rest).
+    public var memory: MemoryFigures?
     public var library: URL { directory.appendingPathComponent("lib\(name).so") }
     public var source: URL { directory.appendingPathComponent("\(name).c") }
     public var header: URL { directory.appendingPathComponent("\(name).h") }
@@ -12,12 +14,14 @@ public struct BuildProducts {
 }
 
 public enum Builder {
-    /// Writes NAME.c, NAME.h, NAME.manifest.json and libNAME.so into `dir`.
+    /// Writes NAME.c, NAME.h, NAME.manifest.json and libNAME.so into `dir`, and with `package`
+    /// libNAME.a, NAME.pc and NAME-config.cmake (`Packaging`; `nncc compile`).
     /// Each file is written to a temporary name and renamed, so a failure
     /// (gcc's included) leaves no partial output behind.
-    public static func build(_ model: LoadedModel, options: CompileOptions, into dir: URL) throws -> BuildProducts {
+    public static func build(_ model: LoadedModel, options: CompileOptions, into dir: URL, package: Bool = false) throws
+        -> BuildProducts {
         let (lib, g) = try Pipeline.generate(model, options: options)
-        return try write(lib, graph: g, model: model, options: options, into: dir)
+        return try write(lib, graph: g, model: model, options: options, into: dir, package: package)
     }
 
     /// The library for a model from the cache, compiling it at most once. The
@@ -36,8 +40,8 @@ public enum Builder {
     static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads, reference: o.reference) }
 
     static func write(_ lib: GeneratedLibrary, graph g: Graph, model: LoadedModel, options: CompileOptions,
-                      into dir: URL) throws -> BuildProducts {
-        let products = BuildProducts(directory: dir, name: g.name, graph: g)
+                      into dir: URL, package: Bool = false) throws -> BuildProducts {
+        let products = BuildProducts(directory: dir, name: g.name, graph: g, memory: lib.memory)
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         } catch {
@@ -45,11 +49,15 @@ public enum Builder {
         }
         // gcc reads a temporary source and writes the library through AtomicFile: renamed only on success.
         let tmpSource = dir.appendingPathComponent(".\(g.name).c.tmp-\(UUID().uuidString).c")
-        return try Interrupt.removingOnInterrupt([tmpSource.path]) {
+        let work = dir.appendingPathComponent(".\(g.name).build-\(UUID().uuidString)")
+        return try Interrupt.removingOnInterrupt([tmpSource.path, work.path]) {
             try AtomicFile.write(Data(lib.source.utf8), to: tmpSource.path)
             defer { try? FileManager.default.removeItem(at: tmpSource) }
+            if package { try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true) }
+            defer { if package { try? FileManager.default.removeItem(at: work) } }
             try AtomicFile.replace(products.library.path) { tmpLib in
-                try compile(lib, products: products, model: model, options: options, tmpSource: tmpSource.path, tmpLib: tmpLib)
+                try compile(lib, products: products, model: model, options: options, tmpSource: tmpSource.path, tmpLib: tmpLib,
+                            package: package ? work : nil)
             }
             return products
         }
@@ -57,10 +65,17 @@ public enum Builder {
 
     /// Runs gcc into `tmpLib`, then writes NAME.c, NAME.h and the manifest; the caller renames the library last.
     private static func compile(_ lib: GeneratedLibrary, products: BuildProducts, model: LoadedModel,
-                                options: CompileOptions, tmpSource: String, tmpLib: String) throws {
+                                options: CompileOptions, tmpSource: String, tmpLib: String, package work: URL?) throws {
         let g = products.graph
         let argv = try GCC.sharedObjectArguments(source: tmpSource, output: tmpLib, options: gccOptions(options))
-        do { try GCC.run(argv) } catch var e as NNCCError {
+        do {
+            if let work {
+                try Packaging.build(lib, model: model, options: options, name: g.name, sourcePath: tmpSource, tmpLib: tmpLib,
+                                    work: work, dir: products.directory)
+            } else {
+                try GCC.run(argv)
+            }
+        } catch var e as NNCCError {
             // The temporary source is gone once we return: name the model and the C file it became.
             e.message = e.message.replacingOccurrences(of: tmpSource, with: "\(g.name).c")
             e.file = model.path

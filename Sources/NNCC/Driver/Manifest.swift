@@ -22,6 +22,8 @@ enum Manifest {
             "param_floats": lib.paramFloats,
             "packed_floats": lib.packedFloats,
             "arena_bytes": g.arenaFloats * 4,
+            "memory": lib.memory.json,
+            "embed_weights": options.embedWeights,
             "flops_per_example": flopsPerExample(g),
             "vector_width": options.schedule.vectorWidth,
             "gemm_tile": [options.schedule.rowsPerTile, options.schedule.panelWidth],

@@ -18,6 +18,8 @@ public struct CompileOptions: Equatable {
     public var name: String?
     /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
     public var largeModelNodes = 64
+    /// Link the packed weights into the library read-only (`nncc compile --embed-weights`; Builder packs them).
+    public var embedWeights = false
 
     public init(maxBatch: Int? = nil, train: Bool = false, target: Target = .native, threads: Int = 1,
                 reference: Bool = false, name: String? = nil) {
@@ -165,7 +167,7 @@ public enum Pipeline {
         let lib = LibraryEmitter.emit(g, schedule: options.schedule,
                                       origin: URL(fileURLWithPath: model.path).lastPathComponent,
                                       training: options.train, gradientStats: options.gradientStats,
-                                      profile: options.profile)
+                                      embedWeights: options.embedWeights, profile: options.profile)
         return (lib, g)
     }
 }

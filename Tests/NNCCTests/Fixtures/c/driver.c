@@ -57,6 +57,19 @@ static void compare(const char *what, const float *got, const float *want, size_
     }
 }
 
+/* A library without --train keeps only packed weights after load_weights, unless the context already
+   keeps the PyTorch-layout copy: a get_param before loading makes it, so get_param and save_weights work after. */
+static void keep_unpacked(M(ctx) *ctx) {
+    int64_t dims[5];  /* 5: conv3d weights */
+    int rank = M(NUM_PARAMS) > 0 ? M(param_shape)(0, dims) : -1;
+    if (rank < 0) return;
+    size_t n = 1;
+    for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
+    float *first = malloc(n * sizeof(float) + 4);
+    CHECK(first && M(get_param)(ctx, 0, first) == 0, "get_param before load_weights");
+    free(first);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc != 6) {
@@ -78,6 +91,7 @@ int main(int argc, char **argv) {
     CHECK(M(load_weights)(ctx, "/nonexistent/nncc/weights.safetensors") == ERR_OPEN, "missing file");
     CHECK(M(load_weights)(ctx, NULL) == ERR_NULL, "NULL path");
     CHECK(M(load_weights)(NULL, weights) == ERR_NULL, "NULL ctx");
+    keep_unpacked(ctx);
     int rc = M(load_weights)(ctx, weights);
     CHECK(rc == 0, "load_weights: %d %s", rc, M(strerror)(rc));
 
@@ -100,6 +114,16 @@ int main(int argc, char **argv) {
     rc = M(forward)(ctx, xb, yb, MAXB);
     CHECK(rc == 0, "forward max batch: %d %s", rc, M(strerror)(rc));
     compare("max batch vs y.npy", yb, wantb, (size_t)MAXB * OUT);
+
+    /* a context in caller memory: create_in allocates nothing and, once loaded, computes the same */
+    {
+        void *mem = aligned_alloc(64, M(HEAP_BYTES));
+        M(ctx) *c3 = mem ? M(create_in)(mem, M(HEAP_BYTES)) : NULL;
+        CHECK(c3 && M(load_weights)(c3, weights) == 0 && M(forward)(c3, xb, yb2, MAXB) == 0, "create_in context");
+        CHECK(memcmp(yb, yb2, (size_t)MAXB * OUT * sizeof(float)) == 0, "create_in context: outputs differ");
+        M(destroy)(c3);
+        free(mem);
+    }
 
     /* every output through forward_all; output 0 must equal forward's */
     {
@@ -152,6 +176,7 @@ int main(int argc, char **argv) {
     M(ctx) *ctx2 = M(create)();
     CHECK(ctx2 != NULL, "create 2");
     if (ctx2) {
+        keep_unpacked(ctx2);
         rc = M(load_weights)(ctx2, save);
         CHECK(rc == 0, "load saved weights: %d %s", rc, M(strerror)(rc));
         for (int i = 0; i < M(NUM_PARAMS); i++) {
