@@ -76,7 +76,9 @@ UNIT_TESTS := $(subst $(space),|,$(strip \
 	InspectTests ClassificationReportTests GradReportTests/testWarnings \
 	GoldenTests/assertCloseHelper GoldenTests/fixturesFound \
 	TrainingTests/trainingFixturesCarryGradients TrainingTests/crossEntropyNeedsClassVector \
-	ReferenceKernelTests/everyFixtureModelIsCompared))
+	ReferenceKernelTests/everyFixtureModelIsCompared \
+	CompilerTests/familyAndVersionComeFromThePredefinedMacros CompilerTests/flagsFollowTheFamily \
+	ClangTests/sampleCoversEveryTemplate))
 
 test-unit: deps
 	$(SWIFT) build --build-tests

@@ -22,7 +22,7 @@ extern "C" {
 #define cnn_bn_PACKED_BYTES    4932800    /* weights in the kernels' layout (in the heap block) */
 #define cnn_bn_ARENA_BYTES     773120    /* activations and scratch at MAX_BATCH */
 #define cnn_bn_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define cnn_bn_UNPACKED_BYTES  4470208    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define cnn_bn_UNPACKED_BYTES  4470208    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct cnn_bn_ctx cnn_bn_ctx;
 
@@ -45,8 +45,11 @@ int         cnn_bn_forward_all(cnn_bn_ctx *, const float *x, float *const *ys, i
 int         cnn_bn_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         cnn_bn_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   cnn_bn_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define cnn_bn_ERR_PACKED     (-15)
+#define cnn_bn_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@ extern "C" {
 #define digits_cnn_PACKED_BYTES    187456    /* weights in the kernels' layout (in the heap block) */
 #define digits_cnn_ARENA_BYTES     69888    /* activations and scratch at MAX_BATCH */
 #define digits_cnn_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define digits_cnn_UNPACKED_BYTES  153152    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define digits_cnn_UNPACKED_BYTES  153152    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct digits_cnn_ctx digits_cnn_ctx;
 
@@ -45,8 +45,11 @@ int         digits_cnn_forward_all(digits_cnn_ctx *, const float *x, float *cons
 int         digits_cnn_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         digits_cnn_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   digits_cnn_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define digits_cnn_ERR_PACKED     (-15)
+#define digits_cnn_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }

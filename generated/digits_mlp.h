@@ -22,7 +22,7 @@ extern "C" {
 #define digits_mlp_PACKED_BYTES    41536    /* weights in the kernels' layout (in the heap block) */
 #define digits_mlp_ARENA_BYTES     576    /* activations and scratch at MAX_BATCH */
 #define digits_mlp_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define digits_mlp_UNPACKED_BYTES  38464    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define digits_mlp_UNPACKED_BYTES  38464    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct digits_mlp_ctx digits_mlp_ctx;
 
@@ -45,8 +45,11 @@ int         digits_mlp_forward_all(digits_mlp_ctx *, const float *x, float *cons
 int         digits_mlp_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         digits_mlp_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   digits_mlp_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define digits_mlp_ERR_PACKED     (-15)
+#define digits_mlp_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }

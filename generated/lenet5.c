@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* On helpers a model may not call: clang, unlike gcc, warns about unused
+   static inline functions. */
 #define NN_UNUSED __attribute__((unused))
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
@@ -42,11 +44,43 @@ typedef int32_t nn_vi __attribute__((vector_size(NN_VW * 4)));
 
 static inline nn_vf nn_load(const float *p) { nn_vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void nn_store(float *p, nn_vf v) { memcpy(p, &v, sizeof v); }
+
+/* The lanes of two vectors a, b (a's lanes 0..n−1, b's n..2n−1) picked by a
+   constant list: gcc's __builtin_shuffle takes the list as a vector of type
+   T, clang's __builtin_shufflevector as arguments. The lists for n lanes:
+   EVEN and ODD deinterleave, LO and HI interleave the low and high halves,
+   ZERO broadcasts lane 0. NN_SHUFFLE_BY gives gcc a mask vector built at run
+   time instead (the pools: as constants, the masks change gcc's code). */
+#if defined(__clang__)
+#define NN_SHUFFLE(T, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define NN_SHUFFLE_BY(mask, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define NN_SHUFFLE(T, a, b, ...) __builtin_shuffle(a, b, (T){__VA_ARGS__})
+#define NN_SHUFFLE_BY(mask, a, b, ...) __builtin_shuffle(a, b, mask)
+#endif
+#define NN_LANES(list, n) NN_LANES_(list, n) /* expands n (NN_VW) first */
+#define NN_LANES_(list, n) NN_LANES_##list##n
+#define NN_LANES_ZERO4 0, 0, 0, 0
+#define NN_LANES_ZERO8 NN_LANES_ZERO4, NN_LANES_ZERO4
+#define NN_LANES_ZERO16 NN_LANES_ZERO8, NN_LANES_ZERO8
+#define NN_LANES_EVEN4 0, 2, 4, 6
+#define NN_LANES_ODD4 1, 3, 5, 7
+#define NN_LANES_LO4 0, 4, 1, 5
+#define NN_LANES_HI4 2, 6, 3, 7
+#define NN_LANES_EVEN8 0, 2, 4, 6, 8, 10, 12, 14
+#define NN_LANES_ODD8 1, 3, 5, 7, 9, 11, 13, 15
+#define NN_LANES_LO8 0, 8, 1, 9, 2, 10, 3, 11
+#define NN_LANES_HI8 4, 12, 5, 13, 6, 14, 7, 15
+#define NN_LANES_EVEN16 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define NN_LANES_ODD16 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define NN_LANES_LO16 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define NN_LANES_HI16 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+
 /* Broadcast. Not `(nn_vf){0} + x`: 0 + (−0) is +0, so gcc must keep that add
    in every micro-kernel step; a shuffle of lane 0 becomes one vbroadcastss. */
 static inline nn_vf nn_splat(float x) {
     nn_vf v = {x};
-    return __builtin_shuffle(v, (nn_vi){0});
+    return NN_SHUFFLE(nn_vi, v, v, NN_LANES(ZERO, NN_VW));
 }
 /* The first n (0 < n ≤ NN_VW) lanes: masked moves where the target has
    them (lanes past n are neither read nor written), else lane by lane. */
@@ -55,8 +89,13 @@ static inline nn_vf nn_splat(float x) {
    builtins: <immintrin.h>, which wraps them, takes a quarter of a second of
    every compile to read. All lanes (mask -1), current rounding (4). */
 #define NN_ALL_LANES ((unsigned short)-1)
+#if defined(__clang__)
+#define nn_max512(a, b) __builtin_ia32_maxps512(a, b, 4)
+#define nn_min512(a, b) __builtin_ia32_minps512(a, b, 4)
+#else
 #define nn_max512(a, b) __builtin_ia32_maxps512_mask(a, b, a, NN_ALL_LANES, 4)
 #define nn_min512(a, b) __builtin_ia32_minps512_mask(a, b, a, NN_ALL_LANES, 4)
+#endif
 /* round to nearest without raising the inexact exception (imm 0x08) */
 #define nn_round512(a) __builtin_ia32_rndscaleps_mask(a, 0x08, a, NN_ALL_LANES, 4)
 /* a · 2^floor(b) */
@@ -254,7 +293,7 @@ static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
 }
 
 /* In place over n floats: whole vectors, then the scalar tail. */
-static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
+NN_UNUSED static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
     int i = 0;
     for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, beta, nn_load(p + i)));
     for (; i < n; i++) p[i] = nn_act(act, alpha, beta, p[i]);
@@ -284,7 +323,8 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
-#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (embedded, read-only weights) */
+#define NN_ERR_STALE -16      /* the weights file load_weights read is gone or changed: no PyTorch-layout copy */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -543,7 +583,7 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
    the next row, never outside the buffer, and are not stored. */
 #define NN_ROWS_MAX_FB 24
 #define NN_ROWS_MAX_VECTORS 4
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int Hp, int Wp, int oh, int ow0,
                   const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
                   float alpha, float beta, float *restrict y, int nf) {
@@ -622,7 +662,7 @@ NN_UNUSED static void nn_conv_rows(nn_conv_shape s, int F, const float *restrict
    stored transposed into NCHW. Rows past OH repeat the last row and are not
    stored; PW divides OW or the last columns have their own tile. */
 #define NN_NARROW_MAX 24
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp, int oh0, int ow0,
                     const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
                     float alpha, float beta, float *restrict y, int nf) {
@@ -754,7 +794,7 @@ NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, c
 /* The corners (top left, top right, bottom left, bottom right) of n ≤ VW
    windows whose top-left pixels are r0[2i] (rows r0, r1): a window a lane. */
 static inline void nn_maxpool2_corners(const float *r0, const float *r1, int n, nn_vf q[4]) {
-    nn_vi even, odd;
+    NN_UNUSED nn_vi even, odd; /* gcc's masks (clang's shuffles take the lanes) */
     for (int l = 0; l < NN_VW; l++) {
         even[l] = 2 * l;
         odd[l] = 2 * l + 1;
@@ -762,10 +802,10 @@ static inline void nn_maxpool2_corners(const float *r0, const float *r1, int n, 
     const int n0 = 2 * n < NN_VW ? 2 * n : NN_VW, n1 = 2 * n - n0;
     const nn_vf p0 = nn_load_n(r0, n0), q0 = nn_load_n(r1, n0);
     const nn_vf p1 = n1 ? nn_load_n(r0 + NN_VW, n1) : nn_splat(0), q1 = n1 ? nn_load_n(r1 + NN_VW, n1) : nn_splat(0);
-    q[0] = __builtin_shuffle(p0, p1, even);
-    q[1] = __builtin_shuffle(p0, p1, odd);
-    q[2] = __builtin_shuffle(q0, q1, even);
-    q[3] = __builtin_shuffle(q0, q1, odd);
+    q[0] = NN_SHUFFLE_BY(even, p0, p1, NN_LANES(EVEN, NN_VW));
+    q[1] = NN_SHUFFLE_BY(odd, p0, p1, NN_LANES(ODD, NN_VW));
+    q[2] = NN_SHUFFLE_BY(even, q0, q1, NN_LANES(EVEN, NN_VW));
+    q[3] = NN_SHUFFLE_BY(odd, q0, q1, NN_LANES(ODD, NN_VW));
 }
 
 NN_UNUSED static void nn_maxpool2(const float *restrict x, int W, int OH, int OW, float *restrict y) {
@@ -1130,6 +1170,18 @@ done:
     return rc;
 }
 
+/* A 64-bit fingerprint of n floats' bits (FNV-1a over 32-bit words): whether a weights file read again still
+   holds what an earlier load read. Each step is a bijection of the state, so one changed float always shows. */
+static NN_UNUSED NN_COLD uint64_t nn_st_fingerprint(const float *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], 4);
+        h = (h ^ u) * 0x100000001b3ull;
+    }
+    return h;
+}
+
 /* ---- saving ---- */
 /* Growable byte buffer for the header; oom is sticky so the caller checks once at the end. */
 typedef struct { char *p; size_t len, cap; int oom; } nn_sb_t;
@@ -1245,7 +1297,7 @@ extern "C" {
 #define lenet5_PACKED_BYTES    250880    /* weights in the kernels' layout (in the heap block) */
 #define lenet5_ARENA_BYTES     23552    /* activations and scratch at MAX_BATCH */
 #define lenet5_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define lenet5_UNPACKED_BYTES  247040    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define lenet5_UNPACKED_BYTES  247040    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct lenet5_ctx lenet5_ctx;
 
@@ -1268,8 +1320,11 @@ int         lenet5_forward_all(lenet5_ctx *, const float *x, float *const *ys, i
 int         lenet5_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         lenet5_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   lenet5_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define lenet5_ERR_PACKED     (-15)
+#define lenet5_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }
@@ -1314,7 +1369,8 @@ static void lenet5_init_params(float *params, uint64_t rng) {
 #define lenet5_ARENA_FLOATS 5888
 #define lenet5_DIRECT_FLOATS 0  /* the leading parameters forward reads in place */
 #define NN_CTX_BYTES 256
-enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
+/* Where an inference context's weights came from: the seed, zeros (create_in), a file, or the embedded image. */
+enum { NN_W_SEED, NN_W_ZERO, NN_W_FILE, NN_W_PACKED };
 
 
 /* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
@@ -1323,7 +1379,9 @@ struct lenet5_ctx {
     float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
     float *arena;   /* activations and scratch, planned at compile time */
     float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
-    int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+    int weights;    /* NN_W_SEED, NN_W_ZERO, NN_W_FILE or NN_W_PACKED: where `full` is rebuilt from */
+    char *source;   /* NN_W_FILE: the path load_weights read (a copy, freed by destroy) */
+    uint64_t source_print;  /* NN_W_FILE: nn_st_fingerprint of the tensors it read */
     int owned;      /* from create (freed by destroy), not create_in */
 };
 
@@ -1471,6 +1529,13 @@ static NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src) {
     if (c->params != src) memcpy(c->params, src, lenet5_DIRECT_FLOATS * sizeof(float));
 }
 
+/* Reads a weights file through the validated loader into buf (PyTorch layout, at lenet5_offsets). */
+static int lenet5_read(const char *path, float *buf) {
+    float *dst[lenet5_NUM_PARAMS + 1] = {0};
+    for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = buf + lenet5_offsets[i];
+    return nn_st_load(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, dst);
+}
+
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of lenet5_ctx). */
 static int lenet5_keep_full(lenet5_ctx *c) {
     if (c->full) return NN_OK;
@@ -1478,6 +1543,16 @@ static int lenet5_keep_full(lenet5_ctx *c) {
     float *f = calloc(lenet5_PARAM_FLOATS, sizeof(float));
     if (!f) return NN_ERR_NOMEM;
     if (c->weights == NN_W_SEED) lenet5_init_params(f, 0ull);
+    if (c->weights == NN_W_FILE) {  /* the file load_weights packed, if it still holds those tensors */
+        int rc = lenet5_read(c->source, f);
+        if (rc == NN_OK && nn_st_fingerprint(f, lenet5_PARAM_FLOATS) != c->source_print) rc = NN_ERR_STALE;
+        if (rc != NN_OK) {
+            free(f);
+            return rc == NN_ERR_NOMEM ? rc : NN_ERR_STALE;
+        }
+        free(c->source);
+        c->source = NULL;
+    }
     c->full = f;
     return NN_OK;
 }
@@ -1505,6 +1580,7 @@ lenet5_ctx *lenet5_create_in(void *buffer, size_t size) {
 void lenet5_destroy(lenet5_ctx *c) {
     if (!c) return;
     if (c->full != c->params) free(c->full);
+    free(c->source);
     if (c->owned) free(c);
 }
 
@@ -1531,20 +1607,31 @@ int lenet5_set_param(lenet5_ctx *c, int i, const float *in) {
     return NN_OK;
 }
 
-/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
+/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
+   then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
 int lenet5_load_weights(lenet5_ctx *c, const char *path) {
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
-    float *src = c->full ? c->full : malloc((size_t)lenet5_PARAM_FLOATS * sizeof(float));
-    if (!src) return NN_ERR_NOMEM;
-    float *dst[lenet5_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = src + lenet5_offsets[i];
-    int rc = nn_st_load(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, dst);
-    if (rc == NN_OK) lenet5_use(c, src);
-    if (src != c->full) {
-        free(src);
-        if (rc == NN_OK) c->weights = NN_W_PACKED;
+    if (c->full) {
+        int rc = lenet5_read(path, c->full);
+        if (rc == NN_OK) lenet5_use(c, c->full);
+        return rc;
     }
+    size_t length = strlen(path) + 1;
+    char *source = malloc(length);
+    float *src = calloc(lenet5_PARAM_FLOATS, sizeof(float));  /* zeroed: the fingerprint covers the gaps between tensors */
+    int rc = source && src ? lenet5_read(path, src) : NN_ERR_NOMEM;
+    if (rc == NN_OK) {
+        lenet5_use(c, src);
+        memcpy(source, path, length);
+        free(c->source);
+        c->source = source;
+        source = NULL;
+        c->source_print = nn_st_fingerprint(src, lenet5_PARAM_FLOATS);
+        c->weights = NN_W_FILE;
+    }
+    free(source);
+    free(src);
     return rc;
 }
 
@@ -1617,7 +1704,8 @@ const char *lenet5_strerror(int code) {
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
     case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
     case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
-    case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";
+    case NN_ERR_PACKED: return "the weights are embedded in the library, read-only and packed for the kernels (--embed-weights): load_weights of a file, set_param, save_weights and get_param of a packed parameter are not available";
+    case NN_ERR_STALE: return "the weights file load_weights read is gone or has changed since: get_param, set_param and save_weights rebuild the PyTorch-layout parameters from it; load_weights again";
     default: return "unknown error code";
     }
 }

@@ -22,7 +22,7 @@ extern "C" {
 #define lenet5_PACKED_BYTES    250880    /* weights in the kernels' layout (in the heap block) */
 #define lenet5_ARENA_BYTES     23552    /* activations and scratch at MAX_BATCH */
 #define lenet5_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define lenet5_UNPACKED_BYTES  247040    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define lenet5_UNPACKED_BYTES  247040    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct lenet5_ctx lenet5_ctx;
 
@@ -45,8 +45,11 @@ int         lenet5_forward_all(lenet5_ctx *, const float *x, float *const *ys, i
 int         lenet5_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         lenet5_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   lenet5_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define lenet5_ERR_PACKED     (-15)
+#define lenet5_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@ extern "C" {
 #define lstm_PACKED_BYTES    340032    /* weights in the kernels' layout (in the heap block) */
 #define lstm_ARENA_BYTES     105472    /* activations and scratch at MAX_BATCH */
 #define lstm_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define lstm_UNPACKED_BYTES  336960    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define lstm_UNPACKED_BYTES  336960    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct lstm_ctx lstm_ctx;
 
@@ -45,8 +45,11 @@ int         lstm_forward_all(lstm_ctx *, const float *x, float *const *ys, int b
 int         lstm_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         lstm_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   lstm_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define lstm_ERR_PACKED     (-15)
+#define lstm_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }

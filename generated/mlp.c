@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* On helpers a model may not call: clang, unlike gcc, warns about unused
+   static inline functions. */
 #define NN_UNUSED __attribute__((unused))
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
@@ -42,11 +44,43 @@ typedef int32_t nn_vi __attribute__((vector_size(NN_VW * 4)));
 
 static inline nn_vf nn_load(const float *p) { nn_vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void nn_store(float *p, nn_vf v) { memcpy(p, &v, sizeof v); }
+
+/* The lanes of two vectors a, b (a's lanes 0..n−1, b's n..2n−1) picked by a
+   constant list: gcc's __builtin_shuffle takes the list as a vector of type
+   T, clang's __builtin_shufflevector as arguments. The lists for n lanes:
+   EVEN and ODD deinterleave, LO and HI interleave the low and high halves,
+   ZERO broadcasts lane 0. NN_SHUFFLE_BY gives gcc a mask vector built at run
+   time instead (the pools: as constants, the masks change gcc's code). */
+#if defined(__clang__)
+#define NN_SHUFFLE(T, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define NN_SHUFFLE_BY(mask, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define NN_SHUFFLE(T, a, b, ...) __builtin_shuffle(a, b, (T){__VA_ARGS__})
+#define NN_SHUFFLE_BY(mask, a, b, ...) __builtin_shuffle(a, b, mask)
+#endif
+#define NN_LANES(list, n) NN_LANES_(list, n) /* expands n (NN_VW) first */
+#define NN_LANES_(list, n) NN_LANES_##list##n
+#define NN_LANES_ZERO4 0, 0, 0, 0
+#define NN_LANES_ZERO8 NN_LANES_ZERO4, NN_LANES_ZERO4
+#define NN_LANES_ZERO16 NN_LANES_ZERO8, NN_LANES_ZERO8
+#define NN_LANES_EVEN4 0, 2, 4, 6
+#define NN_LANES_ODD4 1, 3, 5, 7
+#define NN_LANES_LO4 0, 4, 1, 5
+#define NN_LANES_HI4 2, 6, 3, 7
+#define NN_LANES_EVEN8 0, 2, 4, 6, 8, 10, 12, 14
+#define NN_LANES_ODD8 1, 3, 5, 7, 9, 11, 13, 15
+#define NN_LANES_LO8 0, 8, 1, 9, 2, 10, 3, 11
+#define NN_LANES_HI8 4, 12, 5, 13, 6, 14, 7, 15
+#define NN_LANES_EVEN16 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define NN_LANES_ODD16 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define NN_LANES_LO16 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define NN_LANES_HI16 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+
 /* Broadcast. Not `(nn_vf){0} + x`: 0 + (−0) is +0, so gcc must keep that add
    in every micro-kernel step; a shuffle of lane 0 becomes one vbroadcastss. */
 static inline nn_vf nn_splat(float x) {
     nn_vf v = {x};
-    return __builtin_shuffle(v, (nn_vi){0});
+    return NN_SHUFFLE(nn_vi, v, v, NN_LANES(ZERO, NN_VW));
 }
 /* The first n (0 < n ≤ NN_VW) lanes: masked moves where the target has
    them (lanes past n are neither read nor written), else lane by lane. */
@@ -55,8 +89,13 @@ static inline nn_vf nn_splat(float x) {
    builtins: <immintrin.h>, which wraps them, takes a quarter of a second of
    every compile to read. All lanes (mask -1), current rounding (4). */
 #define NN_ALL_LANES ((unsigned short)-1)
+#if defined(__clang__)
+#define nn_max512(a, b) __builtin_ia32_maxps512(a, b, 4)
+#define nn_min512(a, b) __builtin_ia32_minps512(a, b, 4)
+#else
 #define nn_max512(a, b) __builtin_ia32_maxps512_mask(a, b, a, NN_ALL_LANES, 4)
 #define nn_min512(a, b) __builtin_ia32_minps512_mask(a, b, a, NN_ALL_LANES, 4)
+#endif
 /* round to nearest without raising the inexact exception (imm 0x08) */
 #define nn_round512(a) __builtin_ia32_rndscaleps_mask(a, 0x08, a, NN_ALL_LANES, 4)
 /* a · 2^floor(b) */
@@ -254,7 +293,7 @@ static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
 }
 
 /* In place over n floats: whole vectors, then the scalar tail. */
-static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
+NN_UNUSED static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
     int i = 0;
     for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, beta, nn_load(p + i)));
     for (; i < n; i++) p[i] = nn_act(act, alpha, beta, p[i]);
@@ -284,7 +323,8 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
-#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (embedded, read-only weights) */
+#define NN_ERR_STALE -16      /* the weights file load_weights read is gone or changed: no PyTorch-layout copy */
 /* ---- GEMM: C = act(A·B + bias), B packed into column panels -----------
    A  M×K row-major, leading dimension lda (activations or weights).
    Bp B (K×N) packed once as ceil(N/NN_NR) panels: panel p holds
@@ -838,6 +878,18 @@ done:
     return rc;
 }
 
+/* A 64-bit fingerprint of n floats' bits (FNV-1a over 32-bit words): whether a weights file read again still
+   holds what an earlier load read. Each step is a bijection of the state, so one changed float always shows. */
+static NN_UNUSED NN_COLD uint64_t nn_st_fingerprint(const float *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], 4);
+        h = (h ^ u) * 0x100000001b3ull;
+    }
+    return h;
+}
+
 /* ---- saving ---- */
 /* Growable byte buffer for the header; oom is sticky so the caller checks once at the end. */
 typedef struct { char *p; size_t len, cap; int oom; } nn_sb_t;
@@ -953,7 +1005,7 @@ extern "C" {
 #define mlp_PACKED_BYTES    2149440    /* weights in the kernels' layout (in the heap block) */
 #define mlp_ARENA_BYTES     3072    /* activations and scratch at MAX_BATCH */
 #define mlp_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define mlp_UNPACKED_BYTES  2143296    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define mlp_UNPACKED_BYTES  2143296    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct mlp_ctx mlp_ctx;
 
@@ -976,8 +1028,11 @@ int         mlp_forward_all(mlp_ctx *, const float *x, float *const *ys, int bat
 int         mlp_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         mlp_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   mlp_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define mlp_ERR_PACKED     (-15)
+#define mlp_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }
@@ -1014,7 +1069,8 @@ static void mlp_init_params(float *params, uint64_t rng) {
 #define mlp_ARENA_FLOATS 768
 #define mlp_DIRECT_FLOATS 0  /* the leading parameters forward reads in place */
 #define NN_CTX_BYTES 256
-enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
+/* Where an inference context's weights came from: the seed, zeros (create_in), a file, or the embedded image. */
+enum { NN_W_SEED, NN_W_ZERO, NN_W_FILE, NN_W_PACKED };
 
 
 /* One allocation holds everything a context owns (ContextEmitter); forward allocates nothing. */
@@ -1023,7 +1079,9 @@ struct mlp_ctx {
     float *packed;  /* weights repacked for the kernels; rebuilt after every change to the parameters */
     float *arena;   /* activations and scratch, planned at compile time */
     float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
-    int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+    int weights;    /* NN_W_SEED, NN_W_ZERO, NN_W_FILE or NN_W_PACKED: where `full` is rebuilt from */
+    char *source;   /* NN_W_FILE: the path load_weights read (a copy, freed by destroy) */
+    uint64_t source_print;  /* NN_W_FILE: nn_st_fingerprint of the tensors it read */
     int owned;      /* from create (freed by destroy), not create_in */
 };
 
@@ -1101,6 +1159,13 @@ static NN_UNUSED void mlp_use(mlp_ctx *c, const float *src) {
     if (c->params != src) memcpy(c->params, src, mlp_DIRECT_FLOATS * sizeof(float));
 }
 
+/* Reads a weights file through the validated loader into buf (PyTorch layout, at mlp_offsets). */
+static int mlp_read(const char *path, float *buf) {
+    float *dst[mlp_NUM_PARAMS + 1] = {0};
+    for (int i = 0; i < mlp_NUM_PARAMS; i++) dst[i] = buf + mlp_offsets[i];
+    return nn_st_load(path, mlp_NUM_PARAMS, mlp_names, mlp_ranks, mlp_dims, dst);
+}
+
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of mlp_ctx). */
 static int mlp_keep_full(mlp_ctx *c) {
     if (c->full) return NN_OK;
@@ -1108,6 +1173,16 @@ static int mlp_keep_full(mlp_ctx *c) {
     float *f = calloc(mlp_PARAM_FLOATS, sizeof(float));
     if (!f) return NN_ERR_NOMEM;
     if (c->weights == NN_W_SEED) mlp_init_params(f, 0ull);
+    if (c->weights == NN_W_FILE) {  /* the file load_weights packed, if it still holds those tensors */
+        int rc = mlp_read(c->source, f);
+        if (rc == NN_OK && nn_st_fingerprint(f, mlp_PARAM_FLOATS) != c->source_print) rc = NN_ERR_STALE;
+        if (rc != NN_OK) {
+            free(f);
+            return rc == NN_ERR_NOMEM ? rc : NN_ERR_STALE;
+        }
+        free(c->source);
+        c->source = NULL;
+    }
     c->full = f;
     return NN_OK;
 }
@@ -1135,6 +1210,7 @@ mlp_ctx *mlp_create_in(void *buffer, size_t size) {
 void mlp_destroy(mlp_ctx *c) {
     if (!c) return;
     if (c->full != c->params) free(c->full);
+    free(c->source);
     if (c->owned) free(c);
 }
 
@@ -1161,20 +1237,31 @@ int mlp_set_param(mlp_ctx *c, int i, const float *in) {
     return NN_OK;
 }
 
-/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
+/* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
+   then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
 int mlp_load_weights(mlp_ctx *c, const char *path) {
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
-    float *src = c->full ? c->full : malloc((size_t)mlp_PARAM_FLOATS * sizeof(float));
-    if (!src) return NN_ERR_NOMEM;
-    float *dst[mlp_NUM_PARAMS + 1] = {0};
-    for (int i = 0; i < mlp_NUM_PARAMS; i++) dst[i] = src + mlp_offsets[i];
-    int rc = nn_st_load(path, mlp_NUM_PARAMS, mlp_names, mlp_ranks, mlp_dims, dst);
-    if (rc == NN_OK) mlp_use(c, src);
-    if (src != c->full) {
-        free(src);
-        if (rc == NN_OK) c->weights = NN_W_PACKED;
+    if (c->full) {
+        int rc = mlp_read(path, c->full);
+        if (rc == NN_OK) mlp_use(c, c->full);
+        return rc;
     }
+    size_t length = strlen(path) + 1;
+    char *source = malloc(length);
+    float *src = calloc(mlp_PARAM_FLOATS, sizeof(float));  /* zeroed: the fingerprint covers the gaps between tensors */
+    int rc = source && src ? mlp_read(path, src) : NN_ERR_NOMEM;
+    if (rc == NN_OK) {
+        mlp_use(c, src);
+        memcpy(source, path, length);
+        free(c->source);
+        c->source = source;
+        source = NULL;
+        c->source_print = nn_st_fingerprint(src, mlp_PARAM_FLOATS);
+        c->weights = NN_W_FILE;
+    }
+    free(source);
+    free(src);
     return rc;
 }
 
@@ -1243,7 +1330,8 @@ const char *mlp_strerror(int code) {
     case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
     case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
     case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
-    case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";
+    case NN_ERR_PACKED: return "the weights are embedded in the library, read-only and packed for the kernels (--embed-weights): load_weights of a file, set_param, save_weights and get_param of a packed parameter are not available";
+    case NN_ERR_STALE: return "the weights file load_weights read is gone or has changed since: get_param, set_param and save_weights rebuild the PyTorch-layout parameters from it; load_weights again";
     default: return "unknown error code";
     }
 }

@@ -22,7 +22,7 @@ extern "C" {
 #define mlp_PACKED_BYTES    2149440    /* weights in the kernels' layout (in the heap block) */
 #define mlp_ARENA_BYTES     3072    /* activations and scratch at MAX_BATCH */
 #define mlp_TRAIN_BYTES     0    /* gradients, optimizer state, saved activations (--train) */
-#define mlp_UNPACKED_BYTES  2143296    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+#define mlp_UNPACKED_BYTES  2143296    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
 typedef struct mlp_ctx mlp_ctx;
 
@@ -45,8 +45,11 @@ int         mlp_forward_all(mlp_ctx *, const float *x, float *const *ys, int bat
 int         mlp_output_size(int i);
 /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
 int         mlp_info(int what);
-/* get_param, set_param, save_weights after load_weights: only packed weights are kept. */
+/* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+   mlp_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+   returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
 #define mlp_ERR_PACKED     (-15)
+#define mlp_ERR_STALE      (-16)
 
 #ifdef __cplusplus
 }

@@ -52,7 +52,7 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
    the next row, never outside the buffer, and are not stored. */
 #define NN_ROWS_MAX_FB 24
 #define NN_ROWS_MAX_VECTORS 4
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int Hp, int Wp, int oh, int ow0,
                   const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
                   float alpha, float beta, float *restrict y, int nf) {
@@ -131,7 +131,7 @@ NN_UNUSED static void nn_conv_rows(nn_conv_shape s, int F, const float *restrict
    stored transposed into NCHW. Rows past OH repeat the last row and are not
    stored; PW divides OW or the last columns have their own tile. */
 #define NN_NARROW_MAX 24
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_narrow_tile(const int PR, const int PW, nn_conv_shape s, int Hp, int Wp, int oh0, int ow0,
                     const float *restrict xp, const float *restrict wk, const float *restrict bias, int act,
                     float alpha, float beta, float *restrict y, int nf) {

@@ -80,7 +80,7 @@ NN_UNUSED static void nn_conv_backward(const float *restrict x, nn_conv_shape s,
 #ifndef NN_DW_CHUNK_KB
 #define NN_DW_CHUNK_KB 256u
 #endif
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_dw_rows_tile(const int FB, const int TB, nn_conv_shape s, int Hp, int Wp, int nb, int t0,
                      const float *restrict xp, const float *restrict dz, size_t dz_stride, float *restrict dW) {
     const int K = s.C * s.kh * s.kw;

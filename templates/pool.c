@@ -6,7 +6,7 @@
 /* The corners (top left, top right, bottom left, bottom right) of n ≤ VW
    windows whose top-left pixels are r0[2i] (rows r0, r1): a window a lane. */
 static inline void nn_maxpool2_corners(const float *r0, const float *r1, int n, nn_vf q[4]) {
-    nn_vi even, odd;
+    NN_UNUSED nn_vi even, odd; /* gcc's masks (clang's shuffles take the lanes) */
     for (int l = 0; l < NN_VW; l++) {
         even[l] = 2 * l;
         odd[l] = 2 * l + 1;
@@ -14,10 +14,10 @@ static inline void nn_maxpool2_corners(const float *r0, const float *r1, int n, 
     const int n0 = 2 * n < NN_VW ? 2 * n : NN_VW, n1 = 2 * n - n0;
     const nn_vf p0 = nn_load_n(r0, n0), q0 = nn_load_n(r1, n0);
     const nn_vf p1 = n1 ? nn_load_n(r0 + NN_VW, n1) : nn_splat(0), q1 = n1 ? nn_load_n(r1 + NN_VW, n1) : nn_splat(0);
-    q[0] = __builtin_shuffle(p0, p1, even);
-    q[1] = __builtin_shuffle(p0, p1, odd);
-    q[2] = __builtin_shuffle(q0, q1, even);
-    q[3] = __builtin_shuffle(q0, q1, odd);
+    q[0] = NN_SHUFFLE_BY(even, p0, p1, NN_LANES(EVEN, NN_VW));
+    q[1] = NN_SHUFFLE_BY(odd, p0, p1, NN_LANES(ODD, NN_VW));
+    q[2] = NN_SHUFFLE_BY(even, q0, q1, NN_LANES(EVEN, NN_VW));
+    q[3] = NN_SHUFFLE_BY(odd, q0, q1, NN_LANES(ODD, NN_VW));
 }
 
 NN_UNUSED static void nn_maxpool2(const float *restrict x, int W, int OH, int OW, float *restrict y) {

@@ -9,7 +9,7 @@
 NN_UNUSED static void nn_maxpool2_backward(const float *restrict x, int H, int W, int OH, int OW,
                                            const float *restrict dy, float *restrict dx) {
     (void)H;
-    nn_vi low, high;
+    NN_UNUSED nn_vi low, high; /* gcc's masks (clang's shuffles take the lanes) */
     for (int l = 0; l < NN_VW; l++) {
         low[l] = l / 2 + (l % 2) * NN_VW;               /* a0 b0 a1 b1 ... */
         high[l] = NN_VW / 2 + l / 2 + (l % 2) * NN_VW;
@@ -36,11 +36,11 @@ NN_UNUSED static void nn_maxpool2_backward(const float *restrict x, int H, int W
             const nn_vf gv = nn_load_n(g + ow, n), zero = nn_splat(0);
             const nn_vf ga = nn_vselect(sel == 0, gv, zero), gb = nn_vselect(sel == 1, gv, zero);
             const nn_vf gc = nn_vselect(sel == 2, gv, zero), gd = nn_vselect(sel == 3, gv, zero);
-            nn_store_n(d0 + 2 * ow, nn_load_n(d0 + 2 * ow, n0) + __builtin_shuffle(ga, gb, low), n0);
-            nn_store_n(d1 + 2 * ow, nn_load_n(d1 + 2 * ow, n0) + __builtin_shuffle(gc, gd, low), n0);
+            nn_store_n(d0 + 2 * ow, nn_load_n(d0 + 2 * ow, n0) + NN_SHUFFLE_BY(low, ga, gb, NN_LANES(LO, NN_VW)), n0);
+            nn_store_n(d1 + 2 * ow, nn_load_n(d1 + 2 * ow, n0) + NN_SHUFFLE_BY(low, gc, gd, NN_LANES(LO, NN_VW)), n0);
             if (n1) {
-                nn_store_n(d0 + 2 * ow + NN_VW, nn_load_n(d0 + 2 * ow + NN_VW, n1) + __builtin_shuffle(ga, gb, high), n1);
-                nn_store_n(d1 + 2 * ow + NN_VW, nn_load_n(d1 + 2 * ow + NN_VW, n1) + __builtin_shuffle(gc, gd, high), n1);
+                nn_store_n(d0 + 2 * ow + NN_VW, nn_load_n(d0 + 2 * ow + NN_VW, n1) + NN_SHUFFLE_BY(high, ga, gb, NN_LANES(HI, NN_VW)), n1);
+                nn_store_n(d1 + 2 * ow + NN_VW, nn_load_n(d1 + 2 * ow + NN_VW, n1) + NN_SHUFFLE_BY(high, gc, gd, NN_LANES(HI, NN_VW)), n1);
             }
         }
     }

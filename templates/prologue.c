@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* On helpers a model may not call: clang, unlike gcc, warns about unused
+   static inline functions. */
 #define NN_UNUSED __attribute__((unused))
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
@@ -31,11 +33,43 @@ typedef int32_t nn_vi __attribute__((vector_size(NN_VW * 4)));
 
 static inline nn_vf nn_load(const float *p) { nn_vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void nn_store(float *p, nn_vf v) { memcpy(p, &v, sizeof v); }
+
+/* The lanes of two vectors a, b (a's lanes 0..n−1, b's n..2n−1) picked by a
+   constant list: gcc's __builtin_shuffle takes the list as a vector of type
+   T, clang's __builtin_shufflevector as arguments. The lists for n lanes:
+   EVEN and ODD deinterleave, LO and HI interleave the low and high halves,
+   ZERO broadcasts lane 0. NN_SHUFFLE_BY gives gcc a mask vector built at run
+   time instead (the pools: as constants, the masks change gcc's code). */
+#if defined(__clang__)
+#define NN_SHUFFLE(T, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define NN_SHUFFLE_BY(mask, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define NN_SHUFFLE(T, a, b, ...) __builtin_shuffle(a, b, (T){__VA_ARGS__})
+#define NN_SHUFFLE_BY(mask, a, b, ...) __builtin_shuffle(a, b, mask)
+#endif
+#define NN_LANES(list, n) NN_LANES_(list, n) /* expands n (NN_VW) first */
+#define NN_LANES_(list, n) NN_LANES_##list##n
+#define NN_LANES_ZERO4 0, 0, 0, 0
+#define NN_LANES_ZERO8 NN_LANES_ZERO4, NN_LANES_ZERO4
+#define NN_LANES_ZERO16 NN_LANES_ZERO8, NN_LANES_ZERO8
+#define NN_LANES_EVEN4 0, 2, 4, 6
+#define NN_LANES_ODD4 1, 3, 5, 7
+#define NN_LANES_LO4 0, 4, 1, 5
+#define NN_LANES_HI4 2, 6, 3, 7
+#define NN_LANES_EVEN8 0, 2, 4, 6, 8, 10, 12, 14
+#define NN_LANES_ODD8 1, 3, 5, 7, 9, 11, 13, 15
+#define NN_LANES_LO8 0, 8, 1, 9, 2, 10, 3, 11
+#define NN_LANES_HI8 4, 12, 5, 13, 6, 14, 7, 15
+#define NN_LANES_EVEN16 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define NN_LANES_ODD16 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define NN_LANES_LO16 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define NN_LANES_HI16 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+
 /* Broadcast. Not `(nn_vf){0} + x`: 0 + (−0) is +0, so gcc must keep that add
    in every micro-kernel step; a shuffle of lane 0 becomes one vbroadcastss. */
 static inline nn_vf nn_splat(float x) {
     nn_vf v = {x};
-    return __builtin_shuffle(v, (nn_vi){0});
+    return NN_SHUFFLE(nn_vi, v, v, NN_LANES(ZERO, NN_VW));
 }
 /* The first n (0 < n ≤ NN_VW) lanes: masked moves where the target has
    them (lanes past n are neither read nor written), else lane by lane. */
@@ -44,8 +78,13 @@ static inline nn_vf nn_splat(float x) {
    builtins: <immintrin.h>, which wraps them, takes a quarter of a second of
    every compile to read. All lanes (mask -1), current rounding (4). */
 #define NN_ALL_LANES ((unsigned short)-1)
+#if defined(__clang__)
+#define nn_max512(a, b) __builtin_ia32_maxps512(a, b, 4)
+#define nn_min512(a, b) __builtin_ia32_minps512(a, b, 4)
+#else
 #define nn_max512(a, b) __builtin_ia32_maxps512_mask(a, b, a, NN_ALL_LANES, 4)
 #define nn_min512(a, b) __builtin_ia32_minps512_mask(a, b, a, NN_ALL_LANES, 4)
+#endif
 /* round to nearest without raising the inexact exception (imm 0x08) */
 #define nn_round512(a) __builtin_ia32_rndscaleps_mask(a, 0x08, a, NN_ALL_LANES, 4)
 /* a · 2^floor(b) */
@@ -243,7 +282,7 @@ static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
 }
 
 /* In place over n floats: whole vectors, then the scalar tail. */
-static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
+NN_UNUSED static inline void nn_act_n(int act, float alpha, float beta, float *p, int n) {
     int i = 0;
     for (; i + NN_VW <= n; i += NN_VW) nn_store(p + i, nn_vact(act, alpha, beta, nn_load(p + i)));
     for (; i < n; i++) p[i] = nn_act(act, alpha, beta, p[i]);
@@ -273,4 +312,5 @@ NN_UNUSED static void nn_init_constant(float *p, size_t n, float v) {
 #define NN_ERR_LABEL -11      /* a class label outside 0..classes-1 */
 #define NN_ERR_NONFINITE -12  /* the loss or a gradient is not finite: train_step took no step */
 #define NN_ERR_LR -13         /* set_lr: the learning rate is not finite and >= 0 */
-#define NN_ERR_PACKED -15     /* the parameters are kept only packed (inference library after load_weights) */
+#define NN_ERR_PACKED -15     /* the parameters are kept only packed (embedded, read-only weights) */
+#define NN_ERR_STALE -16      /* the weights file load_weights read is gone or changed: no PyTorch-layout copy */

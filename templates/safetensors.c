@@ -347,6 +347,18 @@ done:
     return rc;
 }
 
+/* A 64-bit fingerprint of n floats' bits (FNV-1a over 32-bit words): whether a weights file read again still
+   holds what an earlier load read. Each step is a bijection of the state, so one changed float always shows. */
+static NN_UNUSED NN_COLD uint64_t nn_st_fingerprint(const float *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], 4);
+        h = (h ^ u) * 0x100000001b3ull;
+    }
+    return h;
+}
+
 /* ---- saving ---- */
 /* Growable byte buffer for the header; oom is sticky so the caller checks once at the end. */
 typedef struct { char *p; size_t len, cap; int oom; } nn_sb_t;

@@ -11,7 +11,7 @@ static inline void nn_axpy(int n, float s, const float *restrict b, float *restr
 
 /* Dot product with vector accumulators: gcc will not reorder a scalar float
    sum (that would change rounding), so the vectorization is spelled out. */
-static inline float nn_dot(int n, const float *restrict a, const float *restrict b) {
+NN_UNUSED static inline float nn_dot(int n, const float *restrict a, const float *restrict b) {
     nn_vf acc = nn_splat(0);
     int i = 0;
     for (; i + NN_VW <= n; i += NN_VW) acc += nn_load(a + i) * nn_load(b + i);
@@ -22,7 +22,7 @@ static inline float nn_dot(int n, const float *restrict a, const float *restrict
 }
 
 /* Sum of n floats with vector accumulators (see nn_dot). */
-static inline float nn_sum(int n, const float *restrict a) {
+NN_UNUSED static inline float nn_sum(int n, const float *restrict a) {
     nn_vf acc = nn_splat(0);
     int i = 0;
     for (; i + NN_VW <= n; i += NN_VW) acc += nn_load(a + i);

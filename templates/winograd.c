@@ -88,10 +88,10 @@ NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, f
                         memcpy(&b, d + (size_t)i * s.Wp + TV, sizeof b);                                           \
                         memcpy(&a2, d + (size_t)i * s.Wp + 2, sizeof a2);                                          \
                         memcpy(&b2, d + (size_t)i * s.Wp + 2 + TV, sizeof b2);                                     \
-                        const nn_wv##TV d0 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_EVEN##TV);                             \
-                        const nn_wv##TV d1 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_ODD##TV);                              \
-                        const nn_wv##TV d2 = __builtin_shuffle(a2, b2, (nn_wi##TV)NN_WINO_EVEN##TV);                           \
-                        const nn_wv##TV d3 = __builtin_shuffle(a2, b2, (nn_wi##TV)NN_WINO_ODD##TV);                            \
+                        const nn_wv##TV d0 = NN_SHUFFLE(nn_wi##TV, a, b, NN_LANES_EVEN##TV);                       \
+                        const nn_wv##TV d1 = NN_SHUFFLE(nn_wi##TV, a, b, NN_LANES_ODD##TV);                        \
+                        const nn_wv##TV d2 = NN_SHUFFLE(nn_wi##TV, a2, b2, NN_LANES_EVEN##TV);                     \
+                        const nn_wv##TV d3 = NN_SHUFFLE(nn_wi##TV, a2, b2, NN_LANES_ODD##TV);                      \
                         NN_WINO_BT(t[i], d0, d1, d2, d3);                                                          \
                     }                                                                                              \
                     const int p = r * s.TWP + tx;                                                                  \
@@ -122,8 +122,8 @@ NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, f
                                                {s1[0] + s1[1] + s1[2] + bias[f], s1[1] - s1[2] - s1[3] + bias[f]}}; \
                     const int oh = 2 * (ty0 + r), n = s.OW - 2 * tx;                                               \
                     for (int i = 0; i < 2 && oh + i < s.OH; i++) {                                                 \
-                        const nn_wv##TV lo = __builtin_shuffle(o[i][0], o[i][1], (nn_wi##TV)NN_WINO_LO##TV);                   \
-                        const nn_wv##TV hi = __builtin_shuffle(o[i][0], o[i][1], (nn_wi##TV)NN_WINO_HI##TV);                   \
+                        const nn_wv##TV lo = NN_SHUFFLE(nn_wi##TV, o[i][0], o[i][1], NN_LANES_LO##TV);             \
+                        const nn_wv##TV hi = NN_SHUFFLE(nn_wi##TV, o[i][0], o[i][1], NN_LANES_HI##TV);             \
                         float *row = y + ((size_t)f * s.OH + oh + i) * s.OW + 2 * tx;                              \
                         if (n >= 2 * TV) {                                                                         \
                             nn_wv##TV a0 = lo, a1 = hi;                                                            \
@@ -147,8 +147,8 @@ NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, f
     }                                                                                                              \
     /* ∂W: dM[ξ][f][tile] = (A dY Aᵀ)[ξ] of each tile's 2×2 of ∂z (dzp: ∂z padded with zeros to           \
        2·TH × 2·TWP), tiles in the lanes, the 16 planes F·tiles + NN_WINO_SKEW floats apart. */                   \
-    static inline __attribute__((always_inline)) void nn_wino_dz_##TV(nn_wino_shape s, const float *restrict dzp,   \
-                                                                      int ty0, int rows, float *restrict dM) {    \
+    NN_UNUSED static inline __attribute__((always_inline)) void                                                    \
+    nn_wino_dz_##TV(nn_wino_shape s, const float *restrict dzp, int ty0, int rows, float *restrict dM) {           \
         const int tiles = rows * s.TWP;                                                                            \
         const size_t ms = (size_t)s.F * tiles + NN_WINO_SKEW;                                                     \
         for (int f = 0; f < s.F; f++)                                                                              \
@@ -160,10 +160,10 @@ NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, f
                     memcpy(&b, d + TV, sizeof b);                                                                  \
                     memcpy(&c, d + 2 * s.TWP, sizeof c);                                                           \
                     memcpy(&e, d + 2 * s.TWP + TV, sizeof e);                                                      \
-                    const nn_wv##TV y00 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_EVEN##TV);                    \
-                    const nn_wv##TV y01 = __builtin_shuffle(a, b, (nn_wi##TV)NN_WINO_ODD##TV);                     \
-                    const nn_wv##TV y10 = __builtin_shuffle(c, e, (nn_wi##TV)NN_WINO_EVEN##TV);                    \
-                    const nn_wv##TV y11 = __builtin_shuffle(c, e, (nn_wi##TV)NN_WINO_ODD##TV);                     \
+                    const nn_wv##TV y00 = NN_SHUFFLE(nn_wi##TV, a, b, NN_LANES_EVEN##TV);                          \
+                    const nn_wv##TV y01 = NN_SHUFFLE(nn_wi##TV, a, b, NN_LANES_ODD##TV);                           \
+                    const nn_wv##TV y10 = NN_SHUFFLE(nn_wi##TV, c, e, NN_LANES_EVEN##TV);                          \
+                    const nn_wv##TV y11 = NN_SHUFFLE(nn_wi##TV, c, e, NN_LANES_ODD##TV);                           \
                     const nn_wv##TV t[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11},         \
                                                {-y10, -y11}};                                                      \
                     float *out = dM + (size_t)f * tiles + r * s.TWP + tx;                                          \
@@ -174,19 +174,6 @@ NN_UNUSED static void nn_wino_pack_grad(int F, int C, const float *restrict w, f
                 }                                                                                                  \
     }
 
-/* Shuffle masks: even and odd lanes of a pair, and the pair interleaved. */
-#define NN_WINO_EVEN4 {0, 2, 4, 6}
-#define NN_WINO_ODD4 {1, 3, 5, 7}
-#define NN_WINO_LO4 {0, 4, 1, 5}
-#define NN_WINO_HI4 {2, 6, 3, 7}
-#define NN_WINO_EVEN8 {0, 2, 4, 6, 8, 10, 12, 14}
-#define NN_WINO_ODD8 {1, 3, 5, 7, 9, 11, 13, 15}
-#define NN_WINO_LO8 {0, 8, 1, 9, 2, 10, 3, 11}
-#define NN_WINO_HI8 {4, 12, 5, 13, 6, 14, 7, 15}
-#define NN_WINO_EVEN16 {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
-#define NN_WINO_ODD16 {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
-#define NN_WINO_LO16 {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
-#define NN_WINO_HI16 {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
 NN_WINO_WIDTH(4)
 NN_WINO_WIDTH(8)
 #if NN_VW >= 16

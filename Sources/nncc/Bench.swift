@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
                      Double(batch) / median * 1e6, flops / median / 1e3, times.count, options.target.label,
                      options.threads, options.threads == 1 ? "" : "s"))
         if layers, let entries = try session.context.profile(reset: false) {
-            let table = LayerTable(graph: session.products.graph, batch: batch, peak: try Peak.measure(target: options.target))
+            let table = LayerTable(graph: session.products.graph, batch: batch, peak: try Peak.measure(target: options.target, cc: options.cc))
             print(table.render(entries, calls: times.count + measureWarmups), terminator: "")
         }
     }

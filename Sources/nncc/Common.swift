@@ -14,9 +14,12 @@ struct MachineFlags: ParsableArguments {
     @Option(help: ArgumentHelp("native (the best of the others this CPU runs), x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA), x86-64-v2 (SSE4.2) or portable (no -march).",
                                valueName: "target")) var target: Target = .native
     @Option(help: "OpenMP threads for the kernels.") var threads: Int = 1
+    @Option(help: ArgumentHelp("C compiler, gcc or clang: a path or a command on PATH (default: $NNCC_CC, else gcc).",
+                               valueName: "path")) var cc: String?
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+        if cc?.isEmpty == true { throw ValidationError("--cc must name a C compiler") }
     }
 
     /// Commands that load the library need a CPU that runs the target (else illegal instructions).
@@ -62,7 +65,7 @@ struct BuildFlags<Default: BatchDefault>: ParsableArguments {
         try machine.validate()
         if loads { try machine.requireRunnable() }
         return CompileOptions(maxBatch: batch ?? Default.batch, train: train, target: machine.target,
-                              threads: machine.threads, name: name)
+                              threads: machine.threads, name: name, cc: machine.cc)
     }
 }
 

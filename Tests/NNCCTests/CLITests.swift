@@ -217,6 +217,27 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(listing(out), [], "no output, library or temporary left behind")
     }
 
+    /// Every command that compiles takes --cc, which wins over NNCC_CC; a compiler that cannot run
+    /// is named with the option or variable that chose it, before anything is written.
+    func testCompilerOption() throws {
+        let out = tmp.appendingPathComponent("out")
+        let dense = model("dense_relu"), x = fixture("dense_relu", "x.npy")
+        let data = fixture("dense_relu", "train.npz"), weights = fixture("dense_relu", "weights.safetensors")
+        for args in [["compile", dense, "-o", out.path], ["run", dense, "--input", x], ["check", dense, "--input", x,
+                     "--expect", fixture("dense_relu", "y.npy")], ["bench", dense], ["train", dense, "--data", data],
+                     ["eval", dense, "--data", data, "--weights", weights]] {
+            try expect(1, args + ["--cc", "/nonexistent/flag-cc"], env: ["NNCC_CC": "/nonexistent/env-cc"],
+                       stderr: ["C compiler not found: --cc /nonexistent/flag-cc: no such file"])
+        }
+        try expect(1, ["run", dense, "--input", x], env: ["NNCC_CC": "no-such-cc-nncc"],
+                   stderr: ["C compiler not found: NNCC_CC=no-such-cc-nncc: no such command on PATH"])
+        try expect(1, ["compile", dense, "-o", out.path, "--cc", "/bin/echo"], stderr: ["/bin/echo is neither gcc nor clang"])
+        try expect(2, ["compile", dense, "-o", out.path, "--cc", ""], stderr: ["--cc"])
+        XCTAssertEqual(listing(out), [], "no output, library or temporary left behind")
+        let help = try nncc(["compile", "--help"]).stdout
+        XCTAssertTrue(help.contains("--cc <path>") && help.contains("(default: $NNCC_CC, else gcc)"), help)
+    }
+
     // MARK: - Usage (exit 2) and help (exit 0)
 
     func testBadUsageExitsTwo() throws {

@@ -11,7 +11,8 @@ final class InspectTests: XCTestCase {
     func compiled(_ path: String, _ options: CompileOptions = CompileOptions()) throws -> (manifest: [String: Any], graph: Graph) {
         let model = try Pipeline.load(path)
         let (lib, g) = try Pipeline.generate(model, options: options)
-        let text = Manifest.json(g, lib: lib, model: model, options: options, gcc: [])
+        let text = Manifest.json(g, lib: lib, model: model, options: options, gcc: [],
+                                 compiler: Compiler(path: "gcc", family: .gcc, versionText: "gcc (no compiler runs here)", major: 12))
         return (try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]), g)
     }
 

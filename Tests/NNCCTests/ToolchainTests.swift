@@ -50,11 +50,12 @@ final class ToolchainTests: XCTestCase {
         XCTAssertTrue(portable.contains("-fopenmp"))
     }
 
-    func testVersionIsMemoized() throws {
-        let v = try GCC.version()
-        XCTAssertFalse(v.isEmpty)
-        XCTAssertFalse(v.contains("\n"))
-        XCTAssertEqual(try GCC.version(), v)
+    func testCompilerIsIdentifiedOnce() throws {
+        let c = try Compiler.find()
+        XCTAssertFalse(c.versionLine.isEmpty)
+        XCTAssertGreaterThan(c.major, 0, c.versionLine)
+        XCTAssertEqual(try Compiler.find(), c)
+        XCTAssertEqual(try GCC.path(), c.path)
     }
 
     func testCompilesPathWithShellMetacharacters() throws {

@@ -86,7 +86,8 @@ enum ApiEmitter {
                 case NN_ERR_LABEL: return "a class label is outside 0..classes-1";
                 case NN_ERR_NONFINITE: return "the loss or a gradient is not finite (NaN or infinity): the step was not taken; try a lower learning rate";
                 case NN_ERR_LR: return "the learning rate is not a finite number >= 0";
-                case NN_ERR_PACKED: return "this context keeps its weights only packed for the kernels (a library built without --train, after load_weights or with embedded weights): get_param, set_param and save_weights need the PyTorch-layout parameters";\(EmbeddingOps.errorText(g, prefix: p))
+                case NN_ERR_PACKED: return "the weights are embedded in the library, read-only and packed for the kernels (--embed-weights): load_weights of a file, set_param, save_weights and get_param of a packed parameter are not available";
+                case NN_ERR_STALE: return "the weights file load_weights read is gone or has changed since: get_param, set_param and save_weights rebuild the PyTorch-layout parameters from it; load_weights again";\(EmbeddingOps.errorText(g, prefix: p))
                 default: return "unknown error code";
                 }
             }

@@ -5,10 +5,12 @@
 /// place (`p_DIRECT_FLOATS`, placed first in the parameter table). A weights file or the
 /// seeded initialisation is unpacked into a borrowed buffer, packed, and the buffer freed.
 /// get_param, set_param and save_weights need every parameter in PyTorch layout: the context
-/// then keeps that copy (`full`), rebuilt from the seed (or zeros) when the weights are still
-/// those; after a weights file or embedded weights it cannot be rebuilt (packing folds
-/// batchnorm and sums biases) and they return NN_ERR_PACKED. A --train library keeps every
-/// parameter in its block, so `full` is `params`.
+/// then keeps that copy (`full`, a separate allocation), rebuilt from where the weights came
+/// from, since packing folds batchnorm and sums biases: the seed (or zeros), or the file
+/// load_weights read, read again; load_weights keeps its path and a fingerprint of the
+/// tensors, and a file gone or changed since gives NN_ERR_STALE. Embedded weights have no
+/// PyTorch-layout source: NN_ERR_PACKED. A --train library keeps every parameter in its
+/// block, so `full` is `params`.
 enum ContextEmitter {
     static func functions(_ g: Graph, memory m: MemoryFigures, prefix p: String) -> String {
         let seed = "\(g.seed)ull"
@@ -77,6 +79,13 @@ enum ContextEmitter {
                 if (c->params != src) memcpy(c->params, src, \(p)_DIRECT_FLOATS * sizeof(float));
             }
 
+            /* Reads a weights file through the validated loader into buf (PyTorch layout, at \(p)_offsets). */
+            static int \(p)_read(const char *path, float *buf) {
+                float *dst[\(p)_NUM_PARAMS + 1] = {0};
+                for (int i = 0; i < \(p)_NUM_PARAMS; i++) dst[i] = buf + \(p)_offsets[i];
+                return nn_st_load(path, \(p)_NUM_PARAMS, \(p)_names, \(p)_ranks, \(p)_dims, dst);
+            }
+
             /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of \(p)_ctx). */
             static int \(p)_keep_full(\(p)_ctx *c) {
                 if (c->full) return NN_OK;
@@ -84,6 +93,16 @@ enum ContextEmitter {
                 float *f = calloc(\(p)_PARAM_FLOATS, sizeof(float));
                 if (!f) return NN_ERR_NOMEM;
                 if (c->weights == NN_W_SEED) \(p)_init_params(f, \(seed));
+                if (c->weights == NN_W_FILE) {  /* the file load_weights packed, if it still holds those tensors */
+                    int rc = \(p)_read(c->source, f);
+                    if (rc == NN_OK && nn_st_fingerprint(f, \(p)_PARAM_FLOATS) != c->source_print) rc = NN_ERR_STALE;
+                    if (rc != NN_OK) {
+                        free(f);
+                        return rc == NN_ERR_NOMEM ? rc : NN_ERR_STALE;
+                    }
+                    free(c->source);
+                    c->source = NULL;
+                }
                 c->full = f;
                 return NN_OK;
             }
@@ -104,6 +123,7 @@ enum ContextEmitter {
             void \(p)_destroy(\(p)_ctx *c) {
                 if (!c) return;
                 if (c->full != c->params) free(c->full);
+                free(c->source);
                 if (c->owned) free(c);
             }
 
@@ -130,20 +150,31 @@ enum ContextEmitter {
                 return NN_OK;
             }
 
-            /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer. */
+            /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
+               then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
             int \(p)_load_weights(\(p)_ctx *c, const char *path) {
                 if (!c) return NN_ERR_NULL;
                 \(loadNull)
-                float *src = c->full ? c->full : malloc((size_t)\(p)_PARAM_FLOATS * sizeof(float));
-                if (!src) return NN_ERR_NOMEM;
-                float *dst[\(p)_NUM_PARAMS + 1] = {0};
-                for (int i = 0; i < \(p)_NUM_PARAMS; i++) dst[i] = src + \(p)_offsets[i];
-                int rc = nn_st_load(path, \(p)_NUM_PARAMS, \(p)_names, \(p)_ranks, \(p)_dims, dst);
-                if (rc == NN_OK) \(p)_use(c, src);
-                if (src != c->full) {
-                    free(src);
-                    if (rc == NN_OK) c->weights = NN_W_PACKED;
+                if (c->full) {
+                    int rc = \(p)_read(path, c->full);
+                    if (rc == NN_OK) \(p)_use(c, c->full);
+                    return rc;
                 }
+                size_t length = strlen(path) + 1;
+                char *source = malloc(length);
+                float *src = calloc(\(p)_PARAM_FLOATS, sizeof(float));  /* zeroed: the fingerprint covers the gaps between tensors */
+                int rc = source && src ? \(p)_read(path, src) : NN_ERR_NOMEM;
+                if (rc == NN_OK) {
+                    \(p)_use(c, src);
+                    memcpy(source, path, length);
+                    free(c->source);
+                    c->source = source;
+                    source = NULL;
+                    c->source_print = nn_st_fingerprint(src, \(p)_PARAM_FLOATS);
+                    c->weights = NN_W_FILE;
+                }
+                free(source);
+                free(src);
                 return rc;
             }
 
@@ -162,14 +193,17 @@ enum ContextEmitter {
     /// The context struct's fields past those of training.
     static let fields = """
             float *full;    /* every parameter, PyTorch layout: params with --train, else made on demand */
-            int weights;    /* NN_W_SEED, NN_W_ZERO or NN_W_PACKED: whether `full` can be rebuilt */
+            int weights;    /* NN_W_SEED, NN_W_ZERO, NN_W_FILE or NN_W_PACKED: where `full` is rebuilt from */
+            char *source;   /* NN_W_FILE: the path load_weights read (a copy, freed by destroy) */
+            uint64_t source_print;  /* NN_W_FILE: nn_st_fingerprint of the tensors it read */
             int owned;      /* from create (freed by destroy), not create_in */
 
         """
 
     static func defines(_ m: MemoryFigures) -> String { """
         #define NN_CTX_BYTES \(m.contextBytes)
-        enum { NN_W_SEED, NN_W_ZERO, NN_W_PACKED };  /* where an inference context's weights came from */
+        /* Where an inference context's weights came from: the seed, zeros (create_in), a file, or the embedded image. */
+        enum { NN_W_SEED, NN_W_ZERO, NN_W_FILE, NN_W_PACKED };
 
         """
     }

@@ -160,7 +160,8 @@ public enum GradCheckHarness {
         let source = source(g)
         let options = GCCOptions(target: target)
         let flags = try GCC.sharedObjectArguments(source: "x.c", output: "x.so", options: options).dropFirst()
-        let key = SHA256.hex("check-grad\u{0}" + source + "\u{0}" + flags.joined(separator: " ") + "\u{0}" + (try GCC.version()))
+        let compiler = try Compiler.find(options.cc).versionText
+        let key = SHA256.hex(["check-grad", source, flags.joined(separator: " "), compiler].joined(separator: "\u{0}"))
         let dir = try BuildCache().directory(key: String(key.prefix(32)), marker: "libgradcheck.so") { tmp in
             let c = tmp.appendingPathComponent("gradcheck.c").path
             try AtomicFile.write(Data(source.utf8), to: c)

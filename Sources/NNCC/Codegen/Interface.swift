@@ -59,7 +59,7 @@ struct Interface {
             int         \(p)_output_size(int i);
             /* 0 max batch, 1 input size, 2 output size, 3 params, 4 outputs, 5 trains. */
             int         \(p)_info(int what);
-            \(memory.training ? "" : "/* get_param, set_param, save_weights after load_weights\(memory.embedded ? " (or always: embedded weights)" : ""): only packed weights are kept. */\n#define \(p)_ERR_PACKED     (-15)")
+            \(memory.training ? "" : Self.packedCodes(memory, prefix: p))
             \(EmbeddingOps.errorCode(g, prefix: p))
             """
         if canTrain {
@@ -99,6 +99,21 @@ struct Interface {
     }
 
     /// How NAME.c must be compiled for the target.
+    /// The codes of an inference library's get_param, set_param and save_weights (docs/deploy.md):
+    /// embedded weights have no PyTorch-layout copy; other weights rebuild it from where they came from.
+    static func packedCodes(_ m: MemoryFigures, prefix p: String) -> String {
+        m.embedded ? """
+            /* load_weights of a file, set_param, save_weights, get_param of a packed parameter: the weights are read-only, packed. */
+            #define \(p)_ERR_PACKED     (-15)
+            """ : """
+            /* The first get_param, set_param or save_weights makes the PyTorch-layout copy, a separate allocation of
+               \(p)_UNPACKED_BYTES kept until destroy; after load_weights of a file it reads that file again, and
+               returns ERR_STALE when the file is gone or changed since. ERR_PACKED: embedded weights only. */
+            #define \(p)_ERR_PACKED     (-15)
+            #define \(p)_ERR_STALE      (-16)
+            """
+    }
+
     static func buildNote(_ target: Target, prefix p: String) -> String {
         target.requiredMacros.isEmpty ? "\(p).c needs no -march"
             : "\(p).c needs \(target.instructions): compile it with -march=\(target.rawValue) or newer"

@@ -52,7 +52,7 @@ public struct MemoryFigures: Equatable {
         #define \(p)_PACKED_BYTES    \(4 * packedFloats)    /* weights in the kernels' layout (\(embedded ? "read-only" : "in the heap block")) */
         #define \(p)_ARENA_BYTES     \(4 * arenaFloats)    /* activations and scratch at MAX_BATCH */
         #define \(p)_TRAIN_BYTES     \(4 * trainFloats)    /* gradients, optimizer state, saved activations (--train) */
-        #define \(p)_UNPACKED_BYTES  \(unpackedBytes)    /* PyTorch-layout copy: borrowed by load_weights and create, kept after get/set_param */
+        #define \(p)_UNPACKED_BYTES  \(unpackedBytes)    /* PyTorch-layout copy: borrowed by load_weights and create; a separate allocation kept after get/set_param, save_weights */
 
         """
     }

@@ -24,20 +24,25 @@ public enum Builder {
         return try write(lib, graph: g, model: model, options: options, into: dir, package: package)
     }
 
-    /// The library for a model from the cache, compiling it at most once. The
-    /// key hashes the generated C, the target, the gcc flags and gcc's version.
+    /// The library for a model from the cache, compiling it at most once.
     public static func cached(_ model: LoadedModel, options: CompileOptions) throws -> BuildProducts {
         let (lib, g) = try Pipeline.generate(model, options: options)
-        let flags = try GCC.sharedObjectArguments(source: "x.c", output: "x.so", options: gccOptions(options)).dropFirst()
-        let key = SHA256.hex(lib.source + "\u{0}" + options.target.label + "\u{0}" + flags.joined(separator: " ") + "\u{0}"
-                             + (try GCC.version()))
-        let dir = try BuildCache().directory(key: String(key.prefix(32)), marker: "lib\(g.name).so") { tmp in
+        let key = try cacheKey(source: lib.source, options: options)
+        let dir = try BuildCache().directory(key: key, marker: "lib\(g.name).so") { tmp in
             _ = try write(lib, graph: g, model: model, options: options, into: tmp)
         }
         return BuildProducts(directory: dir, name: g.name, graph: g)
     }
 
-    static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads, reference: o.reference) }
+    /// Hashes the generated C, the target, the compiler's flags, its path and its `--version`.
+    static func cacheKey(source: String, options: CompileOptions) throws -> String {
+        let argv = try GCC.sharedObjectArguments(source: "x.c", output: "x.so", options: gccOptions(options))
+        let key = SHA256.hex([source, options.target.label, argv.joined(separator: " "), try Compiler.find(options.cc).versionText]
+            .joined(separator: "\u{0}"))
+        return String(key.prefix(32))
+    }
+
+    static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads, reference: o.reference, cc: o.cc) }
 
     static func write(_ lib: GeneratedLibrary, graph g: Graph, model: LoadedModel, options: CompileOptions,
                       into dir: URL, package: Bool = false) throws -> BuildProducts {
@@ -82,7 +87,8 @@ public enum Builder {
             throw e
         }
         let shownArgv = argv.map { $0 == tmpSource ? products.source.path : $0 == tmpLib ? products.library.path : $0 }
-        let manifest = Manifest.json(g, lib: lib, model: model, options: options, gcc: shownArgv)
+        let manifest = Manifest.json(g, lib: lib, model: model, options: options, gcc: shownArgv,
+                                     compiler: try Compiler.find(options.cc))
         try AtomicFile.write(Data(lib.source.utf8), to: products.source.path)
         try AtomicFile.write(Data(lib.header.utf8), to: products.header.path)
         try AtomicFile.write(Data(manifest.utf8), to: products.manifest.path)

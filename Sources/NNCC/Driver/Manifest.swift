@@ -2,8 +2,8 @@ import Foundation
 
 /// NAME.manifest.json: what a build holds, for tools and people.
 enum Manifest {
-    static func json(_ g: Graph, lib: GeneratedLibrary, model: LoadedModel, options: CompileOptions, gcc: [String])
-        -> String {
+    static func json(_ g: Graph, lib: GeneratedLibrary, model: LoadedModel, options: CompileOptions, gcc: [String],
+                     compiler: Compiler) -> String {
         let modelHash = (FileManager.default.contents(atPath: model.path)).map { SHA256.hex($0) } ?? ""
         let dict: [String: Any] = [
             "name": g.name,
@@ -28,6 +28,7 @@ enum Manifest {
             "vector_width": options.schedule.vectorWidth,
             "gemm_tile": [options.schedule.rowsPerTile, options.schedule.panelWidth],
             "gcc": gcc,
+            "compiler": ["path": compiler.path, "family": compiler.family.rawValue, "version": compiler.versionLine],
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: dict, options: [.prettyPrinted, .sortedKeys]) else {
             return "{}"

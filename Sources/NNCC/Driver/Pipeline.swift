@@ -20,15 +20,18 @@ public struct CompileOptions: Equatable {
     public var largeModelNodes = 64
     /// Link the packed weights into the library read-only (`nncc compile --embed-weights`; Builder packs them).
     public var embedWeights = false
+    /// The C compiler (`--cc`): a path or a command on PATH; nil: $NNCC_CC, else gcc.
+    public var cc: String?
 
     public init(maxBatch: Int? = nil, train: Bool = false, target: Target = .native, threads: Int = 1,
-                reference: Bool = false, name: String? = nil) {
+                reference: Bool = false, name: String? = nil, cc: String? = nil) {
         self.maxBatch = maxBatch
         self.train = train
         self.target = target
         self.threads = threads
         self.reference = reference
         self.name = name
+        self.cc = cc
     }
 
     public var schedule: Schedule {

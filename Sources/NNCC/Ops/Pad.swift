@@ -28,7 +28,7 @@ enum PadOps: OpFamily {
         case .edge: outside = "s < 0 ? 0 : n - 1"
         case .wrap: outside = "(s % n + n) % n"
         }
-        return "static inline int \(name)_src(int s, int n) { return s >= 0 && s < n ? s : \(outside); }\n"
+        return "NN_UNUSED static inline int \(name)_src(int s, int n) { return s >= 0 && s < n ? s : \(outside); }\n"
     }
 
     /// A kernel `name(nb, x, y)`: y = pad(x) forward; with `backward`, `name(nb, dy, dx)` adds

@@ -8,67 +8,34 @@ public struct GCCOptions: Equatable, Sendable {
     public var target: Target = .native
     /// More than one thread compiles with OpenMP.
     public var threads: Int = 1
-    /// Reference builds (the naive kernels tests compare with) compile at -O1: they are
+    /// Reference builds (the naive kernels tests compare with) compile at -O0: they are
     /// the oracle, their speed does not matter, and gcc takes half the time.
     public var reference = false
+    /// The C compiler (`--cc`); nil: $NNCC_CC, else gcc (Compiler.find).
+    public var cc: String?
 
-    public init(target: Target = .native, threads: Int = 1, reference: Bool = false) {
+    public init(target: Target = .native, threads: Int = 1, reference: Bool = false, cc: String? = nil) {
         self.target = target
         self.threads = threads
         self.reference = reference
+        self.cc = cc
     }
 }
 
-/// The C toolchain: locating gcc, building argv and running it. Processes are
-/// always spawned directly (never via a shell), so paths with spaces or
-/// metacharacters are passed through verbatim.
+/// The C toolchain: building argv and running the compiler (gcc or clang, see
+/// Compiler). Processes are always spawned directly (never via a shell), so
+/// paths with spaces or metacharacters are passed through verbatim.
 public enum GCC {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var versions: [String: String] = [:]
-
-    /// Path of gcc: $NNCC_CC if set, else the first `gcc` on PATH, else `cc`.
-    public static func path() throws -> String {
-        let env = ProcessInfo.processInfo.environment
-        if let cc = env["NNCC_CC"], !cc.isEmpty {
-            if let found = which(cc) { return found }
-            throw NNCCError("gcc not found: NNCC_CC=\(cc) is not an executable; install gcc (apt-get install gcc) or set NNCC_CC")
-        }
-        for name in ["gcc", "cc"] {
-            if let found = which(name) { return found }
-        }
-        throw NNCCError("gcc not found: install gcc (apt-get install gcc) or set NNCC_CC")
-    }
-
-    /// `gcc -dumpfullversion`, memoized per compiler path (part of the cache key).
-    public static func version() throws -> String {
-        let cc = try path()
-        lock.lock()
-        let cached = versions[cc]
-        lock.unlock()
-        if let cached { return cached }
-        // Compilers without -dumpfullversion (clang as `cc`) still answer -dumpversion.
-        var result = try? capture([cc, "-dumpfullversion"])
-        if result == nil || result!.status != 0 { result = try capture([cc, "-dumpversion"]) }
-        guard let r = result, r.status == 0 else {
-            throw NNCCError("cannot get the version of \(cc): \(result?.output ?? "")")
-        }
-        let v = r.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        lock.lock()
-        versions[cc] = v
-        lock.unlock()
-        return v
-    }
+    /// Path of the C compiler `cc` names, else $NNCC_CC's, else gcc (or cc) on PATH.
+    public static func path(_ cc: String? = nil) throws -> String { try Compiler.find(cc).path }
 
     /// argv compiling one C file into a shared object.
     public static func sharedObjectArguments(source: String, output: String, options: GCCOptions) throws -> [String] {
-        // Predictive commoning would carry input pixels across a conv tile's
-        // unrolled taps in scalar registers, spilling them (lenet5's conv2 1.1× slower).
-        var argv = [try path(), "-std=c11", options.reference ? "-O0" : "-O3", "-fno-predictive-commoning"]
-        argv += options.target.compilerFlags
+        let compiler = try Compiler.find(options.cc)
+        var argv = [compiler.path, "-std=c11", options.reference ? "-O0" : "-O3"] + compiler.tuningFlags
+        argv += compiler.targetFlags(options.target)
         // ISO mode turns FMA contraction off; the kernels want it.
-        // No libc calls for the kernels' short copy loops (gcc would make them memcpy/memset).
-        argv += ["-ffp-contract=fast", "-fno-tree-loop-distribute-patterns", "-fPIC", "-shared",
-                 "-Wall", "-Wextra", "-Werror"]
+        argv += ["-ffp-contract=fast", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
         if options.threads > 1 { argv.append("-fopenmp") }
         argv += ["-o", output, source, "-lm"]
         return argv
@@ -88,7 +55,8 @@ public enum GCC {
         let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
         var text = lines.prefix(40).joined(separator: "\n")
         if lines.count > 40 { text += "\n... (\(lines.count - 40) more lines)" }
-        throw NNCCError(file: source, "gcc failed (exit \(result.status)):\n\(text)")
+        let name = argv.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "the C compiler"
+        throw NNCCError(file: source, "\(name) failed (exit \(result.status)):\n\(text)")
     }
 
     /// Spawns argv directly and returns its exit status and stdout+stderr.

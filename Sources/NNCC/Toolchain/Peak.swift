@@ -9,7 +9,7 @@ import Darwin
 /// width (bench/peak.c's loop: many independent FMA chains, best of short chunks so other load on
 /// the machine lowers it little) and the read bandwidth of a 1 MB buffer (in cache) and of a 64 MB
 /// one (memory, or a last-level cache that large). A small C library, compiled and measured once per
-/// target, gcc and CPU: the numbers are kept in its build cache entry.
+/// target, compiler and CPU: the numbers are kept in its build cache entry.
 public enum Peak {
     public struct Rates: Sendable {
         public var gflops: Double
@@ -24,7 +24,8 @@ public enum Peak {
         }
     }
 
-    public static func measure(target: Target) throws -> Rates {
+    /// `cc`: the compiler (`--cc`), as CompileOptions.cc.
+    public static func measure(target: Target, cc: String? = nil) throws -> Rates {
         let vw = target.vectorWidth
         let source = """
             #include <stdlib.h>
@@ -70,17 +71,20 @@ public enum Peak {
             """
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }.map(String.init) ?? "unknown CPU"
-        let flags = ["-std=c11", "-O2"] + target.compilerFlags + ["-ffp-contract=fast", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
-        let key = SHA256.hex(source + "\u{0}" + flags.joined(separator: " ") + "\u{0}" + (try GCC.version()) + "\u{0}" + cpu)
+        let compiler = try Compiler.find(cc)
+        let common: [String] = ["-ffp-contract=fast", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
+        let flags: [String] = ["-std=c11", "-O2"] + compiler.targetFlags(target) + common
+        let identity: String = [source, flags.joined(separator: " "), compiler.path, compiler.versionText, cpu].joined(separator: "\u{0}")
+        let key = SHA256.hex(identity)
         let dir = try BuildCache().directory(key: "peak-" + String(key.prefix(24)), marker: "peak.txt") { tmp in
             let c = tmp.appendingPathComponent("peak.c"), so = tmp.appendingPathComponent("libpeak.so")
             try AtomicFile.write(Data(source.utf8), to: c.path)
-            try GCC.run([try GCC.path()] + flags + ["-o", so.path, c.path])
+            try GCC.run([compiler.path] + flags + ["-o", so.path, c.path])
             let rates = try run(so.path)
             try AtomicFile.write(Data("\(rates.gflops) \(rates.cacheGBytes) \(rates.memoryGBytes)\n".utf8), to: tmp.appendingPathComponent("peak.txt").path)
         }
         let text = (try? String(contentsOf: dir.appendingPathComponent("peak.txt"), encoding: .utf8)) ?? ""
-        let numbers = text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
+        let numbers = text.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         guard numbers.count == 3 else { throw NNCCError(file: dir.path, "unreadable peak measurement") }
         return Rates(gflops: numbers[0], cacheGBytes: numbers[1], memoryGBytes: numbers[2])
     }

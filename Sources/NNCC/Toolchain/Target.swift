@@ -46,11 +46,24 @@ public enum Target: String, CaseIterable, Sendable {
     /// "x86-64-v4", or "x86-64-v4 (native)" when resolved from `native`.
     public var label: String { self == .native ? "\(resolved.rawValue) (native)" : rawValue }
 
-    /// gcc's (and clang's) flags for the level: any CPU of that level runs the code.
+    /// gcc's (11 on) and clang's flags for the level: any CPU of that level runs the code.
     /// `native` takes its level's flags, so its build is the named level's.
     public var compilerFlags: [String] {
         switch resolved {
         case .x86_64_v2, .x86_64_v3, .x86_64_v4: return ["-march=\(resolved.rawValue)"]
+        case .portable, .native: return []
+        }
+    }
+
+    /// The level spelled as instruction sets, for compilers without `-march=x86-64-vN`
+    /// (gcc before 11): the psABI's list, which gives the same predefined macros.
+    public var instructionSetFlags: [String] {
+        switch resolved {
+        case .x86_64_v4: return Self.x86_64_v3.instructionSetFlags
+            + ["-mavx512f", "-mavx512bw", "-mavx512cd", "-mavx512dq", "-mavx512vl"]
+        case .x86_64_v3: return Self.x86_64_v2.instructionSetFlags
+            + ["-mavx", "-mavx2", "-mbmi", "-mbmi2", "-mf16c", "-mfma", "-mlzcnt", "-mmovbe", "-mxsave"]
+        case .x86_64_v2: return ["-march=x86-64", "-mcx16", "-msahf", "-mpopcnt", "-msse3", "-msse4.1", "-msse4.2", "-mssse3"]
         case .portable, .native: return []
         }
     }

@@ -42,6 +42,10 @@ int main(int argc, char **argv) {
     CHECK(mlp_load_weights(c, "w.safetensors") == mlp_ERR_PACKED, "load_weights(file) on read-only weights");
     float p[10];
     CHECK(mlp_get_param(c, 5, p) == mlp_ERR_PACKED, "get_param of a packed-only parameter");
+    /* Read-only weights have no PyTorch-layout copy to set, read or save (docs/deploy.md). */
+    CHECK(mlp_set_param(c, 5, p) == mlp_ERR_PACKED, "set_param on read-only weights");
+    CHECK(mlp_save_weights(c, "saved.safetensors") == mlp_ERR_PACKED && !fopen("saved.safetensors", "rb"),
+          "save_weights of embedded weights");
     allocated = 0, allocations = 0;
     CHECK(mlp_forward(c, x, y, n) == 0, "forward");
     mlp_ctx *d = mlp_create_in(memory, sizeof memory);

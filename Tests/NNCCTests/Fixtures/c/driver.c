@@ -5,7 +5,7 @@
  *       -DMODEL=NAME -include NAME.h driver.c NAME.c -lm
  * The sanitizer build also counts allocations (count_malloc.h).
  *
- * Usage: driver WEIGHTS.safetensors X.f32 Y.f32 COUNT SAVE.safetensors
+ * Usage: driver WEIGHTS.safetensors X.f32 Y.f32 COUNT SAVE.safetensors (SAVE is written, then removed)
  *   X.f32 / Y.f32 are raw native floats: COUNT examples of input / expected first output.
  * Reports on stdout only (stderr belongs to the sanitizers); exit 0 when every check passes. */
 #include <math.h>
@@ -57,17 +57,40 @@ static void compare(const char *what, const float *got, const float *want, size_
     }
 }
 
-/* A library without --train keeps only packed weights after load_weights, unless the context already
-   keeps the PyTorch-layout copy: a get_param before loading makes it, so get_param and save_weights work after. */
-static void keep_unpacked(M(ctx) *ctx) {
+/* Parameter i's float count; a buffer for it (freed by the caller). */
+static size_t param_count(int i) {
     int64_t dims[5];  /* 5: conv3d weights */
-    int rank = M(NUM_PARAMS) > 0 ? M(param_shape)(0, dims) : -1;
-    if (rank < 0) return;
+    int rank = M(param_shape)(i, dims);
     size_t n = 1;
     for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
-    float *first = malloc(n * sizeof(float) + 4);
-    CHECK(first && M(get_param)(ctx, 0, first) == 0, "get_param before load_weights");
+    return n;
+}
+
+static float *param_buffer(int i) {
+    float *p = malloc(param_count(i) * sizeof(float) + 4);
+    if (!p) { printf("out of memory\n"); exit(3); }
+    return p;
+}
+
+/* A library without --train keeps only packed weights after load_weights of a file; a get_param before loading
+   makes the PyTorch-layout copy, and load_weights then reads the file into it: no re-read of the file later. */
+static void keep_unpacked(M(ctx) *ctx) {
+    if (M(NUM_PARAMS) == 0) return;
+    float *first = param_buffer(0);
+    CHECK(M(get_param)(ctx, 0, first) == 0, "get_param before load_weights");
     free(first);
+}
+
+/* get_param of every parameter of a and b: 0 and the same floats. */
+static void same_params(const char *what, M(ctx) *a, M(ctx) *b) {
+    for (int i = 0; i < M(NUM_PARAMS); i++) {
+        size_t n = param_count(i);
+        float *p1 = param_buffer(i), *p2 = param_buffer(i);
+        CHECK(M(get_param)(a, i, p1) == 0 && M(get_param)(b, i, p2) == 0, "%s: get_param %d", what, i);
+        CHECK(memcmp(p1, p2, n * sizeof(float)) == 0, "%s: param %d (%s) differs", what, i, M(param_name)(i));
+        free(p1);
+        free(p2);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -91,7 +114,6 @@ int main(int argc, char **argv) {
     CHECK(M(load_weights)(ctx, "/nonexistent/nncc/weights.safetensors") == ERR_OPEN, "missing file");
     CHECK(M(load_weights)(ctx, NULL) == ERR_NULL, "NULL path");
     CHECK(M(load_weights)(NULL, weights) == ERR_NULL, "NULL ctx");
-    keep_unpacked(ctx);
     int rc = M(load_weights)(ctx, weights);
     CHECK(rc == 0, "load_weights: %d %s", rc, M(strerror)(rc));
 
@@ -169,32 +191,50 @@ int main(int argc, char **argv) {
     CHECK(allocations == 1, "malloc wrapper inactive (%ld counted)", allocations);
 #endif
 
-    /* save, load into a fresh context: identical parameters and outputs */
+    /* ctx keeps no PyTorch-layout copy after load_weights of a file: save_weights and get_param read the file
+       again (c-abi.md: PyTorch layout always). ctx2 keeps its copy from before loading, so it reads the file
+       once, into the copy: the file's tensors. ctx3 loads what ctx saved; its first get_param reads it again. */
     rc = M(save_weights)(ctx, save);
-    CHECK(rc == 0, "save_weights: %d %s", rc, M(strerror)(rc));
+    CHECK(rc == 0, "save_weights after load_weights: %d %s", rc, M(strerror)(rc));
     CHECK(M(save_weights)(NULL, save) == ERR_NULL, "save NULL ctx");
-    M(ctx) *ctx2 = M(create)();
-    CHECK(ctx2 != NULL, "create 2");
-    if (ctx2) {
+    M(ctx) *ctx2 = M(create)(), *ctx3 = M(create)(), *ctx4 = M(create)();
+    CHECK(ctx2 && ctx3 && ctx4, "create 2, 3, 4");
+    if (ctx2 && ctx3 && ctx4 && M(NUM_PARAMS) > 0) {
         keep_unpacked(ctx2);
-        rc = M(load_weights)(ctx2, save);
+        CHECK(M(load_weights)(ctx2, weights) == 0, "load_weights into the copy");
+        same_params("get_param after load_weights vs the file", ctx, ctx2);
+        rc = M(load_weights)(ctx3, save);
         CHECK(rc == 0, "load saved weights: %d %s", rc, M(strerror)(rc));
-        for (int i = 0; i < M(NUM_PARAMS); i++) {
-            int64_t dims[5];  /* 5: conv3d weights */
-            int rank = M(param_shape)(i, dims);
-            size_t n = 1;
-            for (int d = 0; d < rank; d++) n *= (size_t)dims[d];
-            float *p1 = malloc(n * sizeof(float) + 4), *p2 = malloc(n * sizeof(float) + 4);
-            CHECK(M(get_param)(ctx, i, p1) == 0 && M(get_param)(ctx2, i, p2) == 0, "get_param %d", i);
-            CHECK(memcmp(p1, p2, n * sizeof(float)) == 0, "param %d (%s) differs after save/load", i, M(param_name)(i));
-            free(p1);
-            free(p2);
-        }
-        rc = M(forward)(ctx2, xb, yb2, MAXB);
+        same_params("saved and loaded again", ctx3, ctx2);
+        rc = M(forward)(ctx3, xb, yb2, MAXB);
         CHECK(rc == 0, "forward after reload: %d", rc);
         CHECK(memcmp(yb, yb2, (size_t)MAXB * OUT * sizeof(float)) == 0, "outputs differ after save/load");
-        M(destroy)(ctx2);
+
+        /* set_param, then get_param: the floats set. ctx3 saves them over the file ctx4 loaded (the same size,
+           likely within the same second), then the file is removed: ctx4 cannot rebuild its copy from it. */
+        size_t n = param_count(0);
+        float *p = param_buffer(0), *back = param_buffer(0);
+        CHECK(M(load_weights)(ctx4, save) == 0, "load_weights of the saved file");
+        CHECK(M(get_param)(ctx3, 0, p) == 0, "get_param 0");
+        p[n - 1] += 1.0f;
+        CHECK(M(set_param)(ctx3, 0, p) == 0 && M(get_param)(ctx3, 0, back) == 0, "set_param, get_param");
+        CHECK(memcmp(p, back, n * sizeof(float)) == 0, "get_param after set_param: not the floats set");
+        CHECK(M(save_weights)(ctx3, save) == 0, "save over the file");
+        rc = M(get_param)(ctx4, 0, back);
+        CHECK(rc == M(ERR_STALE), "get_param after the file changed: %d %s", rc, M(strerror)(rc));
+        CHECK(M(load_weights)(ctx4, save) == 0 && remove(save) == 0, "load_weights, remove the file");
+        CHECK(M(set_param)(ctx4, 0, p) == M(ERR_STALE) && M(save_weights)(ctx4, save) == M(ERR_STALE), "file removed");
+        FILE *written = fopen(save, "rb");
+        CHECK(!written, "save_weights wrote a file after ERR_STALE");
+        if (written) fclose(written);
+        CHECK(strstr(M(strerror)(M(ERR_STALE)), "gone or has changed") != NULL, "strerror(ERR_STALE)");
+        CHECK(M(forward)(ctx4, xb, yb2, MAXB) == 0, "forward on the packed weights after ERR_STALE");
+        free(p);
+        free(back);
     }
+    M(destroy)(ctx2);
+    M(destroy)(ctx3);
+    M(destroy)(ctx4);
     M(destroy)(ctx);
     M(destroy)(NULL);
     free(x); free(want); free(xb); free(yb); free(yb2); free(wantb); free(y1);
