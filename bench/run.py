@@ -12,7 +12,10 @@ GB/s against the one-thread memory bandwidth (bench/bandwidth.c, a STREAM triad)
 Peers: `pip install torch onnxruntime onnx`; a missing one is skipped (without
 torch, nncc alone runs on its own seeded initial weights).
 
-usage: bench/run.py [--nncc PATH] [--target T] [--models mlp,lstm] [--seconds S] [--markdown PATH]
+Then `nncc bench --layers` per model (inference and a train step at train.batch_size): each kernel's
+time, share and rate against the measured peak, which explains the ratios (--no-layers skips it).
+
+usage: bench/run.py [--nncc PATH] [--target T] [--models mlp,lstm] [--seconds S] [--markdown PATH] [--no-layers]
 """
 import os
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -414,6 +417,26 @@ def machine(peers, peak, bandwidth, nncc, target):
             "- one thread each: nncc without --threads, torch.set_num_threads(1), ORT intra/inter-op 1, sequential"]
 
 
+def layer_tables(models, args, cache):
+    """`nncc bench --layers` at train.batch_size, inference and a train step: markdown lines."""
+    rep = ["", "## Per layer", "", "`nncc bench MODEL --layers --batch B` (and `--train`): each kernel's "
+           "mean time per call in a profile build (two clock reads per call), its share of the sum, and its rate against "
+           "the peak nncc measures (FMA; read bandwidth from cache or memory for bandwidth-bound kernels).", ""]
+    for m in models:
+        spec = json.load(open(m))
+        B = (spec.get("train") or {}).get("batch_size", 64)
+        for train in ([False, True] if spec.get("train") else [False]):
+            cmd = [args.nncc, "bench", m, "--layers", "--batch", str(B), "--target", args.target,
+                   "--seconds", str(args.seconds)] + (["--train"] if train else [])
+            p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, NNCC_CACHE=cache))
+            if p.returncode != 0:
+                rep += ["- %s: `%s` failed: %s" % (spec["name"], " ".join(cmd[1:]), p.stderr.strip()), ""]
+                continue
+            head, _, rest = p.stdout.partition("\n")
+            rep += ["### %s, %s b=%d" % (spec["name"], "train step" if train else "inference", B), "", head, "", rest.strip(), ""]
+    return rep
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nncc", default=os.path.join(ROOT, ".build", "release", "nncc"))
@@ -422,6 +445,7 @@ def main():
     ap.add_argument("--models", help="comma-separated model names (default: every bench/models/*.json)")
     ap.add_argument("--seconds", type=float, default=0.5, help="minimum timed seconds per measurement (and >= 20 runs)")
     ap.add_argument("--markdown", metavar="PATH", help="also write the report to PATH")
+    ap.add_argument("--no-layers", dest="layers", action="store_false", help="skip the per-layer tables (nncc bench --layers)")
     args = ap.parse_args()
     if not os.path.exists(args.nncc):
         log("bench: %s missing: swift build -c release" % args.nncc)
@@ -450,6 +474,7 @@ def main():
                 failed.append("%s: %s" % (os.path.basename(m), e))
                 log("bench: %s failed: %s" % (m, e))
         peak = max(peak or 0, peak_gflops(tmp, args.target) or 0) or None
+        layers = layer_tables(models, args, os.path.join(tmp, "layers-cache")) if args.layers else []
     load1 = os.getloadavg()
 
     rep = ["# nncc benchmark", "", "Median latency over ≥ %g s and ≥ 20 runs after warm-up, the peers interleaved; a "
@@ -466,6 +491,7 @@ def main():
     rep += ["", "Checks:", ""] + ["- %s: %s" % c for c in checks] + ["- FAILED " + f for f in failed]
     rep += ["- " + n for n in notes] + ["", "Machine:", ""] + machine(peers, peak, bandwidth, args.nncc, args.target)
     rep += ["- load average (1/5/15 min): %.2f %.2f %.2f at start, %.2f %.2f %.2f at end" % (load0 + load1)]
+    rep += layers
     text = "\n".join(rep) + "\n"
     print(text, end="")
     if args.markdown:

@@ -52,6 +52,8 @@ public final class ModelLibrary {
     fileprivate let getOptFn: GetOptFn?, setOptFn: SetOptFn?, getStateFn: GetStateFn?, setStateFn: SetStateFn?
     /// NAME_grad_stats of a --grad-stats build (GradientReport.swift).
     let gradStatsFn: GradStatsFn?
+    /// NAME_profile and NAME_profile_name of a profile build (`nncc bench --layers`).
+    fileprivate let profileFn: GradStatsFn?, profileNameFn: NameFn?
 
     public init(path: String, name: String) throws {
         self.path = path
@@ -91,6 +93,8 @@ public final class ModelLibrary {
         getStateFn = optional("get_train_state", GetStateFn.self)
         setStateFn = optional("set_train_state", SetStateFn.self)
         gradStatsFn = optional("grad_stats", GradStatsFn.self)
+        profileFn = optional("profile", GradStatsFn.self)  // same signature: (ctx, double *, reset) -> int
+        profileNameFn = optional("profile_name", NameFn.self)
         let info = try required("info", IntFn.self)
         let outSize = try required("output_size", IntFn.self)
 
@@ -336,6 +340,17 @@ public final class ModelContext {
         let steps = stats(ctx, &out, reset ? 1 : 0)
         try library.check(steps, "grad_stats")
         return (Int(steps), out)
+    }
+
+    /// A profile build's entries (`phase:node:layer`, or `loss`, `update`) and the seconds spent in each
+    /// since the last reset (else nil); `reset` starts new sums.
+    public func profile(reset: Bool) throws -> [(name: String, seconds: Double)]? {
+        guard let read = library.profileFn, let nameOf = library.profileNameFn else { return nil }
+        let count = read(ctx, nil, 0)
+        try library.check(count, "profile")
+        var seconds = [Double](repeating: 0, count: max(Int(count), 1))
+        try library.check(read(ctx, &seconds, reset ? 1 : 0), "profile")
+        return (0..<Int(count)).map { i in (nameOf(Int32(i)).map { String(cString: $0) } ?? "entry \(i)", seconds[i]) }
     }
 
     /// No-op for libraries compiled without --train; throws (code `ModelLibrary.errorLearningRate`) for a rate

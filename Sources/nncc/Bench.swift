@@ -9,6 +9,8 @@ struct Bench: ParsableCommand {
     @Argument(help: "Model description (.json) or ONNX file (.onnx).") var model: String
     @Flag(help: "Time the training step (forward, loss, backward, update) instead of inference.") var train = false
     @Option(help: "Minimum seconds of timed runs.") var seconds: Double = 1.0
+    @Flag(help: "Build with the per-layer profile and print each kernel's time, share, GFLOP/s or GB/s and fraction of the measured peak (default: off).")
+    var layers = false
     @OptionGroup var build: BuildFlags<CompileBatch>
     @OptionGroup var custom: CustomOpFlags
 
@@ -18,7 +20,8 @@ struct Bench: ParsableCommand {
         if train && loaded.graph.train == nil {
             throw NNCCError(file: model, "bench --train needs the model's \"train\" section")
         }
-        let options = try build.options(train: train, loads: true)
+        var options = try build.options(train: train, loads: true)
+        options.profile = layers
         let session = try Session(model: loaded, options: options)
         let lib = session.library, batch = lib.maxBatch
         var rng = SplitMix64(seed: 42)
@@ -32,6 +35,7 @@ struct Bench: ParsableCommand {
                 else if classifier { _ = try session.context.trainStep(buf, labels: labels, batch: batch) }
                 else { _ = try session.context.trainStep(buf, targets: targets, batch: batch) }
             }
+            _ = try session.context.profile(reset: true)
             return try measure(seconds: seconds, once)
         }
         let median = times[times.count / 2], p90 = times[min(times.count - 1, times.count * 9 / 10)]
@@ -41,13 +45,19 @@ struct Bench: ParsableCommand {
                      session.products.name, train ? "train step" : "forward", batch, median, p90,
                      Double(batch) / median * 1e6, flops / median / 1e3, times.count, options.target.label,
                      options.threads, options.threads == 1 ? "" : "s"))
+        if layers, let entries = try session.context.profile(reset: false) {
+            let table = LayerTable(graph: session.products.graph, batch: batch, peak: try Peak.measure(target: options.target, cc: options.cc))
+            print(table.render(entries, calls: times.count + measureWarmups), terminator: "")
+        }
     }
 }
+
+let measureWarmups = 3
 
 /// Runs `body` a few times to warm caches, then at least 20 times and for at
 /// least `seconds`; returns the sorted times in microseconds.
 func measure(seconds: Double, _ body: () throws -> Void) rethrows -> [Double] {
-    for _ in 0..<3 { try body() }
+    for _ in 0..<measureWarmups { try body() }
     var times = [Double]()
     let start = DispatchTime.now().uptimeNanoseconds
     func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }

@@ -13,6 +13,8 @@ struct Compile: ParsableCommand {
     @Flag(help: "Also write NAME.py: the library from Python (ctypes, NumPy arrays in and out).") var python = false
     @Flag(help: "With --train: the step also sums per-parameter gradient statistics, read by NAME_grad_stats (docs/training.md).")
     var gradStats = false
+    @Flag(help: "Time every kernel call, read by NAME_profile and NAME_profile_name (docs/performance.md; default: off).")
+    var profile = false
     @OptionGroup var custom: CustomOpFlags
     @Flag(help: "Link the weights, packed for the kernels, into the library read-only (NAME.weights.bin, NAME_weights.S); NAME_create uses them in place. Default: off, weights come from NAME_load_weights.")
     var embedWeights = false
@@ -35,6 +37,7 @@ struct Compile: ParsableCommand {
         var options = try build.options(train: train, name: name)
         options.gradientStats = gradStats
         options.embedWeights = embedWeights
+        options.profile = profile
         let dir = URL(fileURLWithPath: output ?? "\(loaded.graph.name).nncc")
         let n = loaded.graph.name
         let weightsOut = loaded.embeddedWeights == nil ? nil : dir.appendingPathComponent("\(n).safetensors").path

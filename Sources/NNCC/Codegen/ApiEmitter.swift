@@ -1,7 +1,8 @@
 /// The exported functions of c-abi.md: parameters, forward, errors (the context
 /// and weights are ContextEmitter's). Every one checks its arguments and writes nothing on failure.
 enum ApiEmitter {
-    static func functions(_ g: Graph, ctx: EmitContext, prefix p: String, forwardCalls: [String],
+    /// `threads`: ForwardThreads' functions, when forward splits the batch across threads.
+    static func functions(_ g: Graph, ctx: EmitContext, prefix p: String, forwardCalls: [String], threads: String? = nil,
                           training: TrainingCode?, memory: MemoryFigures) -> String {
         let outputs = g.outputs.enumerated().map { j, o in
             "    memcpy(ys[\(j)], \(ctx.value(o)), (size_t)nb * \(g.nodes[o].size) * sizeof(float));"
@@ -52,11 +53,11 @@ enum ApiEmitter {
             \(run.body)
             }
 
-            int \(p)_forward_all(\(p)_ctx *c, const float *x, float *const *ys, int nb) {
+            \(threads ?? "")int \(p)_forward_all(\(p)_ctx *c, const float *x, float *const *ys, int nb) {
                 if (!c || !x || !ys) return NN_ERR_NULL;
                 for (int i = 0; i < \(p)_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
-            \(inputCheck)    \(p)_run(c, x, nb);
+            \(inputCheck)\(threads == nil ? "" : "    if (nb > NN_MR) { \(p)_forward_threads(c, x, ys, \(p)_NUM_OUTPUTS, nb); return NN_OK; }\n")    \(p)_run(c, x, nb);
             \(outputs)
                 return NN_OK;
             }
@@ -64,7 +65,7 @@ enum ApiEmitter {
             int \(p)_forward(\(p)_ctx *c, const float *x, float *y, int nb) {
                 if (!c || !x || !y) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
-            \(inputCheck)    \(p)_run(c, x, nb);
+            \(inputCheck)\(threads == nil ? "" : "    if (nb > NN_MR) { float *const ys[1] = {y}; \(p)_forward_threads(c, x, ys, 1, nb); return NN_OK; }\n")    \(p)_run(c, x, nb);
             \(firstOutput)
                 return NN_OK;
             }

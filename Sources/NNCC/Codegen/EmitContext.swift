@@ -2,7 +2,8 @@
 /// the schedule, where parameters and packed weights live, and the C
 /// expression of every value's buffer.
 struct EmitContext {
-    let graph: Graph
+    /// `var` only for ForwardThreads, which re-plans its memory for one thread's share.
+    var graph: Graph
     let schedule: Schedule
     /// Float offset of each parameter (PyTorch layout) in `c->params`.
     let paramOffsets: [String: Int]
@@ -12,6 +13,9 @@ struct EmitContext {
     var training = false
     /// The train step also sums gradient statistics (GradStats, --grad-stats).
     var gradientStats = false
+    /// Calls inside the batch-split forward (ForwardThreads): the graph is planned for one thread's
+    /// share of the batch, its buffers live in that thread's arena `a`, and its input starts at example `b0`.
+    var batchSlice = false
 
     /// `direct`: the parameters forward reads in place; they come first, so an inference
     /// context keeps just the first `directFloats` of the table (ContextEmitter).
@@ -54,14 +58,17 @@ struct EmitContext {
 
     /// The C expression of node `i`'s result buffer inside `forward`.
     func value(_ i: Int) -> String {
-        switch graph.nodes[graph.storageRoot(i)].storage {
-        case .input: return "x"
-        case let .arena(offset): return "c->arena + \(offset)"
+        let root = graph.storageRoot(i)
+        switch graph.nodes[root].storage {
+        case .input: return batchSlice ? "x + (size_t)b0 * \(graph.nodes[root].size)" : "x"
+        case let .arena(offset): return "\(arena) + \(offset)"
         case .unplanned, .view: preconditionFailure("value \(i) has no storage; run planMemory first")
         }
     }
 
-    func scratch(_ i: Int) -> String { graph.nodes[i].scratchOffset.map { "c->arena + \($0)" } ?? "NULL" }
+    func scratch(_ i: Int) -> String { graph.nodes[i].scratchOffset.map { "\(arena) + \($0)" } ?? "NULL" }
+
+    private var arena: String { batchSlice ? "a" : "c->arena" }
 
     /// Header comment of a kernel: the layer it implements and its shapes.
     func banner(_ i: Int, _ what: String) -> String {

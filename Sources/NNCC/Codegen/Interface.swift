@@ -9,6 +9,8 @@ struct Interface {
     let memory: MemoryFigures
     /// NAME_grad_stats is declared (a --train --grad-stats build).
     var gradientStats = false
+    /// NAME_profile and NAME_profile_name are declared when the profile is on.
+    var profile = Profile(false)
 
     var outputSize: Int { graph.nodes[graph.outputs[0]].size }
 
@@ -84,6 +86,7 @@ struct Interface {
                 """
             if gradientStats { s += GradStats.declaration(prefix: p) }
         }
+        s += profile.declaration(prefix: p)
         s += """
 
             #ifdef __cplusplus

@@ -4,18 +4,19 @@
 enum TrainingEmitter {
     /// `sharedNames`: forward kernels that large models replace by an identical earlier one (CodeSize.shareKernels).
     static func emit(_ ctx: EmitContext, inferenceCalls: [Int: String], sharedNames: [String: String] = [:],
-                     prefix p: String) -> TrainingCode {
+                     prefix p: String, profile: inout Profile) -> TrainingCode {
         let g = ctx.graph, plan = g.gradients!, train = g.train!
         let t = TrainLayout(g, schedule: ctx.schedule, paramFloats: ctx.paramFloats)
         let trainable = g.params.filter(\.trainable)
         let o = train.optimizer
         let gradStats = GradStats(ctx, trainable: trainable, scratch: t.floats, prefix: p)
 
-        let forward = g.nodes.indices.dropFirst().compactMap { i -> String? in
-            guard let call = g.nodes[i].op.family.trainingForward(ctx, t, i) else { return inferenceCalls[i] }
+        let forwardCalls = g.nodes.indices.dropFirst().compactMap { i -> (Int, String)? in
+            guard let call = g.nodes[i].op.family.trainingForward(ctx, t, i) else { return inferenceCalls[i].map { (i, $0) } }
             let name = CodeSize.callee(call)
-            return sharedNames[name].map { $0 + call.dropFirst(name.count) } ?? call
+            return (i, sharedNames[name].map { $0 + call.dropFirst(name.count) } ?? call)
         }
+        let forward = profile.timedList(forwardCalls.map(\.1), phase: "train_forward", nodes: forwardCalls.map(\.0), g)
         let zeroGrads = t.grad.keys.sorted().map { root in
             "    memset(c->train + \(t.grad[root]!), 0, (size_t)nb * \(g.nodes[root].size) * sizeof(float));"
         }
@@ -24,8 +25,11 @@ enum TrainingEmitter {
         let backwardCode = plan.order.map { g.nodes[$0].op.family.backward(ctx, t, $0) }
         var rules = backwardCode.map(\.statements), kernels = backwardCode.map(\.definitions)
         if large { CodeSize.shareBackwardKernels(plan.order, &kernels, &rules) }
-        rules = rules.filter { !$0.isEmpty }
-        let backward = CodeSize.body(rules.map { String($0.dropLast()) }, large: large, function: "\(p)_backward", parameters: args,
+        let lossEntry = profile.enabled ? profile.entry("loss") : 0
+        let ruled = zip(plan.order, rules).filter { !$0.1.isEmpty }
+        rules = profile.timedList(ruled.map { String($0.1.dropLast()) }, phase: "backward", nodes: ruled.map(\.0), g)
+        let updateEntry = profile.enabled ? profile.entry("update") : 0
+        let backward = CodeSize.body(rules, large: large, function: "\(p)_backward", parameters: args,
                                     share: true)
         let zero = CodeSize.body(zeroGrads, large: large, function: "\(p)_zero_grads", parameters: args, share: true)
         let trainForward = CodeSize.body(forward.map { "    " + $0 }, large: large, function: "\(p)_train_forward",
@@ -148,16 +152,16 @@ enum TrainingEmitter {
             \(labelCheck)\(EmbeddingOps.inputCheck(g, prefix: p))    \(p)_train_forward(c, x, nb);
                 memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
             \(zero.body)
-                float L = \(lossCall);
+                \(profile.enabled ? "float L;\n    " + profile.timed("    L = \(lossCall);", lossEntry) : "float L = \(lossCall);")
                 if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
             \(backward.body.isEmpty ? "" : backward.body + "\n")    if (!nn_all_finite(\(t.paramFloats), c->grads)) { c->rng = rng; return NN_ERR_NONFINITE; }
-            \(gradStats.afterBackward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
+            \(profile.enabled ? "    const double nn_tu = nn_prof_now();\n" : "")\(gradStats.afterBackward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
                     size_t off = \(p)_train_offsets[i];
                     \(gradStats.beforeUpdate)\(update)\(gradStats.afterUpdate)
                 }
             \(stats.body.isEmpty ? "" : stats.body + "\n")    c->step++;
             \(gradStats.stepTaken)    \(p)_pack(c);
-                *loss = L;
+            \(profile.enabled ? "    c->prof[\(updateEntry)] += nn_prof_now() - nn_tu;\n" : "")    *loss = L;
                 return NN_OK;
             }
 

@@ -12,6 +12,8 @@ public struct CompileOptions: Equatable {
     public var reference = false
     /// With `train`: the step also sums per-parameter gradient statistics, read by NAME_grad_stats (GradStats).
     public var gradientStats = false
+    /// Time every kernel call into per-entry sums, read by NAME_profile (Codegen/Profile.swift, `nncc bench --layers`).
+    public var profile = false
     /// Overrides the model's name as the C symbol prefix (applied by `lower`).
     public var name: String?
     /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
@@ -168,7 +170,7 @@ public enum Pipeline {
         let lib = LibraryEmitter.emit(g, schedule: options.schedule,
                                       origin: URL(fileURLWithPath: model.path).lastPathComponent,
                                       training: options.train, gradientStats: options.gradientStats,
-                                      embedWeights: options.embedWeights)
+                                      embedWeights: options.embedWeights, profile: options.profile)
         return (lib, g)
     }
 }
