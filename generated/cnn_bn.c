@@ -814,7 +814,7 @@ NN_UNUSED static void nn_gather_pixels(const float *restrict x, nn_conv_shape s,
 }
 
 /* Zeros the columns of Bp's last panel, before the pixels are gathered into it. */
-static inline void nn_zero_last_panel(int C, int columns, float *restrict Bp) {
+NN_UNUSED static inline void nn_zero_last_panel(int C, int columns, float *restrict Bp) {
     memset(Bp + (size_t)((columns - 1) / NN_NR) * C * NN_NR, 0, (size_t)C * NN_NR * sizeof(float));
 }
 

@@ -13,16 +13,16 @@
 #define NN_DW_MAX_TAPS 25
 
 /* Floats of one phase plane and its zero tail. */
-static inline size_t nn_dw_plane(int Hq, int Wq) { return (size_t)Hq * Wq + NN_VW; }
+NN_UNUSED static inline size_t nn_dw_plane(int Hq, int Wq) { return (size_t)Hq * Wq + NN_VW; }
 
 /* The offset of tap t's input from its output pixel, within P. */
-static inline __attribute__((always_inline)) size_t nn_dw_offset(nn_conv_shape s, int Hq, int Wq, int t) {
+NN_UNUSED static inline __attribute__((always_inline)) size_t nn_dw_offset(nn_conv_shape s, int Hq, int Wq, int t) {
     const int i = t / s.kw * s.dh, j = t % s.kw * s.dw;
     return (size_t)(i % s.sh * s.sw + j % s.sw) * nn_dw_plane(Hq, Wq) + (size_t)(i / s.sh) * Wq + j / s.sw;
 }
 
 /* Columns [lo, hi) of a row of phase plane (·, b) hold input pixels. */
-static inline __attribute__((always_inline)) void nn_dw_columns(nn_conv_shape s, int Wq, int b, int *lo, int *hi) {
+NN_UNUSED static inline __attribute__((always_inline)) void nn_dw_columns(nn_conv_shape s, int Wq, int b, int *lo, int *hi) {
     *lo = s.pl > b ? (s.pl - b + s.sw - 1) / s.sw : 0;
     *hi = s.W + s.pl > b ? (s.W + s.pl - b + s.sw - 1) / s.sw : 0;
     *hi = *hi < Wq ? *hi : Wq;
@@ -32,7 +32,7 @@ static inline __attribute__((always_inline)) void nn_dw_columns(nn_conv_shape s,
    plane (a, b) row r holds input row r·sh + a − pt, its columns c from
    column c·sw + b − pl; only what no input pixel lands on is zeroed.
    Inlined into each layer's function, so the divisions are by constants. */
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_dw_pad(const float *restrict x, nn_conv_shape s, int Hq, int Wq, float *restrict P) {
     for (int a = 0; a < s.sh; a++)
         for (int b = 0; b < s.sw; b++) {
@@ -57,7 +57,7 @@ nn_dw_pad(const float *restrict x, nn_conv_shape s, int Hq, int Wq, float *restr
 }
 
 /* The adjoint of nn_dw_pad: dx [H][W] += the input pixels' part of dP. */
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_dw_unpad_add(const float *restrict dP, nn_conv_shape s, int Hq, int Wq, float *restrict dx) {
     for (int a = 0; a < s.sh; a++)
         for (int b = 0; b < s.sw; b++) {
@@ -87,7 +87,7 @@ nn_dw_unpad_add(const float *restrict dP, nn_conv_shape s, int Hq, int Wq, float
    into y, the last one masked. Else the whole grid of OH·Wq pixels is
    computed in full vectors into q (rows narrower than a vector waste fewer
    lanes so) and its rows copied out. */
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_dw_channel(const int T, nn_conv_shape s, int Hq, int Wq, int by_rows, const float *restrict x, float *restrict P,
               const float *restrict w, float bias, int act, float alpha, float beta, float *restrict y, float *restrict q) {
     nn_dw_pad(x, s, Hq, Wq, P);
@@ -121,7 +121,7 @@ nn_dw_channel(const int T, nn_conv_shape s, int Hq, int Wq, int by_rows, const f
    phase plane of dP is then a gather, every tap of that phase one load of
    dq at a constant offset, and nn_dw_unpad_add adds it into dx. Scratch:
    P and dP of sh·sw planes each, dq of lead + Hq·Wq + 2·NN_VW floats. */
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_dw_backward_channel(const int T, nn_conv_shape s, int Hq, int Wq, const float *restrict x, const float *restrict w,
                        const float *restrict dz, float *restrict dx, float *restrict dW, float *restrict db,
                        float *restrict P, float *restrict dq, float *restrict dP) {
