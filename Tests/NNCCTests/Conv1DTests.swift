@@ -7,25 +7,11 @@ import XCTest
 /// PyTorch-shaped parameters, and the errors of a layer given the wrong rank.
 /// The golden fixtures conv1d_net, pool1d_modes and conv1d_wide check the
 /// numbers (forward and a training step) against PyTorch.
-final class Conv1DTests: XCTestCase {
-    static let file = "/models/c.json"
-
-    func graph(_ layers: String, input: String) throws -> Graph {
-        let text = #"{"format": 1, "name": "c", "input": {"shape": \#(input)}, "layers": [\#(layers)]}"#
-        return try inferShapes(try ModelDecoder.decode(Data(text.utf8), file: Self.file).graph, file: Self.file)
-    }
+final class Conv1DTests: XCTestCase, LayerJSONTesting {
 
     func assertError(_ layers: String, input: String, path: String, _ fragment: String,
                      file: StaticString = #filePath, line: UInt = #line) {
-        do {
-            _ = try graph(layers, input: input)
-            XCTFail("expected an error at \(path)", file: file, line: line)
-        } catch let e as NNCCError {
-            XCTAssertEqual(e.path, path, "\(e)", file: file, line: line)
-            XCTAssertTrue(e.message.contains(fragment), "message \"\(e.message)\" lacks \"\(fragment)\"", file: file, line: line)
-        } catch {
-            XCTFail("expected NNCCError, got \(error)", file: file, line: line)
-        }
+        assertLayerError(layers, input: input, path: path, fragment, file: file, line: line)
     }
 
     func testJSONLayersAreTheTwoDOpsOnOneRow() throws {

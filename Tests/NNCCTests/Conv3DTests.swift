@@ -6,25 +6,11 @@ import XCTest
 /// JSON: the IR they build (the 2-D ops with a depth axis), their shapes and PyTorch-shaped
 /// parameters, and the errors of bad fields. The fixture conv3d_net checks the numbers (forward,
 /// a training step, the ONNX export) against PyTorch; ONNXImportTests the ONNX attributes.
-final class Conv3DTests: XCTestCase {
-    static let file = "/models/c.json"
-
-    func graph(_ layers: String, input: String) throws -> Graph {
-        let text = #"{"format": 1, "name": "c", "input": {"shape": \#(input)}, "layers": [\#(layers)]}"#
-        return try inferShapes(try ModelDecoder.decode(Data(text.utf8), file: Self.file).graph, file: Self.file)
-    }
+final class Conv3DTests: XCTestCase, LayerJSONTesting {
 
     func assertError(_ layers: String, input: String = "[2, 5, 6, 7]", path: String, _ fragment: String,
                      file: StaticString = #filePath, line: UInt = #line) {
-        do {
-            _ = try graph(layers, input: input)
-            XCTFail("expected an error at \(path)", file: file, line: line)
-        } catch let e as NNCCError {
-            XCTAssertEqual(e.path, path, "\(e)", file: file, line: line)
-            XCTAssertTrue(e.message.contains(fragment), "message \"\(e.message)\" lacks \"\(fragment)\"", file: file, line: line)
-        } catch {
-            XCTFail("expected NNCCError, got \(error)", file: file, line: line)
-        }
+        assertLayerError(layers, input: input, path: path, fragment, file: file, line: line)
     }
 
     func testJSONLayersAreTheTwoDOpsWithADepthAxis() throws {
