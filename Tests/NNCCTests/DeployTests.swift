@@ -44,19 +44,10 @@ extension CLITests {
         XCTAssertEqual(got, Array(want.data.prefix(40)), "embedded weights through libmlp.a vs nncc run")
     }
 
-    /// Runs a tool with the test's environment plus `env`; stdout and stderr together.
+    /// Runs a tool (found on PATH) with the test's environment plus `env`; stdout and stderr together.
     private func run(_ argv: [String], env: [String: String]) throws -> (status: Int32, output: String) {
-        let p = Process(), pipe = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        p.currentDirectoryURL = tmp
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try FixtureKit.run("/usr/bin/env", argv, environment: env, in: tmp)
+        return (r.status, r.stdout + r.stderr)
     }
 }
 
