@@ -67,6 +67,24 @@ enum TrainingEmitter {
                 if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
 
             """
+        // With the split step the update is split too: each thread updates its part of every tensor (the
+        // optimizers are elementwise, so the parameters are those of one thread's update).
+        let updateLoop = split == nil || ctx.gradientStats ? """
+                for (int i = 0; i < \(trainable.count); i++) {
+                    size_t off = \(p)_train_offsets[i];
+                    \(gradStats.beforeUpdate)\(update)\(gradStats.afterUpdate)
+                }
+            """ : """
+                NN_OMP(parallel num_threads(NN_THREADS))
+                {
+                    const int t = NN_THREAD_ID(), team = NN_TEAM_SIZE();
+                    for (int i = 0; i < \(trainable.count); i++) {
+                        const size_t n = \(p)_train_counts[i], lo = n * t / team, hi = n * (t + 1) / team;
+                        size_t off = \(p)_train_offsets[i] + lo;
+                        \(update.replacingOccurrences(of: "\(p)_train_counts[i]", with: "hi - lo"))
+                    }
+                }
+            """
         let defines = """
             #define \(p)_TRAIN_FLOATS \(t.floats + gradStats.extraFloats + (split?.floats ?? 0))
             static void \(p)_train_init(\(p)_ctx *c, float *block);
@@ -161,10 +179,7 @@ enum TrainingEmitter {
                 const int32_t *labels = (const int32_t *)targets;
                 const uint64_t rng = c->rng;
             \(labelCheck)\(EmbeddingOps.inputCheck(g, prefix: p))\(split == nil ? wholeStep : splitStep)    if (!nn_all_finite(\(t.paramFloats), c->grads)) { c->rng = rng; return NN_ERR_NONFINITE; }
-            \(profile.enabled ? "    const double nn_tu = nn_prof_now();\n" : "")\(gradStats.afterBackward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
-                    size_t off = \(p)_train_offsets[i];
-                    \(gradStats.beforeUpdate)\(update)\(gradStats.afterUpdate)
-                }
+            \(profile.enabled ? "    const double nn_tu = nn_prof_now();\n" : "")\(gradStats.afterBackward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")\(updateLoop)
             \(stats.body.isEmpty ? "" : stats.body + "\n")    c->step++;
             \(gradStats.stepTaken)    \(p)_pack(c);
             \(profile.enabled ? "    c->prof[\(updateEntry)] += nn_prof_now() - nn_tu;\n" : "")    *loss = L;
