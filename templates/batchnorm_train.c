@@ -58,3 +58,89 @@ NN_UNUSED static void nn_bn_backward(int nb, int C, int inner, const float *x, c
         }
     }
 }
+
+/* The two above on thread t's share (nb of nb_all examples) of a train step split across a team
+   (TrainThreads in nncc): each thread's sums over its share go to part[t][2C], and after a barrier
+   every thread adds the team's in thread order, so the statistics are the whole batch's, the same
+   in every thread and every run. part is this layer's, shared by the team (no other layer's
+   sums touch it while a slower thread may still read it). */
+NN_UNUSED static void nn_bn_train_forward_share(int nb, int nb_all, int C, int inner, const float *x,
+                                                const float *gamma, const float *beta, float eps, float *y,
+                                                float *mean_out, float *invstd_out, float *var_unbiased_out,
+                                                float *part, int t, int team) {
+    const float n = (float)nb_all * inner;
+    float *mine = part + (size_t)t * 2 * C;
+    for (int ch = 0; ch < C; ch++) {
+        float s = 0;
+        for (int b = 0; b < nb; b++) s += nn_sum(inner, x + ((size_t)b * C + ch) * inner);
+        mine[ch] = s;
+    }
+    NN_OMP(barrier)
+    for (int ch = 0; ch < C; ch++) {
+        float s = 0, ss = 0;
+        for (int k = 0; k < team; k++) s += part[(size_t)k * 2 * C + ch];
+        const float mean = s / n;
+        mean_out[ch] = mean;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner;
+            nn_vf acc = nn_splat(0);
+            int i = 0;
+            for (; i + NN_VW <= inner; i += NN_VW) { nn_vf d = nn_load(xc + i) - mean; acc += d * d; }
+            for (int j = 0; j < NN_VW; j++) ss += acc[j];
+            for (; i < inner; i++) ss += (xc[i] - mean) * (xc[i] - mean);
+        }
+        mine[C + ch] = ss;
+    }
+    NN_OMP(barrier)
+    for (int ch = 0; ch < C; ch++) {
+        float ss = 0;
+        for (int k = 0; k < team; k++) ss += part[(size_t)k * 2 * C + C + ch];
+        const float var = ss / n, invstd = 1.0f / sqrtf(var + eps), mean = mean_out[ch];
+        invstd_out[ch] = invstd;
+        var_unbiased_out[ch] = n > 1 ? ss / (n - 1) : var;
+        const float sc = gamma[ch] * invstd, sh = beta[ch] - mean * sc;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner;
+            float *yc = y + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) yc[i] = xc[i] * sc + sh;
+        }
+    }
+}
+
+/* Thread 0 adds dγ and dβ of the whole batch (the team's gradients are summed after the step). */
+NN_UNUSED static void nn_bn_backward_share(int nb, int nb_all, int C, int inner, const float *x, const float *gamma,
+                                           const float *mean, const float *invstd, const float *dy, float *dx,
+                                           float *dgamma, float *dbeta, float *part, int t, int team) {
+    const float n = (float)nb_all * inner;
+    float *mine = part + (size_t)t * 2 * C;
+    for (int ch = 0; ch < C; ch++) {
+        float sg = 0, sgx = 0;
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
+            sg += nn_sum(inner, gc);
+            sgx += nn_dot(inner, gc, xc);
+        }
+        mine[ch] = sg;
+        mine[C + ch] = sgx;
+    }
+    NN_OMP(barrier)
+    for (int ch = 0; ch < C; ch++) {
+        float sg = 0, sgx = 0;
+        for (int k = 0; k < team; k++) {
+            sg += part[(size_t)k * 2 * C + ch];
+            sgx += part[(size_t)k * 2 * C + C + ch];
+        }
+        sgx = (sgx - mean[ch] * sg) * invstd[ch];
+        if (t == 0) {
+            dgamma[ch] += sgx;
+            dbeta[ch] += sg;
+        }
+        if (!dx) continue;
+        const float k = gamma[ch] * invstd[ch], m = mean[ch], is = invstd[ch];
+        for (int b = 0; b < nb; b++) {
+            const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
+            float *dc = dx + ((size_t)b * C + ch) * inner;
+            for (int i = 0; i < inner; i++) dc[i] += k * (gc[i] - sg / n - (xc[i] - m) * is * sgx / n);
+        }
+    }
+}

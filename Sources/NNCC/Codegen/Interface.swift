@@ -161,4 +161,6 @@ public struct TrainingCode {
     public var functions: String
     /// Defines and forward declarations placed before the context struct.
     public var declarations: String
+    /// Floats of the per-thread blocks of the split train step (TrainThreads), part of the training block.
+    public var splitFloats = 0
 }

@@ -38,7 +38,7 @@ public enum LibraryEmitter {
         var memory = MemoryFigures(paramFloats: max(ctx.paramFloats, 16), directFloats: train ? max(ctx.paramFloats, 16) : ctx.directFloats,
                                    packedFloats: max(packedAt, 16), arenaFloats: arenaFloats,
                                    trainFloats: train ? TrainLayout(g, schedule: schedule, paramFloats: ctx.paramFloats).floats
-                                        + GradStats.extraFloats(g, enabled: ctx.gradientStats) : 0,
+                                        + GradStats.extraFloats(g, enabled: ctx.gradientStats) + training!.splitFloats : 0,
                                    training: train, embedded: embedWeights)
         memory.contextBytes += GradStats.contextBytes(g, enabled: ctx.gradientStats) + prof.contextBytes
         var api = Interface(graph: g, prefix: p, canTrain: training != nil, target: schedule.target, memory: memory,
@@ -57,7 +57,7 @@ public enum LibraryEmitter {
             #define NN_VREGS \(schedule.vectorRegisters)
             #define NN_GEMM_ROWS \(min(schedule.rowsPerTile, g.nodes.map { $0.plan.gemmRows }.max() ?? 0))
             #define NN_THREADS \(schedule.threads)
-            \(split == nil ? "" : ForwardThreads.threadLimit(schedule.threads))\(api.paramRank > 4 ? "#define NN_PARAM_RANK \(api.paramRank)\n" : "")
+            \(split == nil && (training?.splitFloats ?? 0) == 0 ? "" : ForwardThreads.threadLimit(schedule.threads))\(api.paramRank > 4 ? "#define NN_PARAM_RANK \(api.paramRank)\n" : "")
             """
         for t in Template.needed(for: g, training: training != nil) { c += t.source + "\n" }
         c += api.declarations + "\n"

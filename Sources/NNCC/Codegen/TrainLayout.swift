@@ -14,9 +14,10 @@ struct TrainLayout {
     private(set) var largest = (node: 0, floats: 0)
     private var current = 0
 
-    init(_ g: Graph, schedule: Schedule, paramFloats: Int) {
+    /// `optimizerState: false` for a thread's share of the batch (TrainThreads): parameter gradients, no optimizer state.
+    init(_ g: Graph, schedule: Schedule, paramFloats: Int, optimizerState: Bool = true) {
         self.paramFloats = paramFloats
-        floats = 3 * paramFloats  // gradients, momentum or Adam's m, Adam's v
+        floats = (optimizerState ? 3 : 1) * paramFloats  // gradients, momentum or Adam's m, Adam's v
         let plan = g.gradients!
         let B = g.maxBatch
         for i in g.nodes.indices where plan.needsGrad[i] || i == plan.source {

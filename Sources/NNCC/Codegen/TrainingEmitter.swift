@@ -34,15 +34,7 @@ enum TrainingEmitter {
         let zero = CodeSize.body(zeroGrads, large: large, function: "\(p)_zero_grads", parameters: args, share: true)
         let trainForward = CodeSize.body(forward.map { "    " + $0 }, large: large, function: "\(p)_train_forward",
                                         parameters: args, share: true)
-        let source = ctx.value(plan.source), dSource = t.gradPointer(g, plan.source)!
-        let outSize = g.nodes[plan.source].size
-        let lossCall: String
-        switch (plan.loss, plan.input) {
-        case (.crossEntropy, _): lossCall = "nn_cross_entropy(nb, \(outSize), \(source), labels, \(dSource))"
-        case (.mse, _): lossCall = "nn_mse((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
-        case (.binaryCrossEntropy, .sigmoidLogits): lossCall = "nn_bce_logits((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
-        case (.binaryCrossEntropy, _): lossCall = "nn_bce((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
-        }
+        let lossCall = Self.lossCall(ctx, t), outSize = g.nodes[plan.source].size
         let update: String
         switch o.kind {
         case .sgd:
@@ -52,12 +44,49 @@ enum TrainingEmitter {
         }
         let stateUpdates = g.nodes.indices.compactMap { g.nodes[$0].op.family.stateUpdate(ctx, t, $0) }
         let stats = CodeSize.body(stateUpdates, large: large, function: "\(p)_running_stats", parameters: args, share: true)
+        let split = TrainThreads.emit(ctx, t, blockAt: t.floats + gradStats.extraFloats, definitions: backwardCode.map(\.definitions),
+                                      loss: Self.lossCall, prefix: p, profile: profile)
         let labelCheck = plan.loss == .crossEntropy
             ? "    for (int b = 0; b < nb; b++) if (labels[b] < 0 || labels[b] >= \(outSize)) return NN_ERR_LABEL;\n"
             : "    (void)labels;\n"
 
+        let wholeStep = """
+                \(p)_train_forward(c, x, nb);
+                memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
+            \(zero.body)
+                \(profile.enabled ? "float L;\n    " + profile.timed("    L = \(lossCall);", lossEntry) : "float L = \(lossCall);")
+                if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
+            \(backward.body.isEmpty ? "" : backward.body + "\n")
+            """
+        // With threads: the split step, or the whole batch on one thread (a batch of one, too few threads).
+        let splitStep = """
+                float L;
+                if (!(nb > 1 && \(p)_train_split(c, x, targets, nb, &L))) {
+            \(wholeStep.replacingOccurrences(of: "float L = ", with: "L = ").split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+                }
+                if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
+
+            """
+        // With the split step the update is split too: each thread updates its part of every tensor (the
+        // optimizers are elementwise, so the parameters are those of one thread's update).
+        let updateLoop = split == nil || ctx.gradientStats ? """
+                for (int i = 0; i < \(trainable.count); i++) {
+                    size_t off = \(p)_train_offsets[i];
+                    \(gradStats.beforeUpdate)\(update)\(gradStats.afterUpdate)
+                }
+            """ : """
+                NN_OMP(parallel num_threads(NN_THREADS))
+                {
+                    const int t = NN_THREAD_ID(), team = NN_TEAM_SIZE();
+                    for (int i = 0; i < \(trainable.count); i++) {
+                        const size_t n = \(p)_train_counts[i], lo = n * t / team, hi = n * (t + 1) / team;
+                        size_t off = \(p)_train_offsets[i] + lo;
+                        \(update.replacingOccurrences(of: "\(p)_train_counts[i]", with: "hi - lo"))
+                    }
+                }
+            """
         let defines = """
-            #define \(p)_TRAIN_FLOATS \(t.floats + gradStats.extraFloats)
+            #define \(p)_TRAIN_FLOATS \(t.floats + gradStats.extraFloats + (split?.floats ?? 0))
             static void \(p)_train_init(\(p)_ctx *c, float *block);
             """
         let fields = """
@@ -72,7 +101,7 @@ enum TrainingEmitter {
             """
         let functions = """
             /* ---- training ------------------------------------------------------------ */
-            \(kernels.joined())\(trainForward.parts + zero.parts + backward.parts + stats.parts)            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
+            \(kernels.joined())\(split?.functions ?? "")\(trainForward.parts + zero.parts + backward.parts + stats.parts)            static const size_t \(p)_train_offsets[\(trainable.count + 1)] = {\(trainable.map { "\(ctx.paramOffsets[$0.name]!), " }.joined())0};
             static const size_t \(p)_train_counts[\(trainable.count + 1)] = {\(trainable.map { "\($0.size), " }.joined())0};
 
             static void \(p)_train_init(\(p)_ctx *c, float *block) {
@@ -149,16 +178,8 @@ enum TrainingEmitter {
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
                 const int32_t *labels = (const int32_t *)targets;
                 const uint64_t rng = c->rng;
-            \(labelCheck)\(EmbeddingOps.inputCheck(g, prefix: p))    \(p)_train_forward(c, x, nb);
-                memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
-            \(zero.body)
-                \(profile.enabled ? "float L;\n    " + profile.timed("    L = \(lossCall);", lossEntry) : "float L = \(lossCall);")
-                if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
-            \(backward.body.isEmpty ? "" : backward.body + "\n")    if (!nn_all_finite(\(t.paramFloats), c->grads)) { c->rng = rng; return NN_ERR_NONFINITE; }
-            \(profile.enabled ? "    const double nn_tu = nn_prof_now();\n" : "")\(gradStats.afterBackward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")    for (int i = 0; i < \(trainable.count); i++) {
-                    size_t off = \(p)_train_offsets[i];
-                    \(gradStats.beforeUpdate)\(update)\(gradStats.afterUpdate)
-                }
+            \(labelCheck)\(EmbeddingOps.inputCheck(g, prefix: p))\(split == nil ? wholeStep : splitStep)    if (!nn_all_finite(\(t.paramFloats), c->grads)) { c->rng = rng; return NN_ERR_NONFINITE; }
+            \(profile.enabled ? "    const double nn_tu = nn_prof_now();\n" : "")\(gradStats.afterBackward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")\(updateLoop)
             \(stats.body.isEmpty ? "" : stats.body + "\n")    c->step++;
             \(gradStats.stepTaken)    \(p)_pack(c);
             \(profile.enabled ? "    c->prof[\(updateEntry)] += nn_prof_now() - nn_tu;\n" : "")    *loss = L;
@@ -166,6 +187,19 @@ enum TrainingEmitter {
             }
 
             """
-        return TrainingCode(contextFields: fields, functions: functions, declarations: defines)
+        return TrainingCode(contextFields: fields, functions: functions, declarations: defines, splitFloats: split?.floats ?? 0)
+    }
+
+    /// The loss over the batch in `source`, its gradient added into the source's gradient buffer.
+    static func lossCall(_ ctx: EmitContext, _ t: TrainLayout) -> String {
+        let g = ctx.graph, plan = g.gradients!
+        let source = ctx.value(plan.source), dSource = t.gradPointer(g, plan.source)!
+        let outSize = g.nodes[plan.source].size
+        switch (plan.loss, plan.input) {
+        case (.crossEntropy, _): return "nn_cross_entropy(nb, \(outSize), \(source), labels, \(dSource))"
+        case (.mse, _): return "nn_mse((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
+        case (.binaryCrossEntropy, .sigmoidLogits): return "nn_bce_logits((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
+        case (.binaryCrossEntropy, _): return "nn_bce((size_t)nb * \(outSize), \(source), (const float *)targets, \(dSource))"
+        }
     }
 }

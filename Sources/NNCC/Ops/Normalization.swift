@@ -49,11 +49,25 @@ enum NormalizationOps: OpFamily {
     }
 
     static func trainingForward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> String? {
+        trainingForward(ctx, t, i, share: nil)
+    }
+
+    private static func trainingForward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int, share: String?) -> String? {
         let n = ctx.graph.nodes[i]
         guard case let .batchNorm(eps, _) = n.op else { return nil }
         let ch = n.shape[0], s = t.saved(i, as: BatchNormSaved.self)
-        return "nn_bn_train_forward(nb, \(ch), \(n.size / ch), \(ctx.value(n.inputs[0])), \(ctx.param(n, "weight")), \(ctx.param(n, "bias")), "
-            + "\(CSyntax.float(eps)), \(ctx.value(i)), \(s.mean.pointer), \(s.invstd.pointer), \(s.variance.pointer));"
+        return "nn_bn_train_forward\(share == nil ? "(nb" : "_share(nb, nb_all"), \(ch), \(n.size / ch), \(ctx.value(n.inputs[0])), \(ctx.param(n, "weight")), \(ctx.param(n, "bias")), "
+            + "\(CSyntax.float(eps)), \(ctx.value(i)), \(s.mean.pointer), \(s.invstd.pointer), \(s.variance.pointer)\(share.map { ", \($0), t, team" } ?? ""));"
+    }
+
+    /// In one thread's share of a split train step (TrainThreads): the statistics and, backward, their gradient
+    /// sums are the whole batch's, through the team's partial sums at `part` (2·C floats per thread each way).
+    static func shareForward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int, part: String) -> String? {
+        trainingForward(ctx, t, i, share: part)
+    }
+
+    static func shareBackward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int, part: String) -> BackwardCode {
+        backward(ctx, t, i, share: part)
     }
 
     /// After the optimizer step: the running statistics move towards the batch's.
@@ -71,14 +85,18 @@ enum NormalizationOps: OpFamily {
     }
 
     static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode {
+        backward(ctx, t, i, share: nil)
+    }
+
+    private static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int, share: String?) -> BackwardCode {
         let g = ctx.graph, node = g.nodes[i]
         let dy = t.gradPointer(g, i)!, dx = t.gradPointer(g, node.inputs[0]) ?? "NULL"
         switch node.op {
         case .batchNorm:
             let ch = node.shape[0], s = t.saved(i, as: BatchNormSaved.self)
             return BackwardCode(statements: ctx.ruleHead(i)
-                + "    nn_bn_backward(nb, \(ch), \(node.size / ch), \(ctx.value(node.inputs[0])), \(ctx.param(node, "weight")), "
-                + "\(s.mean.pointer), \(s.invstd.pointer), \(dy), \(dx), \(ctx.grad(node, "weight")), \(ctx.grad(node, "bias")));\n")
+                + "    nn_bn_backward\(share == nil ? "(nb" : "_share(nb, nb_all"), \(ch), \(node.size / ch), \(ctx.value(node.inputs[0])), \(ctx.param(node, "weight")), "
+                + "\(s.mean.pointer), \(s.invstd.pointer), \(dy), \(dx), \(ctx.grad(node, "weight")), \(ctx.grad(node, "bias"))\(share.map { ", \($0), t, team" } ?? ""));\n")
         default:
             preconditionFailure("not a normalization: \(node.op)")
         }

@@ -1,0 +1,152 @@
+/// `--threads N` in the train step: the batch is split once, in one parallel region. Each thread
+/// runs the training forward, the loss and backward on its share of the examples, in a block of its
+/// own past the training state (an arena and a training layout planned for the largest share, and
+/// its own parameter gradients), through a copy of the context whose `arena`, `train` and `grads`
+/// point there, so every kernel call is the one-thread statement re-emitted for the share's
+/// offsets. The loss of a share is its mean scaled by share/batch, and so is its gradient, so the
+/// sum is the whole batch's mean. After a barrier the threads sum the shares' parameter gradients
+/// into the context's, each over its own range of parameters, adding the shares in order 0, 1, …:
+/// the step is the same from run to run, and differs from one thread's only in the order of the
+/// batch sums (float rounding; docs/performance.md#threads).
+///
+/// Dropout draws the same masks as one thread: its generator (splitmix64) is a counter, so each
+/// share starts each dropout layer's draws at the count one thread would be at for its first example.
+///
+/// Batchnorm's statistics, and backward their gradient sums, are the whole batch's: the threads add
+/// their shares' sums after a barrier (nn_bn_train_forward_share), and the running statistics are
+/// updated from thread 0's copy.
+///
+/// Not split (the step runs on one thread, kernels splitting their own loops as before): large models (CodeSize),
+/// the profile, and a batch of one; also, at run time, when OpenMP gives fewer threads than the
+/// shares were planned for.
+enum TrainThreads {
+    struct Split {
+        /// `NAME_train_share` and `NAME_train_split`.
+        var functions: String
+        /// Floats of the N per-thread blocks, past the training block.
+        var floats: Int
+    }
+
+    /// `blockAt`: where the per-thread blocks start in `c->train`. `definitions`: the one-thread backward's
+    /// kernels, which the share's statements call (they must not depend on the batch planned for).
+    static func emit(_ ctx: EmitContext, _ whole: TrainLayout, blockAt: Int, definitions: [String],
+                     loss: (EmitContext, TrainLayout) -> String,
+                     prefix p: String, profile: Profile) -> Split? {
+        let g = ctx.graph, threads = ctx.schedule.threads, plan = g.gradients!
+        guard threads > 1, g.maxBatch > 1, !profile.enabled, !CodeSize.isLarge(g, ctx.schedule) else { return nil }
+        let perThread = (g.maxBatch + threads - 1) / threads
+        guard var planned = try? planMemory(g, maxBatch: perThread, keepAll: true) else { return nil }
+        planned.gradients = g.gradients
+        var share = ctx
+        share.graph = planned
+        let layout = TrainLayout(planned, schedule: ctx.schedule, paramFloats: ctx.paramFloats, optimizerState: false)
+        // Batchnorm's partial sums, per layer and direction [threads][2·C], past the threads' blocks.
+        let arenaFloats = (planned.arenaFloats + 15) / 16 * 16, trainFloats = (layout.floats + 15) / 16 * 16
+        let blockFloats = arenaFloats + trainFloats
+        var partAt = blockAt + threads * blockFloats
+        var parts: [Int: (forward: String, backward: String)] = [:]
+        for (i, n) in g.nodes.enumerated() {
+            guard case .batchNorm = n.op else { continue }
+            let floats = (threads * 2 * n.shape[0] + 15) / 16 * 16
+            parts[i] = ("whole->train + \(partAt)", "whole->train + \(partAt + floats)")
+            partAt += 2 * floats
+        }
+        let backward = plan.order.map { i in
+            parts[i].map { NormalizationOps.shareBackward(share, layout, i, part: $0.backward) }
+                ?? planned.nodes[i].op.family.backward(share, layout, i)
+        }
+        // The share calls the one-thread kernels: refuse a kernel whose code depends on the batch planned for.
+        func batchFree(_ s: String) -> String { s.split(separator: "\n").filter { !$0.contains("batch nb <=") }.joined(separator: "\n") }
+        guard backward.map({ batchFree($0.definitions) }) == definitions.map(batchFree) else { return nil }
+
+        // Dropout: the draws one thread makes before each layer's, per example of the batch.
+        var drawn = 0
+        var forward: [String] = []
+        for i in g.nodes.indices.dropFirst() {
+            let node = planned.nodes[i]
+            if case .dropout = node.op {
+                forward.append("c->rng = rng0 + NN_SPLITMIX_STEP * ((uint64_t)nb_all * \(drawn) + (uint64_t)b0 * \(node.size));")
+                drawn += node.size
+            }
+            if let call = parts[i].flatMap({ NormalizationOps.shareForward(share, layout, i, part: $0.forward) })
+                ?? node.op.family.trainingForward(share, layout, i) ?? node.op.family.forward(share, i)?.call {
+                forward.append(call)
+            }
+        }
+        let zero = layout.grad.keys.sorted().map {
+            "memset(c->train + \(layout.grad[$0]!), 0, (size_t)nb * \(planned.nodes[$0].size) * sizeof(float));"
+        }
+        guard let input = g.nodes.firstIndex(where: { if case .input = $0.storage { return true } else { return false } })
+        else { return nil }
+        let outSize = g.nodes[plan.source].size, dSource = layout.gradPointer(planned, plan.source)!
+        let body = (forward + ["memset(c->grads, 0, \(ctx.paramFloats) * sizeof(float));"] + zero).map { "    " + $0 }.joined(separator: "\n")
+        // The running statistics (stateUpdate) read the batch's mean and variance where one thread saves them.
+        let statistics = parts.keys.sorted().map { i -> String in
+            let from = layout.saved(i, as: NormalizationOps.BatchNormSaved.self), to = whole.saved(i, as: NormalizationOps.BatchNormSaved.self)
+            let at = blockAt + arenaFloats, c = g.nodes[i].shape[0]
+            return "    memcpy(c->train + \(to.mean.offset), c->train + \(at + from.mean.offset), \(c) * sizeof(float));\n"
+                + "    memcpy(c->train + \(to.variance.offset), c->train + \(at + from.variance.offset), \(c) * sizeof(float));\n"
+        }.joined()
+        let functions = """
+            /* ---- the train step with threads: the batch split once (TrainThreads in nncc) ---- */
+            #define \(p)_SHARE_BATCH \(perThread)  /* examples of one thread's share at most */
+            #define \(p)_TRAIN_BLOCK \(blockFloats)  /* one thread's arena (\(arenaFloats)) and training layout (\(trainFloats)) */
+            #define NN_SPLITMIX_STEP 0x9E3779B97F4A7C15ull  /* nn_rng_next's increment: one dropout draw */
+
+            /* Examples b0 .. b0+nb-1 of a batch of nb_all through training forward, the loss and backward, in
+               thread t's block: its gradients there are its share of the batch's. Returns its share of the loss. */
+            static float \(p)_train_share(const \(p)_ctx *whole, const float *x, const void *all_targets, int b0, int nb,
+                                          int nb_all, int t, int team) {
+                \(p)_ctx view = *whole, *c = &view;
+                const uint64_t rng0 = whole->rng;
+                (void)rng0; (void)team;
+                c->arena = whole->train + \(blockAt) + (size_t)t * \(p)_TRAIN_BLOCK;
+                c->train = c->arena + \(arenaFloats);
+                c->grads = c->train;
+                x += (size_t)b0 * \(g.nodes[input].size);
+                const int32_t *labels = (const int32_t *)all_targets + b0;
+                const void *targets = (const float *)all_targets + (size_t)b0 * \(outSize);
+                (void)labels; (void)targets;
+            \(body)
+                const float scale = (float)nb / (float)nb_all, L = \(loss(share, layout));
+                float *d = \(dSource);
+                for (size_t i = 0; i < (size_t)nb * \(outSize); i++) d[i] *= scale;
+            \(backward.map(\.statements).joined().split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n"))    return L * scale;
+            }
+
+            /* Splits nb > 1 examples into one share per thread (nb·t/team ..), at most \(p)_SHARE_BATCH each; sums the shares'
+               gradients into c->grads (shares in order: the same sums every run) and their losses into *loss.
+               Returns 0 when OpenMP gave too few threads for the shares: the caller runs the step on one. */
+            static int \(p)_train_split(\(p)_ctx *c, const float *x, const void *targets, int nb, float *loss) {
+                float losses[\(threads)] = {0};
+                int used = 0;
+                NN_OMP(parallel num_threads(nb < NN_THREADS ? nb : NN_THREADS))
+                {
+                    const int t = NN_THREAD_ID(), team = NN_TEAM_SIZE();
+                    if ((nb + team - 1) / team <= \(p)_SHARE_BATCH) {
+                        const int b0 = (int)((long)t * nb / team), b1 = (int)((long)(t + 1) * nb / team);
+                        losses[t] = \(p)_train_share(c, x, targets, b0, b1 - b0, nb, t, team);
+                        NN_OMP(barrier)
+                        const size_t n = \(ctx.paramFloats), part = (n + (size_t)team * 16 - 1) / ((size_t)team * 16) * 16;
+                        const size_t lo = (size_t)t * part < n ? (size_t)t * part : n, hi = lo + part < n ? lo + part : n;
+                        const float *g0 = c->train + \(blockAt + arenaFloats);
+                        for (size_t i = lo; i < hi; i++) {
+                            float s = g0[i];
+                            for (int k = 1; k < team; k++) s += g0[(size_t)k * \(p)_TRAIN_BLOCK + i];
+                            c->grads[i] = s;
+                        }
+                        if (t == 0) used = team;
+                    }
+                }
+                if (used == 0) return 0;
+            \(statistics)
+                float L = 0;
+                for (int k = 0; k < used; k++) L += losses[k];
+                \(drawn > 0 ? "c->rng += NN_SPLITMIX_STEP * ((uint64_t)nb * \(drawn));  /* one thread's draws */\n    " : "")*loss = L;
+                return 1;
+            }
+
+            """
+        return Split(functions: functions, floats: partAt - blockAt)
+    }
+}
