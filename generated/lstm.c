@@ -106,6 +106,17 @@ static inline void nn_store_n(float *p, nn_vf v, int n) {
 static inline nn_vf nn_load_n(const float *p, int n) {
     return __builtin_ia32_loadups512_mask(p, (nn_vf){0}, (unsigned short)((1u << n) - 1));
 }
+#elif defined(__AVX__) && NN_VW == 8
+/* vmaskmovps: lanes whose mask lane is negative (k < n). */
+typedef float nn_v8sf __attribute__((vector_size(32)));
+typedef int nn_v8si __attribute__((vector_size(32)));
+static inline nn_v8si nn_mask8(int n) { return (nn_v8si){0, 1, 2, 3, 4, 5, 6, 7} < (nn_v8si){n, n, n, n, n, n, n, n}; }
+static inline void nn_store_n(float *p, nn_vf v, int n) {
+    __builtin_ia32_maskstoreps256((nn_v8sf *)p, nn_mask8(n), (nn_v8sf)v);
+}
+static inline nn_vf nn_load_n(const float *p, int n) {
+    return (nn_vf)__builtin_ia32_maskloadps256((const nn_v8sf *)p, nn_mask8(n));
+}
 #else
 static inline void nn_store_n(float *p, nn_vf v, int n) {
     for (int k = 0; k < n; k++) p[k] = v[k];
@@ -129,6 +140,9 @@ static inline nn_vf nn_load_n(const float *p, int n) {
 static inline nn_vf nn_vmax(nn_vf a, nn_vf b) {
 #if defined(__AVX512F__) && NN_VW == 16
     return nn_max512(a, b);
+#elif defined(__AVX__) && NN_VW == 8
+    /* vmaxps is exactly a > b ? a : b; gcc emits the compare and blend as written below. */
+    return (nn_vf)__builtin_ia32_maxps256((nn_v8sf)a, (nn_v8sf)b);
 #else
     nn_vi m = a > b;
     return (nn_vf)((m & (nn_vi)a) | (~m & (nn_vi)b));
@@ -204,8 +218,8 @@ static inline float nn_act(int act, float alpha, float beta, float x) {
    the clamped range [-87.3, 88.7]. The clamps keep a NaN (x is max's and
    min's second operand), so sigmoid and tanh of NaN are NaN, as in PyTorch.
    With AVX-512, rounding and the 2^n scaling are one instruction each
-   (vrndscaleps, vscalefps); on aarch64 n is rounded to nearest, not floored
-   (|r| ≤ ln2/2 either way). */
+   (vrndscaleps, vscalefps); on aarch64 and with FMA (AVX2) n is rounded to
+   nearest, not floored (|r| ≤ ln2/2 either way). */
 static inline nn_vf nn_vexp(nn_vf x) {
 #if defined(__AVX512F__) && NN_VW == 16
     x = nn_min512(nn_splat(88.7f), nn_max512(nn_splat(-87.3f), x));
@@ -213,10 +227,10 @@ static inline nn_vf nn_vexp(nn_vf x) {
 #else
     x = nn_vmax(nn_splat(-87.3f), x);
     x = -nn_vmax(nn_splat(-88.7f), -x);
-#if defined(__aarch64__)
+#if defined(__aarch64__) || defined(__FMA__)
     /* n = round(x·log2 e) by adding 1.5·2^23, which leaves n in the low
        mantissa bits: one FMA and two subtractions, where the floor below
-       takes two conversions, a compare and a fix-up. */
+       takes three conversions, a compare and a fix-up. */
     const nn_vf shifted = x * 1.44269504088896341f + 12582912.0f;
     const nn_vi n = (nn_vi)shifted - 0x4B400000;
     const nn_vf nf = shifted - 12582912.0f;
@@ -356,6 +370,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
+   activation, then the first min(n, NN_VW) lanes stored. */
+static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
+                                                     int j, int n, const nn_epilogue *e) {
+    if (e->bias_mode == 1) v += nn_load(bias + j * NN_VW);
+    if (e->bias_mode == 2) v += bias[r];
+    if (n >= NN_VW) {
+        if (e->accumulate) v += nn_load(c);
+        nn_store(c, nn_vact(e->act, e->alpha, e->beta, v));
+    } else {
+        if (e->accumulate) v += nn_load_n(c, n);
+        nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
+    }
+}
+
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
 nn_micro(const int mr, int K, const float *restrict A, int lda, const float *restrict B,
@@ -400,22 +429,29 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             for (int j = 0; j < NN_NV; j++) acc[r][j] += a * b[j];
         }
     }
-    for (int r = 0; r < mr; r++) {
-        float *c = C + (size_t)r * ldc;
-        for (int j = 0; j < NN_NV; j++) {
-            nn_vf v = acc[r][j];
-            if (e.bias_mode == 1) v += nn_load(bias + j * NN_VW);
-            if (e.bias_mode == 2) v += bias[r];
-            if (nc == NN_NR) {
+    if (nc == NN_NR && e.act <= NN_ACT_RELU) {
+        /* Whole panel, relu or no activation (relu is max(0, v), none
+           max(−∞, v), v kept when NaN): straight-line code on the accumulators. */
+        const nn_vf lo = nn_splat(e.act == NN_ACT_RELU ? 0.0f : -INFINITY);
+        for (int r = 0; r < mr; r++) {
+            float *c = C + (size_t)r * ldc;
+            for (int j = 0; j < NN_NV; j++) {
+                nn_vf v = acc[r][j];
+                if (e.bias_mode == 1) v += nn_load(bias + j * NN_VW);
+                if (e.bias_mode == 2) v += bias[r];
                 if (e.accumulate) v += nn_load(c + j * NN_VW);
-                nn_store(c + j * NN_VW, nn_vact(e.act, e.alpha, e.beta, v));
-            } else if (nc > j * NN_VW) {
-                const int n = nc - j * NN_VW < NN_VW ? nc - j * NN_VW : NN_VW;
-                if (e.accumulate) v += nn_load_n(c + j * NN_VW, n);
-                nn_store_n(c + j * NN_VW, nn_vact(e.act, e.alpha, e.beta, v), n);
+                nn_store(c + j * NN_VW, nn_vmax(lo, v));
             }
         }
+        return;
     }
+    /* Anything else a vector at a time, out of line: one copy of the inlined
+       sigmoid and tanh instead of one per row count. (Before the path above
+       existed, all of this ran in a rolled loop: about 7% of a K = 128 GEMM
+       with AVX2.) */
+    _Pragma("GCC unroll 8") for (int r = 0; r < mr; r++)
+        _Pragma("GCC unroll 4") for (int j = 0; j < NN_NV; j++)
+            if (nc > j * NN_VW) nn_micro_store(C + (size_t)r * ldc + j * NN_VW, acc[r][j], bias, r, j, nc - j * NN_VW, &e);
 }
 
 /* The most rows any GEMM call of the library takes: the emitter knows it
