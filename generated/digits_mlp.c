@@ -461,7 +461,7 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
 #define NN_GEMM_ROWS NN_MR
 #endif
 
-/* M(1) M(2) … M(NN_MR): the tile's rows, one kernel copy per row count.
+/* M(1) M(2) … M(NN_MR): one copy per row count, for the conv tiles.
    The schedule picks NN_MR for the target's register file: 4, 6 or 8. */
 #define NN_ROWS_4(M) M(1) M(2) M(3) M(4)
 #define NN_ROWS_6(M) NN_ROWS_4(M) M(5) M(6)
@@ -472,17 +472,53 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
 #error "the micro-kernels' edge dispatch is written for NN_MR 4, 6 or 8"
 #endif
 
-/* One out-of-line copy per row count, so every call site shares them. */
+/* Compiled copies of the micro-kernel: 1, 2, 4 and NN_MR rows, out of line
+   so that every call site shares them. Each copy costs gcc about 0.15 s at
+   -O3; the other row counts only occur at the bottom edge of a GEMM (or in
+   a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
+   streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    static void nn_micro_##R(int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, \
-                             int ldc, int nc, const float *restrict bias, nn_epilogue e) \
+    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+        int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
+        const float *restrict bias, nn_epilogue e) \
     { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
-NN_ROWS_EACH(NN_MR, NN_MICRO)
+/* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
+#define NN_MICRO_SPLIT(R, lo, hi) \
+    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+        int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
+        const float *restrict bias, nn_epilogue e) \
+    { \
+        if (R > NN_GEMM_ROWS) __builtin_trap(); \
+        nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
+        nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
+                      e.bias_mode == 2 ? bias + lo : bias, e); \
+    }
+NN_MICRO(1)
+NN_MICRO(2)
+NN_MICRO_SPLIT(3, 2, 1)
+NN_MICRO(4)
+#if NN_MR >= 6
+NN_MICRO_SPLIT(5, 4, 1)
+#endif
+#if NN_MR == 6
+NN_MICRO(6)
+#elif NN_MR == 8
+NN_MICRO_SPLIT(6, 4, 2)
+NN_MICRO_SPLIT(7, 4, 3)
+NN_MICRO(8)
+#endif
 
 typedef void (*nn_micro_fn)(int, const float *restrict, int, const float *restrict, float *restrict, int, int,
                             const float *restrict, nn_epilogue);
-#define NN_MICRO_ENTRY(R) nn_micro_##R,
-NN_UNUSED static const nn_micro_fn nn_micro_table[NN_MR + 1] = {0, NN_ROWS_EACH(NN_MR, NN_MICRO_ENTRY)};
+/* nn_micro_table[mr]: the kernel for mr rows, 1 ≤ mr ≤ NN_MR. */
+NN_UNUSED static const nn_micro_fn nn_micro_table[9] = {0, nn_micro_1, nn_micro_2, nn_micro_3, nn_micro_4,
+#if NN_MR >= 6
+                                                        nn_micro_5, nn_micro_6,
+#endif
+#if NN_MR == 8
+                                                        nn_micro_7, nn_micro_8,
+#endif
+};
 
 NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int lda, const float *restrict Bp,
                     float *restrict C, int ldc, nn_epilogue e)
