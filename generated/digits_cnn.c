@@ -372,8 +372,8 @@ typedef struct {
 
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                     int j, int n, const nn_epilogue *e) {
+NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
+                                                               int j, int n, const nn_epilogue *e) {
     if (e->bias_mode == 1) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
