@@ -374,7 +374,7 @@ typedef struct {
    activation, then the first min(n, NN_VW) lanes stored. */
 NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
                                                                int j, int n, const nn_epilogue *e) {
-    if (e->bias_mode == 1) v += nn_load(bias + j * NN_VW);
+    if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
         if (e->accumulate) v += nn_load(c);
@@ -437,7 +437,7 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             float *c = C + (size_t)r * ldc;
             for (int j = 0; j < NN_NV; j++) {
                 nn_vf v = acc[r][j];
-                if (e.bias_mode == 1) v += nn_load(bias + j * NN_VW);
+                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW); /* `&& bias`: gcc 12 warns in a NULL-bias clone */
                 if (e.bias_mode == 2) v += bias[r];
                 if (e.accumulate) v += nn_load(c + j * NN_VW);
                 nn_store(c + j * NN_VW, nn_vmax(lo, v));
