@@ -109,9 +109,9 @@ extension ONNXGraphBuilder {
         guard names.count >= 2 else { throw node.fail("expected two or more inputs") }
         let constants = try names.filter { if case .tensor = try value($0, node) { return false } else { return true } }
         if constants.isEmpty {
-            let xs = try names.map { try materialize($0, node) }
-            guard try Set(xs.map { try shapes()[$0] }).count == 1 else { return try binary(node) }
-            bind(node, 0, .tensor(node: add(.add, inputs: xs, node), axes: Self.plain(try shapes()[xs[0]].count)))
+            let xs = try names.map { try materializeLayout($0, node, allowMerged: true) }
+            guard Set(xs.map(\.merged)).count == 1, try Set(xs.map { try shapes()[$0.node] }).count == 1 else { return try binary(node) }
+            bind(node, 0, .tensor(node: add(.add, inputs: xs.map(\.node), node), axes: xs[0].axes(try shapes()[xs[0].node].count)))
             return
         }
         guard node.op == "Add", names.count == 2, constants.count == 1, let cName = constants.first else {
