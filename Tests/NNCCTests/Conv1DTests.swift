@@ -93,6 +93,26 @@ final class Conv1DTests: XCTestCase, LayerJSONTesting {
         XCTAssertEqual(m.weights["c.bias"]?.shape, [5])  // the Add of a [F, 1] constant is the bias
     }
 
+    /// Uneven pads, and auto_pad SAME_* at a stride, pad one side more (the importer's shapes; the
+    /// results against onnxruntime: GoldenTests.convPadsMatchONNXRuntime).
+    func testONNXUnevenConvPads() throws {
+        func conv(_ attrs: [Onnx_AttributeProto]) throws -> (Conv2D, [Int]) {
+            let g = try importing([O.node("Conv", ["x", "c.weight"], ["y"], attrs)], inits: [O.floats("c.weight", [5, 4, 4])]).graph
+            guard case let .conv2d(c) = g.nodes[1].op else { throw NNCCError("not a conv") }
+            return (c, g.nodes[1].shape)
+        }
+        func string(_ name: String, _ v: String) -> Onnx_AttributeProto {
+            Onnx_AttributeProto.with { $0.name = name; $0.type = .string; $0.s = Data(v.utf8) }
+        }
+        var (c, shape) = try conv([O.ints("pads", [2, 0])])
+        XCTAssertTrue(c.padding == .asymmetric(0, 2, 0, 0) && shape == [5, 10], "\(c.padding) \(shape)")
+        // 11 at stride 3: 4 outputs need 3·3 + 4 − 11 = 2 pads, one each side; SAME_LOWER at stride 2: 6 outputs need 3, 2 before.
+        (c, shape) = try conv([string("auto_pad", "SAME_UPPER"), O.ints("strides", [3])])
+        XCTAssertTrue(c.padding == .explicit(0, 1) && shape == [5, 4], "\(c.padding) \(shape)")
+        (c, shape) = try conv([string("auto_pad", "SAME_LOWER"), O.ints("strides", [2])])
+        XCTAssertTrue(c.padding == .asymmetric(0, 2, 0, 1) && shape == [5, 6], "\(c.padding) \(shape)")
+    }
+
     func testONNXReduceMeanOverTheLength() throws {
         let m = try importing([O.node("ReduceMean", ["x"], ["y"], [O.ints("axes", [-1]),
                                                                    Onnx_AttributeProto.with { $0.name = "keepdims"; $0.type = .int; $0.i = 0 }])])
@@ -110,7 +130,7 @@ final class Conv1DTests: XCTestCase, LayerJSONTesting {
         }
         let w = O.floats("c.weight", [5, 4, 3])
         fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("pads", [1, 1, 1, 1])])], inits: [w], "expected two integers")
-        fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("pads", [1, 0])])], inits: [w], "asymmetric pads [1, 0]")
+        fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("pads", [1])])], inits: [w], "expected two integers")
         fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("strides", [1, 1])])], inits: [w], "expected one integer")
         fails([O.node("Conv", ["x", "c.weight"], ["y"], [O.ints("kernel_shape", [1, 3])])], inits: [w], "kernel_shape")
         fails([O.node("Conv", ["x", "c.weight"], ["y"])], inits: [O.floats("c.weight", [5, 4, 1, 3])], "3 dimensions")

@@ -178,11 +178,22 @@ enum FixtureKit {
     /// axes. Three examples match PyTorch.
     @Test(arguments: ["attention_legacy.onnx", "attention_dynamo.onnx"])
     func attentionExportsMatchPyTorch(_ file: String) throws {
+        try expectONNXFixture(file, x: "x.npy", y: "y.npy")
+    }
+
+    /// 1-D and 2-D Conv nodes with uneven pads, and auto_pad SAME_* at strides, on a depthwise
+    /// layer too (scripts/make_onnx_conv_pads.py): three examples match onnxruntime.
+    @Test func convPadsMatchONNXRuntime() throws {
+        try expectONNXFixture("conv_pads.onnx", x: "conv_pads_x.npy", y: "conv_pads_y.npy")
+    }
+
+    /// The three examples of Fixtures/onnx/`x` through Fixtures/onnx/`file` against `y`.
+    func expectONNXFixture(_ file: String, x: String, y: String) throws {
         let dir = FixtureKit.root.appendingPathComponent("onnx", isDirectory: true)
-        let x = try FixtureKit.floats(dir.appendingPathComponent("x.npy"))
-        let y = try FixtureKit.floats(dir.appendingPathComponent("y.npy"))
+        let xs = try FixtureKit.floats(dir.appendingPathComponent(x))
+        let ys = try FixtureKit.floats(dir.appendingPathComponent(y))
         let session = try Session(modelPath: dir.appendingPathComponent(file).path, options: CompileOptions(maxBatch: 4))
-        expectClose(try session.predict(x.data, count: 3), y.data, file)
+        expectClose(try session.predict(xs.data, count: 3), ys.data, file)
     }
 
     /// The ONNX exports match y.npy: the golden ones (PyTorch's exporter: Gemm, Conv with batchnorm

@@ -9,8 +9,8 @@ extension ONNXGraphBuilder {
         "Add": .add, "Sum": .add, "Sub": .sub, "Mul": .mul, "Div": .div, "Pow": .pow, "Max": .maximum, "Min": .minimum,
     ]
 
-    /// One operand: an IR node (in plain layout) or a constant.
-    enum BinaryOperand { case node(Int), constant(ONNXConstant, name: String) }
+    /// One operand: an IR node (plain, or with the batch merged into its first axis) or a constant.
+    enum BinaryOperand { case node(ONNXLayout), constant(ONNXConstant, name: String) }
 
     mutating func binary(_ node: ONNXNode) throws {
         guard let f = Self.binaryFunctions[node.op] else { throw node.fail("not an elementwise operator") }
@@ -25,12 +25,12 @@ extension ONNXGraphBuilder {
         guard case let .node(n) = acc else {
             throw node.fail("expected an input computed from the model input; nncc does not fold constant arithmetic")
         }
-        bind(node, 0, .tensor(node: n, axes: Self.plain(try shapes()[n].count)))
+        bind(node, 0, .tensor(node: n.node, axes: n.axes(try shapes()[n.node].count)))
     }
 
     mutating func binaryOperand(_ name: String, _ node: ONNXNode) throws -> BinaryOperand {
         switch try value(name, node) {
-        case .tensor: return .node(try materialize(name, node))
+        case .tensor: return .node(try materializeLayout(name, node, allowMerged: true))
         case let .floats(c): return .constant(c, name: name)
         case let .ints(xs, _):
             let values = try xs.map { x -> Float in
@@ -46,17 +46,22 @@ extension ONNXGraphBuilder {
     }
 
     /// f(a, b) as an IR node. Same-shape addition of two results is the n-ary add layer.
-    mutating func apply(_ f: BinaryFunction, _ lhs: BinaryOperand, _ rhs: BinaryOperand, _ node: ONNXNode) throws -> Int {
+    mutating func apply(_ f: BinaryFunction, _ lhs: BinaryOperand, _ rhs: BinaryOperand, _ node: ONNXNode) throws -> ONNXLayout {
         switch (lhs, rhs) {
-        case let (.node(x), .node(y)):
+        case let (.node(lx), .node(ly)):
+            let (x, y) = (lx.node, ly.node)
             let (sx, sy) = (try shapes()[x], try shapes()[y])
+            guard lx.merged == ly.merged else {
+                throw node.fail("one input has the batch as its own axis, the other merged into its first axis; nncc broadcasts "
+                    + "two layer results only when both hold the batch alike")
+            }
             guard sx.count == sy.count else {
                 throw node.fail("inputs of shapes (N, \(sx.map(String.init).joined(separator: ", "))) and "
                     + "(N, \(sy.map(String.init).joined(separator: ", "))) have different ranks; nncc broadcasts two "
                     + "layer results only when both have the batch axis first")
             }
-            if f == .add && sx == sy { return add(.add, inputs: [x, y], node) }
-            return add(.binary(Binary(f)), inputs: [x, y], node)
+            let op: Op = f == .add && sx == sy ? .add : .binary(Binary(f))
+            return ONNXLayout(node: add(op, inputs: [x, y], node), merged: lx.merged)
         case let (.node(x), .constant(c, name)):
             return try withConstant(f, x, c, name, first: false, node)
         case let (.constant(c, name), .node(x)):
@@ -66,9 +71,9 @@ extension ONNXGraphBuilder {
         }
     }
 
-    mutating func withConstant(_ f: BinaryFunction, _ x: Int, _ c: ONNXConstant, _ name: String, first: Bool,
-                               _ node: ONNXNode) throws -> Int {
-        let rank = try shapes()[x].count + 1
+    mutating func withConstant(_ f: BinaryFunction, _ lx: ONNXLayout, _ c: ONNXConstant, _ name: String, first: Bool,
+                               _ node: ONNXNode) throws -> ONNXLayout {
+        let x = lx.node, rank = try shapes()[x].count + lx.batchAxes
         guard let values = c.floats, !values.isEmpty else { throw node.fail("constant \"\(name)\" is empty") }
         guard c.shape.count <= rank, c.shape.count < rank || c.shape[0] == 1 else {
             throw node.fail("constant \"\(name)\" of shape \(c.shape) would broadcast over the batch of a rank-\(rank) "
@@ -76,11 +81,12 @@ extension ONNXGraphBuilder {
         }
         let shape = c.shape.count == rank ? Array(c.shape.dropFirst()) : c.shape
         if values.count == 1, values[0].isFinite {
-            return add(.binary(Binary(f, constant: .scalar(values[0]), constantFirst: first)), inputs: [x], node)
+            return ONNXLayout(node: add(.binary(Binary(f, constant: .scalar(values[0]), constantFirst: first)), inputs: [x], node),
+                              merged: lx.merged)
         }
         let n = add(.binary(Binary(f, constant: .tensor(shape), constantFirst: first)), inputs: [x], node)
         setWeight(n, "constant", Tensor(shape: shape, data: values), from: name)
-        return n
+        return ONNXLayout(node: n, merged: lx.merged)
     }
 
     /// PRelu(X, slope): one slope per channel (axis 1) or one for all is PyTorch's nn.PReLU, a
@@ -103,7 +109,7 @@ extension ONNXGraphBuilder {
             n = add(.prelu(parameters: values.count), inputs: [x], node, weightName: sName)
             setWeight(n, "weight", Tensor(shape: [values.count], data: values), from: sName)
         } else {
-            n = try withConstant(.prelu, x, slope, sName, first: false, node)
+            n = try withConstant(.prelu, ONNXLayout(node: x, merged: false), slope, sName, first: false, node).node
         }
         bind(node, 0, .tensor(node: n, axes: Self.plain(shape.count)))
     }

@@ -10,7 +10,7 @@ extension ONNXGraphBuilder {
         "Identity", "Cast", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice",
         "Gather", "GatherND", "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Tile", "Equal", "Less", "Greater", "Not",
         "Where", "Add", "Sub", "Mul", "Div", "Mod", "Pow", "Neg", "Abs", "Sqrt", "Min", "Max",
-        "MatMul", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "ScatterND",
+        "MatMul", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "ScatterND", "Clip",
     ]
 
     /// Folded constants larger than this are refused: they would be built element by element.
@@ -129,6 +129,10 @@ extension ONNXGraphBuilder {
             guard let ia = ea.ints, let ib = eb.ints else { throw node.fail("X and Y must have the same type") }
             return [ONNXConstant(shape: shape, ints: cond.indices.map { cond[$0] != 0 ? ia[$0] : ib[$0] })]
         case "MatMul": return [try matMul(x, try input(1), node)]
+        case "Clip":
+            // swin_v2's logit_scale.clamp(max = log 100) in the older exporter's files.
+            guard let f = x.floats, case let .clip(lo, hi) = try clip(node) else { throw node.fail("Clip of integers is not supported") }
+            return [ONNXConstant(shape: x.shape, floats: f.map { $0.isNaN ? $0 : Swift.min(Swift.max($0, lo), hi) })]
         case "ScatterND": return [try scatterND(x, try input(1), try input(2), node)]
         case "Neg", "Abs", "Sqrt", "Not", "Relu", "Sigmoid", "Tanh", "Exp", "Log":
             if let f = x.floats {

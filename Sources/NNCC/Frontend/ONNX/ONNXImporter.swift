@@ -82,7 +82,30 @@ public enum ONNXImporter {
 /// `batchTimes(k)` is the batch merged into axis `k` as its outer factor (ONNX size N·shape[k]), as
 /// PyTorch's attention merges batch and heads ((T, N·h, d)); `batchInner(k)` as its inner factor
 /// (the older exporter's (T·N, E)).
-enum ONNXAxis: Equatable { case batch, dim(Int), unit, time(Int), batchTimes(Int), batchInner(Int) }
+enum ONNXAxis: Equatable {
+    case batch, dim(Int), unit, time(Int), batchTimes(Int), batchInner(Int)
+
+    /// The layer axis it is or holds with the batch (nil: the batch alone, a unit or time axis).
+    var layerAxis: Int? {
+        switch self {
+        case let .dim(k), let .batchTimes(k), let .batchInner(k): return k
+        default: return nil
+        }
+    }
+}
+
+/// A layer result computed as ONNX sees it: plain, (N, d0, d1, ...), or `merged`, (N·d0, d1, ...),
+/// the batch the outer factor of the first axis. ONNX axis i is per-example axis i − `batchAxes`.
+struct ONNXLayout {
+    let node: Int
+    let merged: Bool
+    /// ONNX axes before the per-example ones: the batch's own, or none when it is merged.
+    var batchAxes: Int { merged ? 0 : 1 }
+    /// The view of this node of per-example rank `rank`.
+    func axes(_ rank: Int) -> [ONNXAxis] {
+        merged ? [.batchTimes(0)] + (1..<max(rank, 1)).map { .dim($0) } : ONNXGraphBuilder.plain(rank)
+    }
+}
 
 /// An integer known at import time, or the batch size (known only at run time).
 enum ONNXInt: Equatable, CustomStringConvertible {
@@ -251,6 +274,14 @@ struct ONNXGraphBuilder {
     /// the ONNX tensor has extra size-1 axes; `name` is then bound to it, so
     /// other readers reuse it. The batch must come first.
     mutating func materialize(_ name: String, _ node: ONNXNode) throws -> Int {
+        try materializeLayout(name, node, allowMerged: false).node
+    }
+
+    /// As `materialize`, and with `allowMerged` also a view whose first axis is the batch merged
+    /// into a layer axis as its outer factor, (N·d0, d1, ...): window attention folds its windows
+    /// into the batch so. Each example's windows are its own, so per example that tensor is the
+    /// IR's (d0, d1, ...), computed by the same transpose and reshape.
+    mutating func materializeLayout(_ name: String, _ node: ONNXNode, allowMerged: Bool) throws -> ONNXLayout {
         let (n, axes) = try tensor(name, node)
         if axes.contains(where: { if case .time = $0 { return true } else { return false } }) {
             throw node.fail("input \"\(name)\" still has the time axis of a recurrent layer whose last step "
@@ -258,32 +289,42 @@ struct ONNXGraphBuilder {
         }
         // (N,) of one value per example (a rank-1 model input and what follows it elementwise) is the
         // IR's [1] as it is; the value keeps its rank-1 view.
-        if axes == [.batchTimes(0)], try shapes()[n] == [1] { return n }
-        let order = axes.filter { $0 != .unit }
+        if axes == [.batchTimes(0)], try shapes()[n] == [1] { return ONNXLayout(node: n, merged: false) }
+        let merged: Bool
+        if case .batchTimes = axes.first, allowMerged { merged = true } else { merged = false }
+        let perExample = merged ? axes : Array(axes.dropFirst())
         let rank = try shapes()[n].count
-        let dims = order.compactMap { a -> Int? in if case let .dim(k) = a { return k } else { return nil } }
-        guard axes.first == .batch, order.first == .batch, dims.count == rank else {
+        let dims = perExample.enumerated().compactMap { i, a -> Int? in
+            switch a {
+            case let .dim(k): return k
+            case let .batchTimes(k) where merged && i == 0: return k
+            default: return nil
+            }
+        }
+        guard merged || axes.first == .batch, dims.count == rank, perExample.filter({ $0 != .unit }).count == rank else {
             throw node.fail("input \"\(name)\" is a view (\(describe(axes))) that nncc cannot compute; "
-                + "expected the batch first")
+                + "expected the batch first\(allowMerged ? " or merged into the first axis" : "")")
         }
         // A transposed view becomes a real transpose of the layer's result.
         var x = n
         if dims != Array(0..<rank) { x = add(.transpose(dims), inputs: [n], node) }
-        if axes.count == rank + 1 {
-            values[name] = .tensor(node: x, axes: Self.plain(rank))
-            return x
+        let layout = ONNXLayout(node: x, merged: merged)
+        if perExample.count == rank {
+            values[name] = .tensor(node: x, axes: layout.axes(rank))
+            return layout
         }
         let shape = try shapes()[x]
         var k = 0
-        let sizes = axes.dropFirst().map { a -> Int in
-            if case .dim = a { k += 1; return shape[k - 1] }
-            return 1
+        let sizes = perExample.map { a -> Int in
+            if a == .unit { return 1 }
+            k += 1
+            return shape[k - 1]
         }
         guard sizes.count <= Limits.rank else {
             throw node.fail("input \"\(name)\" has \(sizes.count) dimensions besides the batch; nncc supports 1 to \(Limits.rank)")
         }
-        let r = add(.reshape(sizes), inputs: [x], node)
-        values[name] = .tensor(node: r, axes: Self.plain(sizes.count))
+        let r = ONNXLayout(node: add(.reshape(sizes), inputs: [x], node), merged: merged)
+        values[name] = .tensor(node: r.node, axes: r.axes(sizes.count))
         return r
     }
 

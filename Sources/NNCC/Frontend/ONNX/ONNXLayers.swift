@@ -109,9 +109,9 @@ extension ONNXGraphBuilder {
         guard names.count >= 2 else { throw node.fail("expected two or more inputs") }
         let constants = try names.filter { if case .tensor = try value($0, node) { return false } else { return true } }
         if constants.isEmpty {
-            let xs = try names.map { try materialize($0, node) }
-            guard try Set(xs.map { try shapes()[$0] }).count == 1 else { return try binary(node) }
-            bind(node, 0, .tensor(node: add(.add, inputs: xs, node), axes: Self.plain(try shapes()[xs[0]].count)))
+            let xs = try names.map { try materializeLayout($0, node, allowMerged: true) }
+            guard Set(xs.map(\.merged)).count == 1, try Set(xs.map { try shapes()[$0.node] }).count == 1 else { return try binary(node) }
+            bind(node, 0, .tensor(node: add(.add, inputs: xs.map(\.node), node), axes: xs[0].axes(try shapes()[xs[0].node].count)))
             return
         }
         guard node.op == "Add", names.count == 2, constants.count == 1, let cName = constants.first else {
@@ -179,7 +179,9 @@ extension ONNXGraphBuilder {
         }
         let stride = try pair(node, "strides", is1D: is1D, default: 1)
         let dilation = try pair(node, "dilations", is1D: is1D, default: 1)
-        let padding = try convPadding(node, is1D: is1D, stride: stride)
+        let image = PoolOps.imageShape(try shapes()[x])
+        let padding = try convPadding(node, is1D: is1D, image: (image.h, image.w), stride: stride,
+                                      extent: (dilation.0 * (kernel.0 - 1) + 1, dilation.1 * (kernel.1 - 1) + 1))
         let bias = try node.input(2).map { try floats($0, node, what: "B") }
         if let b = bias, b.shape != [w.shape[0]] { throw node.fail("bias B of shape \(b.shape), expected [\(w.shape[0])]") }
         let c = Conv2D(filters: w.shape[0], kernel: kernel, stride: stride, padding: padding, dilation: dilation,
@@ -200,21 +202,22 @@ extension ONNXGraphBuilder {
         return is1D ? (1, v[0]) : (v[0], v[1])
     }
 
-    /// ONNX pads are (top, left, bottom, right), or (left, right) in 1-D; nncc pads both sides alike,
-    /// or as PyTorch's "same" (the odd pixel at the bottom/right, ONNX's SAME_UPPER).
-    func convPadding(_ node: ONNXNode, is1D: Bool, stride: (Int, Int)) throws -> Conv2D.Padding {
+    /// ONNX pads are (top, left, bottom, right), or (left, right) in 1-D; uneven ones, and auto_pad
+    /// SAME_UPPER / SAME_LOWER at any stride (output ceil(n / stride), the odd pad after or before),
+    /// become `.asymmetric`. `extent` is the dilated kernel's.
+    func convPadding(_ node: ONNXNode, is1D: Bool, image: (h: Int, w: Int), stride: (Int, Int),
+                     extent: (Int, Int)) throws -> Conv2D.Padding {
+        let p: (top: Int, left: Int, bottom: Int, right: Int)
         switch try node.string("auto_pad", default: "NOTSET") {
         case "VALID": return .valid
-        case "SAME_UPPER" where stride == (1, 1): return .same
-        case "NOTSET":
-            let p = try windowPads(node, is1D: is1D)
-            guard p.top == p.bottom, p.left == p.right else {
-                let given = is1D ? [p.left, p.right] : [p.top, p.left, p.bottom, p.right]
-                throw node.fail("asymmetric pads \(given) are not supported; nncc pads top = bottom and left = right")
-            }
-            return .explicit(p.0, p.1)
-        case let other: throw node.fail("auto_pad \(other) with strides \(stride) is not supported")
+        case "NOTSET": p = try windowPads(node, is1D: is1D)
+        case let same where same == "SAME_UPPER" || same == "SAME_LOWER":
+            let (t, b) = Self.samePads(image.h, stride.0, extent.0, upper: same == "SAME_UPPER")
+            let (l, r) = Self.samePads(image.w, stride.1, extent.1, upper: same == "SAME_UPPER")
+            p = (t, l, b, r)
+        case let other: throw node.fail("auto_pad \"\(other)\" is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
         }
+        return p.top == p.bottom && p.left == p.right ? .explicit(p.top, p.left) : .asymmetric(p.top, p.left, p.bottom, p.right)
     }
 
     /// MaxPool and AveragePool: any pads (or auto_pad), strides, ceil_mode,

@@ -3,12 +3,15 @@
 /// results. An ONNX axis counts the batch as 0, which none of them may
 /// reduce, slice or move; the IR's per-example axis is the ONNX axis less 1.
 extension ONNXGraphBuilder {
-    /// ONNX axis `axis` of a tensor of ONNX rank `rank` as a per-example axis.
-    func exampleAxis(_ axis: Int, rank: Int, _ node: ONNXNode, what: String = "axis") throws -> Int {
+    /// ONNX axis `axis` of a tensor of ONNX rank `rank` as a per-example axis; `batchAxes` is 0 when
+    /// the batch is merged into axis 0 (ONNXLayout), which then holds it as well.
+    func exampleAxis(_ axis: Int, rank: Int, _ node: ONNXNode, what: String = "axis", batchAxes: Int = 1) throws -> Int {
         let a = axis < 0 ? axis + rank : axis
         guard (0..<rank).contains(a) else { throw node.fail("\(what) \(axis) is out of range for rank \(rank)") }
-        guard a != 0 else { throw node.fail("\(what) \(axis) is the batch axis; nncc computes each example apart") }
-        return a - 1
+        guard a != 0 else {
+            throw node.fail("\(what) \(axis) \(batchAxes == 0 ? "holds" : "is") the batch axis; nncc computes each example apart")
+        }
+        return a - batchAxes
     }
 
     /// MatMul(A, B): a dense layer for a constant 2-D B [in, units]; otherwise a batched matmul
@@ -23,14 +26,14 @@ extension ONNXGraphBuilder {
            try denseOnView(node, weight: try weight(bName, node, what: "B", rank: 2), name: bName, transposedB: false) != nil {
             return
         }
-        let x = try materialize(node.input(0) ?? "", node)
-        let ra = try shapes()[x].count + 1
+        let lx = try materializeLayout(node.input(0) ?? "", node, allowMerged: true)
+        let x = lx.node, ra = try shapes()[x].count + lx.batchAxes
         switch try value(bName, node) {
         case let .floats(c) where c.shape.count == 2:
             let w = transposed(try weight(node.input(1), node, what: "B", rank: 2))
             let d = add(.dense(units: w.shape[0], bias: false), inputs: [x], node, weightName: bName)
             setWeight(d, "weight", Tensor(shape: w.shape, data: w.floats!), from: bName)
-            bind(node, 0, .tensor(node: d, axes: Self.plain(try shapes()[d].count)))
+            bind(node, 0, .tensor(node: d, axes: lx.axes(try shapes()[d].count)))
         case let .floats(c):
             var shape = c.shape
             guard shape.count >= 3, shape.count <= ra else {
@@ -42,15 +45,16 @@ extension ONNXGraphBuilder {
             }
             let m = add(.matmul(constant: shape), inputs: [x], node)
             setWeight(m, "constant", Tensor(shape: shape, data: c.floats!), from: bName)
-            bind(node, 0, .tensor(node: m, axes: Self.plain(try shapes()[m].count)))
+            bind(node, 0, .tensor(node: m, axes: lx.axes(try shapes()[m].count)))
         case .tensor:
-            let y = try materialize(bName, node)
-            guard try shapes()[y].count + 1 == ra, ra >= 3 else {
-                throw node.fail("MatMul of two layer results needs both of rank 3 or more with the batch first, "
-                    + "found ranks \(ra) and \(try shapes()[y].count + 1)")
+            let ly = try materializeLayout(bName, node, allowMerged: true)
+            let y = ly.node, rb = try shapes()[y].count + ly.batchAxes
+            guard ly.merged == lx.merged, rb == ra, ra >= 3 else {
+                throw node.fail("MatMul of two layer results needs both of rank 3 or more with the batch first "
+                    + "(or both merged into their first axis), found \(describe(lx.axes(ra - lx.batchAxes))) and \(describe(ly.axes(rb - ly.batchAxes)))")
             }
             let m = add(.matmul(constant: nil), inputs: [x, y], node)
-            bind(node, 0, .tensor(node: m, axes: Self.plain(try shapes()[m].count)))
+            bind(node, 0, .tensor(node: m, axes: lx.axes(try shapes()[m].count)))
         default:
             throw node.fail("input B \"\(bName)\": expected a float constant or a layer result")
         }
@@ -59,17 +63,17 @@ extension ONNXGraphBuilder {
     /// Softmax and LogSoftmax on any non-batch axis. Before opset 13 the axis splits the tensor
     /// into 2-D (the softmax runs over everything from it on): a reshape around it.
     mutating func softmax(_ node: ONNXNode) throws {
-        let x = try materialize(node.input(0) ?? "", node)
-        let shape = try shapes()[x], rank = shape.count + 1
-        let a = try exampleAxis(try node.int("axis", default: opset >= 13 ? -1 : 1), rank: rank, node)
+        let lx = try materializeLayout(node.input(0) ?? "", node, allowMerged: true)
+        let x = lx.node, shape = try shapes()[x], rank = shape.count + lx.batchAxes
+        let a = try exampleAxis(try node.int("axis", default: opset >= 13 ? -1 : 1), rank: rank, node, batchAxes: lx.batchAxes)
         let log = node.op == "LogSoftmax"
         func op(_ axis: Int) -> Op { log ? .logSoftmax(axis: axis) : .softmax(axis: axis) }
         if opset < 13 && a != shape.count - 1 {
             let flat = add(.reshape(Array(shape[..<a]) + [shape[a...].reduce(1, *)]), inputs: [x], node)
             let s = add(op(-1), inputs: [flat], node)
-            return bind(node, 0, .tensor(node: add(.reshape(shape), inputs: [s], node), axes: Self.plain(shape.count)))
+            return bind(node, 0, .tensor(node: add(.reshape(shape), inputs: [s], node), axes: lx.axes(shape.count)))
         }
-        bind(node, 0, .tensor(node: add(op(a), inputs: [x], node), axes: Self.plain(shape.count)))
+        bind(node, 0, .tensor(node: add(op(a), inputs: [x], node), axes: lx.axes(shape.count)))
     }
 
     /// ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceL2 over non-batch axes (an attribute,
@@ -84,15 +88,17 @@ extension ONNXGraphBuilder {
             }
             return bind(node, 0, try value(node.input(0) ?? "", node))
         }
-        let x = try materialize(node.input(0) ?? "", node)
-        let rank = try shapes()[x].count + 1
-        let per = try axes.map { try exampleAxis($0, rank: rank, node, what: "axes") }
+        let lx = try materializeLayout(node.input(0) ?? "", node, allowMerged: true)
+        let x = lx.node, perRank = try shapes()[x].count, rank = perRank + lx.batchAxes
+        let per = try axes.map { try exampleAxis($0, rank: rank, node, what: "axes", batchAxes: lx.batchAxes) }
         guard Set(per).count == per.count else { throw node.fail("axes \(axes) repeat an axis") }
-        guard keep || per.count < rank - 1 else { throw node.fail("\(node.op) leaves only the batch axis; nncc needs one more") }
-        if node.op == "ReduceMean", (3...5).contains(rank), Set(per) == Set(1..<rank - 1) { return try globalAveragePool(node, keep: keep) }
+        guard keep || per.count < perRank else { throw node.fail("\(node.op) leaves only the batch axis; nncc needs one more") }
+        if node.op == "ReduceMean", !lx.merged, (3...5).contains(rank), Set(per) == Set(1..<rank - 1) {
+            return try globalAveragePool(node, keep: keep)
+        }
         let kinds: [String: Reduction.Kind] = ["ReduceMean": .mean, "ReduceSum": .sum, "ReduceMax": .max, "ReduceMin": .min, "ReduceL2": .l2]
         let r = add(.reduce(Reduction(kinds[node.op] ?? .mean, axes: per.sorted(), keepDims: keep)), inputs: [x], node)
-        bind(node, 0, .tensor(node: r, axes: Self.plain(try shapes()[r].count)))
+        bind(node, 0, .tensor(node: r, axes: lx.axes(try shapes()[r].count)))
     }
 }
 
@@ -113,15 +119,17 @@ extension ONNXGraphBuilder {
         return (x, try shapes()[x])
     }
 
-    /// Binds output `k` to `select` of `x` (no node when it selects everything), reshaped to `shape`.
-    mutating func bindSelect(_ node: ONNXNode, _ k: Int, _ x: Int, _ sel: [AxisSelection], shape: [Int]? = nil) throws {
+    /// Binds output `k` to `select` of `x` (no node when it selects everything), reshaped to `shape`;
+    /// `merged`: the batch stays merged into the first axis (ONNXLayout).
+    mutating func bindSelect(_ node: ONNXNode, _ k: Int, _ x: Int, _ sel: [AxisSelection], shape: [Int]? = nil,
+                             merged: Bool = false) throws {
         let whole = try zip(sel, shapes()[x]).allSatisfy { $0 == .range(start: 0, step: 1, count: $1) }
         var n = whole ? x : add(.select(sel), inputs: [x], node)
         if let shape, shape != (try shapes()[n]) {
             guard !shape.isEmpty else { throw node.fail("the result would keep only the batch axis") }
             n = add(.reshape(shape), inputs: [n], node)
         }
-        bind(node, k, .tensor(node: n, axes: Self.plain(try shapes()[n].count)))
+        bind(node, k, .tensor(node: n, axes: ONNXLayout(node: n, merged: merged).axes(try shapes()[n].count)))
     }
 
     /// Slice: starts, ends, axes, steps as inputs (opset 10) or attributes. The batch is taken whole;
@@ -226,13 +234,15 @@ extension ONNXGraphBuilder {
     }
 
     /// Expand of a layer's result: size-1 axes repeat to the target's size (NumPy's rule); the
-    /// target may not add axes before the batch other than 1s.
+    /// target may not add axes before the batch other than 1s. With the batch merged into axis 0
+    /// (F.normalize in window attention), that axis keeps its size.
     mutating func expandTensor(_ node: ONNXNode) throws {
-        let (x, shape) = try plainInput(node)
+        let lx = try materializeLayout(node.input(0) ?? "", node, allowMerged: true)
+        let x = lx.node, shape = try shapes()[x]
         guard case let .ints(target, false) = try value(node.input(1) ?? "", node) else {
             throw node.fail("shape: expected a 1-D integer vector known at import")
         }
-        let rank = shape.count + 1
+        let rank = shape.count + lx.batchAxes
         let extra = target.count - rank
         guard target.prefix(max(0, extra)).allSatisfy({ $0 == .value(1) }) else {
             throw node.fail("Expand to \(target) adds axes before the batch")
@@ -240,14 +250,17 @@ extension ONNXGraphBuilder {
         let aligned = Array(repeating: ONNXInt.value(1), count: max(0, -extra)) + target.suffix(min(rank, target.count))
         var sel: [AxisSelection] = []
         for (k, n) in shape.enumerated() {
-            switch aligned[k + 1] {
+            switch aligned[k + lx.batchAxes] {
             case .value(1): sel.append(.range(start: 0, step: 1, count: n))
-            case let .value(t) where Int(t) == n: sel.append(.range(start: 0, step: 1, count: n))
-            case let .value(t) where n == 1 && t >= 1 && t <= Limits.dimension: sel.append(.range(start: 0, step: 0, count: Int(t)))
+            case let .value(t) where Int(t) == n && (k > 0 || !lx.merged || fixedBatchOne):
+                sel.append(.range(start: 0, step: 1, count: n))
+            case let .batchTimes(t) where Int(t) == n && k == 0 && lx.merged: sel.append(.range(start: 0, step: 1, count: n))
+            case let .value(t) where n == 1 && t >= 1 && t <= Limits.dimension && (k > 0 || !lx.merged):
+                sel.append(.range(start: 0, step: 0, count: Int(t)))
             default: throw node.fail("Expand of shape \(shape) (besides the batch) to \(target) does not broadcast")
             }
         }
-        try bindSelect(node, 0, x, sel)
+        try bindSelect(node, 0, x, sel, merged: lx.merged)
     }
 }
 
@@ -271,12 +284,7 @@ extension ONNXGraphBuilder {
     /// renumbered; `name` is bound to it.
     mutating func orderedView(_ name: String, _ node: ONNXNode) throws -> (node: Int, axes: [ONNXAxis]) {
         let (n, axes) = try tensor(name, node)
-        let order = axes.compactMap { a -> Int? in
-            switch a {
-            case let .dim(k), let .batchTimes(k), let .batchInner(k): return k
-            default: return nil
-            }
-        }
+        let order = axes.compactMap(\.layerAxis)
         guard !axes.contains(where: { if case .time = $0 { return true } else { return false } }) else {
             throw node.fail("input \"\(name)\" still has the time axis of a recurrent layer; expected Gather of the last step first")
         }
