@@ -187,6 +187,12 @@ enum FixtureKit {
         try expectONNXFixture("conv_pads.onnx", x: "conv_pads_x.npy", y: "conv_pads_y.npy")
     }
 
+    /// Swin's window attention (scripts/make_onnx_window_attention.py, PyTorch's older exporter): windows
+    /// folded into the batch by `reshape(-1, tokens, C)`, per-window heads, MatMul, Softmax, merged back.
+    @Test func windowAttentionMatchesPyTorch() throws {
+        try expectONNXFixture("window_attention.onnx", x: "window_attention_x.npy", y: "window_attention_y.npy")
+    }
+
     /// The three examples of Fixtures/onnx/`x` through Fixtures/onnx/`file` against `y`.
     func expectONNXFixture(_ file: String, x: String, y: String) throws {
         let dir = FixtureKit.root.appendingPathComponent("onnx", isDirectory: true)

@@ -251,7 +251,8 @@ extension ONNXGraphBuilder {
         default: keepsBatch = false
         }
         guard keepsBatch, rest.filter({ $0 == -1 }).count <= 1, (1...Limits.rank).contains(rest.count) else {
-            if fixedBatchOne || target.dropFirst().contains(.batch) { return try reshapeMovingBatch(node, target) }
+            // A leading -1 that takes several rows of each example folds them into the batch, (N·k, ...).
+            if fixedBatchOne || target.dropFirst().contains(.batch) || first == .value(-1) { return try reshapeMovingBatch(node, target) }
             throw node.fail("Reshape to \(target) is not supported: expected (batch, d1, ...) of at most \(Limits.rank + 1) axes with the batch "
                 + "kept first (0, -1 or taken from Shape) and at most one -1")
         }

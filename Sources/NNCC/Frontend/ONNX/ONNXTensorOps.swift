@@ -320,10 +320,17 @@ extension ONNXGraphBuilder {
     /// Reshape of a view whose batch is not first, or to a target whose batch is not first. The
     /// batch keeps its place in the element order: a `.batch` entry (from Shape) or, in a file at
     /// batch 1, a literal 1 with as many elements before it, or the axis that starts there.
-    mutating func reshapeMovingBatch(_ node: ONNXNode, _ target: [ONNXInt]) throws {
+    mutating func reshapeMovingBatch(_ node: ONNXNode, _ written: [ONNXInt]) throws {
         let (n, axes) = try orderedView(node.input(0) ?? "", node)
         let shape = try shapes()[n], total = shape.reduce(1, *)
-        func unsupported(_ why: String) -> NNCCError { node.fail("Reshape to \(target) is not supported: \(why)") }
+        func unsupported(_ why: String) -> NNCCError { node.fail("Reshape to \(written) is not supported: \(why)") }
+        // A leading -1 before known sizes is the batch times what is left of an example ((N·windows, ...)).
+        var target = written
+        let sizes = written.dropFirst().compactMap { d -> Int? in if case let .value(v) = d, v > 0 { Int(v) } else { nil } }
+        if !fixedBatchOne, written.first == .value(-1), sizes.count == written.count - 1,
+           let known = FormatIO.elementCount(sizes), known > 0, total % known == 0 {
+            target[0] = .batchTimes(Int64(total / known))
+        }
         guard let before = Self.elementsBeforeBatch(axes, shape) else { throw unsupported("the input has no batch axis") }
         var dims: [Int] = [], batchAt: Int?
         for (i, d) in target.enumerated() {
