@@ -33,6 +33,16 @@ NN_UNUSED static void nn_bn_train_forward(int nb, int C, int inner, const float 
     }
 }
 
+/* ∂x of one channel from its batch sums sg = Σ∂y and sgx = Σ∂y·x̂ (k = γ/σ, n examples·inner). */
+NN_UNUSED static inline void nn_bn_dx_channel(int nb, int C, int inner, int ch, const float *x, const float *dy, float *dx,
+                                              float k, float m, float is, float sg, float sgx, float n) {
+    for (int b = 0; b < nb; b++) {
+        const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
+        float *dc = dx + ((size_t)b * C + ch) * inner;
+        for (int i = 0; i < inner; i++) dc[i] += k * (gc[i] - sg / n - (xc[i] - m) * is * sgx / n);
+    }
+}
+
 /* dγ += Σ dy·x̂, dβ += Σ dy, dx += γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), with
    Σ dy·x̂ = (Σ dy·x − μ·Σ dy)/σ from vector sums. */
 NN_UNUSED static void nn_bn_backward(int nb, int C, int inner, const float *x, const float *gamma,
@@ -50,12 +60,7 @@ NN_UNUSED static void nn_bn_backward(int nb, int C, int inner, const float *x, c
         dgamma[ch] += sgx;
         dbeta[ch] += sg;
         if (!dx) continue;
-        const float k = gamma[ch] * invstd[ch], m = mean[ch], is = invstd[ch];
-        for (int b = 0; b < nb; b++) {
-            const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
-            float *dc = dx + ((size_t)b * C + ch) * inner;
-            for (int i = 0; i < inner; i++) dc[i] += k * (gc[i] - sg / n - (xc[i] - m) * is * sgx / n);
-        }
+        nn_bn_dx_channel(nb, C, inner, ch, x, dy, dx, gamma[ch] * invstd[ch], mean[ch], invstd[ch], sg, sgx, n);
     }
 }
 
@@ -136,11 +141,6 @@ NN_UNUSED static void nn_bn_backward_share(int nb, int nb_all, int C, int inner,
             dbeta[ch] += sg;
         }
         if (!dx) continue;
-        const float k = gamma[ch] * invstd[ch], m = mean[ch], is = invstd[ch];
-        for (int b = 0; b < nb; b++) {
-            const float *xc = x + ((size_t)b * C + ch) * inner, *gc = dy + ((size_t)b * C + ch) * inner;
-            float *dc = dx + ((size_t)b * C + ch) * inner;
-            for (int i = 0; i < inner; i++) dc[i] += k * (gc[i] - sg / n - (xc[i] - m) * is * sgx / n);
-        }
+        nn_bn_dx_channel(nb, C, inner, ch, x, dy, dx, gamma[ch] * invstd[ch], mean[ch], invstd[ch], sg, sgx, n);
     }
 }
