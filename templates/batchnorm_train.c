@@ -1,5 +1,35 @@
 /* ---- batchnorm in training mode: batch statistics and backward ---------- */
 
+/* Σ (x − mean)² over channel ch of nb examples (inner floats each), by vectors. */
+NN_UNUSED static inline float nn_bn_squared_deviation(int nb, int C, int inner, int ch, const float *x, float mean) {
+    float ss = 0;
+    for (int b = 0; b < nb; b++) {
+        const float *xc = x + ((size_t)b * C + ch) * inner;
+        nn_vf acc = nn_splat(0);
+        int i = 0;
+        for (; i + NN_VW <= inner; i += NN_VW) { nn_vf d = nn_load(xc + i) - mean; acc += d * d; }
+        for (int j = 0; j < NN_VW; j++) ss += acc[j];
+        for (; i < inner; i++) ss += (xc[i] - mean) * (xc[i] - mean);
+    }
+    return ss;
+}
+
+/* Channel ch from its batch mean and Σ (x − mean)² over n values: 1/σ and the unbiased variance
+   saved, y = γ·(x − mean)/σ + β. */
+NN_UNUSED static inline void nn_bn_normalize_channel(int nb, int C, int inner, int ch, const float *x, const float *gamma,
+                                                     const float *beta, float eps, float *y, float mean, float ss, float n,
+                                                     float *invstd_out, float *var_unbiased_out) {
+    const float var = ss / n, invstd = 1.0f / sqrtf(var + eps);
+    invstd_out[ch] = invstd;
+    var_unbiased_out[ch] = n > 1 ? ss / (n - 1) : var;
+    const float sc = gamma[ch] * invstd, sh = beta[ch] - mean * sc;
+    for (int b = 0; b < nb; b++) {
+        const float *xc = x + ((size_t)b * C + ch) * inner;
+        float *yc = y + ((size_t)b * C + ch) * inner;
+        for (int i = 0; i < inner; i++) yc[i] = xc[i] * sc + sh;
+    }
+}
+
 /* batchnorm in training mode over channel ch of nb examples (inner floats
    each): batch mean and biased variance (two passes, vector sums) normalise;
    mean and 1/σ are saved for backward, the unbiased variance for the
@@ -9,27 +39,12 @@ NN_UNUSED static void nn_bn_train_forward(int nb, int C, int inner, const float 
                                           float *invstd_out, float *var_unbiased_out) {
     const float n = (float)nb * inner;
     for (int ch = 0; ch < C; ch++) {
-        float s = 0, ss = 0;
+        float s = 0;
         for (int b = 0; b < nb; b++) s += nn_sum(inner, x + ((size_t)b * C + ch) * inner);
         const float mean = s / n;
-        for (int b = 0; b < nb; b++) {
-            const float *xc = x + ((size_t)b * C + ch) * inner;
-            nn_vf acc = nn_splat(0);
-            int i = 0;
-            for (; i + NN_VW <= inner; i += NN_VW) { nn_vf d = nn_load(xc + i) - mean; acc += d * d; }
-            for (int j = 0; j < NN_VW; j++) ss += acc[j];
-            for (; i < inner; i++) ss += (xc[i] - mean) * (xc[i] - mean);
-        }
-        const float var = ss / n, invstd = 1.0f / sqrtf(var + eps);
         mean_out[ch] = mean;
-        invstd_out[ch] = invstd;
-        var_unbiased_out[ch] = n > 1 ? ss / (n - 1) : var;
-        const float sc = gamma[ch] * invstd, sh = beta[ch] - mean * sc;
-        for (int b = 0; b < nb; b++) {
-            const float *xc = x + ((size_t)b * C + ch) * inner;
-            float *yc = y + ((size_t)b * C + ch) * inner;
-            for (int i = 0; i < inner; i++) yc[i] = xc[i] * sc + sh;
-        }
+        nn_bn_normalize_channel(nb, C, inner, ch, x, gamma, beta, eps, y, mean, nn_bn_squared_deviation(nb, C, inner, ch, x, mean), n,
+                                invstd_out, var_unbiased_out);
     }
 }
 
@@ -82,33 +97,17 @@ NN_UNUSED static void nn_bn_train_forward_share(int nb, int nb_all, int C, int i
     }
     NN_OMP(barrier)
     for (int ch = 0; ch < C; ch++) {
-        float s = 0, ss = 0;
+        float s = 0;
         for (int k = 0; k < team; k++) s += part[(size_t)k * 2 * C + ch];
         const float mean = s / n;
         mean_out[ch] = mean;
-        for (int b = 0; b < nb; b++) {
-            const float *xc = x + ((size_t)b * C + ch) * inner;
-            nn_vf acc = nn_splat(0);
-            int i = 0;
-            for (; i + NN_VW <= inner; i += NN_VW) { nn_vf d = nn_load(xc + i) - mean; acc += d * d; }
-            for (int j = 0; j < NN_VW; j++) ss += acc[j];
-            for (; i < inner; i++) ss += (xc[i] - mean) * (xc[i] - mean);
-        }
-        mine[C + ch] = ss;
+        mine[C + ch] = nn_bn_squared_deviation(nb, C, inner, ch, x, mean);
     }
     NN_OMP(barrier)
     for (int ch = 0; ch < C; ch++) {
         float ss = 0;
         for (int k = 0; k < team; k++) ss += part[(size_t)k * 2 * C + C + ch];
-        const float var = ss / n, invstd = 1.0f / sqrtf(var + eps), mean = mean_out[ch];
-        invstd_out[ch] = invstd;
-        var_unbiased_out[ch] = n > 1 ? ss / (n - 1) : var;
-        const float sc = gamma[ch] * invstd, sh = beta[ch] - mean * sc;
-        for (int b = 0; b < nb; b++) {
-            const float *xc = x + ((size_t)b * C + ch) * inner;
-            float *yc = y + ((size_t)b * C + ch) * inner;
-            for (int i = 0; i < inner; i++) yc[i] = xc[i] * sc + sh;
-        }
+        nn_bn_normalize_channel(nb, C, inner, ch, x, gamma, beta, eps, y, mean_out[ch], ss, n, invstd_out, var_unbiased_out);
     }
 }
 

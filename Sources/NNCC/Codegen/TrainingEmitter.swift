@@ -35,12 +35,14 @@ enum TrainingEmitter {
         let trainForward = CodeSize.body(forward.map { "    " + $0 }, large: large, function: "\(p)_train_forward",
                                         parameters: args, share: true)
         let lossCall = Self.lossCall(ctx, t), outSize = g.nodes[plan.source].size
-        let update: String
-        switch o.kind {
-        case .sgd:
-            update = "nn_sgd(\(p)_train_counts[i], c->params + off, c->grads + off, c->opt1 + off, c->lr, \(CSyntax.float(o.momentum)), \(CSyntax.float(o.weightDecay)), \(o.nesterov ? 1 : 0), c->step == 0);"
-        case .adam:
-            update = "nn_adam(\(p)_train_counts[i], c->params + off, c->grads + off, c->opt1 + off, c->opt2 + off, c->lr, \(CSyntax.float(o.betas.0)), \(CSyntax.float(o.betas.1)), \(CSyntax.float(o.eps)), \(CSyntax.float(o.weightDecay)), c->step + 1);"
+        // The optimizer's update of `count` floats at `off`.
+        func update(count: String) -> String {
+            switch o.kind {
+            case .sgd:
+                return "nn_sgd(\(count), c->params + off, c->grads + off, c->opt1 + off, c->lr, \(CSyntax.float(o.momentum)), \(CSyntax.float(o.weightDecay)), \(o.nesterov ? 1 : 0), c->step == 0);"
+            case .adam:
+                return "nn_adam(\(count), c->params + off, c->grads + off, c->opt1 + off, c->opt2 + off, c->lr, \(CSyntax.float(o.betas.0)), \(CSyntax.float(o.betas.1)), \(CSyntax.float(o.eps)), \(CSyntax.float(o.weightDecay)), c->step + 1);"
+            }
         }
         let stateUpdates = g.nodes.indices.compactMap { g.nodes[$0].op.family.stateUpdate(ctx, t, $0) }
         let stats = CodeSize.body(stateUpdates, large: large, function: "\(p)_running_stats", parameters: args, share: true)
@@ -50,19 +52,24 @@ enum TrainingEmitter {
             ? "    for (int b = 0; b < nb; b++) if (labels[b] < 0 || labels[b] >= \(outSize)) return NN_ERR_LABEL;\n"
             : "    (void)labels;\n"
 
-        let wholeStep = """
-                \(p)_train_forward(c, x, nb);
-                memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
-            \(zero.body)
-                \(profile.enabled ? "float L;\n    " + profile.timed("    L = \(lossCall);", lossEntry) : "float L = \(lossCall);")
-                if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
-            \(backward.body.isEmpty ? "" : backward.body + "\n")
-            """
+        // The whole batch on this thread; `declared`: L is declared already (the split step's fallback).
+        func wholeStep(declared: Bool) -> String {
+            let loss = profile.enabled ? "float L;\n    " + profile.timed("    L = \(lossCall);", lossEntry)
+                : "\(declared ? "" : "float ")L = \(lossCall);"
+            return """
+                    \(p)_train_forward(c, x, nb);
+                    memset(c->grads, 0, \(t.paramFloats) * sizeof(float));
+                \(zero.body)
+                    \(loss)
+                    if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
+                \(backward.body.isEmpty ? "" : backward.body + "\n")
+                """
+        }
         // With threads: the split step, or the whole batch on one thread (a batch of one, too few threads).
         let splitStep = """
                 float L;
                 if (!(nb > 1 && \(p)_train_split(c, x, targets, nb, &L))) {
-            \(wholeStep.replacingOccurrences(of: "float L = ", with: "L = ").split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            \(wholeStep(declared: true).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
                 }
                 if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
 
@@ -72,7 +79,7 @@ enum TrainingEmitter {
         let updateLoop = split == nil || ctx.gradientStats ? """
                 for (int i = 0; i < \(trainable.count); i++) {
                     size_t off = \(p)_train_offsets[i];
-                    \(gradStats.beforeUpdate)\(update)\(gradStats.afterUpdate)
+                    \(gradStats.beforeUpdate)\(update(count: "\(p)_train_counts[i]"))\(gradStats.afterUpdate)
                 }
             """ : """
                 NN_OMP(parallel num_threads(NN_THREADS))
@@ -81,7 +88,7 @@ enum TrainingEmitter {
                     for (int i = 0; i < \(trainable.count); i++) {
                         const size_t n = \(p)_train_counts[i], lo = n * t / team, hi = n * (t + 1) / team;
                         size_t off = \(p)_train_offsets[i] + lo;
-                        \(update.replacingOccurrences(of: "\(p)_train_counts[i]", with: "hi - lo"))
+                        \(update(count: "hi - lo"))
                     }
                 }
             """
@@ -178,7 +185,7 @@ enum TrainingEmitter {
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
                 const int32_t *labels = (const int32_t *)targets;
                 const uint64_t rng = c->rng;
-            \(labelCheck)\(EmbeddingOps.inputCheck(g, prefix: p))\(split == nil ? wholeStep : splitStep)    if (!nn_all_finite(\(t.paramFloats), c->grads)) { c->rng = rng; return NN_ERR_NONFINITE; }
+            \(labelCheck)\(EmbeddingOps.inputCheck(g, prefix: p))\(split == nil ? wholeStep(declared: false) : splitStep)    if (!nn_all_finite(\(t.paramFloats), c->grads)) { c->rng = rng; return NN_ERR_NONFINITE; }
             \(profile.enabled ? "    const double nn_tu = nn_prof_now();\n" : "")\(gradStats.afterBackward)\(train.clipGradNorm > 0 ? "    nn_clip_grad_norm(\(t.paramFloats), c->grads, \(CSyntax.float(train.clipGradNorm)));\n" : "")\(updateLoop)
             \(stats.body.isEmpty ? "" : stats.body + "\n")    c->step++;
             \(gradStats.stepTaken)    \(p)_pack(c);
