@@ -16,10 +16,20 @@ struct MachineFlags: ParsableArguments {
     @Option(help: "OpenMP threads for the kernels.") var threads: Int = 1
     @Option(help: ArgumentHelp("C compiler, gcc or clang: a path or a command on PATH (default: $NNCC_CC, else gcc).",
                                valueName: "path")) var cc: String?
+    @Option(help: ArgumentHelp("The C compiler's optimization level, 0 to 3 (default: $NNCC_OPT_LEVEL, else 3). 1 compiles in about half the time; the library runs slower.",
+                               valueName: "n")) var optLevel: Int?
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
         if cc?.isEmpty == true { throw ValidationError("--cc must name a C compiler") }
+        if let optLevel, !GCCOptions.optLevels.contains(optLevel) { throw ValidationError("--opt-level must be 0, 1, 2 or 3") }
+    }
+
+    /// The options of a library built for this machine. A bad $NNCC_OPT_LEVEL stops here, before any output.
+    func compileOptions(maxBatch: Int?, train: Bool = false, name: String? = nil) throws -> CompileOptions {
+        var o = CompileOptions(maxBatch: maxBatch, train: train, target: target, threads: threads, name: name, cc: cc)
+        o.optLevel = try optLevel ?? GCCOptions.environmentOptLevel()
+        return o
     }
 
     /// Commands that load the library need a CPU that runs the target (else illegal instructions).
@@ -66,8 +76,7 @@ struct BuildFlags<Default: BatchDefault>: ParsableArguments {
         try validate()
         try machine.validate()
         if loads { try machine.requireRunnable() }
-        return CompileOptions(maxBatch: batch ?? Default.batch, train: train, target: machine.target,
-                              threads: machine.threads, name: name, cc: machine.cc)
+        return try machine.compileOptions(maxBatch: batch ?? Default.batch, train: train, name: name)
     }
 }
 

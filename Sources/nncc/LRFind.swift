@@ -39,7 +39,7 @@ struct LRFind: ParsableCommand {
         let train = try Dataset.load(path: data, model: loaded, loss: cfg.loss)
         try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
-                                  options: CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads))
+                                  options: try machine.compileOptions(maxBatch: cfg.batchSize, train: true))
         let trainer = try Trainer(session: session, config: cfg)
         var test = LRRangeTest()
         (test.startLR, test.endLR, test.steps) = (startLR, endLR, steps)

@@ -61,7 +61,7 @@ struct Train: ParsableCommand {
         let train = try Dataset.load(path: data, model: loaded, loss: cfg.loss)
         let valSet = try val.map { try Dataset.load(path: $0, model: loaded, loss: cfg.loss) }
         try machine.requireRunnable()
-        var compileOptions = CompileOptions(maxBatch: cfg.batchSize, train: true, target: machine.target, threads: machine.threads, cc: machine.cc)
+        var compileOptions = try machine.compileOptions(maxBatch: cfg.batchSize, train: true)
         compileOptions.gradientStats = gradReport != nil
         let session = try Session(model: loaded, weights: weights, options: compileOptions)
         var gradients = GradientReport(model: loaded.graph.name)
@@ -197,7 +197,7 @@ struct Eval: ParsableCommand {
         let test = try Dataset.from(arrays, file: data, model: loaded, loss: loss)
         try machine.requireRunnable()
         let session = try Session(model: loaded, weights: weights,
-                                  options: CompileOptions(maxBatch: defaultRunBatch, target: machine.target, threads: machine.threads, cc: machine.cc))
+                                  options: try machine.compileOptions(maxBatch: defaultRunBatch))
         warnIfSeededWeights(session)
         let r = try Trainer.evaluate(test, context: session.context, graph: session.model.graph, loss: loss)
         print("loss \(String(format: "%.6g", r.loss))")

@@ -250,6 +250,9 @@ final class CLITests: XCTestCase {
         try expect(2, ["compile", m, "--target", "sparc"])
         try expect(2, ["compile", m, "--batch", "many"])
         try expect(2, ["compile", m, "--threads", "0", "-o", temp("out")])
+        try expect(2, ["compile", m, "--opt-level", "4", "-o", temp("out")], stderr: ["--opt-level must be 0, 1, 2 or 3"])
+        try expect(1, ["compile", m, "-o", temp("out")], env: ["NNCC_OPT_LEVEL": "fast"],
+                   stderr: ["NNCC_OPT_LEVEL=fast: the optimization level must be 0, 1, 2 or 3"])
         try expect(2, ["frobnicate", m])
         XCTAssertEqual(listing(tmp), [])
     }

@@ -19,7 +19,8 @@ import NNCCRuntime
     @Test func goldenFixtureMatchesPyTorch() throws {
         let clang = try Self.requireClang()
         let fixture = Fixture.golden("lenet_like")
-        let options = CompileOptions(maxBatch: GoldenTests.maxBatch, cc: clang)
+        var options = CompileOptions(maxBatch: GoldenTests.maxBatch, cc: clang)
+        options.optLevel = FixtureKit.productOptLevel
         let (_, products) = try Libraries.products(fixture.modelJSON, options: options)
         let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: products.manifest)) as? [String: Any])
         #expect((manifest["compiler"] as? [String: String])?["family"] == "clang")
@@ -27,7 +28,7 @@ import NNCCRuntime
         let (x, y, count) = try GoldenTests.examples(fixture)
         let session = try Session(modelPath: fixture.modelJSON, options: options)
         GoldenTests().expectClose(try session.predict(x, count: count), y, "lenet_like built by clang")
-        try TrainingTests().oneStep(fixture, reference: false, cc: clang)
+        try TrainingTests().oneStep(fixture, reference: false, cc: clang, optLevel: FixtureKit.productOptLevel)
     }
 
     /// Every kind of model compiles without a warning (-Wall -Wextra -Werror) at every target: with

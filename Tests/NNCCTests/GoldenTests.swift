@@ -10,6 +10,10 @@ enum FixtureKit {
     /// Hand-made goldens (a copy of /work/shared/golden) and PyTorch cases from scripts/make_fixtures.py.
     static let golden = root.appendingPathComponent("golden", isDirectory: true)
     static let torch = root.appendingPathComponent("torch", isDirectory: true)
+    /// The level a user's library builds at. `make test` sets NNCC_OPT_LEVEL=1 for the rest of the suite
+    /// (half of gcc's time; the same FMA contraction): the tests that check the product at every target
+    /// and compiler name this one.
+    static let productOptLevel = 3
 
     /// Case folders (sorted) under `dir` holding model.json and, when `requiring` is given, that file too.
     static func cases(in dir: URL, requiring file: String? = nil) -> [URL] {

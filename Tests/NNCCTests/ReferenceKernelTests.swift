@@ -145,7 +145,7 @@ import NNCCRuntime
             return
         }
         // -O1: the harness checks the kernels' logic against the naive loops; at -O2 its many tilings take twice
-        // as long to compile. The libraries themselves are tested at their own -O3 by every fixture.
+        // as long to compile. The libraries are tested by every fixture (at -O1 under `make test`, at -O3 in TargetTests).
         try GCC.run([try GCC.path(), "-O1", "-Wall", "-Wextra", "-Werror", "-std=c11", "-ffp-contract=fast"]
                     + w.march + ["-o", exe.path, src.path, "-lm"])
         if let flag = w.needs {

@@ -7,7 +7,9 @@ import NNCCRuntime
 /// narrow and implicit GEMM and Winograd under a dozen vector activations; an LSTM) are generated
 /// and compiled at x86-64-v4, v3, v2 and portable, each with its own vector width and micro-kernel
 /// shape, and run against PyTorch's outputs where this CPU runs the target; elsewhere they are
-/// compiled only, with a printed note. One training step per target too.
+/// compiled only, with a printed note. One training step per target too. These build at the
+/// product's -O3 (`make test` builds the other tests' libraries at -O1, FixtureKit.productOptLevel):
+/// gcc warns about some code (-Warray-bounds) only when it optimizes fully.
 @Suite struct TargetTests {
     /// The targets the host's own compiler builds (aarch64 is cross-compiled: AArch64Tests).
     static let named = Target.allCases.filter { $0 != .native && $0 != .aarch64 }
@@ -17,7 +19,8 @@ import NNCCRuntime
     /// run at 7 then 3, within GoldenTests' tolerance of y.npy.
     @Test(arguments: named, fixtures)
     func matchesPyTorch(_ target: Target, _ fixture: Fixture) throws {
-        let options = CompileOptions(maxBatch: GoldenTests.maxBatch, target: target)
+        var options = CompileOptions(maxBatch: GoldenTests.maxBatch, target: target)
+        options.optLevel = FixtureKit.productOptLevel
         let (_, products) = try Libraries.products(fixture.modelJSON, options: options)
         let source = try String(contentsOf: products.source, encoding: .utf8)
         let s = Schedule(target: target)
@@ -40,11 +43,13 @@ import NNCCRuntime
     func trainingStepMatchesPyTorch(_ target: Target) throws {
         if let flag = target.missingOnHost {
             let model = try Pipeline.load(Fixture.golden("lenet_like").modelJSON)
-            _ = try Libraries.products(model.path, options: CompileOptions(train: true, target: target))
+            var options = CompileOptions(train: true, target: target)
+            options.optLevel = FixtureKit.productOptLevel
+            _ = try Libraries.products(model.path, options: options)
             print("note: golden/lenet_like --train at \(target.rawValue) compiled but not run: this CPU lacks \(flag)")
             return
         }
-        try TrainingTests().oneStep(.golden("lenet_like"), reference: false, target: target)
+        try TrainingTests().oneStep(.golden("lenet_like"), reference: false, target: target, optLevel: FixtureKit.productOptLevel)
     }
 
     /// `native` is the host's level: the same C and flags, and the manifest and header say which.

@@ -31,7 +31,8 @@ final class ToolchainTests: XCTestCase {
     // MARK: GCC
 
     func testArgumentsHaveNoShellAndAreStrict() throws {
-        let argv = try GCC.sharedObjectArguments(source: "/a b/m.c", output: "/a b/libm.so", options: GCCOptions())
+        // Level 3 named: `make test` sets NNCC_OPT_LEVEL=1 for everything else.
+        let argv = try GCC.sharedObjectArguments(source: "/a b/m.c", output: "/a b/libm.so", options: GCCOptions(optLevel: 3))
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: argv[0]), argv[0])
         XCTAssertFalse(argv.contains { ["sh", "bash", "/bin/sh", "-c"].contains($0) })
         for flag in ["-std=c11", "-O3", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror", "-lm"] + Target.host.compilerFlags {
@@ -39,6 +40,13 @@ final class ToolchainTests: XCTestCase {
         }
         XCTAssertFalse(argv.contains("-fopenmp"))
         XCTAssertEqual(Array(argv.suffix(4)), ["-o", "/a b/libm.so", "/a b/m.c", "-lm"])
+        XCTAssertEqual(argv.filter { $0.hasPrefix("-O") }, ["-O3"])
+        // A quick build keeps gcc's FMA contraction; a reference build is -O0 whatever the level.
+        let quick = try GCC.sharedObjectArguments(source: "m.c", output: "m.so", options: GCCOptions(optLevel: 1))
+        XCTAssertEqual(quick.filter { $0.hasPrefix("-O") }, ["-O1"])
+        XCTAssertEqual(quick.contains("-fexpensive-optimizations"), try Compiler.find().family == .gcc)
+        let reference = try GCC.sharedObjectArguments(source: "m.c", output: "m.so", options: GCCOptions(reference: true, optLevel: 2))
+        XCTAssertEqual(reference.filter { $0.hasPrefix("-O") }, ["-O0"])
 
         let portable = try GCC.sharedObjectArguments(source: "m.c", output: "m.so",
                                                      options: GCCOptions(target: .portable, threads: 4))

@@ -13,8 +13,9 @@ import NNCCRuntime
 
     /// A context of the case's model built with --train at its batch size, fixture weights loaded.
     func trainingContext(_ fixture: Fixture, reference: Bool = false, largeModelNodes: Int? = nil, target: Target = .native,
-                         cc: String? = nil) throws -> (ModelContext, LoadedModel) {
+                         cc: String? = nil, optLevel: Int? = nil) throws -> (ModelContext, LoadedModel) {
         var options = CompileOptions(train: true, target: target, reference: reference, cc: cc)
+        options.optLevel = optLevel
         if let n = largeModelNodes { options.largeModelNodes = n }
         // A steps case's one-step check runs on its whole training set: four batches.
         if fixture.has("losses.npy") && fixture.has("after.safetensors") {
@@ -72,9 +73,9 @@ import NNCCRuntime
     /// One step on the case: the loss, every parameter after the step and, unless the gradients are
     /// clipped, every gradient the fixture holds (at least one when it has grads.safetensors).
     func oneStep(_ fixture: Fixture, reference: Bool, largeModelNodes: Int? = nil, target: Target = .native,
-                 cc: String? = nil) throws {
+                 cc: String? = nil, optLevel: Int? = nil) throws {
         let (ctx, model) = try trainingContext(fixture, reference: reference, largeModelNodes: largeModelNodes, target: target,
-                                               cc: cc)
+                                               cc: cc, optLevel: optLevel)
         let lib = ctx.library
         let data = try Dataset.load(path: fixture.file("train.npz").path, model: model, loss: model.graph.train!.loss)
         let loss = try step(ctx, data, range: 0..<data.count, inputSize: lib.inputSize, outputSize: lib.outputSize)

@@ -43,7 +43,7 @@ public enum Builder {
         return String(key.prefix(32))
     }
 
-    static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads, reference: o.reference, cc: o.cc) }
+    static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads, reference: o.reference, cc: o.cc, optLevel: o.optLevel) }
 
     static func write(_ lib: GeneratedLibrary, graph g: Graph, model: LoadedModel, options: CompileOptions,
                       into dir: URL, package: Bool = false) throws -> BuildProducts {

@@ -22,6 +22,8 @@ public struct CompileOptions: Equatable {
     public var embedWeights = false
     /// The C compiler (`--cc`): a path or a command on PATH; nil: $NNCC_CC, else gcc.
     public var cc: String?
+    /// gcc's -O level (`--opt-level`); nil: $NNCC_OPT_LEVEL, else 3 (GCCOptions.resolvedOptLevel).
+    public var optLevel: Int?
 
     public init(maxBatch: Int? = nil, train: Bool = false, target: Target = .native, threads: Int = 1,
                 reference: Bool = false, name: String? = nil, cc: String? = nil) {

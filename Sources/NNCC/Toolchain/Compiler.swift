@@ -113,6 +113,13 @@ public struct Compiler: Sendable, Equatable {
 
     // MARK: Flags
 
+    /// `-O<level>`. gcc contracts `a * b + c` into an FMA only with -fexpensive-optimizations,
+    /// which -O2 turns on: -O1 gets it too, so a quick build (about half of -O3's compile time)
+    /// rounds like the full one. clang contracts at every level and does not know the flag.
+    func optimizationFlags(level: Int) -> [String] {
+        family == .gcc && level == 1 ? ["-O1", "-fexpensive-optimizations"] : ["-O\(level)"]
+    }
+
     /// The family's own optimization flags, on top of the shared ones (GCC.sharedObjectArguments).
     /// gcc: predictive commoning would carry input pixels across a conv tile's unrolled taps in
     /// scalar registers, spilling them (lenet5's conv2 1.1× slower); and no libc calls for the

@@ -13,13 +13,33 @@ public struct GCCOptions: Equatable, Sendable {
     public var reference = false
     /// The C compiler (`--cc`); nil: $NNCC_CC, else gcc (Compiler.find).
     public var cc: String?
+    /// gcc's optimization level, 0...3 (`--opt-level`); nil: $NNCC_OPT_LEVEL, else 3. Reference builds are -O0.
+    public var optLevel: Int?
 
-    public init(target: Target = .native, threads: Int = 1, reference: Bool = false, cc: String? = nil) {
+    public init(target: Target = .native, threads: Int = 1, reference: Bool = false, cc: String? = nil, optLevel: Int? = nil) {
         self.target = target
         self.threads = threads
         self.reference = reference
         self.cc = cc
+        self.optLevel = optLevel
     }
+
+    /// The level this build compiles at: the option, else $NNCC_OPT_LEVEL, else 3.
+    public func resolvedOptLevel() throws -> Int {
+        if reference { return 0 }
+        return try optLevel ?? GCCOptions.environmentOptLevel() ?? 3
+    }
+
+    /// $NNCC_OPT_LEVEL, nil when unset; anything but 0...3 is an error naming it.
+    public static func environmentOptLevel() throws -> Int? {
+        guard let text = ProcessInfo.processInfo.environment["NNCC_OPT_LEVEL"], !text.isEmpty else { return nil }
+        guard let level = Int(text), optLevels.contains(level) else {
+            throw NNCCError("NNCC_OPT_LEVEL=\(text): the optimization level must be 0, 1, 2 or 3")
+        }
+        return level
+    }
+
+    public static let optLevels = 0...3
 }
 
 /// The C toolchain: building argv and running the compiler (gcc or clang, see
@@ -33,7 +53,7 @@ public enum GCC {
     public static func sharedObjectArguments(source: String, output: String, options: GCCOptions) throws -> [String] {
         let compiler = try Compiler.find(options.cc)
         try compiler.requireBuilds(options.target)
-        var argv = [compiler.path, "-std=c11", options.reference ? "-O0" : "-O3"] + compiler.tuningFlags
+        var argv = [compiler.path, "-std=c11"] + compiler.optimizationFlags(level: try options.resolvedOptLevel()) + compiler.tuningFlags
         argv += compiler.targetFlags(options.target)
         // ISO mode turns FMA contraction off; the kernels want it.
         argv += ["-ffp-contract=fast", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
