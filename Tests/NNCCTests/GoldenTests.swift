@@ -176,6 +176,20 @@ enum FixtureKit {
         expectClose(try session.predict(x, count: count), y, "model.json")
     }
 
+    /// lstm and gru (every step's h) projecting each step's input alone, the path batches
+    /// too large for all steps' gates in L2 take (Ops/Recurrent.swift), match PyTorch.
+    @Test func recurrentStepByStepProjectionMatchesPyTorch() throws {
+        let fixture = Fixture.torch("concat_seq")
+        let (x, y, count) = try Self.examples(fixture)
+        var options = CompileOptions(maxBatch: Self.maxBatch)
+        options.recurrentWholeSequenceFloats = 0
+        let (_, products) = try Libraries.products(fixture.modelJSON, options: options)
+        let source = try String(contentsOf: products.source, encoding: .utf8)
+        #expect(source.contains("const int whole = nb <= 0;"), "the build does not take the step-by-step projection")
+        let got = try Session(modelPath: fixture.modelJSON, options: options).predict(x, count: count)
+        expectClose(got, y, "concat_seq, step-by-step projection")
+    }
+
     /// nn.MultiheadAttention as both of PyTorch's exporters write it (scripts/make_onnx_attention.py):
     /// the older one at a dynamic batch, multiplying the batch by the heads in its shape arithmetic,
     /// the dynamo one at a fixed batch of 1, merging the batch into the heads' and the sequence's

@@ -18,6 +18,8 @@ public struct CompileOptions: Equatable {
     public var name: String?
     /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
     public var largeModelNodes = 64
+    /// Schedule.recurrentWholeSequenceFloats (tests lower it to 0 to take the one-step-at-a-time projection).
+    public var recurrentWholeSequenceFloats = Schedule.forTarget(.portable).recurrentWholeSequenceFloats
     /// Link the packed weights into the library read-only (`nncc compile --embed-weights`; Builder packs them).
     public var embedWeights = false
     /// The C compiler (`--cc`): a path or a command on PATH; nil: $NNCC_CC, else gcc.
@@ -41,6 +43,7 @@ public struct CompileOptions: Equatable {
         s.reference = reference
         s.threads = threads
         s.largeModelNodes = largeModelNodes
+        s.recurrentWholeSequenceFloats = recurrentWholeSequenceFloats
         return s
     }
 }

@@ -20,6 +20,10 @@ public struct Schedule: Equatable {
     public var threads = 1
     /// Past this many IR nodes the C takes the large-model shape (Codegen/CodeSize.swift).
     public var largeModelNodes = 64
+    /// A recurrent layer projects the input of every step at once while the gate
+    /// pre-activations of the batch fit in this many floats (512 KB, in L2), else
+    /// one step at a time (Ops/Recurrent.swift; tests set 0 to take that path).
+    public var recurrentWholeSequenceFloats = 131072
 
     public var panelWidth: Int { vectorWidth * vectorsPerRow }
 
