@@ -8,7 +8,9 @@
 ///   a block of filters broadcast, tiles of filters × rows × vectors held in
 ///   registers over all taps and stored straight into NCHW;
 /// - implicit GEMM (strided along the width, or rows too narrow to fill a
-///   vector): output pixels × filters tiles, filters packed as panels;
+///   vector): output pixels × filters tiles, filters packed as panels, the
+///   layer's tiles emitted with its shape as constants; a plain 1×1 conv's
+///   image read in place as one row, its tiles spanning rows;
 /// - narrow: the implicit GEMM with one vector of filters, for few filters;
 /// - Winograd F(2×2, 3×3) for 3×3 stride-1 layers with enough channels (Winograd.swift);
 /// and the naive loops in reference builds.
