@@ -803,7 +803,7 @@ NN_UNUSED static void nn_conv_narrow(nn_conv_shape s, int pr, int pw, const floa
    (c, i, j), row r of a tile is pixel ow0 + r, i.e. xp[c][oh·sh + i·dh][(ow0
    + r)·sw + j·dw]. No im2col. The mr × NN_NR tile is stored transposed into
    the NCHW output with the bias and activation applied. */
-static inline __attribute__((always_inline)) void
+NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp,
              const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, float *restrict y) {
     nn_vf acc[NN_MR][NN_NV];
@@ -831,16 +831,11 @@ nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, con
         for (int r = 0; r < mr; r++) y[f * plane + (size_t)oh * s.OW + ow0 + r] = acc[r][f / NN_VW][f % NN_VW];
 }
 
-#define NN_CONV_TILE(R) \
-    static void nn_conv_tile_##R(nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp, \
-                                 const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, \
-                                 float *restrict y) \
-    { nn_conv_tile(R, s, Hp, Wp, oh, ow0, xp, B, nc, bias, act, alpha, beta, y); }
-NN_ROWS_EACH(NN_MR, NN_CONV_TILE)
-typedef void (*nn_conv_tile_fn)(nn_conv_shape, int, int, int, int, const float *restrict, const float *restrict, int,
-                                const float *restrict, int, float, float, float *restrict);
-#define NN_CONV_TILE_ENTRY(R) nn_conv_tile_##R,
-NN_UNUSED static const nn_conv_tile_fn nn_conv_tiles[NN_MR + 1] = {0, NN_ROWS_EACH(NN_MR, NN_CONV_TILE_ENTRY)};
+/* A layer's tile of NN_MR pixels or of its last OW % NN_MR, with the shape,
+   padding and activation as constants (nncc emits them): strides fold, the
+   taps of a row unroll. */
+typedef void (*nn_conv_tile_fn)(int oh, int ow0, const float *restrict xp, const float *restrict B, int nc,
+                                const float *restrict bias, float *restrict y);
 
 /* Pads one image and group into xp: C planes of Hp × Wp, zeros around.
    Only the border is zeroed: the interior is overwritten anyway. */
@@ -917,19 +912,18 @@ NN_UNUSED static void nn_conv1x1_batched(int nb, nn_conv_shape s, int F, const f
 }
 
 /* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],
-   bias padded to whole panels; xp already padded by nn_conv_pad. */
-NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, int Hp, int Wp, const float *restrict xp,
-                                       const float *restrict wpk, const float *restrict bias, int act, float alpha, float beta,
-                                       float *restrict y) {
+   bias padded to whole panels; xp already padded by nn_conv_pad (or, for a
+   plain 1×1 conv as one row, the image itself). */
+NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, const float *restrict xp, const float *restrict wpk,
+                                       const float *restrict bias, float *restrict y, nn_conv_tile_fn full,
+                                       nn_conv_tile_fn last) {
     const int K = s.C * s.kh * s.kw;
     for (int p = 0; p * NN_NR < F; p++) {
         const int nc = F - p * NN_NR < NN_NR ? F - p * NN_NR : NN_NR;
         for (int oh = 0; oh < s.OH; oh++)
-            for (int ow0 = 0; ow0 < s.OW; ow0 += NN_MR) {
-                const int mr = s.OW - ow0 < NN_MR ? s.OW - ow0 : NN_MR;
-                nn_conv_tiles[mr](s, Hp, Wp, oh, ow0, xp, wpk + (size_t)p * K * NN_NR, nc, bias + p * NN_NR, act,
-                                  alpha, beta, y + (size_t)p * NN_NR * s.OH * s.OW);
-            }
+            for (int ow0 = 0; ow0 < s.OW; ow0 += NN_MR)
+                (s.OW - ow0 < NN_MR ? last : full)(oh, ow0, xp, wpk + (size_t)p * K * NN_NR, nc, bias + p * NN_NR,
+                                                   y + (size_t)p * NN_NR * s.OH * s.OW);
     }
 }
 /* ---- 2×2 max pooling, stride 2, no padding (other pools are plain loops

@@ -22,8 +22,26 @@ enum ConvOps: OpFamily {
         let pad = "nn_conv_pad(\(xg), s, \(hp), \(wp), xp);\n        "
         var tiles = "", body: String
         switch path {
-        case .implicit?:
-            body = pad + "nn_conv_implicit(s, \(d.fg), \(hp), \(wp), xp, \(weights), \(bias), \(actArgs), \(yg));"
+        case let .implicit(flat)?:
+            // A plain 1×1 conv's tiles see its image as one row of all its pixels, read in place.
+            let td = flat ? d.asOneRow : d, (thp, twp) = flat ? (1, d.n) : (hp, wp), mr = ctx.schedule.rowsPerTile
+            func tile(_ rows: Int) -> String {
+                guard rows > 0 else { return "NULL" }
+                let tileName = "\(name)_tile\(rows)"
+                tiles += """
+                    static void \(tileName)(int oh, int ow0, const float *restrict xp, const float *restrict B, int nc,
+                            const float *restrict bias, float *restrict y) {
+                        nn_conv_tile(\(rows), (nn_conv_shape)\(td.shapeLiteral), \(thp), \(twp), oh, ow0, xp, B, nc, bias, \(actArgs), y);
+                    }
+
+                    """
+                return tileName
+            }
+            let tileArgs = "\(d.fg), \(flat ? xg : "xp"), \(weights), \(bias), \(yg), \(td.ow >= mr ? tile(mr) : "NULL"), \(tile(td.ow % mr))"
+            body = flat
+                ? "static const nn_conv_shape row = \(td.shapeLiteral);  /* [\(d.c)][\(d.n)] as one row, in place */\n        "
+                    + "(void)s;\n        nn_conv_implicit(row, \(tileArgs));"
+                : pad + "nn_conv_implicit(s, \(tileArgs));"
         case let .rows(fb, rb, uv)?:
             let (instances, plan) = rowsTiles(name, d, fb: fb, rb: rb, uv: uv, shape: shape, hp: hp, wp: wp, act: actArgs,
                                               schedule: ctx.schedule)

@@ -8,7 +8,9 @@
 ///   a block of filters broadcast, tiles of filters × rows × vectors held in
 ///   registers over all taps and stored straight into NCHW;
 /// - implicit GEMM (strided along the width, or rows too narrow to fill a
-///   vector): output pixels × filters tiles, filters packed as panels;
+///   vector): output pixels × filters tiles, filters packed as panels, the
+///   layer's tiles emitted with its shape as constants; a plain 1×1 conv's
+///   image read in place as one row, its tiles spanning rows;
 /// - narrow: the implicit GEMM with one vector of filters, for few filters;
 /// - Winograd F(2×2, 3×3) for 3×3 stride-1 layers with enough channels (Winograd.swift);
 /// and the naive loops in reference builds.
@@ -23,6 +25,9 @@ struct ConvDims: Equatable {
         conv.kernel == (1, 1) && groups == 1 && conv.stride == (1, 1) && conv.pads.top == 0 && conv.pads.left == 0
             && oh == h && ow == w
     }
+
+    /// A plain 1×1 conv's image as one row of all its pixels (the same convolution, read in place).
+    var asOneRow: ConvDims { ConvDims(c: c, h: 1, w: h * w, f: f, oh: 1, ow: oh * ow, groups: groups, conv: conv) }
 
     init(c: Int, h: Int, w: Int, f: Int, oh: Int, ow: Int, groups: Int, conv: Conv2D) {
         (self.c, self.h, self.w, self.f, self.oh, self.ow, self.groups, self.conv) = (c, h, w, f, oh, ow, groups, conv)
@@ -46,7 +51,10 @@ struct ConvDims: Equatable {
 
 /// The forward kernel of a conv2d.
 enum ConvPath: Equatable, CustomStringConvertible {
-    case implicit
+    /// Output pixels × filters tiles, the filters packed as panels. `flat`: a plain 1×1 conv
+    /// (isPlainPointwise) reads its image in place as one row of all its pixels, so tiles span
+    /// rows: a 3×3 image fills the 6-pixel tiles as 6 + 3 rather than 3 + 3 + 3, and no copy.
+    case implicit(flat: Bool)
     /// Tiles of `fb` filters × `rb` output rows × `uv` vectors of a row.
     case rows(fb: Int, rb: Int, uv: Int)
     /// Tiles of one vector of filters × `rows` output rows × `pixels` pixels.
@@ -59,7 +67,7 @@ enum ConvPath: Equatable, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .implicit: return "implicit GEMM"
+        case let .implicit(flat): return flat ? "implicit GEMM, the image as one row of pixels" : "implicit GEMM"
         case let .depthwise(plan): return plan.description
         case let .pointwise(batch): return batch == 1 ? "pointwise GEMM W·X per image" : "pointwise GEMM W·X over the batch's pixels"
         case let .rows(fb, rb, uv): return "rows, tiles of \(fb) filters x \(rb) rows x \(uv) vectors"
@@ -193,7 +201,7 @@ extension ConvOps {
             // A 1-D layer has one row: more would compute copies of it.
             return .narrow(rows: d.conv.is1D ? 1 : max(1, most / pixels), pixels: pixels)
         }
-        return .implicit
+        return .implicit(flat: d.isPlainPointwise)
     }
 
     static func blocks(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
@@ -292,6 +300,7 @@ extension ConvOps {
         switch path {
         case let .winograd(plan): return plan.scratchFloats(d, schedule)
         case let .depthwise(plan): return plan.forwardScratch(d, schedule)
+        case .implicit(flat: true): return 0  // the image read in place
         case let .pointwise(batch) where batch > 1:  // the batch's pixels and the GEMM's output, shared by the threads
             return (d.c * schedule.padded(batch * d.n) + d.f * batch * d.n + schedule.threads - 1) / schedule.threads
         case .pointwise: return d.cg * schedule.padded(d.n)

@@ -11,7 +11,8 @@
  *    with lda > K and ldc > N; guard cells around C (padding columns, rows past M) must stay untouched;
  *  - nn_pack_transposed(W) == nn_pack_rows(Wᵀ);
  *  - nn_conv_implicit (filters packed as panels) == nn_conv_naive on odd conv shapes (prime H/W, stride,
- *    dilation, padding), and nn_conv_rows (filters packed as blocks) for every width-stride-1 shape under
+ *    dilation, padding), also, for plain 1x1 shapes, over the image read in place as one row of its pixels
+ *    (tiles spanning rows), and nn_conv_rows (filters packed as blocks) for every width-stride-1 shape under
  *    several tilings, each with its last-rows and last-vectors tiles, and nn_conv_narrow (one vector of
  *    filters) for every shape with at most NN_VW filters;
  *  - nn_wino_image (Winograd F(2x2,3x3)) == nn_conv_naive on 3x3 stride-1 shapes with odd and even sizes,
@@ -173,6 +174,15 @@ static void tg_check_conv(const char *kernel, tg_conv v, int act, const float *y
         }
 }
 
+/* Implicit-GEMM tiles likewise, one per row count up to NN_MR. */
+#define TG_IMPLICIT(R) \
+    static void tg_implicit_##R(int oh, int ow0, const float *restrict xp, const float *restrict B, int nc, \
+                                const float *restrict bias, float *restrict y) \
+    { nn_conv_tile(R, tg_s, tg_Hp, tg_Wp, oh, ow0, xp, B, nc, bias, tg_act, tg_alpha, tg_beta, y); }
+NN_ROWS_EACH(NN_MR, TG_IMPLICIT)
+#define TG_IMPLICIT_ENTRY(R) tg_implicit_##R,
+static const nn_conv_tile_fn tg_implicit_tiles[NN_MR + 1] = {0, NN_ROWS_EACH(NN_MR, TG_IMPLICIT_ENTRY)};
+
 /* Narrow tiles likewise, every (rows, pixels) that the tilings below and
    their last-columns tiles need. */
 #define TG_NARROW(PR, PW) \
@@ -248,9 +258,19 @@ static void tg_conv_case(tg_conv v, int with_bias, int act) {
     nn_pack_transposed(v.F, K, w, packed);
     nn_pack_bias(v.F, pf, with_bias ? bias : NULL, pbias);
     nn_conv_pad(x, s, Hp, Wp, xp);
-    nn_conv_implicit(s, v.F, Hp, Wp, xp, packed, pbias, act, tg_alpha, tg_beta, y1);
+    nn_conv_implicit(s, v.F, xp, packed, pbias, y1, tg_implicit_tiles[NN_MR], tg_implicit_tiles[s.OW % NN_MR]);
     nn_conv_naive(x, s, v.F, w, with_bias ? bias : NULL, act, tg_alpha, tg_beta, y2);
     tg_check_conv(with_bias ? "implicit, bias" : "implicit", v, act, y1, y2);
+    if (v.kh == 1 && v.kw == 1 && v.sh == 1 && v.sw == 1 && v.pt + v.pl + v.pb + v.pr == 0) {
+        /* A plain 1×1 conv as EmitConv runs it: the image in place as one row of its N pixels. */
+        tg_s = (nn_conv_shape){v.C, 1, N, 1, 1, 1, 1, 0, 0, 1, 1, 1, N};
+        tg_Hp = 1;
+        tg_Wp = N;
+        for (int i = 0; i < v.F * N + 8; i++) y1[i] = TG_GUARD;
+        nn_conv_implicit(tg_s, v.F, x, packed, pbias, y1, tg_implicit_tiles[NN_MR], tg_implicit_tiles[N % NN_MR]);
+        tg_set_shape(v, act);
+        tg_check_conv(with_bias ? "implicit 1x1 as one row, bias" : "implicit 1x1 as one row", v, act, y1, y2);
+    }
     if (v.sw == 1) tg_conv_rows_case(v, x, w, with_bias ? bias : NULL, act, y2);
     if (v.F <= NN_VW) tg_conv_narrow_case(v, x, w, with_bias ? bias : NULL, act, y2);
     free(x); free(w); free(bias); free(packed); free(pbias); free(xp); free(y1); free(y2);
@@ -314,6 +334,8 @@ int main(void) {
         {2, 37, 11, 65, 2, 2, 1, 1, 0, 1, 1, 0, 3, 1},
         {3, 9, 40, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* rows of 3 vectors of 16, one partial */
         {2, 6, 35, 7, 3, 2, 1, 1, 0, 2, 1, 0, 1, 3},   /* width dilation, asymmetric padding */
+        {37, 3, 3, 19, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},  /* plain 1x1 on 9 pixels: tiles span rows */
+        {9, 5, 7, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
     };
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
         for (int with_bias = 0; with_bias <= 1; with_bias++)
