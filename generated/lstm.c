@@ -1178,20 +1178,26 @@ struct lstm_ctx {
 /* layer "0" (layers[0]): lstm 32 -> 128 over 50 steps, gates i, f, g, o, last h
    per example [50, 32] -> [128]; batch nb <= 1 */
 static void k1_lstm_128(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
-    float *xg = scratch;                                /* [nb, 50, 512] gate pre-activations */
+    /* nb <= 1: every step's gate pre-activations [nb, 50, 512], one input GEMM;
+       else one step's [nb, 512], its input projected at the step (they stay in cache). */
+    const int whole = nb <= 1;
+    float *xg = scratch;
     float *hg = scratch + (size_t)25600;   /* [nb, 512] h·W_hhᵀ + b_hh (gru) */
     float *cell = hg + (size_t)512;          /* [nb, 128] lstm cell state */
     (void)hg; (void)cell;
     nn_epilogue ex = {.bias = w + 16384, .bias_mode = 1, .act = NN_ACT_NONE};
-    nn_gemm(nb * 50, 512, 32, x, 32, w, xg, 512, ex);
+    if (whole) nn_gemm(nb * 50, 512, 32, x, 32, w, xg, 512, ex);
+    const int ldg = whole ? 25600 : 512;
     memset(cell, 0, (size_t)nb * 128 * sizeof(float));
     for (int t = 0; t < 50; t++) {
-            if (t > 0) {
+        float *gt = whole ? xg + (size_t)t * 512 : xg;   /* row b of step t at gt + b·ldg */
+        if (!whole) nn_gemm(nb, 512, 32, x + (size_t)t * 32, 1600, w, xg, 512, ex);
+        if (t > 0) {
             nn_epilogue eh = {.accumulate = 1, .act = NN_ACT_NONE};
-            nn_gemm(nb, 512, 128, y, 128, w + 16896, xg + (size_t)t * 512, 25600, eh);
+            nn_gemm(nb, 512, 128, y, 128, w + 16896, gt, ldg, eh);
         }
         for (int b = 0; b < nb; b++) {
-            float *p = xg + ((size_t)b * 50 + t) * 512;
+            float *p = gt + (size_t)b * ldg;
             float *h = y + (size_t)b * 128;
             float *cs = cell + (size_t)b * 128;
             (void)cs;

@@ -70,7 +70,7 @@ enum RecurrentOps: OpFamily {
         let ldh = seq ? T * H : H
         let recurrent = isGRU
             ? """
-                  if (t > 0) {
+              if (t > 0) {
                           nn_epilogue eh = {.bias = w + \(offBh), .bias_mode = 1, .act = NN_ACT_NONE};
                           \(gemm)(nb, \(G), \(H), \(hPrev), \(ldh), w + \(offWhh), hg, \(G), eh);
                       } else {
@@ -78,7 +78,7 @@ enum RecurrentOps: OpFamily {
                       }
               """
             : """
-                  if (t > 0) {
+              if (t > 0) {
                           nn_epilogue eh = {.accumulate = 1, .act = NN_ACT_NONE};
                           \(gemm)(nb, \(G), \(H), \(hPrev), \(ldh), w + \(offWhh), gt, ldg, eh);
                       }
