@@ -24,20 +24,25 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
 
     static let maxTaps = 25  // NN_DW_MAX_TAPS
 
-    /// The layout that fills the most lanes, weighed by its overhead: the grid's copy out costs
-    /// about 15%; channels in the lanes pay two in-register transposes but no per-channel call and
-    /// padding copy, and ran dscnn's 25×5 layers 2.5× faster than by rows (5 of 8 lanes) on AVX2.
+    /// Per channel, rows or the grid, whichever fills more lanes (the grid's copy out costs about
+    /// 15%). Channels in the lanes when cheaper by a cost per output row, in vectors of work,
+    /// fitted to AVX2 timings of 3×3 layers (3×3 to 48×48, strides 1 and 2): a per-channel layout
+    /// pays about one vector more per row (its row copy and masked store), and twice all that when
+    /// strided (the phase planes gather strided scalars); channels in the lanes about 1.9 per
+    /// vector of pixels (the two transposes), more for a last block of few channels.
     static func plan(_ d: ConvDims, _ s: Schedule) -> DepthwisePlan? {
         let c = d.conv, taps = c.kernel.0 * c.kernel.1
         guard d.groups > 1, d.cg == 1, d.fg == 1, taps <= maxTaps else { return nil }
         let hq = d.oh + (c.kernel.0 - 1) * c.dilation.0 / c.stride.0
         let wq = d.ow + (c.kernel.1 - 1) * c.dilation.1 / c.stride.1
-        let vw = s.vectorWidth
-        let rowsUse = Double(d.ow) / Double((d.ow + vw - 1) / vw * vw)
-        let gridUse = Double(d.ow) / Double(wq) * 0.85
-        let channelsUse = Double(d.c) / Double((d.c + vw - 1) / vw * vw) * channelsWeight
+        let vw = Double(s.vectorWidth), ow = Double(d.ow)
+        let rowsUse = ow / ((ow / vw).rounded(.up) * vw)
+        let gridUse = ow / Double(wq) * 0.85
+        let perChannel = (rowsUse >= gridUse ? ow / vw / rowsUse : Double(wq) / vw / 0.85) + 1
+        let strided = c.stride != (1, 1) ? 2.0 : 1.0
+        let channels = ow / vw * 1.9 * (Double(d.c) / vw).rounded(.up) * vw / Double(d.c)
         let lanes: Lanes
-        if channelsUse > max(rowsUse, gridUse) {
+        if channels < perChannel * strided {
             lanes = .channels(hp: (d.oh - 1) * c.stride.0 + (c.kernel.0 - 1) * c.dilation.0 + 1,
                               wp: (d.ow - 1) * c.stride.1 + (c.kernel.1 - 1) * c.dilation.1 + 1)
         } else {
@@ -46,16 +51,12 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
         return DepthwisePlan(hq: hq, wq: wq, lanes: lanes, taps: taps)
     }
 
-    /// What a full lane of the channels layout is worth against one of the per-channel layouts.
-    static let channelsWeight = 0.8
-
     var description: String {
-        let what = switch lanes {
-        case .rows: "vectors along each row"
-        case .grid: "vectors over the \(hq)x\(wq) grid"
-        case let .channels(hp, wp): "channels in the vector lanes over the padded \(hp)x\(wp) image"
+        switch lanes {  // the kernel's name up to the first comma (ClangTests tells kernels apart by it)
+        case .rows: "depthwise, \(taps) taps in registers, vectors along each row"
+        case .grid: "depthwise, \(taps) taps in registers, vectors over the \(hq)x\(wq) grid"
+        case let .channels(hp, wp): "depthwise with channels in the vector lanes, \(taps) taps in registers, over the padded \(hp)x\(wp) image"
         }
-        return "depthwise, \(taps) taps in registers, " + what
     }
 
     /// Iterations of the layer's loop per image, and the first channel of iteration u: a channel
