@@ -472,8 +472,9 @@ case("conv_winograd", [16, 9, 13], [C(16, 3, padding=1), A("batchnorm"), A("relu
                                      C(24, 3, padding=1, activation="tanh"), A("maxpool2d", pool_size=2),
                                      A("flatten"), D(3)],
      "cross_entropy", SGDM, bs=4)  # both convs qualify for Winograd F(2x2,3x3): >= 16 channels and filters
-# Depthwise by rows (rows of whole vectors) and strided with 25 taps, a 1x1 per image (its pixels fill whole GEMM
-# panels: stride 1, then stride 2); conv_depthwise and steps_mobilenet_block reach the other depthwise and 1x1 paths.
+# Depthwise by rows (rows of whole vectors) and strided with 25 taps (7 channels in the vector lanes), a 1x1 per
+# image (its pixels fill whole GEMM panels: stride 1, then stride 2); conv_depthwise (5 channels in the lanes) and
+# steps_mobilenet_block reach the other depthwise and 1x1 paths.
 case("conv_dw_pw_paths", [5, 15, 32], [C(5, 3, groups=5, padding=1), C(7, 1, activation="relu"),
                                        C(7, 5, groups=7, stride=2, padding=2, bias=False), C(6, 1, stride=2),
                                        A("relu"), A("flatten"), D(3)], "cross_entropy", ADAM, bs=4)

@@ -21,6 +21,9 @@ enum ConvOps: OpFamily {
         let actArgs = act.cArgs
         let pad = "nn_conv_pad(\(xg), s, \(hp), \(wp), xp);\n        "
         var tiles = "", body: String
+        // The loop runs over (image, group) pairs, or (image, block of channels) for depthwise channels in the lanes.
+        var (units, firstChannel) = (d.groups, "")
+        if case let .depthwise(plan)? = path { (units, firstChannel) = plan.units(d, ctx.schedule) }
         switch path {
         case let .implicit(flat)?:
             // A plain 1×1 conv's tiles see its image as one row of all its pixels, read in place.
@@ -83,8 +86,8 @@ enum ConvOps: OpFamily {
                 (void)scratch;
                 /* Every (image, group) pair is independent: with threads, each takes a share. */
                 NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
-                for (int t = 0; t < nb * \(d.groups); t++) {
-                    \(d.groups == 1 ? "const int b = t, g = 0;" : "const int b = t / \(d.groups), g = t % \(d.groups);")
+                for (int t = 0; t < nb * \(units); t++) {
+                    \(units == 1 ? "const int b = t, g = 0;" : "const int b = t / \(units), g = t % \(units)\(firstChannel);")
                     float *xp = \(scratch);
                     (void)xp;
                     \(body)

@@ -1,39 +1,81 @@
 /// conv2d's depthwise kernel (groups = channels = filters, at most 25 taps),
-/// forward and backward, in templates/depthwise.c: a channel at a time, its
-/// padded input laid out as stride × stride phase planes of hq × wq, so that
-/// every tap is one vector load at a constant offset. Bandwidth-bound, so
-/// each channel's planes stay in L1 between the copy in and the taps.
+/// forward and backward, in templates/depthwise.c. By default a channel at a
+/// time, its padded input laid out as stride × stride phase planes of hq × wq,
+/// so that every tap is one vector load at a constant offset. Bandwidth-bound,
+/// so each channel's planes stay in L1 between the copy in and the taps.
+/// Images whose rows fill few lanes (dscnn's 25×5) put a block of channels in
+/// the lanes instead (nn_dw_lanes); the backward is always per channel.
 struct DepthwisePlan: Equatable, CustomStringConvertible {
-    /// Rows and columns of a phase plane: the output's, plus what the taps reach past it.
+    /// What the vector lanes hold.
+    enum Lanes: Equatable {
+        /// Pixels along each output row, stored straight into y (the last vector masked).
+        case rows
+        /// Pixels of the whole hq × wq grid in full vectors, its rows then copied out
+        /// (rows narrower than a vector waste fewer lanes).
+        case grid
+        /// A block of vectorWidth channels, gathered into an interleaved padded image of hp × wp pixels.
+        case channels(hp: Int, wp: Int)
+    }
+
+    /// Rows and columns of a phase plane: the output's, plus what the taps reach past it (also the backward's).
     var hq: Int, wq: Int
-    /// Vectors along each output row, stored straight into y (the last one masked); else the whole
-    /// hq × wq grid in full vectors, its rows then copied out (rows narrower than a vector waste fewer lanes).
-    var byRows: Bool
+    var lanes: Lanes
     var taps: Int
 
     static let maxTaps = 25  // NN_DW_MAX_TAPS
 
+    /// Per channel, rows or the grid, whichever fills more lanes (the grid's copy out costs about
+    /// 15%). Channels in the lanes when cheaper by a cost per output row, in vectors of work,
+    /// fitted to AVX2 timings of 3×3 layers (3×3 to 48×48, strides 1 and 2): a per-channel layout
+    /// pays about one vector more per row (its row copy and masked store), and twice all that when
+    /// strided (the phase planes gather strided scalars); channels in the lanes about 1.9 per
+    /// vector of pixels (the two transposes), more for a last block of few channels.
     static func plan(_ d: ConvDims, _ s: Schedule) -> DepthwisePlan? {
         let c = d.conv, taps = c.kernel.0 * c.kernel.1
         guard d.groups > 1, d.cg == 1, d.fg == 1, taps <= maxTaps else { return nil }
         let hq = d.oh + (c.kernel.0 - 1) * c.dilation.0 / c.stride.0
         let wq = d.ow + (c.kernel.1 - 1) * c.dilation.1 / c.stride.1
-        let vw = s.vectorWidth
-        let rowsUse = Double(d.ow) / Double((d.ow + vw - 1) / vw * vw)
-        let gridUse = Double(d.ow) / Double(wq) * 0.85  // the copy out costs about 15%
-        return DepthwisePlan(hq: hq, wq: wq, byRows: rowsUse >= gridUse, taps: taps)
+        let vw = Double(s.vectorWidth), ow = Double(d.ow)
+        let rowsUse = ow / ((ow / vw).rounded(.up) * vw)
+        let gridUse = ow / Double(wq) * 0.85
+        let perChannel = (rowsUse >= gridUse ? ow / vw / rowsUse : Double(wq) / vw / 0.85) + 1
+        let strided = c.stride != (1, 1) ? 2.0 : 1.0
+        let channels = ow / vw * 1.9 * (Double(d.c) / vw).rounded(.up) * vw / Double(d.c)
+        let lanes: Lanes
+        if channels < perChannel * strided {
+            lanes = .channels(hp: (d.oh - 1) * c.stride.0 + (c.kernel.0 - 1) * c.dilation.0 + 1,
+                              wp: (d.ow - 1) * c.stride.1 + (c.kernel.1 - 1) * c.dilation.1 + 1)
+        } else {
+            lanes = rowsUse >= gridUse ? .rows : .grid
+        }
+        return DepthwisePlan(hq: hq, wq: wq, lanes: lanes, taps: taps)
     }
 
     var description: String {
-        "depthwise, \(taps) taps in registers, " + (byRows ? "vectors along each row" : "vectors over the \(hq)x\(wq) grid")
+        switch lanes {  // the kernel's name up to the first comma (ClangTests tells kernels apart by it)
+        case .rows: "depthwise, \(taps) taps in registers, vectors along each row"
+        case .grid: "depthwise, \(taps) taps in registers, vectors over the \(hq)x\(wq) grid"
+        case let .channels(hp, wp): "depthwise with channels in the vector lanes, \(taps) taps in registers, over the padded \(hp)x\(wp) image"
+        }
+    }
+
+    /// Iterations of the layer's loop per image, and the first channel of iteration u: a channel
+    /// each, or a block of vectorWidth channels.
+    func units(_ d: ConvDims, _ s: Schedule) -> (count: Int, firstChannel: String) {
+        guard case .channels = lanes else { return (d.groups, "") }
+        return (ConvOps.blocks(d.c, s.vectorWidth), " * \(s.vectorWidth)")
     }
 
     /// The phase planes of one channel, each with its NN_VW zeros after (nn_dw_plane).
     func inputFloats(_ d: ConvDims, _ s: Schedule) -> Int { d.conv.stride.0 * d.conv.stride.1 * (hq * wq + s.vectorWidth) }
 
-    /// Per thread: the phase planes, and the grid when not by rows.
+    /// Per thread: the phase planes, and the grid when not by rows; or the interleaved padded image.
     func forwardScratch(_ d: ConvDims, _ s: Schedule) -> Int {
-        inputFloats(d, s) + (byRows ? 0 : (d.oh - 1) * wq + d.ow + s.vectorWidth)
+        switch lanes {
+        case .rows: return inputFloats(d, s)
+        case .grid: return inputFloats(d, s) + (d.oh - 1) * wq + d.ow + s.vectorWidth
+        case let .channels(hp, wp): return hp * wp * s.vectorWidth
+        }
     }
 
     /// Backward: the planes P, ∂z on the grid after `lead` zeros, and ∂P (nn_dw_backward_channel).
@@ -47,19 +89,41 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
 
     // MARK: emission
 
-    /// The layer's channel function, the shape and activation as constants, and the loop body that
-    /// runs it on channel g of image b, its planes in xp.
+    /// The layer's channel (or channel block) functions, the shape and activation as constants, and
+    /// the loop body that runs them on channel (or first channel) g of image b, its scratch in xp.
     func forward(_ name: String, _ d: ConvDims, xg: String, yg: String, act: String, s: Schedule) -> (tiles: String, body: String) {
-        let channel = "\(name)_channel"
-        let tiles = """
-            static void \(channel)(const float *restrict x, float *restrict P, const float *restrict w, float bias, float *restrict y,
-                    float *restrict q) {
-                nn_dw_channel(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hq), \(wq), \(byRows ? 1 : 0), x, P, w, bias, \(act), y, q);
-            }
+        let note = "(void)s;  /* the shape is constant in the functions below */\n        "
+        guard case let .channels(hp, wp) = lanes else {
+            let channel = "\(name)_channel"
+            let tiles = """
+                static void \(channel)(const float *restrict x, float *restrict P, const float *restrict w, float bias, float *restrict y,
+                        float *restrict q) {
+                    nn_dw_channel(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hq), \(wq), \(lanes == .rows ? 1 : 0), x, P, w, bias, \(act), y, q);
+                }
 
-            """
-        let body = "(void)s;  /* the channel function has the shape as constants */\n        \(channel)(\(xg), xp, w + (size_t)g * \(taps), w[\(d.groups * taps) + g], \(yg), xp + \(inputFloats(d, s)));"
-        return (tiles, body)
+                """
+            return (tiles, note + "\(channel)(\(xg), xp, w + (size_t)g * \(taps), w[\(d.groups * taps) + g], \(yg), xp + \(inputFloats(d, s)));")
+        }
+        // One function for the full blocks of vectorWidth channels, one for the last C % vectorWidth.
+        let vw = s.vectorWidth, last = d.c % vw
+        var tiles = ""
+        func block(_ n: Int) -> String {
+            let blockName = "\(name)_lanes\(n)"
+            tiles += """
+                static void \(blockName)(const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+                        float *restrict P) {
+                    nn_dw_lanes(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hp), \(wp), \(n), x, w, bias, \(act), y, P);
+                }
+
+                """
+            return "\(blockName)(\(xg), w + (size_t)g * \(taps), w + \(d.groups * taps) + g, \(yg), xp);"
+        }
+        let body = switch (d.c >= vw, last > 0) {
+        case (true, false): block(vw)
+        case (false, _): block(last)
+        case (true, true): "if (g + \(vw) <= \(d.c)) \(block(vw))\n        else \(block(last))"
+        }
+        return (tiles, note + body)
     }
 
     /// The layer's backward of one channel and image, the shape as constants.

@@ -12,7 +12,7 @@
  *  - ∂x by Winograd (nn_wino_pack_grad, nn_wino_image accumulating) == nn_conv_backward's ∂x added to what
  *    the gradient buffer held, and ∂W by Winograd (nn_wino_dw_image over a batch, nn_wino_dw_finish) == the
  *    sum of nn_conv_backward's ∂W, for 3×3 stride-1 layers padded 0, 1 and 2, at every transform width;
- *  - depthwise (nn_dw_channel by rows and over the grid, nn_dw_backward_channel) == nn_conv_naive
+ *  - depthwise (nn_dw_channel by rows and over the grid, nn_dw_lanes, nn_dw_backward_channel) == nn_conv_naive
  *    and nn_conv_backward per channel (∂x and ∂W added to what the buffers held, ∂b), for odd shapes with
  *    strides, dilations, asymmetric padding and 1 to 25 taps;
  *  - pointwise (nn_pack_pixels and nn_gemm, nn_conv1x1_batched over 3 images) == nn_conv_naive, strided and
@@ -249,7 +249,9 @@ static void tk_depthwise_case(int C, int H, int W, int kh, int kw, int sh, int s
     const int T = kh * kw, N = s.OH * s.OW, Hq = s.OH + (kh - 1) * dh / sh, Wq = s.OW + (kw - 1) * dw / sw;
     const size_t planes = (size_t)sh * sw * nn_dw_plane(Hq, Wq), grid = (size_t)(kh - 1) * dh / sh * Wq + (kw - 1) * dw / sw + (size_t)Hq * Wq + 2 * NN_VW;
     float *x = tk_alloc((size_t)C * H * W), *w = tk_alloc((size_t)C * T), *bias = tk_alloc(C), *dz = tk_alloc((size_t)C * N);
-    float *want = tk_alloc((size_t)C * N), *got = tk_alloc((size_t)C * N), *scratch = tk_alloc(2 * planes + grid + (size_t)N + NN_VW);
+    const int Hp = (s.OH - 1) * sh + (kh - 1) * dh + 1, Wp = (s.OW - 1) * sw + (kw - 1) * dw + 1;
+    const size_t lanes = (size_t)Hp * Wp * NN_VW, per_channel = 2 * planes + grid + (size_t)N + NN_VW;
+    float *want = tk_alloc((size_t)C * N), *got = tk_alloc((size_t)C * N), *scratch = tk_alloc(lanes > per_channel ? lanes : per_channel);
     float *dx = tk_alloc((size_t)C * H * W), *dxw = tk_alloc((size_t)C * H * W), *dW = tk_alloc((size_t)C * T), *dWw = tk_alloc((size_t)C * T);
     float db[64] = {0}, dbw[64] = {0}, *col = tk_alloc((size_t)T * N), *dcol = tk_alloc((size_t)T * N);
     tk_fill(x, (size_t)C * H * W); tk_fill(w, (size_t)C * T); tk_fill(bias, C); tk_fill(dz, (size_t)C * N);
@@ -264,6 +266,13 @@ static void tk_depthwise_case(int C, int H, int W, int kh, int kw, int sh, int s
                  by_rows ? "by rows" : "grid", C, H, W, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw);
         tk_check(what, got, want, (size_t)C * N);
     }
+    for (int i = 0; i < C * N; i++) got[i] = 7.0f; /* not what the layouts above left */
+    for (int c = 0; c < C; c += NN_VW)  /* channels in the lanes, the last block partial */
+        nn_dw_lanes(T, s, Hp, Wp, C - c < NN_VW ? C - c : NN_VW, x + (size_t)c * H * W, w + c * T, bias + c, NN_ACT_RELU, 0, 0,
+                    got + (size_t)c * N, scratch);
+    snprintf(what, sizeof what, "depthwise lanes C=%d %dx%d %dx%d stride %d,%d pad %d,%d,%d,%d dilation %d,%d", C, H, W, kh, kw,
+             sh, sw, pt, pl, pb, pr, dh, dw);
+    tk_check(what, got, want, (size_t)C * N);
     for (int i = 0; i < C * H * W; i++) dx[i] = dxw[i] = 0.25f * (float)(i % 5); /* what the buffers held */
     for (int i = 0; i < C * T; i++) dW[i] = dWw[i] = 0.5f * (float)(i % 3);
     for (int c = 0; c < C; c++) {
@@ -358,6 +367,8 @@ int main(void) {
     static const int dws[][13] = {
         /* C  H   W kh kw sh sw pt pl pb pr dh dw */
         {3, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* dscnn's narrow rows */
+        {13, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* channels in the lanes: a full block and a partial one */
+        {19, 3, 4, 3, 3, 2, 1, 1, 0, 1, 1, 1, 2},    /* lanes: strided, dilated, a column of padding only */
         {2, 13, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* strided, rows wider than a vector */
         {2, 9, 11, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1},    /* 25 taps */
         {1, 11, 17, 3, 3, 2, 1, 1, 0, 2, 1, 2, 1},   /* asymmetric padding, dilation along the height */
