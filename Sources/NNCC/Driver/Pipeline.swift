@@ -19,7 +19,7 @@ public struct CompileOptions: Equatable {
     /// Past this many IR nodes, identical kernels are shared and long functions split (tests lower it).
     public var largeModelNodes = 64
     /// Schedule.recurrentWholeSequenceFloats (tests lower it to 0 to take the one-step-at-a-time projection).
-    public var recurrentWholeSequenceFloats = Schedule.forTarget(.portable).recurrentWholeSequenceFloats
+    public var recurrentWholeSequenceFloats = Schedule.recurrentWholeSequenceDefault
     /// Link the packed weights into the library read-only (`nncc compile --embed-weights`; Builder packs them).
     public var embedWeights = false
     /// The C compiler (`--cc`): a path or a command on PATH; nil: $NNCC_CC, else gcc.

@@ -23,7 +23,8 @@ public struct Schedule: Equatable {
     /// A recurrent layer projects the input of every step at once while the gate
     /// pre-activations of the batch fit in this many floats (512 KB, in L2), else
     /// one step at a time (Ops/Recurrent.swift; tests set 0 to take that path).
-    public var recurrentWholeSequenceFloats = 131072
+    public var recurrentWholeSequenceFloats = Schedule.recurrentWholeSequenceDefault
+    public static let recurrentWholeSequenceDefault = 131072
 
     public var panelWidth: Int { vectorWidth * vectorsPerRow }
 
