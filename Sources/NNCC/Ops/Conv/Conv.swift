@@ -106,7 +106,8 @@ enum ConvOps: OpFamily {
                 """
         }
         let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.packed(i)), \(ctx.value(i)), \(ctx.scratch(i)));"
-        return KernelCode(definition: definition, call: call, packing: packing(ctx, i, d, path))
+        return KernelCode(definition: definition, call: call, packing: packing(ctx, i, d, path),
+                          separatePacking: dxFiltersPacking(ctx, i, d))
     }
 
     /// A pointwise layer's GEMM epilogue: the bias per row (filter) and the activation.
@@ -140,7 +141,7 @@ enum ConvOps: OpFamily {
     }
 
     static func packing(_ ctx: EmitContext, _ i: Int, _ d: ConvDims, _ path: ConvPath?) -> String {
-        if case .winograd? = path { return WinogradPlan.packing(ctx, i, d) + dxFiltersPacking(ctx, i, d) }
+        if case .winograd? = path { return WinogradPlan.packing(ctx, i, d) }
         let node = ctx.graph.nodes[i], c = d.conv, w = ctx.param(node, "weight"), packed = ctx.packed(i)
         let bias = ctx.hasParam(node, "bias") ? ctx.param(node, "bias") : "NULL"
         let (pfg, panel) = packedFilters(d, path, ctx.schedule)
@@ -160,20 +161,21 @@ enum ConvOps: OpFamily {
                                           panel: panel, bias: biasAt, channelOffset: " + g * \(d.fg)")
                 .split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
         }
-        return s + "\n    }" + dxFiltersPacking(ctx, i, d)
+        return s + "\n    }"
     }
 
     /// Training builds: after the forward weights, what ∂x needs: the filters
-    /// transposed and turned 180° for Winograd, else each group's Wᵀ.
+    /// transposed and turned 180° for Winograd, else each group's Wᵀ. They read only the
+    /// weights, so the threaded train step may pack them on another thread (KernelCode).
     static func dxFiltersPacking(_ ctx: EmitContext, _ i: Int, _ d: ConvDims) -> String {
         guard case let .conv(dx, _)? = ctx.graph.nodes[i].plan.backward, let at = dxFilters(ctx, i) else { return "" }
         let w = ctx.param(ctx.graph.nodes[i], "weight")
         if case .winograd = dx {
-            return "\n    /* ∂x by Winograd: the filters transposed and turned 180°, U [16][\(d.c)][\(d.f)] */\n"
+            return "    /* ∂x by Winograd: the filters transposed and turned 180°, U [16][\(d.c)][\(d.f)] */\n"
                 + "    nn_wino_pack_grad(\(d.f), \(d.c), \(w), \(at));\n"
                 + "    nn_pack_bias(\(d.c), \(d.c), NULL, \(at) + \(16 * d.f * d.c));"
         }
-        return "\n    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
+        return "    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
             + "        nn_transpose(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(at) + (size_t)g * \(d.fg * d.k));"
     }
 
