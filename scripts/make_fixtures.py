@@ -480,6 +480,10 @@ case("conv_dw_pw_paths", [5, 15, 32], [C(5, 3, groups=5, padding=1), C(7, 1, act
                                        A("relu"), A("flatten"), D(3)], "cross_entropy", ADAM, bs=4)
 case("conv_1x1_image", [3, 1, 1], [C(5, 1, activation="relu"), C(4, 1, bias=False), A("flatten"), D(2)],
      "cross_entropy", SGD, bs=7, n_x=7)
+# A 1x1 layer on 5x5 pixels: built for 7 images it runs one GEMM over the batch's pixels, and fewer
+# images (1 at every width) on the implicit GEMM from their own copy of the filters.
+case("conv_1x1_few_images", [32, 5, 5], [C(32, 1, activation="relu"), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=7, n_x=7)
 
 # -- pooling, flatten, reshape
 case("maxpool2", [3, 7, 11], [C(4, 3, padding=1), A("relu"), A("maxpool2d", pool_size=2), A("flatten"), D(3)],

@@ -190,6 +190,24 @@ enum FixtureKit {
         expectClose(got, y, "concat_seq, step-by-step projection")
     }
 
+    /// A 1×1 layer built for 7 images runs one GEMM over the batch's pixels; 1 image (and, by the width,
+    /// up to 4) runs on the implicit GEMM from its own packed copy of the filters, as a batch-1 build does.
+    /// Every batch from 1 to 7 matches PyTorch.
+    @Test func pointwiseFewImagesMatchPyTorch() throws {
+        let fixture = Fixture.torch("conv_1x1_few_images")
+        let (x, y, _) = try Self.examples(fixture)
+        let options = CompileOptions(maxBatch: Self.maxBatch)
+        let (_, products) = try Libraries.products(fixture.modelJSON, options: options)
+        let source = try String(contentsOf: products.source, encoding: .utf8)
+        #expect(source.contains("so few images fill the batched GEMM"), "the build has no path for fewer images")
+        let session = try Session(modelPath: fixture.modelJSON, options: options)
+        let inSize = x.count / (Self.maxBatch + 3), outSize = y.count / (Self.maxBatch + 3)
+        for n in 1...Self.maxBatch {
+            let got = try session.predict(Array(x[..<(n * inSize)]), count: n)
+            expectClose(got, Array(y[..<(n * outSize)]), "conv_1x1_few_images, a batch of \(n)")
+        }
+    }
+
     /// nn.MultiheadAttention as both of PyTorch's exporters write it (scripts/make_onnx_attention.py):
     /// the older one at a dynamic batch, multiplying the batch by the heads in its shape arithmetic,
     /// the dynamo one at a fixed batch of 1, merging the batch into the heads' and the sequence's

@@ -268,18 +268,22 @@ final class NonFiniteTests: XCTestCase {
     }
 
     /// A finite loss with an infinite gradient: y = w·x with w = 1e-30, x = 3e38 gives the loss
-    /// 9e16 but ∂w = 2·3e8·3e38, beyond float. The step is refused before the update.
+    /// 9e16 but ∂w = 2·3e8·3e38, beyond float. The step is refused before the update. With two threads
+    /// a batch of two is split (TrainThreads), and each thread checks its part of the summed gradients.
     func testInfiniteGradientWithFiniteLossIsRefused() throws {
         let path = try writeModel("grad_overflow", input: [1], layers: #"{"type": "dense", "units": 1, "bias": false}"#,
                                   train: #"{"loss": "mse", "optimizer": {"type": "sgd", "lr": 0.1}, "batch_size": 1}"#)
-        for options in [CompileOptions(maxBatch: 1, train: true), CompileOptions(maxBatch: 1, train: true, reference: true)] {
+        for (options, batch) in [(CompileOptions(maxBatch: 1, train: true), 1), (CompileOptions(maxBatch: 1, train: true, reference: true), 1),
+                                 (CompileOptions(maxBatch: 2, train: true, threads: 2), 2)] {
             let ctx = try context(path, options)
             try ctx.setParam(0, [1e-30])
-            XCTAssertThrowsError(try [Float(3e38)].withUnsafeBufferPointer { try ctx.trainStep($0, targets: [0], batch: 1) }) { e in
+            let huge = [Float](repeating: 3e38, count: batch), zeros = [Float](repeating: 0, count: batch)
+            XCTAssertThrowsError(try huge.withUnsafeBufferPointer { try ctx.trainStep($0, targets: zeros, batch: batch) }) { e in
                 XCTAssertEqual((e as? NNCCError)?.code, ModelLibrary.errorNonFinite, "\(e)")
             }
             XCTAssertEqual(ctx.getParam(0), [1e-30])
-            let loss = try [Float(1)].withUnsafeBufferPointer { try ctx.trainStep($0, targets: [1], batch: 1) }
+            let ones = [Float](repeating: 1, count: batch)
+            let loss = try ones.withUnsafeBufferPointer { try ctx.trainStep($0, targets: ones, batch: batch) }
             XCTAssertEqual(loss, 1, accuracy: 1e-6)
             XCTAssertEqual(ctx.getParam(0)[0], 0.2, accuracy: 1e-6)  // w − 0.1·2(w·1 − 1)
         }

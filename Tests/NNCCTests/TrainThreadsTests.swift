@@ -8,7 +8,8 @@ import Testing
 /// `--threads 2` splits the train step's batch across the threads (TrainThreads): each share's forward,
 /// loss and backward in its own block, the gradients summed in thread order. The batch sums (∂W, batchnorm's
 /// statistics, the loss) are added in another order than one thread adds them, so the step matches one
-/// thread's within float rounding, not bit for bit, and is the same from run to run. Two gcc compiles.
+/// thread's within float rounding, not bit for bit, and is the same from run to run. Two gcc compiles per case:
+/// the model as it is, and emitted as a large model (CodeSize: shared kernels, out-of-line parts).
 struct TrainThreadsTests {
     /// conv, batchnorm (statistics summed across the threads), dropout (the same masks), dense, SGD with
     /// momentum; batches that split unevenly (7 → 3 + 4), a batch of one (not split) and two.
@@ -20,8 +21,8 @@ struct TrainThreadsTests {
          "train": {"loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9}, "batch_size": 7}}
         """#
 
-    @Test func splitStepMatchesOneThread() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-trainthreads-\(getpid())")
+    @Test(arguments: [nil, 2]) func splitStepMatchesOneThread(largeModelNodes: Int?) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nncc-trainthreads-\(getpid())-\(largeModelNodes ?? 0)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("split_step.json").path
@@ -30,9 +31,13 @@ struct TrainThreadsTests {
         var runs: [(losses: [Float], params: [[Float]], rng: UInt64)] = []
         var trainFloats: [Int] = []
         for threads in [1, 2, 2] {
-            let (ctx, _, products) = try Libraries.context(path, options: CompileOptions(train: true, threads: threads))
+            var options = CompileOptions(train: true, threads: threads)
+            if let n = largeModelNodes { options.largeModelNodes = n }
+            let (ctx, _, products) = try Libraries.context(path, options: options)
             let source = try String(contentsOf: products.source, encoding: .utf8)
             #expect(source.contains("_train_split(") == (threads == 2))
+            #expect(source.contains("split_step_pack_unit(c, u)") == (threads == 2), "the repacking is shared out too")
+            #expect(source.contains("split_step_share_backward_part0(") == (threads == 2 && largeModelNodes != nil))
             let floats = source.split(separator: "\n").first { $0.hasPrefix("#define split_step_TRAIN_FLOATS ") }?.split(separator: " ").last
             trainFloats.append((try #require(floats.flatMap { Int($0) })))
             var losses: [Float] = []

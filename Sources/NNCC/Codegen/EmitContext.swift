@@ -120,6 +120,13 @@ struct KernelCode {
     var definition: String
     var call: String
     var packing: String = ""
+    /// Packing statements that read only parameters and write packed slots no other statement of the
+    /// node reads or writes (the transposed copies for ∂x): the threaded train step may run them on
+    /// another thread than `packing`. NAME_pack runs them right after it.
+    var separatePacking: String = ""
+
+    /// Every packing statement of the node, in NAME_pack's order.
+    var allPacking: String { separatePacking.isEmpty ? packing : packing + "\n" + separatePacking }
 }
 
 /// C code and parameters of an activation (`nn_act` in templates/prologue.c).

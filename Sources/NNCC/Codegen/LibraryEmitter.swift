@@ -33,7 +33,12 @@ public enum LibraryEmitter {
         var prof = Profile(profile)
         let forwardCalls = prof.timedList(kernels.map(\.call), phase: "forward", nodes: emitted.map(\.0), g)
         let split = ForwardThreads.emit(ctx, nodes: emitted.map(\.0), sharedNames: sharedNames, prefix: p, profile: prof)
-        let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, sharedNames: sharedNames, prefix: p, profile: &prof) : nil
+        // The packing statements the threaded train step shares out, each costed by the node's packed floats.
+        let packUnits = zip(emitted.map(\.0), kernels).flatMap { i, k in
+            [k.packing, k.separatePacking].filter { !$0.isEmpty }.map { (code: $0, cost: g.nodes[i].plan.packedFloats) }
+        }
+        let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, sharedNames: sharedNames, packUnits: packUnits,
+                                                    prefix: p, profile: &prof) : nil
         let arenaFloats = max(g.arenaFloats, split?.arenaFloats ?? 0, 16)  // the split forward's per-thread arenas
         var memory = MemoryFigures(paramFloats: max(ctx.paramFloats, 16), directFloats: train ? max(ctx.paramFloats, 16) : ctx.directFloats,
                                    packedFloats: max(packedAt, 16), arenaFloats: arenaFloats,
@@ -82,7 +87,7 @@ public enum LibraryEmitter {
             """
         c += prof.clock
         c += kernels.map(\.definition).filter { !$0.isEmpty }.joined(separator: "\n\n") + "\n\n"
-        let packing = CodeSize.body(kernels.map(\.packing).filter { !$0.isEmpty }, large: CodeSize.isLarge(g, schedule), function: "\(p)_pack",
+        let packing = CodeSize.body(kernels.map(\.allPacking).filter { !$0.isEmpty }, large: CodeSize.isLarge(g, schedule), function: "\(p)_pack",
                                     parameters: ["\(p)_ctx *c"], share: true)
         c += """
             /* ---- weight packing: runs after create, set_param, load_weights ----- */

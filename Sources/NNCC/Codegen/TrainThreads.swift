@@ -16,9 +16,12 @@
 /// their shares' sums after a barrier (nn_bn_train_forward_share), and the running statistics are
 /// updated from thread 0's copy.
 ///
-/// Not split (the step runs on one thread, kernels splitting their own loops as before): large models (CodeSize),
-/// the profile, and a batch of one; also, at run time, when OpenMP gives fewer threads than the
-/// shares were planned for.
+/// Large models (CodeSize) split too: the share calls the kernels one thread's step shares, and its
+/// statements go into out-of-line parts like the one-thread step's.
+///
+/// Not split (the step runs on one thread, kernels splitting their own loops as before): the profile
+/// and a batch of one; also, at run time, when OpenMP gives fewer threads than the shares were
+/// planned for.
 enum TrainThreads {
     struct Split {
         /// `NAME_train_share` and `NAME_train_split`.
@@ -29,11 +32,13 @@ enum TrainThreads {
 
     /// `blockAt`: where the per-thread blocks start in `c->train`. `definitions`: the one-thread backward's
     /// kernels, which the share's statements call (they must not depend on the batch planned for).
+    /// `sharedNames`: forward kernels a large model replaces by an identical earlier one.
     static func emit(_ ctx: EmitContext, _ whole: TrainLayout, blockAt: Int, definitions: [String],
-                     loss: (EmitContext, TrainLayout) -> String,
+                     sharedNames: [String: String], loss: (EmitContext, TrainLayout) -> String,
                      prefix p: String, profile: Profile) -> Split? {
         let g = ctx.graph, threads = ctx.schedule.threads, plan = g.gradients!
-        guard threads > 1, g.maxBatch > 1, !profile.enabled, !CodeSize.isLarge(g, ctx.schedule) else { return nil }
+        guard threads > 1, g.maxBatch > 1, !profile.enabled else { return nil }
+        let large = CodeSize.isLarge(g, ctx.schedule)
         let perThread = (g.maxBatch + threads - 1) / threads
         guard var planned = try? planMemory(g, maxBatch: perThread, keepAll: true) else { return nil }
         planned.gradients = g.gradients
@@ -70,7 +75,8 @@ enum TrainThreads {
             }
             if let call = parts[i].flatMap({ NormalizationOps.shareForward(share, layout, i, part: $0.forward) })
                 ?? node.op.family.trainingForward(share, layout, i) ?? node.op.family.forward(share, i)?.call {
-                forward.append(call)
+                let name = CodeSize.callee(call)
+                forward.append(sharedNames[name].map { $0 + call.dropFirst(name.count) } ?? call)
             }
         }
         let zero = layout.grad.keys.sorted().map {
@@ -79,7 +85,15 @@ enum TrainThreads {
         guard let input = g.nodes.firstIndex(where: { if case .input = $0.storage { return true } else { return false } })
         else { return nil }
         let outSize = g.nodes[plan.source].size, dSource = layout.gradPointer(planned, plan.source)!
-        let body = (forward + ["memset(c->grads, 0, \(ctx.paramFloats) * sizeof(float));"] + zero).map { "    " + $0 }.joined(separator: "\n")
+        // Large models: the backward kernels one thread's step shares, and out-of-line parts.
+        var kernels = definitions, rules = backward.map(\.statements)
+        if large { CodeSize.shareBackwardKernels(plan.order, &kernels, &rules) }
+        let arguments = ["\(p)_ctx *c", "const \(p)_ctx *whole", "const float *x", "int nb", "int nb_all", "int b0", "int t",
+                         "int team", "uint64_t rng0"]
+        let body = CodeSize.body((forward + ["memset(c->grads, 0, \(ctx.paramFloats) * sizeof(float));"] + zero).map { "    " + $0 },
+                                 large: large, function: "\(p)_share_forward", parameters: arguments, share: true)
+        let backwardBody = CodeSize.body(rules.filter { !$0.isEmpty }.map { String($0.dropLast()) }, large: large,
+                                         function: "\(p)_share_backward", parameters: arguments, share: true)
         // The running statistics (stateUpdate) read the batch's mean and variance where one thread saves them.
         let statistics = parts.keys.sorted().map { i -> String in
             let from = layout.saved(i, as: NormalizationOps.BatchNormSaved.self), to = whole.saved(i, as: NormalizationOps.BatchNormSaved.self)
@@ -93,7 +107,7 @@ enum TrainThreads {
             #define \(p)_TRAIN_BLOCK \(blockFloats)  /* one thread's arena (\(arenaFloats)) and training layout (\(trainFloats)) */
             #define NN_SPLITMIX_STEP 0x9E3779B97F4A7C15ull  /* nn_rng_next's increment: one dropout draw */
 
-            /* Examples b0 .. b0+nb-1 of a batch of nb_all through training forward, the loss and backward, in
+            \(body.parts)\(backwardBody.parts)/* Examples b0 .. b0+nb-1 of a batch of nb_all through training forward, the loss and backward, in
                thread t's block: its gradients there are its share of the batch's. Returns its share of the loss. */
             static float \(p)_train_share(const \(p)_ctx *whole, const float *x, const void *all_targets, int b0, int nb,
                                           int nb_all, int t, int team) {
@@ -107,19 +121,20 @@ enum TrainThreads {
                 const int32_t *labels = (const int32_t *)all_targets + b0;
                 const void *targets = (const float *)all_targets + (size_t)b0 * \(outSize);
                 (void)labels; (void)targets;
-            \(body)
+            \(body.body)
                 const float scale = (float)nb / (float)nb_all, L = \(loss(share, layout));
                 float *d = \(dSource);
                 for (size_t i = 0; i < (size_t)nb * \(outSize); i++) d[i] *= scale;
-            \(backward.map(\.statements).joined().split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n"))    return L * scale;
+            \(backwardBody.body.isEmpty ? "" : backwardBody.body + "\n")    return L * scale;
             }
 
             /* Splits nb > 1 examples into one share per thread (nb·t/team ..), at most \(p)_SHARE_BATCH each; sums the shares'
-               gradients into c->grads (shares in order: the same sums every run) and their losses into *loss.
+               gradients into c->grads (shares in order: the same sums every run) and their losses into *loss; *finite is 0
+               when a summed gradient is NaN or infinite (each thread checks its part while it is in cache).
                Returns 0 when OpenMP gave too few threads for the shares: the caller runs the step on one. */
-            static int \(p)_train_split(\(p)_ctx *c, const float *x, const void *targets, int nb, float *loss) {
+            static int \(p)_train_split(\(p)_ctx *c, const float *x, const void *targets, int nb, float *loss, int *finite) {
                 float losses[\(threads)] = {0};
-                int used = 0;
+                int used = 0, ok[\(threads)] = {0};
                 NN_OMP(parallel num_threads(nb < NN_THREADS ? nb : NN_THREADS))
                 {
                     const int t = NN_THREAD_ID(), team = NN_TEAM_SIZE();
@@ -135,13 +150,15 @@ enum TrainThreads {
                             for (int k = 1; k < team; k++) s += g0[(size_t)k * \(p)_TRAIN_BLOCK + i];
                             c->grads[i] = s;
                         }
+                        ok[t] = nn_all_finite(hi - lo, c->grads + lo);
                         if (t == 0) used = team;
                     }
                 }
                 if (used == 0) return 0;
             \(statistics)
                 float L = 0;
-                for (int k = 0; k < used; k++) L += losses[k];
+                *finite = 1;
+                for (int k = 0; k < used; k++) { L += losses[k]; *finite &= ok[k]; }
                 \(drawn > 0 ? "c->rng += NN_SPLITMIX_STEP * ((uint64_t)nb * \(drawn));  /* one thread's draws */\n    " : "")*loss = L;
                 return 1;
             }

@@ -56,10 +56,11 @@ enum DenseOps: OpFamily {
         if let bn = node.foldedBatchNorm {
             packing += "\n" + foldCall(ctx, bn: bn, channels: d.n, k: d.k, weights: w, panel: s.panelWidth, bias: p.bias.at(w))
         }
+        var separate = ""
         if let rows = p.rows {
-            packing += "\n    nn_pack_rows(\(d.n), \(d.k), \(ctx.param(node, "weight")), \(d.k), \(rows.at(w)));  /* for ∂x */"
+            separate = "    nn_pack_rows(\(d.n), \(d.k), \(ctx.param(node, "weight")), \(d.k), \(rows.at(w)));  /* for ∂x */"
         }
-        return KernelCode(definition: definition, call: call, packing: packing)
+        return KernelCode(definition: definition, call: call, packing: packing, separatePacking: separate)
     }
 
     /// The call that folds a batchnorm's statistics into packed weights and bias.

@@ -152,18 +152,19 @@ enum RecurrentOps: OpFamily {
             nn_pack_bias(\(G), \(gp), \(ctx.param(node, "bias_ih_l0")), \(inputBias));
                 for (int j = 0; j < \(G); j++) (\(inputBias))[j] += (\(ctx.param(node, "bias_hh_l0")))[j];
             """
-        var packing = """
+        let packing = """
                 /* layer "\(CSyntax.comment(node.name))": \(d.r.cell.name) W_ih [\(G), \(F)] and W_hh [\(G), \(H)] -> panels; \(isGRU ? "b_ih and b_hh kept apart (n gate)" : "b_ih + b_hh") */
                 nn_pack_transposed(\(G), \(F), \(ctx.param(node, "weight_ih_l0")), \(layout.wih.at(p)));
                 \(biases)
                 nn_pack_transposed(\(G), \(H), \(ctx.param(node, "weight_hh_l0")), \(layout.whh.at(p)));
                 nn_pack_bias(\(G), \(gp), \(ctx.param(node, "bias_hh_l0")), \(layout.recurrentBias.at(p)));
             """
+        var separate = ""
         if let wih = layout.wihRows, let whh = layout.whhRows {
-            packing += "\n    nn_pack_rows(\(G), \(F), \(ctx.param(node, "weight_ih_l0")), \(F), \(wih.at(p)));  /* for ∂x */"
+            separate = "    nn_pack_rows(\(G), \(F), \(ctx.param(node, "weight_ih_l0")), \(F), \(wih.at(p)));  /* for ∂x */"
                 + "\n    nn_pack_rows(\(G), \(H), \(ctx.param(node, "weight_hh_l0")), \(H), \(whh.at(p)));  /* for ∂h */"
         }
-        return KernelCode(definition: definition, call: call, packing: packing)
+        return KernelCode(definition: definition, call: call, packing: packing, separatePacking: separate)
     }
 
     // MARK: training

@@ -26,25 +26,8 @@ enum ConvOps: OpFamily {
         if case let .depthwise(plan)? = path { (units, firstChannel) = plan.units(d, ctx.schedule) }
         switch path {
         case let .implicit(flat)?:
-            // A plain 1×1 conv's tiles see its image as one row of all its pixels, read in place.
-            let td = flat ? d.asOneRow : d, (thp, twp) = flat ? (1, d.n) : (hp, wp), mr = ctx.schedule.rowsPerTile
-            func tile(_ rows: Int) -> String {
-                guard rows > 0 else { return "NULL" }
-                let tileName = "\(name)_tile\(rows)"
-                tiles += """
-                    static void \(tileName)(int oh, int ow0, const float *restrict xp, const float *restrict B, int nc,
-                            const float *restrict bias, float *restrict y) {
-                        nn_conv_tile(\(rows), (nn_conv_shape)\(td.shapeLiteral), \(thp), \(twp), oh, ow0, xp, B, nc, bias, \(actArgs), y);
-                    }
-
-                    """
-                return tileName
-            }
-            let tileArgs = "\(d.fg), \(flat ? xg : "xp"), \(weights), \(bias), \(yg), \(td.ow >= mr ? tile(mr) : "NULL"), \(tile(td.ow % mr))"
-            body = flat
-                ? "static const nn_conv_shape row = \(td.shapeLiteral);  /* [\(d.c)][\(d.n)] as one row, in place */\n        "
-                    + "(void)s;\n        nn_conv_implicit(row, \(tileArgs));"
-                : pad + "nn_conv_implicit(s, \(tileArgs));"
+            (tiles, body) = implicit(name, d, flat: flat, xg: xg, yg: yg, weights: weights, bias: bias, act: actArgs,
+                                     padded: (hp, wp), s: ctx.schedule)
         case let .rows(fb, rb, uv)?:
             let (instances, plan) = rowsTiles(name, d, fb: fb, rb: rb, uv: uv, shape: shape, hp: hp, wp: wp, act: actArgs,
                                               schedule: ctx.schedule)
@@ -95,18 +78,64 @@ enum ConvOps: OpFamily {
             }
             """
         if case let .pointwise(batch)? = path, batch > 1 {  // one GEMM over the batch, outside the per-image loop
+            // Fewer images run on the implicit GEMM, as a batch-1 build does, from their own copy of the filters.
+            let fewer = pointwiseBatchFrom(d, ctx.schedule, maxBatch: batch)
+            let few = fewImagesFilters(ctx, i) ?? 0, pf = packedFilters(d, .implicit(flat: true), ctx.schedule).filters
+            let (implicitTiles, implicitBody) = implicit(name, d, flat: true, xg: xg, yg: yg, weights: "w + \(few)",
+                                                         bias: "w + \(few + d.k * pf)", act: actArgs, padded: (hp, wp), s: ctx.schedule)
+            let batched = """
+                /* X [\(d.c)][nb·\(d.n)] as panels, then W·X [\(d.f)][nb·\(d.n)] copied out per image */
+                    nn_conv1x1_batched(nb, s, \(d.f), x, w, \(pointwiseEpilogue(act, bias: "w + \(d.f * d.c)")), scratch,
+                                       scratch + \(d.c * ctx.schedule.padded(batch * d.n)), y);
+                """
+            let body = fewer == 1 ? batched : """
+                if (nb < \(fewer)) {  /* so few images fill the batched GEMM's panels worse than the implicit GEMM one image */
+                        NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
+                        for (int b = 0; b < nb; b++) {
+                            const int g = 0;
+                            \(implicitBody.replacingOccurrences(of: "\n", with: "\n    "))
+                        }
+                    } else {
+                        \(batched.split(separator: "\n").joined(separator: "\n    "))
+                    }
+                """
             definition = """
                 \(ctx.banner(i, what))
-                \(custom.prototypes)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+                \(custom.prototypes)\(fewer > 1 ? implicitTiles : "")static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
                     const nn_conv_shape s = \(shape);
-                    /* X [\(d.c)][nb·\(d.n)] as panels, then W·X [\(d.f)][nb·\(d.n)] copied out per image */
-                    nn_conv1x1_batched(nb, s, \(d.f), x, w, \(pointwiseEpilogue(act, bias: "w + \(d.f * d.c)")), scratch,
-                                       scratch + \(d.c * ctx.schedule.padded(batch * d.n)), y);\(custom.statement)
+                    \(body)\(custom.statement)
                 }
                 """
         }
         let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.packed(i)), \(ctx.value(i)), \(ctx.scratch(i)));"
-        return KernelCode(definition: definition, call: call, packing: packing(ctx, i, d, path))
+        return KernelCode(definition: definition, call: call, packing: packing(ctx, i, d, path),
+                          separatePacking: dxFiltersPacking(ctx, i, d))
+    }
+
+    /// The implicit GEMM's tiles and its call for image `b`: a plain 1×1 conv's tiles (`flat`) see its
+    /// image as one row of all its pixels, read in place; the others read the padded copy `xp`.
+    static func implicit(_ name: String, _ d: ConvDims, flat: Bool, xg: String, yg: String, weights: String, bias: String,
+                         act: String, padded: (Int, Int), s schedule: Schedule) -> (tiles: String, body: String) {
+        let td = flat ? d.asOneRow : d, (thp, twp) = flat ? (1, d.n) : padded, mr = schedule.rowsPerTile
+        var tiles = ""
+        func tile(_ rows: Int) -> String {
+            guard rows > 0 else { return "NULL" }
+            let tileName = "\(name)_tile\(rows)"
+            tiles += """
+                static void \(tileName)(int oh, int ow0, const float *restrict xp, const float *restrict B, int nc,
+                        const float *restrict bias, float *restrict y) {
+                    nn_conv_tile(\(rows), (nn_conv_shape)\(td.shapeLiteral), \(thp), \(twp), oh, ow0, xp, B, nc, bias, \(act), y);
+                }
+
+                """
+            return tileName
+        }
+        let tileArgs = "\(d.fg), \(flat ? xg : "xp"), \(weights), \(bias), \(yg), \(td.ow >= mr ? tile(mr) : "NULL"), \(tile(td.ow % mr))"
+        let body = flat
+            ? "static const nn_conv_shape row = \(td.shapeLiteral);  /* [\(d.c)][\(d.n)] as one row, in place */\n        "
+                + "(void)s;\n        nn_conv_implicit(row, \(tileArgs));"
+            : "nn_conv_pad(\(xg), s, \(padded.0), \(padded.1), xp);\n        nn_conv_implicit(s, \(tileArgs));"
+        return (tiles, body)
     }
 
     /// A pointwise layer's GEMM epilogue: the bias per row (filter) and the activation.
@@ -140,8 +169,15 @@ enum ConvOps: OpFamily {
     }
 
     static func packing(_ ctx: EmitContext, _ i: Int, _ d: ConvDims, _ path: ConvPath?) -> String {
-        if case .winograd? = path { return WinogradPlan.packing(ctx, i, d) + dxFiltersPacking(ctx, i, d) }
-        let node = ctx.graph.nodes[i], c = d.conv, w = ctx.param(node, "weight"), packed = ctx.packed(i)
+        if case .winograd? = path { return WinogradPlan.packing(ctx, i, d) }
+        guard let few = fewImagesFilters(ctx, i) else { return packing(ctx, i, d, path, into: ctx.packed(i)) }
+        return packing(ctx, i, d, path, into: ctx.packed(i)) + "\n"
+            + packing(ctx, i, d, .implicit(flat: true), into: "\(ctx.packed(i)) + \(few)", note: " (for fewer images)")
+    }
+
+    /// One layout of the layer's filters and biases, at `packed`.
+    static func packing(_ ctx: EmitContext, _ i: Int, _ d: ConvDims, _ path: ConvPath?, into packed: String, note: String = "") -> String {
+        let node = ctx.graph.nodes[i], c = d.conv, w = ctx.param(node, "weight")
         let bias = ctx.hasParam(node, "bias") ? ctx.param(node, "bias") : "NULL"
         let (pfg, panel) = packedFilters(d, path, ctx.schedule)
         let biasAt = "\(packed) + \(d.groups * d.k * pfg) + g * \(pfg)"
@@ -150,7 +186,7 @@ enum ConvOps: OpFamily {
             ? "memcpy(\(packed) + (size_t)g * \(d.fg * d.k), \(w) + (size_t)g * \(d.fg * d.k), \(d.fg * d.k) * sizeof(float));"
             : "nn_pack_panels(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(panel), \(packed) + (size_t)g * \(d.k * pfg));"
         var s = """
-                /* layer "\(CSyntax.comment(node.name))": \(node.op.typeName) weight [\(d.f), \(d.cg), \(c.is1D ? "" : "\(c.kernel.0), ")\(c.kernel.1)] \(layout) */
+                /* layer "\(CSyntax.comment(node.name))": \(node.op.typeName) weight [\(d.f), \(d.cg), \(c.is1D ? "" : "\(c.kernel.0), ")\(c.kernel.1)] \(layout)\(note) */
                 for (int g = 0; g < \(d.groups); g++) {
                     \(copy)
                     nn_pack_bias(\(d.fg), \(pfg), \(bias == "NULL" ? "NULL" : "\(bias) + g * \(d.fg)"), \(biasAt));
@@ -160,20 +196,21 @@ enum ConvOps: OpFamily {
                                           panel: panel, bias: biasAt, channelOffset: " + g * \(d.fg)")
                 .split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
         }
-        return s + "\n    }" + dxFiltersPacking(ctx, i, d)
+        return s + "\n    }"
     }
 
     /// Training builds: after the forward weights, what ∂x needs: the filters
-    /// transposed and turned 180° for Winograd, else each group's Wᵀ.
+    /// transposed and turned 180° for Winograd, else each group's Wᵀ. They read only the
+    /// weights, so the threaded train step may pack them on another thread (KernelCode).
     static func dxFiltersPacking(_ ctx: EmitContext, _ i: Int, _ d: ConvDims) -> String {
         guard case let .conv(dx, _)? = ctx.graph.nodes[i].plan.backward, let at = dxFilters(ctx, i) else { return "" }
         let w = ctx.param(ctx.graph.nodes[i], "weight")
         if case .winograd = dx {
-            return "\n    /* ∂x by Winograd: the filters transposed and turned 180°, U [16][\(d.c)][\(d.f)] */\n"
+            return "    /* ∂x by Winograd: the filters transposed and turned 180°, U [16][\(d.c)][\(d.f)] */\n"
                 + "    nn_wino_pack_grad(\(d.f), \(d.c), \(w), \(at));\n"
                 + "    nn_pack_bias(\(d.c), \(d.c), NULL, \(at) + \(16 * d.f * d.c));"
         }
-        return "\n    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
+        return "    for (int g = 0; g < \(d.groups); g++)  /* Wᵀ per group, for ∂x */\n"
             + "        nn_transpose(\(d.fg), \(d.k), \(w) + (size_t)g * \(d.fg * d.k), \(at) + (size_t)g * \(d.fg * d.k));"
     }
 
@@ -183,5 +220,13 @@ enum ConvOps: OpFamily {
         guard case let .conv(dx, _)? = node.plan.backward else { return nil }
         let path: ConvPath? = if case let .conv(p) = node.plan.kernel { p } else { nil }
         return packed(d, path, ctx.schedule, training: true, dx: dx).dx?.at(ctx.packed(i))
+    }
+
+    /// Where the node's filters for fewer images start in its packed block (Packed.fewImages), as planned.
+    static func fewImagesFilters(_ ctx: EmitContext, _ i: Int) -> Int? {
+        let node = ctx.graph.nodes[i], d = ConvDims(ctx.graph, i)
+        let path: ConvPath? = if case let .conv(p) = node.plan.kernel { p } else { nil }
+        let dx: ConvInputGradient = if case let .conv(dx, _)? = node.plan.backward { dx } else { .none }
+        return packed(d, path, ctx.schedule, training: node.plan.backward != nil, dx: dx).fewImages?.offset
     }
 }

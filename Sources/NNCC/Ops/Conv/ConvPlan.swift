@@ -178,7 +178,7 @@ extension ConvOps {
         if let plan = DepthwisePlan.plan(d, schedule) { return .depthwise(plan) }
         if let plan = WinogradPlan.plan(d, schedule) { return .winograd(plan) }
         let vw = schedule.vectorWidth
-        let implicitUse = Double(d.fg) / Double(schedule.padded(d.fg)) * 0.77
+        let implicitUse = implicitUse(d, schedule)
         let narrowUse = d.fg <= vw ? Double(d.fg) / Double(vw) * 0.9 : 0
         var rowsUse = 0.0
         let tile = rowsTile(d, schedule)
@@ -190,7 +190,7 @@ extension ConvOps {
         // fills them badly, the pixels of the whole batch well (then copied out, about 10%).
         if d.conv.kernel == (1, 1), d.groups == 1 {
             let imageUse = Double(d.n) / Double(schedule.padded(d.n))
-            let batchUse = Double(maxBatch * d.n) / Double(schedule.padded(maxBatch * d.n)) * 0.9
+            let batchUse = batchedUse(d, schedule, images: maxBatch)
             if max(imageUse, batchUse) >= max(rowsUse, narrowUse, implicitUse) {
                 return .pointwise(batch: imageUse >= batchUse ? 1 : maxBatch)
             }
@@ -202,6 +202,21 @@ extension ConvOps {
             return .narrow(rows: d.conv.is1D ? 1 : max(1, most / pixels), pixels: pixels)
         }
         return .implicit(flat: d.isPlainPointwise)
+    }
+
+    /// How full the batched 1×1 GEMM's panels are with the pixels of `images` images (copied out, about 10%).
+    static func batchedUse(_ d: ConvDims, _ schedule: Schedule, images: Int) -> Double {
+        Double(images * d.n) / Double(schedule.padded(images * d.n)) * 0.9
+    }
+
+    /// The implicit GEMM's estimate: two vectors of filters in its panels.
+    static func implicitUse(_ d: ConvDims, _ schedule: Schedule) -> Double { Double(d.fg) / Double(schedule.padded(d.fg)) * 0.77 }
+
+    /// The fewest images a 1×1 layer's batched GEMM fills better than the implicit GEMM runs one:
+    /// a library built for a large batch runs fewer on the implicit GEMM, as a batch-1 build does
+    /// (mobilenet_vww's 7×7 layers at batch 1: the batched GEMM took about 1.5× as long).
+    static func pointwiseBatchFrom(_ d: ConvDims, _ schedule: Schedule, maxBatch: Int) -> Int {
+        (1...max(1, maxBatch)).first { batchedUse(d, schedule, images: $0) > implicitUse(d, schedule) } ?? maxBatch
     }
 
     static func blocks(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
@@ -271,8 +286,9 @@ extension ConvOps {
 
     /// The node's block of packed weights: the forward's (each group's filter
     /// blocks then the padded biases, or Winograd's U), then in training builds
-    /// what ∂x needs (each group's Wᵀ, or Winograd's transposed U).
-    struct Packed { var forward: Region, dx: Region? }
+    /// what ∂x needs (each group's Wᵀ, or Winograd's transposed U); last, for a 1×1 layer on the
+    /// batched GEMM, the implicit GEMM's panels that fewer images run on (`pointwiseBatchFrom`).
+    struct Packed { var forward: Region, dx: Region?, fewImages: Region? }
 
     static func packed(_ d: ConvDims, _ path: ConvPath?, _ schedule: Schedule, training: Bool, dx: ConvInputGradient) -> Packed {
         var b = RegionBuilder()
@@ -282,17 +298,23 @@ extension ConvOps {
         } else {
             forward = b.take(d.groups * (d.k + 1) * packedFilters(d, path, schedule).filters)
         }
+        let dxRegion: Region?
         switch (training, dx) {
-        case (false, _), (_, .naive), (_, .none): return Packed(forward: forward, dx: nil)
-        case (true, .winograd): return Packed(forward: forward, dx: b.take(WinogradPlan.gradientFloats(d)))
-        case (true, .gemm), (true, .pointwise): return Packed(forward: forward, dx: b.take(d.f * d.k))
-        case (true, .depthwise): return Packed(forward: forward, dx: nil)  // the weights as they are
+        case (false, _), (_, .naive), (_, .none): dxRegion = nil
+        case (true, .winograd): dxRegion = b.take(WinogradPlan.gradientFloats(d))
+        case (true, .gemm), (true, .pointwise): dxRegion = b.take(d.f * d.k)
+        case (true, .depthwise): dxRegion = nil  // the weights as they are
         }
+        var fewImages: Region?
+        if case let .pointwise(batch)? = path, batch > 1, pointwiseBatchFrom(d, schedule, maxBatch: batch) > 1 {
+            fewImages = b.take(d.groups * (d.k + 1) * packedFilters(d, .implicit(flat: true), schedule).filters)
+        }
+        return Packed(forward: forward, dx: dxRegion, fewImages: fewImages)
     }
 
     static func packedFloats(_ d: ConvDims, _ path: ConvPath?, _ s: Schedule, training: Bool, dx: ConvInputGradient) -> Int {
         let p = packed(d, path, s, training: training, dx: dx)
-        return (p.dx ?? p.forward).end
+        return (p.fewImages ?? p.dx ?? p.forward).end
     }
 
     /// Per thread, the padded input of one image and group (and Winograd's transformed tiles).
