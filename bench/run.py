@@ -110,9 +110,10 @@ class NnccLib:
             raise RuntimeError("%s: %d %s" % (what, rc, (self.strerror(rc) or b"").decode()))
 
 
-def nncc_compile(nncc, model, out, batch, train, cache, target):
+def nncc_compile(nncc, model, out, batch, train, cache, target, threads=1):
     """Compiles into out with a cold cache; returns the wall time (gcc included)."""
     cmd = [nncc, "compile", model, "-o", out, "--batch", str(batch), "--target", target] + (["--train"] if train else [])
+    cmd += ["--threads", str(threads)] if threads > 1 else []
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, NNCC_CACHE=cache))
     if p.returncode != 0:
@@ -230,9 +231,42 @@ def bench_model(path, args, peers, tmp):
         r.update(model=name, case=what.split(" ", 1)[1], kind=kind, batch=b,
                  gflops=(3 if kind == "train" else 1) * flops * b / (r["nncc"][0] * 1e3))  # backward ~ 2x forward
         rows.append(r)
+    if args.threads > 1:
+        rows += bench_threads(args, path, d, B, kinds, libs, wpath, x, labels, checks, cache, name, out_size)
     for lib in libs:
         lib.destroy(lib.ctx)
     return rows, checks, ct
+
+
+def bench_threads(args, path, d, B, kinds, libs, wpath, x, labels, checks, cache, name, out_size):
+    """Forward and the train step at the train batch, built with --threads N, against the one-thread
+    libraries, interleaved in the same run (rows of kind "threads"). Forward must give the same outputs."""
+    rows, xb, lb = [], np.ascontiguousarray(x[:B]), np.ascontiguousarray(labels[:B])
+    xp, lp = P(xb.ctypes.data), P(lb.ctypes.data)
+    for kind, one in zip(kinds, libs):
+        what = "%s b=%d" % ("inference" if kind == "infer" else "train step", B)
+        log("[%s %s, --threads %d]" % (name, what, args.threads))
+        out = os.path.join(d, kind + "-threads")
+        nncc_compile(args.nncc, path, out, B, kind == "train", cache, args.target, args.threads)
+        many = NnccLib(os.path.join(out, "lib%s.so" % name), name)
+        many.check(many.load(many.ctx, wpath), "load_weights")
+        fns, ys, loss = {}, {}, ctypes.c_float(0.0)
+        for tag, lib in (("one", one), ("many", many)):
+            if kind == "infer":
+                ys[tag] = np.zeros((B, out_size), np.float32)
+                fns[tag] = (lambda f=lib.forward, c=lib.ctx, p=P(ys[tag].ctypes.data): f(c, xp, p, B))
+            else:
+                fns[tag] = (lambda f=lib.train_step, c=lib.ctx: f(c, xp, lp, B, ctypes.byref(loss)))
+        if kind == "infer":
+            fns["one"](), fns["many"]()
+            same = np.array_equal(ys["one"], ys["many"])
+            checks.append(("ok" if same else "WARNING", "%s %s: --threads %d outputs %s one thread's" % (
+                name, what, args.threads, "equal" if same else "differ from")))
+        r = measure(fns, args.seconds)
+        rows.append(dict(model=name, case=what, kind="threads", batch=B, one=r["one"][0], many=r["many"][0],
+                         many_n=args.threads))
+        many.destroy(many.ctx)
+    return rows
 
 
 # ---------------------------------------------------------------- depthwise layers
@@ -344,7 +378,7 @@ def table(rows, peak):
     return out
 
 
-def targets(rows, ctimes):
+def targets(rows, ctimes, threads=()):
     """The goals of docs/performance.md, evaluated on this run."""
     def goal(text, kind, b1, peer, need, models=None):
         got = [(r["model"], r[peer][0] / r["nncc"][0]) for r in rows if r["kind"] == kind and
@@ -359,7 +393,11 @@ def targets(rows, ctimes):
             goal("inference at the train batch no slower than ORT", "infer", False, "ort", 1),
             goal("train step ≥ 2× faster than PyTorch", "train", False, "torch", 2),
             "- compile ≤ 3 s each: **%s** (slowest %.2f s)" % (
-                "met" if ok else "not met", max([max(c.values()) for c in ctimes.values()] or [0]))]
+                "met" if ok else "not met", max([max(c.values()) for c in ctimes.values()] or [0]))] + (
+            ["- --threads %d ≥ 1.7× one thread at the train batch: **%s** (%s)" % (
+                threads[0]["many_n"], "met" if all(r["one"] / r["many"] >= 1.7 for r in threads) else "not met",
+                ", ".join("%s %s %.2f×" % (r["model"], r["case"].split(" b=")[0], r["one"] / r["many"]) for r in threads))]
+            if threads else [])
 
 
 # nncc's --target: vector width and -march of bench/peak.c's FMA chains.
@@ -446,6 +484,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=0.5, help="minimum timed seconds per measurement (and >= 20 runs)")
     ap.add_argument("--markdown", metavar="PATH", help="also write the report to PATH")
     ap.add_argument("--no-layers", dest="layers", action="store_false", help="skip the per-layer tables (nncc bench --layers)")
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                    help="also time forward and the train step at the train batch built with --threads N against one "
+                         "thread (default 2 where the machine has two cores; 1 skips)")
     args = ap.parse_args()
     if not os.path.exists(args.nncc):
         log("bench: %s missing: swift build -c release" % args.nncc)
@@ -481,13 +522,21 @@ def main():
            "ratio above 1× means nncc is faster. A train step counts 3× the forward FLOPs. GFLOP/s counts a "
            "convolution's direct FLOPs: layers that run as Winograd F(2×2, 3×3) do 2.25× fewer multiplies, so their "
            "effective rate can pass the FMA peak." % args.seconds, ""]
+    threads = [r for r in rows if r["kind"] == "threads"]
+    rows = [r for r in rows if r["kind"] != "threads"]
     rep += table(rows, peak)
+    if threads:
+        rep += ["", "Threads: the same libraries built with `--threads %d`, at the train batch, timed interleaved with "
+                "one thread's (forward splits the batch once per call, the train step once per step):" % args.threads, "",
+                "| model | case | 1 thread µs | %d threads µs | speedup |" % args.threads, "|---|---|---:|---:|---:|"]
+        rep += ["| %s | %s | %s | %s | %.2f× |" % (r["model"], r["case"], fmt(r["one"]), fmt(r["many"]), r["one"] / r["many"])
+                for r in threads]
     if dw_rows:
         rep += [""] + depthwise_table(dw_rows, bandwidth)
     rep += ["", "Compile time (`nncc compile`, gcc included, cold cache):", "",
             "| model | --batch B | --train --batch B |", "|---|---:|---:|"]
     rep += ["| %s | %.2f s | %s |" % (m, c["infer"], fmt(c.get("train"), "%.2f s")) for m, c in sorted(ctimes.items())]
-    rep += ["", "Targets:", ""] + targets(rows, ctimes)
+    rep += ["", "Targets:", ""] + targets(rows, ctimes, threads)
     rep += ["", "Checks:", ""] + ["- %s: %s" % c for c in checks] + ["- FAILED " + f for f in failed]
     rep += ["- " + n for n in notes] + ["", "Machine:", ""] + machine(peers, peak, bandwidth, args.nncc, args.target)
     rep += ["- load average (1/5/15 min): %.2f %.2f %.2f at start, %.2f %.2f %.2f at end" % (load0 + load1)]
