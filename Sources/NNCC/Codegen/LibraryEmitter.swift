@@ -61,7 +61,9 @@ public enum LibraryEmitter {
             """
         for t in Template.needed(for: g, training: training != nil) { c += t.source + "\n" }
         c += api.declarations + "\n"
-        c += parameterTable(g, ctx: ctx, prefix: p)
+        // From here on, each out-of-line function is compiled by one of the parts (SourceParts).
+        let head = c
+        c = parameterTable(g, ctx: ctx, prefix: p)
         c += """
 
             #define \(p)_PARAM_FLOATS \(max(ctx.paramFloats, 16))
@@ -96,6 +98,7 @@ public enum LibraryEmitter {
                                   memory: memory)
         if let t = training { c += "\n" + t.functions }
         c += prof.functions(prefix: p)
+        c = head + SourceParts.split(c, head: head)
         c += CustomOps.userCode(g)
         c += Interface.targetCheckEnd(schedule.target)
         return GeneratedLibrary(header: api.header, source: c, paramFloats: ctx.paramFloats, packedFloats: packedAt, memory: memory)
@@ -137,7 +140,6 @@ public enum LibraryEmitter {
         let dims = ps.map { s in "{" + (0..<rank).map { $0 < s.shape.count ? "\(s.shape[$0])" : "0" }.joined(separator: ", ") + "}, " }
             .joined()
         let offsets = ps.map { "\(ctx.paramOffsets[$0.name]!), " }.joined()
-        var initCode = ""
         // Steps of (kind, offset, count, value): 0 constant, 1 uniform in ±value, 2 normal N(0, value²);
         // an embedding's padding row is a constant step of zeros after its normal one.
         let steps = ps.flatMap { s -> [(kind: Int, at: Int, n: Int, v: Float, what: String)] in
@@ -151,24 +153,19 @@ public enum LibraryEmitter {
             }
         }
         let hasNormal = steps.contains { $0.kind == 2 }
-        if CodeSize.isLarge(g, ctx.schedule) {  // one loop over a table: no call per tensor for gcc to inline
-            let rows = steps.map { "{\($0.kind), \($0.at), \($0.n), \(CSyntax.float($0.v))}" }
-            initCode = """
-                    static const struct { int kind; size_t at, n; float v; } t[\(steps.count + 1)] = {
-                        \(rows.joined(separator: ",\n        ")), {0, 0, 0, 0.0f}};
-                    for (int i = 0; i < \(steps.count); i++) {
-                        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
-                \(hasNormal ? "        else if (t[i].kind == 2) nn_init_normal(params + t[i].at, t[i].n, t[i].v, &rng);\n" : "")\
-                        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
-                    }
+        // One loop over a table, at every size: inlined once per tensor, the draws cost gcc more than the
+        // kernels of a small model (mobilenet_vww: 15 KB of code) and run once per context.
+        let rows = steps.map { "{\($0.kind), \($0.at), \($0.n), \(CSyntax.float($0.v))}" }
+        let initCode = steps.isEmpty ? "" : """
+                static const struct { int kind; size_t at, n; float v; } t[\(steps.count + 1)] = {
+                    \(rows.joined(separator: ",\n        ")), {0, 0, 0, 0.0f}};
+                for (int i = 0; i < \(steps.count); i++) {
+                    if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+            \(hasNormal ? "        else if (t[i].kind == 2) nn_init_normal(params + t[i].at, t[i].n, t[i].v, &rng);\n" : "")\
+                    else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+                }
 
-                """
-        } else {
-            for s in steps {
-                let call = ["nn_init_constant", "nn_init_uniform", "nn_init_normal"][s.kind]
-                initCode += "    \(call)(params + \(s.at), \(s.n), \(CSyntax.float(s.v))\(s.kind == 0 ? "" : ", &rng"));  /* \(s.what) */\n"
-            }
-        }
+            """
         // Box-Muller on the uniform generator, only where a parameter starts normal (nn.Embedding).
         let normal = hasNormal ? """
 
