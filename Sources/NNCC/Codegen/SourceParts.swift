@@ -133,7 +133,12 @@ enum SourceParts {
     /// column 0 and its closing `}` alone on a line (or the whole function on one line); comments,
     /// preprocessor lines, declarations, tables and types are kept as lines.
     static func parse(_ text: String) -> [Item] {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // What follows a function's closing brace on its line (`}/* ∂W of layer ...`, `}static void ...`:
+        // emitters join definitions) starts the next item; `};` and `} name;` close a type or a table.
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).flatMap { line -> [Substring] in
+            guard line.hasPrefix("}"), line.count > 1, ![";", " "].contains(line.dropFirst().first!) else { return [line] }
+            return [line.prefix(1), line.dropFirst()]
+        }
         var items: [Item] = []
         var i = 0
         while i < lines.count {
@@ -171,6 +176,8 @@ enum SourceParts {
         } else {
             return nil
         }
+        // A body line from column 0 would be another top-level item: keep the text whole (every part compiles it).
+        guard !body.dropFirst().dropLast().contains(where: { $0.first.map { $0.isLetter || $0 == "_" } ?? false }) else { return nil }
         let text = header.joined(separator: " ").trimmingCharacters(in: .whitespaces)
         let words = text.split(separator: " ")
         guard text.hasSuffix(")"), !text.contains("="), let kind = words.first,
