@@ -24,23 +24,14 @@
 /* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
    them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
    ordinary translation unit. A function that one part defines and others call
-   is NN_LOCAL: static here, hidden in a part build. Not cloned there: the
-   original stays for the other parts, so a clone would be compiled twice. */
+   is NN_LOCAL: static here, hidden in a part build. */
 #ifndef NN_PART
 #define NN_PART 0
 #endif
 #if NN_PART == 0
 #define NN_LOCAL static
-#elif defined(__clang__)
+#else
 #define NN_LOCAL __attribute__((visibility("hidden")))
-#else
-#define NN_LOCAL __attribute__((visibility("hidden"), noclone))
-#endif
-/* The body of a template function that the first part compiles for all of them. */
-#if NN_PART <= 1
-#define NN_PART1_BODY(...) __VA_ARGS__
-#else
-#define NN_PART1_BODY(...) ;
 #endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
@@ -399,10 +390,8 @@ typedef struct {
 
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED NN_LOCAL __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                                 int j, int n, const nn_epilogue *e)
-#if NN_PART <= 1
-{
+NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
+                                                               int j, int n, const nn_epilogue *e) {
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -413,9 +402,6 @@ NN_UNUSED NN_LOCAL __attribute__((noinline)) void nn_micro_store(float *restrict
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
 }
-#else
-;
-#endif
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -510,21 +496,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED NN_LOCAL __attribute__((noinline)) void nn_micro_##R( \
+    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    NN_PART1_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
+    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED NN_LOCAL __attribute__((noinline)) void nn_micro_##R( \
+    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    NN_PART1_BODY({ \
+    { \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    })
+    }
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1836,7 +1822,7 @@ struct cnn_bn_ctx {
    per example [3, 32, 32] -> [32, 32, 32]; batch nb <= 1 */
 NN_LOCAL void k1_conv3x3_32x32x32_relu_tile4x1x3(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_conv_rows_tile(4, 1, 3, (nn_conv_shape){.C = 3, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32}, 34, 34, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
@@ -1853,7 +1839,7 @@ NN_LOCAL void k1_conv3x3_32x32x32_relu_tile4x1x2(int oh, int ow0, const float *r
 ;
 #endif
 NN_LOCAL void k1_conv3x3_32x32x32_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     const nn_conv_shape s = {.C = 3, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32};
     (void)scratch;
@@ -1875,7 +1861,7 @@ NN_LOCAL void k1_conv3x3_32x32x32_relu(int nb, const float *restrict x, const fl
 /* layer "3" (layers[3]): conv2d 32->32 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 16x16 tiles, blocks of 4 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [32, 32, 32] -> [32, 32, 32]; batch nb <= 1 */
 NN_LOCAL void k2_conv3x3_32x32x32_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     const nn_conv_shape s = {.C = 32, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32};
     (void)scratch;
@@ -1908,7 +1894,7 @@ NN_LOCAL void k3_maxpool2x2_32x16x16(int nb, const float *restrict x, float *res
 /* layer "7" (layers[7]): conv2d 32->64 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 8x8 tiles, blocks of 8 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [32, 16, 16] -> [64, 16, 16]; batch nb <= 1 */
 NN_LOCAL void k4_conv3x3_64x16x16_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     const nn_conv_shape s = {.C = 32, .H = 16, .W = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 16, .OW = 16};
     (void)scratch;
@@ -1929,7 +1915,7 @@ NN_LOCAL void k4_conv3x3_64x16x16_relu(int nb, const float *restrict x, const fl
 /* layer "10" (layers[10]): conv2d 64->64 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 8x8 tiles, blocks of 8 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [64, 16, 16] -> [64, 16, 16]; batch nb <= 1 */
 NN_LOCAL void k5_conv3x3_64x16x16_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     const nn_conv_shape s = {.C = 64, .H = 16, .W = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 16, .OW = 16};
     (void)scratch;
@@ -2029,14 +2015,14 @@ NN_LOCAL void cnn_bn_pack(cnn_bn_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *cnn_bn_param_name(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < cnn_bn_NUM_PARAMS ? cnn_bn_names[i] : NULL; }
 #else
 ;
 #endif
 
 int cnn_bn_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2080,7 +2066,7 @@ NN_LOCAL cnn_bn_ctx *cnn_bn_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at cnn_bn_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void cnn_bn_use(cnn_bn_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     cnn_bn_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -2093,7 +2079,7 @@ NN_LOCAL NN_UNUSED void cnn_bn_use(cnn_bn_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at cnn_bn_offsets). */
 NN_LOCAL int cnn_bn_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     float *dst[cnn_bn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) dst[i] = buf + cnn_bn_offsets[i];
@@ -2105,7 +2091,7 @@ NN_LOCAL int cnn_bn_read(const char *path, float *buf)
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of cnn_bn_ctx). */
 NN_LOCAL int cnn_bn_keep_full(cnn_bn_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
@@ -2172,7 +2158,7 @@ void cnn_bn_destroy(cnn_bn_ctx *c)
 #endif
 
 int cnn_bn_get_param(const cnn_bn_ctx *c, int i, float *out)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2253,7 +2239,7 @@ int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path)
 static const int cnn_bn_output_sizes[cnn_bn_NUM_OUTPUTS] = {10, };
 
 int cnn_bn_output_size(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < cnn_bn_NUM_OUTPUTS ? cnn_bn_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
@@ -2309,7 +2295,7 @@ int cnn_bn_forward_all(cnn_bn_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int cnn_bn_forward(cnn_bn_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > cnn_bn_MAX_BATCH) return NN_ERR_BATCH;
@@ -2322,7 +2308,7 @@ int cnn_bn_forward(cnn_bn_ctx *c, const float *x, float *y, int nb)
 #endif
 
 const char *cnn_bn_strerror(int code)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (code) {
     case NN_OK: return "ok";

@@ -24,23 +24,14 @@
 /* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
    them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
    ordinary translation unit. A function that one part defines and others call
-   is NN_LOCAL: static here, hidden in a part build. Not cloned there: the
-   original stays for the other parts, so a clone would be compiled twice. */
+   is NN_LOCAL: static here, hidden in a part build. */
 #ifndef NN_PART
 #define NN_PART 0
 #endif
 #if NN_PART == 0
 #define NN_LOCAL static
-#elif defined(__clang__)
+#else
 #define NN_LOCAL __attribute__((visibility("hidden")))
-#else
-#define NN_LOCAL __attribute__((visibility("hidden"), noclone))
-#endif
-/* The body of a template function that the first part compiles for all of them. */
-#if NN_PART <= 1
-#define NN_PART1_BODY(...) __VA_ARGS__
-#else
-#define NN_PART1_BODY(...) ;
 #endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
@@ -399,10 +390,8 @@ typedef struct {
 
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED NN_LOCAL __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                                 int j, int n, const nn_epilogue *e)
-#if NN_PART <= 1
-{
+NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
+                                                               int j, int n, const nn_epilogue *e) {
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -413,9 +402,6 @@ NN_UNUSED NN_LOCAL __attribute__((noinline)) void nn_micro_store(float *restrict
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
 }
-#else
-;
-#endif
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -510,21 +496,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED NN_LOCAL __attribute__((noinline)) void nn_micro_##R( \
+    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    NN_PART1_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
+    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED NN_LOCAL __attribute__((noinline)) void nn_micro_##R( \
+    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    NN_PART1_BODY({ \
+    { \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    })
+    }
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1834,7 +1820,7 @@ NN_LOCAL void k1_conv3x3_16x8x8_relu(int nb, const float *restrict x, const floa
 /* layer "1" (layers[1]): conv2d 16->32 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 4x4 tiles, blocks of 4 tile rows, transforms 4 tiles wide, fused relu
    per example [16, 8, 8] -> [32, 8, 8]; batch nb <= 1 */
 NN_LOCAL void k2_conv3x3_32x8x8_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     const nn_conv_shape s = {.C = 16, .H = 8, .W = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 8, .OW = 8};
     (void)scratch;
@@ -1890,7 +1876,7 @@ NN_LOCAL void k6_dense_10(int nb, const float *restrict x, const float *restrict
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
 NN_LOCAL void digits_cnn_pack(digits_cnn_ctx *c)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     (void)c;
     /* layer "0": conv2d weight [16, 1, 3, 3] -> per group, filter blocks [K][4] */

@@ -13,23 +13,14 @@
 /* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
    them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
    ordinary translation unit. A function that one part defines and others call
-   is NN_LOCAL: static here, hidden in a part build. Not cloned there: the
-   original stays for the other parts, so a clone would be compiled twice. */
+   is NN_LOCAL: static here, hidden in a part build. */
 #ifndef NN_PART
 #define NN_PART 0
 #endif
 #if NN_PART == 0
 #define NN_LOCAL static
-#elif defined(__clang__)
+#else
 #define NN_LOCAL __attribute__((visibility("hidden")))
-#else
-#define NN_LOCAL __attribute__((visibility("hidden"), noclone))
-#endif
-/* The body of a template function that the first part compiles for all of them. */
-#if NN_PART <= 1
-#define NN_PART1_BODY(...) __VA_ARGS__
-#else
-#define NN_PART1_BODY(...) ;
 #endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas

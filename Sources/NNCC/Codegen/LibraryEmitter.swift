@@ -142,14 +142,14 @@ public enum LibraryEmitter {
         let offsets = ps.map { "\(ctx.paramOffsets[$0.name]!), " }.joined()
         // Steps of (kind, offset, count, value): 0 constant, 1 uniform in ±value, 2 normal N(0, value²);
         // an embedding's padding row is a constant step of zeros after its normal one.
-        let steps = ps.flatMap { s -> [(kind: Int, at: Int, n: Int, v: Float, what: String)] in
-            let at = ctx.paramOffsets[s.name]!, what = CSyntax.comment(s.name)
+        let steps = ps.flatMap { s -> [(kind: Int, at: Int, n: Int, v: Float)] in
+            let at = ctx.paramOffsets[s.name]!
             switch s.initializer {
-            case let .uniform(bound): return [(1, at, s.size, bound, what)]
-            case let .constant(v): return [(0, at, s.size, v, what)]
+            case let .uniform(bound): return [(1, at, s.size, bound)]
+            case let .constant(v): return [(0, at, s.size, v)]
             case let .normal(std, row):
                 let width = s.shape.dropFirst().reduce(1, *)
-                return [(2, at, s.size, std, what)] + (row.map { [(0, at + $0 * width, width, 0, what + ", padding row")] } ?? [])
+                return [(2, at, s.size, std)] + (row.map { [(0, at + $0 * width, width, 0)] } ?? [])
             }
         }
         let hasNormal = steps.contains { $0.kind == 2 }
