@@ -33,6 +33,12 @@
 #else
 #define NN_LOCAL __attribute__((visibility("hidden")))
 #endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
@@ -388,10 +394,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -401,7 +418,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -496,21 +513,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1247,7 +1264,7 @@ const char *digits_mlp_param_name(int i)
 #endif
 
 int digits_mlp_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= digits_mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1291,7 +1308,7 @@ NN_LOCAL digits_mlp_ctx *digits_mlp_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at digits_mlp_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void digits_mlp_use(digits_mlp_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     digits_mlp_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1418,7 +1435,7 @@ int digits_mlp_set_param(digits_mlp_ctx *c, int i, const float *in)
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
 int digits_mlp_load_weights(digits_mlp_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
@@ -1489,7 +1506,7 @@ int digits_mlp_info(int what)
 
 /* Inference over nb examples: every layer's kernel in order. */
 NN_LOCAL void digits_mlp_run(digits_mlp_ctx *c, const float *x, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)c; (void)x; (void)nb;
     k2_dense_128_relu(nb, x, c->packed + 0, c->arena + 0);
@@ -1514,7 +1531,7 @@ int digits_mlp_forward_all(digits_mlp_ctx *c, const float *x, float *const *ys, 
 #endif
 
 int digits_mlp_forward(digits_mlp_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > digits_mlp_MAX_BATCH) return NN_ERR_BATCH;

@@ -33,6 +33,12 @@
 #else
 #define NN_LOCAL __attribute__((visibility("hidden")))
 #endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
@@ -388,10 +394,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -401,7 +418,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -496,21 +513,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1509,7 +1526,7 @@ static const size_t lenet5_offsets[11] = {0, 160, 176, 2576, 2592, 50592, 50720,
 
 /* PyTorch's initialisation scheme, from the model's seed. */
 NN_LOCAL void lenet5_init_params(float *params, uint64_t rng)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)params; (void)rng;
     static const struct { int kind; size_t at, n; float v; } t[11] = {
@@ -1567,7 +1584,7 @@ NN_LOCAL void k1_conv5x5_6x28x28_relu_tile6x1x2(int oh, int ow0, const float *re
 #endif
 NN_LOCAL void k1_conv5x5_6x28x28_relu_tile6x1x1(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_conv_rows_tile(6, 1, 1, (nn_conv_shape){.C = 1, .H = 28, .W = 28, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 2, .pl = 2, .dh = 1, .dw = 1, .OH = 28, .OW = 28}, 32, 32, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
@@ -1575,7 +1592,7 @@ NN_LOCAL void k1_conv5x5_6x28x28_relu_tile6x1x1(int oh, int ow0, const float *re
 ;
 #endif
 NN_LOCAL void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     const nn_conv_shape s = {.C = 1, .H = 28, .W = 28, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 2, .pl = 2, .dh = 1, .dw = 1, .OH = 28, .OW = 28};
     (void)scratch;
@@ -1610,7 +1627,7 @@ NN_LOCAL void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *rest
    per example [6, 14, 14] -> [16, 10, 10]; batch nb <= 1 */
 NN_LOCAL void k3_conv5x5_16x10x10_relu_tile4x1x3(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_conv_rows_tile(4, 1, 3, (nn_conv_shape){.C = 6, .H = 14, .W = 14, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 0, .pl = 0, .dh = 1, .dw = 1, .OH = 10, .OW = 10}, 14, 16, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
@@ -1618,7 +1635,7 @@ NN_LOCAL void k3_conv5x5_16x10x10_relu_tile4x1x3(int oh, int ow0, const float *r
 ;
 #endif
 NN_LOCAL void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     const nn_conv_shape s = {.C = 6, .H = 14, .W = 14, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 0, .pl = 0, .dh = 1, .dw = 1, .OH = 10, .OW = 10};
     (void)scratch;
@@ -1664,7 +1681,7 @@ NN_LOCAL void k6_dense_120_relu(int nb, const float *restrict x, const float *re
 /* layer "9" (layers[9]): dense 120 -> 84, fused relu
    per example [120] -> [84]; batch nb <= 1 */
 NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 10560, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 84, 120, x, 120, w, y, 84, e);
@@ -1676,7 +1693,7 @@ NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *res
 /* layer "11" (layers[11]): dense 84 -> 10
    per example [84] -> [10]; batch nb <= 1 */
 NN_LOCAL void k8_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 1344, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 84, x, 84, w, y, 10, e);
@@ -1687,7 +1704,7 @@ NN_LOCAL void k8_dense_10(int nb, const float *restrict x, const float *restrict
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
 NN_LOCAL void lenet5_pack(lenet5_ctx *c)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     (void)c;
     /* layer "0": conv2d weight [6, 1, 5, 5] -> per group, filter blocks [K][6] */
@@ -1722,7 +1739,7 @@ const char *lenet5_param_name(int i)
 #endif
 
 int lenet5_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1766,7 +1783,7 @@ NN_LOCAL lenet5_ctx *lenet5_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at lenet5_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     lenet5_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1779,7 +1796,7 @@ NN_LOCAL NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at lenet5_offsets). */
 NN_LOCAL int lenet5_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     float *dst[lenet5_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = buf + lenet5_offsets[i];
@@ -1791,7 +1808,7 @@ NN_LOCAL int lenet5_read(const char *path, float *buf)
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of lenet5_ctx). */
 NN_LOCAL int lenet5_keep_full(lenet5_ctx *c)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
@@ -1816,7 +1833,7 @@ NN_LOCAL int lenet5_keep_full(lenet5_ctx *c)
 #endif
 
 lenet5_ctx *lenet5_create(void)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     void *block = aligned_alloc(64, lenet5_HEAP_BYTES);
     if (!block) return NULL;
@@ -1846,7 +1863,7 @@ lenet5_ctx *lenet5_create_in(void *buffer, size_t size)
 #endif
 
 void lenet5_destroy(lenet5_ctx *c)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -1893,7 +1910,7 @@ int lenet5_set_param(lenet5_ctx *c, int i, const float *in)
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
 int lenet5_load_weights(lenet5_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
@@ -1924,7 +1941,7 @@ int lenet5_load_weights(lenet5_ctx *c, const char *path)
 #endif
 
 int lenet5_save_weights(const lenet5_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !path) return NN_ERR_NULL;
     int rc = lenet5_keep_full((lenet5_ctx *)c);
@@ -1964,7 +1981,7 @@ int lenet5_info(int what)
 
 /* Inference over nb examples: every layer's kernel in order. */
 NN_LOCAL void lenet5_run(lenet5_ctx *c, const float *x, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     (void)c; (void)x; (void)nb;
     k1_conv5x5_6x28x28_relu(nb, x, c->packed + 0, c->arena + 0, c->arena + 4704);
@@ -1980,7 +1997,7 @@ NN_LOCAL void lenet5_run(lenet5_ctx *c, const float *x, int nb)
 #endif
 
 int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < lenet5_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
@@ -1994,7 +2011,7 @@ int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int lenet5_forward(lenet5_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > lenet5_MAX_BATCH) return NN_ERR_BATCH;
@@ -2007,7 +2024,7 @@ int lenet5_forward(lenet5_ctx *c, const float *x, float *y, int nb)
 #endif
 
 const char *lenet5_strerror(int code)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (code) {
     case NN_OK: return "ok";

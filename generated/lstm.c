@@ -33,6 +33,12 @@
 #else
 #define NN_LOCAL __attribute__((visibility("hidden")))
 #endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
@@ -388,10 +394,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -401,7 +418,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -496,21 +513,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1162,7 +1179,7 @@ static const size_t lstm_offsets[7] = {0, 16384, 81920, 82432, 82944, 84224, 0};
 
 /* PyTorch's initialisation scheme, from the model's seed. */
 NN_LOCAL void lstm_init_params(float *params, uint64_t rng)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)params; (void)rng;
     static const struct { int kind; size_t at, n; float v; } t[7] = {
@@ -1247,7 +1264,7 @@ NN_LOCAL void k1_lstm_128(int nb, const float *restrict x, const float *restrict
 /* layer "1" (layers[1]): dense 128 -> 10
    per example [128] -> [10]; batch nb <= 1 */
 NN_LOCAL void k2_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 2048, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 128, x, 128, w, y, 10, e);
@@ -1283,7 +1300,7 @@ const char *lstm_param_name(int i)
 #endif
 
 int lstm_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1295,7 +1312,7 @@ int lstm_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t lstm_param_count(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     size_t n = 1;
     for (int d = 0; d < lstm_ranks[i]; d++) n *= (size_t)lstm_dims[i][d];
@@ -1309,7 +1326,7 @@ NN_LOCAL size_t lstm_param_count(int i)
 _Static_assert(sizeof(struct lstm_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL lstm_ctx *lstm_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     memset(block, 0, lstm_HEAP_BYTES);
     lstm_ctx *c = block;
@@ -1352,7 +1369,7 @@ NN_LOCAL int lstm_read(const char *path, float *buf)
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of lstm_ctx). */
 NN_LOCAL int lstm_keep_full(lstm_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
@@ -1395,7 +1412,7 @@ lstm_ctx *lstm_create(void)
 #endif
 
 lstm_ctx *lstm_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!buffer || size < lstm_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     lstm_ctx *c = lstm_place(buffer, 0);
@@ -1437,7 +1454,7 @@ int lstm_get_param(const lstm_ctx *c, int i, float *out)
 #endif
 
 int lstm_set_param(lstm_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1485,7 +1502,7 @@ int lstm_load_weights(lstm_ctx *c, const char *path)
 #endif
 
 int lstm_save_weights(const lstm_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !path) return NN_ERR_NULL;
     int rc = lstm_keep_full((lstm_ctx *)c);
@@ -1507,7 +1524,7 @@ int lstm_output_size(int i)
 #endif
 
 int lstm_info(int what)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     switch (what) {
     case 0: return lstm_MAX_BATCH;
@@ -1563,7 +1580,7 @@ int lstm_forward(lstm_ctx *c, const float *x, float *y, int nb)
 #endif
 
 const char *lstm_strerror(int code)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (code) {
     case NN_OK: return "ok";

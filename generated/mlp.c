@@ -33,6 +33,12 @@
 #else
 #define NN_LOCAL __attribute__((visibility("hidden")))
 #endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
@@ -388,10 +394,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -401,7 +418,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -496,21 +513,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1206,7 +1223,7 @@ struct mlp_ctx {
 /* layer "0" (layers[0]): dense 784 -> 512, fused relu
    per example [784] -> [512]; batch nb <= 1 */
 NN_LOCAL void k1_dense_512_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 401408, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 512, 784, x, 784, w, y, 512, e);
@@ -1218,7 +1235,7 @@ NN_LOCAL void k1_dense_512_relu(int nb, const float *restrict x, const float *re
 /* layer "2" (layers[2]): dense 512 -> 256, fused relu
    per example [512] -> [256]; batch nb <= 1 */
 NN_LOCAL void k2_dense_256_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 131072, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 256, 512, x, 512, w, y, 256, e);
@@ -1230,7 +1247,7 @@ NN_LOCAL void k2_dense_256_relu(int nb, const float *restrict x, const float *re
 /* layer "4" (layers[4]): dense 256 -> 10
    per example [256] -> [10]; batch nb <= 1 */
 NN_LOCAL void k3_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 4096, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 256, x, 256, w, y, 10, e);
@@ -1259,7 +1276,7 @@ NN_LOCAL void mlp_pack(mlp_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *mlp_param_name(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < mlp_NUM_PARAMS ? mlp_names[i] : NULL; }
 #else
 ;
@@ -1278,7 +1295,7 @@ int mlp_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t mlp_param_count(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     size_t n = 1;
     for (int d = 0; d < mlp_ranks[i]; d++) n *= (size_t)mlp_dims[i][d];
@@ -1390,7 +1407,7 @@ mlp_ctx *mlp_create_in(void *buffer, size_t size)
 #endif
 
 void mlp_destroy(mlp_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -1437,7 +1454,7 @@ int mlp_set_param(mlp_ctx *c, int i, const float *in)
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
 int mlp_load_weights(mlp_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
@@ -1483,7 +1500,7 @@ int mlp_save_weights(const mlp_ctx *c, const char *path)
 static const int mlp_output_sizes[mlp_NUM_OUTPUTS] = {10, };
 
 int mlp_output_size(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < mlp_NUM_OUTPUTS ? mlp_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;

@@ -22,6 +22,12 @@
 #else
 #define NN_LOCAL __attribute__((visibility("hidden")))
 #endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */

@@ -59,7 +59,10 @@ public enum LibraryEmitter {
             #define NN_THREADS \(schedule.threads)
             \(split == nil && (training?.splitFloats ?? 0) == 0 ? "" : ForwardThreads.threadLimit(schedule.threads))\(api.paramRank > 4 ? "#define NN_PARAM_RANK \(api.paramRank)\n" : "")
             """
-        for t in Template.needed(for: g, training: training != nil) { c += t.source + "\n" }
+        let templates = Template.needed(for: g, training: training != nil)
+        // Winograd calls the micro-kernels with constant shapes: each part keeps its own, specialised (gemm.c).
+        if templates.contains(.winograd) { c += "#define NN_MICRO_PER_PART 1\n" }
+        for t in templates { c += t.source + "\n" }
         c += api.declarations + "\n"
         // From here on, each out-of-line function is compiled by one of the parts (SourceParts).
         let head = c

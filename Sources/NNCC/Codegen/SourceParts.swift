@@ -17,9 +17,9 @@ import Foundation
 /// Compiled alone (NN_PART undefined: 0) the file is what it was, NN_LOCAL being `static`
 /// (templates/prologue.c). Built with `-DNN_PART=k`, a part defines its own bodies and declares the
 /// others, now hidden (not static) so the objects link; the templates and tables are in every part (gcc
-/// drops the static ones a part does not use; the GEMM micro-kernels stay static in each part that uses
-/// them, so that gcc still specialises them for their callers), but nn_vact_more, which the first part
-/// compiles for all. Inline functions are never split: they are expanded where called.
+/// drops the static ones a part does not use), but nn_vact_more and, in a library without Winograd
+/// (whose constant-shape calls gcc specialises per part), the GEMM micro-kernels: the first part
+/// compiles them for all (templates/gemm.c). Inline functions are never split: they are expanded where called.
 enum SourceParts {
     /// The parts a file is written in; nncc compiles them in parallel when the machine has the cores.
     static let count = 2
@@ -84,8 +84,18 @@ enum SourceParts {
         return out
     }
 
-    /// What the first part compiles of the templates for every part: nn_vact_more (a switch).
-    private static func firstPartTemplates(_ head: String, _ inlineCost: [String: Int]) -> Int { 1000 }
+    /// What the first part compiles of the templates for every part: nn_vact_more, and without Winograd
+    /// the copies of the micro-kernel for 1, 2, 4 and NN_MR rows up to NN_GEMM_ROWS (the others trap).
+    private static func firstPartTemplates(_ head: String, _ inlineCost: [String: Int]) -> Int {
+        func defined(_ name: String) -> Int {
+            head.split(separator: "\n").lazy.compactMap { line in
+                line.hasPrefix("#define \(name) ") ? Int(line.dropFirst(name.count + 9)) : nil
+            }.first ?? 0
+        }
+        guard head.contains("NN_MICRO(1)"), defined("NN_MICRO_PER_PART") == 0 else { return 1000 }
+        let rows = defined("NN_GEMM_ROWS"), copies = Set([1, 2, 4, defined("NN_MR")].filter { $0 <= rows }).count
+        return 1000 + copies * (inlineCost["nn_micro"] ?? 0) / 2
+    }
 
     private static func cost(_ item: Item) -> Int {
         if case let .function(f) = item { return f.cost }
