@@ -9,6 +9,7 @@
 #define NN_VREGS 16
 #define NN_GEMM_ROWS 6
 #define NN_THREADS 1
+#define NN_MICRO_PER_PART 1
 /* ---- nncc prologue: types and helpers shared by every kernel ---------- */
 #include <math.h>
 #include <stddef.h>
@@ -20,6 +21,25 @@
 /* On helpers a model may not call: clang, unlike gcc, warns about unused
    static inline functions. */
 #define NN_UNUSED __attribute__((unused))
+
+/* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
+   them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
+   ordinary translation unit. A function that one part defines and others call
+   is NN_LOCAL: static here, hidden in a part build. */
+#ifndef NN_PART
+#define NN_PART 0
+#endif
+#if NN_PART == 0
+#define NN_LOCAL static
+#else
+#define NN_LOCAL __attribute__((visibility("hidden")))
+#endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
@@ -283,7 +303,9 @@ static inline nn_vf nn_vmish(nn_vf v) {
    reaching inf) go lane by lane. Out of line: inlined into every GEMM and
    conv epilogue it would change gcc's inlining and cloning of the
    micro-kernels. */
-NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v) {
+NN_UNUSED NN_LOCAL __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v)
+#if NN_PART <= 1
+{
     switch (act) {
     case NN_ACT_GELU_TANH:
         return 0.5f * v * (1.0f + nn_vtanh(NN_GELU_TANH_K * (v + 0.044715f * v * v * v)));
@@ -304,6 +326,9 @@ NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alp
         return v;
     }
 }
+#else
+;
+#endif
 
 /* Activation over a vector: relu, sigmoid and tanh inline. */
 static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
@@ -370,10 +395,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -383,7 +419,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -478,21 +514,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1740,33 +1776,43 @@ static const int64_t cnn_bn_dims[25][4] = {{32, 3, 3, 3}, {32, 0, 0, 0}, {32, 0,
 static const size_t cnn_bn_offsets[25] = {0, 864, 896, 928, 960, 992, 10208, 10240, 10272, 10304, 10336, 28768, 28832, 28896, 28960, 29024, 65888, 65952, 66016, 66080, 66144, 1114720, 1114976, 1117536, 0};
 
 /* PyTorch's initialisation scheme, from the model's seed. */
-static void cnn_bn_init_params(float *params, uint64_t rng) {
+NN_LOCAL void cnn_bn_init_params(float *params, uint64_t rng)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)params; (void)rng;
-    nn_init_uniform(params + 0, 864, 0.19245009f, &rng);  /* 0.weight */
-    nn_init_constant(params + 864, 32, 1.0f);  /* 1.weight */
-    nn_init_constant(params + 896, 32, 0.0f);  /* 1.bias */
-    nn_init_constant(params + 928, 32, 0.0f);  /* 1.running_mean */
-    nn_init_constant(params + 960, 32, 1.0f);  /* 1.running_var */
-    nn_init_uniform(params + 992, 9216, 0.05892557f, &rng);  /* 3.weight */
-    nn_init_constant(params + 10208, 32, 1.0f);  /* 4.weight */
-    nn_init_constant(params + 10240, 32, 0.0f);  /* 4.bias */
-    nn_init_constant(params + 10272, 32, 0.0f);  /* 4.running_mean */
-    nn_init_constant(params + 10304, 32, 1.0f);  /* 4.running_var */
-    nn_init_uniform(params + 10336, 18432, 0.05892557f, &rng);  /* 7.weight */
-    nn_init_constant(params + 28768, 64, 1.0f);  /* 8.weight */
-    nn_init_constant(params + 28832, 64, 0.0f);  /* 8.bias */
-    nn_init_constant(params + 28896, 64, 0.0f);  /* 8.running_mean */
-    nn_init_constant(params + 28960, 64, 1.0f);  /* 8.running_var */
-    nn_init_uniform(params + 29024, 36864, 0.041666668f, &rng);  /* 10.weight */
-    nn_init_constant(params + 65888, 64, 1.0f);  /* 11.weight */
-    nn_init_constant(params + 65952, 64, 0.0f);  /* 11.bias */
-    nn_init_constant(params + 66016, 64, 0.0f);  /* 11.running_mean */
-    nn_init_constant(params + 66080, 64, 1.0f);  /* 11.running_var */
-    nn_init_uniform(params + 66144, 1048576, 0.015625f, &rng);  /* 15.weight */
-    nn_init_uniform(params + 1114720, 256, 0.015625f, &rng);  /* 15.bias */
-    nn_init_uniform(params + 1114976, 2560, 0.0625f, &rng);  /* 18.weight */
-    nn_init_uniform(params + 1117536, 10, 0.0625f, &rng);  /* 18.bias */
+    static const struct { int kind; size_t at, n; float v; } t[25] = {
+        {1, 0, 864, 0.19245009f},
+        {0, 864, 32, 1.0f},
+        {0, 896, 32, 0.0f},
+        {0, 928, 32, 0.0f},
+        {0, 960, 32, 1.0f},
+        {1, 992, 9216, 0.05892557f},
+        {0, 10208, 32, 1.0f},
+        {0, 10240, 32, 0.0f},
+        {0, 10272, 32, 0.0f},
+        {0, 10304, 32, 1.0f},
+        {1, 10336, 18432, 0.05892557f},
+        {0, 28768, 64, 1.0f},
+        {0, 28832, 64, 0.0f},
+        {0, 28896, 64, 0.0f},
+        {0, 28960, 64, 1.0f},
+        {1, 29024, 36864, 0.041666668f},
+        {0, 65888, 64, 1.0f},
+        {0, 65952, 64, 0.0f},
+        {0, 66016, 64, 0.0f},
+        {0, 66080, 64, 1.0f},
+        {1, 66144, 1048576, 0.015625f},
+        {1, 1114720, 256, 0.015625f},
+        {1, 1114976, 2560, 0.0625f},
+        {1, 1117536, 10, 0.0625f}, {0, 0, 0, 0.0f}};
+    for (int i = 0; i < 24; i++) {
+        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+    }
 }
+#else
+;
+#endif
 
 #define cnn_bn_PARAM_FLOATS 1117552
 #define cnn_bn_PACKED_FLOATS 1233200
@@ -1792,15 +1838,27 @@ struct cnn_bn_ctx {
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
 /* layer "0" (layers[0]): conv2d 3->32 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, rows, tiles of 4 filters x 1 rows x 3 vectors, batchnorm folded in, fused relu
    per example [3, 32, 32] -> [32, 32, 32]; batch nb <= 1 */
-static void k1_conv3x3_32x32x32_relu_tile4x1x3(int oh, int ow0, const float *restrict xp, const float *restrict wk,
-        const float *restrict bias, float *restrict y, int nf) {
+NN_LOCAL void k1_conv3x3_32x32x32_relu_tile4x1x3(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+        const float *restrict bias, float *restrict y, int nf)
+#if NN_PART == 0 || NN_PART == 1
+{
     nn_conv_rows_tile(4, 1, 3, (nn_conv_shape){.C = 3, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32}, 34, 34, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
-static void k1_conv3x3_32x32x32_relu_tile4x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
-        const float *restrict bias, float *restrict y, int nf) {
+#else
+;
+#endif
+NN_LOCAL void k1_conv3x3_32x32x32_relu_tile4x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+        const float *restrict bias, float *restrict y, int nf)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_conv_rows_tile(4, 1, 2, (nn_conv_shape){.C = 3, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32}, 34, 34, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
-static void k1_conv3x3_32x32x32_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+#else
+;
+#endif
+NN_LOCAL void k1_conv3x3_32x32x32_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 1
+{
     const nn_conv_shape s = {.C = 3, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -1814,10 +1872,15 @@ static void k1_conv3x3_32x32x32_relu(int nb, const float *restrict x, const floa
         nn_conv_rows(s, 32, xp, w + (size_t)g * 864, w + 864 + g * 32, y + ((size_t)b * 32 + (size_t)g * 32) * 1024, &plan);
     }
 }
+#else
+;
+#endif
 
 /* layer "3" (layers[3]): conv2d 32->32 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 16x16 tiles, blocks of 4 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [32, 32, 32] -> [32, 32, 32]; batch nb <= 1 */
-static void k2_conv3x3_32x32x32_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+NN_LOCAL void k2_conv3x3_32x32x32_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 1
+{
     const nn_conv_shape s = {.C = 32, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -1830,17 +1893,27 @@ static void k2_conv3x3_32x32x32_relu(int nb, const float *restrict x, const floa
         nn_wino_image(4, 0, ws, s, x + ((size_t)b * 32 + (size_t)g * 32) * 1024, w, NN_ACT_RELU, 0.0f, 0.0f, y + ((size_t)b * 32 + (size_t)g * 32) * 1024, xp);
     }
 }
+#else
+;
+#endif
 
 /* layer "6" (layers[6]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [32, 32, 32] -> [32, 16, 16]; batch nb <= 1 */
-static void k3_maxpool2x2_32x16x16(int nb, const float *restrict x, float *restrict y) {
+NN_LOCAL void k3_maxpool2x2_32x16x16(int nb, const float *restrict x, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     for (size_t p = 0; p < (size_t)nb * 32; p++)
         nn_maxpool2(x + p * 1024, 32, 16, 16, y + p * 256);
 }
+#else
+;
+#endif
 
 /* layer "7" (layers[7]): conv2d 32->64 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 8x8 tiles, blocks of 8 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [32, 16, 16] -> [64, 16, 16]; batch nb <= 1 */
-static void k4_conv3x3_64x16x16_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+NN_LOCAL void k4_conv3x3_64x16x16_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 2
+{
     const nn_conv_shape s = {.C = 32, .H = 16, .W = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 16, .OW = 16};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -1853,10 +1926,15 @@ static void k4_conv3x3_64x16x16_relu(int nb, const float *restrict x, const floa
         nn_wino_image(4, 0, ws, s, x + ((size_t)b * 32 + (size_t)g * 32) * 256, w, NN_ACT_RELU, 0.0f, 0.0f, y + ((size_t)b * 64 + (size_t)g * 64) * 256, xp);
     }
 }
+#else
+;
+#endif
 
 /* layer "10" (layers[10]): conv2d 64->64 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 8x8 tiles, blocks of 8 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [64, 16, 16] -> [64, 16, 16]; batch nb <= 1 */
-static void k5_conv3x3_64x16x16_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+NN_LOCAL void k5_conv3x3_64x16x16_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 1
+{
     const nn_conv_shape s = {.C = 64, .H = 16, .W = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 16, .OW = 16};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -1869,30 +1947,50 @@ static void k5_conv3x3_64x16x16_relu(int nb, const float *restrict x, const floa
         nn_wino_image(4, 0, ws, s, x + ((size_t)b * 64 + (size_t)g * 64) * 256, w, NN_ACT_RELU, 0.0f, 0.0f, y + ((size_t)b * 64 + (size_t)g * 64) * 256, xp);
     }
 }
+#else
+;
+#endif
 
 /* layer "13" (layers[13]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [64, 16, 16] -> [64, 8, 8]; batch nb <= 1 */
-static void k6_maxpool2x2_64x8x8(int nb, const float *restrict x, float *restrict y) {
+NN_LOCAL void k6_maxpool2x2_64x8x8(int nb, const float *restrict x, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     for (size_t p = 0; p < (size_t)nb * 64; p++)
         nn_maxpool2(x + p * 256, 16, 8, 8, y + p * 64);
 }
+#else
+;
+#endif
 
 /* layer "15" (layers[15]): dense 4096 -> 256, fused relu
    per example [4096] -> [256]; batch nb <= 1 */
-static void k8_dense_256_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k8_dense_256_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 1
+{
     nn_epilogue e = {.bias = w + 1048576, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 256, 4096, x, 4096, w, y, 256, e);
 }
+#else
+;
+#endif
 
 /* layer "18" (layers[18]): dense 256 -> 10
    per example [256] -> [10]; batch nb <= 1 */
-static void k9_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k9_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_epilogue e = {.bias = w + 4096, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 256, x, 256, w, y, 10, e);
 }
+#else
+;
+#endif
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
-static void cnn_bn_pack(cnn_bn_ctx *c) {
+NN_LOCAL void cnn_bn_pack(cnn_bn_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     (void)c;
     /* layer "0": conv2d weight [32, 3, 3, 3] -> per group, filter blocks [K][4] */
     for (int g = 0; g < 1; g++) {
@@ -1930,26 +2028,46 @@ static void cnn_bn_pack(cnn_bn_ctx *c) {
     nn_pack_transposed(10, 256, c->params + 1114976, c->packed + 1229088);
     nn_pack_bias(10, 16, c->params + 1117536, c->packed + 1229088 + 4096);
 }
+#else
+;
+#endif
 /* ---- API ---------------------------------------------------------------- */
-const char *cnn_bn_param_name(int i) { return i >= 0 && i < cnn_bn_NUM_PARAMS ? cnn_bn_names[i] : NULL; }
+const char *cnn_bn_param_name(int i)
+#if NN_PART == 0 || NN_PART == 1
+{ return i >= 0 && i < cnn_bn_NUM_PARAMS ? cnn_bn_names[i] : NULL; }
+#else
+;
+#endif
 
-int cnn_bn_param_shape(int i, int64_t dims[4]) {
+int cnn_bn_param_shape(int i, int64_t dims[4])
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
     for (int d = 0; d < 4; d++) dims[d] = cnn_bn_dims[i][d];
     return cnn_bn_ranks[i];
 }
+#else
+;
+#endif
 
-static size_t cnn_bn_param_count(int i) {
+NN_LOCAL size_t cnn_bn_param_count(int i)
+#if NN_PART == 0 || NN_PART == 1
+{
     size_t n = 1;
     for (int d = 0; d < cnn_bn_ranks[i]; d++) n *= (size_t)cnn_bn_dims[i][d];
     return n;
 }
+#else
+;
+#endif
 
 /* ---- the context's memory: one block of cnn_bn_HEAP_BYTES ---------------------------- */
 _Static_assert(sizeof(struct cnn_bn_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
-static cnn_bn_ctx *cnn_bn_place(void *block, int owned) {
+NN_LOCAL cnn_bn_ctx *cnn_bn_place(void *block, int owned)
+#if NN_PART == 0 || NN_PART == 2
+{
     memset(block, 0, cnn_bn_HEAP_BYTES);
     cnn_bn_ctx *c = block;
     float *f = (float *)((char *)block + NN_CTX_BYTES);
@@ -1960,24 +2078,39 @@ static cnn_bn_ctx *cnn_bn_place(void *block, int owned) {
     c->owned = owned;
     return c;
 }
+#else
+;
+#endif
 
 /* Packs every parameter from src (PyTorch layout, at cnn_bn_offsets) and keeps those forward reads in place. */
-static NN_UNUSED void cnn_bn_use(cnn_bn_ctx *c, const float *src) {
+NN_LOCAL NN_UNUSED void cnn_bn_use(cnn_bn_ctx *c, const float *src)
+#if NN_PART == 0 || NN_PART == 2
+{
     cnn_bn_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
     cnn_bn_pack(&view);
     if (c->params != src) memcpy(c->params, src, cnn_bn_DIRECT_FLOATS * sizeof(float));
 }
+#else
+;
+#endif
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at cnn_bn_offsets). */
-static int cnn_bn_read(const char *path, float *buf) {
+NN_LOCAL int cnn_bn_read(const char *path, float *buf)
+#if NN_PART == 0 || NN_PART == 2
+{
     float *dst[cnn_bn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) dst[i] = buf + cnn_bn_offsets[i];
     return nn_st_load(path, cnn_bn_NUM_PARAMS, cnn_bn_names, cnn_bn_ranks, cnn_bn_dims, dst);
 }
+#else
+;
+#endif
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of cnn_bn_ctx). */
-static int cnn_bn_keep_full(cnn_bn_ctx *c) {
+NN_LOCAL int cnn_bn_keep_full(cnn_bn_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
     float *f = calloc(cnn_bn_PARAM_FLOATS, sizeof(float));
@@ -1996,8 +2129,13 @@ static int cnn_bn_keep_full(cnn_bn_ctx *c) {
     c->full = f;
     return NN_OK;
 }
+#else
+;
+#endif
 
-cnn_bn_ctx *cnn_bn_create(void) {
+cnn_bn_ctx *cnn_bn_create(void)
+#if NN_PART == 0 || NN_PART == 2
+{
     void *block = aligned_alloc(64, cnn_bn_HEAP_BYTES);
     if (!block) return NULL;
     cnn_bn_ctx *c = cnn_bn_place(block, 1);
@@ -2009,22 +2147,37 @@ cnn_bn_ctx *cnn_bn_create(void) {
     c->weights = NN_W_SEED;
     return c;
 }
+#else
+;
+#endif
 
-cnn_bn_ctx *cnn_bn_create_in(void *buffer, size_t size) {
+cnn_bn_ctx *cnn_bn_create_in(void *buffer, size_t size)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!buffer || size < cnn_bn_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     cnn_bn_ctx *c = cnn_bn_place(buffer, 0);
     c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
     return c;
 }
+#else
+;
+#endif
 
-void cnn_bn_destroy(cnn_bn_ctx *c) {
+void cnn_bn_destroy(cnn_bn_ctx *c)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c) return;
     if (c->full != c->params) free(c->full);
     free(c->source);
     if (c->owned) free(c);
 }
+#else
+;
+#endif
 
-int cnn_bn_get_param(const cnn_bn_ctx *c, int i, float *out) {
+int cnn_bn_get_param(const cnn_bn_ctx *c, int i, float *out)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
     const float *from = c->full;
@@ -2036,8 +2189,13 @@ int cnn_bn_get_param(const cnn_bn_ctx *c, int i, float *out) {
     memcpy(out, from + cnn_bn_offsets[i], cnn_bn_param_count(i) * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int cnn_bn_set_param(cnn_bn_ctx *c, int i, const float *in) {
+int cnn_bn_set_param(cnn_bn_ctx *c, int i, const float *in)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
     int rc = cnn_bn_keep_full(c);
@@ -2046,10 +2204,15 @@ int cnn_bn_set_param(cnn_bn_ctx *c, int i, const float *in) {
     cnn_bn_use(c, c->full);
     return NN_OK;
 }
+#else
+;
+#endif
 
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
-int cnn_bn_load_weights(cnn_bn_ctx *c, const char *path) {
+int cnn_bn_load_weights(cnn_bn_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
     if (c->full) {
@@ -2074,8 +2237,13 @@ int cnn_bn_load_weights(cnn_bn_ctx *c, const char *path) {
     free(src);
     return rc;
 }
+#else
+;
+#endif
 
-int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path) {
+int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !path) return NN_ERR_NULL;
     int rc = cnn_bn_keep_full((cnn_bn_ctx *)c);
     if (rc != NN_OK) return rc;
@@ -2083,11 +2251,21 @@ int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path) {
     for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) src[i] = c->full + cnn_bn_offsets[i];
     return nn_st_save(path, cnn_bn_NUM_PARAMS, cnn_bn_names, cnn_bn_ranks, cnn_bn_dims, src);
 }
+#else
+;
+#endif
 static const int cnn_bn_output_sizes[cnn_bn_NUM_OUTPUTS] = {10, };
 
-int cnn_bn_output_size(int i) { return i >= 0 && i < cnn_bn_NUM_OUTPUTS ? cnn_bn_output_sizes[i] : NN_ERR_INDEX; }
+int cnn_bn_output_size(int i)
+#if NN_PART == 0 || NN_PART == 2
+{ return i >= 0 && i < cnn_bn_NUM_OUTPUTS ? cnn_bn_output_sizes[i] : NN_ERR_INDEX; }
+#else
+;
+#endif
 
-int cnn_bn_info(int what) {
+int cnn_bn_info(int what)
+#if NN_PART == 0 || NN_PART == 1
+{
     switch (what) {
     case 0: return cnn_bn_MAX_BATCH;
     case 1: return cnn_bn_INPUT_SIZE;
@@ -2098,9 +2276,14 @@ int cnn_bn_info(int what) {
     default: return NN_ERR_INDEX;
     }
 }
+#else
+;
+#endif
 
 /* Inference over nb examples: every layer's kernel in order. */
-static void cnn_bn_run(cnn_bn_ctx *c, const float *x, int nb) {
+NN_LOCAL void cnn_bn_run(cnn_bn_ctx *c, const float *x, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)c; (void)x; (void)nb;
     k1_conv3x3_32x32x32_relu(nb, x, c->packed + 0, c->arena + 0, c->arena + 32768);
     k2_conv3x3_32x32x32_relu(nb, c->arena + 0, c->packed + 896, c->arena + 32768, c->arena + 65536);
@@ -2111,8 +2294,13 @@ static void cnn_bn_run(cnn_bn_ctx *c, const float *x, int nb) {
     k8_dense_256_relu(nb, c->arena + 0, c->packed + 180256, c->arena + 4096);
     k9_dense_10(nb, c->arena + 4096, c->packed + 1229088, c->arena + 0);
 }
+#else
+;
+#endif
 
-int cnn_bn_forward_all(cnn_bn_ctx *c, const float *x, float *const *ys, int nb) {
+int cnn_bn_forward_all(cnn_bn_ctx *c, const float *x, float *const *ys, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < cnn_bn_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
     if (nb < 1 || nb > cnn_bn_MAX_BATCH) return NN_ERR_BATCH;
@@ -2120,16 +2308,26 @@ int cnn_bn_forward_all(cnn_bn_ctx *c, const float *x, float *const *ys, int nb) 
     memcpy(ys[0], c->arena + 0, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int cnn_bn_forward(cnn_bn_ctx *c, const float *x, float *y, int nb) {
+int cnn_bn_forward(cnn_bn_ctx *c, const float *x, float *y, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > cnn_bn_MAX_BATCH) return NN_ERR_BATCH;
     cnn_bn_run(c, x, nb);
     memcpy(y, c->arena + 0, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-const char *cnn_bn_strerror(int code) {
+const char *cnn_bn_strerror(int code)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (code) {
     case NN_OK: return "ok";
     case NN_ERR_NULL: return "a required pointer argument is NULL";
@@ -2150,3 +2348,7 @@ const char *cnn_bn_strerror(int code) {
     default: return "unknown error code";
     }
 }
+#else
+;
+#endif
+

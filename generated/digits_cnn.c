@@ -9,6 +9,7 @@
 #define NN_VREGS 16
 #define NN_GEMM_ROWS 6
 #define NN_THREADS 1
+#define NN_MICRO_PER_PART 1
 /* ---- nncc prologue: types and helpers shared by every kernel ---------- */
 #include <math.h>
 #include <stddef.h>
@@ -20,6 +21,25 @@
 /* On helpers a model may not call: clang, unlike gcc, warns about unused
    static inline functions. */
 #define NN_UNUSED __attribute__((unused))
+
+/* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
+   them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
+   ordinary translation unit. A function that one part defines and others call
+   is NN_LOCAL: static here, hidden in a part build. */
+#ifndef NN_PART
+#define NN_PART 0
+#endif
+#if NN_PART == 0
+#define NN_LOCAL static
+#else
+#define NN_LOCAL __attribute__((visibility("hidden")))
+#endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
 
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
@@ -283,7 +303,9 @@ static inline nn_vf nn_vmish(nn_vf v) {
    reaching inf) go lane by lane. Out of line: inlined into every GEMM and
    conv epilogue it would change gcc's inlining and cloning of the
    micro-kernels. */
-NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v) {
+NN_UNUSED NN_LOCAL __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v)
+#if NN_PART <= 1
+{
     switch (act) {
     case NN_ACT_GELU_TANH:
         return 0.5f * v * (1.0f + nn_vtanh(NN_GELU_TANH_K * (v + 0.044715f * v * v * v)));
@@ -304,6 +326,9 @@ NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alp
         return v;
     }
 }
+#else
+;
+#endif
 
 /* Activation over a vector: relu, sigmoid and tanh inline. */
 static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
@@ -370,10 +395,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -383,7 +419,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -478,21 +514,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1724,17 +1760,27 @@ static const int64_t digits_cnn_dims[9][4] = {{16, 1, 3, 3}, {16, 0, 0, 0}, {32,
 static const size_t digits_cnn_offsets[9] = {0, 144, 160, 4768, 4800, 37568, 37632, 38272, 0};
 
 /* PyTorch's initialisation scheme, from the model's seed. */
-static void digits_cnn_init_params(float *params, uint64_t rng) {
+NN_LOCAL void digits_cnn_init_params(float *params, uint64_t rng)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)params; (void)rng;
-    nn_init_uniform(params + 0, 144, 0.33333334f, &rng);  /* 0.weight */
-    nn_init_uniform(params + 144, 16, 0.33333334f, &rng);  /* 0.bias */
-    nn_init_uniform(params + 160, 4608, 0.083333336f, &rng);  /* 1.weight */
-    nn_init_uniform(params + 4768, 32, 0.083333336f, &rng);  /* 1.bias */
-    nn_init_uniform(params + 4800, 32768, 0.044194173f, &rng);  /* 4.weight */
-    nn_init_uniform(params + 37568, 64, 0.044194173f, &rng);  /* 4.bias */
-    nn_init_uniform(params + 37632, 640, 0.125f, &rng);  /* 6.weight */
-    nn_init_uniform(params + 38272, 10, 0.125f, &rng);  /* 6.bias */
+    static const struct { int kind; size_t at, n; float v; } t[9] = {
+        {1, 0, 144, 0.33333334f},
+        {1, 144, 16, 0.33333334f},
+        {1, 160, 4608, 0.083333336f},
+        {1, 4768, 32, 0.083333336f},
+        {1, 4800, 32768, 0.044194173f},
+        {1, 37568, 64, 0.044194173f},
+        {1, 37632, 640, 0.125f},
+        {1, 38272, 10, 0.125f}, {0, 0, 0, 0.0f}};
+    for (int i = 0; i < 8; i++) {
+        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+    }
 }
+#else
+;
+#endif
 
 #define digits_cnn_PARAM_FLOATS 38288
 #define digits_cnn_PACKED_FLOATS 46864
@@ -1760,11 +1806,18 @@ struct digits_cnn_ctx {
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
 /* layer "0" (layers[0]): conv2d 1->16 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, rows, tiles of 4 filters x 1 rows x 2 vectors, fused relu
    per example [1, 8, 8] -> [16, 8, 8]; batch nb <= 1 */
-static void k1_conv3x3_16x8x8_relu_tile4x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
-        const float *restrict bias, float *restrict y, int nf) {
+NN_LOCAL void k1_conv3x3_16x8x8_relu_tile4x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+        const float *restrict bias, float *restrict y, int nf)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_conv_rows_tile(4, 1, 2, (nn_conv_shape){.C = 1, .H = 8, .W = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 8, .OW = 8}, 10, 10, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
-static void k1_conv3x3_16x8x8_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+#else
+;
+#endif
+NN_LOCAL void k1_conv3x3_16x8x8_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 2
+{
     const nn_conv_shape s = {.C = 1, .H = 8, .W = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 8, .OW = 8};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -1778,10 +1831,15 @@ static void k1_conv3x3_16x8x8_relu(int nb, const float *restrict x, const float 
         nn_conv_rows(s, 16, xp, w + (size_t)g * 144, w + 144 + g * 16, y + ((size_t)b * 16 + (size_t)g * 16) * 64, &plan);
     }
 }
+#else
+;
+#endif
 
 /* layer "1" (layers[1]): conv2d 16->32 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 4x4 tiles, blocks of 4 tile rows, transforms 4 tiles wide, fused relu
    per example [16, 8, 8] -> [32, 8, 8]; batch nb <= 1 */
-static void k2_conv3x3_32x8x8_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+NN_LOCAL void k2_conv3x3_32x8x8_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 1
+{
     const nn_conv_shape s = {.C = 16, .H = 8, .W = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 8, .OW = 8};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -1794,30 +1852,50 @@ static void k2_conv3x3_32x8x8_relu(int nb, const float *restrict x, const float 
         nn_wino_image(4, 0, ws, s, x + ((size_t)b * 16 + (size_t)g * 16) * 64, w, NN_ACT_RELU, 0.0f, 0.0f, y + ((size_t)b * 32 + (size_t)g * 32) * 64, xp);
     }
 }
+#else
+;
+#endif
 
 /* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [32, 8, 8] -> [32, 4, 4]; batch nb <= 1 */
-static void k3_maxpool2x2_32x4x4(int nb, const float *restrict x, float *restrict y) {
+NN_LOCAL void k3_maxpool2x2_32x4x4(int nb, const float *restrict x, float *restrict y)
+#if NN_PART == 0 || NN_PART == 1
+{
     for (size_t p = 0; p < (size_t)nb * 32; p++)
         nn_maxpool2(x + p * 64, 8, 4, 4, y + p * 16);
 }
+#else
+;
+#endif
 
 /* layer "4" (layers[4]): dense 512 -> 64, fused relu
    per example [512] -> [64]; batch nb <= 1 */
-static void k5_dense_64_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k5_dense_64_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 1
+{
     nn_epilogue e = {.bias = w + 32768, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 64, 512, x, 512, w, y, 64, e);
 }
+#else
+;
+#endif
 
 /* layer "6" (layers[6]): dense 64 -> 10
    per example [64] -> [10]; batch nb <= 1 */
-static void k6_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k6_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_epilogue e = {.bias = w + 1024, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 64, x, 64, w, y, 10, e);
 }
+#else
+;
+#endif
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
-static void digits_cnn_pack(digits_cnn_ctx *c) {
+NN_LOCAL void digits_cnn_pack(digits_cnn_ctx *c)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)c;
     /* layer "0": conv2d weight [16, 1, 3, 3] -> per group, filter blocks [K][4] */
     for (int g = 0; g < 1; g++) {
@@ -1835,26 +1913,46 @@ static void digits_cnn_pack(digits_cnn_ctx *c) {
     nn_pack_transposed(10, 64, c->params + 37632, c->packed + 45824);
     nn_pack_bias(10, 16, c->params + 38272, c->packed + 45824 + 1024);
 }
+#else
+;
+#endif
 /* ---- API ---------------------------------------------------------------- */
-const char *digits_cnn_param_name(int i) { return i >= 0 && i < digits_cnn_NUM_PARAMS ? digits_cnn_names[i] : NULL; }
+const char *digits_cnn_param_name(int i)
+#if NN_PART == 0 || NN_PART == 1
+{ return i >= 0 && i < digits_cnn_NUM_PARAMS ? digits_cnn_names[i] : NULL; }
+#else
+;
+#endif
 
-int digits_cnn_param_shape(int i, int64_t dims[4]) {
+int digits_cnn_param_shape(int i, int64_t dims[4])
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
     for (int d = 0; d < 4; d++) dims[d] = digits_cnn_dims[i][d];
     return digits_cnn_ranks[i];
 }
+#else
+;
+#endif
 
-static size_t digits_cnn_param_count(int i) {
+NN_LOCAL size_t digits_cnn_param_count(int i)
+#if NN_PART == 0 || NN_PART == 1
+{
     size_t n = 1;
     for (int d = 0; d < digits_cnn_ranks[i]; d++) n *= (size_t)digits_cnn_dims[i][d];
     return n;
 }
+#else
+;
+#endif
 
 /* ---- the context's memory: one block of digits_cnn_HEAP_BYTES ---------------------------- */
 _Static_assert(sizeof(struct digits_cnn_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
-static digits_cnn_ctx *digits_cnn_place(void *block, int owned) {
+NN_LOCAL digits_cnn_ctx *digits_cnn_place(void *block, int owned)
+#if NN_PART == 0 || NN_PART == 2
+{
     memset(block, 0, digits_cnn_HEAP_BYTES);
     digits_cnn_ctx *c = block;
     float *f = (float *)((char *)block + NN_CTX_BYTES);
@@ -1865,24 +1963,39 @@ static digits_cnn_ctx *digits_cnn_place(void *block, int owned) {
     c->owned = owned;
     return c;
 }
+#else
+;
+#endif
 
 /* Packs every parameter from src (PyTorch layout, at digits_cnn_offsets) and keeps those forward reads in place. */
-static NN_UNUSED void digits_cnn_use(digits_cnn_ctx *c, const float *src) {
+NN_LOCAL NN_UNUSED void digits_cnn_use(digits_cnn_ctx *c, const float *src)
+#if NN_PART == 0 || NN_PART == 1
+{
     digits_cnn_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
     digits_cnn_pack(&view);
     if (c->params != src) memcpy(c->params, src, digits_cnn_DIRECT_FLOATS * sizeof(float));
 }
+#else
+;
+#endif
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at digits_cnn_offsets). */
-static int digits_cnn_read(const char *path, float *buf) {
+NN_LOCAL int digits_cnn_read(const char *path, float *buf)
+#if NN_PART == 0 || NN_PART == 1
+{
     float *dst[digits_cnn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) dst[i] = buf + digits_cnn_offsets[i];
     return nn_st_load(path, digits_cnn_NUM_PARAMS, digits_cnn_names, digits_cnn_ranks, digits_cnn_dims, dst);
 }
+#else
+;
+#endif
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of digits_cnn_ctx). */
-static int digits_cnn_keep_full(digits_cnn_ctx *c) {
+NN_LOCAL int digits_cnn_keep_full(digits_cnn_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
     float *f = calloc(digits_cnn_PARAM_FLOATS, sizeof(float));
@@ -1901,8 +2014,13 @@ static int digits_cnn_keep_full(digits_cnn_ctx *c) {
     c->full = f;
     return NN_OK;
 }
+#else
+;
+#endif
 
-digits_cnn_ctx *digits_cnn_create(void) {
+digits_cnn_ctx *digits_cnn_create(void)
+#if NN_PART == 0 || NN_PART == 1
+{
     void *block = aligned_alloc(64, digits_cnn_HEAP_BYTES);
     if (!block) return NULL;
     digits_cnn_ctx *c = digits_cnn_place(block, 1);
@@ -1914,22 +2032,37 @@ digits_cnn_ctx *digits_cnn_create(void) {
     c->weights = NN_W_SEED;
     return c;
 }
+#else
+;
+#endif
 
-digits_cnn_ctx *digits_cnn_create_in(void *buffer, size_t size) {
+digits_cnn_ctx *digits_cnn_create_in(void *buffer, size_t size)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!buffer || size < digits_cnn_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     digits_cnn_ctx *c = digits_cnn_place(buffer, 0);
     c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
     return c;
 }
+#else
+;
+#endif
 
-void digits_cnn_destroy(digits_cnn_ctx *c) {
+void digits_cnn_destroy(digits_cnn_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c) return;
     if (c->full != c->params) free(c->full);
     free(c->source);
     if (c->owned) free(c);
 }
+#else
+;
+#endif
 
-int digits_cnn_get_param(const digits_cnn_ctx *c, int i, float *out) {
+int digits_cnn_get_param(const digits_cnn_ctx *c, int i, float *out)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
     const float *from = c->full;
@@ -1941,8 +2074,13 @@ int digits_cnn_get_param(const digits_cnn_ctx *c, int i, float *out) {
     memcpy(out, from + digits_cnn_offsets[i], digits_cnn_param_count(i) * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int digits_cnn_set_param(digits_cnn_ctx *c, int i, const float *in) {
+int digits_cnn_set_param(digits_cnn_ctx *c, int i, const float *in)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
     int rc = digits_cnn_keep_full(c);
@@ -1951,10 +2089,15 @@ int digits_cnn_set_param(digits_cnn_ctx *c, int i, const float *in) {
     digits_cnn_use(c, c->full);
     return NN_OK;
 }
+#else
+;
+#endif
 
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
-int digits_cnn_load_weights(digits_cnn_ctx *c, const char *path) {
+int digits_cnn_load_weights(digits_cnn_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
     if (c->full) {
@@ -1979,8 +2122,13 @@ int digits_cnn_load_weights(digits_cnn_ctx *c, const char *path) {
     free(src);
     return rc;
 }
+#else
+;
+#endif
 
-int digits_cnn_save_weights(const digits_cnn_ctx *c, const char *path) {
+int digits_cnn_save_weights(const digits_cnn_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !path) return NN_ERR_NULL;
     int rc = digits_cnn_keep_full((digits_cnn_ctx *)c);
     if (rc != NN_OK) return rc;
@@ -1988,11 +2136,21 @@ int digits_cnn_save_weights(const digits_cnn_ctx *c, const char *path) {
     for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) src[i] = c->full + digits_cnn_offsets[i];
     return nn_st_save(path, digits_cnn_NUM_PARAMS, digits_cnn_names, digits_cnn_ranks, digits_cnn_dims, src);
 }
+#else
+;
+#endif
 static const int digits_cnn_output_sizes[digits_cnn_NUM_OUTPUTS] = {10, };
 
-int digits_cnn_output_size(int i) { return i >= 0 && i < digits_cnn_NUM_OUTPUTS ? digits_cnn_output_sizes[i] : NN_ERR_INDEX; }
+int digits_cnn_output_size(int i)
+#if NN_PART == 0 || NN_PART == 2
+{ return i >= 0 && i < digits_cnn_NUM_OUTPUTS ? digits_cnn_output_sizes[i] : NN_ERR_INDEX; }
+#else
+;
+#endif
 
-int digits_cnn_info(int what) {
+int digits_cnn_info(int what)
+#if NN_PART == 0 || NN_PART == 1
+{
     switch (what) {
     case 0: return digits_cnn_MAX_BATCH;
     case 1: return digits_cnn_INPUT_SIZE;
@@ -2003,9 +2161,14 @@ int digits_cnn_info(int what) {
     default: return NN_ERR_INDEX;
     }
 }
+#else
+;
+#endif
 
 /* Inference over nb examples: every layer's kernel in order. */
-static void digits_cnn_run(digits_cnn_ctx *c, const float *x, int nb) {
+NN_LOCAL void digits_cnn_run(digits_cnn_ctx *c, const float *x, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     (void)c; (void)x; (void)nb;
     k1_conv3x3_16x8x8_relu(nb, x, c->packed + 0, c->arena + 0, c->arena + 1024);
     k2_conv3x3_32x8x8_relu(nb, c->arena + 0, c->packed + 160, c->arena + 1024, c->arena + 3072);
@@ -2013,8 +2176,13 @@ static void digits_cnn_run(digits_cnn_ctx *c, const float *x, int nb) {
     k5_dense_64_relu(nb, c->arena + 0, c->packed + 12992, c->arena + 512);
     k6_dense_10(nb, c->arena + 512, c->packed + 45824, c->arena + 0);
 }
+#else
+;
+#endif
 
-int digits_cnn_forward_all(digits_cnn_ctx *c, const float *x, float *const *ys, int nb) {
+int digits_cnn_forward_all(digits_cnn_ctx *c, const float *x, float *const *ys, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < digits_cnn_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
     if (nb < 1 || nb > digits_cnn_MAX_BATCH) return NN_ERR_BATCH;
@@ -2022,16 +2190,26 @@ int digits_cnn_forward_all(digits_cnn_ctx *c, const float *x, float *const *ys, 
     memcpy(ys[0], c->arena + 0, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int digits_cnn_forward(digits_cnn_ctx *c, const float *x, float *y, int nb) {
+int digits_cnn_forward(digits_cnn_ctx *c, const float *x, float *y, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > digits_cnn_MAX_BATCH) return NN_ERR_BATCH;
     digits_cnn_run(c, x, nb);
     memcpy(y, c->arena + 0, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-const char *digits_cnn_strerror(int code) {
+const char *digits_cnn_strerror(int code)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (code) {
     case NN_OK: return "ok";
     case NN_ERR_NULL: return "a required pointer argument is NULL";
@@ -2052,3 +2230,7 @@ const char *digits_cnn_strerror(int code) {
     default: return "unknown error code";
     }
 }
+#else
+;
+#endif
+

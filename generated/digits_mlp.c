@@ -21,6 +21,25 @@
    static inline functions. */
 #define NN_UNUSED __attribute__((unused))
 
+/* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
+   them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
+   ordinary translation unit. A function that one part defines and others call
+   is NN_LOCAL: static here, hidden in a part build. */
+#ifndef NN_PART
+#define NN_PART 0
+#endif
+#if NN_PART == 0
+#define NN_LOCAL static
+#else
+#define NN_LOCAL __attribute__((visibility("hidden")))
+#endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
+
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
 #ifndef NN_THREADS
@@ -283,7 +302,9 @@ static inline nn_vf nn_vmish(nn_vf v) {
    reaching inf) go lane by lane. Out of line: inlined into every GEMM and
    conv epilogue it would change gcc's inlining and cloning of the
    micro-kernels. */
-NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v) {
+NN_UNUSED NN_LOCAL __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v)
+#if NN_PART <= 1
+{
     switch (act) {
     case NN_ACT_GELU_TANH:
         return 0.5f * v * (1.0f + nn_vtanh(NN_GELU_TANH_K * (v + 0.044715f * v * v * v)));
@@ -304,6 +325,9 @@ NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alp
         return v;
     }
 }
+#else
+;
+#endif
 
 /* Activation over a vector: relu, sigmoid and tanh inline. */
 static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
@@ -370,10 +394,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -383,7 +418,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -478,21 +513,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1141,13 +1176,23 @@ static const int64_t digits_mlp_dims[5][4] = {{128, 64, 0, 0}, {128, 0, 0, 0}, {
 static const size_t digits_mlp_offsets[5] = {0, 8192, 8320, 9600, 0};
 
 /* PyTorch's initialisation scheme, from the model's seed. */
-static void digits_mlp_init_params(float *params, uint64_t rng) {
+NN_LOCAL void digits_mlp_init_params(float *params, uint64_t rng)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)params; (void)rng;
-    nn_init_uniform(params + 0, 8192, 0.125f, &rng);  /* 1.weight */
-    nn_init_uniform(params + 8192, 128, 0.125f, &rng);  /* 1.bias */
-    nn_init_uniform(params + 8320, 1280, 0.088388346f, &rng);  /* 2.weight */
-    nn_init_uniform(params + 9600, 10, 0.088388346f, &rng);  /* 2.bias */
+    static const struct { int kind; size_t at, n; float v; } t[5] = {
+        {1, 0, 8192, 0.125f},
+        {1, 8192, 128, 0.125f},
+        {1, 8320, 1280, 0.088388346f},
+        {1, 9600, 10, 0.088388346f}, {0, 0, 0, 0.0f}};
+    for (int i = 0; i < 4; i++) {
+        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+    }
 }
+#else
+;
+#endif
 
 #define digits_mlp_PARAM_FLOATS 9616
 #define digits_mlp_PACKED_FLOATS 10384
@@ -1173,20 +1218,32 @@ struct digits_mlp_ctx {
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
 /* layer "1" (layers[1]): dense 64 -> 128, fused relu
    per example [64] -> [128]; batch nb <= 1 */
-static void k2_dense_128_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k2_dense_128_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 1
+{
     nn_epilogue e = {.bias = w + 8192, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 128, 64, x, 64, w, y, 128, e);
 }
+#else
+;
+#endif
 
 /* layer "2" (layers[2]): dense 128 -> 10
    per example [128] -> [10]; batch nb <= 1 */
-static void k3_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k3_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_epilogue e = {.bias = w + 2048, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 128, x, 128, w, y, 10, e);
 }
+#else
+;
+#endif
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
-static void digits_mlp_pack(digits_mlp_ctx *c) {
+NN_LOCAL void digits_mlp_pack(digits_mlp_ctx *c)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)c;
     /* layer "1": dense weight [128, 64] -> transposed panels of 8 */
     nn_pack_transposed(128, 64, c->params + 0, c->packed + 0);
@@ -1195,26 +1252,46 @@ static void digits_mlp_pack(digits_mlp_ctx *c) {
     nn_pack_transposed(10, 128, c->params + 8320, c->packed + 8320);
     nn_pack_bias(10, 16, c->params + 9600, c->packed + 8320 + 2048);
 }
+#else
+;
+#endif
 /* ---- API ---------------------------------------------------------------- */
-const char *digits_mlp_param_name(int i) { return i >= 0 && i < digits_mlp_NUM_PARAMS ? digits_mlp_names[i] : NULL; }
+const char *digits_mlp_param_name(int i)
+#if NN_PART == 0 || NN_PART == 2
+{ return i >= 0 && i < digits_mlp_NUM_PARAMS ? digits_mlp_names[i] : NULL; }
+#else
+;
+#endif
 
-int digits_mlp_param_shape(int i, int64_t dims[4]) {
+int digits_mlp_param_shape(int i, int64_t dims[4])
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= digits_mlp_NUM_PARAMS) return NN_ERR_INDEX;
     for (int d = 0; d < 4; d++) dims[d] = digits_mlp_dims[i][d];
     return digits_mlp_ranks[i];
 }
+#else
+;
+#endif
 
-static size_t digits_mlp_param_count(int i) {
+NN_LOCAL size_t digits_mlp_param_count(int i)
+#if NN_PART == 0 || NN_PART == 1
+{
     size_t n = 1;
     for (int d = 0; d < digits_mlp_ranks[i]; d++) n *= (size_t)digits_mlp_dims[i][d];
     return n;
 }
+#else
+;
+#endif
 
 /* ---- the context's memory: one block of digits_mlp_HEAP_BYTES ---------------------------- */
 _Static_assert(sizeof(struct digits_mlp_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
-static digits_mlp_ctx *digits_mlp_place(void *block, int owned) {
+NN_LOCAL digits_mlp_ctx *digits_mlp_place(void *block, int owned)
+#if NN_PART == 0 || NN_PART == 1
+{
     memset(block, 0, digits_mlp_HEAP_BYTES);
     digits_mlp_ctx *c = block;
     float *f = (float *)((char *)block + NN_CTX_BYTES);
@@ -1225,24 +1302,39 @@ static digits_mlp_ctx *digits_mlp_place(void *block, int owned) {
     c->owned = owned;
     return c;
 }
+#else
+;
+#endif
 
 /* Packs every parameter from src (PyTorch layout, at digits_mlp_offsets) and keeps those forward reads in place. */
-static NN_UNUSED void digits_mlp_use(digits_mlp_ctx *c, const float *src) {
+NN_LOCAL NN_UNUSED void digits_mlp_use(digits_mlp_ctx *c, const float *src)
+#if NN_PART == 0 || NN_PART == 2
+{
     digits_mlp_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
     digits_mlp_pack(&view);
     if (c->params != src) memcpy(c->params, src, digits_mlp_DIRECT_FLOATS * sizeof(float));
 }
+#else
+;
+#endif
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at digits_mlp_offsets). */
-static int digits_mlp_read(const char *path, float *buf) {
+NN_LOCAL int digits_mlp_read(const char *path, float *buf)
+#if NN_PART == 0 || NN_PART == 2
+{
     float *dst[digits_mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_mlp_NUM_PARAMS; i++) dst[i] = buf + digits_mlp_offsets[i];
     return nn_st_load(path, digits_mlp_NUM_PARAMS, digits_mlp_names, digits_mlp_ranks, digits_mlp_dims, dst);
 }
+#else
+;
+#endif
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of digits_mlp_ctx). */
-static int digits_mlp_keep_full(digits_mlp_ctx *c) {
+NN_LOCAL int digits_mlp_keep_full(digits_mlp_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
     float *f = calloc(digits_mlp_PARAM_FLOATS, sizeof(float));
@@ -1261,8 +1353,13 @@ static int digits_mlp_keep_full(digits_mlp_ctx *c) {
     c->full = f;
     return NN_OK;
 }
+#else
+;
+#endif
 
-digits_mlp_ctx *digits_mlp_create(void) {
+digits_mlp_ctx *digits_mlp_create(void)
+#if NN_PART == 0 || NN_PART == 2
+{
     void *block = aligned_alloc(64, digits_mlp_HEAP_BYTES);
     if (!block) return NULL;
     digits_mlp_ctx *c = digits_mlp_place(block, 1);
@@ -1274,22 +1371,37 @@ digits_mlp_ctx *digits_mlp_create(void) {
     c->weights = NN_W_SEED;
     return c;
 }
+#else
+;
+#endif
 
-digits_mlp_ctx *digits_mlp_create_in(void *buffer, size_t size) {
+digits_mlp_ctx *digits_mlp_create_in(void *buffer, size_t size)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!buffer || size < digits_mlp_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     digits_mlp_ctx *c = digits_mlp_place(buffer, 0);
     c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
     return c;
 }
+#else
+;
+#endif
 
-void digits_mlp_destroy(digits_mlp_ctx *c) {
+void digits_mlp_destroy(digits_mlp_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c) return;
     if (c->full != c->params) free(c->full);
     free(c->source);
     if (c->owned) free(c);
 }
+#else
+;
+#endif
 
-int digits_mlp_get_param(const digits_mlp_ctx *c, int i, float *out) {
+int digits_mlp_get_param(const digits_mlp_ctx *c, int i, float *out)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= digits_mlp_NUM_PARAMS) return NN_ERR_INDEX;
     const float *from = c->full;
@@ -1301,8 +1413,13 @@ int digits_mlp_get_param(const digits_mlp_ctx *c, int i, float *out) {
     memcpy(out, from + digits_mlp_offsets[i], digits_mlp_param_count(i) * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int digits_mlp_set_param(digits_mlp_ctx *c, int i, const float *in) {
+int digits_mlp_set_param(digits_mlp_ctx *c, int i, const float *in)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= digits_mlp_NUM_PARAMS) return NN_ERR_INDEX;
     int rc = digits_mlp_keep_full(c);
@@ -1311,10 +1428,15 @@ int digits_mlp_set_param(digits_mlp_ctx *c, int i, const float *in) {
     digits_mlp_use(c, c->full);
     return NN_OK;
 }
+#else
+;
+#endif
 
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
-int digits_mlp_load_weights(digits_mlp_ctx *c, const char *path) {
+int digits_mlp_load_weights(digits_mlp_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
     if (c->full) {
@@ -1339,8 +1461,13 @@ int digits_mlp_load_weights(digits_mlp_ctx *c, const char *path) {
     free(src);
     return rc;
 }
+#else
+;
+#endif
 
-int digits_mlp_save_weights(const digits_mlp_ctx *c, const char *path) {
+int digits_mlp_save_weights(const digits_mlp_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !path) return NN_ERR_NULL;
     int rc = digits_mlp_keep_full((digits_mlp_ctx *)c);
     if (rc != NN_OK) return rc;
@@ -1348,11 +1475,21 @@ int digits_mlp_save_weights(const digits_mlp_ctx *c, const char *path) {
     for (int i = 0; i < digits_mlp_NUM_PARAMS; i++) src[i] = c->full + digits_mlp_offsets[i];
     return nn_st_save(path, digits_mlp_NUM_PARAMS, digits_mlp_names, digits_mlp_ranks, digits_mlp_dims, src);
 }
+#else
+;
+#endif
 static const int digits_mlp_output_sizes[digits_mlp_NUM_OUTPUTS] = {10, };
 
-int digits_mlp_output_size(int i) { return i >= 0 && i < digits_mlp_NUM_OUTPUTS ? digits_mlp_output_sizes[i] : NN_ERR_INDEX; }
+int digits_mlp_output_size(int i)
+#if NN_PART == 0 || NN_PART == 1
+{ return i >= 0 && i < digits_mlp_NUM_OUTPUTS ? digits_mlp_output_sizes[i] : NN_ERR_INDEX; }
+#else
+;
+#endif
 
-int digits_mlp_info(int what) {
+int digits_mlp_info(int what)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (what) {
     case 0: return digits_mlp_MAX_BATCH;
     case 1: return digits_mlp_INPUT_SIZE;
@@ -1363,15 +1500,25 @@ int digits_mlp_info(int what) {
     default: return NN_ERR_INDEX;
     }
 }
+#else
+;
+#endif
 
 /* Inference over nb examples: every layer's kernel in order. */
-static void digits_mlp_run(digits_mlp_ctx *c, const float *x, int nb) {
+NN_LOCAL void digits_mlp_run(digits_mlp_ctx *c, const float *x, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     (void)c; (void)x; (void)nb;
     k2_dense_128_relu(nb, x, c->packed + 0, c->arena + 0);
     k3_dense_10(nb, c->arena + 0, c->packed + 8320, c->arena + 128);
 }
+#else
+;
+#endif
 
-int digits_mlp_forward_all(digits_mlp_ctx *c, const float *x, float *const *ys, int nb) {
+int digits_mlp_forward_all(digits_mlp_ctx *c, const float *x, float *const *ys, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < digits_mlp_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
     if (nb < 1 || nb > digits_mlp_MAX_BATCH) return NN_ERR_BATCH;
@@ -1379,16 +1526,26 @@ int digits_mlp_forward_all(digits_mlp_ctx *c, const float *x, float *const *ys, 
     memcpy(ys[0], c->arena + 128, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int digits_mlp_forward(digits_mlp_ctx *c, const float *x, float *y, int nb) {
+int digits_mlp_forward(digits_mlp_ctx *c, const float *x, float *y, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > digits_mlp_MAX_BATCH) return NN_ERR_BATCH;
     digits_mlp_run(c, x, nb);
     memcpy(y, c->arena + 128, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-const char *digits_mlp_strerror(int code) {
+const char *digits_mlp_strerror(int code)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (code) {
     case NN_OK: return "ok";
     case NN_ERR_NULL: return "a required pointer argument is NULL";
@@ -1409,3 +1566,7 @@ const char *digits_mlp_strerror(int code) {
     default: return "unknown error code";
     }
 }
+#else
+;
+#endif
+

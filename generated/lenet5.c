@@ -21,6 +21,25 @@
    static inline functions. */
 #define NN_UNUSED __attribute__((unused))
 
+/* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
+   them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
+   ordinary translation unit. A function that one part defines and others call
+   is NN_LOCAL: static here, hidden in a part build. */
+#ifndef NN_PART
+#define NN_PART 0
+#endif
+#if NN_PART == 0
+#define NN_LOCAL static
+#else
+#define NN_LOCAL __attribute__((visibility("hidden")))
+#endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
+
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
 #ifndef NN_THREADS
@@ -283,7 +302,9 @@ static inline nn_vf nn_vmish(nn_vf v) {
    reaching inf) go lane by lane. Out of line: inlined into every GEMM and
    conv epilogue it would change gcc's inlining and cloning of the
    micro-kernels. */
-NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v) {
+NN_UNUSED NN_LOCAL __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v)
+#if NN_PART <= 1
+{
     switch (act) {
     case NN_ACT_GELU_TANH:
         return 0.5f * v * (1.0f + nn_vtanh(NN_GELU_TANH_K * (v + 0.044715f * v * v * v)));
@@ -304,6 +325,9 @@ NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alp
         return v;
     }
 }
+#else
+;
+#endif
 
 /* Activation over a vector: relu, sigmoid and tanh inline. */
 static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
@@ -370,10 +394,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -383,7 +418,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -478,21 +513,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1490,19 +1525,29 @@ static const int64_t lenet5_dims[11][4] = {{6, 1, 5, 5}, {6, 0, 0, 0}, {16, 6, 5
 static const size_t lenet5_offsets[11] = {0, 160, 176, 2576, 2592, 50592, 50720, 60800, 60896, 61744, 0};
 
 /* PyTorch's initialisation scheme, from the model's seed. */
-static void lenet5_init_params(float *params, uint64_t rng) {
+NN_LOCAL void lenet5_init_params(float *params, uint64_t rng)
+#if NN_PART == 0 || NN_PART == 2
+{
     (void)params; (void)rng;
-    nn_init_uniform(params + 0, 150, 0.2f, &rng);  /* 0.weight */
-    nn_init_uniform(params + 160, 6, 0.2f, &rng);  /* 0.bias */
-    nn_init_uniform(params + 176, 2400, 0.08164965f, &rng);  /* 3.weight */
-    nn_init_uniform(params + 2576, 16, 0.08164965f, &rng);  /* 3.bias */
-    nn_init_uniform(params + 2592, 48000, 0.05f, &rng);  /* 7.weight */
-    nn_init_uniform(params + 50592, 120, 0.05f, &rng);  /* 7.bias */
-    nn_init_uniform(params + 50720, 10080, 0.09128709f, &rng);  /* 9.weight */
-    nn_init_uniform(params + 60800, 84, 0.09128709f, &rng);  /* 9.bias */
-    nn_init_uniform(params + 60896, 840, 0.10910894f, &rng);  /* 11.weight */
-    nn_init_uniform(params + 61744, 10, 0.10910894f, &rng);  /* 11.bias */
+    static const struct { int kind; size_t at, n; float v; } t[11] = {
+        {1, 0, 150, 0.2f},
+        {1, 160, 6, 0.2f},
+        {1, 176, 2400, 0.08164965f},
+        {1, 2576, 16, 0.08164965f},
+        {1, 2592, 48000, 0.05f},
+        {1, 50592, 120, 0.05f},
+        {1, 50720, 10080, 0.09128709f},
+        {1, 60800, 84, 0.09128709f},
+        {1, 60896, 840, 0.10910894f},
+        {1, 61744, 10, 0.10910894f}, {0, 0, 0, 0.0f}};
+    for (int i = 0; i < 10; i++) {
+        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+    }
 }
+#else
+;
+#endif
 
 #define lenet5_PARAM_FLOATS 61760
 #define lenet5_PACKED_FLOATS 62720
@@ -1528,15 +1573,27 @@ struct lenet5_ctx {
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
 /* layer "0" (layers[0]): conv2d 1->6 kernel 5x5 stride 1,1 pad 2,2,2,2 dilation 1,1 groups 1, rows, tiles of 6 filters x 1 rows x 2 vectors, fused relu
    per example [1, 28, 28] -> [6, 28, 28]; batch nb <= 1 */
-static void k1_conv5x5_6x28x28_relu_tile6x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
-        const float *restrict bias, float *restrict y, int nf) {
+NN_LOCAL void k1_conv5x5_6x28x28_relu_tile6x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+        const float *restrict bias, float *restrict y, int nf)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_conv_rows_tile(6, 1, 2, (nn_conv_shape){.C = 1, .H = 28, .W = 28, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 2, .pl = 2, .dh = 1, .dw = 1, .OH = 28, .OW = 28}, 32, 32, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
-static void k1_conv5x5_6x28x28_relu_tile6x1x1(int oh, int ow0, const float *restrict xp, const float *restrict wk,
-        const float *restrict bias, float *restrict y, int nf) {
+#else
+;
+#endif
+NN_LOCAL void k1_conv5x5_6x28x28_relu_tile6x1x1(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+        const float *restrict bias, float *restrict y, int nf)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_conv_rows_tile(6, 1, 1, (nn_conv_shape){.C = 1, .H = 28, .W = 28, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 2, .pl = 2, .dh = 1, .dw = 1, .OH = 28, .OW = 28}, 32, 32, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
-static void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+#else
+;
+#endif
+NN_LOCAL void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 2
+{
     const nn_conv_shape s = {.C = 1, .H = 28, .W = 28, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 2, .pl = 2, .dh = 1, .dw = 1, .OH = 28, .OW = 28};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -1550,21 +1607,36 @@ static void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const float
         nn_conv_rows(s, 6, xp, w + (size_t)g * 150, w + 150 + g * 6, y + ((size_t)b * 6 + (size_t)g * 6) * 784, &plan);
     }
 }
+#else
+;
+#endif
 
 /* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [6, 28, 28] -> [6, 14, 14]; batch nb <= 1 */
-static void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *restrict y) {
+NN_LOCAL void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     for (size_t p = 0; p < (size_t)nb * 6; p++)
         nn_maxpool2(x + p * 784, 28, 14, 14, y + p * 196);
 }
+#else
+;
+#endif
 
 /* layer "3" (layers[3]): conv2d 6->16 kernel 5x5 stride 1,1 pad 0,0,0,0 dilation 1,1 groups 1, rows, tiles of 4 filters x 1 rows x 3 vectors, fused relu
    per example [6, 14, 14] -> [16, 10, 10]; batch nb <= 1 */
-static void k3_conv5x5_16x10x10_relu_tile4x1x3(int oh, int ow0, const float *restrict xp, const float *restrict wk,
-        const float *restrict bias, float *restrict y, int nf) {
+NN_LOCAL void k3_conv5x5_16x10x10_relu_tile4x1x3(int oh, int ow0, const float *restrict xp, const float *restrict wk,
+        const float *restrict bias, float *restrict y, int nf)
+#if NN_PART == 0 || NN_PART == 1
+{
     nn_conv_rows_tile(4, 1, 3, (nn_conv_shape){.C = 6, .H = 14, .W = 14, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 0, .pl = 0, .dh = 1, .dw = 1, .OH = 10, .OW = 10}, 14, 16, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
-static void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+#else
+;
+#endif
+NN_LOCAL void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 1
+{
     const nn_conv_shape s = {.C = 6, .H = 14, .W = 14, .kh = 5, .kw = 5, .sh = 1, .sw = 1, .pt = 0, .pl = 0, .dh = 1, .dw = 1, .OH = 10, .OW = 10};
     (void)scratch;
     /* Every (image, group) pair is independent: with threads, each takes a share. */
@@ -1578,37 +1650,62 @@ static void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const floa
         nn_conv_rows(s, 16, xp, w + (size_t)g * 2400, w + 2400 + g * 16, y + ((size_t)b * 16 + (size_t)g * 16) * 100, &plan);
     }
 }
+#else
+;
+#endif
 
 /* layer "5" (layers[5]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [16, 10, 10] -> [16, 5, 5]; batch nb <= 1 */
-static void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restrict y) {
+NN_LOCAL void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restrict y)
+#if NN_PART == 0 || NN_PART == 1
+{
     for (size_t p = 0; p < (size_t)nb * 16; p++)
         nn_maxpool2(x + p * 100, 10, 5, 5, y + p * 25);
 }
+#else
+;
+#endif
 
 /* layer "7" (layers[7]): dense 400 -> 120, fused relu
    per example [400] -> [120]; batch nb <= 1 */
-static void k6_dense_120_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k6_dense_120_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_epilogue e = {.bias = w + 48000, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 120, 400, x, 400, w, y, 120, e);
 }
+#else
+;
+#endif
 
 /* layer "9" (layers[9]): dense 120 -> 84, fused relu
    per example [120] -> [84]; batch nb <= 1 */
-static void k7_dense_84_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 1
+{
     nn_epilogue e = {.bias = w + 10560, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 84, 120, x, 120, w, y, 84, e);
 }
+#else
+;
+#endif
 
 /* layer "11" (layers[11]): dense 84 -> 10
    per example [84] -> [10]; batch nb <= 1 */
-static void k8_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k8_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_epilogue e = {.bias = w + 1344, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 84, x, 84, w, y, 10, e);
 }
+#else
+;
+#endif
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
-static void lenet5_pack(lenet5_ctx *c) {
+NN_LOCAL void lenet5_pack(lenet5_ctx *c)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)c;
     /* layer "0": conv2d weight [6, 1, 5, 5] -> per group, filter blocks [K][6] */
     for (int g = 0; g < 1; g++) {
@@ -1630,26 +1727,46 @@ static void lenet5_pack(lenet5_ctx *c) {
     nn_pack_transposed(10, 84, c->params + 60896, c->packed + 61360);
     nn_pack_bias(10, 16, c->params + 61744, c->packed + 61360 + 1344);
 }
+#else
+;
+#endif
 /* ---- API ---------------------------------------------------------------- */
-const char *lenet5_param_name(int i) { return i >= 0 && i < lenet5_NUM_PARAMS ? lenet5_names[i] : NULL; }
+const char *lenet5_param_name(int i)
+#if NN_PART == 0 || NN_PART == 1
+{ return i >= 0 && i < lenet5_NUM_PARAMS ? lenet5_names[i] : NULL; }
+#else
+;
+#endif
 
-int lenet5_param_shape(int i, int64_t dims[4]) {
+int lenet5_param_shape(int i, int64_t dims[4])
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
     for (int d = 0; d < 4; d++) dims[d] = lenet5_dims[i][d];
     return lenet5_ranks[i];
 }
+#else
+;
+#endif
 
-static size_t lenet5_param_count(int i) {
+NN_LOCAL size_t lenet5_param_count(int i)
+#if NN_PART == 0 || NN_PART == 1
+{
     size_t n = 1;
     for (int d = 0; d < lenet5_ranks[i]; d++) n *= (size_t)lenet5_dims[i][d];
     return n;
 }
+#else
+;
+#endif
 
 /* ---- the context's memory: one block of lenet5_HEAP_BYTES ---------------------------- */
 _Static_assert(sizeof(struct lenet5_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
-static lenet5_ctx *lenet5_place(void *block, int owned) {
+NN_LOCAL lenet5_ctx *lenet5_place(void *block, int owned)
+#if NN_PART == 0 || NN_PART == 1
+{
     memset(block, 0, lenet5_HEAP_BYTES);
     lenet5_ctx *c = block;
     float *f = (float *)((char *)block + NN_CTX_BYTES);
@@ -1660,24 +1777,39 @@ static lenet5_ctx *lenet5_place(void *block, int owned) {
     c->owned = owned;
     return c;
 }
+#else
+;
+#endif
 
 /* Packs every parameter from src (PyTorch layout, at lenet5_offsets) and keeps those forward reads in place. */
-static NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src) {
+NN_LOCAL NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src)
+#if NN_PART == 0 || NN_PART == 1
+{
     lenet5_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
     lenet5_pack(&view);
     if (c->params != src) memcpy(c->params, src, lenet5_DIRECT_FLOATS * sizeof(float));
 }
+#else
+;
+#endif
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at lenet5_offsets). */
-static int lenet5_read(const char *path, float *buf) {
+NN_LOCAL int lenet5_read(const char *path, float *buf)
+#if NN_PART == 0 || NN_PART == 1
+{
     float *dst[lenet5_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = buf + lenet5_offsets[i];
     return nn_st_load(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, dst);
 }
+#else
+;
+#endif
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of lenet5_ctx). */
-static int lenet5_keep_full(lenet5_ctx *c) {
+NN_LOCAL int lenet5_keep_full(lenet5_ctx *c)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
     float *f = calloc(lenet5_PARAM_FLOATS, sizeof(float));
@@ -1696,8 +1828,13 @@ static int lenet5_keep_full(lenet5_ctx *c) {
     c->full = f;
     return NN_OK;
 }
+#else
+;
+#endif
 
-lenet5_ctx *lenet5_create(void) {
+lenet5_ctx *lenet5_create(void)
+#if NN_PART == 0 || NN_PART == 2
+{
     void *block = aligned_alloc(64, lenet5_HEAP_BYTES);
     if (!block) return NULL;
     lenet5_ctx *c = lenet5_place(block, 1);
@@ -1709,22 +1846,37 @@ lenet5_ctx *lenet5_create(void) {
     c->weights = NN_W_SEED;
     return c;
 }
+#else
+;
+#endif
 
-lenet5_ctx *lenet5_create_in(void *buffer, size_t size) {
+lenet5_ctx *lenet5_create_in(void *buffer, size_t size)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!buffer || size < lenet5_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     lenet5_ctx *c = lenet5_place(buffer, 0);
     c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
     return c;
 }
+#else
+;
+#endif
 
-void lenet5_destroy(lenet5_ctx *c) {
+void lenet5_destroy(lenet5_ctx *c)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c) return;
     if (c->full != c->params) free(c->full);
     free(c->source);
     if (c->owned) free(c);
 }
+#else
+;
+#endif
 
-int lenet5_get_param(const lenet5_ctx *c, int i, float *out) {
+int lenet5_get_param(const lenet5_ctx *c, int i, float *out)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
     const float *from = c->full;
@@ -1736,8 +1888,13 @@ int lenet5_get_param(const lenet5_ctx *c, int i, float *out) {
     memcpy(out, from + lenet5_offsets[i], lenet5_param_count(i) * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int lenet5_set_param(lenet5_ctx *c, int i, const float *in) {
+int lenet5_set_param(lenet5_ctx *c, int i, const float *in)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
     int rc = lenet5_keep_full(c);
@@ -1746,10 +1903,15 @@ int lenet5_set_param(lenet5_ctx *c, int i, const float *in) {
     lenet5_use(c, c->full);
     return NN_OK;
 }
+#else
+;
+#endif
 
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
-int lenet5_load_weights(lenet5_ctx *c, const char *path) {
+int lenet5_load_weights(lenet5_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
     if (c->full) {
@@ -1774,8 +1936,13 @@ int lenet5_load_weights(lenet5_ctx *c, const char *path) {
     free(src);
     return rc;
 }
+#else
+;
+#endif
 
-int lenet5_save_weights(const lenet5_ctx *c, const char *path) {
+int lenet5_save_weights(const lenet5_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !path) return NN_ERR_NULL;
     int rc = lenet5_keep_full((lenet5_ctx *)c);
     if (rc != NN_OK) return rc;
@@ -1783,11 +1950,21 @@ int lenet5_save_weights(const lenet5_ctx *c, const char *path) {
     for (int i = 0; i < lenet5_NUM_PARAMS; i++) src[i] = c->full + lenet5_offsets[i];
     return nn_st_save(path, lenet5_NUM_PARAMS, lenet5_names, lenet5_ranks, lenet5_dims, src);
 }
+#else
+;
+#endif
 static const int lenet5_output_sizes[lenet5_NUM_OUTPUTS] = {10, };
 
-int lenet5_output_size(int i) { return i >= 0 && i < lenet5_NUM_OUTPUTS ? lenet5_output_sizes[i] : NN_ERR_INDEX; }
+int lenet5_output_size(int i)
+#if NN_PART == 0 || NN_PART == 2
+{ return i >= 0 && i < lenet5_NUM_OUTPUTS ? lenet5_output_sizes[i] : NN_ERR_INDEX; }
+#else
+;
+#endif
 
-int lenet5_info(int what) {
+int lenet5_info(int what)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (what) {
     case 0: return lenet5_MAX_BATCH;
     case 1: return lenet5_INPUT_SIZE;
@@ -1798,9 +1975,14 @@ int lenet5_info(int what) {
     default: return NN_ERR_INDEX;
     }
 }
+#else
+;
+#endif
 
 /* Inference over nb examples: every layer's kernel in order. */
-static void lenet5_run(lenet5_ctx *c, const float *x, int nb) {
+NN_LOCAL void lenet5_run(lenet5_ctx *c, const float *x, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)c; (void)x; (void)nb;
     k1_conv5x5_6x28x28_relu(nb, x, c->packed + 0, c->arena + 0, c->arena + 4704);
     k2_maxpool2x2_6x14x14(nb, c->arena + 0, c->arena + 4704);
@@ -1810,8 +1992,13 @@ static void lenet5_run(lenet5_ctx *c, const float *x, int nb) {
     k7_dense_84_relu(nb, c->arena + 0, c->packed + 50704, c->arena + 128);
     k8_dense_10(nb, c->arena + 128, c->packed + 61360, c->arena + 0);
 }
+#else
+;
+#endif
 
-int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb) {
+int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < lenet5_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
     if (nb < 1 || nb > lenet5_MAX_BATCH) return NN_ERR_BATCH;
@@ -1819,16 +2006,26 @@ int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb) 
     memcpy(ys[0], c->arena + 0, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int lenet5_forward(lenet5_ctx *c, const float *x, float *y, int nb) {
+int lenet5_forward(lenet5_ctx *c, const float *x, float *y, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > lenet5_MAX_BATCH) return NN_ERR_BATCH;
     lenet5_run(c, x, nb);
     memcpy(y, c->arena + 0, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-const char *lenet5_strerror(int code) {
+const char *lenet5_strerror(int code)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (code) {
     case NN_OK: return "ok";
     case NN_ERR_NULL: return "a required pointer argument is NULL";
@@ -1849,3 +2046,7 @@ const char *lenet5_strerror(int code) {
     default: return "unknown error code";
     }
 }
+#else
+;
+#endif
+

@@ -21,6 +21,25 @@
    static inline functions. */
 #define NN_UNUSED __attribute__((unused))
 
+/* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
+   them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
+   ordinary translation unit. A function that one part defines and others call
+   is NN_LOCAL: static here, hidden in a part build. */
+#ifndef NN_PART
+#define NN_PART 0
+#endif
+#if NN_PART == 0
+#define NN_LOCAL static
+#else
+#define NN_LOCAL __attribute__((visibility("hidden")))
+#endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
+
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
 #ifndef NN_THREADS
@@ -283,7 +302,9 @@ static inline nn_vf nn_vmish(nn_vf v) {
    reaching inf) go lane by lane. Out of line: inlined into every GEMM and
    conv epilogue it would change gcc's inlining and cloning of the
    micro-kernels. */
-NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v) {
+NN_UNUSED NN_LOCAL __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v)
+#if NN_PART <= 1
+{
     switch (act) {
     case NN_ACT_GELU_TANH:
         return 0.5f * v * (1.0f + nn_vtanh(NN_GELU_TANH_K * (v + 0.044715f * v * v * v)));
@@ -304,6 +325,9 @@ NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alp
         return v;
     }
 }
+#else
+;
+#endif
 
 /* Activation over a vector: relu, sigmoid and tanh inline. */
 static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
@@ -370,10 +394,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -383,7 +418,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -478,21 +513,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1143,15 +1178,25 @@ static const int64_t lstm_dims[7][4] = {{512, 32, 0, 0}, {512, 128, 0, 0}, {512,
 static const size_t lstm_offsets[7] = {0, 16384, 81920, 82432, 82944, 84224, 0};
 
 /* PyTorch's initialisation scheme, from the model's seed. */
-static void lstm_init_params(float *params, uint64_t rng) {
+NN_LOCAL void lstm_init_params(float *params, uint64_t rng)
+#if NN_PART == 0 || NN_PART == 2
+{
     (void)params; (void)rng;
-    nn_init_uniform(params + 0, 16384, 0.088388346f, &rng);  /* 0.weight_ih_l0 */
-    nn_init_uniform(params + 16384, 65536, 0.088388346f, &rng);  /* 0.weight_hh_l0 */
-    nn_init_uniform(params + 81920, 512, 0.088388346f, &rng);  /* 0.bias_ih_l0 */
-    nn_init_uniform(params + 82432, 512, 0.088388346f, &rng);  /* 0.bias_hh_l0 */
-    nn_init_uniform(params + 82944, 1280, 0.088388346f, &rng);  /* 1.weight */
-    nn_init_uniform(params + 84224, 10, 0.088388346f, &rng);  /* 1.bias */
+    static const struct { int kind; size_t at, n; float v; } t[7] = {
+        {1, 0, 16384, 0.088388346f},
+        {1, 16384, 65536, 0.088388346f},
+        {1, 81920, 512, 0.088388346f},
+        {1, 82432, 512, 0.088388346f},
+        {1, 82944, 1280, 0.088388346f},
+        {1, 84224, 10, 0.088388346f}, {0, 0, 0, 0.0f}};
+    for (int i = 0; i < 6; i++) {
+        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+    }
 }
+#else
+;
+#endif
 
 #define lstm_PARAM_FLOATS 84240
 #define lstm_PACKED_FLOATS 85008
@@ -1177,7 +1222,9 @@ struct lstm_ctx {
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
 /* layer "0" (layers[0]): lstm 32 -> 128 over 50 steps, gates i, f, g, o, last h
    per example [50, 32] -> [128]; batch nb <= 1 */
-static void k1_lstm_128(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+NN_LOCAL void k1_lstm_128(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
+#if NN_PART == 0 || NN_PART == 2
+{
     /* nb <= 1: every step's gate pre-activations [nb, 50, 512], one input GEMM;
        else one step's [nb, 512], its input projected at the step (they stay in cache). */
     const int whole = nb <= 1;
@@ -1210,16 +1257,26 @@ static void k1_lstm_128(int nb, const float *restrict x, const float *restrict w
         }
     }
 }
+#else
+;
+#endif
 
 /* layer "1" (layers[1]): dense 128 -> 10
    per example [128] -> [10]; batch nb <= 1 */
-static void k2_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k2_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_epilogue e = {.bias = w + 2048, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 128, x, 128, w, y, 10, e);
 }
+#else
+;
+#endif
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
-static void lstm_pack(lstm_ctx *c) {
+NN_LOCAL void lstm_pack(lstm_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     (void)c;
     /* layer "0": lstm W_ih [512, 32] and W_hh [512, 128] -> panels; b_ih + b_hh */
     nn_pack_transposed(512, 32, c->params + 0, c->packed + 0);
@@ -1231,26 +1288,46 @@ static void lstm_pack(lstm_ctx *c) {
     nn_pack_transposed(10, 128, c->params + 82944, c->packed + 82944);
     nn_pack_bias(10, 16, c->params + 84224, c->packed + 82944 + 2048);
 }
+#else
+;
+#endif
 /* ---- API ---------------------------------------------------------------- */
-const char *lstm_param_name(int i) { return i >= 0 && i < lstm_NUM_PARAMS ? lstm_names[i] : NULL; }
+const char *lstm_param_name(int i)
+#if NN_PART == 0 || NN_PART == 1
+{ return i >= 0 && i < lstm_NUM_PARAMS ? lstm_names[i] : NULL; }
+#else
+;
+#endif
 
-int lstm_param_shape(int i, int64_t dims[4]) {
+int lstm_param_shape(int i, int64_t dims[4])
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
     for (int d = 0; d < 4; d++) dims[d] = lstm_dims[i][d];
     return lstm_ranks[i];
 }
+#else
+;
+#endif
 
-static size_t lstm_param_count(int i) {
+NN_LOCAL size_t lstm_param_count(int i)
+#if NN_PART == 0 || NN_PART == 1
+{
     size_t n = 1;
     for (int d = 0; d < lstm_ranks[i]; d++) n *= (size_t)lstm_dims[i][d];
     return n;
 }
+#else
+;
+#endif
 
 /* ---- the context's memory: one block of lstm_HEAP_BYTES ---------------------------- */
 _Static_assert(sizeof(struct lstm_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
-static lstm_ctx *lstm_place(void *block, int owned) {
+NN_LOCAL lstm_ctx *lstm_place(void *block, int owned)
+#if NN_PART == 0 || NN_PART == 2
+{
     memset(block, 0, lstm_HEAP_BYTES);
     lstm_ctx *c = block;
     float *f = (float *)((char *)block + NN_CTX_BYTES);
@@ -1261,24 +1338,39 @@ static lstm_ctx *lstm_place(void *block, int owned) {
     c->owned = owned;
     return c;
 }
+#else
+;
+#endif
 
 /* Packs every parameter from src (PyTorch layout, at lstm_offsets) and keeps those forward reads in place. */
-static NN_UNUSED void lstm_use(lstm_ctx *c, const float *src) {
+NN_LOCAL NN_UNUSED void lstm_use(lstm_ctx *c, const float *src)
+#if NN_PART == 0 || NN_PART == 1
+{
     lstm_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
     lstm_pack(&view);
     if (c->params != src) memcpy(c->params, src, lstm_DIRECT_FLOATS * sizeof(float));
 }
+#else
+;
+#endif
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at lstm_offsets). */
-static int lstm_read(const char *path, float *buf) {
+NN_LOCAL int lstm_read(const char *path, float *buf)
+#if NN_PART == 0 || NN_PART == 2
+{
     float *dst[lstm_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lstm_NUM_PARAMS; i++) dst[i] = buf + lstm_offsets[i];
     return nn_st_load(path, lstm_NUM_PARAMS, lstm_names, lstm_ranks, lstm_dims, dst);
 }
+#else
+;
+#endif
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of lstm_ctx). */
-static int lstm_keep_full(lstm_ctx *c) {
+NN_LOCAL int lstm_keep_full(lstm_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
     float *f = calloc(lstm_PARAM_FLOATS, sizeof(float));
@@ -1297,8 +1389,13 @@ static int lstm_keep_full(lstm_ctx *c) {
     c->full = f;
     return NN_OK;
 }
+#else
+;
+#endif
 
-lstm_ctx *lstm_create(void) {
+lstm_ctx *lstm_create(void)
+#if NN_PART == 0 || NN_PART == 1
+{
     void *block = aligned_alloc(64, lstm_HEAP_BYTES);
     if (!block) return NULL;
     lstm_ctx *c = lstm_place(block, 1);
@@ -1310,22 +1407,37 @@ lstm_ctx *lstm_create(void) {
     c->weights = NN_W_SEED;
     return c;
 }
+#else
+;
+#endif
 
-lstm_ctx *lstm_create_in(void *buffer, size_t size) {
+lstm_ctx *lstm_create_in(void *buffer, size_t size)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!buffer || size < lstm_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     lstm_ctx *c = lstm_place(buffer, 0);
     c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
     return c;
 }
+#else
+;
+#endif
 
-void lstm_destroy(lstm_ctx *c) {
+void lstm_destroy(lstm_ctx *c)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c) return;
     if (c->full != c->params) free(c->full);
     free(c->source);
     if (c->owned) free(c);
 }
+#else
+;
+#endif
 
-int lstm_get_param(const lstm_ctx *c, int i, float *out) {
+int lstm_get_param(const lstm_ctx *c, int i, float *out)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
     const float *from = c->full;
@@ -1337,8 +1449,13 @@ int lstm_get_param(const lstm_ctx *c, int i, float *out) {
     memcpy(out, from + lstm_offsets[i], lstm_param_count(i) * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int lstm_set_param(lstm_ctx *c, int i, const float *in) {
+int lstm_set_param(lstm_ctx *c, int i, const float *in)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
     int rc = lstm_keep_full(c);
@@ -1347,10 +1464,15 @@ int lstm_set_param(lstm_ctx *c, int i, const float *in) {
     lstm_use(c, c->full);
     return NN_OK;
 }
+#else
+;
+#endif
 
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
-int lstm_load_weights(lstm_ctx *c, const char *path) {
+int lstm_load_weights(lstm_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
     if (c->full) {
@@ -1375,8 +1497,13 @@ int lstm_load_weights(lstm_ctx *c, const char *path) {
     free(src);
     return rc;
 }
+#else
+;
+#endif
 
-int lstm_save_weights(const lstm_ctx *c, const char *path) {
+int lstm_save_weights(const lstm_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !path) return NN_ERR_NULL;
     int rc = lstm_keep_full((lstm_ctx *)c);
     if (rc != NN_OK) return rc;
@@ -1384,11 +1511,21 @@ int lstm_save_weights(const lstm_ctx *c, const char *path) {
     for (int i = 0; i < lstm_NUM_PARAMS; i++) src[i] = c->full + lstm_offsets[i];
     return nn_st_save(path, lstm_NUM_PARAMS, lstm_names, lstm_ranks, lstm_dims, src);
 }
+#else
+;
+#endif
 static const int lstm_output_sizes[lstm_NUM_OUTPUTS] = {10, };
 
-int lstm_output_size(int i) { return i >= 0 && i < lstm_NUM_OUTPUTS ? lstm_output_sizes[i] : NN_ERR_INDEX; }
+int lstm_output_size(int i)
+#if NN_PART == 0 || NN_PART == 2
+{ return i >= 0 && i < lstm_NUM_OUTPUTS ? lstm_output_sizes[i] : NN_ERR_INDEX; }
+#else
+;
+#endif
 
-int lstm_info(int what) {
+int lstm_info(int what)
+#if NN_PART == 0 || NN_PART == 1
+{
     switch (what) {
     case 0: return lstm_MAX_BATCH;
     case 1: return lstm_INPUT_SIZE;
@@ -1399,15 +1536,25 @@ int lstm_info(int what) {
     default: return NN_ERR_INDEX;
     }
 }
+#else
+;
+#endif
 
 /* Inference over nb examples: every layer's kernel in order. */
-static void lstm_run(lstm_ctx *c, const float *x, int nb) {
+NN_LOCAL void lstm_run(lstm_ctx *c, const float *x, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     (void)c; (void)x; (void)nb;
     k1_lstm_128(nb, x, c->packed + 0, c->arena + 0, c->arena + 128);
     k2_dense_10(nb, c->arena + 0, c->packed + 82944, c->arena + 128);
 }
+#else
+;
+#endif
 
-int lstm_forward_all(lstm_ctx *c, const float *x, float *const *ys, int nb) {
+int lstm_forward_all(lstm_ctx *c, const float *x, float *const *ys, int nb)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < lstm_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
     if (nb < 1 || nb > lstm_MAX_BATCH) return NN_ERR_BATCH;
@@ -1415,16 +1562,26 @@ int lstm_forward_all(lstm_ctx *c, const float *x, float *const *ys, int nb) {
     memcpy(ys[0], c->arena + 128, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int lstm_forward(lstm_ctx *c, const float *x, float *y, int nb) {
+int lstm_forward(lstm_ctx *c, const float *x, float *y, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > lstm_MAX_BATCH) return NN_ERR_BATCH;
     lstm_run(c, x, nb);
     memcpy(y, c->arena + 128, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-const char *lstm_strerror(int code) {
+const char *lstm_strerror(int code)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (code) {
     case NN_OK: return "ok";
     case NN_ERR_NULL: return "a required pointer argument is NULL";
@@ -1445,3 +1602,7 @@ const char *lstm_strerror(int code) {
     default: return "unknown error code";
     }
 }
+#else
+;
+#endif
+

@@ -21,6 +21,25 @@
    static inline functions. */
 #define NN_UNUSED __attribute__((unused))
 
+/* nncc compiles a library as parts in parallel, -DNN_PART=1, 2, ..., and links
+   them (docs/compile-time.md); compiled alone (NN_PART 0) the file is one
+   ordinary translation unit. A function that one part defines and others call
+   is NN_LOCAL: static here, hidden in a part build. */
+#ifndef NN_PART
+#define NN_PART 0
+#endif
+#if NN_PART == 0
+#define NN_LOCAL static
+#else
+#define NN_LOCAL __attribute__((visibility("hidden")))
+#endif
+/* The body of a template function that the first part compiles for all of them. */
+#if NN_PART <= 1
+#define NN_PART1_BODY(...) __VA_ARGS__
+#else
+#define NN_PART1_BODY(...) ;
+#endif
+
 /* OpenMP when built with --threads N > 1 (-fopenmp); otherwise the pragmas
    vanish, so -Wunknown-pragmas stays quiet. */
 #ifndef NN_THREADS
@@ -283,7 +302,9 @@ static inline nn_vf nn_vmish(nn_vf v) {
    reaching inf) go lane by lane. Out of line: inlined into every GEMM and
    conv epilogue it would change gcc's inlining and cloning of the
    micro-kernels. */
-NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v) {
+NN_UNUSED NN_LOCAL __attribute__((noinline)) nn_vf nn_vact_more(int act, float alpha, float beta, nn_vf v)
+#if NN_PART <= 1
+{
     switch (act) {
     case NN_ACT_GELU_TANH:
         return 0.5f * v * (1.0f + nn_vtanh(NN_GELU_TANH_K * (v + 0.044715f * v * v * v)));
@@ -304,6 +325,9 @@ NN_UNUSED static __attribute__((noinline)) nn_vf nn_vact_more(int act, float alp
         return v;
     }
 }
+#else
+;
+#endif
 
 /* Activation over a vector: relu, sigmoid and tanh inline. */
 static inline nn_vf nn_vact(int act, float alpha, float beta, nn_vf v) {
@@ -370,10 +394,21 @@ typedef struct {
 #define NN_VREGS (NN_VW >= 16 ? 32 : 16)
 #endif
 
+/* In a part build the micro-kernels are compiled once, by the first part,
+   unless Winograd calls them with constant shapes (NN_MICRO_PER_PART, set by
+   nncc): then each part keeps static copies that gcc specialises for it. */
+#if NN_PART == 0 || defined(NN_MICRO_PER_PART)
+#define NN_MICRO_FN NN_UNUSED static __attribute__((noinline))
+#define NN_MICRO_BODY(...) __VA_ARGS__
+#else
+#define NN_MICRO_FN NN_UNUSED NN_LOCAL __attribute__((noinline))
+#define NN_MICRO_BODY(...) NN_PART1_BODY(__VA_ARGS__)
+#endif
+
 /* Row r, vector j of the micro-kernel's epilogue: bias, accumulate,
    activation, then the first min(n, NN_VW) lanes stored. */
-NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r,
-                                                               int j, int n, const nn_epilogue *e) {
+NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restrict bias, int r, int j, int n,
+                                const nn_epilogue *e) NN_MICRO_BODY({
     if (e->bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
     if (e->bias_mode == 2) v += bias[r];
     if (n >= NN_VW) {
@@ -383,7 +418,7 @@ NN_UNUSED static __attribute__((noinline)) void nn_micro_store(float *restrict c
         if (e->accumulate) v += nn_load_n(c, n);
         nn_store_n(c, nn_vact(e->act, e->alpha, e->beta, v), n);
     }
-}
+})
 
 /* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
 static inline __attribute__((always_inline)) void
@@ -478,21 +513,21 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
    a GEMM with that few rows) and run as two of these copies, e.g. 5 = 4 + 1,
    streaming the B panel twice from cache. */
 #define NN_MICRO(R) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); }
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
-    NN_UNUSED static __attribute__((noinline)) void nn_micro_##R( \
+    NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    { \
+    NN_MICRO_BODY({ \
         if (R > NN_GEMM_ROWS) __builtin_trap(); \
         nn_micro_##lo(K, A, lda, B, C, ldc, nc, bias, e); \
         nn_micro_##hi(K, A + (size_t)lo * lda, lda, B, C + (size_t)lo * ldc, ldc, nc, \
                       e.bias_mode == 2 ? bias + lo : bias, e); \
-    }
+    })
 NN_MICRO(1)
 NN_MICRO(2)
 NN_MICRO_SPLIT(3, 2, 1)
@@ -1143,15 +1178,25 @@ static const int64_t mlp_dims[7][4] = {{512, 784, 0, 0}, {512, 0, 0, 0}, {256, 5
 static const size_t mlp_offsets[7] = {0, 401408, 401920, 532992, 533248, 535808, 0};
 
 /* PyTorch's initialisation scheme, from the model's seed. */
-static void mlp_init_params(float *params, uint64_t rng) {
+NN_LOCAL void mlp_init_params(float *params, uint64_t rng)
+#if NN_PART == 0 || NN_PART == 2
+{
     (void)params; (void)rng;
-    nn_init_uniform(params + 0, 401408, 0.035714287f, &rng);  /* 0.weight */
-    nn_init_uniform(params + 401408, 512, 0.035714287f, &rng);  /* 0.bias */
-    nn_init_uniform(params + 401920, 131072, 0.044194173f, &rng);  /* 2.weight */
-    nn_init_uniform(params + 532992, 256, 0.044194173f, &rng);  /* 2.bias */
-    nn_init_uniform(params + 533248, 2560, 0.0625f, &rng);  /* 4.weight */
-    nn_init_uniform(params + 535808, 10, 0.0625f, &rng);  /* 4.bias */
+    static const struct { int kind; size_t at, n; float v; } t[7] = {
+        {1, 0, 401408, 0.035714287f},
+        {1, 401408, 512, 0.035714287f},
+        {1, 401920, 131072, 0.044194173f},
+        {1, 532992, 256, 0.044194173f},
+        {1, 533248, 2560, 0.0625f},
+        {1, 535808, 10, 0.0625f}, {0, 0, 0, 0.0f}};
+    for (int i = 0; i < 6; i++) {
+        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+    }
 }
+#else
+;
+#endif
 
 #define mlp_PARAM_FLOATS 535824
 #define mlp_PACKED_FLOATS 537360
@@ -1177,27 +1222,44 @@ struct mlp_ctx {
 /* ---- kernels, one per layer, in evaluation order ---------------------- */
 /* layer "0" (layers[0]): dense 784 -> 512, fused relu
    per example [784] -> [512]; batch nb <= 1 */
-static void k1_dense_512_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k1_dense_512_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 1
+{
     nn_epilogue e = {.bias = w + 401408, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 512, 784, x, 784, w, y, 512, e);
 }
+#else
+;
+#endif
 
 /* layer "2" (layers[2]): dense 512 -> 256, fused relu
    per example [512] -> [256]; batch nb <= 1 */
-static void k2_dense_256_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k2_dense_256_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 2
+{
     nn_epilogue e = {.bias = w + 131072, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 256, 512, x, 512, w, y, 256, e);
 }
+#else
+;
+#endif
 
 /* layer "4" (layers[4]): dense 256 -> 10
    per example [256] -> [10]; batch nb <= 1 */
-static void k3_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y) {
+NN_LOCAL void k3_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
+#if NN_PART == 0 || NN_PART == 1
+{
     nn_epilogue e = {.bias = w + 4096, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 256, x, 256, w, y, 10, e);
 }
+#else
+;
+#endif
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
-static void mlp_pack(mlp_ctx *c) {
+NN_LOCAL void mlp_pack(mlp_ctx *c)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)c;
     /* layer "0": dense weight [512, 784] -> transposed panels of 8 */
     nn_pack_transposed(512, 784, c->params + 0, c->packed + 0);
@@ -1209,26 +1271,46 @@ static void mlp_pack(mlp_ctx *c) {
     nn_pack_transposed(10, 256, c->params + 533248, c->packed + 533248);
     nn_pack_bias(10, 16, c->params + 535808, c->packed + 533248 + 4096);
 }
+#else
+;
+#endif
 /* ---- API ---------------------------------------------------------------- */
-const char *mlp_param_name(int i) { return i >= 0 && i < mlp_NUM_PARAMS ? mlp_names[i] : NULL; }
+const char *mlp_param_name(int i)
+#if NN_PART == 0 || NN_PART == 2
+{ return i >= 0 && i < mlp_NUM_PARAMS ? mlp_names[i] : NULL; }
+#else
+;
+#endif
 
-int mlp_param_shape(int i, int64_t dims[4]) {
+int mlp_param_shape(int i, int64_t dims[4])
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
     for (int d = 0; d < 4; d++) dims[d] = mlp_dims[i][d];
     return mlp_ranks[i];
 }
+#else
+;
+#endif
 
-static size_t mlp_param_count(int i) {
+NN_LOCAL size_t mlp_param_count(int i)
+#if NN_PART == 0 || NN_PART == 2
+{
     size_t n = 1;
     for (int d = 0; d < mlp_ranks[i]; d++) n *= (size_t)mlp_dims[i][d];
     return n;
 }
+#else
+;
+#endif
 
 /* ---- the context's memory: one block of mlp_HEAP_BYTES ---------------------------- */
 _Static_assert(sizeof(struct mlp_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
-static mlp_ctx *mlp_place(void *block, int owned) {
+NN_LOCAL mlp_ctx *mlp_place(void *block, int owned)
+#if NN_PART == 0 || NN_PART == 1
+{
     memset(block, 0, mlp_HEAP_BYTES);
     mlp_ctx *c = block;
     float *f = (float *)((char *)block + NN_CTX_BYTES);
@@ -1239,24 +1321,39 @@ static mlp_ctx *mlp_place(void *block, int owned) {
     c->owned = owned;
     return c;
 }
+#else
+;
+#endif
 
 /* Packs every parameter from src (PyTorch layout, at mlp_offsets) and keeps those forward reads in place. */
-static NN_UNUSED void mlp_use(mlp_ctx *c, const float *src) {
+NN_LOCAL NN_UNUSED void mlp_use(mlp_ctx *c, const float *src)
+#if NN_PART == 0 || NN_PART == 1
+{
     mlp_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
     mlp_pack(&view);
     if (c->params != src) memcpy(c->params, src, mlp_DIRECT_FLOATS * sizeof(float));
 }
+#else
+;
+#endif
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at mlp_offsets). */
-static int mlp_read(const char *path, float *buf) {
+NN_LOCAL int mlp_read(const char *path, float *buf)
+#if NN_PART == 0 || NN_PART == 2
+{
     float *dst[mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < mlp_NUM_PARAMS; i++) dst[i] = buf + mlp_offsets[i];
     return nn_st_load(path, mlp_NUM_PARAMS, mlp_names, mlp_ranks, mlp_dims, dst);
 }
+#else
+;
+#endif
 
 /* The PyTorch-layout copy get_param, set_param and save_weights work on (see the comment of mlp_ctx). */
-static int mlp_keep_full(mlp_ctx *c) {
+NN_LOCAL int mlp_keep_full(mlp_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (c->full) return NN_OK;
     if (c->weights == NN_W_PACKED) return NN_ERR_PACKED;
     float *f = calloc(mlp_PARAM_FLOATS, sizeof(float));
@@ -1275,8 +1372,13 @@ static int mlp_keep_full(mlp_ctx *c) {
     c->full = f;
     return NN_OK;
 }
+#else
+;
+#endif
 
-mlp_ctx *mlp_create(void) {
+mlp_ctx *mlp_create(void)
+#if NN_PART == 0 || NN_PART == 2
+{
     void *block = aligned_alloc(64, mlp_HEAP_BYTES);
     if (!block) return NULL;
     mlp_ctx *c = mlp_place(block, 1);
@@ -1288,22 +1390,37 @@ mlp_ctx *mlp_create(void) {
     c->weights = NN_W_SEED;
     return c;
 }
+#else
+;
+#endif
 
-mlp_ctx *mlp_create_in(void *buffer, size_t size) {
+mlp_ctx *mlp_create_in(void *buffer, size_t size)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!buffer || size < mlp_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     mlp_ctx *c = mlp_place(buffer, 0);
     c->weights = NN_W_ZERO;  /* no heap to unpack the seeded ones in: zeros until load_weights */
     return c;
 }
+#else
+;
+#endif
 
-void mlp_destroy(mlp_ctx *c) {
+void mlp_destroy(mlp_ctx *c)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c) return;
     if (c->full != c->params) free(c->full);
     free(c->source);
     if (c->owned) free(c);
 }
+#else
+;
+#endif
 
-int mlp_get_param(const mlp_ctx *c, int i, float *out) {
+int mlp_get_param(const mlp_ctx *c, int i, float *out)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
     const float *from = c->full;
@@ -1315,8 +1432,13 @@ int mlp_get_param(const mlp_ctx *c, int i, float *out) {
     memcpy(out, from + mlp_offsets[i], mlp_param_count(i) * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int mlp_set_param(mlp_ctx *c, int i, const float *in) {
+int mlp_set_param(mlp_ctx *c, int i, const float *in)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
     int rc = mlp_keep_full(c);
@@ -1325,10 +1447,15 @@ int mlp_set_param(mlp_ctx *c, int i, const float *in) {
     mlp_use(c, c->full);
     return NN_OK;
 }
+#else
+;
+#endif
 
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
-int mlp_load_weights(mlp_ctx *c, const char *path) {
+int mlp_load_weights(mlp_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 2
+{
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
     if (c->full) {
@@ -1353,8 +1480,13 @@ int mlp_load_weights(mlp_ctx *c, const char *path) {
     free(src);
     return rc;
 }
+#else
+;
+#endif
 
-int mlp_save_weights(const mlp_ctx *c, const char *path) {
+int mlp_save_weights(const mlp_ctx *c, const char *path)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !path) return NN_ERR_NULL;
     int rc = mlp_keep_full((mlp_ctx *)c);
     if (rc != NN_OK) return rc;
@@ -1362,11 +1494,21 @@ int mlp_save_weights(const mlp_ctx *c, const char *path) {
     for (int i = 0; i < mlp_NUM_PARAMS; i++) src[i] = c->full + mlp_offsets[i];
     return nn_st_save(path, mlp_NUM_PARAMS, mlp_names, mlp_ranks, mlp_dims, src);
 }
+#else
+;
+#endif
 static const int mlp_output_sizes[mlp_NUM_OUTPUTS] = {10, };
 
-int mlp_output_size(int i) { return i >= 0 && i < mlp_NUM_OUTPUTS ? mlp_output_sizes[i] : NN_ERR_INDEX; }
+int mlp_output_size(int i)
+#if NN_PART == 0 || NN_PART == 1
+{ return i >= 0 && i < mlp_NUM_OUTPUTS ? mlp_output_sizes[i] : NN_ERR_INDEX; }
+#else
+;
+#endif
 
-int mlp_info(int what) {
+int mlp_info(int what)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (what) {
     case 0: return mlp_MAX_BATCH;
     case 1: return mlp_INPUT_SIZE;
@@ -1377,16 +1519,26 @@ int mlp_info(int what) {
     default: return NN_ERR_INDEX;
     }
 }
+#else
+;
+#endif
 
 /* Inference over nb examples: every layer's kernel in order. */
-static void mlp_run(mlp_ctx *c, const float *x, int nb) {
+NN_LOCAL void mlp_run(mlp_ctx *c, const float *x, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     (void)c; (void)x; (void)nb;
     k1_dense_512_relu(nb, x, c->packed + 0, c->arena + 0);
     k2_dense_256_relu(nb, c->arena + 0, c->packed + 401920, c->arena + 512);
     k3_dense_10(nb, c->arena + 512, c->packed + 533248, c->arena + 0);
 }
+#else
+;
+#endif
 
-int mlp_forward_all(mlp_ctx *c, const float *x, float *const *ys, int nb) {
+int mlp_forward_all(mlp_ctx *c, const float *x, float *const *ys, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < mlp_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
     if (nb < 1 || nb > mlp_MAX_BATCH) return NN_ERR_BATCH;
@@ -1394,16 +1546,26 @@ int mlp_forward_all(mlp_ctx *c, const float *x, float *const *ys, int nb) {
     memcpy(ys[0], c->arena + 0, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-int mlp_forward(mlp_ctx *c, const float *x, float *y, int nb) {
+int mlp_forward(mlp_ctx *c, const float *x, float *y, int nb)
+#if NN_PART == 0 || NN_PART == 1
+{
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > mlp_MAX_BATCH) return NN_ERR_BATCH;
     mlp_run(c, x, nb);
     memcpy(y, c->arena + 0, (size_t)nb * 10 * sizeof(float));
     return NN_OK;
 }
+#else
+;
+#endif
 
-const char *mlp_strerror(int code) {
+const char *mlp_strerror(int code)
+#if NN_PART == 0 || NN_PART == 2
+{
     switch (code) {
     case NN_OK: return "ok";
     case NN_ERR_NULL: return "a required pointer argument is NULL";
@@ -1424,3 +1586,7 @@ const char *mlp_strerror(int code) {
     default: return "unknown error code";
     }
 }
+#else
+;
+#endif
+

@@ -111,18 +111,18 @@ enum CodeSize {
     /// order with `arguments` (default: the parameters' names); with `share`,
     /// the statements first become calls of shared functions (shareStatements).
     static func body(_ statements: [String], large: Bool, function name: String, parameters: [String],
-                     arguments: [String]? = nil, share: Bool = false) -> (parts: String, body: String) {
+                     arguments: [String]? = nil, share: Bool = false, perPart: Int = statementsPerPart) -> (parts: String, body: String) {
         guard large, !statements.isEmpty else { return ("", statements.joined(separator: "\n")) }
         var parts = "", statements = statements, calls: [String] = []
         if share { (parts, statements) = shareStatements(statements, function: name, parameters: parameters) }
         let names = parameterNames(parameters), arguments = arguments ?? names
         let unused = names.map { "(void)\($0);" }.joined(separator: " ")
-        for (k, start) in stride(from: 0, to: statements.count, by: statementsPerPart).enumerated() {
+        for (k, start) in stride(from: 0, to: statements.count, by: perPart).enumerated() {
             let part = "\(name)_part\(k)"
             parts += """
                 static __attribute__((noinline)) void \(part)(\(parameters.joined(separator: ", "))) {
                     \(unused)
-                \(statements[start..<min(start + statementsPerPart, statements.count)].joined(separator: "\n"))
+                \(statements[start..<min(start + perPart, statements.count)].joined(separator: "\n"))
                 }
 
                 """

@@ -64,9 +64,14 @@ public enum LibraryEmitter {
             #define NN_THREADS \(schedule.threads)
             \(split == nil && (training?.splitFloats ?? 0) == 0 ? "" : ForwardThreads.threadLimit(schedule.threads))\(api.paramRank > 4 ? "#define NN_PARAM_RANK \(api.paramRank)\n" : "")
             """
-        for t in Template.needed(for: g, training: training != nil) { c += t.source + "\n" }
+        let templates = Template.needed(for: g, training: training != nil)
+        // Winograd calls the micro-kernels with constant shapes: each part keeps its own, specialised (gemm.c).
+        if templates.contains(.winograd) { c += "#define NN_MICRO_PER_PART 1\n" }
+        for t in templates { c += t.source + "\n" }
         c += api.declarations + "\n"
-        c += parameterTable(g, ctx: ctx, prefix: p)
+        // From here on, each out-of-line function is compiled by one of the parts (SourceParts).
+        let head = c
+        c = parameterTable(g, ctx: ctx, prefix: p)
         c += """
 
             #define \(p)_PARAM_FLOATS \(max(ctx.paramFloats, 16))
@@ -101,6 +106,7 @@ public enum LibraryEmitter {
                                   memory: memory)
         if let t = training { c += "\n" + t.functions }
         c += prof.functions(prefix: p)
+        c = head + SourceParts.split(c, head: head)
         c += CustomOps.userCode(g)
         c += Interface.targetCheckEnd(schedule.target)
         return GeneratedLibrary(header: api.header, source: c, paramFloats: ctx.paramFloats, packedFloats: packedAt, memory: memory)
@@ -142,38 +148,32 @@ public enum LibraryEmitter {
         let dims = ps.map { s in "{" + (0..<rank).map { $0 < s.shape.count ? "\(s.shape[$0])" : "0" }.joined(separator: ", ") + "}, " }
             .joined()
         let offsets = ps.map { "\(ctx.paramOffsets[$0.name]!), " }.joined()
-        var initCode = ""
         // Steps of (kind, offset, count, value): 0 constant, 1 uniform in ±value, 2 normal N(0, value²);
         // an embedding's padding row is a constant step of zeros after its normal one.
-        let steps = ps.flatMap { s -> [(kind: Int, at: Int, n: Int, v: Float, what: String)] in
-            let at = ctx.paramOffsets[s.name]!, what = CSyntax.comment(s.name)
+        let steps = ps.flatMap { s -> [(kind: Int, at: Int, n: Int, v: Float)] in
+            let at = ctx.paramOffsets[s.name]!
             switch s.initializer {
-            case let .uniform(bound): return [(1, at, s.size, bound, what)]
-            case let .constant(v): return [(0, at, s.size, v, what)]
+            case let .uniform(bound): return [(1, at, s.size, bound)]
+            case let .constant(v): return [(0, at, s.size, v)]
             case let .normal(std, row):
                 let width = s.shape.dropFirst().reduce(1, *)
-                return [(2, at, s.size, std, what)] + (row.map { [(0, at + $0 * width, width, 0, what + ", padding row")] } ?? [])
+                return [(2, at, s.size, std)] + (row.map { [(0, at + $0 * width, width, 0)] } ?? [])
             }
         }
         let hasNormal = steps.contains { $0.kind == 2 }
-        if CodeSize.isLarge(g, ctx.schedule) {  // one loop over a table: no call per tensor for gcc to inline
-            let rows = steps.map { "{\($0.kind), \($0.at), \($0.n), \(CSyntax.float($0.v))}" }
-            initCode = """
-                    static const struct { int kind; size_t at, n; float v; } t[\(steps.count + 1)] = {
-                        \(rows.joined(separator: ",\n        ")), {0, 0, 0, 0.0f}};
-                    for (int i = 0; i < \(steps.count); i++) {
-                        if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
-                \(hasNormal ? "        else if (t[i].kind == 2) nn_init_normal(params + t[i].at, t[i].n, t[i].v, &rng);\n" : "")\
-                        else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
-                    }
+        // One loop over a table, at every size: inlined once per tensor, the draws cost gcc more than the
+        // kernels of a small model (mobilenet_vww: 15 KB of code) and run once per context.
+        let rows = steps.map { "{\($0.kind), \($0.at), \($0.n), \(CSyntax.float($0.v))}" }
+        let initCode = steps.isEmpty ? "" : """
+                static const struct { int kind; size_t at, n; float v; } t[\(steps.count + 1)] = {
+                    \(rows.joined(separator: ",\n        ")), {0, 0, 0, 0.0f}};
+                for (int i = 0; i < \(steps.count); i++) {
+                    if (t[i].kind == 1) nn_init_uniform(params + t[i].at, t[i].n, t[i].v, &rng);
+            \(hasNormal ? "        else if (t[i].kind == 2) nn_init_normal(params + t[i].at, t[i].n, t[i].v, &rng);\n" : "")\
+                    else nn_init_constant(params + t[i].at, t[i].n, t[i].v);
+                }
 
-                """
-        } else {
-            for s in steps {
-                let call = ["nn_init_constant", "nn_init_uniform", "nn_init_normal"][s.kind]
-                initCode += "    \(call)(params + \(s.at), \(s.n), \(CSyntax.float(s.v))\(s.kind == 0 ? "" : ", &rng"));  /* \(s.what) */\n"
-            }
-        }
+            """
         // Box-Muller on the uniform generator, only where a parameter starts normal (nn.Embedding).
         let normal = hasNormal ? """
 

@@ -30,8 +30,10 @@ enum TrainingEmitter {
         let ruled = zip(plan.order, rules).filter { !$0.1.isEmpty }
         rules = profile.timedList(ruled.map { String($0.1.dropLast()) }, phase: "backward", nodes: ruled.map(\.0), g)
         let updateEntry = profile.enabled ? profile.entry("update") : 0
-        let backward = CodeSize.body(rules, large: large, function: "\(p)_backward", parameters: args,
-                                    share: true)
+        // Small models too keep the gradient rules out of the step, in SourceParts.count parts or more: the
+        // step's inlined rules were a third of the library, one function that no part could share.
+        let backward = CodeSize.body(rules, large: true, function: "\(p)_backward", parameters: args, share: large,
+                                     perPart: large ? CodeSize.statementsPerPart : max(1, (rules.count + 3) / 4))
         let zero = CodeSize.body(zeroGrads, large: large, function: "\(p)_zero_grads", parameters: args, share: true)
         let trainForward = CodeSize.body(forward.map { "    " + $0 }, large: large, function: "\(p)_train_forward",
                                         parameters: args, share: true)

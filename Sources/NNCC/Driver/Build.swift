@@ -35,15 +35,18 @@ public enum Builder {
         return BuildProducts(directory: dir, name: g.name, graph: g)
     }
 
-    /// Hashes the generated C, the target, the compiler's flags, its path and its `--version`.
+    /// Hashes the generated C, the target, the compiler's flags, the part count, its path and its `--version`.
     static func cacheKey(source: String, options: CompileOptions) throws -> String {
         let argv = try GCC.sharedObjectArguments(source: "x.c", output: "x.so", options: gccOptions(options))
-        let key = SHA256.hex([source, options.target.label, argv.joined(separator: " "), try Compiler.find(options.cc).versionText]
+        let parts = "parts \(GCC.partCount(gccOptions(options)))"  // the same code, in one object or several
+        let key = SHA256.hex([source, options.target.label, argv.joined(separator: " "), parts, try Compiler.find(options.cc).versionText]
             .joined(separator: "\u{0}"))
         return String(key.prefix(32))
     }
 
-    static func gccOptions(_ o: CompileOptions) -> GCCOptions { GCCOptions(target: o.target, threads: o.threads, reference: o.reference, cc: o.cc, optLevel: o.optLevel) }
+    static func gccOptions(_ o: CompileOptions) -> GCCOptions {
+        GCCOptions(target: o.target, threads: o.threads, reference: o.reference, cc: o.cc, optLevel: o.optLevel, parts: o.parts)
+    }
 
     static func write(_ lib: GeneratedLibrary, graph g: Graph, model: LoadedModel, options: CompileOptions,
                       into dir: URL, package: Bool = false) throws -> BuildProducts {
@@ -59,11 +62,11 @@ public enum Builder {
         return try Interrupt.removingOnInterrupt([tmpSource.path, work.path]) {
             try AtomicFile.write(Data(lib.source.utf8), to: tmpSource.path)
             defer { try? FileManager.default.removeItem(at: tmpSource) }
-            if package { try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true) }
-            defer { if package { try? FileManager.default.removeItem(at: work) } }
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: work) }
             try AtomicFile.replace(products.library.path) { tmpLib in
                 try compile(lib, products: products, model: model, options: options, tmpSource: tmpSource.path, tmpLib: tmpLib,
-                            package: package ? work : nil)
+                            work: work, package: package)
             }
             return products
         }
@@ -71,15 +74,15 @@ public enum Builder {
 
     /// Runs gcc into `tmpLib`, then writes NAME.c, NAME.h and the manifest; the caller renames the library last.
     private static func compile(_ lib: GeneratedLibrary, products: BuildProducts, model: LoadedModel,
-                                options: CompileOptions, tmpSource: String, tmpLib: String, package work: URL?) throws {
+                                options: CompileOptions, tmpSource: String, tmpLib: String, work: URL, package: Bool) throws {
         let g = products.graph
         let argv = try GCC.sharedObjectArguments(source: tmpSource, output: tmpLib, options: gccOptions(options))
         do {
-            if let work {
+            if package {
                 try Packaging.build(lib, model: model, options: options, name: g.name, sourcePath: tmpSource, tmpLib: tmpLib,
                                     work: work, dir: products.directory)
             } else {
-                try GCC.run(argv)
+                try GCC.buildSharedObject(source: tmpSource, output: tmpLib, options: gccOptions(options), work: work)
             }
         } catch var e as NNCCError {
             // The temporary source is gone once we return: name the model and the C file it became.

@@ -23,7 +23,7 @@ enum Packaging {
                       sourcePath: String, tmpLib: String, work: URL, dir: URL) throws {
         let gcc = Builder.gccOptions(options)
         let object = work.appendingPathComponent("\(n).o").path
-        try GCC.run(try GCC.objectArguments(source: sourcePath, output: object, options: gcc))
+        try GCC.buildObject(source: sourcePath, output: object, options: gcc, work: work)
         var objects = [object]
         let files = Files(dir, n)
         var image: Data?

@@ -26,6 +26,8 @@ public struct CompileOptions: Equatable {
     public var cc: String?
     /// gcc's -O level (`--opt-level`); nil: $NNCC_OPT_LEVEL, else 3 (GCCOptions.resolvedOptLevel).
     public var optLevel: Int?
+    /// How many gcc processes compile the library (GCC.partCount); nil: $NNCC_PARTS, else one per core up to SourceParts.count.
+    public var parts: Int?
 
     public init(maxBatch: Int? = nil, train: Bool = false, target: Target = .native, threads: Int = 1,
                 reference: Bool = false, name: String? = nil, cc: String? = nil) {

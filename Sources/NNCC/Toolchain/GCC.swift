@@ -15,13 +15,17 @@ public struct GCCOptions: Equatable, Sendable {
     public var cc: String?
     /// gcc's optimization level, 0...3 (`--opt-level`); nil: $NNCC_OPT_LEVEL, else 3. Reference builds are -O0.
     public var optLevel: Int?
+    /// gcc processes compiling the library in parallel (GCC.partCount); nil: $NNCC_PARTS, else automatic.
+    public var parts: Int?
 
-    public init(target: Target = .native, threads: Int = 1, reference: Bool = false, cc: String? = nil, optLevel: Int? = nil) {
+    public init(target: Target = .native, threads: Int = 1, reference: Bool = false, cc: String? = nil, optLevel: Int? = nil,
+                parts: Int? = nil) {
         self.target = target
         self.threads = threads
         self.reference = reference
         self.cc = cc
         self.optLevel = optLevel
+        self.parts = parts
     }
 
     /// The level this build compiles at: the option, else $NNCC_OPT_LEVEL, else 3.

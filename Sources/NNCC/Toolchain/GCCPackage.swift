@@ -27,14 +27,21 @@ extension GCC {
     /// `ar rcs`: $NNCC_AR, else the compiler's own (`aarch64-linux-gnu-ar` beside `aarch64-linux-gnu-gcc`),
     /// else `ar` or `gcc-ar` on PATH.
     static func archiveArguments(objects: [String], output: String, options: GCCOptions) throws -> [String] {
-        let env = ProcessInfo.processInfo.environment["NNCC_AR"].flatMap { $0.isEmpty ? nil : $0 }
+        [try binutil("ar", options: options, also: ["gcc-ar"]), "rcs", output] + objects
+    }
+
+    /// A binutils program: $NNCC_<TOOL>, else the compiler's own (`aarch64-linux-gnu-ar` beside
+    /// `aarch64-linux-gnu-gcc`), else `tool` or `also` on PATH.
+    static func binutil(_ tool: String, options: GCCOptions, also: [String] = []) throws -> String {
+        let variable = "NNCC_" + tool.uppercased()
+        let env = ProcessInfo.processInfo.environment[variable].flatMap { $0.isEmpty ? nil : $0 }
         let compiler = URL(fileURLWithPath: try path(options.cc))
         let stem = compiler.lastPathComponent, triple = stem.range(of: "-", options: .backwards).map { String(stem[..<$0.upperBound]) }
-        let own = triple.map { [compiler.deletingLastPathComponent().appendingPathComponent($0 + "ar").path, $0 + "ar"] } ?? []
-        guard let ar = (env.map { [$0] } ?? own + ["ar", "gcc-ar"]).lazy.compactMap(which).first else {
-            throw NNCCError("ar not found: install binutils (apt-get install binutils) or set NNCC_AR")
+        let own = triple.map { [compiler.deletingLastPathComponent().appendingPathComponent($0 + tool).path, $0 + tool] } ?? []
+        guard let found = (env.map { [$0] } ?? own + [tool] + also).lazy.compactMap(which).first else {
+            throw NNCCError("\(tool) not found: install binutils (apt-get install binutils) or set \(variable)")
         }
-        return [ar, "rcs", output] + objects
+        return found
     }
 
     /// Runs a program nncc built and returns its exit status and output (the packer).
