@@ -1954,7 +1954,7 @@ NN_LOCAL void k5_conv3x3_64x16x16_relu(int nb, const float *restrict x, const fl
 /* layer "13" (layers[13]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [64, 16, 16] -> [64, 8, 8]; batch nb <= 1 */
 NN_LOCAL void k6_maxpool2x2_64x8x8(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     for (size_t p = 0; p < (size_t)nb * 64; p++)
         nn_maxpool2(x + p * 256, 16, 8, 8, y + p * 64);
@@ -1966,7 +1966,7 @@ NN_LOCAL void k6_maxpool2x2_64x8x8(int nb, const float *restrict x, float *restr
 /* layer "15" (layers[15]): dense 4096 -> 256, fused relu
    per example [4096] -> [256]; batch nb <= 1 */
 NN_LOCAL void k8_dense_256_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 1048576, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 256, 4096, x, 4096, w, y, 256, e);
@@ -1978,7 +1978,7 @@ NN_LOCAL void k8_dense_256_relu(int nb, const float *restrict x, const float *re
 /* layer "18" (layers[18]): dense 256 -> 10
    per example [256] -> [10]; batch nb <= 1 */
 NN_LOCAL void k9_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 4096, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 256, x, 256, w, y, 10, e);
@@ -2033,14 +2033,14 @@ NN_LOCAL void cnn_bn_pack(cnn_bn_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *cnn_bn_param_name(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < cnn_bn_NUM_PARAMS ? cnn_bn_names[i] : NULL; }
 #else
 ;
 #endif
 
 int cnn_bn_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2052,7 +2052,7 @@ int cnn_bn_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t cnn_bn_param_count(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     size_t n = 1;
     for (int d = 0; d < cnn_bn_ranks[i]; d++) n *= (size_t)cnn_bn_dims[i][d];
@@ -2084,7 +2084,7 @@ NN_LOCAL cnn_bn_ctx *cnn_bn_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at cnn_bn_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void cnn_bn_use(cnn_bn_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     cnn_bn_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -2097,7 +2097,7 @@ NN_LOCAL NN_UNUSED void cnn_bn_use(cnn_bn_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at cnn_bn_offsets). */
 NN_LOCAL int cnn_bn_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     float *dst[cnn_bn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < cnn_bn_NUM_PARAMS; i++) dst[i] = buf + cnn_bn_offsets[i];
@@ -2134,12 +2134,14 @@ NN_LOCAL int cnn_bn_keep_full(cnn_bn_ctx *c)
 #endif
 
 cnn_bn_ctx *cnn_bn_create(void)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     void *block = aligned_alloc(64, cnn_bn_HEAP_BYTES);
     if (!block) return NULL;
     cnn_bn_ctx *c = cnn_bn_place(block, 1);
-    float *seeded = malloc((size_t)cnn_bn_PARAM_FLOATS * sizeof(float));  /* borrowed: cnn_bn_UNPACKED_BYTES */
+    /* borrowed: cnn_bn_UNPACKED_BYTES; zeroed, since a model without parameters initialises none of it
+       and gcc then warns that cnn_bn_use, in another part of a part build, may read it uninitialised */
+    float *seeded = calloc(cnn_bn_PARAM_FLOATS, sizeof(float));
     if (!seeded) { free(block); return NULL; }
     cnn_bn_init_params(seeded, 0ull);
     cnn_bn_use(c, seeded);
@@ -2152,7 +2154,7 @@ cnn_bn_ctx *cnn_bn_create(void)
 #endif
 
 cnn_bn_ctx *cnn_bn_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!buffer || size < cnn_bn_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     cnn_bn_ctx *c = cnn_bn_place(buffer, 0);
@@ -2176,7 +2178,7 @@ void cnn_bn_destroy(cnn_bn_ctx *c)
 #endif
 
 int cnn_bn_get_param(const cnn_bn_ctx *c, int i, float *out)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2242,7 +2244,7 @@ int cnn_bn_load_weights(cnn_bn_ctx *c, const char *path)
 #endif
 
 int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !path) return NN_ERR_NULL;
     int rc = cnn_bn_keep_full((cnn_bn_ctx *)c);
@@ -2257,14 +2259,14 @@ int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path)
 static const int cnn_bn_output_sizes[cnn_bn_NUM_OUTPUTS] = {10, };
 
 int cnn_bn_output_size(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < cnn_bn_NUM_OUTPUTS ? cnn_bn_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
 #endif
 
 int cnn_bn_info(int what)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (what) {
     case 0: return cnn_bn_MAX_BATCH;
@@ -2299,7 +2301,7 @@ NN_LOCAL void cnn_bn_run(cnn_bn_ctx *c, const float *x, int nb)
 #endif
 
 int cnn_bn_forward_all(cnn_bn_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < cnn_bn_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
@@ -2313,7 +2315,7 @@ int cnn_bn_forward_all(cnn_bn_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int cnn_bn_forward(cnn_bn_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > cnn_bn_MAX_BATCH) return NN_ERR_BATCH;

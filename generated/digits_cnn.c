@@ -1761,7 +1761,7 @@ static const size_t digits_cnn_offsets[9] = {0, 144, 160, 4768, 4800, 37568, 376
 
 /* PyTorch's initialisation scheme, from the model's seed. */
 NN_LOCAL void digits_cnn_init_params(float *params, uint64_t rng)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)params; (void)rng;
     static const struct { int kind; size_t at, n; float v; } t[9] = {
@@ -1883,7 +1883,7 @@ NN_LOCAL void k5_dense_64_relu(int nb, const float *restrict x, const float *res
 /* layer "6" (layers[6]): dense 64 -> 10
    per example [64] -> [10]; batch nb <= 1 */
 NN_LOCAL void k6_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 1024, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 64, x, 64, w, y, 10, e);
@@ -1918,7 +1918,7 @@ NN_LOCAL void digits_cnn_pack(digits_cnn_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *digits_cnn_param_name(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < digits_cnn_NUM_PARAMS ? digits_cnn_names[i] : NULL; }
 #else
 ;
@@ -1937,7 +1937,7 @@ int digits_cnn_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t digits_cnn_param_count(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     size_t n = 1;
     for (int d = 0; d < digits_cnn_ranks[i]; d++) n *= (size_t)digits_cnn_dims[i][d];
@@ -1969,7 +1969,7 @@ NN_LOCAL digits_cnn_ctx *digits_cnn_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at digits_cnn_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void digits_cnn_use(digits_cnn_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     digits_cnn_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -2024,7 +2024,9 @@ digits_cnn_ctx *digits_cnn_create(void)
     void *block = aligned_alloc(64, digits_cnn_HEAP_BYTES);
     if (!block) return NULL;
     digits_cnn_ctx *c = digits_cnn_place(block, 1);
-    float *seeded = malloc((size_t)digits_cnn_PARAM_FLOATS * sizeof(float));  /* borrowed: digits_cnn_UNPACKED_BYTES */
+    /* borrowed: digits_cnn_UNPACKED_BYTES; zeroed, since a model without parameters initialises none of it
+       and gcc then warns that digits_cnn_use, in another part of a part build, may read it uninitialised */
+    float *seeded = calloc(digits_cnn_PARAM_FLOATS, sizeof(float));
     if (!seeded) { free(block); return NULL; }
     digits_cnn_init_params(seeded, 0ull);
     digits_cnn_use(c, seeded);
@@ -2061,7 +2063,7 @@ void digits_cnn_destroy(digits_cnn_ctx *c)
 #endif
 
 int digits_cnn_get_param(const digits_cnn_ctx *c, int i, float *out)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2142,7 +2144,7 @@ int digits_cnn_save_weights(const digits_cnn_ctx *c, const char *path)
 static const int digits_cnn_output_sizes[digits_cnn_NUM_OUTPUTS] = {10, };
 
 int digits_cnn_output_size(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < digits_cnn_NUM_OUTPUTS ? digits_cnn_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
@@ -2195,7 +2197,7 @@ int digits_cnn_forward_all(digits_cnn_ctx *c, const float *x, float *const *ys, 
 #endif
 
 int digits_cnn_forward(digits_cnn_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > digits_cnn_MAX_BATCH) return NN_ERR_BATCH;

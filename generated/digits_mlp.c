@@ -1264,7 +1264,7 @@ const char *digits_mlp_param_name(int i)
 #endif
 
 int digits_mlp_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= digits_mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1290,7 +1290,7 @@ NN_LOCAL size_t digits_mlp_param_count(int i)
 _Static_assert(sizeof(struct digits_mlp_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL digits_mlp_ctx *digits_mlp_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     memset(block, 0, digits_mlp_HEAP_BYTES);
     digits_mlp_ctx *c = block;
@@ -1308,7 +1308,7 @@ NN_LOCAL digits_mlp_ctx *digits_mlp_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at digits_mlp_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void digits_mlp_use(digits_mlp_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     digits_mlp_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1321,7 +1321,7 @@ NN_LOCAL NN_UNUSED void digits_mlp_use(digits_mlp_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at digits_mlp_offsets). */
 NN_LOCAL int digits_mlp_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     float *dst[digits_mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_mlp_NUM_PARAMS; i++) dst[i] = buf + digits_mlp_offsets[i];
@@ -1358,12 +1358,14 @@ NN_LOCAL int digits_mlp_keep_full(digits_mlp_ctx *c)
 #endif
 
 digits_mlp_ctx *digits_mlp_create(void)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     void *block = aligned_alloc(64, digits_mlp_HEAP_BYTES);
     if (!block) return NULL;
     digits_mlp_ctx *c = digits_mlp_place(block, 1);
-    float *seeded = malloc((size_t)digits_mlp_PARAM_FLOATS * sizeof(float));  /* borrowed: digits_mlp_UNPACKED_BYTES */
+    /* borrowed: digits_mlp_UNPACKED_BYTES; zeroed, since a model without parameters initialises none of it
+       and gcc then warns that digits_mlp_use, in another part of a part build, may read it uninitialised */
+    float *seeded = calloc(digits_mlp_PARAM_FLOATS, sizeof(float));
     if (!seeded) { free(block); return NULL; }
     digits_mlp_init_params(seeded, 0ull);
     digits_mlp_use(c, seeded);
@@ -1376,7 +1378,7 @@ digits_mlp_ctx *digits_mlp_create(void)
 #endif
 
 digits_mlp_ctx *digits_mlp_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!buffer || size < digits_mlp_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     digits_mlp_ctx *c = digits_mlp_place(buffer, 0);
@@ -1400,7 +1402,7 @@ void digits_mlp_destroy(digits_mlp_ctx *c)
 #endif
 
 int digits_mlp_get_param(const digits_mlp_ctx *c, int i, float *out)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= digits_mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1418,7 +1420,7 @@ int digits_mlp_get_param(const digits_mlp_ctx *c, int i, float *out)
 #endif
 
 int digits_mlp_set_param(digits_mlp_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= digits_mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1488,7 +1490,7 @@ int digits_mlp_output_size(int i)
 #endif
 
 int digits_mlp_info(int what)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     switch (what) {
     case 0: return digits_mlp_MAX_BATCH;
@@ -1506,7 +1508,7 @@ int digits_mlp_info(int what)
 
 /* Inference over nb examples: every layer's kernel in order. */
 NN_LOCAL void digits_mlp_run(digits_mlp_ctx *c, const float *x, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     (void)c; (void)x; (void)nb;
     k2_dense_128_relu(nb, x, c->packed + 0, c->arena + 0);
@@ -1517,7 +1519,7 @@ NN_LOCAL void digits_mlp_run(digits_mlp_ctx *c, const float *x, int nb)
 #endif
 
 int digits_mlp_forward_all(digits_mlp_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < digits_mlp_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
@@ -1531,7 +1533,7 @@ int digits_mlp_forward_all(digits_mlp_ctx *c, const float *x, float *const *ys, 
 #endif
 
 int digits_mlp_forward(digits_mlp_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > digits_mlp_MAX_BATCH) return NN_ERR_BATCH;

@@ -1326,7 +1326,7 @@ NN_LOCAL size_t lstm_param_count(int i)
 _Static_assert(sizeof(struct lstm_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL lstm_ctx *lstm_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     memset(block, 0, lstm_HEAP_BYTES);
     lstm_ctx *c = block;
@@ -1394,12 +1394,14 @@ NN_LOCAL int lstm_keep_full(lstm_ctx *c)
 #endif
 
 lstm_ctx *lstm_create(void)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     void *block = aligned_alloc(64, lstm_HEAP_BYTES);
     if (!block) return NULL;
     lstm_ctx *c = lstm_place(block, 1);
-    float *seeded = malloc((size_t)lstm_PARAM_FLOATS * sizeof(float));  /* borrowed: lstm_UNPACKED_BYTES */
+    /* borrowed: lstm_UNPACKED_BYTES; zeroed, since a model without parameters initialises none of it
+       and gcc then warns that lstm_use, in another part of a part build, may read it uninitialised */
+    float *seeded = calloc(lstm_PARAM_FLOATS, sizeof(float));
     if (!seeded) { free(block); return NULL; }
     lstm_init_params(seeded, 0ull);
     lstm_use(c, seeded);
@@ -1412,7 +1414,7 @@ lstm_ctx *lstm_create(void)
 #endif
 
 lstm_ctx *lstm_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!buffer || size < lstm_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     lstm_ctx *c = lstm_place(buffer, 0);
@@ -1436,7 +1438,7 @@ void lstm_destroy(lstm_ctx *c)
 #endif
 
 int lstm_get_param(const lstm_ctx *c, int i, float *out)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1454,7 +1456,7 @@ int lstm_get_param(const lstm_ctx *c, int i, float *out)
 #endif
 
 int lstm_set_param(lstm_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1524,7 +1526,7 @@ int lstm_output_size(int i)
 #endif
 
 int lstm_info(int what)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (what) {
     case 0: return lstm_MAX_BATCH;
@@ -1553,7 +1555,7 @@ NN_LOCAL void lstm_run(lstm_ctx *c, const float *x, int nb)
 #endif
 
 int lstm_forward_all(lstm_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < lstm_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
@@ -1567,7 +1569,7 @@ int lstm_forward_all(lstm_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int lstm_forward(lstm_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > lstm_MAX_BATCH) return NN_ERR_BATCH;

@@ -1179,7 +1179,7 @@ static const size_t mlp_offsets[7] = {0, 401408, 401920, 532992, 533248, 535808,
 
 /* PyTorch's initialisation scheme, from the model's seed. */
 NN_LOCAL void mlp_init_params(float *params, uint64_t rng)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     (void)params; (void)rng;
     static const struct { int kind; size_t at, n; float v; } t[7] = {
@@ -1283,7 +1283,7 @@ const char *mlp_param_name(int i)
 #endif
 
 int mlp_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1309,7 +1309,7 @@ NN_LOCAL size_t mlp_param_count(int i)
 _Static_assert(sizeof(struct mlp_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL mlp_ctx *mlp_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     memset(block, 0, mlp_HEAP_BYTES);
     mlp_ctx *c = block;
@@ -1327,7 +1327,7 @@ NN_LOCAL mlp_ctx *mlp_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at mlp_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void mlp_use(mlp_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     mlp_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1340,7 +1340,7 @@ NN_LOCAL NN_UNUSED void mlp_use(mlp_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at mlp_offsets). */
 NN_LOCAL int mlp_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     float *dst[mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < mlp_NUM_PARAMS; i++) dst[i] = buf + mlp_offsets[i];
@@ -1382,7 +1382,9 @@ mlp_ctx *mlp_create(void)
     void *block = aligned_alloc(64, mlp_HEAP_BYTES);
     if (!block) return NULL;
     mlp_ctx *c = mlp_place(block, 1);
-    float *seeded = malloc((size_t)mlp_PARAM_FLOATS * sizeof(float));  /* borrowed: mlp_UNPACKED_BYTES */
+    /* borrowed: mlp_UNPACKED_BYTES; zeroed, since a model without parameters initialises none of it
+       and gcc then warns that mlp_use, in another part of a part build, may read it uninitialised */
+    float *seeded = calloc(mlp_PARAM_FLOATS, sizeof(float));
     if (!seeded) { free(block); return NULL; }
     mlp_init_params(seeded, 0ull);
     mlp_use(c, seeded);
@@ -1395,7 +1397,7 @@ mlp_ctx *mlp_create(void)
 #endif
 
 mlp_ctx *mlp_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!buffer || size < mlp_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     mlp_ctx *c = mlp_place(buffer, 0);
@@ -1419,7 +1421,7 @@ void mlp_destroy(mlp_ctx *c)
 #endif
 
 int mlp_get_param(const mlp_ctx *c, int i, float *out)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1437,7 +1439,7 @@ int mlp_get_param(const mlp_ctx *c, int i, float *out)
 #endif
 
 int mlp_set_param(mlp_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1507,7 +1509,7 @@ int mlp_output_size(int i)
 #endif
 
 int mlp_info(int what)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     switch (what) {
     case 0: return mlp_MAX_BATCH;
@@ -1525,7 +1527,7 @@ int mlp_info(int what)
 
 /* Inference over nb examples: every layer's kernel in order. */
 NN_LOCAL void mlp_run(mlp_ctx *c, const float *x, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)c; (void)x; (void)nb;
     k1_dense_512_relu(nb, x, c->packed + 0, c->arena + 0);
@@ -1537,7 +1539,7 @@ NN_LOCAL void mlp_run(mlp_ctx *c, const float *x, int nb)
 #endif
 
 int mlp_forward_all(mlp_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < mlp_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
@@ -1551,7 +1553,7 @@ int mlp_forward_all(mlp_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int mlp_forward(mlp_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > mlp_MAX_BATCH) return NN_ERR_BATCH;

@@ -46,7 +46,9 @@ enum ContextEmitter {
             initial = ("", "")
         } else {
             initial = ("""
-                    float *seeded = malloc((size_t)\(p)_PARAM_FLOATS * sizeof(float));  /* borrowed: \(p)_UNPACKED_BYTES */
+                    /* borrowed: \(p)_UNPACKED_BYTES; zeroed, since a model without parameters initialises none of it
+                       and gcc then warns that \(p)_use, in another part of a part build, may read it uninitialised */
+                    float *seeded = calloc(\(p)_PARAM_FLOATS, sizeof(float));
                     if (!seeded) { free(block); return NULL; }
                     \(p)_init_params(seeded, \(seed));
                     \(p)_use(c, seeded);
