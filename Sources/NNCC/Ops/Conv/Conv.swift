@@ -78,30 +78,33 @@ enum ConvOps: OpFamily {
             }
             """
         if case let .pointwise(batch)? = path, batch > 1 {  // one GEMM over the batch, outside the per-image loop
-            // Fewer images run on the implicit GEMM, as a batch-1 build does, from their own copy of the filters.
-            let fewer = pointwiseBatchFrom(d, ctx.schedule, maxBatch: batch)
-            let few = fewImagesFilters(ctx, i) ?? 0, pf = packedFilters(d, .implicit(flat: true), ctx.schedule).filters
-            let (implicitTiles, implicitBody) = implicit(name, d, flat: true, xg: xg, yg: yg, weights: "w + \(few)",
-                                                         bias: "w + \(few + d.k * pf)", act: actArgs, padded: (hp, wp), s: ctx.schedule)
             let batched = """
                 /* X [\(d.c)][nb·\(d.n)] as panels, then W·X [\(d.f)][nb·\(d.n)] copied out per image */
                     nn_conv1x1_batched(nb, s, \(d.f), x, w, \(pointwiseEpilogue(act, bias: "w + \(d.f * d.c)")), scratch,
                                        scratch + \(d.c * ctx.schedule.padded(batch * d.n)), y);
                 """
-            let body = fewer == 1 ? batched : """
-                if (nb < \(fewer)) {  /* so few images fill the batched GEMM's panels worse than the implicit GEMM one image */
-                        NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
-                        for (int b = 0; b < nb; b++) {
-                            const int g = 0;
-                            \(implicitBody.replacingOccurrences(of: "\n", with: "\n    "))
+            var body = batched
+            // Fewer images run on the implicit GEMM, as a batch-1 build does, from their own copy of the filters.
+            if let few = fewImagesFilters(ctx, i) {
+                let pf = packedFilters(d, .implicit(flat: true), ctx.schedule).filters
+                let implicitBody: String
+                (tiles, implicitBody) = implicit(name, d, flat: true, xg: xg, yg: yg, weights: "w + \(few)",
+                                                 bias: "w + \(few + d.k * pf)", act: actArgs, padded: (hp, wp), s: ctx.schedule)
+                body = """
+                    if (nb < \(pointwiseBatchFrom(d, ctx.schedule, maxBatch: batch))) {  /* so few images fill the batched GEMM's panels worse than the implicit GEMM one image */
+                            NN_OMP(parallel for num_threads(NN_THREADS) schedule(static) if (NN_THREADS > 1))
+                            for (int b = 0; b < nb; b++) {
+                                const int g = 0;
+                                \(implicitBody.replacingOccurrences(of: "\n", with: "\n    "))
+                            }
+                        } else {
+                            \(batched.split(separator: "\n").joined(separator: "\n    "))
                         }
-                    } else {
-                        \(batched.split(separator: "\n").joined(separator: "\n    "))
-                    }
-                """
+                    """
+            }
             definition = """
                 \(ctx.banner(i, what))
-                \(custom.prototypes)\(fewer > 1 ? implicitTiles : "")static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+                \(custom.prototypes)\(tiles)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
                     const nn_conv_shape s = \(shape);
                     \(body)\(custom.statement)
                 }
@@ -215,18 +218,16 @@ enum ConvOps: OpFamily {
     }
 
     /// Training builds: where ∂x's filters start in the node's packed block (Wᵀ, or Winograd's U for ∂x).
-    static func dxFilters(_ ctx: EmitContext, _ i: Int) -> String? {
-        let node = ctx.graph.nodes[i], d = ConvDims(ctx.graph, i)
-        guard case let .conv(dx, _)? = node.plan.backward else { return nil }
-        let path: ConvPath? = if case let .conv(p) = node.plan.kernel { p } else { nil }
-        return packed(d, path, ctx.schedule, training: true, dx: dx).dx?.at(ctx.packed(i))
-    }
+    static func dxFilters(_ ctx: EmitContext, _ i: Int) -> String? { plannedPacking(ctx, i).dx?.at(ctx.packed(i)) }
 
     /// Where the node's filters for fewer images start in its packed block (Packed.fewImages), as planned.
-    static func fewImagesFilters(_ ctx: EmitContext, _ i: Int) -> Int? {
-        let node = ctx.graph.nodes[i], d = ConvDims(ctx.graph, i)
+    static func fewImagesFilters(_ ctx: EmitContext, _ i: Int) -> Int? { plannedPacking(ctx, i).fewImages?.offset }
+
+    /// The node's packed block as its plan laid it out.
+    static func plannedPacking(_ ctx: EmitContext, _ i: Int) -> Packed {
+        let node = ctx.graph.nodes[i]
         let path: ConvPath? = if case let .conv(p) = node.plan.kernel { p } else { nil }
         let dx: ConvInputGradient = if case let .conv(dx, _)? = node.plan.backward { dx } else { .none }
-        return packed(d, path, ctx.schedule, training: node.plan.backward != nil, dx: dx).fewImages?.offset
+        return packed(ConvDims(ctx.graph, i), path, ctx.schedule, training: node.plan.backward != nil, dx: dx)
     }
 }
