@@ -208,6 +208,21 @@ enum FixtureKit {
         }
     }
 
+    /// Forward one example at a time in an arena planned for one (ForwardSlices, the cache budget lowered
+    /// to a byte): depthwise, 1×1 (below its batched-GEMM threshold), residual adds and pools match PyTorch
+    /// over a full batch of 7 and a partial one of 3.
+    @Test(arguments: ["conv_dw_pw_paths", "conv_1x1_few_images", "resblock"])
+    func slicedForwardMatchesPyTorch(_ name: String) throws {
+        let fixture = Fixture.torch(name)
+        let (x, y, count) = try Self.examples(fixture)
+        var options = CompileOptions(maxBatch: Self.maxBatch)
+        options.sliceBudgetBytes = 1
+        let (_, products) = try Libraries.products(fixture.modelJSON, options: options)
+        let source = try String(contentsOf: products.source, encoding: .utf8)
+        #expect(source.contains("_SLICE 1 "), "\(name) is not built in slices of one example")
+        expectClose(try Session(modelPath: fixture.modelJSON, options: options).predict(x, count: count), y, "\(name) in slices")
+    }
+
     /// nn.MultiheadAttention as both of PyTorch's exporters write it (scripts/make_onnx_attention.py):
     /// the older one at a dynamic batch, multiplying the batch by the heads in its shape arithmetic,
     /// the dynamo one at a fixed batch of 1, merging the batch into the heads' and the sequence's

@@ -6,7 +6,7 @@ import XCTest
 import Testing
 #endif
 
-/// `--threads N` splits forward's batch across the threads in whole GEMM tiles (ForwardThreads), and a
+/// `--threads N` splits forward's batch across the threads in whole GEMM tiles (ForwardSlices), and a
 /// profile build (`CompileOptions.profile`) times every kernel call (Profile). Two gcc compiles: one
 /// thread, and two threads with the profile.
 struct ProfileThreadsTests {
@@ -36,6 +36,36 @@ struct ProfileThreadsTests {
         let names = profiled.map(\.name)
         #expect(names.first?.hasPrefix("forward:1:") == true, "\(names)")
         #expect(names.count == 6 && profiled.allSatisfy { $0.seconds > 0 }, "the six kernels timed: \(profiled)")
+    }
+
+    /// Forward in slices of the batch (ForwardSlices; the cache budget lowered so lenet's 20 examples run
+    /// 2 or 3 at a time): at uneven batches the outputs match whole-batch forward (within float rounding: a
+    /// dense layer's tiles hold fewer rows), and two threads cut the batch exactly as one thread does.
+    @Test func batchSlicesMatchWholeBatchAndOneThread() throws {
+        let fixture = Fixture.torch("steps_lenet")
+        func outputs(threads: Int, budget: Int) throws -> (y: [Float], source: String) {
+            var options = CompileOptions(maxBatch: 20, threads: threads)
+            options.sliceBudgetBytes = budget
+            let (ctx, _, products) = try Libraries.context(fixture.modelJSON, options: options)
+            var all: [Float] = []
+            for (k, batch) in [20, 17, 9, 1].enumerated() {
+                let x = FixtureKit.randomFloats(batch * ctx.library.inputSize, seed: 91 &+ UInt64(k))
+                all += try x.withUnsafeBufferPointer { try ctx.forward($0, batch: batch) }
+            }
+            return (all, try String(contentsOf: products.source, encoding: .utf8))
+        }
+        let whole = try outputs(threads: 1, budget: Schedule.sliceBudgetDefault)
+        #expect(!whole.source.contains("_run_share("), "lenet at 20 fits the default budget: no slices")
+        // One example's largest layer holds 13·13 + 4·13·13 floats, 3.4 KB: 8 KB holds two, 14 KB four.
+        for budget in [8 << 10, 14 << 10] {
+            let one = try outputs(threads: 1, budget: budget), two = try outputs(threads: 2, budget: budget)
+            let define = one.source.split(separator: "\n").first { $0.contains("_SLICE ") }
+            let slice = define.flatMap { Int($0.split(separator: " ")[2]) }
+            #expect(one.source.contains("_run_share(") && (2...4).contains(slice ?? 0), "budget \(budget): \(define ?? "no slices")")
+            #expect(one.y == two.y, "budget \(budget): two threads differ from one")
+            let problem = FixtureKit.assertClose(one.y, whole.y, atol: 1e-5, rtol: 1e-5)
+            #expect(problem == nil, "budget \(budget): slices differ from the whole batch: \(problem ?? "")")
+        }
     }
 
     /// The table's arithmetic, without gcc: shares, GFLOP/s for a dense layer at a large batch, GB/s at batch 1.

@@ -1,8 +1,8 @@
 /// The exported functions of c-abi.md: parameters, forward, errors (the context
 /// and weights are ContextEmitter's). Every one checks its arguments and writes nothing on failure.
 enum ApiEmitter {
-    /// `threads`: ForwardThreads' functions, when forward splits the batch across threads.
-    static func functions(_ g: Graph, ctx: EmitContext, prefix p: String, forwardCalls: [String], threads: String? = nil,
+    /// `slices`: ForwardSlices' functions, when forward runs the batch in slices or splits it across threads.
+    static func functions(_ g: Graph, ctx: EmitContext, prefix p: String, forwardCalls: [String], slices: ForwardSlices.Split? = nil,
                           training: TrainingCode?, memory: MemoryFigures) -> String {
         let outputs = g.outputs.enumerated().map { j, o in
             "    memcpy(ys[\(j)], \(ctx.value(o)), (size_t)nb * \(g.nodes[o].size) * sizeof(float));"
@@ -12,6 +12,12 @@ enum ApiEmitter {
         let o0 = g.outputs[0]
         let firstOutput = "    memcpy(y, \(ctx.value(o0)), (size_t)nb * \(g.nodes[o0].size) * sizeof(float));"
         let outputSizes = g.outputs.map { "\(g.nodes[$0].size), " }.joined()
+        // Batches past a slice (or, with threads, past one tile) go to ForwardSlices.
+        func split(_ ys: String, _ outputs: String) -> String {
+            guard let slices else { return "" }
+            let threads = slices.threads ? "    if (nb > NN_MR) { \(p)_forward_threads(c, x, \(ys), \(outputs), nb); return NN_OK; }\n" : ""
+            return threads + "    if (nb > \(p)_SLICE) { \(p)_run_share(c, x, \(ys), \(outputs), 0, nb, 0); return NN_OK; }\n"
+        }
         let run = CodeSize.body(forwardCalls.map { "    " + $0 }, large: CodeSize.isLarge(g, ctx.schedule), function: "\(p)_run",
                                 parameters: ["\(p)_ctx *c", "const float *x", "int nb"])
         return """
@@ -53,11 +59,11 @@ enum ApiEmitter {
             \(run.body)
             }
 
-            \(threads ?? "")int \(p)_forward_all(\(p)_ctx *c, const float *x, float *const *ys, int nb) {
+            \(slices?.functions ?? "")int \(p)_forward_all(\(p)_ctx *c, const float *x, float *const *ys, int nb) {
                 if (!c || !x || !ys) return NN_ERR_NULL;
                 for (int i = 0; i < \(p)_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
-            \(inputCheck)\(threads == nil ? "" : "    if (nb > NN_MR) { \(p)_forward_threads(c, x, ys, \(p)_NUM_OUTPUTS, nb); return NN_OK; }\n")    \(p)_run(c, x, nb);
+            \(inputCheck)\(split("ys", "\(p)_NUM_OUTPUTS"))    \(p)_run(c, x, nb);
             \(outputs)
                 return NN_OK;
             }
@@ -65,7 +71,7 @@ enum ApiEmitter {
             int \(p)_forward(\(p)_ctx *c, const float *x, float *y, int nb) {
                 if (!c || !x || !y) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
-            \(inputCheck)\(threads == nil ? "" : "    if (nb > NN_MR) { float *const ys[1] = {y}; \(p)_forward_threads(c, x, ys, 1, nb); return NN_OK; }\n")    \(p)_run(c, x, nb);
+            \(inputCheck)\(split("(float *const[1]){y}", "1"))    \(p)_run(c, x, nb);
             \(firstOutput)
                 return NN_OK;
             }

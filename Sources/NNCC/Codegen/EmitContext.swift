@@ -2,7 +2,7 @@
 /// the schedule, where parameters and packed weights live, and the C
 /// expression of every value's buffer.
 struct EmitContext {
-    /// `var` only for ForwardThreads, which re-plans its memory for one thread's share.
+    /// `var` only for ForwardSlices, which re-plans its memory for one slice of the batch.
     var graph: Graph
     let schedule: Schedule
     /// Float offset of each parameter (PyTorch layout) in `c->params`.
@@ -13,8 +13,8 @@ struct EmitContext {
     var training = false
     /// The train step also sums gradient statistics (GradStats, --grad-stats).
     var gradientStats = false
-    /// Calls inside the batch-split forward (ForwardThreads): the graph is planned for one thread's
-    /// share of the batch, its buffers live in that thread's arena `a`, and its input starts at example `b0`.
+    /// Calls inside the sliced forward (ForwardSlices): the graph is planned for one slice of the
+    /// batch, its buffers live in the running thread's arena `a`, and its input starts at example `b0`.
     var batchSlice = false
 
     /// `direct`: the parameters forward reads in place; they come first, so an inference

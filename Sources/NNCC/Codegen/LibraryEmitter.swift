@@ -32,7 +32,7 @@ public enum LibraryEmitter {
         let p = g.name
         var prof = Profile(profile)
         let forwardCalls = prof.timedList(kernels.map(\.call), phase: "forward", nodes: emitted.map(\.0), g)
-        let split = ForwardThreads.emit(ctx, nodes: emitted.map(\.0), sharedNames: sharedNames, prefix: p, profile: prof)
+        let split = ForwardSlices.emit(ctx, nodes: emitted.map(\.0), sharedNames: sharedNames, prefix: p, profile: prof)
         // The packing statements the threaded train step shares out, each costed by the node's packed floats.
         let packUnits = zip(emitted.map(\.0), kernels).flatMap { i, k in
             [k.packing, k.separatePacking].filter { !$0.isEmpty }.map { (code: $0, cost: g.nodes[i].plan.packedFloats) }
@@ -62,7 +62,7 @@ public enum LibraryEmitter {
             #define NN_VREGS \(schedule.vectorRegisters)
             #define NN_GEMM_ROWS \(min(schedule.rowsPerTile, g.nodes.map { $0.plan.gemmRows }.max() ?? 0))
             #define NN_THREADS \(schedule.threads)
-            \(split == nil && (training?.splitFloats ?? 0) == 0 ? "" : ForwardThreads.threadLimit(schedule.threads))\(api.paramRank > 4 ? "#define NN_PARAM_RANK \(api.paramRank)\n" : "")
+            \(split?.threads != true && (training?.splitFloats ?? 0) == 0 ? "" : ForwardSlices.threadLimit(schedule.threads))\(api.paramRank > 4 ? "#define NN_PARAM_RANK \(api.paramRank)\n" : "")
             """
         let templates = Template.needed(for: g, training: training != nil)
         // Winograd calls the micro-kernels with constant shapes: each part keeps its own, specialised (gemm.c).
@@ -102,7 +102,7 @@ public enum LibraryEmitter {
             }
 
             """
-        c += ApiEmitter.functions(g, ctx: ctx, prefix: p, forwardCalls: forwardCalls, threads: split?.functions, training: training,
+        c += ApiEmitter.functions(g, ctx: ctx, prefix: p, forwardCalls: forwardCalls, slices: split, training: training,
                                   memory: memory)
         if let t = training { c += "\n" + t.functions }
         c += prof.functions(prefix: p)

@@ -20,6 +20,8 @@ public struct CompileOptions: Equatable {
     public var largeModelNodes = 64
     /// Schedule.recurrentWholeSequenceFloats (tests lower it to 0 to take the one-step-at-a-time projection).
     public var recurrentWholeSequenceFloats = Schedule.recurrentWholeSequenceDefault
+    /// Schedule.sliceBudgetBytes (tests lower it to run small fixtures in slices of the batch).
+    public var sliceBudgetBytes = Schedule.sliceBudgetDefault
     /// Link the packed weights into the library read-only (`nncc compile --embed-weights`; Builder packs them).
     public var embedWeights = false
     /// The C compiler (`--cc`): a path or a command on PATH; nil: $NNCC_CC, else gcc.
@@ -46,6 +48,7 @@ public struct CompileOptions: Equatable {
         s.threads = threads
         s.largeModelNodes = largeModelNodes
         s.recurrentWholeSequenceFloats = recurrentWholeSequenceFloats
+        s.sliceBudgetBytes = sliceBudgetBytes
         return s
     }
 }

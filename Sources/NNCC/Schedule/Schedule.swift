@@ -25,6 +25,12 @@ public struct Schedule: Equatable {
     /// one step at a time (Ops/Recurrent.swift; tests set 0 to take that path).
     public var recurrentWholeSequenceFloats = Schedule.recurrentWholeSequenceDefault
     public static let recurrentWholeSequenceDefault = 131072
+    /// Bytes of one layer's input and output that a slice of the batch keeps in cache: half of a
+    /// 1 MB L2 (Zen 4; Zen 3 has 512 KB, recent Intel cores 1.25–2 MB, Arm cores 0.5–2 MB). On Zen 4,
+    /// 128 KB to 2 MB timed alike on dscnn, cnn_bn and mobilenet_vww at batch 32 (within this VM's noise).
+    /// Codegen/ForwardSlices.swift; tests lower it to slice small fixtures.
+    public var sliceBudgetBytes = Schedule.sliceBudgetDefault
+    public static let sliceBudgetDefault = 512 << 10
 
     public var panelWidth: Int { vectorWidth * vectorsPerRow }
 
