@@ -12,14 +12,24 @@ enum ApiEmitter {
         let o0 = g.outputs[0]
         let firstOutput = "    memcpy(y, \(ctx.value(o0)), (size_t)nb * \(g.nodes[o0].size) * sizeof(float));"
         let outputSizes = g.outputs.map { "\(g.nodes[$0].size), " }.joined()
-        // Batches past a slice (or, with threads, past one tile) go to ForwardSlices.
-        func split(_ ys: String, _ outputs: String) -> String {
-            guard let slices else { return "" }
+        // With slices every batch goes to ForwardSlices (with threads, past one tile to the split), and
+        // `NAME_run`, planned for the whole batch, is not emitted.
+        func forward(_ ys: String, _ outputs: String, copy: String) -> String {
+            guard let slices else { return "    \(p)_run(c, x, nb);\n\(copy)" }
             let threads = slices.threads ? "    if (nb > NN_MR) { \(p)_forward_threads(c, x, \(ys), \(outputs), nb); return NN_OK; }\n" : ""
-            return threads + "    if (nb > \(p)_SLICE) { \(p)_run_share(c, x, \(ys), \(outputs), 0, nb, 0); return NN_OK; }\n"
+            return threads + "    \(p)_run_share(c, x, \(ys), \(outputs), 0, nb, 0);"
         }
         let run = CodeSize.body(forwardCalls.map { "    " + $0 }, large: CodeSize.isLarge(g, ctx.schedule), function: "\(p)_run",
                                 parameters: ["\(p)_ctx *c", "const float *x", "int nb"])
+        let wholeBatch = """
+            /* Inference over nb examples: every layer's kernel in order. */
+            \(run.parts)static void \(p)_run(\(p)_ctx *c, const float *x, int nb) {
+                (void)c; (void)x; (void)nb;
+            \(run.body)
+            }
+
+
+            """
         return """
             /* ---- API ---------------------------------------------------------------- */
             const char *\(p)_param_name(int i) { return i >= 0 && i < \(p)_NUM_PARAMS ? \(p)_names[i] : NULL; }
@@ -53,26 +63,18 @@ enum ApiEmitter {
                 }
             }
 
-            /* Inference over nb examples: every layer's kernel in order. */
-            \(run.parts)static void \(p)_run(\(p)_ctx *c, const float *x, int nb) {
-                (void)c; (void)x; (void)nb;
-            \(run.body)
-            }
-
-            \(slices?.functions ?? "")int \(p)_forward_all(\(p)_ctx *c, const float *x, float *const *ys, int nb) {
+            \(slices?.functions ?? wholeBatch)int \(p)_forward_all(\(p)_ctx *c, const float *x, float *const *ys, int nb) {
                 if (!c || !x || !ys) return NN_ERR_NULL;
                 for (int i = 0; i < \(p)_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
-            \(inputCheck)\(split("ys", "\(p)_NUM_OUTPUTS"))    \(p)_run(c, x, nb);
-            \(outputs)
+            \(inputCheck)\(forward("ys", "\(p)_NUM_OUTPUTS", copy: outputs))
                 return NN_OK;
             }
 
             int \(p)_forward(\(p)_ctx *c, const float *x, float *y, int nb) {
                 if (!c || !x || !y) return NN_ERR_NULL;
                 if (nb < 1 || nb > \(p)_MAX_BATCH) return NN_ERR_BATCH;
-            \(inputCheck)\(split("(float *const[1]){y}", "1"))    \(p)_run(c, x, nb);
-            \(firstOutput)
+            \(inputCheck)\(forward("(float *const[1]){y}", "1", copy: firstOutput))
                 return NN_OK;
             }
 

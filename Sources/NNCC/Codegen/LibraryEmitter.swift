@@ -39,7 +39,8 @@ public enum LibraryEmitter {
         }
         let training = train ? TrainingEmitter.emit(ctx, inferenceCalls: calls, sharedNames: sharedNames, packUnits: packUnits,
                                                     prefix: p, profile: &prof) : nil
-        let arenaFloats = max(g.arenaFloats, split?.arenaFloats ?? 0, 16)  // the split forward's per-thread arenas
+        // Sliced inference runs every batch in the slices' arenas; training plans its own for the whole batch.
+        let arenaFloats = max(split.map { train ? max(g.arenaFloats, $0.arenaFloats) : $0.arenaFloats } ?? g.arenaFloats, 16)
         var memory = MemoryFigures(paramFloats: max(ctx.paramFloats, 16), directFloats: train ? max(ctx.paramFloats, 16) : ctx.directFloats,
                                    packedFloats: max(packedAt, 16), arenaFloats: arenaFloats,
                                    trainFloats: train ? TrainLayout(g, schedule: schedule, paramFloats: ctx.paramFloats).floats
@@ -55,7 +56,7 @@ public enum LibraryEmitter {
                Self-contained C11 (libc, libm); every exported symbol starts with \(p)_.
                Target \(schedule.target.rawValue) (\(schedule.target.instructions)): vector width \(schedule.vectorWidth) floats, \(schedule.vectorRegisters) vector registers,
                GEMM tile \(schedule.rowsPerTile)x\(schedule.panelWidth)\(schedule.reference ? ", naive reference kernels" : "").
-               Parameters \(ctx.paramFloats) floats, packed weights \(packedAt), arena \(g.arenaFloats) (batch \(g.maxBatch)). */
+               Parameters \(ctx.paramFloats) floats, packed weights \(packedAt), arena \(arenaFloats) (batch \(g.maxBatch)\(split.map { ", in slices of \($0.slice)" } ?? "")). */
             \(Interface.targetCheck(schedule.target, prefix: p))#define NN_VW \(schedule.vectorWidth)
             #define NN_NV \(schedule.vectorsPerRow)
             #define NN_MR \(schedule.rowsPerTile)
