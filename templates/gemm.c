@@ -200,7 +200,7 @@ NN_UNUSED static void nn_gemm(int M, int N, int K, const float *restrict A, int 
 
 /* Packs W[N][K] (PyTorch's Linear or conv weight, B = Wᵀ) into panels of
    `width` columns: Bp[p][k][j] = W[p·width + j][k], zero past N. */
-NN_UNUSED static void nn_pack_panels(int N, int K, const float *restrict W, int width, float *restrict Bp) {
+NN_UNUSED static NN_ONCE void nn_pack_panels(int N, int K, const float *restrict W, int width, float *restrict Bp) {
     /* Blocks of 16 k: W's rows are read in short contiguous runs and the
        width × 16 block written stays in L1 (a transposition either way). */
     for (int p = 0; p * width < N; p++)
@@ -257,14 +257,14 @@ NN_UNUSED static void nn_gemm_naive(int M, int N, int K, const float *A, int lda
 }
 
 /* Copies a bias into its padded slot (zeros when the layer has none). */
-NN_UNUSED static void nn_pack_bias(int N, int padded, const float *bias, float *restrict dst) {
+NN_UNUSED static NN_ONCE void nn_pack_bias(int N, int padded, const float *bias, float *restrict dst) {
     for (int n = 0; n < padded; n++) dst[n] = bias && n < N ? bias[n] : 0.0f;
 }
 
 /* Inference batchnorm folded into the preceding layer: scale s = γ/√(σ²+ε),
    weights ×s per output channel, bias (b−μ)·s+β. `panel` 0 scales rows of
    a row-major [channels][K]; otherwise columns of panels `panel` wide. */
-NN_UNUSED static void nn_fold_bn(int channels, int K, float *restrict w, int panel, float *restrict bias,
+NN_UNUSED static NN_ONCE void nn_fold_bn(int channels, int K, float *restrict w, int panel, float *restrict bias,
                                  const float *gamma, const float *beta, const float *mean, const float *var,
                                  float eps) {
     for (int ch = 0; ch < channels; ch++) {

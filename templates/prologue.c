@@ -17,11 +17,23 @@
 #ifndef NN_PART
 #define NN_PART 0
 #endif
+/* gcc's noclone: a part would compile a function another part may call twice,
+   as it is and as a clone specialised for this part's constant arguments
+   (mobilenet_vww --train: 11% of the code). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN_NOCLONE __attribute__((noclone))
+#else
+#define NN_NOCLONE
+#endif
 #if NN_PART == 0
 #define NN_LOCAL static
 #else
-#define NN_LOCAL __attribute__((visibility("hidden")))
+#define NN_LOCAL __attribute__((visibility("hidden"))) NN_NOCLONE
 #endif
+/* Memory-bound helpers outside the kernels' inner loops (weight packing,
+   transposes): compiled once, not again at every constant shape they are
+   called with (mobilenet_vww --train's packing: 16 KB of code, now 2 KB). */
+#define NN_ONCE __attribute__((noinline)) NN_NOCLONE
 /* The body of a template function that the first part compiles for all of them. */
 #if NN_PART <= 1
 #define NN_PART1_BODY(...) __VA_ARGS__

@@ -34,7 +34,7 @@ NN_UNUSED static inline float nn_sum(int n, const float *restrict a) {
 
 /* t [cols][rows] = aᵀ: a conv's filters for the dcol GEMM, a recurrent
    layer's gate gradients for the weight GEMMs. */
-NN_UNUSED static void nn_transpose(int rows, int cols, const float *restrict a, float *restrict t) {
+NN_UNUSED static NN_ONCE void nn_transpose(int rows, int cols, const float *restrict a, float *restrict t) {
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) t[(size_t)c * rows + r] = a[(size_t)r * cols + c];
 }
