@@ -68,6 +68,27 @@ struct ProfileThreadsTests {
         }
     }
 
+    /// Which models run in slices, without gcc: a conv model past the budget does, in slices that divide
+    /// NN_MR; a recurrent model and one with 5M dense weights (re-read for every slice) do not.
+    @Test func sliceRuleSkipsRecurrentLayersAndHugeWeights() throws {
+        let dir = FixtureKit.makeTempDir("nncc-slices")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func slice(_ layers: String, input: String, batch: Int) throws -> Int? {
+            let file = dir.appendingPathComponent("m.json")
+            try Data(#"{"format": 1, "name": "m", "input": {"shape": \#(input)}, "layers": [\#(layers)]}"#.utf8).write(to: file)
+            var options = CompileOptions(maxBatch: batch)
+            options.sliceBudgetBytes = 1
+            let g = try Pipeline.lower(try Pipeline.load(file.path).graph, options: options)
+            return ForwardSlices.sliceImages(g, options.schedule)
+        }
+        let conv = #"{"type": "conv2d", "filters": 8, "kernel_size": 3}, {"type": "flatten"}, {"type": "dense", "units": 3}"#
+        #expect(try slice(conv, input: "[2, 9, 9]", batch: 16) == 1)
+        #expect(try slice(conv, input: "[2, 9, 9]", batch: 1) == nil, "batch 1 is one slice")
+        #expect(try slice(#"{"type": "lstm", "units": 8}"#, input: "[30, 4]", batch: 16) == nil)
+        #expect(try slice(#"{"type": "dense", "units": 1000}"#, input: "[5000]", batch: 16) == nil)
+        #expect(try slice(#"{"type": "dense", "units": 100}"#, input: "[5000]", batch: 16) == 1)
+    }
+
     /// The table's arithmetic, without gcc: shares, GFLOP/s for a dense layer at a large batch, GB/s at batch 1.
     @Test func layerTableRatesAgainstThePeak() throws {
         let model = try Pipeline.load(TrainKit.examples.appendingPathComponent("mlp.json").path)

@@ -38,7 +38,12 @@ enum ForwardSlices {
 
     /// Examples per cache slice (a divisor or a multiple of NN_MR; one when a single example
     /// overflows the budget), or nil when the whole batch fits (mlp, lstm).
+    /// Not sliced: recurrent layers (their steps' GEMMs take the batch as rows), and a layer whose
+    /// weights (past 4M floats, 16 MB) come from memory again for every slice (VGG's 25088 -> 4096 dense).
     static func sliceImages(_ g: Graph, _ schedule: Schedule) -> Int? {
+        guard !g.nodes.contains(where: { if case .recurrent = $0.op { true } else { false } }) else { return nil }
+        let layerFloats = Dictionary(g.params.map { ($0.layer, $0.size) }, uniquingKeysWith: +)
+        guard (layerFloats.values.max() ?? 0) <= 4 << 20 else { return nil }
         let perExample = g.nodes.indices.map { i in
             g.nodes[i].inputs.reduce(g.nodes[i].size) { $0 + g.nodes[$1].size }
         }.max() ?? 0
