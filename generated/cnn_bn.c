@@ -717,7 +717,10 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
    past F), so a block streams with unit stride; the output is stored
    straight into NCHW rows. xp is the input padded by nn_conv_pad with
    Wp ≥ ceil(OW/VW)·VW + (kw − 1)·dw: vectors past a row's end read zeros or
-   the next row, never outside the buffer, and are not stored. */
+   the next row, never outside the buffer, and are not stored. Strided along
+   the width (inference only), each padded row is sw phase segments of Wp/sw
+   (nn_conv_pad_phases): tap j reads segment j·dw % sw from column j·dw / sw,
+   so its output pixels are still one contiguous load. */
 #define NN_ROWS_MAX_FB 24
 #define NN_ROWS_MAX_VECTORS 4
 NN_UNUSED static inline __attribute__((always_inline)) void
@@ -736,7 +739,8 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
                 nn_vf x[NN_ROWS_MAX_VECTORS];
                 _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
                     _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++)
-                        x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw + u * NN_VW);
+                        x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw % s.sw * (Wp / s.sw) + j * s.dw / s.sw
+                                                + u * NN_VW);
                 _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) NN_IN_REGISTER(x[v]);
                 _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
                     const nn_vf w = nn_splat(wk[f]);
@@ -900,6 +904,25 @@ NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int 
         }
         memset(plane + (size_t)(s.pt + s.H) * Wp, 0, (size_t)(Hp - s.pt - s.H) * Wp * sizeof(float));
     }
+}
+
+/* nn_conv_pad with each padded row stored as s.sw phase segments of Wp/s.sw
+   columns (padded column p at p % sw · Wp/sw + p / sw), for the rows kernel
+   strided along the width: each tap's output pixels become one contiguous run. */
+NN_UNUSED static inline void nn_conv_pad_phases(const float *restrict x, nn_conv_shape s, int Hp, int Wp, float *restrict xp) {
+    const int sw = s.sw, wq = Wp / sw;
+    memset(xp, 0, (size_t)s.C * Hp * Wp * sizeof(float));
+    for (int c = 0; c < s.C; c++)
+        for (int h = 0; h < s.H; h++) {
+            float *row = xp + ((size_t)c * Hp + h + s.pt) * Wp;
+            const float *in = x + ((size_t)c * s.H + h) * s.W;
+            /* Segment ph holds padded columns ph + k·sw, input columns ph + k·sw − pl: a strided copy
+               (inlined with the shape constant, gcc vectorizes it). */
+            for (int ph = 0; ph < sw; ph++) {
+                const int k0 = s.pl > ph ? (s.pl - ph + sw - 1) / sw : 0, k1 = (s.W - 1 + s.pl - ph) / sw;
+                for (int k = k0; k <= k1; k++) row[ph * wq + k] = in[ph + k * sw - s.pl];
+            }
+        }
 }
 
 /* Writes the input pixels that a 1×1 conv's output samples (stride,

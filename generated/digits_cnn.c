@@ -717,7 +717,10 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
    past F), so a block streams with unit stride; the output is stored
    straight into NCHW rows. xp is the input padded by nn_conv_pad with
    Wp ≥ ceil(OW/VW)·VW + (kw − 1)·dw: vectors past a row's end read zeros or
-   the next row, never outside the buffer, and are not stored. */
+   the next row, never outside the buffer, and are not stored. Strided along
+   the width (inference only), each padded row is sw phase segments of Wp/sw
+   (nn_conv_pad_phases): tap j reads segment j·dw % sw from column j·dw / sw,
+   so its output pixels are still one contiguous load. */
 #define NN_ROWS_MAX_FB 24
 #define NN_ROWS_MAX_VECTORS 4
 NN_UNUSED static inline __attribute__((always_inline)) void
@@ -736,7 +739,8 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
                 nn_vf x[NN_ROWS_MAX_VECTORS];
                 _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
                     _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++)
-                        x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw + u * NN_VW);
+                        x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw % s.sw * (Wp / s.sw) + j * s.dw / s.sw
+                                                + u * NN_VW);
                 _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) NN_IN_REGISTER(x[v]);
                 _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
                     const nn_vf w = nn_splat(wk[f]);
@@ -900,6 +904,25 @@ NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int 
         }
         memset(plane + (size_t)(s.pt + s.H) * Wp, 0, (size_t)(Hp - s.pt - s.H) * Wp * sizeof(float));
     }
+}
+
+/* nn_conv_pad with each padded row stored as s.sw phase segments of Wp/s.sw
+   columns (padded column p at p % sw · Wp/sw + p / sw), for the rows kernel
+   strided along the width: each tap's output pixels become one contiguous run. */
+NN_UNUSED static inline void nn_conv_pad_phases(const float *restrict x, nn_conv_shape s, int Hp, int Wp, float *restrict xp) {
+    const int sw = s.sw, wq = Wp / sw;
+    memset(xp, 0, (size_t)s.C * Hp * Wp * sizeof(float));
+    for (int c = 0; c < s.C; c++)
+        for (int h = 0; h < s.H; h++) {
+            float *row = xp + ((size_t)c * Hp + h + s.pt) * Wp;
+            const float *in = x + ((size_t)c * s.H + h) * s.W;
+            /* Segment ph holds padded columns ph + k·sw, input columns ph + k·sw − pl: a strided copy
+               (inlined with the shape constant, gcc vectorizes it). */
+            for (int ph = 0; ph < sw; ph++) {
+                const int k0 = s.pl > ph ? (s.pl - ph + sw - 1) / sw : 0, k1 = (s.W - 1 + s.pl - ph) / sw;
+                for (int k = k0; k <= k1; k++) row[ph * wq + k] = in[ph + k * sw - s.pl];
+            }
+        }
 }
 
 /* Writes the input pixels that a 1×1 conv's output samples (stride,
@@ -1871,7 +1894,7 @@ NN_LOCAL void k2_conv3x3_32x8x8_relu(int nb, const float *restrict x, const floa
 /* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [32, 8, 8] -> [32, 4, 4]; batch nb <= 1 */
 NN_LOCAL void k3_maxpool2x2_32x4x4(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     for (size_t p = 0; p < (size_t)nb * 32; p++)
         nn_maxpool2(x + p * 64, 8, 4, 4, y + p * 16);
@@ -1883,7 +1906,7 @@ NN_LOCAL void k3_maxpool2x2_32x4x4(int nb, const float *restrict x, float *restr
 /* layer "4" (layers[4]): dense 512 -> 64, fused relu
    per example [512] -> [64]; batch nb <= 1 */
 NN_LOCAL void k5_dense_64_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 32768, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 64, 512, x, 512, w, y, 64, e);
@@ -1895,7 +1918,7 @@ NN_LOCAL void k5_dense_64_relu(int nb, const float *restrict x, const float *res
 /* layer "6" (layers[6]): dense 64 -> 10
    per example [64] -> [10]; batch nb <= 1 */
 NN_LOCAL void k6_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 1024, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 64, x, 64, w, y, 10, e);
@@ -1930,14 +1953,14 @@ NN_LOCAL void digits_cnn_pack(digits_cnn_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *digits_cnn_param_name(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < digits_cnn_NUM_PARAMS ? digits_cnn_names[i] : NULL; }
 #else
 ;
 #endif
 
 int digits_cnn_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1949,7 +1972,7 @@ int digits_cnn_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t digits_cnn_param_count(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     size_t n = 1;
     for (int d = 0; d < digits_cnn_ranks[i]; d++) n *= (size_t)digits_cnn_dims[i][d];
@@ -1963,7 +1986,7 @@ NN_LOCAL size_t digits_cnn_param_count(int i)
 _Static_assert(sizeof(struct digits_cnn_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL digits_cnn_ctx *digits_cnn_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     memset(block, 0, digits_cnn_HEAP_BYTES);
     digits_cnn_ctx *c = block;
@@ -2063,7 +2086,7 @@ digits_cnn_ctx *digits_cnn_create_in(void *buffer, size_t size)
 #endif
 
 void digits_cnn_destroy(digits_cnn_ctx *c)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -2093,7 +2116,7 @@ int digits_cnn_get_param(const digits_cnn_ctx *c, int i, float *out)
 #endif
 
 int digits_cnn_set_param(digits_cnn_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2141,7 +2164,7 @@ int digits_cnn_load_weights(digits_cnn_ctx *c, const char *path)
 #endif
 
 int digits_cnn_save_weights(const digits_cnn_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !path) return NN_ERR_NULL;
     int rc = digits_cnn_keep_full((digits_cnn_ctx *)c);
@@ -2156,14 +2179,14 @@ int digits_cnn_save_weights(const digits_cnn_ctx *c, const char *path)
 static const int digits_cnn_output_sizes[digits_cnn_NUM_OUTPUTS] = {10, };
 
 int digits_cnn_output_size(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < digits_cnn_NUM_OUTPUTS ? digits_cnn_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
 #endif
 
 int digits_cnn_info(int what)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (what) {
     case 0: return digits_cnn_MAX_BATCH;
@@ -2181,7 +2204,7 @@ int digits_cnn_info(int what)
 
 /* Inference over nb examples: every layer's kernel in order. */
 NN_LOCAL void digits_cnn_run(digits_cnn_ctx *c, const float *x, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     (void)c; (void)x; (void)nb;
     k1_conv3x3_16x8x8_relu(nb, x, c->packed + 0, c->arena + 0, c->arena + 1024);
@@ -2195,7 +2218,7 @@ NN_LOCAL void digits_cnn_run(digits_cnn_ctx *c, const float *x, int nb)
 #endif
 
 int digits_cnn_forward_all(digits_cnn_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < digits_cnn_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;

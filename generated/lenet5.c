@@ -716,7 +716,10 @@ NN_UNUSED static void nn_conv_naive(const float *x, nn_conv_shape s, int F, cons
    past F), so a block streams with unit stride; the output is stored
    straight into NCHW rows. xp is the input padded by nn_conv_pad with
    Wp ≥ ceil(OW/VW)·VW + (kw − 1)·dw: vectors past a row's end read zeros or
-   the next row, never outside the buffer, and are not stored. */
+   the next row, never outside the buffer, and are not stored. Strided along
+   the width (inference only), each padded row is sw phase segments of Wp/sw
+   (nn_conv_pad_phases): tap j reads segment j·dw % sw from column j·dw / sw,
+   so its output pixels are still one contiguous load. */
 #define NN_ROWS_MAX_FB 24
 #define NN_ROWS_MAX_VECTORS 4
 NN_UNUSED static inline __attribute__((always_inline)) void
@@ -735,7 +738,8 @@ nn_conv_rows_tile(const int FB, const int RB, const int UV, nn_conv_shape s, int
                 nn_vf x[NN_ROWS_MAX_VECTORS];
                 _Pragma("GCC unroll 24") for (int r = 0; r < RB; r++)
                     _Pragma("GCC unroll 24") for (int u = 0; u < UV; u++)
-                        x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw + u * NN_VW);
+                        x[r * UV + u] = nn_load(row + (size_t)r * s.sh * Wp + j * s.dw % s.sw * (Wp / s.sw) + j * s.dw / s.sw
+                                                + u * NN_VW);
                 _Pragma("GCC unroll 24") for (int v = 0; v < RB * UV; v++) NN_IN_REGISTER(x[v]);
                 _Pragma("GCC unroll 24") for (int f = 0; f < FB; f++) {
                     const nn_vf w = nn_splat(wk[f]);
@@ -899,6 +903,25 @@ NN_UNUSED static void nn_conv_pad(const float *restrict x, nn_conv_shape s, int 
         }
         memset(plane + (size_t)(s.pt + s.H) * Wp, 0, (size_t)(Hp - s.pt - s.H) * Wp * sizeof(float));
     }
+}
+
+/* nn_conv_pad with each padded row stored as s.sw phase segments of Wp/s.sw
+   columns (padded column p at p % sw · Wp/sw + p / sw), for the rows kernel
+   strided along the width: each tap's output pixels become one contiguous run. */
+NN_UNUSED static inline void nn_conv_pad_phases(const float *restrict x, nn_conv_shape s, int Hp, int Wp, float *restrict xp) {
+    const int sw = s.sw, wq = Wp / sw;
+    memset(xp, 0, (size_t)s.C * Hp * Wp * sizeof(float));
+    for (int c = 0; c < s.C; c++)
+        for (int h = 0; h < s.H; h++) {
+            float *row = xp + ((size_t)c * Hp + h + s.pt) * Wp;
+            const float *in = x + ((size_t)c * s.H + h) * s.W;
+            /* Segment ph holds padded columns ph + k·sw, input columns ph + k·sw − pl: a strided copy
+               (inlined with the shape constant, gcc vectorizes it). */
+            for (int ph = 0; ph < sw; ph++) {
+                const int k0 = s.pl > ph ? (s.pl - ph + sw - 1) / sw : 0, k1 = (s.W - 1 + s.pl - ph) / sw;
+                for (int k = k0; k <= k1; k++) row[ph * wq + k] = in[ph + k * sw - s.pl];
+            }
+        }
 }
 
 /* Writes the input pixels that a 1×1 conv's output samples (stride,
@@ -1538,7 +1561,7 @@ static const size_t lenet5_offsets[11] = {0, 160, 176, 2576, 2592, 50592, 50720,
 
 /* PyTorch's initialisation scheme, from the model's seed. */
 NN_LOCAL void lenet5_init_params(float *params, uint64_t rng)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     (void)params; (void)rng;
     static const struct { int kind; size_t at, n; float v; } t[11] = {
@@ -1777,7 +1800,7 @@ NN_LOCAL size_t lenet5_param_count(int i)
 _Static_assert(sizeof(struct lenet5_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL lenet5_ctx *lenet5_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     memset(block, 0, lenet5_HEAP_BYTES);
     lenet5_ctx *c = block;
@@ -1845,7 +1868,7 @@ NN_LOCAL int lenet5_keep_full(lenet5_ctx *c)
 #endif
 
 lenet5_ctx *lenet5_create(void)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     void *block = aligned_alloc(64, lenet5_HEAP_BYTES);
     if (!block) return NULL;
@@ -1865,7 +1888,7 @@ lenet5_ctx *lenet5_create(void)
 #endif
 
 lenet5_ctx *lenet5_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!buffer || size < lenet5_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     lenet5_ctx *c = lenet5_place(buffer, 0);
@@ -1889,7 +1912,7 @@ void lenet5_destroy(lenet5_ctx *c)
 #endif
 
 int lenet5_get_param(const lenet5_ctx *c, int i, float *out)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1907,7 +1930,7 @@ int lenet5_get_param(const lenet5_ctx *c, int i, float *out)
 #endif
 
 int lenet5_set_param(lenet5_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1955,7 +1978,7 @@ int lenet5_load_weights(lenet5_ctx *c, const char *path)
 #endif
 
 int lenet5_save_weights(const lenet5_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !path) return NN_ERR_NULL;
     int rc = lenet5_keep_full((lenet5_ctx *)c);
@@ -1977,7 +2000,7 @@ int lenet5_output_size(int i)
 #endif
 
 int lenet5_info(int what)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     switch (what) {
     case 0: return lenet5_MAX_BATCH;
@@ -1995,7 +2018,7 @@ int lenet5_info(int what)
 
 /* Inference over nb examples: every layer's kernel in order. */
 NN_LOCAL void lenet5_run(lenet5_ctx *c, const float *x, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)c; (void)x; (void)nb;
     k1_conv5x5_6x28x28_relu(nb, x, c->packed + 0, c->arena + 0, c->arena + 4704);
@@ -2011,7 +2034,7 @@ NN_LOCAL void lenet5_run(lenet5_ctx *c, const float *x, int nb)
 #endif
 
 int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < lenet5_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;

@@ -458,6 +458,10 @@ case("conv_same_odd", [3, 7, 11], [C(5, 3, padding="same", activation="relu"), C
 case("conv_same_even", [2, 13, 5], [C(3, 4, padding="same"), C(3, [2, 3], padding="same", activation="tanh"),
                                     A("flatten"), D(3)], "cross_entropy", SGD, bs=3)
 case("conv_valid", [3, 7, 11], [C(4, [3, 5], padding="valid"), A("flatten"), D(3)], "mse", SGD, bs=4)
+# Strided along the width with fewer filters than a vector: the rows kernel over phase planes (inference).
+case("conv_stride2_rows", [3, 19, 37], [C(5, 3, stride=2, padding=1, activation="relu"),
+                                        C(6, 3, stride=[2, 3], dilation=[1, 2], padding=[1, 2]), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=3)
 case("conv_dilation2", [2, 11, 7], [C(4, 3, dilation=2, padding=2), A("relu"),
                                     C(3, 3, dilation=2, padding="same"), A("flatten"), D(3)],
      "cross_entropy", SGD, bs=5)

@@ -33,7 +33,7 @@ enum ConvOps: OpFamily {
                                               schedule: ctx.schedule)
             tiles = instances + "\n"
             body = "static const nn_conv_rows_plan plan = \(plan);\n        "
-                + pad + "nn_conv_rows(s, \(d.fg), xp, \(weights), \(bias), \(yg), &plan);"
+                + (c.stride.1 > 1 ? "nn_conv_pad_phases(\(xg), s, \(hp), \(wp), xp);\n        " : pad) + "nn_conv_rows(s, \(d.fg), xp, \(weights), \(bias), \(yg), &plan);"
         case let .narrow(rows, pixels)?:
             func tile(_ w: Int) -> String {
                 guard w > 0 else { return "NULL" }

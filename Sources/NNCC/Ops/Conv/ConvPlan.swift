@@ -138,7 +138,7 @@ extension ConvOps {
             return KernelPlan(kernel: .naive, packedFloats: packedFloats(d, nil, s, training: training, dx: .naive),
                               backward: training ? .naive : nil)
         }
-        let p = path(d, s, maxBatch: g.maxBatch)
+        let p = path(d, s, maxBatch: g.maxBatch, training: training)
         var dx: ConvInputGradient
         switch p {
         case .depthwise: dx = .depthwise
@@ -174,7 +174,11 @@ extension ConvOps {
     /// implicit GEMM; narrow pays about 10% for its transposed stores):
     /// rows (width stride 1) has pixels of a row in the lanes, narrow at most
     /// one vector of filters, the implicit GEMM two vectors of filters.
-    static func path(_ d: ConvDims, _ schedule: Schedule, maxBatch: Int) -> ConvPath {
+    /// Rows strided along the width read phase planes (nn_conv_pad_phases), in inference only (the
+    /// backward reads the plain padded input) and for fewer filters than a vector, where the implicit
+    /// GEMM fills its panels badly (mobilenet_vww's 3 -> 8 stride-2 stem: 20% of peak narrow); with
+    /// 32 filters (resnet8's b1a) the implicit GEMM stayed faster.
+    static func path(_ d: ConvDims, _ schedule: Schedule, maxBatch: Int, training: Bool = false) -> ConvPath {
         if let plan = DepthwisePlan.plan(d, schedule) { return .depthwise(plan) }
         if let plan = WinogradPlan.plan(d, schedule) { return .winograd(plan) }
         let vw = schedule.vectorWidth
@@ -182,7 +186,7 @@ extension ConvOps {
         let narrowUse = d.fg <= vw ? Double(d.fg) / Double(vw) * 0.9 : 0
         var rowsUse = 0.0
         let tile = rowsTile(d, schedule)
-        if d.conv.stride.1 == 1 {
+        if d.conv.stride.1 == 1 || (!training && d.fg < vw) {
             let vectorsPerRow = (d.ow + vw - 1) / vw
             rowsUse = Double(d.ow) / Double(vectorsPerRow * vw) * Double(d.fg) / Double(blocks(d.fg, tile.fb) * tile.fb)
         }
@@ -268,9 +272,11 @@ extension ConvOps {
     }
 
     static func rowsPaddedSize(_ d: ConvDims, _ schedule: Schedule) -> (hp: Int, wp: Int) {
-        let p = d.conv.pads, vw = schedule.vectorWidth
-        let wp = max(d.w + p.left + p.right, (d.ow + vw - 1) / vw * vw + (d.conv.kernel.1 - 1) * d.conv.dilation.1)
-        return (d.h + p.top + p.bottom, wp)
+        let p = d.conv.pads, vw = schedule.vectorWidth, sw = d.conv.stride.1
+        // Strided: sw phase segments, each past the last tap's reach of whole output vectors.
+        let segment = max((d.w + p.left + p.right + sw - 1) / sw,
+                          (d.ow + vw - 1) / vw * vw + (d.conv.kernel.1 - 1) * d.conv.dilation.1 / sw)
+        return (d.h + p.top + p.bottom, sw * segment)
     }
 
     /// Filters per group as packed, and the width of their blocks (0: as they are):
