@@ -87,6 +87,35 @@ final class NonFiniteTests: XCTestCase {
         }
     }
 
+    /// A training build fuses a relu into the batchnorm before it (FuseEpilogue). Its forward (running statistics)
+    /// keeps NaN through the fused relu as PyTorch's relu does: the next dense layer's units are NaN in the example
+    /// with a NaN feature (all zeros there if the relu dropped it) and finite in the other.
+    func testBatchNormWithFusedReluPropagatesNaN() throws {
+        let path = try writeModel("bn_relu", input: [5], layers: #"{"type": "batchnorm"}, {"type": "relu"}, {"type": "dense", "units": 3}"#,
+                                  train: #"{"loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.1}, "batch_size": 2}"#)
+        let options = CompileOptions(maxBatch: 2, train: true)
+        let lowered = try Pipeline.lower(try Pipeline.load(path).graph, options: options)
+        XCTAssertTrue(lowered.nodes.contains { n in
+            if case .batchNorm = n.op { return n.epilogue == .relu } else { return false }
+        }, "the relu is not fused:\n\(printIR(lowered))")
+        var x = FixtureKit.randomFloats(10, seed: 5)
+        x[2] = .nan
+        let y = try forward(try context(path, options), x, batch: 2)
+        XCTAssertEqual(y.count, 6)
+        for u in 0..<3 where y.count == 6 {
+            XCTAssertTrue(y[u].isNaN, "example 0, unit \(u): \(y[u]), want NaN")
+            XCTAssertTrue(y[3 + u].isFinite, "example 1, unit \(u): \(y[3 + u])")
+        }
+        // Training forward: the NaN makes the batch's statistics NaN, and the fused relu passes them, so the loss is
+        // NaN and the step stops before backward (its gradients stay zeroed). Had the relu turned NaN into 0, the loss
+        // would be finite and the step refused later, for NaN gradients.
+        let ctx = try context(path, options)
+        XCTAssertThrowsError(try step(ctx, x, [0, 1])) { e in XCTAssertEqual((e as? NNCCError)?.code, ModelLibrary.errorNonFinite, "\(e)") }
+        for i in 0..<ctx.library.numParams where ctx.paramNames()[i].hasSuffix("weight") {
+            XCTAssertEqual(ctx.getGrad(i).filter { $0 != 0 }.count, 0, "\(ctx.paramNames()[i]): backward ran, so the loss was finite")
+        }
+    }
+
     /// Dense layers with the activation in the GEMM epilogue: a NaN weight makes its unit NaN in every
     /// example (a full-vector lane and a lane of the masked tail), a NaN input its example's whole row.
     func testDenseWithFusedActivationPropagatesNaN() throws {

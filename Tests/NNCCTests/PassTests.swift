@@ -88,6 +88,27 @@ final class PassTests: XCTestCase {
             """)
     }
 
+    /// Training fuses a relu into the batchnorm before it (one pass writes relu(bn(x)); backward masks ∂y by
+    /// that output); at inference that batchnorm folds into the conv instead, and other activations stay.
+    func testBatchNormReluFusedInTraining() throws {
+        let g = try graph(#"""
+            {"type": "conv2d", "filters": 3, "kernel_size": 3, "bias": false}, {"type": "batchnorm"}, {"type": "relu"},
+            {"type": "batchnorm"}, {"type": "sigmoid"}, {"type": "flatten"}, {"type": "dense", "units": 2}
+            """#, input: "[2, 5, 5]")
+        check(printIR(fuseEpilogue(g, training: true)), """
+            %1 = conv2d(filters=3, kernel=3, bias=false) %0 [3, 3, 3] "0"
+            %2 = batchnorm(eps=1e-05, momentum=0.1) %1 + relu [3, 3, 3] "1"
+            %3 = batchnorm(eps=1e-05, momentum=0.1) %2 [3, 3, 3] "3"
+            %4 = sigmoid %3
+            NOT: = relu
+            """)
+        XCTAssertNoThrow(try verify(fuseEpilogue(g, training: true)))
+        XCTAssertEqual(printIR(fuseEpilogue(g)), printIR(g))
+        // The relu as the model's output stays (the loss may want it as it is).
+        let output = try graph(#"{"type": "dense", "units": 4}, {"type": "batchnorm"}, {"type": "relu"}"#)
+        XCTAssertEqual(printIR(fuseEpilogue(output, training: true)), printIR(output))
+    }
+
     func testNotFusedWhenDenseHasTwoUsers() throws {
         let g = try graph(#"{"type": "dense", "units": 4, "name": "d"}, {"type": "relu", "name": "r"}, {"type": "add", "inputs": ["d", "r"]}"#)
         XCTAssertEqual(printIR(fuseEpilogue(g)), printIR(g))

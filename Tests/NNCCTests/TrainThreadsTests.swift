@@ -36,6 +36,7 @@ struct TrainThreadsTests {
             let (ctx, _, products) = try Libraries.context(path, options: options)
             let source = try String(contentsOf: products.source, encoding: .utf8)
             #expect(source.contains("_train_split(") == (threads == 2))
+            #expect(source.contains("_batchnorm_4x6x5_relu("), "the relu is fused into the batchnorm")
             #expect(source.contains("split_step_pack_unit(c, u)") == (threads == 2), "the repacking is shared out too")
             #expect(source.contains("split_step_share_backward_part0(") == (threads == 2 && largeModelNodes != nil))
             let floats = source.split(separator: "\n").first { $0.hasPrefix("#define split_step_TRAIN_FLOATS ") }?.split(separator: " ").last

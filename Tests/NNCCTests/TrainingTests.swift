@@ -61,6 +61,18 @@ import NNCCRuntime
         #expect(compared > 150, "gradient tensors compared by oneStepMatchesPyTorch")
     }
 
+    /// Fixtures that train conv (or dense) -> batchnorm -> relu on odd sizes (planes of 7x11, 9x13, 1x29, one
+    /// value): their relu is fused into the batchnorm (FuseEpilogue), so oneStepMatchesPyTorch and the steps
+    /// cases check that path's forward and backward against PyTorch.
+    @Test func batchNormReluFixturesTrainFused() throws {
+        for name in ["bn_conv_fold", "bn_dense_fold", "conv_winograd", "conv1d_net", "steps_cnn1d"] {
+            let g = try Pipeline.lower(try Pipeline.load(Fixture.torch(name).modelJSON).graph, options: CompileOptions(train: true))
+            let fused = g.nodes.filter { if case .batchNorm = $0.op { return $0.epilogue == .relu } else { return false } }
+            #expect(!fused.isEmpty, "\(name): no batchnorm + relu")
+            #expect(!g.nodes.contains { $0.op == .activation(.relu) }, "\(name): a relu left standalone")
+        }
+    }
+
     /// The naive backward loops (reference builds), kept beside the GEMM-based
     /// ones, against PyTorch on fixtures that reach every backward kernel.
     @Test(arguments: ["lenet_like", "conv_avgpool_bn", "lstm_seq", "rnn_tanh"].map(Fixture.golden)

@@ -79,7 +79,8 @@ enum TrainThreads {
                 forward.append(sharedNames[name].map { $0 + call.dropFirst(name.count) } ?? call)
             }
         }
-        let zero = layout.grad.keys.sorted().map {
+        let assigned = NormalizationOps.assignedGradients(g)
+        let zero = layout.grad.keys.sorted().filter { !assigned.contains($0) }.map {
             "memset(c->train + \(layout.grad[$0]!), 0, (size_t)nb * \(planned.nodes[$0].size) * sizeof(float));"
         }
         guard let input = g.nodes.firstIndex(where: { if case .input = $0.storage { return true } else { return false } })

@@ -18,7 +18,8 @@ enum TrainingEmitter {
             return (i, sharedNames[name].map { $0 + call.dropFirst(name.count) } ?? call)
         }
         let forward = profile.timedList(forwardCalls.map(\.1), phase: "train_forward", nodes: forwardCalls.map(\.0), g)
-        let zeroGrads = t.grad.keys.sorted().map { root in
+        let assigned = NormalizationOps.assignedGradients(g)
+        let zeroGrads = t.grad.keys.sorted().filter { !assigned.contains($0) }.map { root in
             "    memset(c->train + \(t.grad[root]!), 0, (size_t)nb * \(g.nodes[root].size) * sizeof(float));"
         }
         // Statements of the step that large models split into out-of-line parts (CodeSize).

@@ -16,7 +16,8 @@ public func verify(_ g: Graph) throws {
         if n.epilogue != nil || n.foldedBatchNorm != nil || n.customEpilogue != nil {
             switch n.op {
             case .dense, .conv2d: break
-            default: throw fail(i, "only dense and conv2d take fused epilogues")
+            case .batchNorm where n.epilogue == .relu && n.foldedBatchNorm == nil && n.customEpilogue == nil: break
+            default: throw fail(i, "only dense and conv2d take fused epilogues (batchnorm a relu)")
             }
         }
         if case let .arena(offset) = n.storage, offset < 0 || offset + n.size * g.maxBatch > g.arenaFloats {

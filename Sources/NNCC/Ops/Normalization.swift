@@ -1,6 +1,8 @@
 /// batchnorm (inference: running statistics, unless folded into the
 /// preceding dense or conv2d; training: batch statistics, and the running
-/// ones updated after each step as PyTorch does).
+/// ones updated after each step as PyTorch does). In training a relu after
+/// it is fused (FuseEpilogue): its output is relu(batchnorm(x)), and backward
+/// masks ∂y by that output inside batchnorm's own passes.
 enum NormalizationOps: OpFamily {
     static func plan(_ g: Graph, _ i: Int, _ s: Schedule, training: Bool) -> KernelPlan {
         KernelPlan(kernel: .loops, backward: training ? .loops : nil)
@@ -19,8 +21,10 @@ enum NormalizationOps: OpFamily {
             let ch = node.shape[0], inner = size / ch
             let name = ctx.kernelName(i, "batchnorm")
             func p(_ s: String) -> String { ctx.param(node, s) }
+            // The fused relu keeps NaN (v < 0 is false for it), as PyTorch's.
+            let value = fusedRelu(node) ? "v < 0 ? 0.0f : v" : "v"
             return KernelCode(definition: """
-                \(ctx.banner(i, "batchnorm (inference, running statistics) over \(ch) channels of \(inner)"))
+                \(ctx.banner(i, "batchnorm (inference, running statistics)\(fusedRelu(node) ? " and relu" : "") over \(ch) channels of \(inner)"))
                 static void \(name)(int nb, const float *restrict x, float *restrict y, const float *restrict gamma,
                                     const float *restrict beta, const float *restrict mean, const float *restrict var) {
                     for (int b = 0; b < nb; b++)
@@ -28,7 +32,10 @@ enum NormalizationOps: OpFamily {
                             float s = gamma[ch] / sqrtf(var[ch] + \(CSyntax.float(eps))), t = beta[ch] - mean[ch] * s;
                             const float *xc = x + ((size_t)b * \(ch) + ch) * \(inner);
                             float *yc = y + ((size_t)b * \(ch) + ch) * \(inner);
-                            for (int i = 0; i < \(inner); i++) yc[i] = xc[i] * s + t;
+                            for (int i = 0; i < \(inner); i++) {
+                                const float v = xc[i] * s + t;
+                                yc[i] = \(value);
+                            }
                         }
                 }
                 """, call: "\(name)(nb, \(x), \(y), \(p("weight")), \(p("bias")), \(p("running_mean")), \(p("running_var")));")
@@ -37,7 +44,27 @@ enum NormalizationOps: OpFamily {
         }
     }
 
+    /// A relu fused into the batchnorm (FuseEpilogue, training builds).
+    static func fusedRelu(_ node: Node) -> Bool { node.epilogue == .relu }
+
     // MARK: training
+
+    /// Gradient buffers batchnorm's backward writes whole (`=`, not `+=`): its input's, when the batchnorm is that
+    /// result's only reader (the conv before it) and nothing views it. The train step does not zero them first,
+    /// which saves a write and a read of an activation-sized buffer per layer.
+    static func assignedGradients(_ g: Graph) -> Set<Int> {
+        guard let plan = g.gradients else { return [] }
+        let users = g.users()
+        var roots = Set<Int>()
+        for (i, n) in g.nodes.enumerated() {
+            guard case .batchNorm = n.op, plan.needsGrad[i], let p = n.inputs.first, p != plan.source, plan.needsGrad[p],
+                  g.storageRoot(p) == p, g.isPrivate(p, users: users),
+                  !g.nodes.indices.contains(where: { $0 != p && g.storageRoot($0) == p })
+            else { continue }
+            roots.insert(p)
+        }
+        return roots
+    }
 
     /// The batch statistics the training forward saves, per channel.
     struct BatchNormSaved { var mean, invstd, variance: Slot }
@@ -57,7 +84,7 @@ enum NormalizationOps: OpFamily {
         guard case let .batchNorm(eps, _) = n.op else { return nil }
         let ch = n.shape[0], s = t.saved(i, as: BatchNormSaved.self)
         return "nn_bn_train_forward\(share == nil ? "(nb" : "_share(nb, nb_all"), \(ch), \(n.size / ch), \(ctx.value(n.inputs[0])), \(ctx.param(n, "weight")), \(ctx.param(n, "bias")), "
-            + "\(CSyntax.float(eps)), \(ctx.value(i)), \(s.mean.pointer), \(s.invstd.pointer), \(s.variance.pointer)\(share.map { ", \($0), t, team" } ?? ""));"
+            + "\(CSyntax.float(eps)), \(ctx.value(i)), \(s.mean.pointer), \(s.invstd.pointer), \(s.variance.pointer), \(fusedRelu(n) ? 1 : 0)\(share.map { ", \($0), t, team" } ?? ""));"
     }
 
     /// In one thread's share of a split train step (TrainThreads): the statistics and, backward, their gradient
@@ -94,9 +121,10 @@ enum NormalizationOps: OpFamily {
         switch node.op {
         case .batchNorm:
             let ch = node.shape[0], s = t.saved(i, as: BatchNormSaved.self)
+            let assign = dx != "NULL" && assignedGradients(g).contains(node.inputs[0])
             return BackwardCode(statements: ctx.ruleHead(i)
                 + "    nn_bn_backward\(share == nil ? "(nb" : "_share(nb, nb_all"), \(ch), \(node.size / ch), \(ctx.value(node.inputs[0])), \(ctx.param(node, "weight")), "
-                + "\(s.mean.pointer), \(s.invstd.pointer), \(dy), \(dx), \(ctx.grad(node, "weight")), \(ctx.grad(node, "bias"))\(share.map { ", \($0), t, team" } ?? ""));\n")
+                + "\(s.mean.pointer), \(s.invstd.pointer), \(dy), \(fusedRelu(node) ? ctx.value(i) : "NULL"), \(dx), \(ctx.grad(node, "weight")), \(ctx.grad(node, "bias")), \(assign ? 1 : 0)\(share.map { ", \($0), t, team" } ?? ""));\n")
         default:
             preconditionFailure("not a normalization: \(node.op)")
         }

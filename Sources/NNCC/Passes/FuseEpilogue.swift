@@ -2,6 +2,10 @@
 /// GEMM applies it while results are still in registers. For training only
 /// activations whose derivative follows from their output are fused (not
 /// gelu), and never the model's output, where the loss may want the logits.
+/// Training also fuses a relu into the batchnorm before it (conv -> batchnorm
+/// -> relu): one pass writes relu(batchnorm(x)) and batchnorm's backward masks
+/// ∂y by that output, so the relu's passes and its gradient buffer go (at
+/// inference that batchnorm is folded into the conv, or runs on its own).
 public func fuseEpilogue(_ g: Graph, training: Bool = false) -> Graph {
     var g = g
     var users = g.users()
@@ -21,6 +25,9 @@ public func fuseEpilogue(_ g: Graph, training: Bool = false) -> Graph {
         }
         switch g.nodes[p].op {
         case .dense, .conv2d:
+            g.nodes[p].epilogue = act
+            g.replaceUses(of: i, with: p, users: &users)
+        case .batchNorm where training && act == .relu:
             g.nodes[p].epilogue = act
             g.replaceUses(of: i, with: p, users: &users)
         default:
