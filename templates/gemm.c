@@ -270,23 +270,26 @@ NN_MICRO_IN_PLACE(2, 2)
 NN_MICRO_IN_PLACE(4, 4)
 #if NN_MR > 4
 NN_MICRO_IN_PLACE(MR, NN_MR)
+#else
+#define nn_micro_in_place_MR nn_micro_in_place_4
 #endif
 
 NN_UNUSED static inline __attribute__((always_inline)) void
 nn_gemm_in_place(const int M, const int N, const int K, const float *restrict A, const float *restrict B,
                  float *restrict Bp, float *restrict C, nn_epilogue e) {
-    const int full = N / NN_NR;
-    for (int p = 0; p < full; p++)
-        for (int m = 0; m < M;) {
+    const int full = N / NN_NR, whole = M - M % NN_MR;  /* constants: the edge calls are dead code when M % NN_MR is 0 */
+    for (int p = 0; p < full; p++) {
+        for (int m = 0; m < whole; m += NN_MR)
+            nn_micro_in_place_MR(K, A + (size_t)m * K, B + p * NN_NR, N, C + (size_t)m * N + p * NN_NR, N,
+                                 e.bias_mode == 2 ? e.bias + m : e.bias, e);
+        for (int m = whole; m < M;) {
             const float *a = A + (size_t)m * K, *b = B + p * NN_NR, *bias = e.bias_mode == 2 ? e.bias + m : e.bias;
             float *c = C + (size_t)m * N + p * NN_NR;
-#if NN_MR > 4
-            if (M - m >= NN_MR) { nn_micro_in_place_MR(K, a, b, N, c, N, bias, e); m += NN_MR; continue; }
-#endif
             if (M - m >= 4) { nn_micro_in_place_4(K, a, b, N, c, N, bias, e); m += 4; }
             else if (M - m >= 2) { nn_micro_in_place_2(K, a, b, N, c, N, bias, e); m += 2; }
             else { nn_micro_in_place_1(K, a, b, N, c, N, bias, e); m += 1; }
         }
+    }
     if (N % NN_NR) {
         nn_pack_rows(K, N % NN_NR, B + full * NN_NR, N, Bp);
         for (int m = 0; m < M; m += NN_MR) {
