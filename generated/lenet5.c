@@ -432,9 +432,11 @@ NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restric
     }
 })
 
-/* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
+/* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K.
+   B's rows are ldb floats apart: NN_NR in a packed panel, or a row of the
+   unpacked operand (nn_gemm_in_place; unaligned loads). */
 static inline __attribute__((always_inline)) void
-nn_micro(const int mr, int K, const float *restrict A, int lda, const float *restrict B,
+nn_micro(const int mr, int K, const float *restrict A, int lda, const float *restrict B, const int ldb,
          float *restrict C, int ldc, int nc, const float *restrict bias, nn_epilogue e)
 {
     nn_vf acc[NN_MR][NN_NV];
@@ -455,9 +457,9 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             for (int r = 0; r < mr; r++) {
                 const float *a = A + (size_t)r * lda + k;
                 for (int j = 0; j < NN_NV; j++) {
-                    const float *b = B + (size_t)k * NN_NR + j * NN_VW;
+                    const float *b = B + (size_t)k * ldb + j * NN_VW;
                     acc[r][j] += nn_splat(a[0]) * nn_load(b);
-                    for (int u = 1; u < ways; u++) part[u - 1][r][j] += nn_splat(a[u]) * nn_load(b + u * NN_NR);
+                    for (int u = 1; u < ways; u++) part[u - 1][r][j] += nn_splat(a[u]) * nn_load(b + (size_t)u * ldb);
                 }
             }
         }
@@ -470,24 +472,32 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
     }
     for (; k < K; k++) {
         nn_vf b[NN_NV];
-        for (int j = 0; j < NN_NV; j++) b[j] = nn_load(B + (size_t)k * NN_NR + j * NN_VW);
+        for (int j = 0; j < NN_NV; j++) b[j] = nn_load(B + (size_t)k * ldb + j * NN_VW);
         for (int r = 0; r < mr; r++) {
             nn_vf a = nn_splat(A[(size_t)r * lda + k]);
             for (int j = 0; j < NN_NV; j++) acc[r][j] += a * b[j];
         }
     }
-    if (nc == NN_NR && e.act <= NN_ACT_RELU) {
-        /* Whole panel, relu or no activation (relu is max(0, v), none
-           max(−∞, v), v kept when NaN): straight-line code on the accumulators. */
+    if (e.act <= NN_ACT_RELU) {
+        /* Relu or no activation (relu is max(0, v), none max(−∞, v), v kept
+           when NaN): straight-line code on the accumulators, masked moves for
+           the last vectors of a partial panel (dscnn's 125 pixels: 29 of 32). */
         const nn_vf lo = nn_splat(e.act == NN_ACT_RELU ? 0.0f : -INFINITY);
         for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
             for (int j = 0; j < NN_NV; j++) {
+                const int n = nc - j * NN_VW;
+                if (n <= 0) break;
                 nn_vf v = acc[r][j];
                 if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW); /* `&& bias`: gcc 12 warns in a NULL-bias clone */
                 if (e.bias_mode == 2) v += bias[r];
-                if (e.accumulate) v += nn_load(c + j * NN_VW);
-                nn_store(c + j * NN_VW, nn_vmax(lo, v));
+                if (n >= NN_VW) {
+                    if (e.accumulate) v += nn_load(c + j * NN_VW);
+                    nn_store(c + j * NN_VW, nn_vmax(lo, v));
+                } else {
+                    if (e.accumulate) v += nn_load_n(c + j * NN_VW, n);
+                    nn_store_n(c + j * NN_VW, nn_vmax(lo, v), n);
+                }
             }
         }
         return;
@@ -528,7 +538,7 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
     NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, NN_NR, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
     NN_MICRO_FN void nn_micro_##R( \
@@ -623,7 +633,56 @@ NN_UNUSED static void nn_pack_rows(int K, int N, const float *restrict B, int ld
                 for (int v = 0; v < NN_NV; v++) nn_store(o + v * NN_VW, nn_load(b + v * NN_VW));
                 continue;
             }
-            for (int j = 0; j < NN_NR; j++) o[j] = j < nc ? b[j] : 0.0f;
+            for (int v = 0; v < NN_NV; v++) {  /* the last panel: masked loads, zeros past N */
+                const int n = nc - v * NN_VW;
+                nn_store(o + v * NN_VW, n >= NN_VW ? nn_load(b + v * NN_VW) : n > 0 ? nn_load_n(b + v * NN_VW, n) : nn_splat(0));
+            }
+        }
+    }
+}
+
+/* The GEMM with B unpacked, row-major [K][N] (a plain 1×1 conv's image, C =
+   W·X): whole panels of NN_NR columns are read in place, row k at B + k·N
+   (unaligned loads), so the image is not copied; only a last partial panel
+   is packed, into Bp (K × NN_NR floats), for the packed micro-kernels. A is
+   [M][K], C [M][N]; bias per row or none. Copies for NN_MR, 4, 2 and 1 rows
+   (an edge of 7 rows runs as 4 + 2 + 1); nn_gemm_in_place is inlined with
+   constant shapes, so gcc compiles only the copies a layer calls. */
+#define NN_MICRO_IN_PLACE(name, R) \
+    NN_UNUSED static __attribute__((noinline)) void nn_micro_in_place_##name( \
+        int K, const float *restrict A, const float *restrict B, int ldb, float *restrict C, int ldc, \
+        const float *restrict bias, nn_epilogue e) { nn_micro(R, K, A, K, B, ldb, C, ldc, NN_NR, bias, e); }
+NN_MICRO_IN_PLACE(1, 1)
+NN_MICRO_IN_PLACE(2, 2)
+NN_MICRO_IN_PLACE(4, 4)
+#if NN_MR > 4
+NN_MICRO_IN_PLACE(MR, NN_MR)
+#else
+#define nn_micro_in_place_MR nn_micro_in_place_4
+#endif
+
+NN_UNUSED static inline __attribute__((always_inline)) void
+nn_gemm_in_place(const int M, const int N, const int K, const float *restrict A, const float *restrict B,
+                 float *restrict Bp, float *restrict C, nn_epilogue e) {
+    const int full = N / NN_NR, whole = M - M % NN_MR;  /* constants: the edge calls are dead code when M % NN_MR is 0 */
+    for (int p = 0; p < full; p++) {
+        for (int m = 0; m < whole; m += NN_MR)
+            nn_micro_in_place_MR(K, A + (size_t)m * K, B + p * NN_NR, N, C + (size_t)m * N + p * NN_NR, N,
+                                 e.bias_mode == 2 ? e.bias + m : e.bias, e);
+        for (int m = whole; m < M;) {
+            const float *a = A + (size_t)m * K, *b = B + p * NN_NR, *bias = e.bias_mode == 2 ? e.bias + m : e.bias;
+            float *c = C + (size_t)m * N + p * NN_NR;
+            if (M - m >= 4) { nn_micro_in_place_4(K, a, b, N, c, N, bias, e); m += 4; }
+            else if (M - m >= 2) { nn_micro_in_place_2(K, a, b, N, c, N, bias, e); m += 2; }
+            else { nn_micro_in_place_1(K, a, b, N, c, N, bias, e); m += 1; }
+        }
+    }
+    if (N % NN_NR) {
+        nn_pack_rows(K, N % NN_NR, B + full * NN_NR, N, Bp);
+        for (int m = 0; m < M; m += NN_MR) {
+            const int mr = M - m < NN_MR ? M - m : NN_MR;
+            nn_micro_table[mr](K, A + (size_t)m * K, K, Bp, C + (size_t)m * N + full * NN_NR, N, N % NN_NR,
+                               e.bias_mode == 2 ? e.bias + m : e.bias, e);
         }
     }
 }
@@ -1649,7 +1708,7 @@ NN_LOCAL void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const flo
 /* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [6, 28, 28] -> [6, 14, 14]; batch nb <= 1 */
 NN_LOCAL void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     for (size_t p = 0; p < (size_t)nb * 6; p++)
         nn_maxpool2(x + p * 784, 28, 14, 14, y + p * 196);
@@ -1692,7 +1751,7 @@ NN_LOCAL void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const fl
 /* layer "5" (layers[5]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [16, 10, 10] -> [16, 5, 5]; batch nb <= 1 */
 NN_LOCAL void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     for (size_t p = 0; p < (size_t)nb * 16; p++)
         nn_maxpool2(x + p * 100, 10, 5, 5, y + p * 25);
@@ -1704,7 +1763,7 @@ NN_LOCAL void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restr
 /* layer "7" (layers[7]): dense 400 -> 120, fused relu
    per example [400] -> [120]; batch nb <= 1 */
 NN_LOCAL void k6_dense_120_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 48000, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 120, 400, x, 400, w, y, 120, e);
@@ -1716,7 +1775,7 @@ NN_LOCAL void k6_dense_120_relu(int nb, const float *restrict x, const float *re
 /* layer "9" (layers[9]): dense 120 -> 84, fused relu
    per example [120] -> [84]; batch nb <= 1 */
 NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 10560, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 84, 120, x, 120, w, y, 84, e);
@@ -1728,7 +1787,7 @@ NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *res
 /* layer "11" (layers[11]): dense 84 -> 10
    per example [84] -> [10]; batch nb <= 1 */
 NN_LOCAL void k8_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 1344, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 84, x, 84, w, y, 10, e);
@@ -1767,14 +1826,14 @@ NN_LOCAL void lenet5_pack(lenet5_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *lenet5_param_name(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < lenet5_NUM_PARAMS ? lenet5_names[i] : NULL; }
 #else
 ;
 #endif
 
 int lenet5_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1786,7 +1845,7 @@ int lenet5_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t lenet5_param_count(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     size_t n = 1;
     for (int d = 0; d < lenet5_ranks[i]; d++) n *= (size_t)lenet5_dims[i][d];
@@ -1818,7 +1877,7 @@ NN_LOCAL lenet5_ctx *lenet5_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at lenet5_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     lenet5_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1900,7 +1959,7 @@ lenet5_ctx *lenet5_create_in(void *buffer, size_t size)
 #endif
 
 void lenet5_destroy(lenet5_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -1993,7 +2052,7 @@ int lenet5_save_weights(const lenet5_ctx *c, const char *path)
 static const int lenet5_output_sizes[lenet5_NUM_OUTPUTS] = {10, };
 
 int lenet5_output_size(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < lenet5_NUM_OUTPUTS ? lenet5_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;

@@ -45,9 +45,11 @@ NN_MICRO_FN void nn_micro_store(float *restrict c, nn_vf v, const float *restric
     }
 })
 
-/* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K. */
+/* mr×NN_NR block of C kept in NN_MR×NN_NV vector registers over all of K.
+   B's rows are ldb floats apart: NN_NR in a packed panel, or a row of the
+   unpacked operand (nn_gemm_in_place; unaligned loads). */
 static inline __attribute__((always_inline)) void
-nn_micro(const int mr, int K, const float *restrict A, int lda, const float *restrict B,
+nn_micro(const int mr, int K, const float *restrict A, int lda, const float *restrict B, const int ldb,
          float *restrict C, int ldc, int nc, const float *restrict bias, nn_epilogue e)
 {
     nn_vf acc[NN_MR][NN_NV];
@@ -68,9 +70,9 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
             for (int r = 0; r < mr; r++) {
                 const float *a = A + (size_t)r * lda + k;
                 for (int j = 0; j < NN_NV; j++) {
-                    const float *b = B + (size_t)k * NN_NR + j * NN_VW;
+                    const float *b = B + (size_t)k * ldb + j * NN_VW;
                     acc[r][j] += nn_splat(a[0]) * nn_load(b);
-                    for (int u = 1; u < ways; u++) part[u - 1][r][j] += nn_splat(a[u]) * nn_load(b + u * NN_NR);
+                    for (int u = 1; u < ways; u++) part[u - 1][r][j] += nn_splat(a[u]) * nn_load(b + (size_t)u * ldb);
                 }
             }
         }
@@ -83,24 +85,32 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
     }
     for (; k < K; k++) {
         nn_vf b[NN_NV];
-        for (int j = 0; j < NN_NV; j++) b[j] = nn_load(B + (size_t)k * NN_NR + j * NN_VW);
+        for (int j = 0; j < NN_NV; j++) b[j] = nn_load(B + (size_t)k * ldb + j * NN_VW);
         for (int r = 0; r < mr; r++) {
             nn_vf a = nn_splat(A[(size_t)r * lda + k]);
             for (int j = 0; j < NN_NV; j++) acc[r][j] += a * b[j];
         }
     }
-    if (nc == NN_NR && e.act <= NN_ACT_RELU) {
-        /* Whole panel, relu or no activation (relu is max(0, v), none
-           max(−∞, v), v kept when NaN): straight-line code on the accumulators. */
+    if (e.act <= NN_ACT_RELU) {
+        /* Relu or no activation (relu is max(0, v), none max(−∞, v), v kept
+           when NaN): straight-line code on the accumulators, masked moves for
+           the last vectors of a partial panel (dscnn's 125 pixels: 29 of 32). */
         const nn_vf lo = nn_splat(e.act == NN_ACT_RELU ? 0.0f : -INFINITY);
         for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
             for (int j = 0; j < NN_NV; j++) {
+                const int n = nc - j * NN_VW;
+                if (n <= 0) break;
                 nn_vf v = acc[r][j];
                 if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW); /* `&& bias`: gcc 12 warns in a NULL-bias clone */
                 if (e.bias_mode == 2) v += bias[r];
-                if (e.accumulate) v += nn_load(c + j * NN_VW);
-                nn_store(c + j * NN_VW, nn_vmax(lo, v));
+                if (n >= NN_VW) {
+                    if (e.accumulate) v += nn_load(c + j * NN_VW);
+                    nn_store(c + j * NN_VW, nn_vmax(lo, v));
+                } else {
+                    if (e.accumulate) v += nn_load_n(c + j * NN_VW, n);
+                    nn_store_n(c + j * NN_VW, nn_vmax(lo, v), n);
+                }
             }
         }
         return;
@@ -141,7 +151,7 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
     NN_MICRO_FN void nn_micro_##R( \
         int K, const float *restrict A, int lda, const float *restrict B, float *restrict C, int ldc, int nc, \
         const float *restrict bias, nn_epilogue e) \
-    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, C, ldc, nc, bias, e); })
+    NN_MICRO_BODY({ if (R > NN_GEMM_ROWS) __builtin_trap(); nn_micro(R, K, A, lda, B, NN_NR, C, ldc, nc, bias, e); })
 /* R rows as the first `lo` rows by nn_micro_##lo and the rest by nn_micro_##hi. */
 #define NN_MICRO_SPLIT(R, lo, hi) \
     NN_MICRO_FN void nn_micro_##R( \
@@ -236,7 +246,56 @@ NN_UNUSED static void nn_pack_rows(int K, int N, const float *restrict B, int ld
                 for (int v = 0; v < NN_NV; v++) nn_store(o + v * NN_VW, nn_load(b + v * NN_VW));
                 continue;
             }
-            for (int j = 0; j < NN_NR; j++) o[j] = j < nc ? b[j] : 0.0f;
+            for (int v = 0; v < NN_NV; v++) {  /* the last panel: masked loads, zeros past N */
+                const int n = nc - v * NN_VW;
+                nn_store(o + v * NN_VW, n >= NN_VW ? nn_load(b + v * NN_VW) : n > 0 ? nn_load_n(b + v * NN_VW, n) : nn_splat(0));
+            }
+        }
+    }
+}
+
+/* The GEMM with B unpacked, row-major [K][N] (a plain 1×1 conv's image, C =
+   W·X): whole panels of NN_NR columns are read in place, row k at B + k·N
+   (unaligned loads), so the image is not copied; only a last partial panel
+   is packed, into Bp (K × NN_NR floats), for the packed micro-kernels. A is
+   [M][K], C [M][N]; bias per row or none. Copies for NN_MR, 4, 2 and 1 rows
+   (an edge of 7 rows runs as 4 + 2 + 1); nn_gemm_in_place is inlined with
+   constant shapes, so gcc compiles only the copies a layer calls. */
+#define NN_MICRO_IN_PLACE(name, R) \
+    NN_UNUSED static __attribute__((noinline)) void nn_micro_in_place_##name( \
+        int K, const float *restrict A, const float *restrict B, int ldb, float *restrict C, int ldc, \
+        const float *restrict bias, nn_epilogue e) { nn_micro(R, K, A, K, B, ldb, C, ldc, NN_NR, bias, e); }
+NN_MICRO_IN_PLACE(1, 1)
+NN_MICRO_IN_PLACE(2, 2)
+NN_MICRO_IN_PLACE(4, 4)
+#if NN_MR > 4
+NN_MICRO_IN_PLACE(MR, NN_MR)
+#else
+#define nn_micro_in_place_MR nn_micro_in_place_4
+#endif
+
+NN_UNUSED static inline __attribute__((always_inline)) void
+nn_gemm_in_place(const int M, const int N, const int K, const float *restrict A, const float *restrict B,
+                 float *restrict Bp, float *restrict C, nn_epilogue e) {
+    const int full = N / NN_NR, whole = M - M % NN_MR;  /* constants: the edge calls are dead code when M % NN_MR is 0 */
+    for (int p = 0; p < full; p++) {
+        for (int m = 0; m < whole; m += NN_MR)
+            nn_micro_in_place_MR(K, A + (size_t)m * K, B + p * NN_NR, N, C + (size_t)m * N + p * NN_NR, N,
+                                 e.bias_mode == 2 ? e.bias + m : e.bias, e);
+        for (int m = whole; m < M;) {
+            const float *a = A + (size_t)m * K, *b = B + p * NN_NR, *bias = e.bias_mode == 2 ? e.bias + m : e.bias;
+            float *c = C + (size_t)m * N + p * NN_NR;
+            if (M - m >= 4) { nn_micro_in_place_4(K, a, b, N, c, N, bias, e); m += 4; }
+            else if (M - m >= 2) { nn_micro_in_place_2(K, a, b, N, c, N, bias, e); m += 2; }
+            else { nn_micro_in_place_1(K, a, b, N, c, N, bias, e); m += 1; }
+        }
+    }
+    if (N % NN_NR) {
+        nn_pack_rows(K, N % NN_NR, B + full * NN_NR, N, Bp);
+        for (int m = 0; m < M; m += NN_MR) {
+            const int mr = M - m < NN_MR ? M - m : NN_MR;
+            nn_micro_table[mr](K, A + (size_t)m * K, K, Bp, C + (size_t)m * N + full * NN_NR, N, N % NN_NR,
+                               e.bias_mode == 2 ? e.bias + m : e.bias, e);
         }
     }
 }

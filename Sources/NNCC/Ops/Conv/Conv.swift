@@ -54,6 +54,9 @@ enum ConvOps: OpFamily {
                 + "nn_wino_image(\(plan.tv), 0, ws, s, \(xg), w, \(actArgs), \(yg), xp);"
         case let .depthwise(plan)?:
             (tiles, body) = plan.forward(name, d, xg: xg, yg: yg, act: actArgs, s: ctx.schedule)
+        case .pointwise? where d.isPlainPointwise:
+            body = "(void)s;\n        /* X [\(d.c)][\(d.n)] read in place, its last \(d.n % ctx.schedule.panelWidth) pixels packed */\n        "
+                + "nn_gemm_in_place(\(d.f), \(d.n), \(d.c), w, \(xg), xp, \(yg), \(pointwiseEpilogue(act, bias: bias)));"
         case .pointwise?:
             body = "nn_pack_pixels(\(xg), s, xp);  /* X [\(d.c)][\(d.n)] as panels */\n        "
                 + "nn_gemm(\(d.f), \(d.n), \(d.c), w, \(d.c), xp, \(yg), \(d.n), \(pointwiseEpilogue(act, bias: bias)));"

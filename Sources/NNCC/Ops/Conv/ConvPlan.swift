@@ -2,7 +2,8 @@
 /// per image and group, by one of six kernels:
 /// - depthwise (groups = channels = filters): a channel at a time, vectors
 ///   along the output row over the input laid out by stride phase (Depthwise.swift);
-/// - pointwise (1×1): the packed GEMM W·X, the pixels gathered and packed as its B,
+/// - pointwise (1×1): the GEMM W·X, a plain 1×1 image read in place as its B (only a last
+///   partial panel packed; nn_gemm_in_place), else the pixels gathered and packed as its B,
 ///   those of all images side by side when an image has few;
 /// - rows (stride 1 along the width): output pixels in the vector lanes,
 ///   a block of filters broadcast, tiles of filters × rows × vectors held in
@@ -61,7 +62,7 @@ enum ConvPath: Equatable, CustomStringConvertible {
     case narrow(rows: Int, pixels: Int)
     case winograd(WinogradPlan)
     case depthwise(DepthwisePlan)
-    /// 1×1: the GEMM W [F×C] · X [C×pixels], X gathered into packed panels: per image (batch 1), or
+    /// 1×1: the GEMM W [F×C] · X [C×pixels], X read in place (isPlainPointwise) or gathered into packed panels: per image (batch 1), or
     /// the pixels of up to `batch` images side by side as one GEMM's columns, then copied out per image.
     case pointwise(batch: Int)
 
@@ -331,6 +332,8 @@ extension ConvOps {
         case .implicit(flat: true): return 0  // the image read in place
         case let .pointwise(batch) where batch > 1:  // the batch's pixels and the GEMM's output, shared by the threads
             return (d.c * schedule.padded(batch * d.n) + d.f * batch * d.n + schedule.threads - 1) / schedule.threads
+        case .pointwise where d.isPlainPointwise:  // only the last partial panel is packed (nn_gemm_in_place)
+            return d.n % schedule.panelWidth == 0 ? 0 : d.cg * schedule.panelWidth
         case .pointwise: return d.cg * schedule.padded(d.n)
         default: break
         }

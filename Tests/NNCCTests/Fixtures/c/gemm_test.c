@@ -9,6 +9,7 @@
  *  - nn_gemm == nn_gemm_naive for M, N, K in {1,2,7,9,13,31,33,65,100} (fewer with TG_EMULATED) x bias mode
  *    x accumulate x activation,
  *    with lda > K and ldc > N; guard cells around C (padding columns, rows past M) must stay untouched;
+ *    and, without a per-column bias or accumulation, nn_gemm_in_place (B unpacked, read in place) == the same;
  *  - nn_pack_transposed(W) == nn_pack_rows(Wᵀ);
  *  - nn_conv_implicit (filters packed as panels) == nn_conv_naive on odd conv shapes (prime H/W, stride,
  *    dilation, padding), also, for plain 1x1 shapes, over the image read in place as one row of its pixels
@@ -113,6 +114,23 @@ static void tg_gemm_case(int M, int N, int K, int bias_mode, int accumulate, int
             tg_fail(what);
             break;
         }
+    }
+    if (bias_mode != 1 && !accumulate) { /* B read in place (a plain 1x1 conv): A [M][K], C [M][N], dense */
+        float *A1 = tg_alloc((size_t)M * K), *C3 = tg_alloc((size_t)M * N + 1), *last = tg_alloc((size_t)K * NN_NR);
+        for (int m = 0; m < M; m++) memcpy(A1 + (size_t)m * K, A + (size_t)m * lda, (size_t)K * sizeof(float));
+        C3[(size_t)M * N] = TG_GUARD;
+        nn_gemm_in_place(M, N, K, A1, B, last, C3, e);
+        tg_cases++;
+        for (int i = 0; i <= M * N; i++) {
+            const float want = i < M * N ? C2[(size_t)(i / N) * ldc + i % N] : TG_GUARD;
+            if (i < M * N ? !tg_close(C3[i], want) : C3[i] != want) {
+                snprintf(what, sizeof what, "gemm in place M=%d N=%d K=%d bias=%d act=%d at %d: %.8g, naive %.8g", M, N, K,
+                         bias_mode, act, i, (double)C3[i], (double)want);
+                tg_fail(what);
+                break;
+            }
+        }
+        free(A1); free(C3); free(last);
     }
     free(A); free(B); free(W); free(Bp); free(Bt); free(bias); free(C1); free(C2);
 }
