@@ -1620,7 +1620,7 @@ static const size_t lenet5_offsets[11] = {0, 160, 176, 2576, 2592, 50592, 50720,
 
 /* PyTorch's initialisation scheme, from the model's seed. */
 NN_LOCAL void lenet5_init_params(float *params, uint64_t rng)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)params; (void)rng;
     static const struct { int kind; size_t at, n; float v; } t[11] = {
@@ -1890,7 +1890,7 @@ NN_LOCAL NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at lenet5_offsets). */
 NN_LOCAL int lenet5_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     float *dst[lenet5_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = buf + lenet5_offsets[i];
@@ -1927,7 +1927,7 @@ NN_LOCAL int lenet5_keep_full(lenet5_ctx *c)
 #endif
 
 lenet5_ctx *lenet5_create(void)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     void *block = aligned_alloc(64, lenet5_HEAP_BYTES);
     if (!block) return NULL;
@@ -2107,7 +2107,7 @@ int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int lenet5_forward(lenet5_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > lenet5_MAX_BATCH) return NN_ERR_BATCH;
