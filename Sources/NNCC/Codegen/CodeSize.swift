@@ -1,9 +1,9 @@
 import Foundation
 
 /// Keeps gcc's time linear in the layer count (docs/compile-time.md).
-/// Small models are emitted as they always were. Past `Schedule.largeModelNodes`
-/// IR nodes, layers with identical kernels share one definition, statements
-/// that differ only in their buffers share one function, and the long
+/// Layers with identical kernels share one definition, at any size (gcc would
+/// compile each copy before folding them). Past `Schedule.largeModelNodes`
+/// IR nodes, statements that differ only in their buffers share one function, and the long
 /// straight-line functions (forward, packing, the training step) are split
 /// into out-of-line parts of `statementsPerPart` statements: gcc's
 /// optimisation passes are superlinear in a function's size.

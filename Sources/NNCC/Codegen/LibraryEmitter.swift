@@ -24,7 +24,7 @@ public enum LibraryEmitter {
         }
         let packedAt = ctx.packedOffsets.keys.map { ctx.packedOffsets[$0]! + (g.nodes[$0].plan.packedFloats + 15) / 16 * 16 }.max() ?? 0
         var kernels = emitted.map(\.1)
-        if CodeSize.isLarge(g, schedule) { kernels = CodeSize.shareKernels(kernels) }
+        kernels = CodeSize.shareKernels(kernels)  // identical kernels are compiled once, at any size
         let calls = Dictionary(uniqueKeysWithValues: zip(emitted.map(\.0), kernels.map(\.call)))
         // A training forward that calls its node's own kernel (layernorm keeping its statistics) calls the shared one.
         let sharedNames = Dictionary(zip(emitted.map { CodeSize.callee($0.1.call) }, kernels.map { CodeSize.callee($0.call) })

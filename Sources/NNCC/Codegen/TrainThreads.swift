@@ -86,9 +86,9 @@ enum TrainThreads {
         guard let input = g.nodes.firstIndex(where: { if case .input = $0.storage { return true } else { return false } })
         else { return nil }
         let outSize = g.nodes[plan.source].size, dSource = layout.gradPointer(planned, plan.source)!
-        // Large models: the backward kernels one thread's step shares, and out-of-line parts.
+        // The backward kernels one thread's step shares; large models: out-of-line parts.
         var kernels = definitions, rules = backward.map(\.statements)
-        if large { CodeSize.shareBackwardKernels(plan.order, &kernels, &rules) }
+        CodeSize.shareBackwardKernels(plan.order, &kernels, &rules)
         let arguments = ["\(p)_ctx *c", "const \(p)_ctx *whole", "const float *x", "int nb", "int nb_all", "int b0", "int t",
                          "int team", "uint64_t rng0"]
         let body = CodeSize.body((forward + ["memset(c->grads, 0, \(ctx.paramFloats) * sizeof(float));"] + zero).map { "    " + $0 },

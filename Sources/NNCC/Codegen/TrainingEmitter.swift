@@ -26,7 +26,7 @@ enum TrainingEmitter {
         let args = ["\(p)_ctx *c", "const float *x", "int nb"], large = CodeSize.isLarge(g, ctx.schedule)
         let backwardCode = plan.order.map { g.nodes[$0].op.family.backward(ctx, t, $0) }
         var rules = backwardCode.map(\.statements), kernels = backwardCode.map(\.definitions)
-        if large { CodeSize.shareBackwardKernels(plan.order, &kernels, &rules) }
+        CodeSize.shareBackwardKernels(plan.order, &kernels, &rules)
         let lossEntry = profile.enabled ? profile.entry("loss") : 0
         let ruled = zip(plan.order, rules).filter { !$0.1.isEmpty }
         rules = profile.timedList(ruled.map { String($0.1.dropLast()) }, phase: "backward", nodes: ruled.map(\.0), g)
