@@ -57,7 +57,7 @@ NN_UNUSED static inline void nn_bn_normalize_channel(int nb, int C, int inner, i
    each): batch mean and biased variance (two passes, vector sums) normalise;
    mean and 1/σ are saved for backward, the unbiased variance for the
    running statistics. relu: y = relu(batchnorm(x)). */
-NN_UNUSED static void nn_bn_train_forward(int nb, int C, int inner, const float *x, const float *gamma,
+NN_UNUSED static NN_ONCE void nn_bn_train_forward(int nb, int C, int inner, const float *x, const float *gamma,
                                           const float *beta, float eps, float *y, float *mean_out,
                                           float *invstd_out, float *var_unbiased_out, int relu) {
     const float n = (float)nb * inner;
@@ -68,6 +68,18 @@ NN_UNUSED static void nn_bn_train_forward(int nb, int C, int inner, const float 
         mean_out[ch] = mean;
         nn_bn_normalize_channel(nb, C, inner, ch, x, gamma, beta, eps, y, mean, nn_bn_squared_deviation(nb, C, inner, ch, x, mean), n,
                                 invstd_out, var_unbiased_out, relu, ch + 1 < C);
+    }
+}
+
+/* After the optimizer step, the running statistics move towards the batch's:
+   r = keep·r + momentum·batch, for the mean and the unbiased variance. One
+   function for every layer: a loop per layer, inlined with its constant
+   count, cost gcc more time than the step spends in it. */
+NN_UNUSED static NN_ONCE void nn_bn_running(int C, float keep, float momentum, float *restrict mean, float *restrict var,
+                                            const float *restrict batch_mean, const float *restrict batch_var) {
+    for (int ch = 0; ch < C; ch++) {
+        mean[ch] = keep * mean[ch] + momentum * batch_mean[ch];
+        var[ch] = keep * var[ch] + momentum * batch_var[ch];
     }
 }
 

@@ -32,6 +32,14 @@ NN_UNUSED static inline float nn_sum(int n, const float *restrict a) {
     return s;
 }
 
+/* [*lo, *hi): thread t of team's part of n floats, cut at multiples of 16
+   floats (a cache line), the last part shorter. */
+NN_UNUSED static inline void nn_thread_range(size_t n, int t, int team, size_t *lo, size_t *hi) {
+    const size_t part = (n + (size_t)team * 16 - 1) / ((size_t)team * 16) * 16;
+    *lo = (size_t)t * part < n ? (size_t)t * part : n;
+    *hi = *lo + part < n ? *lo + part : n;
+}
+
 /* t [cols][rows] = aᵀ: a conv's filters for the dcol GEMM, a recurrent
    layer's gate gradients for the weight GEMMs. */
 NN_UNUSED static NN_ONCE void nn_transpose(int rows, int cols, const float *restrict a, float *restrict t) {

@@ -143,8 +143,7 @@ enum TrainThreads {
                         const int b0 = (int)((long)t * nb / team), b1 = (int)((long)(t + 1) * nb / team);
                         losses[t] = \(p)_train_share(c, x, targets, b0, b1 - b0, nb, t, team);
                         NN_OMP(barrier)
-                        const size_t n = \(ctx.paramFloats), part = (n + (size_t)team * 16 - 1) / ((size_t)team * 16) * 16;
-                        const size_t lo = (size_t)t * part < n ? (size_t)t * part : n, hi = lo + part < n ? lo + part : n;
+                        \(threadRange(ctx.paramFloats, lo: "lo", hi: "hi"))
                         const float *g0 = c->train + \(blockAt + arenaFloats);
                         for (size_t i = lo; i < hi; i++) {
                             float s = g0[i];
@@ -166,5 +165,11 @@ enum TrainThreads {
 
             """
         return Split(functions: functions, floats: partAt - blockAt)
+    }
+
+    /// C declaring [lo, hi), thread t's part of n floats (nn_thread_range). The gradient sum and the
+    /// optimizer's update cut alike, so that a thread updates what it summed.
+    static func threadRange(_ n: Int, lo: String, hi: String) -> String {
+        "size_t \(lo), \(hi);  nn_thread_range(\(n), t, team, &\(lo), &\(hi));"
     }
 }

@@ -80,8 +80,9 @@ enum TrainingEmitter {
                 if (!isfinite(L)) { c->rng = rng; return NN_ERR_NONFINITE; }
 
             """
-        // With the split step the update is split too: each thread updates its part of every tensor (the
-        // optimizers are elementwise, so the parameters are those of one thread's update).
+        // With the split step the update is split too (the optimizers are elementwise, so the parameters are
+        // those of one thread's update): each thread updates the range of the parameters whose gradients it
+        // summed (TrainThreads), still in its cache; split per tensor, a thread read what the other had written.
         let updateLoop = split == nil || ctx.gradientStats ? """
                 for (int i = 0; i < \(trainable.count); i++) {
                     size_t off = \(p)_train_offsets[i];
@@ -91,9 +92,12 @@ enum TrainingEmitter {
                 NN_OMP(parallel num_threads(NN_THREADS))
                 {
                     const int t = NN_THREAD_ID(), team = NN_TEAM_SIZE();
+                    \(TrainThreads.threadRange(ctx.paramFloats, lo: "mine", hi: "end"))
                     for (int i = 0; i < \(trainable.count); i++) {
-                        const size_t n = \(p)_train_counts[i], lo = n * t / team, hi = n * (t + 1) / team;
-                        size_t off = \(p)_train_offsets[i] + lo;
+                        const size_t first = \(p)_train_offsets[i], last = first + \(p)_train_counts[i];
+                        const size_t lo = first > mine ? first : mine, hi = last < end ? last : end;
+                        if (lo >= hi) continue;
+                        size_t off = lo;
                         \(update(count: "hi - lo"))
                     }
                 }

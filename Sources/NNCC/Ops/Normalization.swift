@@ -103,12 +103,8 @@ enum NormalizationOps: OpFamily {
         guard case let .batchNorm(_, momentum) = n.op else { return nil }
         let s = t.saved(i, as: BatchNormSaved.self)
         let m = CSyntax.float(momentum), keep = CSyntax.float(1 - momentum)
-        return """
-                for (int ch = 0; ch < \(n.shape[0]); ch++) {  /* running statistics of "\(CSyntax.comment(n.name))" */
-                    (\(ctx.param(n, "running_mean")))[ch] = \(keep) * (\(ctx.param(n, "running_mean")))[ch] + \(m) * (\(s.mean.pointer))[ch];
-                    (\(ctx.param(n, "running_var")))[ch] = \(keep) * (\(ctx.param(n, "running_var")))[ch] + \(m) * (\(s.variance.pointer))[ch];
-                }
-            """
+        return "    nn_bn_running(\(n.shape[0]), \(keep), \(m), \(ctx.param(n, "running_mean")), \(ctx.param(n, "running_var")), "
+            + "\(s.mean.pointer), \(s.variance.pointer));  /* running statistics of \"\(CSyntax.comment(n.name))\" */"
     }
 
     static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode {
