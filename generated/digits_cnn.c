@@ -484,14 +484,15 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
            when NaN): straight-line code on the accumulators, masked moves for
            the last vectors of a partial panel (dscnn's 125 pixels: 29 of 32). */
         const nn_vf lo = nn_splat(e.act == NN_ACT_RELU ? 0.0f : -INFINITY);
-        for (int r = 0; r < mr; r++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
-            for (int j = 0; j < NN_NV; j++) {
+            _Pragma("GCC unroll 4") for (int j = 0; j < NN_NV; j++) {
                 const int n = nc - j * NN_VW;
                 if (n <= 0) break;
                 nn_vf v = acc[r][j];
-                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW); /* `&& bias`: gcc 12 warns in a NULL-bias clone */
-                if (e.bias_mode == 2) v += bias[r];
+                /* `&& bias`: gcc 12 warns in a NULL-bias clone (Winograd's GEMMs) */
+                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
+                if (e.bias_mode == 2 && bias) v += bias[r];
                 if (n >= NN_VW) {
                     if (e.accumulate) v += nn_load(c + j * NN_VW);
                     nn_store(c + j * NN_VW, nn_vmax(lo, v));

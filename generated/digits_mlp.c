@@ -483,14 +483,15 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
            when NaN): straight-line code on the accumulators, masked moves for
            the last vectors of a partial panel (dscnn's 125 pixels: 29 of 32). */
         const nn_vf lo = nn_splat(e.act == NN_ACT_RELU ? 0.0f : -INFINITY);
-        for (int r = 0; r < mr; r++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
-            for (int j = 0; j < NN_NV; j++) {
+            _Pragma("GCC unroll 4") for (int j = 0; j < NN_NV; j++) {
                 const int n = nc - j * NN_VW;
                 if (n <= 0) break;
                 nn_vf v = acc[r][j];
-                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW); /* `&& bias`: gcc 12 warns in a NULL-bias clone */
-                if (e.bias_mode == 2) v += bias[r];
+                /* `&& bias`: gcc 12 warns in a NULL-bias clone (Winograd's GEMMs) */
+                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
+                if (e.bias_mode == 2 && bias) v += bias[r];
                 if (n >= NN_VW) {
                     if (e.accumulate) v += nn_load(c + j * NN_VW);
                     nn_store(c + j * NN_VW, nn_vmax(lo, v));
@@ -1461,7 +1462,7 @@ digits_mlp_ctx *digits_mlp_create_in(void *buffer, size_t size)
 #endif
 
 void digits_mlp_destroy(digits_mlp_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -1554,7 +1555,7 @@ int digits_mlp_save_weights(const digits_mlp_ctx *c, const char *path)
 static const int digits_mlp_output_sizes[digits_mlp_NUM_OUTPUTS] = {10, };
 
 int digits_mlp_output_size(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < digits_mlp_NUM_OUTPUTS ? digits_mlp_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;

@@ -483,14 +483,15 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
            when NaN): straight-line code on the accumulators, masked moves for
            the last vectors of a partial panel (dscnn's 125 pixels: 29 of 32). */
         const nn_vf lo = nn_splat(e.act == NN_ACT_RELU ? 0.0f : -INFINITY);
-        for (int r = 0; r < mr; r++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
-            for (int j = 0; j < NN_NV; j++) {
+            _Pragma("GCC unroll 4") for (int j = 0; j < NN_NV; j++) {
                 const int n = nc - j * NN_VW;
                 if (n <= 0) break;
                 nn_vf v = acc[r][j];
-                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW); /* `&& bias`: gcc 12 warns in a NULL-bias clone */
-                if (e.bias_mode == 2) v += bias[r];
+                /* `&& bias`: gcc 12 warns in a NULL-bias clone (Winograd's GEMMs) */
+                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
+                if (e.bias_mode == 2 && bias) v += bias[r];
                 if (n >= NN_VW) {
                     if (e.accumulate) v += nn_load(c + j * NN_VW);
                     nn_store(c + j * NN_VW, nn_vmax(lo, v));
@@ -1708,7 +1709,7 @@ NN_LOCAL void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const flo
 /* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [6, 28, 28] -> [6, 14, 14]; batch nb <= 1 */
 NN_LOCAL void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     for (size_t p = 0; p < (size_t)nb * 6; p++)
         nn_maxpool2(x + p * 784, 28, 14, 14, y + p * 196);
@@ -1751,7 +1752,7 @@ NN_LOCAL void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const fl
 /* layer "5" (layers[5]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [16, 10, 10] -> [16, 5, 5]; batch nb <= 1 */
 NN_LOCAL void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     for (size_t p = 0; p < (size_t)nb * 16; p++)
         nn_maxpool2(x + p * 100, 10, 5, 5, y + p * 25);
@@ -1763,7 +1764,7 @@ NN_LOCAL void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restr
 /* layer "7" (layers[7]): dense 400 -> 120, fused relu
    per example [400] -> [120]; batch nb <= 1 */
 NN_LOCAL void k6_dense_120_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 48000, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 120, 400, x, 400, w, y, 120, e);
@@ -1775,7 +1776,7 @@ NN_LOCAL void k6_dense_120_relu(int nb, const float *restrict x, const float *re
 /* layer "9" (layers[9]): dense 120 -> 84, fused relu
    per example [120] -> [84]; batch nb <= 1 */
 NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 10560, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 84, 120, x, 120, w, y, 84, e);
@@ -1787,7 +1788,7 @@ NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *res
 /* layer "11" (layers[11]): dense 84 -> 10
    per example [84] -> [10]; batch nb <= 1 */
 NN_LOCAL void k8_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 1344, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 84, x, 84, w, y, 10, e);
@@ -1826,14 +1827,14 @@ NN_LOCAL void lenet5_pack(lenet5_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *lenet5_param_name(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < lenet5_NUM_PARAMS ? lenet5_names[i] : NULL; }
 #else
 ;
 #endif
 
 int lenet5_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1845,7 +1846,7 @@ int lenet5_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t lenet5_param_count(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     size_t n = 1;
     for (int d = 0; d < lenet5_ranks[i]; d++) n *= (size_t)lenet5_dims[i][d];
@@ -1859,7 +1860,7 @@ NN_LOCAL size_t lenet5_param_count(int i)
 _Static_assert(sizeof(struct lenet5_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL lenet5_ctx *lenet5_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     memset(block, 0, lenet5_HEAP_BYTES);
     lenet5_ctx *c = block;
@@ -1877,7 +1878,7 @@ NN_LOCAL lenet5_ctx *lenet5_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at lenet5_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     lenet5_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1890,7 +1891,7 @@ NN_LOCAL NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at lenet5_offsets). */
 NN_LOCAL int lenet5_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     float *dst[lenet5_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lenet5_NUM_PARAMS; i++) dst[i] = buf + lenet5_offsets[i];
@@ -1947,7 +1948,7 @@ lenet5_ctx *lenet5_create(void)
 #endif
 
 lenet5_ctx *lenet5_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!buffer || size < lenet5_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     lenet5_ctx *c = lenet5_place(buffer, 0);
@@ -1959,7 +1960,7 @@ lenet5_ctx *lenet5_create_in(void *buffer, size_t size)
 #endif
 
 void lenet5_destroy(lenet5_ctx *c)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -1989,7 +1990,7 @@ int lenet5_get_param(const lenet5_ctx *c, int i, float *out)
 #endif
 
 int lenet5_set_param(lenet5_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2052,14 +2053,14 @@ int lenet5_save_weights(const lenet5_ctx *c, const char *path)
 static const int lenet5_output_sizes[lenet5_NUM_OUTPUTS] = {10, };
 
 int lenet5_output_size(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < lenet5_NUM_OUTPUTS ? lenet5_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
 #endif
 
 int lenet5_info(int what)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (what) {
     case 0: return lenet5_MAX_BATCH;
@@ -2107,7 +2108,7 @@ int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int lenet5_forward(lenet5_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > lenet5_MAX_BATCH) return NN_ERR_BATCH;

@@ -483,14 +483,15 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
            when NaN): straight-line code on the accumulators, masked moves for
            the last vectors of a partial panel (dscnn's 125 pixels: 29 of 32). */
         const nn_vf lo = nn_splat(e.act == NN_ACT_RELU ? 0.0f : -INFINITY);
-        for (int r = 0; r < mr; r++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
-            for (int j = 0; j < NN_NV; j++) {
+            _Pragma("GCC unroll 4") for (int j = 0; j < NN_NV; j++) {
                 const int n = nc - j * NN_VW;
                 if (n <= 0) break;
                 nn_vf v = acc[r][j];
-                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW); /* `&& bias`: gcc 12 warns in a NULL-bias clone */
-                if (e.bias_mode == 2) v += bias[r];
+                /* `&& bias`: gcc 12 warns in a NULL-bias clone (Winograd's GEMMs) */
+                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
+                if (e.bias_mode == 2 && bias) v += bias[r];
                 if (n >= NN_VW) {
                     if (e.accumulate) v += nn_load(c + j * NN_VW);
                     nn_store(c + j * NN_VW, nn_vmax(lo, v));
@@ -1364,7 +1365,7 @@ NN_LOCAL void lstm_pack(lstm_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *lstm_param_name(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < lstm_NUM_PARAMS ? lstm_names[i] : NULL; }
 #else
 ;
@@ -1383,7 +1384,7 @@ int lstm_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t lstm_param_count(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     size_t n = 1;
     for (int d = 0; d < lstm_ranks[i]; d++) n *= (size_t)lstm_dims[i][d];
@@ -1397,7 +1398,7 @@ NN_LOCAL size_t lstm_param_count(int i)
 _Static_assert(sizeof(struct lstm_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL lstm_ctx *lstm_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     memset(block, 0, lstm_HEAP_BYTES);
     lstm_ctx *c = block;
@@ -1485,7 +1486,7 @@ lstm_ctx *lstm_create(void)
 #endif
 
 lstm_ctx *lstm_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!buffer || size < lstm_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     lstm_ctx *c = lstm_place(buffer, 0);
@@ -1527,7 +1528,7 @@ int lstm_get_param(const lstm_ctx *c, int i, float *out)
 #endif
 
 int lstm_set_param(lstm_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1590,14 +1591,14 @@ int lstm_save_weights(const lstm_ctx *c, const char *path)
 static const int lstm_output_sizes[lstm_NUM_OUTPUTS] = {10, };
 
 int lstm_output_size(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < lstm_NUM_OUTPUTS ? lstm_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
 #endif
 
 int lstm_info(int what)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     switch (what) {
     case 0: return lstm_MAX_BATCH;
@@ -1626,7 +1627,7 @@ NN_LOCAL void lstm_run(lstm_ctx *c, const float *x, int nb)
 #endif
 
 int lstm_forward_all(lstm_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < lstm_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;
@@ -1640,7 +1641,7 @@ int lstm_forward_all(lstm_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int lstm_forward(lstm_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > lstm_MAX_BATCH) return NN_ERR_BATCH;

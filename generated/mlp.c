@@ -483,14 +483,15 @@ nn_micro(const int mr, int K, const float *restrict A, int lda, const float *res
            when NaN): straight-line code on the accumulators, masked moves for
            the last vectors of a partial panel (dscnn's 125 pixels: 29 of 32). */
         const nn_vf lo = nn_splat(e.act == NN_ACT_RELU ? 0.0f : -INFINITY);
-        for (int r = 0; r < mr; r++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
-            for (int j = 0; j < NN_NV; j++) {
+            _Pragma("GCC unroll 4") for (int j = 0; j < NN_NV; j++) {
                 const int n = nc - j * NN_VW;
                 if (n <= 0) break;
                 nn_vf v = acc[r][j];
-                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW); /* `&& bias`: gcc 12 warns in a NULL-bias clone */
-                if (e.bias_mode == 2) v += bias[r];
+                /* `&& bias`: gcc 12 warns in a NULL-bias clone (Winograd's GEMMs) */
+                if (e.bias_mode == 1 && bias) v += nn_load(bias + j * NN_VW);
+                if (e.bias_mode == 2 && bias) v += bias[r];
                 if (n >= NN_VW) {
                     if (e.accumulate) v += nn_load(c + j * NN_VW);
                     nn_store(c + j * NN_VW, nn_vmax(lo, v));
@@ -1294,7 +1295,7 @@ struct mlp_ctx {
 /* layer "0" (layers[0]): dense 784 -> 512, fused relu
    per example [784] -> [512]; batch nb <= 1 */
 NN_LOCAL void k1_dense_512_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 401408, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 512, 784, x, 784, w, y, 512, e);
@@ -1354,7 +1355,7 @@ const char *mlp_param_name(int i)
 #endif
 
 int mlp_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1398,7 +1399,7 @@ NN_LOCAL mlp_ctx *mlp_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at mlp_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void mlp_use(mlp_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     mlp_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1411,7 +1412,7 @@ NN_LOCAL NN_UNUSED void mlp_use(mlp_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at mlp_offsets). */
 NN_LOCAL int mlp_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     float *dst[mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < mlp_NUM_PARAMS; i++) dst[i] = buf + mlp_offsets[i];

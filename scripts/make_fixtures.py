@@ -482,6 +482,13 @@ case("conv_winograd", [16, 9, 13], [C(16, 3, padding=1), A("batchnorm"), A("relu
 case("conv_dw_pw_paths", [5, 15, 32], [C(5, 3, groups=5, padding=1), C(7, 1, activation="relu"),
                                        C(7, 5, groups=7, stride=2, padding=2, bias=False), C(6, 1, stride=2),
                                        A("relu"), A("flatten"), D(3)], "cross_entropy", ADAM, bs=4)
+# Depthwise (channels in the lanes: 20 = 16 + 4 of AVX-512's lanes, 18 strided) and 1x1 layers in a chain: an
+# inference build keeps the images between them channels-last (chooseLayouts), a batchnorm folded into one.
+case("conv_channels_last", [6, 9, 5], [C(20, 3, padding=1, activation="relu"),
+                                       C(20, 3, groups=20, padding=1, activation="relu"), C(18, 1), A("batchnorm"),
+                                       A("relu"), C(18, 3, groups=18, stride=2, padding=1, activation="relu"),
+                                       C(12, 1, activation="relu"), A("global_avgpool2d"), D(3)],
+     "cross_entropy", SGD, bs=4)
 case("conv_1x1_image", [3, 1, 1], [C(5, 1, activation="relu"), C(4, 1, bias=False), A("flatten"), D(2)],
      "cross_entropy", SGD, bs=7, n_x=7)
 # A 1x1 layer on 5x5 pixels: built for 7 images it runs one GEMM over the batch's pixels, and fewer

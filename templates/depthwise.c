@@ -150,18 +150,21 @@ NN_UNUSED static inline __attribute__((always_inline)) void nn_dw_transpose(nn_v
 }
 
 /* Channels in the lanes, for images whose rows would fill few of a
-   vector's lanes (dscnn's 25×5): a block of n ≤ NN_VW channels x [n][H][W]
-   (planes H·W apart) is gathered once into P [Hp][Wp][NN_VW], zero-padded
-   around and in lanes n.., so that every tap of every output pixel is one
-   vector load at a constant offset, with no lane wasted whatever the width.
-   Hp × Wp is the padded extent the taps reach. Both layout changes are
-   NN_VW × NN_VW transposes in registers: NN_VW columns of the n channels'
-   rows in, and out NN_VW output pixels (in a channel's plane order) at a
-   time, bias and activation fused, stored as a vector per channel into y.
-   w and bias: the block's first channel's taps [n][T] and its biases. */
+   vector's lanes (dscnn's 25×5): a block of n ≤ NN_VW channels of x is
+   gathered once into P [Hp][Wp][NN_VW], zero-padded around and in lanes
+   n.., so that every tap of every output pixel is one vector load at a
+   constant offset, with no lane wasted whatever the width. Hp × Wp is the
+   padded extent the taps reach. x and y are channels-last when xs (ys) is
+   not 0: pixel p's n channels at x + p·xs, a vector load (store) each.
+   Otherwise they are n planes of H·W (OH·OW) floats, and each layout change
+   is NN_VW × NN_VW transposes in registers: NN_VW columns of the n
+   channels' rows in, and out NN_VW output pixels (in a channel's plane
+   order) at a time. Bias and activation fused. w and bias: the block's
+   first channel's taps [n][T] and its biases. */
 NN_UNUSED static inline __attribute__((always_inline)) void
-nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const float *restrict x, const float *restrict w,
-            const float *restrict bias, int act, float alpha, float beta, float *restrict y, float *restrict P) {
+nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const int xs, const int ys,
+            const float *restrict x, const float *restrict w, const float *restrict bias, int act, float alpha, float beta,
+            float *restrict y, float *restrict P) {
     const int HW = s.H * s.W, N = s.OH * s.OW;
     const int lo = s.pl < Wp ? s.pl : Wp, hi = s.pl + s.W < Wp ? s.pl + s.W : Wp;  /* columns holding input */
     nn_vf v[NN_VW];
@@ -172,6 +175,12 @@ nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const flo
         for (int c = 0; c < Wp; c++)  /* vector stores: a memset of a few vectors costs more */
             if (!inside || c < lo || c >= hi) nn_store(row + (size_t)c * NN_VW, nn_splat(0));
         if (!inside) continue;
+        if (xs) {
+            const float *in = x + ((size_t)ih * s.W - s.pl) * xs;
+            for (int c = lo; c < hi; c++)
+                nn_store(row + (size_t)c * NN_VW, n == NN_VW ? nn_load(in + (size_t)c * xs) : nn_load_n(in + (size_t)c * xs, n));
+            continue;
+        }
         for (int c = lo; c < hi; c += NN_VW) {
             const int m = hi - c < NN_VW ? hi - c : NN_VW;
             const float *in = x + (size_t)ih * s.W + c - s.pl;
@@ -188,6 +197,19 @@ nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const flo
     }
     for (int l = 0; l < n; l++) lanes[l] = bias[l];
     const nn_vf b = nn_load(lanes);
+    if (ys) {  /* by output rows, each pixel's vector stored as it is */
+        for (int oh = 0; oh < s.OH; oh++)
+            for (int ow = 0; ow < s.OW; ow++) {
+                const float *at = P + ((size_t)oh * s.sh * Wp + (size_t)ow * s.sw) * NN_VW;
+                nn_vf acc = b;
+                _Pragma("GCC unroll 25") for (int t = 0; t < T; t++)
+                    acc += wv[t] * nn_load(at + ((size_t)(t / s.kw * s.dh) * Wp + t % s.kw * s.dw) * NN_VW);
+                float *out = y + ((size_t)oh * s.OW + ow) * ys;
+                if (n == NN_VW) nn_store(out, nn_vact(act, alpha, beta, acc));
+                else nn_store_n(out, nn_vact(act, alpha, beta, acc), n);
+            }
+        return;
+    }
     for (int p0 = 0; p0 < N; p0 += NN_VW) {
         const int m = N - p0 < NN_VW ? N - p0 : NN_VW;
         _Pragma("GCC unroll 16") for (int k = 0; k < NN_VW; k++) {

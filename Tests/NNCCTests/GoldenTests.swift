@@ -211,7 +211,7 @@ enum FixtureKit {
     /// Forward one example at a time in an arena planned for one (ForwardSlices, the cache budget lowered
     /// to a byte): depthwise, 1×1 (below its batched-GEMM threshold), residual adds and pools match PyTorch
     /// over a full batch of 7 and a partial one of 3.
-    @Test(arguments: ["conv_dw_pw_paths", "conv_1x1_few_images", "resblock"])
+    @Test(arguments: ["conv_dw_pw_paths", "conv_1x1_few_images", "resblock", "conv_channels_last"])
     func slicedForwardMatchesPyTorch(_ name: String) throws {
         let fixture = Fixture.torch(name)
         let (x, y, count) = try Self.examples(fixture)

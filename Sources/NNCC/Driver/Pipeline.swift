@@ -110,7 +110,8 @@ public enum Pipeline {
         list.append(Pass(name: "fuse_operands", stage: .fused, run: fuseOperands))
         if training { list.append(Pass(name: "differentiate", stage: .training) { try differentiate($0) }) }
         list.append(Pass(name: "select_kernels", stage: .scheduled) {
-            selectKernels($0, schedule: schedule, maxBatch: maxBatch, training: training)
+            let g = selectKernels($0, schedule: schedule, maxBatch: maxBatch, training: training)
+            return training || schedule.reference ? g : chooseLayouts(g, schedule: schedule)  // layouts are their choice too
         })
         list.append(Pass(name: "plan_memory", stage: .planned) { g in
             let planned = try planMemory(g, maxBatch: maxBatch, keepAll: training)

@@ -60,6 +60,8 @@ enum ConvOps: OpFamily {
         case .pointwise?:
             body = "nn_pack_pixels(\(xg), s, xp);  /* X [\(d.c)][\(d.n)] as panels */\n        "
                 + "nn_gemm(\(d.f), \(d.n), \(d.c), w, \(d.c), xp, \(yg), \(d.n), \(pointwiseEpilogue(act, bias: bias)));"
+        case .channelsLast?:
+            body = ""  // one GEMM over the batch, below
         case nil:
             body = "nn_conv_naive(\(xg), s, \(d.fg), \(weights), \(bias), \(actArgs), \(yg));"
         }
@@ -110,6 +112,17 @@ enum ConvOps: OpFamily {
                 \(custom.prototypes)\(tiles)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
                     const nn_conv_shape s = \(shape);
                     \(body)\(custom.statement)
+                }
+                """
+        }
+        if path == .channelsLast {
+            definition = """
+                \(ctx.banner(i, what))
+                \(custom.prototypes)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
+                    (void)scratch;
+                    /* X [nb·\(d.n)][\(d.c)] · Wᵀ [\(d.c)][\(d.f)] -> y [nb·\(d.n)][\(d.f)], every image channels-last */
+                    nn_gemm(nb * \(d.n), \(d.f), \(d.c), x, \(d.c), w, y, \(d.f), (nn_epilogue){.bias = w + \(d.k * pfg), .bias_mode = 1,
+                            .act = \(act.cCode), .alpha = \(CSyntax.float(act.parameters.0)), .beta = \(CSyntax.float(act.parameters.1))});\(custom.statement)
                 }
                 """
         }

@@ -65,6 +65,9 @@ enum ConvPath: Equatable, CustomStringConvertible {
     /// 1×1: the GEMM W [F×C] · X [C×pixels], X read in place (isPlainPointwise) or gathered into packed panels: per image (batch 1), or
     /// the pixels of up to `batch` images side by side as one GEMM's columns, then copied out per image.
     case pointwise(batch: Int)
+    /// A plain 1×1 layer between layers that keep their images channels-last (chooseLayouts): one GEMM
+    /// X [nb·pixels][C] · Wᵀ over the batch's pixels, the filters packed as panels, the output channels-last too.
+    case channelsLast
 
     var description: String {
         switch self {
@@ -74,6 +77,7 @@ enum ConvPath: Equatable, CustomStringConvertible {
         case let .rows(fb, rb, uv): return "rows, tiles of \(fb) filters x \(rb) rows x \(uv) vectors"
         case let .narrow(rows, pixels): return "narrow implicit GEMM, tiles of one vector of filters x \(rows) rows x \(pixels) pixels"
         case let .winograd(plan): return plan.description
+        case .channelsLast: return "pointwise GEMM over channels-last pixels, X·Wᵀ"
         }
     }
 }
@@ -148,7 +152,7 @@ extension ConvOps {
         }
         if training, !g.gradients!.needsGrad[g.nodes[i].inputs[0]] { dx = .none }
         // Winograd's, pointwise's and backward's GEMMs have filters or widths as rows; the other kernels use no GEMM.
-        let onGEMM = switch p { case .winograd, .pointwise: true; default: false }
+        let onGEMM = switch p { case .winograd, .pointwise, .channelsLast: true; default: false }
         return KernelPlan(kernel: .conv(p), scratchFloats: perThreadScratch(d, p, s) * s.threads,
                           packedFloats: packedFloats(d, p, s, training: training, dx: dx),
                           gemmRows: training || onGEMM ? s.rowsPerTile : 0,
@@ -284,7 +288,7 @@ extension ConvOps {
     /// whole panels (implicit), whole rows blocks, or one vector (narrow).
     static func packedFilters(_ d: ConvDims, _ path: ConvPath?, _ schedule: Schedule) -> (filters: Int, panel: Int) {
         switch path {
-        case .implicit?: return (schedule.padded(d.fg), schedule.panelWidth)
+        case .implicit?, .channelsLast?: return (schedule.padded(d.fg), schedule.panelWidth)
         case let .rows(fb, _, _)?: return (blocks(d.fg, fb) * fb, fb)
         case .narrow?: return (schedule.vectorWidth, schedule.vectorWidth)
         case nil, .winograd?, .depthwise?, .pointwise?: return (d.fg, 0)
@@ -329,7 +333,7 @@ extension ConvOps {
         switch path {
         case let .winograd(plan): return plan.scratchFloats(d, schedule)
         case let .depthwise(plan): return plan.forwardScratch(d, schedule)
-        case .implicit(flat: true): return 0  // the image read in place
+        case .implicit(flat: true), .channelsLast: return 0  // the image read in place
         case let .pointwise(batch) where batch > 1:  // the batch's pixels and the GEMM's output, shared by the threads
             return (d.c * schedule.padded(batch * d.n) + d.f * batch * d.n + schedule.threads - 1) / schedule.threads
         case .pointwise where d.isPlainPointwise:  // only the last partial panel is packed (nn_gemm_in_place)

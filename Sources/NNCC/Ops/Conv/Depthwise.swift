@@ -21,6 +21,9 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
     var hq: Int, wq: Int
     var lanes: Lanes
     var taps: Int
+    /// Channels in the lanes only: the input, or the output, is channels-last ([pixels][C] per image), set by
+    /// chooseLayouts between depthwise and 1×1 layers of an inference build.
+    var inputChannelsLast = false, outputChannelsLast = false
 
     static let maxTaps = 25  // NN_DW_MAX_TAPS
 
@@ -56,6 +59,7 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
         case .rows: "depthwise, \(taps) taps in registers, vectors along each row"
         case .grid: "depthwise, \(taps) taps in registers, vectors over the \(hq)x\(wq) grid"
         case let .channels(hp, wp): "depthwise with channels in the vector lanes, \(taps) taps in registers, over the padded \(hp)x\(wp) image"
+            + (inputChannelsLast ? ", channels-last input" : "") + (outputChannelsLast ? ", channels-last output" : "")
         }
     }
 
@@ -112,11 +116,14 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
             tiles += """
                 static void \(blockName)(const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
                         float *restrict P) {
-                    nn_dw_lanes(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hp), \(wp), \(n), x, w, bias, \(act), y, P);
+                    nn_dw_lanes(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hp), \(wp), \(n), \(inputChannelsLast ? d.c : 0), \(outputChannelsLast ? d.c : 0),
+                                x, w, bias, \(act), y, P);
                 }
 
                 """
-            return "\(blockName)(\(xg), w + (size_t)g * \(taps), w + \(d.groups * taps) + g, \(yg), xp);"
+            let x = inputChannelsLast ? "x + (size_t)b * \(d.c * d.h * d.w) + g" : xg
+            let y = outputChannelsLast ? "y + (size_t)b * \(d.f * d.n) + g" : yg
+            return "\(blockName)(\(x), w + (size_t)g * \(taps), w + \(d.groups * taps) + g, \(y), xp);"
         }
         let body = switch (d.c >= vw, last > 0) {
         case (true, false): block(vw)

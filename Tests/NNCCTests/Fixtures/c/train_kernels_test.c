@@ -268,11 +268,29 @@ static void tk_depthwise_case(int C, int H, int W, int kh, int kw, int sh, int s
     }
     for (int i = 0; i < C * N; i++) got[i] = 7.0f; /* not what the layouts above left */
     for (int c = 0; c < C; c += NN_VW)  /* channels in the lanes, the last block partial */
-        nn_dw_lanes(T, s, Hp, Wp, C - c < NN_VW ? C - c : NN_VW, x + (size_t)c * H * W, w + c * T, bias + c, NN_ACT_RELU, 0, 0,
-                    got + (size_t)c * N, scratch);
+        nn_dw_lanes(T, s, Hp, Wp, C - c < NN_VW ? C - c : NN_VW, 0, 0, x + (size_t)c * H * W, w + c * T, bias + c, NN_ACT_RELU,
+                    0, 0, got + (size_t)c * N, scratch);
     snprintf(what, sizeof what, "depthwise lanes C=%d %dx%d %dx%d stride %d,%d pad %d,%d,%d,%d dilation %d,%d", C, H, W, kh, kw,
              sh, sw, pt, pl, pb, pr, dh, dw);
     tk_check(what, got, want, (size_t)C * N);
+    /* Channels-last input, output or both ([pixels][C]), then back to planes to compare. */
+    float *xl = tk_alloc((size_t)C * H * W), *yl = tk_alloc((size_t)C * N), *back = tk_alloc((size_t)C * N);
+    for (int c = 0; c < C; c++)
+        for (int q = 0; q < H * W; q++) xl[(size_t)q * C + c] = x[(size_t)c * H * W + q];
+    for (int layout = 1; layout <= 3; layout++) {
+        const int in_last = layout & 1, out_last = layout >> 1;
+        for (int i = 0; i < C * N; i++) yl[i] = 7.0f;
+        for (int c = 0; c < C; c += NN_VW)
+            nn_dw_lanes(T, s, Hp, Wp, C - c < NN_VW ? C - c : NN_VW, in_last ? C : 0, out_last ? C : 0,
+                        in_last ? xl + c : x + (size_t)c * H * W, w + c * T, bias + c, NN_ACT_RELU, 0, 0,
+                        out_last ? yl + c : yl + (size_t)c * N, scratch);
+        for (int c = 0; c < C; c++)
+            for (int q = 0; q < N; q++) back[(size_t)c * N + q] = out_last ? yl[(size_t)q * C + c] : yl[(size_t)c * N + q];
+        snprintf(what, sizeof what, "depthwise lanes channels-last %s%s C=%d %dx%d %dx%d stride %d,%d", in_last ? "in" : "",
+                 out_last ? (in_last ? " and out" : "out") : "", C, H, W, kh, kw, sh, sw);
+        tk_check(what, back, want, (size_t)C * N);
+    }
+    free(xl); free(yl); free(back);
     for (int i = 0; i < C * H * W; i++) dx[i] = dxw[i] = 0.25f * (float)(i % 5); /* what the buffers held */
     for (int i = 0; i < C * T; i++) dW[i] = dWw[i] = 0.5f * (float)(i % 3);
     for (int c = 0; c < C; c++) {
