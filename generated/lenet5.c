@@ -912,11 +912,13 @@ NN_UNUSED static void nn_conv_narrow(nn_conv_shape s, int pr, int pw, const floa
    operand is the filters packed once as panels [K][NN_NR] (K = C·kh·kw
    taps); the A operand is read straight from the zero-padded input: for tap
    (c, i, j), row r of a tile is pixel ow0 + r, i.e. xp[c][oh·sh + i·dh][(ow0
-   + r)·sw + j·dw]. No im2col. The mr × NN_NR tile is stored transposed into
-   the NCHW output with the bias and activation applied. */
+   + r)·sw + j·dw]. No im2col. The mr × NN_NR tile is stored with the bias
+   and activation applied: transposed into the NCHW output, or when ys is not
+   0 into a channels-last one, pixel p's filters at y + p·ys, a vector each. */
 NN_UNUSED static inline __attribute__((always_inline)) void
 nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, const float *restrict xp,
-             const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, float *restrict y) {
+             const float *restrict B, int nc, const float *restrict bias, int act, float alpha, float beta, float *restrict y,
+             const int ys) {
     nn_vf acc[NN_MR][NN_NV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < NN_NV; v++) acc[r][v] = nn_splat(0);
@@ -936,6 +938,15 @@ nn_conv_tile(const int mr, nn_conv_shape s, int Hp, int Wp, int oh, int ow0, con
     for (int v = 0; v < NN_NV; v++) {
         const nn_vf bv = nn_load(bias + v * NN_VW);
         for (int r = 0; r < mr; r++) acc[r][v] = nn_vact(act, alpha, beta, acc[r][v] + bv);
+    }
+    if (ys) {
+        for (int r = 0; r < mr; r++)
+            for (int v = 0; v < NN_NV && v * NN_VW < nc; v++) {
+                float *out = y + ((size_t)oh * s.OW + ow0 + r) * ys + v * NN_VW;
+                if (nc - v * NN_VW >= NN_VW) nn_store(out, acc[r][v]);
+                else nn_store_n(out, acc[r][v], nc - v * NN_VW);
+            }
+        return;
     }
     const size_t plane = (size_t)s.OH * s.OW;
     for (int f = 0; f < nc; f++)
@@ -1043,17 +1054,18 @@ NN_UNUSED static void nn_conv1x1_batched(int nb, nn_conv_shape s, int F, const f
 
 /* One image and group: F filters packed as panels wpk [ceil(F/NR)][K][NR],
    bias padded to whole panels; xp already padded by nn_conv_pad (or, for a
-   plain 1×1 conv as one row, the image itself). */
+   plain 1×1 conv as one row, the image itself). The output NCHW, or
+   channels-last when ys (its pixel stride, the tiles' too) is not 0. */
 NN_UNUSED static void nn_conv_implicit(nn_conv_shape s, int F, const float *restrict xp, const float *restrict wpk,
                                        const float *restrict bias, float *restrict y, nn_conv_tile_fn full,
-                                       nn_conv_tile_fn last) {
+                                       nn_conv_tile_fn last, int ys) {
     const int K = s.C * s.kh * s.kw;
     for (int p = 0; p * NN_NR < F; p++) {
         const int nc = F - p * NN_NR < NN_NR ? F - p * NN_NR : NN_NR;
         for (int oh = 0; oh < s.OH; oh++)
             for (int ow0 = 0; ow0 < s.OW; ow0 += NN_MR)
                 (s.OW - ow0 < NN_MR ? last : full)(oh, ow0, xp, wpk + (size_t)p * K * NN_NR, nc, bias + p * NN_NR,
-                                                   y + (size_t)p * NN_NR * s.OH * s.OW);
+                                                   y + (size_t)p * NN_NR * (ys ? 1 : (size_t)s.OH * s.OW));
     }
 }
 /* ---- 2×2 max pooling, stride 2, no padding (other pools are plain loops

@@ -400,11 +400,12 @@ final class PassTests: XCTestCase {
     }
 
     /// chooseLayouts keeps images channels-last only between depthwise layers with channels in the lanes
-    /// and 1×1 layers: a 1×1 layer whose result a pool reads stays NCHW, and so does the depthwise layer
-    /// before it (a 1×1 layer has one layout in and out); an output and a training build stay NCHW.
+    /// and 1×1 layers, and out of an implicit-GEMM conv into them: a 1×1 layer whose result a pool reads
+    /// stays NCHW, and so does the depthwise layer before it (a 1×1 layer has one layout in and out); an
+    /// output and a training build stay NCHW.
     func testChannelsLastOnlyBetweenDepthwiseAndPointwise() throws {
         let layers = #"""
-            {"type": "conv2d", "filters": 20, "kernel_size": 3, "padding": 1},
+            {"type": "conv2d", "filters": 20, "kernel_size": [3, 2], "stride": 2, "padding": 1, "name": "stem"},
             {"type": "conv2d", "filters": 20, "kernel_size": 3, "groups": 20, "padding": 1, "name": "dw0"},
             {"type": "conv2d", "filters": 18, "kernel_size": 1, "name": "pw0"},
             {"type": "conv2d", "filters": 18, "kernel_size": 3, "groups": 18, "padding": 1, "name": "dw1"},
@@ -415,27 +416,25 @@ final class PassTests: XCTestCase {
         func layouts(_ g: Graph) -> [String: String] {
             var out: [String: String] = [:]
             for n in g.nodes {
-                switch n.kernelPlan?.kernel {
-                case .conv(.channelsLast)?: out[n.name] = "last"
-                case let .conv(.depthwise(p))?: out[n.name] = "\(p.inputChannelsLast ? "last" : "nchw")->\(p.outputChannelsLast ? "last" : "nchw")"
-                case .conv?: out[n.name] = "nchw"
-                default: break
-                }
+                guard let plan = n.kernelPlan, case .conv = plan.kernel else { continue }
+                out[n.name] = "\(plan.inputChannelsLast ? "last" : "nchw")->\(plan.outputChannelsLast ? "last" : "nchw")"
+                if case .conv(.channelsLast) = plan.kernel { out[n.name]! += " gemm" }
             }
             return out
         }
         let g = try graph(layers, input: "[6, 9, 5]")
         let chosen = layouts(chooseLayouts(selectKernels(g, schedule: schedule, maxBatch: 4, training: false), schedule: schedule))
-        XCTAssertEqual(chosen["dw0"], "nchw->last")
-        XCTAssertEqual(chosen["pw0"], "last")
+        XCTAssertEqual(chosen["stem"], "nchw->last")
+        XCTAssertEqual(chosen["dw0"], "last->last")
+        XCTAssertEqual(chosen["pw0"], "last->last gemm")
         XCTAssertEqual(chosen["dw1"], "last->nchw")
-        XCTAssertEqual(chosen["pw1"], "nchw")
+        XCTAssertEqual(chosen["pw1"], "nchw->nchw")
         // pw0 as an output: it and dw0's result stay NCHW.
         let withOutput = try graph(layers, input: "[6, 9, 5]", outputs: #"["pw0", "gap"]"#)
         let kept = layouts(chooseLayouts(selectKernels(withOutput, schedule: schedule, maxBatch: 4, training: false),
                                          schedule: schedule))
-        XCTAssertEqual(kept["dw0"], "nchw->nchw")
-        XCTAssertEqual(kept["pw0"], "nchw")
+        XCTAssertEqual(kept["dw0"], "last->nchw")
+        XCTAssertEqual(kept["pw0"], "nchw->nchw")
         // A training build does not run the pass at all.
         var options = CompileOptions(target: .x86_64_v4)
         options.train = true

@@ -12,6 +12,9 @@ struct KernelPlan: Equatable {
     var gemmRows = 0
     /// Training builds: how backward runs; nil when the build does not train.
     var backward: Backward?
+    /// The kernel reads (writes) its images channels-last, [pixels][C], rather than NCHW: set by
+    /// chooseLayouts in inference builds, on conv2d kernels only.
+    var inputChannelsLast = false, outputChannelsLast = false
 
     /// What the forward runs.
     enum Kernel: Equatable {

@@ -11,6 +11,11 @@ enum ConvOps: OpFamily {
         var what = "\(node.op.typeName) \(d.c)->\(d.f) kernel \(c.kernel.0)x\(c.kernel.1) stride \(c.stride.0),\(c.stride.1) "
             + "pad \(p.top),\(p.left),\(p.bottom),\(p.right) dilation \(c.dilation.0),\(c.dilation.1) groups \(d.groups), "
             + (path?.description ?? "naive reference")
+        let channelsLast = (input: node.plan.inputChannelsLast, output: node.plan.outputChannelsLast)
+        if path != .channelsLast {
+            if channelsLast.input { what += ", channels-last input" }
+            if channelsLast.output { what += ", channels-last output" }
+        }
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
         if let a = node.epilogue { what += ", fused \(a.name)" }
         let shape = d.shapeLiteral
@@ -26,8 +31,9 @@ enum ConvOps: OpFamily {
         if case let .depthwise(plan)? = path { (units, firstChannel) = plan.units(d, ctx.schedule) }
         switch path {
         case let .implicit(flat)?:
-            (tiles, body) = implicit(name, d, flat: flat, xg: xg, yg: yg, weights: weights, bias: bias, act: actArgs,
-                                     padded: (hp, wp), s: ctx.schedule)
+            (tiles, body) = implicit(name, d, flat: flat, xg: xg, yg: channelsLast.output ? "y + (size_t)b * \(d.f * d.n)" : yg,
+                                     weights: weights, bias: bias, act: actArgs, padded: (hp, wp), s: ctx.schedule,
+                                     channelsLast: channelsLast.output)
         case let .rows(fb, rb, uv)?:
             let (instances, plan) = rowsTiles(name, d, fb: fb, rb: rb, uv: uv, shape: shape, hp: hp, wp: wp, act: actArgs,
                                               schedule: ctx.schedule)
@@ -53,7 +59,7 @@ enum ConvOps: OpFamily {
             body = "static const nn_wino_shape ws = \(plan.shapeLiteral(d));\n        "
                 + "nn_wino_image(\(plan.tv), 0, ws, s, \(xg), w, \(actArgs), \(yg), xp);"
         case let .depthwise(plan)?:
-            (tiles, body) = plan.forward(name, d, xg: xg, yg: yg, act: actArgs, s: ctx.schedule)
+            (tiles, body) = plan.forward(name, d, xg: xg, yg: yg, act: actArgs, s: ctx.schedule, channelsLast: channelsLast)
         case .pointwise? where d.isPlainPointwise:
             body = "(void)s;\n        /* X [\(d.c)][\(d.n)] read in place, its last \(d.n % ctx.schedule.panelWidth) pixels packed */\n        "
                 + "nn_gemm_in_place(\(d.f), \(d.n), \(d.c), w, \(xg), xp, \(yg), \(pointwiseEpilogue(act, bias: bias)));"
@@ -132,9 +138,12 @@ enum ConvOps: OpFamily {
     }
 
     /// The implicit GEMM's tiles and its call for image `b`: a plain 1×1 conv's tiles (`flat`) see its
-    /// image as one row of all its pixels, read in place; the others read the padded copy `xp`.
+    /// image as one row of all its pixels, read in place; the others read the padded copy `xp`. The
+    /// output NCHW, or channels-last (`channelsLast`, one group): a vector store per pixel and panel.
     static func implicit(_ name: String, _ d: ConvDims, flat: Bool, xg: String, yg: String, weights: String, bias: String,
-                         act: String, padded: (Int, Int), s schedule: Schedule) -> (tiles: String, body: String) {
+                         act: String, padded: (Int, Int), s schedule: Schedule, channelsLast: Bool = false)
+        -> (tiles: String, body: String) {
+        let ys = channelsLast ? d.f : 0
         let td = flat ? d.asOneRow : d, (thp, twp) = flat ? (1, d.n) : padded, mr = schedule.rowsPerTile
         var tiles = ""
         func tile(_ rows: Int) -> String {
@@ -143,13 +152,13 @@ enum ConvOps: OpFamily {
             tiles += """
                 static void \(tileName)(int oh, int ow0, const float *restrict xp, const float *restrict B, int nc,
                         const float *restrict bias, float *restrict y) {
-                    nn_conv_tile(\(rows), (nn_conv_shape)\(td.shapeLiteral), \(thp), \(twp), oh, ow0, xp, B, nc, bias, \(act), y);
+                    nn_conv_tile(\(rows), (nn_conv_shape)\(td.shapeLiteral), \(thp), \(twp), oh, ow0, xp, B, nc, bias, \(act), y, \(ys));
                 }
 
                 """
             return tileName
         }
-        let tileArgs = "\(d.fg), \(flat ? xg : "xp"), \(weights), \(bias), \(yg), \(td.ow >= mr ? tile(mr) : "NULL"), \(tile(td.ow % mr))"
+        let tileArgs = "\(d.fg), \(flat ? xg : "xp"), \(weights), \(bias), \(yg), \(td.ow >= mr ? tile(mr) : "NULL"), \(tile(td.ow % mr)), \(ys)"
         let body = flat
             ? "static const nn_conv_shape row = \(td.shapeLiteral);  /* [\(d.c)][\(d.n)] as one row, in place */\n        "
                 + "(void)s;\n        nn_conv_implicit(row, \(tileArgs));"

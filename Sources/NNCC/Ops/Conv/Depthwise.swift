@@ -21,9 +21,6 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
     var hq: Int, wq: Int
     var lanes: Lanes
     var taps: Int
-    /// Channels in the lanes only: the input, or the output, is channels-last ([pixels][C] per image), set by
-    /// chooseLayouts between depthwise and 1×1 layers of an inference build.
-    var inputChannelsLast = false, outputChannelsLast = false
 
     static let maxTaps = 25  // NN_DW_MAX_TAPS
 
@@ -59,7 +56,6 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
         case .rows: "depthwise, \(taps) taps in registers, vectors along each row"
         case .grid: "depthwise, \(taps) taps in registers, vectors over the \(hq)x\(wq) grid"
         case let .channels(hp, wp): "depthwise with channels in the vector lanes, \(taps) taps in registers, over the padded \(hp)x\(wp) image"
-            + (inputChannelsLast ? ", channels-last input" : "") + (outputChannelsLast ? ", channels-last output" : "")
         }
     }
 
@@ -95,7 +91,10 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
 
     /// The layer's channel (or channel block) functions, the shape and activation as constants, and
     /// the loop body that runs them on channel (or first channel) g of image b, its scratch in xp.
-    func forward(_ name: String, _ d: ConvDims, xg: String, yg: String, act: String, s: Schedule) -> (tiles: String, body: String) {
+    /// Channels in the lanes may read or write channels-last images (KernelPlan.inputChannelsLast).
+    func forward(_ name: String, _ d: ConvDims, xg: String, yg: String, act: String, s: Schedule,
+                 channelsLast: (input: Bool, output: Bool)) -> (tiles: String, body: String) {
+        let (inputChannelsLast, outputChannelsLast) = channelsLast
         let note = "(void)s;  /* the shape is constant in the functions below */\n        "
         guard case let .channels(hp, wp) = lanes else {
             let channel = "\(name)_channel"

@@ -140,7 +140,7 @@ typedef struct { int C, H, W, F, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw; } tg_co
 /* Rows tiles as EmitConv emits them, but reading the shape of the case under
    test from these (nncc bakes it in as constants). */
 static nn_conv_shape tg_s;
-static int tg_Hp, tg_Wp, tg_act;
+static int tg_Hp, tg_Wp, tg_act, tg_ys;  /* tg_ys: the implicit tiles' channels-last pixel stride, 0 for NCHW */
 static float tg_alpha, tg_beta;
 #define TG_ROWS(FB, RB, UV) \
     static void tg_rows_##FB##x##RB##x##UV(int oh, int ow0, const float *restrict xp, const float *restrict wk, \
@@ -196,7 +196,7 @@ static void tg_check_conv(const char *kernel, tg_conv v, int act, const float *y
 #define TG_IMPLICIT(R) \
     static void tg_implicit_##R(int oh, int ow0, const float *restrict xp, const float *restrict B, int nc, \
                                 const float *restrict bias, float *restrict y) \
-    { nn_conv_tile(R, tg_s, tg_Hp, tg_Wp, oh, ow0, xp, B, nc, bias, tg_act, tg_alpha, tg_beta, y); }
+    { nn_conv_tile(R, tg_s, tg_Hp, tg_Wp, oh, ow0, xp, B, nc, bias, tg_act, tg_alpha, tg_beta, y, tg_ys); }
 NN_ROWS_EACH(NN_MR, TG_IMPLICIT)
 #define TG_IMPLICIT_ENTRY(R) tg_implicit_##R,
 static const nn_conv_tile_fn tg_implicit_tiles[NN_MR + 1] = {0, NN_ROWS_EACH(NN_MR, TG_IMPLICIT_ENTRY)};
@@ -276,16 +276,27 @@ static void tg_conv_case(tg_conv v, int with_bias, int act) {
     nn_pack_transposed(v.F, K, w, packed);
     nn_pack_bias(v.F, pf, with_bias ? bias : NULL, pbias);
     nn_conv_pad(x, s, Hp, Wp, xp);
-    nn_conv_implicit(s, v.F, xp, packed, pbias, y1, tg_implicit_tiles[NN_MR], tg_implicit_tiles[s.OW % NN_MR]);
+    nn_conv_implicit(s, v.F, xp, packed, pbias, y1, tg_implicit_tiles[NN_MR], tg_implicit_tiles[s.OW % NN_MR], 0);
     nn_conv_naive(x, s, v.F, w, with_bias ? bias : NULL, act, tg_alpha, tg_beta, y2);
     tg_check_conv(with_bias ? "implicit, bias" : "implicit", v, act, y1, y2);
+    /* The same tiles storing a channels-last output ([N][F]), put back into planes to compare. */
+    float *yl = tg_alloc((size_t)v.F * N + 8);
+    for (int i = 0; i < v.F * N + 8; i++) yl[i] = TG_GUARD;
+    tg_ys = v.F;
+    nn_conv_implicit(s, v.F, xp, packed, pbias, yl, tg_implicit_tiles[NN_MR], tg_implicit_tiles[s.OW % NN_MR], v.F);
+    tg_ys = 0;
+    for (int f = 0; f < v.F; f++)
+        for (int q = 0; q < N; q++) y1[(size_t)f * N + q] = yl[(size_t)q * v.F + f];
+    for (int i = v.F * N; i < v.F * N + 8; i++) if (yl[i] != TG_GUARD) tg_fail("implicit channels-last: wrote past the output");
+    tg_check_conv(with_bias ? "implicit channels-last, bias" : "implicit channels-last", v, act, y1, y2);
+    free(yl);
     if (v.kh == 1 && v.kw == 1 && v.sh == 1 && v.sw == 1 && v.pt + v.pl + v.pb + v.pr == 0) {
         /* A plain 1×1 conv as EmitConv runs it: the image in place as one row of its N pixels. */
         tg_s = (nn_conv_shape){v.C, 1, N, 1, 1, 1, 1, 0, 0, 1, 1, 1, N};
         tg_Hp = 1;
         tg_Wp = N;
         for (int i = 0; i < v.F * N + 8; i++) y1[i] = TG_GUARD;
-        nn_conv_implicit(tg_s, v.F, x, packed, pbias, y1, tg_implicit_tiles[NN_MR], tg_implicit_tiles[N % NN_MR]);
+        nn_conv_implicit(tg_s, v.F, x, packed, pbias, y1, tg_implicit_tiles[NN_MR], tg_implicit_tiles[N % NN_MR], 0);
         tg_set_shape(v, act);
         tg_check_conv(with_bias ? "implicit 1x1 as one row, bias" : "implicit 1x1 as one row", v, act, y1, y2);
     }
