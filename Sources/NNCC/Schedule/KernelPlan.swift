@@ -16,6 +16,13 @@ struct KernelPlan: Equatable {
     /// chooseLayouts in inference builds, on conv2d kernels only.
     var inputChannelsLast = false, outputChannelsLast = false
 
+    /// ", channels-last input" and/or output, for the IR printout and the kernel's banner (the
+    /// channels-last 1×1 GEMM's name already says it).
+    var layoutNote: String {
+        guard kernel != .conv(.channelsLast) else { return "" }
+        return (inputChannelsLast ? ", channels-last input" : "") + (outputChannelsLast ? ", channels-last output" : "")
+    }
+
     /// What the forward runs.
     enum Kernel: Equatable {
         /// No code: the input, and views that reinterpret their operand's storage.
@@ -65,6 +72,7 @@ extension KernelPlan: CustomStringConvertible {
         case let .conv(path): s = path.description
         case .naive: s = "naive reference"
         }
+        s += layoutNote
         if packedFloats > 0 { s += ", packed \(packedFloats)" }
         if scratchFloats > 0 { s += ", scratch \(scratchFloats)" }
         switch backward {

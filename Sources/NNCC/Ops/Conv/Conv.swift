@@ -12,10 +12,7 @@ enum ConvOps: OpFamily {
             + "pad \(p.top),\(p.left),\(p.bottom),\(p.right) dilation \(c.dilation.0),\(c.dilation.1) groups \(d.groups), "
             + (path?.description ?? "naive reference")
         let channelsLast = (input: node.plan.inputChannelsLast, output: node.plan.outputChannelsLast)
-        if path != .channelsLast {
-            if channelsLast.input { what += ", channels-last input" }
-            if channelsLast.output { what += ", channels-last output" }
-        }
+        what += node.plan.layoutNote
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
         if let a = node.epilogue { what += ", fused \(a.name)" }
         let shape = d.shapeLiteral
