@@ -16,8 +16,9 @@ import NNCCRuntime
     /// One static executable per fixture (library and driver in one gcc run).
     /// - conv_pool: implicit GEMM (narrow and full), max pool, dense;
     /// - conv_winograd: Winograd with a folded batchnorm and tanh (the exp helper), max pool;
-    /// - lstm_last: the recurrent GEMMs with sigmoid and tanh, then dense.
-    @Test(arguments: [Fixture.golden("conv_pool"), .torch("conv_winograd"), .golden("lstm_last")])
+    /// - lstm_last: the recurrent GEMMs with sigmoid and tanh, then dense;
+    /// - conv_channels_last: depthwise with channels in the lanes and 1×1 layers on channels-last images.
+    @Test(arguments: [Fixture.golden("conv_pool"), .torch("conv_winograd"), .golden("lstm_last"), .torch("conv_channels_last")])
     func forwardMatchesPyTorch(_ fixture: Fixture) throws {
         guard let tools = AArch64Toolchain.found(for: "\(fixture)") else { return }
         let dir = FixtureKit.makeTempDir("nncc-aarch64")
