@@ -489,6 +489,12 @@ case("conv_channels_last", [6, 9, 5], [C(20, 3, padding=1, activation="relu"),
                                        A("relu"), C(18, 3, groups=18, stride=2, padding=1, activation="relu"),
                                        C(12, 1, activation="relu"), A("global_avgpool2d"), D(3)],
      "cross_entropy", SGD, bs=4)
+# The same chain read by a flatten: the last 1x1 layer and its input stay NCHW (a depthwise layer from
+# channels-last to NCHW), 7 channels in one partial block of lanes.
+case("conv_channels_last_flat", [3, 7, 4], [C(7, 3, padding=1, activation="relu"),
+                                            C(7, 3, groups=7, padding=1, activation="relu"), C(9, 1, activation="relu"),
+                                            C(9, 3, groups=9, padding=1), C(5, 1), A("flatten"), D(3)],
+     "cross_entropy", SGD, bs=4)
 case("conv_1x1_image", [3, 1, 1], [C(5, 1, activation="relu"), C(4, 1, bias=False), A("flatten"), D(2)],
      "cross_entropy", SGD, bs=7, n_x=7)
 # A 1x1 layer on 5x5 pixels: built for 7 images it runs one GEMM over the batch's pixels, and fewer

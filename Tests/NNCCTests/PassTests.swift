@@ -399,46 +399,50 @@ final class PassTests: XCTestCase {
         }
     }
 
-    /// chooseLayouts keeps images channels-last only between depthwise layers with channels in the lanes
-    /// and 1×1 layers, and out of an implicit-GEMM conv into them: a 1×1 layer whose result a pool reads
-    /// stays NCHW, and so does the depthwise layer before it (a 1×1 layer has one layout in and out); an
-    /// output and a training build stay NCHW.
+    /// chooseLayouts keeps images channels-last only between depthwise layers with channels in the lanes,
+    /// 1×1 layers and a global average pool, and out of an implicit-GEMM conv into them: a 1×1 layer whose
+    /// result a flatten reads stays NCHW, and so does the depthwise layer before it (a 1×1 layer has one
+    /// layout in and out); an output and a training build stay NCHW.
     func testChannelsLastOnlyBetweenDepthwiseAndPointwise() throws {
         let layers = #"""
             {"type": "conv2d", "filters": 20, "kernel_size": [3, 2], "stride": 2, "padding": 1, "name": "stem"},
             {"type": "conv2d", "filters": 20, "kernel_size": 3, "groups": 20, "padding": 1, "name": "dw0"},
             {"type": "conv2d", "filters": 18, "kernel_size": 1, "name": "pw0"},
             {"type": "conv2d", "filters": 18, "kernel_size": 3, "groups": 18, "padding": 1, "name": "dw1"},
-            {"type": "conv2d", "filters": 12, "kernel_size": 1, "name": "pw1"},
-            {"type": "global_avgpool2d", "name": "gap"}
+            {"type": "conv2d", "filters": 12, "kernel_size": 1, "name": "pw1"}
             """#
+        let pooled = layers + #", {"type": "global_avgpool2d", "name": "gap"}"#
         let schedule = Schedule(target: .x86_64_v4)
         func layouts(_ g: Graph) -> [String: String] {
             var out: [String: String] = [:]
             for n in g.nodes {
-                guard let plan = n.kernelPlan, case .conv = plan.kernel else { continue }
+                guard let plan = n.kernelPlan else { continue }
+                if case .globalAvgPool = n.op { out[n.name] = plan.inputChannelsLast ? "last" : "nchw" }
+                guard case .conv = plan.kernel else { continue }
                 out[n.name] = "\(plan.inputChannelsLast ? "last" : "nchw")->\(plan.outputChannelsLast ? "last" : "nchw")"
                 if case .conv(.channelsLast) = plan.kernel { out[n.name]! += " gemm" }
             }
             return out
         }
-        let g = try graph(layers, input: "[6, 9, 5]")
-        let chosen = layouts(chooseLayouts(selectKernels(g, schedule: schedule, maxBatch: 4, training: false), schedule: schedule))
-        XCTAssertEqual(chosen["stem"], "nchw->last")
-        XCTAssertEqual(chosen["dw0"], "last->last")
-        XCTAssertEqual(chosen["pw0"], "last->last gemm")
-        XCTAssertEqual(chosen["dw1"], "last->nchw")
-        XCTAssertEqual(chosen["pw1"], "nchw->nchw")
+        func chosen(_ layers: String, outputs: String? = nil) throws -> [String: String] {
+            let g = try graph(layers, input: "[6, 9, 5]", outputs: outputs)
+            return layouts(chooseLayouts(selectKernels(g, schedule: schedule, maxBatch: 4, training: false), schedule: schedule))
+        }
+        XCTAssertEqual(try chosen(pooled), ["stem": "nchw->last", "dw0": "last->last", "pw0": "last->last gemm",
+                                            "dw1": "last->last", "pw1": "last->last gemm", "gap": "last"])
+        // A flatten reads NCHW: pw1 keeps it, and so dw1's result does too.
+        let flat = try chosen(layers + #", {"type": "flatten"}, {"type": "dense", "units": 3}"#)
+        XCTAssertEqual(flat["dw1"], "last->nchw")
+        XCTAssertEqual(flat["pw1"], "nchw->nchw")
         // pw0 as an output: it and dw0's result stay NCHW.
-        let withOutput = try graph(layers, input: "[6, 9, 5]", outputs: #"["pw0", "gap"]"#)
-        let kept = layouts(chooseLayouts(selectKernels(withOutput, schedule: schedule, maxBatch: 4, training: false),
-                                         schedule: schedule))
+        let kept = try chosen(pooled, outputs: #"["pw0", "gap"]"#)
         XCTAssertEqual(kept["dw0"], "last->nchw")
         XCTAssertEqual(kept["pw0"], "nchw->nchw")
+        XCTAssertEqual(kept["dw1"], "nchw->last")
         // A training build does not run the pass at all.
         var options = CompileOptions(target: .x86_64_v4)
         options.train = true
-        let text = #"{"format": 1, "name": "p", "input": {"shape": [6, 9, 5]}, "layers": [\#(layers), {"type": "dense", "units": 3}], "#
+        let text = #"{"format": 1, "name": "p", "input": {"shape": [6, 9, 5]}, "layers": [\#(pooled), {"type": "dense", "units": 3}], "#
             + #""train": {"loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.1}, "batch_size": 4}}"#
         let trained = try Pipeline.lower(try ModelDecoder.decode(Data(text.utf8), file: "p.json").graph, options: options)
         XCTAssertFalse(layouts(trained).values.contains { $0.contains("last") })

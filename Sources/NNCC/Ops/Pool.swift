@@ -30,6 +30,21 @@ enum PoolOps: OpFamily {
             let xs = ctx.graph.nodes[node.inputs[0]].shape, area = xs.dropFirst().reduce(1, *)
             let over = xs.count == 4 ? "\(xs[1])x\(h)x\(w)" : "\(h)x\(w)"
             let name = ctx.kernelName(i, "global_avgpool")
+            if node.plan.inputChannelsLast {  // chooseLayouts: [area][C] per image, rows of channels summed
+                return KernelCode(definition: """
+                    \(ctx.banner(i, "global average pool over \(over), channels-last input"))
+                    static void \(name)(int nb, const float *restrict x, float *restrict y) {
+                        for (int b = 0; b < nb; b++) {
+                            const float *xb = x + (size_t)b * \(area * planes);
+                            float *yb = y + (size_t)b * \(planes);
+                            for (int c = 0; c < \(planes); c++) yb[c] = 0;
+                            for (int i = 0; i < \(area); i++)
+                                for (int c = 0; c < \(planes); c++) yb[c] += xb[(size_t)i * \(planes) + c];
+                            for (int c = 0; c < \(planes); c++) yb[c] *= 1.0f / \(area);
+                        }
+                    }
+                    """, call: call(name))
+            }
             // NN_VW partial sums per plane: one scalar chain waits on each add (dscnn: 121 us of 2.5 ms).
             let lanes = ctx.schedule.reference ? "" : [
                 "nn_vf v = nn_splat(0);", "for (; i + NN_VW <= \(area); i += NN_VW) v += nn_load(xp + i);",

@@ -4,7 +4,8 @@
 /// depthwise kernel then reads and writes a vector of channels per pixel instead of transposing its
 /// block of channels in and out; the 1×1 layer is one GEMM over the batch's pixels, X·Wᵀ, the
 /// filters packed once as panels; the implicit GEMM stores a vector per pixel, not a float per
-/// filter. Every other kernel, the model's outputs and training keep NCHW.
+/// filter; a global average pool after them sums rows of channels. Every other kernel, the model's
+/// outputs and training keep NCHW.
 func chooseLayouts(_ g: Graph, schedule: Schedule) -> Graph {
     var g = g
     let users = g.users(), outputs = Set(g.outputs)
@@ -19,8 +20,9 @@ func chooseLayouts(_ g: Graph, schedule: Schedule) -> Graph {
     func isPointwise(_ i: Int) -> Bool { path(i) != nil && ConvDims(g, i).isPlainPointwise }
     /// Writes channels-last too, whatever it reads: the implicit GEMM of one group.
     func isImplicit(_ i: Int) -> Bool { path(i) == .implicit(flat: false) && ConvDims(g, i).groups == 1 }
-    func readsEither(_ i: Int) -> Bool { isLanes(i) || isPointwise(i) }
-    // Candidates: results of such layers that only depthwise and 1×1 layers read. A 1×1 layer has one
+    func isGlobalPool(_ i: Int) -> Bool { if case .globalAvgPool = g.nodes[i].op { true } else { false } }
+    func readsEither(_ i: Int) -> Bool { isLanes(i) || isPointwise(i) || isGlobalPool(i) }
+    // Candidates: results of such layers that only those layers read. A 1×1 layer has one
     // layout for its input and its output, so drop results until every 1×1 layer's two agree.
     var last = Set(g.nodes.indices.filter { i in
         (readsEither(i) || isImplicit(i)) && !outputs.contains(i) && !users[i].isEmpty && users[i].allSatisfy(readsEither)
@@ -33,6 +35,9 @@ func chooseLayouts(_ g: Graph, schedule: Schedule) -> Graph {
             last.remove(i)
             changed = true
         }
+    }
+    for i in g.nodes.indices where isGlobalPool(i) && last.contains(g.nodes[i].inputs[0]) {
+        g.nodes[i].kernelPlan?.inputChannelsLast = true
     }
     for i in g.nodes.indices where path(i) != nil {
         let input = last.contains(g.nodes[i].inputs[0]), output = last.contains(i)
