@@ -41,15 +41,11 @@ func chooseLayouts(_ g: Graph, schedule: Schedule) -> Graph {
     }
     for i in g.nodes.indices where path(i) != nil {
         let input = last.contains(g.nodes[i].inputs[0]), output = last.contains(i)
-        guard input || output else { continue }
-        g.nodes[i].kernelPlan?.inputChannelsLast = input
-        g.nodes[i].kernelPlan?.outputChannelsLast = output
-        if isPointwise(i) {
-            let packed = ConvOps.packedFloats(ConvDims(g, i), .channelsLast, schedule, training: false, dx: .none)
-            g.nodes[i].kernelPlan?.kernel = .conv(.channelsLast)
-            g.nodes[i].kernelPlan?.scratchFloats = 0
-            g.nodes[i].kernelPlan?.packedFloats = packed
-            g.nodes[i].kernelPlan?.gemmRows = schedule.rowsPerTile
+        if isPointwise(i), output {
+            g.nodes[i].kernelPlan = ConvOps.channelsLastPlan(ConvDims(g, i), schedule)
+        } else {
+            g.nodes[i].kernelPlan?.inputChannelsLast = input
+            g.nodes[i].kernelPlan?.outputChannelsLast = output
         }
     }
     return g

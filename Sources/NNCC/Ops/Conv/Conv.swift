@@ -16,8 +16,11 @@ enum ConvOps: OpFamily {
         if node.foldedBatchNorm != nil { what += ", batchnorm folded in" }
         if let a = node.epilogue { what += ", fused \(a.name)" }
         let shape = d.shapeLiteral
-        let xg = "x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w)"
-        let yg = "y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n)"
+        // Image b's group g: planes in NCHW, or its first channel in a channels-last image (chooseLayouts).
+        let xg = channelsLast.input ? "x + (size_t)b * \(d.c * d.h * d.w) + (size_t)g * \(d.cg)"
+            : "x + ((size_t)b * \(d.c) + (size_t)g * \(d.cg)) * \(d.h * d.w)"
+        let yg = channelsLast.output ? "y + (size_t)b * \(d.f * d.n) + (size_t)g * \(d.fg)"
+            : "y + ((size_t)b * \(d.f) + (size_t)g * \(d.fg)) * \(d.n)"
         let (hp, wp) = paddedSize(d, path, ctx.schedule), pfg = packedFilters(d, path, ctx.schedule).filters
         let weights = "w + (size_t)g * \(d.k * pfg)", bias = "w + \(d.groups * d.k * pfg) + g * \(pfg)"
         let actArgs = act.cArgs
@@ -28,9 +31,8 @@ enum ConvOps: OpFamily {
         if case let .depthwise(plan)? = path { (units, firstChannel) = plan.units(d, ctx.schedule) }
         switch path {
         case let .implicit(flat)?:
-            (tiles, body) = implicit(name, d, flat: flat, xg: xg, yg: channelsLast.output ? "y + (size_t)b * \(d.f * d.n)" : yg,
-                                     weights: weights, bias: bias, act: actArgs, padded: (hp, wp), s: ctx.schedule,
-                                     channelsLast: channelsLast.output)
+            (tiles, body) = implicit(name, d, flat: flat, xg: xg, yg: yg, weights: weights, bias: bias, act: actArgs,
+                                     padded: (hp, wp), s: ctx.schedule, channelsLast: channelsLast.output)
         case let .rows(fb, rb, uv)?:
             let (instances, plan) = rowsTiles(name, d, fb: fb, rb: rb, uv: uv, shape: shape, hp: hp, wp: wp, act: actArgs,
                                               schedule: ctx.schedule)
@@ -124,8 +126,8 @@ enum ConvOps: OpFamily {
                 \(custom.prototypes)static void \(name)(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch) {
                     (void)scratch;
                     /* X [nb·\(d.n)][\(d.c)] · Wᵀ [\(d.c)][\(d.f)] -> y [nb·\(d.n)][\(d.f)], every image channels-last */
-                    nn_gemm(nb * \(d.n), \(d.f), \(d.c), x, \(d.c), w, y, \(d.f), (nn_epilogue){.bias = w + \(d.k * pfg), .bias_mode = 1,
-                            .act = \(act.cCode), .alpha = \(CSyntax.float(act.parameters.0)), .beta = \(CSyntax.float(act.parameters.1))});\(custom.statement)
+                    nn_gemm(nb * \(d.n), \(d.f), \(d.c), x, \(d.c), w, y, \(d.f),
+                            \(pointwiseEpilogue(act, bias: "w + \(d.k * pfg)", perColumn: true)));\(custom.statement)
                 }
                 """
         }
@@ -163,9 +165,10 @@ enum ConvOps: OpFamily {
         return (tiles, body)
     }
 
-    /// A pointwise layer's GEMM epilogue: the bias per row (filter) and the activation.
-    static func pointwiseEpilogue(_ act: Activation, bias: String) -> String {
-        "(nn_epilogue){.bias = \(bias), .bias_mode = 2, .act = \(act.cCode), "
+    /// A pointwise layer's GEMM epilogue: the bias per row (filter), or per column when the filters
+    /// are the GEMM's columns (channels-last), and the activation.
+    static func pointwiseEpilogue(_ act: Activation, bias: String, perColumn: Bool = false) -> String {
+        "(nn_epilogue){.bias = \(bias), .bias_mode = \(perColumn ? 1 : 2), .act = \(act.cCode), "
             + ".alpha = \(CSyntax.float(act.parameters.0)), .beta = \(CSyntax.float(act.parameters.1))}"
     }
 

@@ -159,6 +159,12 @@ extension ConvOps {
                           backward: training ? .conv(dx: dx, dW: weightGradient(d, p, s)) : nil)
     }
 
+    /// A plain 1×1 layer's plan once chooseLayouts keeps its input and output channels-last.
+    static func channelsLastPlan(_ d: ConvDims, _ s: Schedule) -> KernelPlan {
+        KernelPlan(kernel: .conv(.channelsLast), packedFloats: packedFloats(d, .channelsLast, s, training: false, dx: .none),
+                   gemmRows: s.rowsPerTile, inputChannelsLast: true, outputChannelsLast: true)
+    }
+
     static func templates(_ node: Node) -> [Template] {
         var t: [Template] = [.conv]
         if case .conv(.winograd) = node.plan.kernel { t.append(.winograd) }

@@ -91,10 +91,10 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
 
     /// The layer's channel (or channel block) functions, the shape and activation as constants, and
     /// the loop body that runs them on channel (or first channel) g of image b, its scratch in xp.
-    /// Channels in the lanes may read or write channels-last images (KernelPlan.inputChannelsLast).
+    /// Channels in the lanes may read or write channels-last images (KernelPlan.inputChannelsLast;
+    /// xg and yg then point at the block's first channel of image b).
     func forward(_ name: String, _ d: ConvDims, xg: String, yg: String, act: String, s: Schedule,
                  channelsLast: (input: Bool, output: Bool)) -> (tiles: String, body: String) {
-        let (inputChannelsLast, outputChannelsLast) = channelsLast
         let note = "(void)s;  /* the shape is constant in the functions below */\n        "
         guard case let .channels(hp, wp) = lanes else {
             let channel = "\(name)_channel"
@@ -115,14 +115,12 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
             tiles += """
                 static void \(blockName)(const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
                         float *restrict P) {
-                    nn_dw_lanes(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hp), \(wp), \(n), \(inputChannelsLast ? d.c : 0), \(outputChannelsLast ? d.c : 0),
+                    nn_dw_lanes(\(taps), (nn_conv_shape)\(d.shapeLiteral), \(hp), \(wp), \(n), \(channelsLast.input ? d.c : 0), \(channelsLast.output ? d.c : 0),
                                 x, w, bias, \(act), y, P);
                 }
 
                 """
-            let x = inputChannelsLast ? "x + (size_t)b * \(d.c * d.h * d.w) + g" : xg
-            let y = outputChannelsLast ? "y + (size_t)b * \(d.f * d.n) + g" : yg
-            return "\(blockName)(\(x), w + (size_t)g * \(taps), w + \(d.groups * taps) + g, \(y), xp);"
+            return "\(blockName)(\(xg), w + (size_t)g * \(taps), w + \(d.groups * taps) + g, \(yg), xp);"
         }
         let body = switch (d.c >= vw, last > 0) {
         case (true, false): block(vw)
