@@ -1947,7 +1947,7 @@ struct cnn_bn_ctx {
    per example [3, 32, 32] -> [32, 32, 32]; batch nb <= 1 */
 NN_LOCAL void k1_conv3x3_32x32x32_relu_tile4x1x3(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_conv_rows_tile(4, 1, 3, (nn_conv_shape){.C = 3, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32}, 34, 34, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
@@ -1956,7 +1956,7 @@ NN_LOCAL void k1_conv3x3_32x32x32_relu_tile4x1x3(int oh, int ow0, const float *r
 #endif
 NN_LOCAL void k1_conv3x3_32x32x32_relu_tile4x1x2(int oh, int ow0, const float *restrict xp, const float *restrict wk,
         const float *restrict bias, float *restrict y, int nf)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_conv_rows_tile(4, 1, 2, (nn_conv_shape){.C = 3, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32}, 34, 34, oh, ow0, xp, wk, bias, NN_ACT_RELU, 0.0f, 0.0f, y, nf);
 }
@@ -1964,7 +1964,7 @@ NN_LOCAL void k1_conv3x3_32x32x32_relu_tile4x1x2(int oh, int ow0, const float *r
 ;
 #endif
 NN_LOCAL void k1_conv3x3_32x32x32_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     const nn_conv_shape s = {.C = 3, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32};
     (void)scratch;
@@ -1986,7 +1986,7 @@ NN_LOCAL void k1_conv3x3_32x32x32_relu(int nb, const float *restrict x, const fl
 /* layer "3" (layers[3]): conv2d 32->32 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 16x16 tiles, blocks of 4 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [32, 32, 32] -> [32, 32, 32]; batch nb <= 1 */
 NN_LOCAL void k2_conv3x3_32x32x32_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     const nn_conv_shape s = {.C = 32, .H = 32, .W = 32, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 32, .OW = 32};
     (void)scratch;
@@ -2007,7 +2007,7 @@ NN_LOCAL void k2_conv3x3_32x32x32_relu(int nb, const float *restrict x, const fl
 /* layer "6" (layers[6]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [32, 32, 32] -> [32, 16, 16]; batch nb <= 1 */
 NN_LOCAL void k3_maxpool2x2_32x16x16(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     for (size_t p = 0; p < (size_t)nb * 32; p++)
         nn_maxpool2(x + p * 1024, 32, 16, 16, y + p * 256);
@@ -2019,7 +2019,7 @@ NN_LOCAL void k3_maxpool2x2_32x16x16(int nb, const float *restrict x, float *res
 /* layer "7" (layers[7]): conv2d 32->64 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 8x8 tiles, blocks of 8 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [32, 16, 16] -> [64, 16, 16]; batch nb <= 1 */
 NN_LOCAL void k4_conv3x3_64x16x16_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     const nn_conv_shape s = {.C = 32, .H = 16, .W = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 16, .OW = 16};
     (void)scratch;
@@ -2040,7 +2040,7 @@ NN_LOCAL void k4_conv3x3_64x16x16_relu(int nb, const float *restrict x, const fl
 /* layer "10" (layers[10]): conv2d 64->64 kernel 3x3 stride 1,1 pad 1,1,1,1 dilation 1,1 groups 1, Winograd F(2x2,3x3), 8x8 tiles, blocks of 8 tile rows, transforms 4 tiles wide, batchnorm folded in, fused relu
    per example [64, 16, 16] -> [64, 16, 16]; batch nb <= 1 */
 NN_LOCAL void k5_conv3x3_64x16x16_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     const nn_conv_shape s = {.C = 64, .H = 16, .W = 16, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 16, .OW = 16};
     (void)scratch;
@@ -2085,7 +2085,7 @@ NN_LOCAL void k8_dense_256_relu(int nb, const float *restrict x, const float *re
 /* layer "18" (layers[18]): dense 256 -> 10
    per example [256] -> [10]; batch nb <= 1 */
 NN_LOCAL void k9_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 4096, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 256, x, 256, w, y, 10, e);
@@ -2096,7 +2096,7 @@ NN_LOCAL void k9_dense_10(int nb, const float *restrict x, const float *restrict
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
 NN_LOCAL void cnn_bn_pack(cnn_bn_ctx *c)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     (void)c;
     /* layer "0": conv2d weight [32, 3, 3, 3] -> per group, filter blocks [K][4] */
@@ -2140,14 +2140,14 @@ NN_LOCAL void cnn_bn_pack(cnn_bn_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *cnn_bn_param_name(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < cnn_bn_NUM_PARAMS ? cnn_bn_names[i] : NULL; }
 #else
 ;
 #endif
 
 int cnn_bn_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2159,7 +2159,7 @@ int cnn_bn_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t cnn_bn_param_count(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     size_t n = 1;
     for (int d = 0; d < cnn_bn_ranks[i]; d++) n *= (size_t)cnn_bn_dims[i][d];
@@ -2191,7 +2191,7 @@ NN_LOCAL cnn_bn_ctx *cnn_bn_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at cnn_bn_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void cnn_bn_use(cnn_bn_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     cnn_bn_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -2241,7 +2241,7 @@ NN_LOCAL int cnn_bn_keep_full(cnn_bn_ctx *c)
 #endif
 
 cnn_bn_ctx *cnn_bn_create(void)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     void *block = aligned_alloc(64, cnn_bn_HEAP_BYTES);
     if (!block) return NULL;
@@ -2261,7 +2261,7 @@ cnn_bn_ctx *cnn_bn_create(void)
 #endif
 
 cnn_bn_ctx *cnn_bn_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!buffer || size < cnn_bn_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     cnn_bn_ctx *c = cnn_bn_place(buffer, 0);
@@ -2273,7 +2273,7 @@ cnn_bn_ctx *cnn_bn_create_in(void *buffer, size_t size)
 #endif
 
 void cnn_bn_destroy(cnn_bn_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -2285,7 +2285,7 @@ void cnn_bn_destroy(cnn_bn_ctx *c)
 #endif
 
 int cnn_bn_get_param(const cnn_bn_ctx *c, int i, float *out)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !out) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2303,7 +2303,7 @@ int cnn_bn_get_param(const cnn_bn_ctx *c, int i, float *out)
 #endif
 
 int cnn_bn_set_param(cnn_bn_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= cnn_bn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2320,7 +2320,7 @@ int cnn_bn_set_param(cnn_bn_ctx *c, int i, const float *in)
 /* A file is read into the PyTorch-layout copy when the context keeps one, else into a borrowed buffer;
    then the context keeps the path and the tensors' fingerprint, to rebuild the copy when asked. */
 int cnn_bn_load_weights(cnn_bn_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c) return NN_ERR_NULL;
     if (!path) return NN_ERR_NULL;
@@ -2366,14 +2366,14 @@ int cnn_bn_save_weights(const cnn_bn_ctx *c, const char *path)
 static const int cnn_bn_output_sizes[cnn_bn_NUM_OUTPUTS] = {10, };
 
 int cnn_bn_output_size(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < cnn_bn_NUM_OUTPUTS ? cnn_bn_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
 #endif
 
 int cnn_bn_info(int what)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     switch (what) {
     case 0: return cnn_bn_MAX_BATCH;
@@ -2422,7 +2422,7 @@ int cnn_bn_forward_all(cnn_bn_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int cnn_bn_forward(cnn_bn_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > cnn_bn_MAX_BATCH) return NN_ERR_BATCH;

@@ -1923,7 +1923,7 @@ NN_LOCAL void k1_conv3x3_16x8x8_relu_tile4x1x2(int oh, int ow0, const float *res
 ;
 #endif
 NN_LOCAL void k1_conv3x3_16x8x8_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y, float *restrict scratch)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     const nn_conv_shape s = {.C = 1, .H = 8, .W = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .dh = 1, .dw = 1, .OH = 8, .OW = 8};
     (void)scratch;
@@ -1966,7 +1966,7 @@ NN_LOCAL void k2_conv3x3_32x8x8_relu(int nb, const float *restrict x, const floa
 /* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [32, 8, 8] -> [32, 4, 4]; batch nb <= 1 */
 NN_LOCAL void k3_maxpool2x2_32x4x4(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     for (size_t p = 0; p < (size_t)nb * 32; p++)
         nn_maxpool2(x + p * 64, 8, 4, 4, y + p * 16);
@@ -1978,7 +1978,7 @@ NN_LOCAL void k3_maxpool2x2_32x4x4(int nb, const float *restrict x, float *restr
 /* layer "4" (layers[4]): dense 512 -> 64, fused relu
    per example [512] -> [64]; batch nb <= 1 */
 NN_LOCAL void k5_dense_64_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 32768, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 64, 512, x, 512, w, y, 64, e);
@@ -2001,7 +2001,7 @@ NN_LOCAL void k6_dense_10(int nb, const float *restrict x, const float *restrict
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
 NN_LOCAL void digits_cnn_pack(digits_cnn_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)c;
     /* layer "0": conv2d weight [16, 1, 3, 3] -> per group, filter blocks [K][4] */
@@ -2025,14 +2025,14 @@ NN_LOCAL void digits_cnn_pack(digits_cnn_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *digits_cnn_param_name(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < digits_cnn_NUM_PARAMS ? digits_cnn_names[i] : NULL; }
 #else
 ;
 #endif
 
 int digits_cnn_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= digits_cnn_NUM_PARAMS) return NN_ERR_INDEX;
@@ -2058,7 +2058,7 @@ NN_LOCAL size_t digits_cnn_param_count(int i)
 _Static_assert(sizeof(struct digits_cnn_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL digits_cnn_ctx *digits_cnn_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     memset(block, 0, digits_cnn_HEAP_BYTES);
     digits_cnn_ctx *c = block;
@@ -2076,7 +2076,7 @@ NN_LOCAL digits_cnn_ctx *digits_cnn_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at digits_cnn_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void digits_cnn_use(digits_cnn_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     digits_cnn_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -2089,7 +2089,7 @@ NN_LOCAL NN_UNUSED void digits_cnn_use(digits_cnn_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at digits_cnn_offsets). */
 NN_LOCAL int digits_cnn_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     float *dst[digits_cnn_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_cnn_NUM_PARAMS; i++) dst[i] = buf + digits_cnn_offsets[i];
@@ -2158,7 +2158,7 @@ digits_cnn_ctx *digits_cnn_create_in(void *buffer, size_t size)
 #endif
 
 void digits_cnn_destroy(digits_cnn_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -2258,7 +2258,7 @@ int digits_cnn_output_size(int i)
 #endif
 
 int digits_cnn_info(int what)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     switch (what) {
     case 0: return digits_cnn_MAX_BATCH;
@@ -2276,7 +2276,7 @@ int digits_cnn_info(int what)
 
 /* Inference over nb examples: every layer's kernel in order. */
 NN_LOCAL void digits_cnn_run(digits_cnn_ctx *c, const float *x, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)c; (void)x; (void)nb;
     k1_conv3x3_16x8x8_relu(nb, x, c->packed + 0, c->arena + 0, c->arena + 1024);
@@ -2290,7 +2290,7 @@ NN_LOCAL void digits_cnn_run(digits_cnn_ctx *c, const float *x, int nb)
 #endif
 
 int digits_cnn_forward_all(digits_cnn_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < digits_cnn_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;

@@ -1249,7 +1249,7 @@ static const size_t digits_mlp_offsets[5] = {0, 8192, 8320, 9600, 0};
 
 /* PyTorch's initialisation scheme, from the model's seed. */
 NN_LOCAL void digits_mlp_init_params(float *params, uint64_t rng)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)params; (void)rng;
     static const struct { int kind; size_t at, n; float v; } t[5] = {
@@ -1303,7 +1303,7 @@ NN_LOCAL void k2_dense_128_relu(int nb, const float *restrict x, const float *re
 /* layer "2" (layers[2]): dense 128 -> 10
    per example [128] -> [10]; batch nb <= 1 */
 NN_LOCAL void k3_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 2048, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 128, x, 128, w, y, 10, e);
@@ -1329,7 +1329,7 @@ NN_LOCAL void digits_mlp_pack(digits_mlp_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *digits_mlp_param_name(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < digits_mlp_NUM_PARAMS ? digits_mlp_names[i] : NULL; }
 #else
 ;
@@ -1380,7 +1380,7 @@ NN_LOCAL digits_mlp_ctx *digits_mlp_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at digits_mlp_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void digits_mlp_use(digits_mlp_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     digits_mlp_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1393,7 +1393,7 @@ NN_LOCAL NN_UNUSED void digits_mlp_use(digits_mlp_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at digits_mlp_offsets). */
 NN_LOCAL int digits_mlp_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     float *dst[digits_mlp_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < digits_mlp_NUM_PARAMS; i++) dst[i] = buf + digits_mlp_offsets[i];
@@ -1430,7 +1430,7 @@ NN_LOCAL int digits_mlp_keep_full(digits_mlp_ctx *c)
 #endif
 
 digits_mlp_ctx *digits_mlp_create(void)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     void *block = aligned_alloc(64, digits_mlp_HEAP_BYTES);
     if (!block) return NULL;
@@ -1540,7 +1540,7 @@ int digits_mlp_load_weights(digits_mlp_ctx *c, const char *path)
 #endif
 
 int digits_mlp_save_weights(const digits_mlp_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !path) return NN_ERR_NULL;
     int rc = digits_mlp_keep_full((digits_mlp_ctx *)c);
@@ -1555,14 +1555,14 @@ int digits_mlp_save_weights(const digits_mlp_ctx *c, const char *path)
 static const int digits_mlp_output_sizes[digits_mlp_NUM_OUTPUTS] = {10, };
 
 int digits_mlp_output_size(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < digits_mlp_NUM_OUTPUTS ? digits_mlp_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
 #endif
 
 int digits_mlp_info(int what)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (what) {
     case 0: return digits_mlp_MAX_BATCH;
@@ -1580,7 +1580,7 @@ int digits_mlp_info(int what)
 
 /* Inference over nb examples: every layer's kernel in order. */
 NN_LOCAL void digits_mlp_run(digits_mlp_ctx *c, const float *x, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)c; (void)x; (void)nb;
     k2_dense_128_relu(nb, x, c->packed + 0, c->arena + 0);
@@ -1591,7 +1591,7 @@ NN_LOCAL void digits_mlp_run(digits_mlp_ctx *c, const float *x, int nb)
 #endif
 
 int digits_mlp_forward_all(digits_mlp_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < digits_mlp_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;

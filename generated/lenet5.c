@@ -1721,7 +1721,7 @@ NN_LOCAL void k1_conv5x5_6x28x28_relu(int nb, const float *restrict x, const flo
 /* layer "2" (layers[2]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [6, 28, 28] -> [6, 14, 14]; batch nb <= 1 */
 NN_LOCAL void k2_maxpool2x2_6x14x14(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     for (size_t p = 0; p < (size_t)nb * 6; p++)
         nn_maxpool2(x + p * 784, 28, 14, 14, y + p * 196);
@@ -1764,7 +1764,7 @@ NN_LOCAL void k3_conv5x5_16x10x10_relu(int nb, const float *restrict x, const fl
 /* layer "5" (layers[5]): max pool 2x2 stride 2,2 pad 0,0,0,0
    per example [16, 10, 10] -> [16, 5, 5]; batch nb <= 1 */
 NN_LOCAL void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     for (size_t p = 0; p < (size_t)nb * 16; p++)
         nn_maxpool2(x + p * 100, 10, 5, 5, y + p * 25);
@@ -1776,7 +1776,7 @@ NN_LOCAL void k4_maxpool2x2_16x5x5(int nb, const float *restrict x, float *restr
 /* layer "7" (layers[7]): dense 400 -> 120, fused relu
    per example [400] -> [120]; batch nb <= 1 */
 NN_LOCAL void k6_dense_120_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 48000, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 120, 400, x, 400, w, y, 120, e);
@@ -1788,7 +1788,7 @@ NN_LOCAL void k6_dense_120_relu(int nb, const float *restrict x, const float *re
 /* layer "9" (layers[9]): dense 120 -> 84, fused relu
    per example [120] -> [84]; batch nb <= 1 */
 NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 10560, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 84, 120, x, 120, w, y, 84, e);
@@ -1800,7 +1800,7 @@ NN_LOCAL void k7_dense_84_relu(int nb, const float *restrict x, const float *res
 /* layer "11" (layers[11]): dense 84 -> 10
    per example [84] -> [10]; batch nb <= 1 */
 NN_LOCAL void k8_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     nn_epilogue e = {.bias = w + 1344, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 84, x, 84, w, y, 10, e);
@@ -1811,7 +1811,7 @@ NN_LOCAL void k8_dense_10(int nb, const float *restrict x, const float *restrict
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
 NN_LOCAL void lenet5_pack(lenet5_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)c;
     /* layer "0": conv2d weight [6, 1, 5, 5] -> per group, filter blocks [K][6] */
@@ -1839,14 +1839,14 @@ NN_LOCAL void lenet5_pack(lenet5_ctx *c)
 #endif
 /* ---- API ---------------------------------------------------------------- */
 const char *lenet5_param_name(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < lenet5_NUM_PARAMS ? lenet5_names[i] : NULL; }
 #else
 ;
 #endif
 
 int lenet5_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= lenet5_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1858,7 +1858,7 @@ int lenet5_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t lenet5_param_count(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     size_t n = 1;
     for (int d = 0; d < lenet5_ranks[i]; d++) n *= (size_t)lenet5_dims[i][d];
@@ -1872,7 +1872,7 @@ NN_LOCAL size_t lenet5_param_count(int i)
 _Static_assert(sizeof(struct lenet5_ctx) <= NN_CTX_BYTES, "the context struct fits its slot");
 
 NN_LOCAL lenet5_ctx *lenet5_place(void *block, int owned)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     memset(block, 0, lenet5_HEAP_BYTES);
     lenet5_ctx *c = block;
@@ -1890,7 +1890,7 @@ NN_LOCAL lenet5_ctx *lenet5_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at lenet5_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void lenet5_use(lenet5_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     lenet5_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1972,7 +1972,7 @@ lenet5_ctx *lenet5_create_in(void *buffer, size_t size)
 #endif
 
 void lenet5_destroy(lenet5_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c) return;
     if (c->full != c->params) free(c->full);
@@ -2065,7 +2065,7 @@ int lenet5_save_weights(const lenet5_ctx *c, const char *path)
 static const int lenet5_output_sizes[lenet5_NUM_OUTPUTS] = {10, };
 
 int lenet5_output_size(int i)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 { return i >= 0 && i < lenet5_NUM_OUTPUTS ? lenet5_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
@@ -2106,7 +2106,7 @@ NN_LOCAL void lenet5_run(lenet5_ctx *c, const float *x, int nb)
 #endif
 
 int lenet5_forward_all(lenet5_ctx *c, const float *x, float *const *ys, int nb)
-#if NN_PART == 0 || NN_PART == 2
+#if NN_PART == 0 || NN_PART == 1
 {
     if (!c || !x || !ys) return NN_ERR_NULL;
     for (int i = 0; i < lenet5_NUM_OUTPUTS; i++) if (!ys[i]) return NN_ERR_NULL;

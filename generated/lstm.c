@@ -1336,7 +1336,7 @@ NN_LOCAL void k1_lstm_128(int nb, const float *restrict x, const float *restrict
 /* layer "1" (layers[1]): dense 128 -> 10
    per example [128] -> [10]; batch nb <= 1 */
 NN_LOCAL void k2_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 2048, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 128, x, 128, w, y, 10, e);
@@ -1372,7 +1372,7 @@ const char *lstm_param_name(int i)
 #endif
 
 int lstm_param_shape(int i, int64_t dims[4])
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!dims) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1429,7 +1429,7 @@ NN_LOCAL NN_UNUSED void lstm_use(lstm_ctx *c, const float *src)
 
 /* Reads a weights file through the validated loader into buf (PyTorch layout, at lstm_offsets). */
 NN_LOCAL int lstm_read(const char *path, float *buf)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     float *dst[lstm_NUM_PARAMS + 1] = {0};
     for (int i = 0; i < lstm_NUM_PARAMS; i++) dst[i] = buf + lstm_offsets[i];
@@ -1528,7 +1528,7 @@ int lstm_get_param(const lstm_ctx *c, int i, float *out)
 #endif
 
 int lstm_set_param(lstm_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= lstm_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1591,14 +1591,14 @@ int lstm_save_weights(const lstm_ctx *c, const char *path)
 static const int lstm_output_sizes[lstm_NUM_OUTPUTS] = {10, };
 
 int lstm_output_size(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < lstm_NUM_OUTPUTS ? lstm_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
 #endif
 
 int lstm_info(int what)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (what) {
     case 0: return lstm_MAX_BATCH;
@@ -1641,7 +1641,7 @@ int lstm_forward_all(lstm_ctx *c, const float *x, float *const *ys, int nb)
 #endif
 
 int lstm_forward(lstm_ctx *c, const float *x, float *y, int nb)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !x || !y) return NN_ERR_NULL;
     if (nb < 1 || nb > lstm_MAX_BATCH) return NN_ERR_BATCH;

@@ -1251,7 +1251,7 @@ static const size_t mlp_offsets[7] = {0, 401408, 401920, 532992, 533248, 535808,
 
 /* PyTorch's initialisation scheme, from the model's seed. */
 NN_LOCAL void mlp_init_params(float *params, uint64_t rng)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)params; (void)rng;
     static const struct { int kind; size_t at, n; float v; } t[7] = {
@@ -1295,7 +1295,7 @@ struct mlp_ctx {
 /* layer "0" (layers[0]): dense 784 -> 512, fused relu
    per example [784] -> [512]; batch nb <= 1 */
 NN_LOCAL void k1_dense_512_relu(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 401408, .bias_mode = 1, .act = NN_ACT_RELU, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 512, 784, x, 784, w, y, 512, e);
@@ -1319,7 +1319,7 @@ NN_LOCAL void k2_dense_256_relu(int nb, const float *restrict x, const float *re
 /* layer "4" (layers[4]): dense 256 -> 10
    per example [256] -> [10]; batch nb <= 1 */
 NN_LOCAL void k3_dense_10(int nb, const float *restrict x, const float *restrict w, float *restrict y)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     nn_epilogue e = {.bias = w + 4096, .bias_mode = 1, .act = NN_ACT_NONE, .alpha = 0.0f, .beta = 0.0f};
     nn_gemm(nb * 1, 10, 256, x, 256, w, y, 10, e);
@@ -1330,7 +1330,7 @@ NN_LOCAL void k3_dense_10(int nb, const float *restrict x, const float *restrict
 
 /* ---- weight packing: runs after create, set_param, load_weights ----- */
 NN_LOCAL void mlp_pack(mlp_ctx *c)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     (void)c;
     /* layer "0": dense weight [512, 784] -> transposed panels of 8 */
@@ -1367,7 +1367,7 @@ int mlp_param_shape(int i, int64_t dims[4])
 #endif
 
 NN_LOCAL size_t mlp_param_count(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     size_t n = 1;
     for (int d = 0; d < mlp_ranks[i]; d++) n *= (size_t)mlp_dims[i][d];
@@ -1399,7 +1399,7 @@ NN_LOCAL mlp_ctx *mlp_place(void *block, int owned)
 
 /* Packs every parameter from src (PyTorch layout, at mlp_offsets) and keeps those forward reads in place. */
 NN_LOCAL NN_UNUSED void mlp_use(mlp_ctx *c, const float *src)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     mlp_ctx view = *c;
     view.params = (float *)src;  /* packing only reads params */
@@ -1469,7 +1469,7 @@ mlp_ctx *mlp_create(void)
 #endif
 
 mlp_ctx *mlp_create_in(void *buffer, size_t size)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!buffer || size < mlp_HEAP_BYTES || (uintptr_t)buffer % 64 != 0) return NULL;
     mlp_ctx *c = mlp_place(buffer, 0);
@@ -1511,7 +1511,7 @@ int mlp_get_param(const mlp_ctx *c, int i, float *out)
 #endif
 
 int mlp_set_param(mlp_ctx *c, int i, const float *in)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !in) return NN_ERR_NULL;
     if (i < 0 || i >= mlp_NUM_PARAMS) return NN_ERR_INDEX;
@@ -1559,7 +1559,7 @@ int mlp_load_weights(mlp_ctx *c, const char *path)
 #endif
 
 int mlp_save_weights(const mlp_ctx *c, const char *path)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     if (!c || !path) return NN_ERR_NULL;
     int rc = mlp_keep_full((mlp_ctx *)c);
@@ -1574,14 +1574,14 @@ int mlp_save_weights(const mlp_ctx *c, const char *path)
 static const int mlp_output_sizes[mlp_NUM_OUTPUTS] = {10, };
 
 int mlp_output_size(int i)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 { return i >= 0 && i < mlp_NUM_OUTPUTS ? mlp_output_sizes[i] : NN_ERR_INDEX; }
 #else
 ;
 #endif
 
 int mlp_info(int what)
-#if NN_PART == 0 || NN_PART == 1
+#if NN_PART == 0 || NN_PART == 2
 {
     switch (what) {
     case 0: return mlp_MAX_BATCH;

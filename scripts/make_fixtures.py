@@ -495,6 +495,12 @@ case("conv_channels_last_flat", [3, 7, 4], [C(7, 3, padding=1, activation="relu"
                                             C(7, 3, groups=7, padding=1, activation="relu"), C(9, 1, activation="relu"),
                                             C(9, 3, groups=9, padding=1), C(5, 1), A("flatten"), D(3)],
      "cross_entropy", SGD, bs=4)
+# Two depthwise layers of one geometry (3x3, stride 1, relu) on images of 9x7 and 5x4 pixels, a strided one
+# between: a training build runs both on one function, the image's size an argument (Depthwise.swift).
+case("conv_dw_shared", [20, 9, 7], [C(20, 3, groups=20, padding=1, activation="relu"),
+                                    C(20, 3, groups=20, stride=2, padding=1),
+                                    C(20, 3, groups=20, padding=1, activation="relu"), C(8, 1),
+                                    A("global_avgpool2d"), D(3)], "cross_entropy", SGD, bs=4)
 case("conv_1x1_image", [3, 1, 1], [C(5, 1, activation="relu"), C(4, 1, bias=False), A("flatten"), D(2)],
      "cross_entropy", SGD, bs=7, n_x=7)
 # A 1x1 layer on 5x5 pixels: built for 7 images it runs one GEMM over the batch's pixels, and fewer

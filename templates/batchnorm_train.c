@@ -139,9 +139,9 @@ NN_UNUSED static inline void nn_bn_dx_channel(int nb, int C, int inner, int ch, 
 
 /* dγ += Σ g·x̂, dβ += Σ g, dx += γ/σ·(g − mean(g) − x̂·mean(g·x̂)), with g = ∂y (masked by the fused
    relu's output y when y is given) and Σ g·x̂ = (Σ g·x − μ·Σ g)/σ from vector sums. */
-NN_UNUSED static void nn_bn_backward(int nb, int C, int inner, const float *x, const float *gamma,
-                                     const float *mean, const float *invstd, const float *dy, const float *y,
-                                     float *dx, float *dgamma, float *dbeta, int assign) {
+NN_UNUSED static NN_ONCE void nn_bn_backward(int nb, int C, int inner, const float *x, const float *gamma,
+                                             const float *mean, const float *invstd, const float *dy, const float *y,
+                                             float *dx, float *dgamma, float *dbeta, int assign) {
     const float n = (float)nb * inner;
     for (int ch = 0; ch < C; ch++) {
         float sg, sgx;

@@ -159,10 +159,10 @@ NN_UNUSED static void nn_conv_dw_rows(nn_conv_shape s, int F, int nb, int Hp, in
    - neither: the caller computes ∂W (nn_conv_dw_rows).
    Then (dcol non-NULL) dcol = Wᵀ·dz, or += with add_dcol (Wᵀ pre-packed as
    wt [K][F], dz packed into dzp). dcol may be col itself. */
-NN_UNUSED static void nn_conv_backward_cols(int K, int N, int F, const float *col, const float *restrict wt,
-                                            const float *restrict dz, float *dcol, int add_dcol, float *restrict dW,
-                                            float *restrict dWt, float *restrict db, float *restrict colT,
-                                            float *restrict dzT, float *restrict dzp) {
+NN_UNUSED static NN_ONCE void nn_conv_backward_cols(int K, int N, int F, const float *col, const float *restrict wt,
+                                                    const float *restrict dz, float *dcol, int add_dcol, float *restrict dW,
+                                                    float *restrict dWt, float *restrict db, float *restrict colT,
+                                                    float *restrict dzT, float *restrict dzp) {
     const nn_epilogue add = {.accumulate = 1, .act = NN_ACT_NONE}, set = {.act = NN_ACT_NONE};
     if (dW) {
         nn_pack_transposed(K, N, col, colT);
@@ -190,15 +190,15 @@ NN_UNUSED static void nn_conv_backward_gemm(const float *restrict x, nn_conv_sha
 
 /* A 1×1 conv of stride 1 without padding: the image is its own im2col, and
    ∂x = Wᵀ·dz is added straight into dx. */
-NN_UNUSED static void nn_conv1x1_backward(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
-                                          const float *restrict dz, float *restrict dx, float *restrict dW,
-                                          float *restrict dWt, float *restrict db, float *restrict colT,
-                                          float *restrict dzT, float *restrict dzp) {
+NN_UNUSED static NN_ONCE void nn_conv1x1_backward(const float *restrict x, nn_conv_shape s, int F, const float *restrict wt,
+                                                  const float *restrict dz, float *restrict dx, float *restrict dW,
+                                                  float *restrict dWt, float *restrict db, float *restrict colT,
+                                                  float *restrict dzT, float *restrict dzp) {
     nn_conv_backward_cols(s.C, s.OH * s.OW, F, x, wt, dz, dx, 1, dW, dWt, db, colT, dzT, dzp);
 }
 
 /* dW [F][K] += dWᵀ [K][F]. */
-NN_UNUSED static void nn_add_transposed(int F, int K, const float *restrict dWt, float *restrict dW) {
+NN_UNUSED static NN_ONCE void nn_add_transposed(int F, int K, const float *restrict dWt, float *restrict dW) {
     for (int f = 0; f < F; f++)
         for (int k = 0; k < K; k++) dW[(size_t)f * K + k] += dWt[(size_t)k * F + f];
 }

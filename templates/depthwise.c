@@ -160,7 +160,10 @@ NN_UNUSED static inline __attribute__((always_inline)) void nn_dw_transpose(nn_v
    is NN_VW × NN_VW transposes in registers: NN_VW columns of the n
    channels' rows in, and out NN_VW output pixels (in a channel's plane
    order) at a time. Bias and activation fused. w and bias: the block's
-   first channel's taps [n][T] and its biases. */
+   first channel's taps [n][T] and its biases. A training build calls it
+   from one function per geometry (taps, stride, dilation, n, layouts,
+   activation) that every layer of the geometry shares, the image's size
+   an argument (Depthwise.swift); inference builds, from one per layer. */
 NN_UNUSED static inline __attribute__((always_inline)) void
 nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const int xs, const int ys,
             const float *restrict x, const float *restrict w, const float *restrict bias, int act, float alpha, float beta,
@@ -212,14 +215,15 @@ nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const int
     }
     for (int p0 = 0; p0 < N; p0 += NN_VW) {
         const int m = N - p0 < NN_VW ? N - p0 : NN_VW;
+        int oh = p0 / s.OW, ow = p0 % s.OW;  /* one division a block: the width may be an argument */
         _Pragma("GCC unroll 16") for (int k = 0; k < NN_VW; k++) {
             if (k >= m) { v[k] = b; continue; }
-            const int oh = (p0 + k) / s.OW, ow = (p0 + k) % s.OW;
             const float *at = P + ((size_t)oh * s.sh * Wp + (size_t)ow * s.sw) * NN_VW;
             nn_vf acc = b;
             _Pragma("GCC unroll 25") for (int t = 0; t < T; t++)
                 acc += wv[t] * nn_load(at + ((size_t)(t / s.kw * s.dh) * Wp + t % s.kw * s.dw) * NN_VW);
             v[k] = nn_vact(act, alpha, beta, acc);
+            if (++ow == s.OW) { ow = 0; oh++; }
         }
         nn_dw_transpose(v);
         _Pragma("GCC unroll 16") for (int l = 0; l < n; l++) {

@@ -47,6 +47,22 @@ import NNCCRuntime
         try oneStep(fixture, reference: false)
     }
 
+    /// Two depthwise layers of one geometry on images of different sizes run on one function in a
+    /// training build (Depthwise.swift) at 8 and 16 lanes (at 4, the larger image runs by rows). Trained
+    /// at every width the host runs.
+    @Test(arguments: [Target.x86_64_v2, .x86_64_v3, .x86_64_v4, .portable])
+    func sharedDepthwiseHelperTrainsAtEveryWidth(_ target: Target) throws {
+        let fixture = Fixture.torch("conv_dw_shared")
+        let (lib, _) = try Pipeline.generate(try Pipeline.load(fixture.modelJSON), options: CompileOptions(train: true, target: target))
+        if target.vectorWidth >= 8 {
+            let helper = "dw_lanes\(target.vectorWidth)_3x3_s1x1_d1x1_relu("
+            #expect(lib.source.components(separatedBy: "void " + helper).count == 2, "one definition")
+            #expect(lib.source.contains(helper + "s, 11, 9,") && lib.source.contains(helper + "s, 7, 6,"), "called at 9x7 and 5x4")
+        }
+        guard target.missingOnHost == nil else { return }  // x86-64-v4 on an AVX2 host: emitted, not run
+        try oneStep(fixture, reference: false, target: target)
+    }
+
     /// The fixtures hold PyTorch's gradients for most models (clip_norm's are not compared: clipping
     /// rescales them), so the one-step cases compare many gradient tensors, not only weights.
     @Test func trainingFixturesCarryGradients() throws {

@@ -124,6 +124,9 @@ struct KernelCode {
     /// node reads or writes (the transposed copies for ∂x): the threaded train step may run them on
     /// another thread than `packing`. NAME_pack runs them right after it.
     var separatePacking: String = ""
+    /// Functions the kernel calls that other layers' kernels may call too (a depthwise geometry's):
+    /// the library defines each distinct one once, before the kernels.
+    var helpers: [String] = []
 
     /// Every packing statement of the node, in NAME_pack's order.
     var allPacking: String { separatePacking.isEmpty ? packing : packing + "\n" + separatePacking }

@@ -92,7 +92,9 @@ public enum LibraryEmitter {
 
             """
         c += prof.clock
-        c += kernels.map(\.definition).filter { !$0.isEmpty }.joined(separator: "\n\n") + "\n\n"
+        var helpers: [String] = []
+        for h in kernels.flatMap(\.helpers) where !helpers.contains(h) { helpers.append(h) }
+        c += (helpers + kernels.map(\.definition).filter { !$0.isEmpty }).joined(separator: "\n\n") + "\n\n"
         let packing = CodeSize.body(kernels.map(\.allPacking).filter { !$0.isEmpty }, large: CodeSize.isLarge(g, schedule), function: "\(p)_pack",
                                     parameters: ["\(p)_ctx *c"], share: true)
         c += """

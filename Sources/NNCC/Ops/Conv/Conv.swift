@@ -25,7 +25,7 @@ enum ConvOps: OpFamily {
         let weights = "w + (size_t)g * \(d.k * pfg)", bias = "w + \(d.groups * d.k * pfg) + g * \(pfg)"
         let actArgs = act.cArgs
         let pad = "nn_conv_pad(\(xg), s, \(hp), \(wp), xp);\n        "
-        var tiles = "", body: String
+        var tiles = "", body: String, helpers: [String] = []
         // The loop runs over (image, group) pairs, or (image, block of channels) for depthwise channels in the lanes.
         var (units, firstChannel) = (d.groups, "")
         if case let .depthwise(plan)? = path { (units, firstChannel) = plan.units(d, ctx.schedule) }
@@ -58,7 +58,8 @@ enum ConvOps: OpFamily {
             body = "static const nn_wino_shape ws = \(plan.shapeLiteral(d));\n        "
                 + "nn_wino_image(\(plan.tv), 0, ws, s, \(xg), w, \(actArgs), \(yg), xp);"
         case let .depthwise(plan)?:
-            (tiles, body) = plan.forward(name, d, xg: xg, yg: yg, act: actArgs, s: ctx.schedule, channelsLast: channelsLast)
+            (tiles, body, helpers) = plan.forward(name, d, xg: xg, yg: yg, act: actArgs, s: ctx.schedule, channelsLast: channelsLast,
+                                                      shared: ctx.training)
         case .pointwise? where d.isPlainPointwise:
             body = "(void)s;\n        /* X [\(d.c)][\(d.n)] read in place, its last \(d.n % ctx.schedule.panelWidth) pixels packed */\n        "
                 + "nn_gemm_in_place(\(d.f), \(d.n), \(d.c), w, \(xg), xp, \(yg), \(pointwiseEpilogue(act, bias: bias)));"
@@ -133,7 +134,7 @@ enum ConvOps: OpFamily {
         }
         let call = "\(name)(nb, \(ctx.value(node.inputs[0])), \(ctx.packed(i)), \(ctx.value(i)), \(ctx.scratch(i)));"
         return KernelCode(definition: definition, call: call, packing: packing(ctx, i, d, path),
-                          separatePacking: dxFiltersPacking(ctx, i, d))
+                          separatePacking: dxFiltersPacking(ctx, i, d), helpers: helpers)
     }
 
     /// The implicit GEMM's tiles and its call for image `b`: a plain 1×1 conv's tiles (`flat`) see its
