@@ -13,8 +13,8 @@ import NNCCRuntime
 
     /// A context of the case's model built with --train at its batch size, fixture weights loaded.
     func trainingContext(_ fixture: Fixture, reference: Bool = false, largeModelNodes: Int? = nil, target: Target = .native,
-                         cc: String? = nil, optLevel: Int? = nil) throws -> (ModelContext, LoadedModel) {
-        var options = CompileOptions(train: true, target: target, reference: reference, cc: cc)
+                         cc: String? = nil, optLevel: Int? = nil, threads: Int = 1) throws -> (ModelContext, LoadedModel) {
+        var options = CompileOptions(train: true, target: target, threads: threads, reference: reference, cc: cc)
         options.optLevel = optLevel
         if let n = largeModelNodes { options.largeModelNodes = n }
         // A steps case's one-step check runs on its whole training set: four batches.
@@ -49,7 +49,7 @@ import NNCCRuntime
 
     /// Two depthwise layers of one geometry on images of different sizes run on one function in a
     /// training build (Depthwise.swift) at 8 and 16 lanes (at 4, the larger image runs by rows). Trained
-    /// at every width the host runs.
+    /// at every width the host runs, with one thread and two.
     @Test(arguments: [Target.x86_64_v2, .x86_64_v3, .x86_64_v4, .portable])
     func sharedDepthwiseHelperTrainsAtEveryWidth(_ target: Target) throws {
         let fixture = Fixture.torch("conv_dw_shared")
@@ -61,6 +61,7 @@ import NNCCRuntime
         }
         guard target.missingOnHost == nil else { return }  // x86-64-v4 on an AVX2 host: emitted, not run
         try oneStep(fixture, reference: false, target: target)
+        try oneStep(fixture, reference: false, target: target, threads: 2)  // each thread its own scratch
     }
 
     /// The fixtures hold PyTorch's gradients for most models (clip_norm's are not compared: clipping
@@ -101,9 +102,9 @@ import NNCCRuntime
     /// One step on the case: the loss, every parameter after the step and, unless the gradients are
     /// clipped, every gradient the fixture holds (at least one when it has grads.safetensors).
     func oneStep(_ fixture: Fixture, reference: Bool, largeModelNodes: Int? = nil, target: Target = .native,
-                 cc: String? = nil, optLevel: Int? = nil) throws {
+                 cc: String? = nil, optLevel: Int? = nil, threads: Int = 1) throws {
         let (ctx, model) = try trainingContext(fixture, reference: reference, largeModelNodes: largeModelNodes, target: target,
-                                               cc: cc, optLevel: optLevel)
+                                               cc: cc, optLevel: optLevel, threads: threads)
         let lib = ctx.library
         let data = try Dataset.load(path: fixture.file("train.npz").path, model: model, loss: model.graph.train!.loss)
         let loss = try step(ctx, data, range: 0..<data.count, inputSize: lib.inputSize, outputSize: lib.outputSize)
