@@ -64,6 +64,15 @@ import NNCCRuntime
         try oneStep(fixture, reference: false, target: target, threads: 2)  // each thread its own scratch
     }
 
+    /// A first dense layer computes no ∂x, so the step does not repack its W's rows for one (mlp: 784×512
+    /// every step); the second layer's are packed. The one-step cases above check the numbers.
+    @Test func firstDenseLayerPacksNoRowsForDx() throws {
+        let (lib, _) = try Pipeline.generate(try Pipeline.load(Fixture.golden("dense_relu").modelJSON),
+                                             options: CompileOptions(train: true))
+        #expect(lib.source.components(separatedBy: "/* for ∂x */").count - 1 == 1)
+        #expect(lib.source.contains("nn_pack_rows(4, 16, "), "the second layer's W [4, 16] as rows")
+    }
+
     /// The fixtures hold PyTorch's gradients for most models (clip_norm's are not compared: clipping
     /// rescales them), so the one-step cases compare many gradient tensors, not only weights.
     @Test func trainingFixturesCarryGradients() throws {

@@ -10,17 +10,23 @@ enum DenseOps: OpFamily {
     }
 
     /// The node's block of packed weights: Wᵀ as panels, the bias padded to
-    /// whole panels; training builds add W's rows as panels, the B of ∂x = ∂z·W.
+    /// whole panels; when backward computes ∂x, W's rows as panels, the B of ∂x = ∂z·W.
     struct Packed { var panels, bias: Region, rows: Region? }
 
-    static func packed(_ d: Dims, _ s: Schedule, training: Bool) -> Packed {
+    static func packed(_ d: Dims, _ s: Schedule, dx: Bool) -> Packed {
         var b = RegionBuilder()
         return Packed(panels: b.take(d.k * s.padded(d.n)), bias: b.take(s.padded(d.n)),
-                      rows: training ? b.take(d.n * s.padded(d.k)) : nil)
+                      rows: dx ? b.take(d.n * s.padded(d.k)) : nil)
+    }
+
+    /// Whether backward computes ∂x: training, and the input takes a gradient (not a first layer's).
+    /// Otherwise the step would repack W's rows for nothing: mlp's 784×512, every step.
+    static func needsDx(_ g: Graph, _ i: Int, training: Bool) -> Bool {
+        training && g.gradients!.needsGrad[g.nodes[i].inputs[0]]
     }
 
     static func plan(_ g: Graph, _ i: Int, _ s: Schedule, training: Bool) -> KernelPlan {
-        let p = packed(dims(g, i), s, training: training)
+        let p = packed(dims(g, i), s, dx: needsDx(g, i, training: training))
         // Backward's GEMMs have the layer's widths as rows.
         let rows = training ? s.rowsPerTile : g.maxBatch * dims(g, i).rows
         return KernelPlan(kernel: s.reference ? .naive : .gemm, packedFloats: (p.rows ?? p.bias).end, gemmRows: rows,
@@ -31,7 +37,7 @@ enum DenseOps: OpFamily {
 
     static func forward(_ ctx: EmitContext, _ i: Int) -> KernelCode? {
         let node = ctx.graph.nodes[i], d = dims(ctx.graph, i), s = ctx.schedule
-        let p = packed(d, s, training: ctx.training), w = ctx.packed(i)
+        let p = packed(d, s, dx: needsDx(ctx.graph, i, training: ctx.training)), w = ctx.packed(i)
         let act = node.epilogue ?? .identity
         let name = ctx.kernelName(i, "dense")
         let gemm = node.plan.kernel == .naive ? "nn_gemm_naive" : "nn_gemm"
@@ -95,7 +101,9 @@ enum DenseOps: OpFamily {
         if node.plan.backward == .naive {
             return BackwardCode(statements: head + "    nn_dense_backward(nb * \(d.rows), \(d.k), \(d.n), \(x), \(ctx.param(node, "weight")), \(dy), \(dx), \(ctx.grad(node, "weight")), \(db));\n")
         }
-        let s = t.saved(i, as: Saved.self), rows = packed(d, ctx.schedule, training: true).rows!.at(ctx.packed(i))
-        return BackwardCode(statements: head + "    nn_dense_backward_gemm(nb * \(d.rows), \(d.k), \(d.n), \(x), \(rows), \(dy), \(dx), \(ctx.grad(node, "weight")), \(db), \(s.dzT.pointer), \(s.xp.pointer));\n")
+        let s = t.saved(i, as: Saved.self)
+        // W's rows are packed exactly when ∂x is computed.
+        let rows = packed(d, ctx.schedule, dx: needsDx(g, i, training: true)).rows?.at(ctx.packed(i))
+        return BackwardCode(statements: head + "    nn_dense_backward_gemm(nb * \(d.rows), \(d.k), \(d.n), \(x), \(rows ?? "NULL"), \(dy), \(rows == nil ? "NULL" : dx), \(ctx.grad(node, "weight")), \(db), \(s.dzT.pointer), \(s.xp.pointer));\n")
     }
 }
