@@ -161,9 +161,10 @@ NN_UNUSED static inline __attribute__((always_inline)) void nn_dw_transpose(nn_v
    channels' rows in, and out NN_VW output pixels (in a channel's plane
    order) at a time. Bias and activation fused. w and bias: the block's
    first channel's taps [n][T] and its biases. A training build calls it
-   from one function per geometry (taps, stride, dilation, n, layouts,
-   activation) that every layer of the geometry shares, the image's size
-   an argument (Depthwise.swift); inference builds, from one per layer. */
+   (NCHW in and out) from one function per geometry (taps, stride,
+   dilation, n, activation) that every layer of the geometry shares, the
+   image's size an argument (Depthwise.swift); inference builds, from one
+   function per layer. */
 NN_UNUSED static inline __attribute__((always_inline)) void
 nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const int xs, const int ys,
             const float *restrict x, const float *restrict w, const float *restrict bias, int act, float alpha, float beta,
