@@ -93,8 +93,8 @@ struct DepthwisePlan: Equatable, CustomStringConvertible {
     /// first channel) g of image b, its scratch in xp. Their shape and activation are constants, but for
     /// NCHW blocks in a `shared` build (training, whose compile time they dominated): these are helpers
     /// of every layer of a geometry (`helpers`, emitted once), the image's size an argument. That costs
-    /// the small images of mobilenet_vww 10–50% of their depthwise time, 0.3% of its train step, and
-    /// saves gcc 0.7 s. Channels in the lanes may read or write channels-last images
+    /// the small images of mobilenet_vww 10–50% of their depthwise time, about 1% of its train step,
+    /// and saves gcc 0.7 s of CPU (docs/compile-time.md). Channels in the lanes may read or write channels-last images
     /// (KernelPlan.inputChannelsLast; xg and yg then point at the block's first channel of image b).
     func forward(_ name: String, _ d: ConvDims, xg: String, yg: String, act: String, s: Schedule,
                  channelsLast: (input: Bool, output: Bool), shared: Bool) -> (tiles: String, body: String, helpers: [String]) {
