@@ -115,40 +115,6 @@ nn_dw_channel(const int T, nn_conv_shape s, int Hq, int Wq, int by_rows, const f
     for (int oh = 0; oh < s.OH; oh++) nn_copy_short(y + (size_t)oh * s.OW, q + (size_t)oh * Wq, s.OW);
 }
 
-/* r [NN_VW] as the rows of a matrix, transposed in place. 8 lanes: the
-   usual AVX sequence of 24 shuffles, each one instruction (interleave within
-   128-bit halves, pick pairs within halves, swap halves). Other widths: each
-   perfect shuffle (rows i and i + NN_VW/2 interleaved into rows 2i, 2i + 1)
-   rotates an element's (row, column) bits left by one, and log2(NN_VW) of
-   them swap the row and column bits. */
-NN_UNUSED static inline __attribute__((always_inline)) void nn_dw_transpose(nn_vf r[NN_VW]) {
-#if NN_VW == 8
-    nn_vf t[8], u[8];
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
-        t[2 * i] = NN_SHUFFLE(nn_vi, r[2 * i], r[2 * i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[2 * i + 1] = NN_SHUFFLE(nn_vi, r[2 * i], r[2 * i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-    }
-    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
-        _Pragma("GCC unroll 2") for (int i = 0; i < 2; i++) {
-            u[4 * h + 2 * i] = NN_SHUFFLE(nn_vi, t[4 * h + i], t[4 * h + i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-            u[4 * h + 2 * i + 1] = NN_SHUFFLE(nn_vi, t[4 * h + i], t[4 * h + i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        }
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
-        r[i] = NN_SHUFFLE(nn_vi, u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        r[i + 4] = NN_SHUFFLE(nn_vi, u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-#else
-    _Pragma("GCC unroll 4") for (int step = 1; step < NN_VW; step *= 2) {
-        nn_vf t[NN_VW];
-        _Pragma("GCC unroll 8") for (int i = 0; i < NN_VW / 2; i++) {
-            t[2 * i] = NN_SHUFFLE(nn_vi, r[i], r[i + NN_VW / 2], NN_LANES(LO, NN_VW));
-            t[2 * i + 1] = NN_SHUFFLE(nn_vi, r[i], r[i + NN_VW / 2], NN_LANES(HI, NN_VW));
-        }
-        _Pragma("GCC unroll 16") for (int i = 0; i < NN_VW; i++) r[i] = t[i];
-    }
-#endif
-}
-
 /* Channels in the lanes, for images whose rows would fill few of a
    vector's lanes (dscnn's 25×5): a block of n ≤ NN_VW channels of x is
    gathered once into P [Hp][Wp][NN_VW], zero-padded around and in lanes
@@ -189,7 +155,7 @@ nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const int
             const int m = hi - c < NN_VW ? hi - c : NN_VW;
             const float *in = x + (size_t)ih * s.W + c - s.pl;
             _Pragma("GCC unroll 16") for (int l = 0; l < NN_VW; l++) v[l] = l < n ? nn_load_n(in + (size_t)l * HW, m) : nn_splat(0);
-            nn_dw_transpose(v);
+            nn_vtranspose(v);
             _Pragma("GCC unroll 16") for (int k = 0; k < m; k++) nn_store(row + (size_t)(c + k) * NN_VW, v[k]);
         }
     }
@@ -226,7 +192,7 @@ nn_dw_lanes(const int T, nn_conv_shape s, int Hp, int Wp, const int n, const int
             v[k] = nn_vact(act, alpha, beta, acc);
             if (++ow == s.OW) { ow = 0; oh++; }
         }
-        nn_dw_transpose(v);
+        nn_vtranspose(v);
         _Pragma("GCC unroll 16") for (int l = 0; l < n; l++) {
             if (m == NN_VW) nn_store(y + (size_t)l * N + p0, v[l]);
             else nn_store_n(y + (size_t)l * N + p0, v[l], m);
