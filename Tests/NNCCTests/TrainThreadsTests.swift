@@ -61,4 +61,18 @@ struct TrainThreadsTests {
         }
         #expect(trainFloats[1] > trainFloats[0], "TRAIN_FLOATS counts the per-thread blocks: \(trainFloats)")
     }
+
+    /// Dense layers' ∂W and ∂b are not summed from per-share copies: after the shares, each thread
+    /// computes whole micro-kernel rows of them over the batch (nn_dense_dw_team), so the shares neither
+    /// zero nor write them. One step against PyTorch, gradients included, at two threads: dense over a
+    /// sequence (rows per example), without a bias, after a folded batchnorm, and after a GRU; batches
+    /// of 5 and 6 split 2 + 3 and 3 + 3.
+    @Test(arguments: ["dense_seq", "dense_nobias", "bn_dense_fold", "gru_seq_dense"])
+    func denseWeightGradientsComeFromTheTeam(_ name: String) throws {
+        let fixture = Fixture.torch(name)
+        let options = CompileOptions(train: true, threads: 2)
+        let (lib, _) = try Pipeline.generate(try Pipeline.load(fixture.modelJSON), options: options)
+        #expect(lib.source.contains("nn_dense_dw_team(t, team, nb,"), "the team computes ∂W")
+        try TrainingTests().oneStep(fixture, reference: false, threads: 2)
+    }
 }

@@ -7,7 +7,10 @@
 /// sum is the whole batch's mean. After a barrier the threads sum the shares' parameter gradients
 /// into the context's, each over its own range of parameters, adding the shares in order 0, 1, …:
 /// the step is the same from run to run, and differs from one thread's only in the order of the
-/// batch sums (float rounding; docs/performance.md#threads).
+/// batch sums (float rounding; docs/performance.md#threads). Dense layers' ∂W and ∂b are not summed:
+/// after the barrier each thread computes rows of them over the whole batch from the ∂zᵀ and packed x
+/// the shares left (nn_dense_dw_team). Summing per-share copies had each share zero its copy, and read
+/// every copy and wrote the sum: at two threads, 10% of mlp's step.
 ///
 /// Dropout draws the same masks as one thread: its generator (splitmix64) is a counter, so each
 /// share starts each dropout layer's draws at the count one thread would be at for its first example.
@@ -56,10 +59,14 @@ enum TrainThreads {
             parts[i] = ("whole->train + \(partAt)", "whole->train + \(partAt + floats)")
             partAt += 2 * floats
         }
+        // Dense layers' ∂W, ∂b: after the shares, over the whole batch, rows split across the team.
+        let teamGradients = DenseOps.teamWeightGradients(g)
         let backward = plan.order.map { i in
             parts[i].map { NormalizationOps.shareBackward(share, layout, i, part: $0.backward) }
-                ?? planned.nodes[i].op.family.backward(share, layout, i)
+                ?? (teamGradients.contains(i) ? DenseOps.backward(share, layout, i, weightGradient: false)
+                    : planned.nodes[i].op.family.backward(share, layout, i))
         }
+        let summed = summedRanges(ctx, excluding: teamGradients)
         // The share calls the one-thread kernels: refuse a kernel whose code depends on the batch planned for.
         func batchFree(_ s: String) -> String { s.split(separator: "\n").filter { !$0.contains("batch nb <=") }.joined(separator: "\n") }
         guard backward.map({ batchFree($0.definitions) }) == definitions.map(batchFree) else { return nil }
@@ -91,7 +98,8 @@ enum TrainThreads {
         CodeSize.shareBackwardKernels(plan.order, &kernels, &rules)
         let arguments = ["\(p)_ctx *c", "const \(p)_ctx *whole", "const float *x", "int nb", "int nb_all", "int b0", "int t",
                          "int team", "uint64_t rng0"]
-        let body = CodeSize.body((forward + ["memset(c->grads, 0, \(ctx.paramFloats) * sizeof(float));"] + zero).map { "    " + $0 },
+        let zeroGrads = summed.map { "memset(c->grads + \($0.lowerBound), 0, \($0.count) * sizeof(float));" }
+        let body = CodeSize.body((forward + zeroGrads + zero).map { "    " + $0 },
                                  large: large, function: "\(p)_share_forward", parameters: arguments, share: true)
         let backwardBody = CodeSize.body(rules.filter { !$0.isEmpty }.map { String($0.dropLast()) }, large: large,
                                          function: "\(p)_share_backward", parameters: arguments, share: true)
@@ -101,6 +109,10 @@ enum TrainThreads {
             let at = blockAt + arenaFloats, c = g.nodes[i].shape[0]
             return "    memcpy(c->train + \(to.mean.offset), c->train + \(at + from.mean.offset), \(c) * sizeof(float));\n"
                 + "    memcpy(c->train + \(to.variance.offset), c->train + \(at + from.variance.offset), \(c) * sizeof(float));\n"
+        }.joined()
+        let teamStatements = teamGradients.map {
+            DenseOps.teamWeightGradient(ctx, share: layout, $0, shareAt: blockAt + arenaFloats, prefix: p)
+                .split(separator: "\n").map { "            " + $0 + "\n" }.joined()
         }.joined()
         let functions = """
             /* ---- the train step with threads: the batch split once (TrainThreads in nncc) ---- */
@@ -143,14 +155,8 @@ enum TrainThreads {
                         const int b0 = (int)((long)t * nb / team), b1 = (int)((long)(t + 1) * nb / team);
                         losses[t] = \(p)_train_share(c, x, targets, b0, b1 - b0, nb, t, team);
                         NN_OMP(barrier)
-                        \(threadRange(ctx.paramFloats, lo: "lo", hi: "hi"))
-                        const float *g0 = c->train + \(blockAt + arenaFloats);
-                        for (size_t i = lo; i < hi; i++) {
-                            float s = g0[i];
-                            for (int k = 1; k < team; k++) s += g0[(size_t)k * \(p)_TRAIN_BLOCK + i];
-                            c->grads[i] = s;
-                        }
-                        ok[t] = nn_all_finite(hi - lo, c->grads + lo);
+            \(teamStatements)            \(threadRange(ctx.paramFloats, lo: "lo", hi: "hi"))
+            \(sum(summed, from: blockAt + arenaFloats, prefix: p))\(teamGradients.isEmpty ? "" : "            NN_OMP(barrier)  /* the team's rows of ∂W are in other threads' ranges */\n")            ok[t] = nn_all_finite(hi - lo, c->grads + lo);
                         if (t == 0) used = team;
                     }
                 }
@@ -165,6 +171,43 @@ enum TrainThreads {
 
             """
         return Split(functions: functions, floats: partAt - blockAt)
+    }
+
+    /// C adding the shares' gradients (at `from` in c->train, NAME_TRAIN_BLOCK apart) into c->grads over
+    /// the part of `ranges` in [lo, hi).
+    static func sum(_ ranges: [Range<Int>], from: Int, prefix p: String) -> String {
+        guard !ranges.isEmpty else { return "" }
+        let table = ranges.map { "{\($0.lowerBound), \($0.upperBound)}" }.joined(separator: ", ")
+        return """
+                        const float *g0 = c->train + \(from);
+                        static const size_t summed[\(ranges.count)][2] = {\(table)};  /* [from, to) */
+                        for (int r = 0; r < \(ranges.count); r++)
+                            for (size_t i = lo > summed[r][0] ? lo : summed[r][0]; i < hi && i < summed[r][1]; i++) {
+                                float s = g0[i];
+                                for (int k = 1; k < team; k++) s += g0[(size_t)k * \(p)_TRAIN_BLOCK + i];
+                                c->grads[i] = s;
+                            }
+
+            """
+    }
+
+    /// The parameter gradients the shares compute and the team sums: all but those of `team`'s layers
+    /// (DenseOps.teamWeightGradients), as ranges of floats, adjacent parameters merged.
+    static func summedRanges(_ ctx: EmitContext, excluding team: [Int]) -> [Range<Int>] {
+        let g = ctx.graph
+        let excluded = Set(team.flatMap { i in ["weight", "bias"].map { g.nodes[i].paramName($0) } })
+        let extents = g.params.filter { !excluded.contains($0.name) }.compactMap { p in
+            ctx.paramOffsets[p.name].map { $0..<($0 + p.size) }
+        }.sorted { $0.lowerBound < $1.lowerBound }
+        var ranges: [Range<Int>] = []
+        for r in extents where !r.isEmpty {
+            if let last = ranges.last, last.upperBound >= r.lowerBound {
+                ranges[ranges.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                ranges.append(r)
+            }
+        }
+        return ranges
     }
 
     /// C declaring [lo, hi), thread t's part of n floats (nn_thread_range). The gradient sum and the

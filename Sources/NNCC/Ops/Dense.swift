@@ -93,10 +93,16 @@ enum DenseOps: OpFamily {
         layout.save(i, Saved(dzT: layout.take(B * d.rows * d.n), xp: layout.take(B * d.rows * s.padded(d.k))))
     }
 
+    /// `weightGradient` false: a share of a split train step, whose ∂W and ∂b the team computes after
+    /// (nn_dense_dw_team, `teamWeightGradients`) from the ∂zᵀ and packed x this leaves in the share's block.
     static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int) -> BackwardCode {
+        backward(ctx, t, i, weightGradient: true)
+    }
+
+    static func backward(_ ctx: EmitContext, _ t: TrainLayout, _ i: Int, weightGradient: Bool) -> BackwardCode {
         let g = ctx.graph, node = g.nodes[i], d = dims(g, i), x = ctx.value(node.inputs[0])
         let dy = t.gradPointer(g, i)!, dx = t.gradPointer(g, node.inputs[0]) ?? "NULL"
-        let db = ctx.hasParam(node, "bias") ? ctx.grad(node, "bias") : "NULL"
+        let db = ctx.hasParam(node, "bias") && weightGradient ? ctx.grad(node, "bias") : "NULL"
         let head = ctx.ruleHead(i) + ctx.epilogueBackward(i, dy: dy)
         if node.plan.backward == .naive {
             return BackwardCode(statements: head + "    nn_dense_backward(nb * \(d.rows), \(d.k), \(d.n), \(x), \(ctx.param(node, "weight")), \(dy), \(dx), \(ctx.grad(node, "weight")), \(db));\n")
@@ -104,6 +110,30 @@ enum DenseOps: OpFamily {
         let s = t.saved(i, as: Saved.self)
         // W's rows are packed exactly when ∂x is computed.
         let rows = packed(d, ctx.schedule, dx: needsDx(g, i, training: true)).rows?.at(ctx.packed(i))
-        return BackwardCode(statements: head + "    nn_dense_backward_gemm(nb * \(d.rows), \(d.k), \(d.n), \(x), \(rows ?? "NULL"), \(dy), \(rows == nil ? "NULL" : dx), \(ctx.grad(node, "weight")), \(db), \(s.dzT.pointer), \(s.xp.pointer));\n")
+        let dW = weightGradient ? ctx.grad(node, "weight") : "NULL"
+        return BackwardCode(statements: head + "    nn_dense_backward_gemm(nb * \(d.rows), \(d.k), \(d.n), \(x), \(rows ?? "NULL"), \(dy), \(rows == nil ? "NULL" : dx), \(dW), \(db), \(s.dzT.pointer), \(s.xp.pointer));\n")
+    }
+
+    /// The dense layers whose ∂W and ∂b a train step split across threads computes after the shares,
+    /// over the whole batch (nn_dense_dw_team), instead of summing per-share copies: those on the GEMM
+    /// whose parameters are their own (no other node's gradient adds to them).
+    static func teamWeightGradients(_ g: Graph) -> [Int] {
+        let tied = Set(g.nodes.flatMap { $0.paramNames.values })
+        return g.gradients!.order.filter { i in
+            let n = g.nodes[i]
+            guard case .dense = n.op, n.plan.backward == .gemm, n.paramNames.isEmpty else { return false }
+            return !tied.contains(n.paramName("weight")) && !tied.contains(n.paramName("bias"))
+        }
+    }
+
+    /// The team's statement for layer i in NAME_train_split (TrainThreads): `share` is a share's training
+    /// layout, the first share's at `shareAt` floats into the step's training block, each next one
+    /// NAME_TRAIN_BLOCK floats further.
+    static func teamWeightGradient(_ ctx: EmitContext, share: TrainLayout, _ i: Int, shareAt: Int, prefix p: String) -> String {
+        let node = ctx.graph.nodes[i], d = dims(ctx.graph, i), s = share.saved(i, as: Saved.self)
+        let db = ctx.hasParam(node, "bias") ? ctx.grad(node, "bias") : "NULL"
+        return "/* ∂W, ∂b of layer \"\(CSyntax.comment(node.name))\": dense \(d.k) -> \(d.n) */\n"
+            + "nn_dense_dw_team(t, team, nb, \(d.rows), \(d.k), \(d.n), c->train + \(shareAt + s.dzT.offset), "
+            + "c->train + \(shareAt + s.xp.offset), \(p)_TRAIN_BLOCK, \(ctx.grad(node, "weight")), \(db));"
     }
 }
