@@ -52,18 +52,16 @@ NN_UNUSED static NN_ONCE void nn_dense_dw_team(int t, int team, int nb, int rows
     const int n0 = (int)((long)t * units / team) * NN_MR, n1e = (int)((long)(t + 1) * units / team) * NN_MR;
     const int n1 = n1e < N ? n1e : N;
     if (n1 <= n0) return;
-    for (int k = 0, first = 1; k < team; k++) {
+    for (int k = 0; k < team; k++) {  /* share k: R rows; the first share's product written, the others added */
         const int R = ((int)((long)(k + 1) * nb / team) - (int)((long)k * nb / team)) * rows;
-        if (R == 0) continue;
         const float *a = dzT + (size_t)k * block + (size_t)n0 * R, *b = xp + (size_t)k * block;
-        const nn_epilogue e = {.accumulate = !first, .act = NN_ACT_NONE};
+        const nn_epilogue e = {.accumulate = k > 0, .act = NN_ACT_NONE};
         nn_gemm(n1 - n0, K, R, a, R, b, dW + (size_t)n0 * K, K, e);
         if (db)
             for (int n = n0; n < n1; n++) {
-                float s = first ? 0.0f : db[n];
+                float s = k > 0 ? db[n] : 0.0f;
                 for (int r = 0; r < R; r++) s += a[(size_t)(n - n0) * R + r];
                 db[n] = s;
             }
-        first = 0;
     }
 }

@@ -211,7 +211,8 @@ enum TrainThreads {
     }
 
     /// C declaring [lo, hi), thread t's part of n floats (nn_thread_range). The gradient sum and the
-    /// optimizer's update cut alike, so that a thread updates what it summed.
+    /// optimizer's update cut alike, so that a thread updates what it summed (a dense layer's ∂W rows,
+    /// computed by the team, are cut by micro-kernel rows instead).
     static func threadRange(_ n: Int, lo: String, hi: String) -> String {
         "size_t \(lo), \(hi);  nn_thread_range(\(n), t, team, &\(lo), &\(hi));"
     }
